@@ -1,0 +1,70 @@
+import { authorize, type Decision, type Gate } from '../core/authorize.js';
+import { Verdict } from '../core/verdict.js';
+
+export interface Explanation {
+  readonly decision: Decision;
+  /** Extra guidance for a human; empty when there is nothing more to say. */
+  readonly hints: readonly string[];
+}
+
+/** The raw path+query of a URL, without decoding or normalising anything. */
+export function rawTarget(url: string): string {
+  const match = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*(.*)$/.exec(url);
+  const target = match ? match[1]! : url;
+  return target.startsWith('?') || target === '' ? `/${target}` : target;
+}
+
+/** Looks-alike paths a signer may have used instead of the one received. */
+function pathVariants(path: string): [string, string][] {
+  const variants: [string, string][] = [];
+  variants.push(
+    path.endsWith('/') && path.length > 1
+      ? [path.slice(0, -1), 'without the trailing slash']
+      : [`${path}/`, 'with a trailing slash'],
+  );
+  try {
+    const decoded = decodeURIComponent(path);
+    if (decoded !== path) variants.push([decoded, 'percent-decoded']);
+  } catch {
+    // a malformed escape was already reported as bad-uri
+  }
+  if (path !== path.toLowerCase()) variants.push([path.toLowerCase(), 'in lowercase']);
+  return variants;
+}
+
+/**
+ * The verdict for a URL, plus hints a person needs to fix a denial: e.g. that the signature
+ * matches the path with a trailing slash, or that the token is bound to another client IP.
+ * Never prints secrets: it only re-runs the same decision on variants of the request.
+ */
+export function explain(gate: Gate, url: string, clientIp: string | undefined, nowSec: number): Explanation {
+  const uri = rawTarget(url);
+  const decision = authorize(gate, uri, clientIp, nowSec);
+  const hints: string[] = [];
+  if (decision.verdict === Verdict.forged) {
+    const queryAt = uri.indexOf('?');
+    const path = uri.slice(0, queryAt);
+    const query = uri.slice(queryAt);
+    for (const [variant, how] of pathVariants(path)) {
+      const other = authorize(gate, variant + query, clientIp, nowSec).verdict;
+      if (other === Verdict.allow || other === Verdict.expired || other === Verdict.premature) {
+        hints.push(`the signature matches the path ${how} (${variant}), not the path as received: note the difference`);
+      }
+    }
+    if (decision.route?.bindsClientIp) {
+      hints.push(
+        clientIp === undefined
+          ? 'this route binds tokens to the client IP: pass --ip with the address the token was issued for'
+          : `the token may have been issued for another client IP than ${clientIp}, another path, or with another key`,
+      );
+    } else if (hints.length === 0) {
+      hints.push(
+        `no key of route "${decision.route?.name}" signed this path and these fields: wrong key, or the URL was changed`,
+      );
+    }
+  }
+  if (decision.verdict === Verdict.badSource && clientIp === undefined) {
+    hints.push('this route binds tokens to the client IP: pass --ip');
+  }
+  return { decision, hints };
+}

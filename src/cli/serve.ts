@@ -1,0 +1,73 @@
+import { type LoadedConfig, loadConfig } from '../config/load-config.js';
+import { loadNativeUws } from '../http/native-uws.js';
+import { listenAdmin, listenAuth, type RunningListener, type ServiceState } from '../http/uws-engine.js';
+import type { Logger } from '../log.js';
+import { ExitCode } from './exit-codes.js';
+
+function sayWarnings(loaded: LoadedConfig, logger: Logger): void {
+  for (const warning of loaded.warnings) logger.log('warn', warning);
+  if (loaded.warnings.some((w) => w.includes('PUBLISHED DEMO'))) {
+    process.stderr.write(
+      [
+        '',
+        '  ###########################################################################',
+        '  #  WARNING: tokengate is running with the PUBLISHED DEMO SECRETS.          #',
+        '  #  Anyone can sign valid tokens for these routes. Demo use only:           #',
+        '  #  give a config file with your own keys (--config) before real traffic.   #',
+        '  ###########################################################################',
+        '',
+        '',
+      ].join('\n'),
+    );
+  }
+}
+
+/** Runs the service until SIGTERM/SIGINT; resolves once it is listening. */
+export async function serve(configFile: string | undefined, logger: Logger): Promise<void> {
+  const loaded = loadConfig(configFile);
+  const uws = loadNativeUws();
+  sayWarnings(loaded, logger);
+  const { config } = loaded;
+  logger.log('info', 'config loaded', {
+    source: loaded.source,
+    engine: 'uWebSockets.js (native)',
+    routes: loaded.gate.routes.map((r) => ({ name: r.name, prefix: r.prefix, scheme: r.schemeId, keys: r.keyIds })),
+  });
+  const state: ServiceState = { gate: loaded.gate, ready: false };
+  const running: RunningListener[] = [];
+  try {
+    running.push(await listenAdmin(uws, config.admin, state));
+    for (const listener of config.listeners) running.push(await listenAuth(uws, listener, state, logger));
+  } catch (error) {
+    for (const listener of running) listener.close();
+    logger.log('fatal', (error as Error).message);
+    process.exit(ExitCode.listen);
+  }
+  process.on('SIGHUP', () => {
+    try {
+      const next = loadConfig(configFile);
+      sayWarnings(next, logger);
+      state.gate = next.gate;
+      logger.log('info', 'config reloaded', { source: next.source, routes: next.gate.routes.length });
+      if (JSON.stringify([next.config.listeners, next.config.admin]) !== JSON.stringify([config.listeners, config.admin])) {
+        logger.log('warn', 'listener and admin changes take effect only after a restart');
+      }
+    } catch (error) {
+      logger.log('error', 'config reload rejected; the previous config keeps serving', {
+        problems: (error as { problems?: readonly string[] }).problems ?? [String(error)],
+      });
+    }
+  });
+  const stop = (signal: string) => {
+    state.ready = false;
+    logger.log('info', 'shutting down', { signal });
+    for (const listener of running) listener.close();
+    setTimeout(() => process.exit(ExitCode.ok), 50).unref();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  state.ready = true;
+  for (const listener of running) {
+    logger.log('info', 'listening', { listener: listener.name, host: listener.host, port: listener.port });
+  }
+}

@@ -1,0 +1,48 @@
+import type { LoadedConfig } from '../config/load-config.js';
+import { findRoute, type Route } from '../core/authorize.js';
+import { UsageError } from './exit-codes.js';
+
+export interface SignOptions {
+  readonly path: string;
+  readonly ttlSec: number;
+  readonly route?: string;
+  readonly clientIp?: string;
+  readonly startSec?: number;
+  readonly nowSec: number;
+}
+
+/** The route named (by name or prefix), or the one whose prefix covers the path. */
+function pickRoute(loaded: LoadedConfig, options: SignOptions): Route {
+  const { routes } = loaded.gate;
+  const route =
+    options.route === undefined
+      ? findRoute(loaded.gate, options.path)
+      : routes.find((r) => r.name === options.route || r.prefix === options.route);
+  const known = routes.map((r) => `${r.name} (${r.prefix}, ${r.schemeId})`).join(', ');
+  if (route === undefined)
+    throw new UsageError(`no route ${options.route ? `named "${options.route}"` : `covers ${options.path}`}; routes: ${known}`);
+  if (!options.path.startsWith(route.prefix))
+    throw new UsageError(`path ${options.path} is not under route prefix ${route.prefix}`);
+  return route;
+}
+
+/** A signed path+query for the route, with its first (current) key. */
+export function signUrl(loaded: LoadedConfig, options: SignOptions): string {
+  if (!Number.isSafeInteger(options.ttlSec) || options.ttlSec <= 0)
+    throw new UsageError('--ttl must be a positive number of seconds');
+  const route = pickRoute(loaded, options);
+  if (route.bindsClientIp && options.clientIp === undefined) {
+    throw new UsageError(`route "${route.name}" (${route.schemeId}) binds tokens to the client IP: give --ip`);
+  }
+  try {
+    const query = route.scheme.sign({
+      path: options.path,
+      expiresSec: options.nowSec + options.ttlSec,
+      notBeforeSec: options.startSec ?? options.nowSec,
+      ...(options.clientIp === undefined ? {} : { clientIp: options.clientIp }),
+    });
+    return `${options.path}${options.path.includes('?') ? '&' : '?'}${query}`;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}

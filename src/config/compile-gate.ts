@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { type Gate, type Route, sortRoutes } from '../core/authorize.js';
+import type { RouteKey } from '../core/token-scheme.js';
+import { findScheme } from '../schemes/registry.js';
+import type { Config, KeySource } from './config.js';
+
+export interface CompiledGate {
+  readonly gate: Gate;
+  /** Things to say loudly at startup (public demo secrets, weak keys). Never contains key material. */
+  readonly warnings: readonly string[];
+  readonly problems: readonly string[];
+}
+
+export interface KeyEnvironment {
+  /** Where relative key file paths start (the config file's directory). */
+  readonly baseDir: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** One trailing newline is how editors end files; it is never part of the secret. */
+function stripFinalNewline(bytes: Buffer): Buffer {
+  if (bytes.at(-1) !== 0x0a) return bytes;
+  return bytes.subarray(0, bytes.at(-2) === 0x0d ? -2 : -1);
+}
+
+function loadSecret(source: KeySource, where: KeyEnvironment): Buffer | string {
+  if (source.file !== undefined) {
+    const path = isAbsolute(source.file) ? source.file : resolve(where.baseDir, source.file);
+    try {
+      return stripFinalNewline(readFileSync(path));
+    } catch (error) {
+      return `cannot read key file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
+    }
+  }
+  if (source.env !== undefined) {
+    const value = where.env[source.env];
+    return value === undefined || value === ''
+      ? `environment variable ${source.env} is not set or empty`
+      : Buffer.from(value, 'utf8');
+  }
+  return Buffer.from(source.publicDemoSecret ?? '', 'utf8');
+}
+
+/** Loads every key and binds each route's scheme to them; collects all problems with their paths. */
+export function compileGate(config: Config, where: KeyEnvironment): CompiledGate {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const routes: Route[] = [];
+  for (const [i, route] of config.routes.entries()) {
+    const scheme = findScheme(route.scheme);
+    if (scheme === undefined) throw new Error(`unreachable: unvalidated scheme ${route.scheme}`);
+    const keys: RouteKey[] = [];
+    for (const [j, source] of route.keys.entries()) {
+      const path = `routes[${i}].keys[${j}]`;
+      const secret = loadSecret(source, where);
+      const problem = typeof secret === 'string' ? secret : scheme.keyProblem(secret);
+      if (problem !== undefined || typeof secret === 'string') {
+        problems.push(`${path}: ${problem}`);
+        continue;
+      }
+      if (source.publicDemoSecret !== undefined) {
+        warnings.push(
+          `route "${route.name}" (${route.prefix}) uses the PUBLISHED DEMO secret of key "${source.id}": anyone can sign valid tokens for it. Never use it in production.`,
+        );
+      } else if (secret.length < 16) {
+        warnings.push(`route "${route.name}" key "${source.id}" is shorter than 16 bytes: easy to guess`);
+      }
+      keys.push({ id: source.id, secret });
+    }
+    if (keys.length !== route.keys.length) continue;
+    routes.push({
+      name: route.name,
+      prefix: route.prefix,
+      schemeId: scheme.id,
+      bindsClientIp: scheme.bindsClientIp,
+      keyIds: keys.map((key) => key.id),
+      scheme: scheme.create(keys, route.options),
+    });
+  }
+  return {
+    gate: Object.freeze({ routes: Object.freeze(sortRoutes(routes)), clockSkewSec: config.clockSkewSec }),
+    warnings,
+    problems,
+  };
+}

@@ -1,0 +1,44 @@
+/** The validated, frozen shape of a tokengate config file (documented in README "Configuration"). */
+
+export interface KeySource {
+  readonly id: string;
+  /** Exactly one of these three is set. */
+  readonly file?: string;
+  readonly env?: string;
+  /** Inline secret, for the published demo keys only: every use is logged as a loud warning. */
+  readonly publicDemoSecret?: string;
+}
+
+export interface RouteConfig {
+  readonly name: string;
+  readonly prefix: string;
+  readonly scheme: string;
+  readonly keys: readonly KeySource[];
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+export interface AuthListenerConfig {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  /** Lowercase name of the header carrying the raw original URI (nginx: `$request_uri`). */
+  readonly uriHeader: string;
+  /** Lowercase name of the header carrying the client IP, or undefined when no route needs it. */
+  readonly clientIpHeader: string | undefined;
+  /** 410, or 403 for proxies that cannot intercept a 410 (`X-Token-Status: expired` either way). */
+  readonly expiredStatus: 410 | 403;
+  /** Upper bound for `Cache-Control: max-age` on an allow (never beyond the token's end). */
+  readonly cacheMaxAgeSec: number;
+}
+
+export interface AdminListenerConfig {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface Config {
+  readonly listeners: readonly AuthListenerConfig[];
+  readonly admin: AdminListenerConfig;
+  readonly clockSkewSec: number;
+  readonly routes: readonly RouteConfig[];
+}

@@ -1,0 +1,32 @@
+/**
+ * The embedded default config: loopback listeners as the shipped nginx config expects, and two
+ * demo routes signed with the *published* example secrets so the documented URLs work at once.
+ * Anyone can forge tokens for these routes; `serve` says so loudly.
+ */
+export const defaultConfig = {
+  listeners: [
+    {
+      name: 'auth',
+      host: '127.0.0.1',
+      port: 8080,
+      uriHeader: 'X-Original-URI',
+      clientIpHeader: 'X-Real-IP',
+    },
+  ],
+  admin: { host: '127.0.0.1', port: 9090 },
+  clockSkewSec: 30,
+  routes: [
+    {
+      name: 'demo-azion',
+      prefix: '/my/',
+      scheme: 'azion',
+      keys: [{ id: 'published-example', publicDemoSecret: 'mysecret' }],
+    },
+    {
+      name: 'demo-alta',
+      prefix: '/tv/',
+      scheme: 'alta',
+      keys: [{ id: 'published-example', publicDemoSecret: 'secret' }],
+    },
+  ],
+} as const;

@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Gate } from '../core/authorize.js';
+import { compileGate } from './compile-gate.js';
+import type { Config } from './config.js';
+import { ConfigError } from './config-error.js';
+import { defaultConfig } from './default-config.js';
+import { parseConfig } from './parse-config.js';
+
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly gate: Gate;
+  readonly warnings: readonly string[];
+  /** The file it came from, or "embedded default". */
+  readonly source: string;
+}
+
+/**
+ * Reads, validates and compiles a config (the embedded default when `file` is undefined).
+ * Throws a ConfigError listing every problem; never returns a partial config.
+ */
+export function loadConfig(
+  file: string | undefined,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): LoadedConfig {
+  let raw: unknown = defaultConfig;
+  const source = file === undefined ? 'embedded default config' : resolve(file);
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(source, 'utf8');
+    } catch (error) {
+      throw new ConfigError(source, [`cannot read config file (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
+    }
+    try {
+      raw = JSON.parse(text);
+    } catch (error) {
+      throw new ConfigError(source, [`not valid JSON: ${(error as Error).message}`]);
+    }
+  }
+  const config = parseConfig(raw);
+  if (Array.isArray(config)) throw new ConfigError(source, config);
+  const baseDir = file === undefined ? process.cwd() : dirname(source);
+  const compiled = compileGate(config, { baseDir, env });
+  if (compiled.problems.length > 0) throw new ConfigError(source, compiled.problems);
+  return { config, gate: compiled.gate, warnings: compiled.warnings, source };
+}

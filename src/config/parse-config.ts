@@ -1,0 +1,163 @@
+import { parseRequestTarget } from '../core/request-target.js';
+import { isRejection } from '../core/verdict.js';
+import { findScheme, schemes } from '../schemes/registry.js';
+import type { AdminListenerConfig, AuthListenerConfig, Config, KeySource, RouteConfig } from './config.js';
+
+type Json = Readonly<Record<string, unknown>>;
+
+/** Collects every problem with its path instead of stopping at the first. */
+class Problems {
+  readonly list: string[] = [];
+  add(path: string, message: string): void {
+    this.list.push(`${path}: ${message}`);
+  }
+  object(value: unknown, path: string, allowed: readonly string[]): Json | undefined {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      this.add(path, 'must be an object');
+      return undefined;
+    }
+    for (const key of Object.keys(value)) {
+      if (!allowed.includes(key)) this.add(`${path}.${key}`, `unknown field (known: ${allowed.join(', ')})`);
+    }
+    return value as Json;
+  }
+  string(obj: Json, key: string, path: string, fallback?: string): string {
+    const value = obj[key] ?? fallback;
+    if (typeof value === 'string' && value.length > 0) return value;
+    this.add(`${path}.${key}`, value === undefined ? 'is required' : 'must be a non-empty string');
+    return '';
+  }
+  integer(obj: Json, key: string, path: string, fallback: number, min: number, max: number): number {
+    const value = obj[key] ?? fallback;
+    if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
+    this.add(`${path}.${key}`, `must be an integer from ${min} to ${max}`);
+    return fallback;
+  }
+  headerName(obj: Json, key: string, path: string, required: boolean): string | undefined {
+    if (!required && obj[key] === undefined) return undefined;
+    const name = this.string(obj, key, path);
+    // Underscores: the uWS build hangs on such header names (DESIGN.md §5), and proxies drop them.
+    if (name !== '' && !/^[A-Za-z0-9-]+$/.test(name))
+      this.add(`${path}.${key}`, 'must be a header name of letters, digits and "-"');
+    return name.toLowerCase();
+  }
+}
+
+function parseListener(raw: unknown, path: string, p: Problems): AuthListenerConfig {
+  const obj =
+    p.object(raw, path, ['name', 'host', 'port', 'uriHeader', 'clientIpHeader', 'expiredStatus', 'cacheMaxAgeSec']) ?? {};
+  const expiredStatus = obj.expiredStatus ?? 410;
+  if (expiredStatus !== 410 && expiredStatus !== 403) p.add(`${path}.expiredStatus`, 'must be 410 or 403');
+  return {
+    name: p.string(obj, 'name', path, 'auth'),
+    host: p.string(obj, 'host', path, '127.0.0.1'),
+    port: p.integer(obj, 'port', path, 8080, 0, 65535),
+    uriHeader: p.headerName(obj, 'uriHeader', path, true) ?? '',
+    clientIpHeader: p.headerName(obj, 'clientIpHeader', path, false),
+    expiredStatus: expiredStatus === 403 ? 403 : 410,
+    cacheMaxAgeSec: p.integer(obj, 'cacheMaxAgeSec', path, 60, 0, 86_400),
+  };
+}
+
+function parseKey(raw: unknown, path: string, p: Problems): KeySource {
+  const obj = p.object(raw, path, ['id', 'file', 'env', 'publicDemoSecret']) ?? {};
+  const id = p.string(obj, 'id', path);
+  const sources = (['file', 'env', 'publicDemoSecret'] as const).filter((name) => obj[name] !== undefined);
+  if (sources.length !== 1) {
+    p.add(path, 'needs exactly one of "file" or "env" ("publicDemoSecret" for published demo keys only)');
+    return { id };
+  }
+  const source = sources[0]!;
+  const value = p.string(obj, source, path);
+  if (source === 'env' && value !== '' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(value)) {
+    p.add(`${path}.env`, 'must be an environment variable name');
+  }
+  return { id, [source]: value };
+}
+
+function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig {
+  const obj = p.object(raw, path, ['name', 'prefix', 'scheme', 'keys', 'options']) ?? {};
+  const prefix = p.string(obj, 'prefix', path);
+  if (prefix !== '') {
+    const target = parseRequestTarget(prefix);
+    if (prefix.includes('?') || isRejection(target)) {
+      p.add(`${path}.prefix`, `must be a plain path starting with "/"${isRejection(target) ? ` (${target.detail})` : ''}`);
+    }
+  }
+  const schemeId = p.string(obj, 'scheme', path);
+  const scheme = findScheme(schemeId);
+  if (schemeId !== '' && scheme === undefined) {
+    p.add(`${path}.scheme`, `unknown scheme "${schemeId}" (known: ${schemes.map((s) => s.id).join(', ')})`);
+  }
+  const rawOptions = obj.options ?? {};
+  const known = typeof rawOptions === 'object' && rawOptions !== null ? Object.keys(rawOptions) : [];
+  const options = p.object(rawOptions, `${path}.options`, known) ?? {};
+  if (scheme !== undefined) for (const problem of scheme.validateOptions(options, `${path}.options`)) p.list.push(problem);
+  const keys: KeySource[] = [];
+  if (!Array.isArray(obj.keys) || obj.keys.length === 0) {
+    p.add(`${path}.keys`, 'must be a non-empty array (the first key signs, every key verifies)');
+  } else {
+    for (const [i, key] of obj.keys.entries()) keys.push(parseKey(key, `${path}.keys[${i}]`, p));
+    const ids = keys.map((key) => key.id);
+    ids.forEach((id, i) => {
+      if (id !== '' && ids.indexOf(id) !== i) p.add(`${path}.keys[${i}].id`, `duplicate key id "${id}"`);
+    });
+  }
+  return { name: p.string(obj, 'name', path, prefix), prefix, scheme: schemeId, keys, options };
+}
+
+/** Validates a parsed JSON document; returns the frozen config or every problem found. */
+export function parseConfig(raw: unknown): Config | string[] {
+  const p = new Problems();
+  const root = p.object(raw, 'config', ['listeners', 'admin', 'clockSkewSec', 'routes']) ?? {};
+  const listeners: AuthListenerConfig[] = [];
+  if (!Array.isArray(root.listeners) || root.listeners.length === 0) {
+    p.add('listeners', 'must be a non-empty array of auth listeners');
+  } else {
+    for (const [i, listener] of root.listeners.entries()) listeners.push(parseListener(listener, `listeners[${i}]`, p));
+  }
+  const adminObj = p.object(root.admin ?? {}, 'admin', ['host', 'port']) ?? {};
+  const admin: AdminListenerConfig = {
+    host: p.string(adminObj, 'host', 'admin', '127.0.0.1'),
+    port: p.integer(adminObj, 'port', 'admin', 9090, 0, 65535),
+  };
+  const clockSkewSec = p.integer(root, 'clockSkewSec', 'config', 30, 0, 3600);
+  const routes: RouteConfig[] = [];
+  if (!Array.isArray(root.routes) || root.routes.length === 0) {
+    p.add('routes', 'must be a non-empty array');
+  } else {
+    for (const [i, route] of root.routes.entries()) routes.push(parseRoute(route, `routes[${i}]`, p));
+  }
+  crossCheck(listeners, admin, routes, p);
+  if (p.list.length > 0) return p.list;
+  return deepFreeze({ listeners, admin, clockSkewSec, routes });
+}
+
+function crossCheck(listeners: AuthListenerConfig[], admin: AdminListenerConfig, routes: RouteConfig[], p: Problems): void {
+  routes.forEach((route, i) => {
+    const earlier = routes.findIndex((other) => other.prefix === route.prefix);
+    if (route.prefix !== '' && earlier !== i) p.add(`routes[${i}].prefix`, `same prefix as routes[${earlier}]`);
+    const names = routes.findIndex((other) => other.name === route.name);
+    if (route.name !== '' && names !== i) p.add(`routes[${i}].name`, `same name as routes[${names}]`);
+    if (findScheme(route.scheme)?.bindsClientIp) {
+      listeners.forEach((listener, j) => {
+        if (listener.clientIpHeader === undefined) {
+          p.add(`listeners[${j}].clientIpHeader`, `is required: route "${route.name}" binds tokens to the client IP`);
+        }
+      });
+    }
+  });
+  const ports = [...listeners.map((l) => l.port), admin.port].filter((port) => port !== 0);
+  ports.forEach((port, i) => {
+    if (ports.indexOf(port) !== i)
+      p.add(i < listeners.length ? `listeners[${i}].port` : 'admin.port', `port ${port} is used twice`);
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,77 @@
+import { canonicalIp } from './client-ip.js';
+import { parseRequestTarget } from './request-target.js';
+import type { TokenScheme } from './token-scheme.js';
+import { isRejection, type Rejection, rejection, Verdict } from './verdict.js';
+
+/** A configured route, compiled: the scheme is already bound to its keys. */
+export interface Route {
+  readonly name: string;
+  /** Raw path prefix; the longest matching prefix wins. */
+  readonly prefix: string;
+  readonly schemeId: string;
+  readonly bindsClientIp: boolean;
+  readonly keyIds: readonly string[];
+  readonly scheme: TokenScheme;
+}
+
+/** Everything a decision depends on besides the request and the clock. Immutable once built. */
+export interface Gate {
+  /** Sorted longest prefix first. */
+  readonly routes: readonly Route[];
+  /** How far in the future a token's start may lie and still be accepted (signer clocks drift). */
+  readonly clockSkewSec: number;
+}
+
+export interface Decision {
+  readonly verdict: Verdict;
+  readonly detail: string;
+  readonly route: Route | undefined;
+  /** Valid: the token's end (for Cache-Control max-age). Otherwise 0. */
+  readonly expiresSec: number;
+}
+
+const noRoute = rejection(Verdict.noRoute, 'no route covers this path');
+const badIp = rejection(Verdict.badSource, 'the client IP header is not an IPv4 or IPv6 address');
+const noIp = rejection(Verdict.badSource, 'the route binds tokens to the client IP but no client IP is configured');
+const forged = rejection(Verdict.forged, 'the signature does not match (key, path, client IP or signed fields differ)');
+const expired = rejection(Verdict.expired, 'the signature is genuine but the token has expired');
+const premature = rejection(Verdict.premature, 'the signature is genuine but the token is not valid yet');
+const valid = 'the signature is genuine and the token is within its validity window';
+
+export function sortRoutes(routes: readonly Route[]): Route[] {
+  return [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
+}
+
+export function findRoute(gate: Gate, path: string): Route | undefined {
+  for (const route of gate.routes) if (path.startsWith(route.prefix)) return route;
+  return undefined;
+}
+
+function deny(reason: Rejection, route: Route | undefined): Decision {
+  return { verdict: reason.verdict, detail: reason.detail, route, expiresSec: 0 };
+}
+
+/**
+ * The whole decision, pure and synchronous: `uri` is the raw original request target, `clientIp`
+ * the raw value of the proxy-set client IP header (undefined when none is configured).
+ * Cheapest rejection first; the signature before the clock, so an unauthenticated time field
+ * can never produce "expired".
+ */
+export function authorize(gate: Gate, uri: string, clientIp: string | undefined, nowSec: number): Decision {
+  const target = parseRequestTarget(uri);
+  if (isRejection(target)) return deny(target, undefined);
+  const route = findRoute(gate, target.path);
+  if (route === undefined) return deny(noRoute, undefined);
+  let ip: string | undefined;
+  if (route.bindsClientIp) {
+    if (clientIp === undefined) return deny(noIp, route);
+    ip = canonicalIp(clientIp);
+    if (ip === undefined) return deny(badIp, route);
+  }
+  const token = route.scheme.parse({ path: target.path, query: target.query, clientIp: ip });
+  if (isRejection(token)) return deny(token, route);
+  if (!route.scheme.verify(token)) return deny(forged, route);
+  if (nowSec > token.expiresSec) return deny(expired, route);
+  if (token.notBeforeSec > nowSec + gate.clockSkewSec) return deny(premature, route);
+  return { verdict: Verdict.allow, detail: valid, route, expiresSec: token.expiresSec };
+}

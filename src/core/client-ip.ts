@@ -1,0 +1,91 @@
+/**
+ * Canonical text of a client IP address, as token signers must write it (DESIGN.md §3.6):
+ * IPv4 as a plain dotted quad without leading zeros; IPv6 per RFC 5952 (lowercase, no leading
+ * zeros, the longest run of two or more zero groups shortened to "::", the first on a tie).
+ *
+ * Choice: an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, what a dual-stack socket reports for an
+ * IPv4 client) is the IPv4 client `a.b.c.d`, so a token signed for the IPv4 address works
+ * whichever socket the proxy accepted the client on.
+ *
+ * Returns undefined for anything else: zone ids, brackets, ports, CIDR suffixes, lists.
+ */
+export function canonicalIp(text: string): string | undefined {
+  if (text.length === 0 || text.length > 45) return undefined;
+  if (text.includes(':')) return canonicalIpv6(text);
+  return parseIpv4(text) === undefined ? undefined : text;
+}
+
+/** Strict dotted quad: four decimal octets 0-255, no leading zeros (010 is octal to some parsers). */
+function parseIpv4(text: string): number[] | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  const octets: number[] = [];
+  for (const part of parts) {
+    if (part.length === 0 || part.length > 3 || !/^[0-9]+$/.test(part)) return undefined;
+    if (part.length > 1 && part.charCodeAt(0) === 48) return undefined;
+    const value = Number(part);
+    if (value > 255) return undefined;
+    octets.push(value);
+  }
+  return octets;
+}
+
+function parseIpv6Groups(text: string): number[] | undefined {
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const head = halves[0] === '' ? [] : halves[0]!.split(':');
+  const tail = halves.length === 2 && halves[1] !== '' ? halves[1]!.split(':') : [];
+  const groups: number[] = [];
+  const readSide = (parts: string[], isLast: boolean): number[] | undefined => {
+    const out: number[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      if (isLast && i === parts.length - 1 && part.includes('.')) {
+        const v4 = parseIpv4(part);
+        if (v4 === undefined) return undefined;
+        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(part)) return undefined;
+        out.push(Number.parseInt(part, 16));
+      }
+    }
+    return out;
+  };
+  const left = readSide(head, halves.length === 1);
+  const right = readSide(tail, true);
+  if (left === undefined || right === undefined) return undefined;
+  if (halves.length === 1) {
+    if (left.length !== 8) return undefined;
+    return left;
+  }
+  const missing = 8 - left.length - right.length;
+  if (missing < 1) return undefined;
+  groups.push(...left, ...new Array<number>(missing).fill(0), ...right);
+  return groups;
+}
+
+function canonicalIpv6(text: string): string | undefined {
+  const groups = parseIpv6Groups(text);
+  if (groups === undefined) return undefined;
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `${groups[6]! >> 8}.${groups[6]! & 0xff}.${groups[7]! >> 8}.${groups[7]! & 0xff}`;
+  }
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+}

@@ -1,0 +1,52 @@
+import { type Rejection, rejection, Verdict } from './verdict.js';
+
+/**
+ * Reads a scheme's token parameters out of a raw query string. Values stay raw (no
+ * percent-decoding: `getQuery(key)`-style decoding is what lets `%2541` pass as `A` twice).
+ * Each parameter must appear exactly once; a parameter name that only matches after
+ * percent-decoding is refused, since an origin or a log pipeline may decode it.
+ */
+export type TokenParamReader = (query: string) => (string | undefined)[] | Rejection;
+
+export const noToken = rejection(Verdict.missing, 'no token parameter in the query');
+
+export function tokenParamReader(names: readonly string[]): TokenParamReader {
+  const repeated = names.map((name) => rejection(Verdict.malformed, `${name} appears more than once`));
+  const noValue = names.map((name) => rejection(Verdict.malformed, `${name} has no "=" and no value`));
+  const encodedName = rejection(Verdict.malformed, `a token parameter name (${names.join(', ')}) is percent-encoded`);
+  const missing = names.map((name) => rejection(Verdict.malformed, `${name} is missing`));
+
+  return (query) => {
+    const values: (string | undefined)[] = new Array(names.length).fill(undefined);
+    let found = 0;
+    let start = 0;
+    while (start <= query.length) {
+      let end = query.indexOf('&', start);
+      if (end < 0) end = query.length;
+      const eq = query.indexOf('=', start);
+      const nameEnd = eq >= 0 && eq < end ? eq : end;
+      const name = query.slice(start, nameEnd);
+      const index = names.indexOf(name);
+      if (index >= 0) {
+        if (values[index] !== undefined) return repeated[index]!;
+        if (nameEnd === end) return noValue[index]!;
+        values[index] = query.slice(nameEnd + 1, end);
+        found++;
+      } else if (name.includes('%') && names.includes(safeDecode(name))) {
+        return encodedName;
+      }
+      start = end + 1;
+    }
+    if (found === names.length) return values;
+    if (found === 0) return noToken;
+    return missing[values.indexOf(undefined)]!;
+  };
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,108 @@
+import type { AdminListenerConfig, AuthListenerConfig } from '../config/config.js';
+import type { Gate } from '../core/authorize.js';
+import type { Logger } from '../log.js';
+import { type EdgeResult, emptySourceFields, listenerEdge } from './answer.js';
+import type { Uws } from './native-uws.js';
+
+/** What the listeners share; `gate` is swapped whole on reload, so each request sees one config. */
+export interface ServiceState {
+  gate: Gate;
+  /** True once every auth listener listens and until shutdown starts. */
+  ready: boolean;
+}
+
+export interface RunningListener {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  close(): void;
+}
+
+/** Hook for the edge to record each decision (metrics); a no-op until one is installed. */
+export type DecisionObserver = (listener: string, result: EdgeResult) => void;
+
+function listen(uws: Uws, app: ReturnType<Uws['App']>, name: string, host: string, port: number): Promise<RunningListener> {
+  return new Promise((resolve, reject) => {
+    app.listen(host, port, (socket) => {
+      if (socket === false) {
+        reject(new Error(`${name} listener cannot listen on ${host}:${port} (address in use or not local)`));
+        return;
+      }
+      resolve({
+        name,
+        host,
+        port: uws.us_socket_local_port(socket as never),
+        close: () => uws.us_listen_socket_close(socket),
+      });
+    });
+  });
+}
+
+/**
+ * The auth listener on uWS: every method, every path. The handler copies the source headers
+ * out of `req` (valid only during this call), decides synchronously and answers before
+ * returning: uWS aborts the process when a handler returns without answering.
+ */
+export function listenAuth(
+  uws: Uws,
+  listener: AuthListenerConfig,
+  state: ServiceState,
+  logger: Logger,
+  observe: DecisionObserver = () => {},
+): Promise<RunningListener> {
+  const edge = listenerEdge(listener);
+  const { uriHeader, clientIpHeader } = listener;
+  const app = uws.App();
+  app.any('/*', (res, req) => {
+    const fields = emptySourceFields();
+    let bodyAnnounced = false;
+    // One pass over the headers, so a repeated source header is seen (getHeader returns the first only).
+    req.forEach((name, value) => {
+      if (name === uriHeader) {
+        fields.uri = value;
+        fields.uriCount++;
+      } else if (name === clientIpHeader) {
+        fields.clientIp = value;
+        fields.clientIpCount++;
+      } else if (name === 'transfer-encoding' || (name === 'content-length' && value !== '0')) {
+        bodyAnnounced = true;
+      }
+    });
+    const result = edge.answer(fields, state.gate, Math.floor(Date.now() / 1000));
+    const { answer } = result;
+    res.writeStatus(answer.statusLine);
+    for (const [name, value] of answer.headers) res.writeHeader(name, value);
+    // Never wait for a body: answer now and close, so unread body bytes cannot be parsed as a request.
+    res.end(undefined, bodyAnnounced);
+    if (result.error !== undefined) {
+      logger.limited('internal-error', 'error', 'internal error while deciding', {
+        listener: listener.name,
+        error: String((result.error as Error)?.stack ?? result.error),
+      });
+    } else if (result.decision.verdict === 'bad-source') {
+      logger.limited(`bad-source:${listener.name}`, 'warn', 'proxy sent unusable source headers', {
+        listener: listener.name,
+        reason: result.decision.detail,
+      });
+    }
+    observe(listener.name, result);
+  });
+  return listen(uws, app, listener.name, listener.host, listener.port);
+}
+
+/** The admin listener: health and readiness only (metrics join it in their own issue). */
+export function listenAdmin(uws: Uws, admin: AdminListenerConfig, state: ServiceState): Promise<RunningListener> {
+  const app = uws.App();
+  const plain = (res: Parameters<Parameters<typeof app.any>[1]>[0], status: string, body: string) => {
+    res.writeStatus(status);
+    res.writeHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.writeHeader('Cache-Control', 'no-store');
+    res.end(body);
+  };
+  app.get('/healthz', (res) => plain(res, '200 OK', 'ok\n'));
+  app.get('/readyz', (res) =>
+    state.ready ? plain(res, '200 OK', 'ready\n') : plain(res, '503 Service Unavailable', 'not ready\n'),
+  );
+  app.any('/*', (res) => plain(res, '404 Not Found', 'not found\n'));
+  return listen(uws, app, 'admin', admin.host, admin.port);
+}

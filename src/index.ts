@@ -1,0 +1,9 @@
+/** Library API: sign and verify tokens from an application, with the same code the service runs. */
+
+export { ConfigError } from './config/config-error.js';
+export { type LoadedConfig, loadConfig } from './config/load-config.js';
+export { authorize, type Decision, findRoute, type Gate, type Route } from './core/authorize.js';
+export { canonicalIp } from './core/client-ip.js';
+export { type Rejection, Verdict } from './core/verdict.js';
+export { findScheme, schemes } from './schemes/registry.js';
+export type { RouteKey, SchemeDefinition, SignRequest, TokenScheme } from './schemes/scheme.js';

@@ -1,0 +1,114 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, tempDir, writeConfig } from './helpers/service-process.js';
+
+const published = '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000';
+const altaPublished =
+  '/tv/travel-channel/index.m3u8?token=e8bff06f373694dda657e8417fe76f6b54b69807-a5cd6c00-1669890000-1669810000';
+
+describe('tokengate CLI', () => {
+  it('verify explains an expired published example (exit 2) and allows it at its own time (exit 0)', async () => {
+    const expired = await runCli(['verify', `https://cdn.example.com${published}`]);
+    expect(expired.code).toBe(2);
+    expect(expired.stdout).toMatch(/^verdict: expired$/m);
+    expect(expired.stdout).toMatch(/^route: +demo-azion \(\/my\/, azion\)$/m);
+    const valid = await runCli(['verify', published, '--now', '1470055000']);
+    expect(valid.code).toBe(0);
+    expect(valid.stdout).toMatch(/^verdict: allow$/m);
+  });
+
+  it('verify names the exact rule a malformed token breaks (exit 1)', async () => {
+    const result = await runCli(['verify', '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=0470055000']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^reason: +e has a leading zero$/m);
+  });
+
+  it('verify points at a trailing-slash mismatch', async () => {
+    const signed = await runCli(['sign', '--path', '/my/dir/', '--ttl', '600']);
+    expect(signed.code).toBe(0);
+    const query = signed.stdout.trim().split('?')[1];
+    const result = await runCli(['verify', `/my/dir?${query}`]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^verdict: forged$/m);
+    expect(result.stdout).toMatch(/hint: +the signature matches the path with a trailing slash \(\/my\/dir\/\)/);
+  });
+
+  it('verify of an IP-bound token: needs --ip, then says allow or forged', async () => {
+    const noIp = await runCli(['verify', altaPublished, '--now', '1669850000']);
+    expect(noIp.code).toBe(3);
+    expect(noIp.stdout).toMatch(/hint: +this route binds tokens to the client IP: pass --ip/);
+    const right = await runCli(['verify', altaPublished, '--now', '1669850000', '--ip', '192.168.88.98']);
+    expect(right.code).toBe(0);
+    const wrong = await runCli(['verify', altaPublished, '--now', '1669850000', '--ip', '192.168.88.99']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toMatch(/another client IP than 192\.168\.88\.99/);
+  });
+
+  it('sign prints a URL that verify accepts, for both schemes', async () => {
+    const azion = await runCli(['sign', '--path', '/my/video.mp4', '--ttl', '3600']);
+    expect(azion.stdout).toMatch(/^\/my\/video\.mp4\?st=[A-Za-z0-9_-]{22}&e=\d{10}\n$/);
+    expect((await runCli(['verify', azion.stdout.trim()])).code).toBe(0);
+    const alta = await runCli([
+      'sign',
+      '--route',
+      'demo-alta',
+      '--path',
+      '/tv/ch/index.m3u8',
+      '--ttl',
+      '3600',
+      '--ip',
+      '2001:db8::7',
+    ]);
+    expect(alta.stdout).toMatch(/^\/tv\/ch\/index\.m3u8\?token=[0-9a-f]{40}-[0-9a-f]{8}-\d{10}-\d{10}\n$/);
+    expect((await runCli(['verify', alta.stdout.trim(), '--ip', '2001:db8::7'])).code).toBe(0);
+  });
+
+  it('sign uses the first key of the configured route and never prints it', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'current.key'), 'current-secret-value\n');
+    const file = writeConfig(dir, {
+      listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
+      routes: [
+        {
+          name: 'vod',
+          prefix: '/v/',
+          scheme: 'azion',
+          keys: [
+            { id: 'current', file: 'current.key' },
+            { id: 'old', env: 'OLD_KEY' },
+          ],
+        },
+      ],
+    });
+    const env = { OLD_KEY: 'previous-secret-value' };
+    const signed = await runCli(['sign', '--config', file, '--path', '/v/a.mp4', '--ttl', '60'], env);
+    expect(signed.code, signed.stderr).toBe(0);
+    expect(signed.stdout + signed.stderr).not.toMatch(/current-secret-value|previous-secret-value/);
+    const verified = await runCli(['verify', '--config', file, signed.stdout.trim()], env);
+    expect(verified.code).toBe(0);
+    expect(verified.stdout + verified.stderr).not.toMatch(/current-secret-value|previous-secret-value/);
+  });
+
+  it.each([
+    [['sign', '--path', '/tv/ch/index.m3u8', '--ttl', '60'], /binds tokens to the client IP: give --ip/],
+    [['sign', '--path', '/tv/ch/index.m3u8', '--ttl', '60', '--ip', '2001:DB8::7'], /not canonical \(write 2001:db8::7\)/],
+    [['sign', '--path', '/nowhere/x', '--ttl', '60'], /no route covers \/nowhere\/x/],
+    [['sign', '--path', '/my/x', '--ttl', '-5'], /--ttl/],
+    [['sign', '--path', '/my/x'], /sign needs --path and --ttl/],
+    [['verify'], /exactly one URL/],
+    [['frobnicate'], /unknown command/],
+    [['serve', '--secret', 'x'], /Unknown option '--secret'/],
+  ])('usage error %j exits 64', async (args, message) => {
+    const result = await runCli(args);
+    expect(result.code).toBe(64);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it('help lists every registered scheme', async () => {
+    const result = await runCli(['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^ {2}azion /m);
+    expect(result.stdout).toMatch(/^ {2}alta /m);
+  });
+});

@@ -1,0 +1,200 @@
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../src/config/config-error.js';
+import { defaultConfig } from '../src/config/default-config.js';
+import { loadConfig } from '../src/config/load-config.js';
+import { parseConfig } from '../src/config/parse-config.js';
+import { authorize } from '../src/core/authorize.js';
+import { Verdict } from '../src/core/verdict.js';
+import { tempDir, writeConfig } from './helpers/service-process.js';
+
+const listener = { port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' };
+const problemsOf = (raw: unknown) => {
+  const result = parseConfig(raw);
+  if (!Array.isArray(result)) throw new Error('expected problems');
+  return result;
+};
+const loadProblems = (file: string, env: Record<string, string> = {}) => {
+  try {
+    loadConfig(file, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).code).toBe('E_CONFIG');
+    return (error as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('config validation', () => {
+  it('the embedded default is valid: demo routes, documented listeners, loud warnings', () => {
+    const loaded = loadConfig(undefined, {});
+    expect(loaded.config.listeners[0]).toMatchObject({
+      host: '127.0.0.1',
+      port: 8080,
+      uriHeader: 'x-original-uri',
+      clientIpHeader: 'x-real-ip',
+      expiredStatus: 410,
+    });
+    expect(loaded.config.admin).toEqual({ host: '127.0.0.1', port: 9090 });
+    expect(loaded.gate.routes.map((r) => [r.prefix, r.schemeId])).toEqual([
+      ['/my/', 'azion'],
+      ['/tv/', 'alta'],
+    ]);
+    expect(loaded.warnings.join('\n')).toMatch(/PUBLISHED DEMO secret/);
+    expect(Object.isFrozen(loaded.config.routes[0])).toBe(true);
+    expect(defaultConfig.routes).toHaveLength(2);
+  });
+
+  it('the shipped example config (deploy/config.example.json) is valid', () => {
+    const raw = JSON.parse(readFileSync(new URL('../deploy/config.example.json', import.meta.url), 'utf8'));
+    const config = parseConfig(raw);
+    if (Array.isArray(config)) throw new Error(config.join('\n'));
+    expect(config.routes.map((route) => route.scheme)).toEqual(['azion', 'alta']);
+  });
+
+  it('collects every problem with its path', () => {
+    const problems = problemsOf({
+      listeners: [{ port: 99999, uriHeader: 'X_Original_URI', expiredStatus: 500, extra: 1 }],
+      admin: { port: 'x' },
+      clockSkewSec: -1,
+      routes: [
+        { prefix: 'my', scheme: 'nope', keys: [] },
+        {
+          prefix: '/a/../',
+          scheme: 'azion',
+          keys: [
+            { id: 'k', file: '/x', env: 'Y' },
+            { id: 'k', env: '1BAD' },
+          ],
+          options: { foo: 1 },
+        },
+        { prefix: '/tv/', scheme: 'alta', keys: [{ file: 'k' }] },
+        { prefix: '/tv/', scheme: 'alta', keys: [{ id: 'k', secret: 'inline' }] },
+      ],
+      typo: true,
+    });
+    const expected = [
+      'config.typo: unknown field',
+      'listeners[0].extra: unknown field',
+      'listeners[0].port: must be an integer from 0 to 65535',
+      'listeners[0].uriHeader: must be a header name',
+      'listeners[0].expiredStatus: must be 410 or 403',
+      'admin.port: must be an integer',
+      'config.clockSkewSec: must be an integer from 0 to 3600',
+      'routes[0].prefix: must be a plain path starting with "/"',
+      'routes[0].scheme: unknown scheme "nope" (known: azion, alta)',
+      'routes[0].keys: must be a non-empty array',
+      'routes[1].prefix: must be a plain path starting with "/" (the path contains a dot-segment',
+      'routes[1].options.foo: unknown option',
+      'routes[1].keys[0]: needs exactly one of "file" or "env"',
+      'routes[1].keys[1].env: must be an environment variable name',
+      'routes[1].keys[1].id: duplicate key id "k"',
+      'routes[2].keys[0].id: is required',
+      'routes[3].keys[0].secret: unknown field',
+      'routes[3].prefix: same prefix as routes[2]',
+      'listeners[0].clientIpHeader: is required: route "/tv/" binds tokens to the client IP',
+    ];
+    for (const line of expected)
+      expect(
+        problems.some((p) => p.startsWith(line)),
+        `${line}\n in\n${problems.join('\n')}`,
+      ).toBe(true);
+  });
+
+  it('rejects a non-object root and empty sections', () => {
+    expect(problemsOf(null)).toContain('config: must be an object');
+    expect(problemsOf({})).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^listeners: must be a non-empty array/),
+        expect.stringMatching(/^routes: must be a non-empty array/),
+      ]),
+    );
+  });
+
+  it('loads keys from files (relative to the config, one final newline stripped) and environment variables', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'azion.key'), 'mysecret\n');
+    const file = writeConfig(dir, {
+      listeners: [listener],
+      routes: [
+        {
+          name: 'a',
+          prefix: '/my/',
+          scheme: 'azion',
+          keys: [
+            { id: 'new', env: 'NEW_KEY' },
+            { id: 'old', file: 'azion.key' },
+          ],
+        },
+      ],
+    });
+    const loaded = loadConfig(file, { NEW_KEY: 'another-long-secret' });
+    expect(loaded.gate.routes[0]!.keyIds).toEqual(['new', 'old']);
+    expect(authorize(loaded.gate, '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000', undefined, 1470000000).verdict).toBe(
+      Verdict.allow,
+    );
+    expect(loaded.warnings.join('\n')).toMatch(/"old" is shorter than 16 bytes/);
+    expect(loaded.warnings.join('\n')).not.toMatch(/mysecret|another-long-secret/);
+  });
+
+  it('reports unreadable key files, unset variables and unusable secrets, never their contents', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'locked.key'), 'secret-content-xyz');
+    chmodSync(join(dir, 'locked.key'), 0o000);
+    writeFileSync(join(dir, 'binary.key'), Buffer.from([0xff, 0xfe, 0x00, 0x41]));
+    writeFileSync(join(dir, 'newline.key'), 'two\nlines\n');
+    const file = writeConfig(dir, {
+      listeners: [listener],
+      routes: [
+        {
+          prefix: '/a/',
+          scheme: 'azion',
+          keys: [
+            { id: 'missing', file: 'nope.key' },
+            { id: 'unset', env: 'UNSET_KEY' },
+            { id: 'bin', file: 'binary.key' },
+          ],
+        },
+        {
+          prefix: '/b/',
+          scheme: 'alta',
+          keys: [
+            { id: 'nl', file: 'newline.key' },
+            { id: 'locked', file: 'locked.key' },
+          ],
+        },
+      ],
+    });
+    const problems = loadProblems(file);
+    expect(problems[0]).toMatch(/^routes\[0\]\.keys\[0\]: cannot read key file .*nope\.key \(ENOENT\)$/);
+    expect(problems[1]).toBe('routes[0].keys[1]: environment variable UNSET_KEY is not set or empty');
+    expect(problems[2]).toBe('routes[0].keys[2]: the secret is not valid UTF-8 text');
+    expect(problems[3]).toBe('routes[1].keys[0]: the secret contains a control character');
+    // root reads any file regardless of mode; other users get EACCES.
+    if (process.getuid?.() !== 0) expect(problems[4]).toMatch(/EACCES/);
+    expect(problems.join('\n')).not.toMatch(/secret-content-xyz|two/);
+  });
+
+  it('reports an unreadable or invalid config file', () => {
+    const dir = tempDir();
+    expect(loadProblems(join(dir, 'absent.json'))[0]).toMatch(/cannot read config file \(ENOENT\)/);
+    writeFileSync(join(dir, 'bad.json'), '{ "listeners": [');
+    expect(loadProblems(join(dir, 'bad.json'))[0]).toMatch(/^not valid JSON/);
+  });
+
+  it('sorts routes so the longest prefix wins, and denies paths no route covers', () => {
+    const dir = tempDir();
+    const file = writeConfig(dir, {
+      listeners: [listener],
+      routes: [
+        { name: 'outer', prefix: '/v/', scheme: 'azion', keys: [{ id: 'k', env: 'A' }] },
+        { name: 'inner', prefix: '/v/premium/', scheme: 'azion', keys: [{ id: 'k', env: 'B' }] },
+      ],
+    });
+    const { gate } = loadConfig(file, { A: 'key-for-the-outer-route', B: 'key-for-the-inner-route' });
+    expect(authorize(gate, '/v/premium/x?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000', undefined, 0).route?.name).toBe('inner');
+    expect(authorize(gate, '/v/free/x?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000', undefined, 0).route?.name).toBe('outer');
+    expect(authorize(gate, '/w/x?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000', undefined, 0).verdict).toBe(Verdict.noRoute);
+  });
+});

@@ -1,0 +1,171 @@
+/**
+ * The contract every registered scheme meets, run through the same cases (STYLE.md §8):
+ * sign→verify, rotation, every single-character change denies (and never reads as expired),
+ * malformed inputs deny without throwing, expiry and start boundaries.
+ */
+import { describe, expect, it } from 'vitest';
+import { authorize, findRoute, type Gate } from '../src/core/authorize.js';
+import { Verdict } from '../src/core/verdict.js';
+import { schemes } from '../src/schemes/registry.js';
+import { gateFor } from './helpers/gates.js';
+
+const env = { KEY_ONE: 'contract-secret-number-one', KEY_TWO: 'contract-secret-number-two' };
+const path = '/c/dir/file-1.ts';
+const ip = '198.51.100.7';
+const now = 1_800_000_000;
+const skew = 30;
+const mutationChars = [...'AQgwz09af-_.~%&=?/#+ ', '\u00e9', '\u0000'];
+
+/** Small deterministic PRNG so failures reproduce. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+for (const scheme of schemes) {
+  describe(`contract: ${scheme.id}`, () => {
+    const route = (keys: string[]) => ({ prefix: '/c/', scheme: scheme.id, keys: keys.map((name) => ({ id: name, env: name })) });
+    const gate = gateFor([route(['KEY_ONE', 'KEY_TWO'])], env, skew);
+    const clientIp = scheme.bindsClientIp ? ip : undefined;
+    const sign = (g: Gate, expiresSec: number, notBeforeSec = now - 10, p = path) =>
+      `${p}?${findRoute(g, p)!.scheme.sign({ path: p, expiresSec, notBeforeSec, clientIp: ip })}`;
+    const decide = (uri: string, at = now, g = gate, addr = clientIp) => authorize(g, uri, addr, at).verdict;
+
+    it('sign then verify allows', () => {
+      expect(decide(sign(gate, now + 600))).toBe(Verdict.allow);
+    });
+
+    it('rotation: the first key signs, every listed key verifies, a removed key stops at once', () => {
+      const signedWithTwo = sign(gateFor([route(['KEY_TWO'])], env), now + 600);
+      expect(decide(signedWithTwo)).toBe(Verdict.allow);
+      expect(decide(signedWithTwo, now, gateFor([route(['KEY_ONE'])], env))).toBe(Verdict.forged);
+    });
+
+    it('every single-character change of the signed URL denies, and never as expired', () => {
+      const url = sign(gate, now + 600);
+      const queryAt = url.indexOf('?');
+      let checked = 0;
+      for (let i = 1; i < url.length; i++) {
+        if (i === queryAt) continue;
+        const variants = [
+          url.slice(0, i) + url.slice(i + 1),
+          ...mutationChars.flatMap((c) => [url.slice(0, i) + c + url.slice(i + 1), url.slice(0, i) + c + url.slice(i)]),
+        ];
+        for (const variant of variants) {
+          // Empty "&&" pairs carry no parameter: the same signed token, rightly allowed.
+          const [variantPath, variantQuery = ''] = variant.split(/\?(.*)/s);
+          if (`${variantPath}?${variantQuery.split('&').filter(Boolean).join('&')}` === url) continue;
+          for (const at of [now, now + 601]) {
+            const verdict = decide(variant, at);
+            if (verdict === Verdict.allow || verdict === Verdict.expired) {
+              throw new Error(`${JSON.stringify(variant)} at ${at} gave ${verdict}`);
+            }
+            checked++;
+          }
+        }
+      }
+      expect(checked).toBeGreaterThan(1000);
+    });
+
+    it(`client IP binding is as declared (bindsClientIp: ${scheme.bindsClientIp})`, () => {
+      const url = sign(gate, now + 600);
+      if (scheme.bindsClientIp) {
+        expect(decide(url, now, gate, '198.51.100.8')).toBe(Verdict.forged);
+        expect(decide(url, now, gate, '::ffff:198.51.100.7')).toBe(Verdict.allow);
+      } else {
+        expect(decide(url, now, gate, '203.0.113.200')).toBe(Verdict.allow);
+      }
+    });
+
+    it('expiry boundary: allowed at the end second, expired one second later', () => {
+      const url = sign(gate, now + 100);
+      expect(decide(url, now + 100)).toBe(Verdict.allow);
+      expect(decide(url, now + 101)).toBe(Verdict.expired);
+    });
+
+    it('start boundary: a start in the future is accepted only within the clock-skew allowance', () => {
+      const start = now + 1000;
+      const url = sign(gate, start + 100, start);
+      const parsed = findRoute(gate, path)!.scheme.parse({ path, query: url.slice(url.indexOf('?') + 1), clientIp });
+      if ('verdict' in parsed) throw new Error(parsed.detail);
+      if (parsed.notBeforeSec === 0) {
+        // The format has no start time: it is valid from the moment it is signed.
+        expect(decide(url, now)).toBe(Verdict.allow);
+      } else {
+        expect(decide(url, start - skew)).toBe(Verdict.allow);
+        expect(decide(url, start - skew - 1)).toBe(Verdict.premature);
+      }
+    });
+
+    it('missing token is "missing"; a repeated token parameter is malformed', () => {
+      expect(decide(path)).toBe(Verdict.missing);
+      expect(decide(`${path}?other=1`)).toBe(Verdict.missing);
+      const url = sign(gate, now + 600);
+      const query = url.slice(url.indexOf('?') + 1);
+      expect(decide(`${url}&${query}`)).toBe(Verdict.malformed);
+      for (const param of scheme.params) {
+        const withoutParam = query
+          .split('&')
+          .filter((pair) => !pair.startsWith(`${param}=`))
+          .join('&');
+        const verdict = decide(`${path}?${withoutParam}`);
+        expect(scheme.params.length === 1 ? verdict === Verdict.missing : verdict === Verdict.malformed).toBe(true);
+        expect(
+          decide(
+            `${path}?${query.replace(`${param}=`, `${encodeURIComponent(param).replace(/./, (c) => `%${c.charCodeAt(0).toString(16)}`)}=`)}`,
+          ),
+        ).not.toBe(Verdict.allow);
+      }
+    });
+
+    it('malformed and random inputs deny without throwing', () => {
+      const url = sign(gate, now + 600);
+      const query = url.slice(url.indexOf('?') + 1);
+      const fixed = [
+        '',
+        '?',
+        '/',
+        '/c/',
+        '/c/?',
+        `/c/?${query}`,
+        `${path}?${query.toUpperCase()}`,
+        `${path}?${query}=`,
+        `${path}?${query}#`,
+        `${path}?&&&${query}&&#`,
+        `${path}?${'&'.repeat(5000)}`,
+        `${path}?${'a='.repeat(4000)}`,
+        `${path}?${scheme.params.map((p) => `${p}=`).join('&')}`,
+        `${path}?${scheme.params.map((p) => `${p}`).join('&')}`,
+        `${path}?${scheme.params.map((p) => `${p}=${'9'.repeat(300)}`).join('&')}`,
+        `${path}?${scheme.params.map((p) => `${p}=-1`).join('&')}`,
+        `${path}?${scheme.params.map((p) => `${p}=----`).join('&')}`,
+        `/c/${'x'.repeat(9000)}?${query}`,
+        `http://host${path}?${query}`,
+        `*`,
+        `/c/%?${query}`,
+        `/c/%zz?${query}`,
+      ];
+      const random = prng(0x7e57);
+      const alphabet = [...'ace019AQgw-_.~%&=?/#+:;@ \u00ff\u0000\r\n', ...scheme.params.map((p) => `${p}=`)];
+      const randomInputs = Array.from({ length: 3000 }, () => {
+        let text = random() < 0.5 ? `${path}?` : '/c/';
+        const length = Math.floor(random() * 80);
+        for (let i = 0; i < length; i++) text += alphabet[Math.floor(random() * alphabet.length)];
+        return text;
+      });
+      for (const input of [...fixed, ...randomInputs]) {
+        for (const addr of [clientIp, '', 'not-an-ip', '::1']) {
+          const verdict = authorize(gate, input, addr, now).verdict;
+          if (verdict === Verdict.allow) throw new Error(`${JSON.stringify(input)} was allowed`);
+        }
+      }
+      expect(randomInputs.length).toBe(3000);
+    });
+  });
+}
