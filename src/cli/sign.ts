@@ -34,9 +34,12 @@ export function signUrl(loaded: LoadedConfig, options: SignOptions): string {
   if (route.bindsClientIp && options.clientIp === undefined) {
     throw new UsageError(`route "${route.name}" (${route.schemeId}) binds tokens to the client IP: give --ip`);
   }
+  // A stream route signs the stream's playlist, whichever file of the stream was named.
+  const signedPath = route.signedPath(options.path);
+  if (typeof signedPath !== 'string') throw new UsageError(signedPath.detail);
   try {
     const query = route.scheme.sign({
-      path: options.path,
+      path: signedPath,
       expiresSec: options.nowSec + options.ttlSec,
       notBeforeSec: options.startSec ?? options.nowSec,
       ...(options.clientIp === undefined ? {} : { clientIp: options.clientIp }),

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { type Gate, type Route, sortRoutes } from '../core/authorize.js';
+import { sameAsRequest, streamSignedPath } from '../core/signed-path.js';
 import type { RouteKey } from '../core/token-scheme.js';
 import { findScheme } from '../schemes/registry.js';
 import type { Config, KeySource } from './config.js';
@@ -76,6 +77,7 @@ export function compileGate(config: Config, where: KeyEnvironment): CompiledGate
       bindsClientIp: scheme.bindsClientIp,
       keyIds: keys.map((key) => key.id),
       scheme: scheme.create(keys, route.options),
+      signedPath: route.stream === undefined ? sameAsRequest : streamSignedPath(route.prefix, route.stream),
     });
   }
   return {

@@ -1,3 +1,5 @@
+import type { StreamScope } from '../core/signed-path.js';
+
 /** The validated, frozen shape of a tokengate config file (documented in README "Configuration"). */
 
 export interface KeySource {
@@ -15,6 +17,8 @@ export interface RouteConfig {
   readonly scheme: string;
   readonly keys: readonly KeySource[];
   readonly options: Readonly<Record<string, unknown>>;
+  /** HLS/DASH: tokens are issued for the stream's playlist and cover its whole directory. */
+  readonly stream: StreamScope | undefined;
 }
 
 export interface AuthListenerConfig {

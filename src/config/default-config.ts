@@ -27,6 +27,8 @@ export const defaultConfig = {
       prefix: '/tv/',
       scheme: 'alta',
       keys: [{ id: 'published-example', publicDemoSecret: 'secret' }],
+      // One token for /tv/<channel>/index.m3u8 covers every playlist and segment of that channel.
+      stream: { playlist: 'index.m3u8', depth: 1 },
     },
   ],
 } as const;

@@ -1,4 +1,5 @@
 import { parseRequestTarget } from '../core/request-target.js';
+import type { StreamScope } from '../core/signed-path.js';
 import { isRejection } from '../core/verdict.js';
 import { findScheme, schemes } from '../schemes/registry.js';
 import type { AdminListenerConfig, AuthListenerConfig, Config, KeySource, RouteConfig } from './config.js';
@@ -75,8 +76,21 @@ function parseKey(raw: unknown, path: string, p: Problems): KeySource {
   return { id, [source]: value };
 }
 
+function parseStream(raw: unknown, path: string, prefix: string, p: Problems): StreamScope {
+  const obj = p.object(raw, path, ['playlist', 'depth']) ?? {};
+  const playlist = p.string(obj, 'playlist', path);
+  const target = parseRequestTarget(`/${playlist}`);
+  if (playlist !== '' && (playlist.includes('/') || playlist.includes('?') || isRejection(target))) {
+    p.add(`${path}.playlist`, 'must be a file name (one path segment), e.g. "index.m3u8"');
+  }
+  if (obj.depth === undefined) return { playlist, depth: undefined };
+  const depth = p.integer(obj, 'depth', path, 1, 1, 16);
+  if (!prefix.endsWith('/')) p.add(`${path}.depth`, 'needs a route prefix that ends with "/"');
+  return { playlist, depth };
+}
+
 function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig {
-  const obj = p.object(raw, path, ['name', 'prefix', 'scheme', 'keys', 'options']) ?? {};
+  const obj = p.object(raw, path, ['name', 'prefix', 'scheme', 'keys', 'options', 'stream']) ?? {};
   const prefix = p.string(obj, 'prefix', path);
   if (prefix !== '') {
     const target = parseRequestTarget(prefix);
@@ -103,7 +117,8 @@ function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig {
       if (id !== '' && ids.indexOf(id) !== i) p.add(`${path}.keys[${i}].id`, `duplicate key id "${id}"`);
     });
   }
-  return { name: p.string(obj, 'name', path, prefix), prefix, scheme: schemeId, keys, options };
+  const stream = obj.stream === undefined ? undefined : parseStream(obj.stream, `${path}.stream`, prefix, p);
+  return { name: p.string(obj, 'name', path, prefix), prefix, scheme: schemeId, keys, options, stream };
 }
 
 /** Validates a parsed JSON document; returns the frozen config or every problem found. */

@@ -1,5 +1,6 @@
 import { canonicalIp } from './client-ip.js';
 import { parseRequestTarget } from './request-target.js';
+import type { SignedPathFor } from './signed-path.js';
 import type { TokenScheme } from './token-scheme.js';
 import { isRejection, type Rejection, rejection, Verdict } from './verdict.js';
 
@@ -12,6 +13,8 @@ export interface Route {
   readonly bindsClientIp: boolean;
   readonly keyIds: readonly string[];
   readonly scheme: TokenScheme;
+  /** The path the token was signed for (the request path, or its stream's playlist). */
+  readonly signedPath: SignedPathFor;
 }
 
 /** Everything a decision depends on besides the request and the clock. Immutable once built. */
@@ -68,7 +71,9 @@ export function authorize(gate: Gate, uri: string, clientIp: string | undefined,
     ip = canonicalIp(clientIp);
     if (ip === undefined) return deny(badIp, route);
   }
-  const token = route.scheme.parse({ path: target.path, query: target.query, clientIp: ip });
+  const path = route.signedPath(target.path);
+  if (typeof path !== 'string') return deny(path, route);
+  const token = route.scheme.parse({ path, query: target.query, clientIp: ip });
   if (isRejection(token)) return deny(token, route);
   if (!route.scheme.verify(token)) return deny(forged, route);
   if (nowSec > token.expiresSec) return deny(expired, route);

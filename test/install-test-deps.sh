@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs the Debian packages that the integration tests run for real: nginx.
+# Idempotent; `npm test` runs it first and CI runs it through `npm test`.
+set -eu
+missing=""
+[ -x /usr/sbin/nginx ] || [ -x /usr/bin/nginx ] || missing="$missing nginx"
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+  echo "install-test-deps: missing$missing; run as root: apt-get install$missing" >&2
+  exit 1
+fi
+echo "install-test-deps: installing$missing with apt-get" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# The tests start nginx themselves on loopback ports; keep the package from starting a daemon.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod 755 /usr/sbin/policy-rc.d
+  trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

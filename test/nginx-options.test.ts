@@ -1,0 +1,114 @@
+/**
+ * The optional nginx shapes, each with real nginx and the real service: the auth-answer cache
+ * of nginx.example.conf, and the ingress-nginx shape with tokengate's "403 + expired" mode.
+ */
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, type RunningNginx, renderExampleConfig, startNginx, withTestPaths } from './helpers/nginx.js';
+import { type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
+
+const published = '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Setup {
+  dir: string;
+  configFile: string;
+  tokengate: RunningService;
+  nginx: RunningNginx;
+  base: string;
+}
+
+async function setup(
+  listener: Record<string, unknown>,
+  nginxConfig: (paths: { listenPort: number; tokengatePort: number; prefix: string; root: string }) => string,
+): Promise<Setup> {
+  const dir = tempDir();
+  const root = join(dir, 'root');
+  mkdirSync(join(root, 'my'), { recursive: true });
+  writeFileSync(join(root, 'my', 'uri'), 'protected bytes\n');
+  writeFileSync(join(dir, 'azion.key'), 'mysecret\n');
+  chmodSync(dir, 0o755); // nginx workers run unprivileged: they must reach the origin files
+  const tokengatePort = await freePort();
+  const configFile = writeConfig(dir, {
+    listeners: [{ port: tokengatePort, ...listener }],
+    admin: { port: 0 },
+    routes: [{ name: 'files', prefix: '/my/', scheme: 'azion', keys: [{ id: 'k1', file: 'azion.key' }] }],
+  });
+  const tokengate = await startService(['serve', '--config', configFile]);
+  const listenPort = await freePort();
+  const prefix = join(dir, 'nginx');
+  const nginx = await startNginx(nginxConfig({ listenPort, tokengatePort, prefix, root }), prefix, listenPort);
+  return { dir, configFile, tokengate, nginx, base: `http://127.0.0.1:${listenPort}` };
+}
+
+async function sign(s: Setup, ttl: number, path = '/my/uri'): Promise<string> {
+  const result = await runCli(['sign', '--config', s.configFile, '--path', path, '--ttl', String(ttl)]);
+  expect(result.code, result.stderr).toBe(0);
+  return result.stdout.trim();
+}
+
+describe('option auth-cache: nginx caches allows, never past the token, never denials', () => {
+  let s: Setup;
+  beforeAll(async () => {
+    s = await setup({ uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }, (paths) =>
+      renderExampleConfig(paths, ['auth-cache']),
+    );
+  });
+  afterAll(async () => {
+    await Promise.all([s?.nginx.stop(), s?.tokengate.stop()]);
+  });
+
+  it('serves a cached allow while tokengate is away, but not after the token ends; 403 and 410 are never cached', async () => {
+    const get = (path: string) => fetch(`${s.base}${path}`);
+    const url = await sign(s, 4);
+    const expiresSec = Number(/e=(\d{10})$/.exec(url)![1]);
+    const forged = url.replace(/e=(\d{10})$/, (_m, e: string) => `e=${Number(e) + 1}`);
+    expect((await get(url)).status).toBe(200);
+    expect((await get(published)).status).toBe(410);
+    expect((await get(forged)).status).toBe(403);
+
+    await s.tokengate.stop();
+    const cached = await get(url);
+    expect([cached.status, await cached.text()]).toEqual([200, 'protected bytes\n']);
+    expect((await get(published)).status).toBe(503);
+    expect((await get(forged)).status).toBe(503);
+
+    await sleep(Math.max(0, (expiresSec + 1) * 1000 - Date.now()) + 200);
+    expect((await get(url)).status).toBe(503);
+    s.tokengate = await startService(['serve', '--config', s.configFile]);
+    expect((await get(url)).status).toBe(410);
+  });
+});
+
+describe('ingress-nginx shape: "403 + X-Token-Status: expired" compatibility mode', () => {
+  let s: Setup;
+  beforeAll(async () => {
+    const template = readFileSync(new URL('./nginx/ingress-nginx-shape.conf', import.meta.url), 'utf8');
+    s = await setup({ uriHeader: 'X-Auth-Request-Redirect', clientIpHeader: 'X-Real-IP', expiredStatus: 403 }, (paths) =>
+      withTestPaths(
+        template
+          .replaceAll('__LISTEN__', `127.0.0.1:${paths.listenPort}`)
+          .replaceAll('__TOKENGATE__', `127.0.0.1:${paths.tokengatePort}`)
+          .replaceAll('__ROOT__', paths.root),
+        paths.prefix,
+      ),
+    );
+  });
+  afterAll(async () => {
+    await Promise.all([s?.nginx.stop(), s?.tokengate.stop()]);
+  });
+
+  it('valid 200, forged 403, expired 403 (never a 500), and no "unexpected status" in the error log', async () => {
+    const get = (path: string, headers: Record<string, string> = {}) => fetch(`${s.base}${path}`, { headers });
+    const url = await sign(s, 600);
+    const valid = await get(url);
+    expect([valid.status, await valid.text()]).toEqual([200, 'protected bytes\n']);
+    expect((await get(url.replace('st=', 'st=A').replace(/st=A(.)/, 'st=A'))).status).toBe(403);
+    expect((await get(published)).status).toBe(403);
+    expect(s.nginx.errorLog()).not.toMatch(/auth request unexpected status/);
+    // Client headers reach the auth service here, but never the two tokengate reads.
+    expect((await get('/my/uri', { 'X-Auth-Request-Redirect': url, 'X-Real-IP': '198.51.100.1' })).status).toBe(403);
+    expect((await get(published, { 'X-Auth-Request-Redirect': url })).status).toBe(403);
+  });
+});

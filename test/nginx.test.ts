@@ -1,0 +1,276 @@
+/**
+ * Real nginx (Debian package) in front of the real service, configured from nginx.example.conf
+ * with test ports and paths only; a static origin on disk. Asserts what a client sees.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  exampleConfigPath,
+  freePort,
+  nginxBinary,
+  type RunningNginx,
+  renderExampleConfig,
+  socketsOnPort,
+  startNginx,
+} from './helpers/nginx.js';
+import { type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
+
+const published = '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000';
+const clientIp = '127.0.0.1'; // what nginx sees as $remote_addr for this test client
+const files = new Map<string, Buffer>();
+let dir: string;
+let configFile: string;
+let tokengatePort: number;
+let tokengate: RunningService;
+let nginx: RunningNginx;
+let base: string;
+
+const env = { TG_TV_KEY: 'nginx-test-alta-secret' };
+
+function origin(root: string): void {
+  const put = (path: string, content: Buffer | string) => {
+    const bytes = Buffer.from(content);
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), bytes);
+    files.set(path, bytes);
+  };
+  put('/my/video.mp4', randomBytes(4096));
+  put('/my/uri', 'the published example path\n');
+  for (const channel of ['news', 'sport']) {
+    put(
+      `/tv/${channel}/index.m3u8`,
+      '#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=2000000,RESOLUTION=1280x720\n720p/index.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360\n360p/index.m3u8\n',
+    );
+    for (const variant of ['720p', '360p']) {
+      put(
+        `/tv/${channel}/${variant}/index.m3u8`,
+        '#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:4.0,\nseg-0.ts\n#EXTINF:4.0,\nseg-1.ts\n#EXT-X-ENDLIST\n',
+      );
+      for (const segment of ['seg-0.ts', 'seg-1.ts']) put(`/tv/${channel}/${variant}/${segment}`, randomBytes(1880));
+    }
+  }
+}
+
+async function sign(args: string[]): Promise<string> {
+  const result = await runCli(['sign', '--config', configFile, ...args], env);
+  expect(result.code, result.stderr).toBe(0);
+  return result.stdout.trim();
+}
+
+function startTokengate(): Promise<RunningService> {
+  return startService(['serve', '--config', configFile], env);
+}
+
+const get = (path: string, init: RequestInit = {}) => fetch(`${base}${path}`, { redirect: 'manual', ...init });
+
+beforeAll(async () => {
+  dir = tempDir();
+  const root = join(dir, 'root');
+  origin(root);
+  execFileSync('chmod', ['-R', 'a+rX', dir]);
+  // The published example's secret, so its URL is a genuine, expired token here.
+  writeFileSync(join(dir, 'azion.key'), 'mysecret\n');
+  tokengatePort = await freePort();
+  configFile = writeConfig(dir, {
+    listeners: [{ port: tokengatePort, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+    admin: { port: 0 },
+    routes: [
+      { name: 'files', prefix: '/my/', scheme: 'azion', keys: [{ id: 'k1', file: 'azion.key' }] },
+      {
+        name: 'tv',
+        prefix: '/tv/',
+        scheme: 'alta',
+        keys: [{ id: 'k1', env: 'TG_TV_KEY' }],
+        stream: { playlist: 'index.m3u8', depth: 1 },
+      },
+    ],
+  });
+  tokengate = await startTokengate();
+  const listenPort = await freePort();
+  nginx = await startNginx(
+    renderExampleConfig({ listenPort, tokengatePort, prefix: join(dir, 'nginx'), root }),
+    join(dir, 'nginx'),
+    listenPort,
+  );
+  base = `http://127.0.0.1:${listenPort}`;
+});
+
+afterAll(async () => {
+  await Promise.all([nginx?.stop(), tokengate?.stop()]);
+});
+
+describe('nginx.example.conf as shipped', () => {
+  it('nginx -t accepts it as it stands', () => {
+    const output = execFileSync(nginxBinary(), ['-t', '-c', exampleConfigPath.pathname], { encoding: 'utf8', stdio: 'pipe' });
+    expect(output).toBe('');
+  });
+});
+
+describe('through real nginx', () => {
+  it('serves the file for valid Azion and Alta URLs', async () => {
+    const azion = await get(await sign(['--path', '/my/video.mp4', '--ttl', '600']));
+    expect(azion.status).toBe(200);
+    expect(Buffer.from(await azion.arrayBuffer()).equals(files.get('/my/video.mp4')!)).toBe(true);
+    const alta = await get(await sign(['--path', '/tv/news/720p/seg-0.ts', '--ttl', '600', '--ip', clientIp]));
+    expect(alta.status).toBe(200);
+    expect(Buffer.from(await alta.arrayBuffer()).equals(files.get('/tv/news/720p/seg-0.ts')!)).toBe(true);
+  });
+
+  it('403 for forged and malformed tokens, 410 for the expired published example', async () => {
+    const url = await sign(['--path', '/my/uri', '--ttl', '600']);
+    const forged = url.replace(/st=(.)/, (_m, c: string) => `st=${c === 'A' ? 'B' : 'A'}`);
+    for (const denied of [
+      forged,
+      '/my/uri?st=short&e=1470055000',
+      '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=01470055000',
+      '/my/uri',
+    ]) {
+      const response = await get(denied);
+      expect([denied, response.status]).toEqual([denied, 403]);
+    }
+    expect((await get(url)).status).toBe(200);
+    expect((await get(published)).status).toBe(410);
+    expect(nginx.errorLog()).not.toMatch(/auth request unexpected status/);
+  });
+
+  it('410 for a genuine token past its end, with no "auth request unexpected status" in the error log', async () => {
+    const url = await sign(['--path', '/my/uri', '--ttl', '1']);
+    expect((await get(url)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 2100));
+    const response = await get(url);
+    expect(response.status).toBe(410);
+    expect(nginx.errorLog()).not.toMatch(/auth request unexpected status/);
+  });
+
+  it('HEAD behaves like GET', async () => {
+    const url = await sign(['--path', '/my/video.mp4', '--ttl', '600']);
+    const head = await get(url, { method: 'HEAD' });
+    expect([head.status, head.headers.get('content-length')]).toEqual([200, '4096']);
+    expect((await get('/my/video.mp4', { method: 'HEAD' })).status).toBe(403);
+  });
+
+  it('a POST with a body is decided at once, never left hanging', async () => {
+    const url = await sign(['--path', '/my/video.mp4', '--ttl', '600']);
+    const body = randomBytes(256 * 1024);
+    let started = Date.now();
+    const denied = await get('/my/video.mp4?st=AAAAAAAAAAAAAAAAAAAAAA&e=1900000000', { method: 'POST', body });
+    expect([denied.status, Date.now() - started < 1500]).toEqual([403, true]);
+    started = Date.now();
+    // Allowed by tokengate; nginx's static origin then refuses the method itself.
+    const allowed = await get(url, { method: 'POST', body });
+    expect([allowed.status, Date.now() - started < 1500]).toEqual([405, true]);
+  });
+
+  it('a client-supplied X-Original-URI or X-Real-IP cannot change the verdict', async () => {
+    const valid = await sign(['--path', '/my/video.mp4', '--ttl', '600']);
+    expect((await get('/my/video.mp4', { headers: { 'X-Original-URI': valid } })).status).toBe(403);
+    const forOther = await sign(['--path', '/tv/news/index.m3u8', '--ttl', '600', '--ip', '198.51.100.9']);
+    expect((await get(forOther, { headers: { 'X-Real-IP': '198.51.100.9', 'X-Forwarded-For': '198.51.100.9' } })).status).toBe(
+      403,
+    );
+    const forMe = await sign(['--path', '/tv/news/index.m3u8', '--ttl', '600', '--ip', clientIp]);
+    expect((await get(forMe, { headers: { 'X-Real-IP': '198.51.100.9' } })).status).toBe(200);
+  });
+
+  it('keepalive: hundreds of checks use a small, bounded number of connections to tokengate', async () => {
+    const url = await sign(['--path', '/my/uri', '--ttl', '600']);
+    const statuses = new Set<number>();
+    for (let i = 0; i < 300; i++) statuses.add((await get(i % 3 ? url : published)).status);
+    expect([...statuses].sort()).toEqual([200, 410]);
+    // Without keepalive each check would leave its own socket (ESTABLISHED or TIME_WAIT): ~300.
+    expect(socketsOnPort(tokengatePort)).toBeLessThanOrEqual(8);
+  });
+});
+
+describe('HLS through nginx: one playlist token covers the channel', () => {
+  /** Resolves every URI line of a playlist against the playlist's own URL, as players do. */
+  const references = (playlist: string, url: string) =>
+    playlist
+      .split('\n')
+      .filter((line) => line !== '' && !line.startsWith('#'))
+      .map((line) => {
+        const resolved = new URL(line, `${base}${url}`);
+        return resolved.pathname + resolved.search;
+      });
+
+  it('rewriting: the player follows the rewritten playlists to every segment', async () => {
+    const master = await sign(['--path', '/tv/news/index.m3u8', '--ttl', '600', '--ip', clientIp]);
+    const response = await get(master);
+    expect(response.status).toBe(200);
+    const variants = references(await response.text(), master);
+    expect(variants).toHaveLength(2);
+    let segments = 0;
+    for (const variant of variants) {
+      expect(variant).toMatch(/^\/tv\/news\/\d+p\/index\.m3u8\?token=/);
+      const variantResponse = await get(variant);
+      expect(variantResponse.status).toBe(200);
+      for (const segment of references(await variantResponse.text(), variant)) {
+        const segmentResponse = await get(segment);
+        expect(segmentResponse.status).toBe(200);
+        const bytes = Buffer.from(await segmentResponse.arrayBuffer());
+        expect(bytes.equals(files.get(segment.split('?')[0]!)!)).toBe(true);
+        segments++;
+      }
+    }
+    expect(segments).toBe(4);
+  });
+
+  it('without the token, or with another channel’s token, every file is 403', async () => {
+    const sport = await sign(['--path', '/tv/sport/index.m3u8', '--ttl', '600', '--ip', clientIp]);
+    const query = sport.slice(sport.indexOf('?'));
+    for (const path of ['/tv/news/index.m3u8', '/tv/news/720p/index.m3u8', '/tv/news/720p/seg-1.ts']) {
+      expect((await get(path)).status).toBe(403);
+      expect((await get(path + query)).status).toBe(403);
+    }
+    expect((await get(sport)).status).toBe(200);
+  });
+
+  it('cookie: the tokenized playlist sets a channel cookie that authorizes query-less requests', async () => {
+    const master = await sign(['--path', '/tv/news/index.m3u8', '--ttl', '600', '--ip', clientIp]);
+    const response = await get(master);
+    const cookie = response.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/^tokengate=token=[0-9a-f]{40}-\w+-\d{10}-\d{10}; Path=\/tv\/news\/; HttpOnly; Secure; SameSite=Lax$/);
+    const jar = cookie.split(';')[0]!;
+    for (const path of ['/tv/news/720p/index.m3u8', '/tv/news/360p/seg-0.ts']) {
+      const withCookie = await get(path, { headers: { Cookie: jar } });
+      expect(withCookie.status).toBe(200);
+      expect(withCookie.headers.get('set-cookie')).toBeNull();
+      expect((await get(path)).status).toBe(403);
+    }
+    // The playlist fetched by cookie is served without a dangling "?" on its references.
+    const variant = await (await get('/tv/news/720p/index.m3u8', { headers: { Cookie: jar } })).text();
+    expect(variant).toMatch(/^seg-0\.ts$/m);
+    expect((await get('/tv/sport/720p/seg-0.ts', { headers: { Cookie: jar } })).status).toBe(403);
+    expect((await get('/tv/news/720p/seg-0.ts', { headers: { Cookie: 'tokengate=token=junk' } })).status).toBe(403);
+  });
+});
+
+describe('tokengate down or slow', () => {
+  it('503 with Retry-After while tokengate is stopped, and 200 again once it is back', async () => {
+    const url = await sign(['--path', '/my/video.mp4', '--ttl', '600']);
+    expect((await get(url)).status).toBe(200);
+    await tokengate.stop();
+    const down = await get(url);
+    expect([down.status, down.headers.get('retry-after')]).toEqual([503, '5']);
+    expect((await get(published)).status).toBe(503);
+    tokengate = await startTokengate();
+    expect((await get(url)).status).toBe(200);
+  });
+
+  it('503 with Retry-After when tokengate is too slow, 200 when it answers again', async () => {
+    const url = await sign(['--path', '/my/video.mp4', '--ttl', '600']);
+    tokengate.process.kill('SIGSTOP');
+    try {
+      const started = Date.now();
+      const slow = await get(url);
+      expect([slow.status, slow.headers.get('retry-after')]).toEqual([503, '5']);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      tokengate.process.kill('SIGCONT');
+    }
+    expect((await get(url)).status).toBe(200);
+  });
+});
