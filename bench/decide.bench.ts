@@ -5,8 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { bench, describe } from 'vitest';
-import { authorize, findRoute } from '../src/core/authorize.js';
+import { authorize } from '../src/core/authorize.js';
 import { gateFor } from '../test/helpers/gates.js';
+import { signedUrl } from '../test/helpers/signed-url.js';
 
 const gate = gateFor(
   [
@@ -17,8 +18,7 @@ const gate = gateFor(
 );
 const now = Math.floor(Date.now() / 1000);
 const ip = '203.0.113.7';
-const sign = (path: string) =>
-  `${path}?${findRoute(gate, path)!.scheme.sign({ path, expiresSec: now + 3600, notBeforeSec: now, clientIp: ip })}`;
+const sign = (path: string) => signedUrl(gate, { path, expiresSec: now + 3600, notBeforeSec: now, clientIp: ip });
 const azionUrls = Array.from({ length: 1024 }, (_, i) => sign(`/my/videos/${i}/segment.ts`));
 const altaUrls = Array.from({ length: 1024 }, (_, i) => sign(`/tv/channel-${i}/index.m3u8`));
 let i = 0;

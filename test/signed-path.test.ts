@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { authorize, findRoute } from '../src/core/authorize.js';
+import { authorize } from '../src/core/authorize.js';
 import { streamSignedPath } from '../src/core/signed-path.js';
 import { isRejection, Verdict } from '../src/core/verdict.js';
 import { gateFor } from './helpers/gates.js';
+import { signedUrl } from './helpers/signed-url.js';
 
 describe('stream scope: one playlist token covers its stream directory', () => {
   it('depth counts directory segments after the prefix', () => {
@@ -33,12 +34,13 @@ describe('stream scope: one playlist token covers its stream directory', () => {
     );
     const now = 1_800_000_000;
     const ip = '192.0.2.10';
-    const query = findRoute(gate, '/tv/news/index.m3u8')!.scheme.sign({
+    const url = signedUrl(gate, {
       path: '/tv/news/index.m3u8',
       expiresSec: now + 60,
       notBeforeSec: now,
       clientIp: ip,
     });
+    const query = url.slice(url.indexOf('?') + 1);
     for (const file of ['index.m3u8', '720p/index.m3u8', '720p/seg-1.ts', 'audio/en/seg-9.aac']) {
       expect(authorize(gate, `/tv/news/${file}?${query}`, ip, now).verdict).toBe(Verdict.allow);
     }

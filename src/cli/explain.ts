@@ -51,7 +51,7 @@ export function explain(gate: Gate, url: string, clientIp: string | undefined, n
         hints.push(`the signature matches the path ${how} (${variant}), not the path as received: note the difference`);
       }
     }
-    if (decision.route?.bindsClientIp) {
+    if (decision.route?.clientIp === 'required') {
       hints.push(
         clientIp === undefined
           ? 'this route binds tokens to the client IP: pass --ip with the address the token was issued for'

@@ -8,6 +8,8 @@ export interface SignOptions {
   readonly route?: string;
   readonly clientIp?: string;
   readonly startSec?: number;
+  readonly scopeDepth?: number;
+  readonly sessionId?: string;
   readonly nowSec: number;
 }
 
@@ -26,25 +28,32 @@ function pickRoute(loaded: LoadedConfig, options: SignOptions): Route {
   return route;
 }
 
-/** A signed path+query for the route, with its first (current) key. */
+/**
+ * What a client sends for the path, signed with the route's first (current) key: the URL, and for
+ * routes whose token travels in a cookie or header, that header line.
+ */
 export function signUrl(loaded: LoadedConfig, options: SignOptions): string {
   if (!Number.isSafeInteger(options.ttlSec) || options.ttlSec <= 0)
     throw new UsageError('--ttl must be a positive number of seconds');
   const route = pickRoute(loaded, options);
-  if (route.bindsClientIp && options.clientIp === undefined) {
+  if (route.clientIp === 'required' && options.clientIp === undefined) {
     throw new UsageError(`route "${route.name}" (${route.schemeId}) binds tokens to the client IP: give --ip`);
   }
   // A stream route signs the stream's playlist, whichever file of the stream was named.
   const signedPath = route.signedPath(options.path);
   if (typeof signedPath !== 'string') throw new UsageError(signedPath.detail);
   try {
-    const query = route.scheme.sign({
+    const signed = route.scheme.sign({
       path: signedPath,
       expiresSec: options.nowSec + options.ttlSec,
       notBeforeSec: options.startSec ?? options.nowSec,
       ...(options.clientIp === undefined ? {} : { clientIp: options.clientIp }),
+      ...(options.scopeDepth === undefined ? {} : { scopeDepth: options.scopeDepth }),
+      ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
     });
-    return `${options.path}${options.path.includes('?') ? '&' : '?'}${query}`;
+    if (signed.carrier === 'query') return `${options.path}?${signed.query}`;
+    const line = signed.carrier === 'cookie' ? `Cookie: ${signed.name}=${signed.value}` : `${signed.name}: ${signed.value}`;
+    return `${options.path}\n${line}`;
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

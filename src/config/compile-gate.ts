@@ -4,6 +4,7 @@ import { type Gate, type Route, sortRoutes } from '../core/authorize.js';
 import { sameAsRequest, streamSignedPath } from '../core/signed-path.js';
 import type { RouteKey } from '../core/token-scheme.js';
 import { findScheme } from '../schemes/registry.js';
+import type { KeyEncoding } from '../schemes/scheme.js';
 import type { Config, KeySource } from './config.js';
 
 export interface CompiledGate {
@@ -23,6 +24,21 @@ export interface KeyEnvironment {
 function stripFinalNewline(bytes: Buffer): Buffer {
   if (bytes.at(-1) !== 0x0a) return bytes;
   return bytes.subarray(0, bytes.at(-2) === 0x0d ? -2 : -1);
+}
+
+/** Strict decoding: a key that is not exactly hex or base64 is a typo, not a shorter key. */
+function decodeKey(bytes: Buffer, encoding: KeyEncoding): Buffer | string {
+  if (encoding === 'text') return bytes;
+  const text = bytes.toString('latin1').trim();
+  if (encoding === 'hex') {
+    return /^(?:[0-9a-fA-F]{2})+$/.test(text) ? Buffer.from(text, 'hex') : 'the key is not valid hex (an even number of 0-9a-f)';
+  }
+  const decoded = Buffer.from(text, 'base64');
+  const canonical = (b64: string) => b64.replaceAll('-', '+').replaceAll('_', '/').replace(/=+$/, '');
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text) || canonical(decoded.toString('base64')) !== canonical(text)) {
+    return 'the key is not valid base64';
+  }
+  return decoded;
 }
 
 function loadSecret(source: KeySource, where: KeyEnvironment): Buffer | string {
@@ -54,7 +70,8 @@ export function compileGate(config: Config, where: KeyEnvironment): CompiledGate
     const keys: RouteKey[] = [];
     for (const [j, source] of route.keys.entries()) {
       const path = `routes[${i}].keys[${j}]`;
-      const secret = loadSecret(source, where);
+      const loaded = loadSecret(source, where);
+      const secret = typeof loaded === 'string' ? loaded : decodeKey(loaded, source.encoding ?? scheme.keyEncodings[0]!);
       const problem = typeof secret === 'string' ? secret : scheme.keyProblem(secret);
       if (problem !== undefined || typeof secret === 'string') {
         problems.push(`${path}: ${problem}`);
@@ -74,14 +91,18 @@ export function compileGate(config: Config, where: KeyEnvironment): CompiledGate
       name: route.name,
       prefix: route.prefix,
       schemeId: scheme.id,
-      bindsClientIp: scheme.bindsClientIp,
+      clientIp: scheme.clientIp,
       keyIds: keys.map((key) => key.id),
       scheme: scheme.create(keys, route.options),
       signedPath: route.stream === undefined ? sameAsRequest : streamSignedPath(route.prefix, route.stream),
     });
   }
   return {
-    gate: Object.freeze({ routes: Object.freeze(sortRoutes(routes)), clockSkewSec: config.clockSkewSec }),
+    gate: Object.freeze({
+      routes: Object.freeze(sortRoutes(routes)),
+      clockSkewSec: config.clockSkewSec,
+      tokenHeaders: Object.freeze([...new Set(config.routes.flatMap((r) => findScheme(r.scheme)?.headers(r.options) ?? []))]),
+    }),
     warnings,
     problems,
   };

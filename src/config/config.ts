@@ -1,4 +1,5 @@
 import type { StreamScope } from '../core/signed-path.js';
+import type { KeyEncoding } from '../schemes/scheme.js';
 
 /** The validated, frozen shape of a tokengate config file (documented in README "Configuration"). */
 
@@ -9,6 +10,8 @@ export interface KeySource {
   readonly env?: string;
   /** Inline secret, for the published demo keys only: every use is logged as a loud warning. */
   readonly publicDemoSecret?: string;
+  /** How the bytes are written; the scheme's default when omitted. */
+  readonly encoding?: KeyEncoding;
 }
 
 export interface RouteConfig {

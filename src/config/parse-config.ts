@@ -2,6 +2,7 @@ import { parseRequestTarget } from '../core/request-target.js';
 import type { StreamScope } from '../core/signed-path.js';
 import { isRejection } from '../core/verdict.js';
 import { findScheme, schemes } from '../schemes/registry.js';
+import type { KeyEncoding, SchemeDefinition } from '../schemes/scheme.js';
 import type { AdminListenerConfig, AuthListenerConfig, Config, KeySource, RouteConfig } from './config.js';
 
 type Json = Readonly<Record<string, unknown>>;
@@ -60,9 +61,14 @@ function parseListener(raw: unknown, path: string, p: Problems): AuthListenerCon
   };
 }
 
-function parseKey(raw: unknown, path: string, p: Problems): KeySource {
-  const obj = p.object(raw, path, ['id', 'file', 'env', 'publicDemoSecret']) ?? {};
+function parseKey(raw: unknown, path: string, p: Problems, scheme: SchemeDefinition | undefined): KeySource {
+  const obj = p.object(raw, path, ['id', 'file', 'env', 'publicDemoSecret', 'encoding']) ?? {};
   const id = p.string(obj, 'id', path);
+  if (id !== '' && !/^[A-Za-z0-9_-]{1,32}$/.test(id)) p.add(`${path}.id`, 'must be 1 to 32 characters from [A-Za-z0-9_-]');
+  const encoding = obj.encoding as KeyEncoding | undefined;
+  if (encoding !== undefined && scheme !== undefined && !scheme.keyEncodings.includes(encoding)) {
+    p.add(`${path}.encoding`, `must be one of ${scheme.keyEncodings.join(', ')} for scheme ${scheme.id}`);
+  }
   const sources = (['file', 'env', 'publicDemoSecret'] as const).filter((name) => obj[name] !== undefined);
   if (sources.length !== 1) {
     p.add(path, 'needs exactly one of "file" or "env" ("publicDemoSecret" for published demo keys only)');
@@ -73,7 +79,7 @@ function parseKey(raw: unknown, path: string, p: Problems): KeySource {
   if (source === 'env' && value !== '' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(value)) {
     p.add(`${path}.env`, 'must be an environment variable name');
   }
-  return { id, [source]: value };
+  return { id, [source]: value, ...(encoding === undefined ? {} : { encoding }) };
 }
 
 function parseStream(raw: unknown, path: string, prefix: string, p: Problems): StreamScope {
@@ -111,7 +117,7 @@ function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig {
   if (!Array.isArray(obj.keys) || obj.keys.length === 0) {
     p.add(`${path}.keys`, 'must be a non-empty array (the first key signs, every key verifies)');
   } else {
-    for (const [i, key] of obj.keys.entries()) keys.push(parseKey(key, `${path}.keys[${i}]`, p));
+    for (const [i, key] of obj.keys.entries()) keys.push(parseKey(key, `${path}.keys[${i}]`, p, scheme));
     const ids = keys.map((key) => key.id);
     ids.forEach((id, i) => {
       if (id !== '' && ids.indexOf(id) !== i) p.add(`${path}.keys[${i}].id`, `duplicate key id "${id}"`);
@@ -154,7 +160,7 @@ function crossCheck(listeners: AuthListenerConfig[], admin: AdminListenerConfig,
     if (route.prefix !== '' && earlier !== i) p.add(`routes[${i}].prefix`, `same prefix as routes[${earlier}]`);
     const names = routes.findIndex((other) => other.name === route.name);
     if (route.name !== '' && names !== i) p.add(`routes[${i}].name`, `same name as routes[${names}]`);
-    if (findScheme(route.scheme)?.bindsClientIp) {
+    if (findScheme(route.scheme)?.clientIp === 'required') {
       listeners.forEach((listener, j) => {
         if (listener.clientIpHeader === undefined) {
           p.add(`listeners[${j}].clientIpHeader`, `is required: route "${route.name}" binds tokens to the client IP`);

@@ -1,7 +1,7 @@
 import { canonicalIp } from './client-ip.js';
 import { parseRequestTarget } from './request-target.js';
 import type { SignedPathFor } from './signed-path.js';
-import type { TokenScheme } from './token-scheme.js';
+import { type ClientIpUse, noHeaders, type TokenHeaders, type TokenScheme } from './token-scheme.js';
 import { isRejection, type Rejection, rejection, Verdict } from './verdict.js';
 
 /** A configured route, compiled: the scheme is already bound to its keys. */
@@ -10,7 +10,7 @@ export interface Route {
   /** Raw path prefix; the longest matching prefix wins. */
   readonly prefix: string;
   readonly schemeId: string;
-  readonly bindsClientIp: boolean;
+  readonly clientIp: ClientIpUse;
   readonly keyIds: readonly string[];
   readonly scheme: TokenScheme;
   /** The path the token was signed for (the request path, or its stream's playlist). */
@@ -23,6 +23,8 @@ export interface Gate {
   readonly routes: readonly Route[];
   /** How far in the future a token's start may lie and still be accepted (signer clocks drift). */
   readonly clockSkewSec: number;
+  /** Lowercase names of the request headers some route reads (cookies, token headers). */
+  readonly tokenHeaders: readonly string[];
 }
 
 export interface Decision {
@@ -60,22 +62,32 @@ function deny(reason: Rejection, route: Route | undefined): Decision {
  * Cheapest rejection first; the signature before the clock, so an unauthenticated time field
  * can never produce "expired".
  */
-export function authorize(gate: Gate, uri: string, clientIp: string | undefined, nowSec: number): Decision {
+export function authorize(
+  gate: Gate,
+  uri: string,
+  clientIp: string | undefined,
+  nowSec: number,
+  headers: TokenHeaders = noHeaders,
+): Decision {
   const target = parseRequestTarget(uri);
   if (isRejection(target)) return deny(target, undefined);
   const route = findRoute(gate, target.path);
   if (route === undefined) return deny(noRoute, undefined);
   let ip: string | undefined;
-  if (route.bindsClientIp) {
+  if (route.clientIp === 'required') {
     if (clientIp === undefined) return deny(noIp, route);
     ip = canonicalIp(clientIp);
     if (ip === undefined) return deny(badIp, route);
+  } else if (route.clientIp === 'optional' && clientIp !== undefined) {
+    // Only tokens bound to an IP need it; those get undefined and say so themselves.
+    ip = canonicalIp(clientIp);
   }
   const path = route.signedPath(target.path);
   if (typeof path !== 'string') return deny(path, route);
-  const token = route.scheme.parse({ path, query: target.query, clientIp: ip });
+  const token = route.scheme.parse({ path, query: target.query, clientIp: ip, headers });
   if (isRejection(token)) return deny(token, route);
   if (!route.scheme.verify(token)) return deny(forged, route);
+  if (token.bindingMismatch !== undefined) return deny(token.bindingMismatch, route);
   if (nowSec > token.expiresSec) return deny(expired, route);
   if (token.notBeforeSec > nowSec + gate.clockSkewSec) return deny(premature, route);
   return { verdict: Verdict.allow, detail: valid, route, expiresSec: token.expiresSec };

@@ -1,5 +1,6 @@
 import type { AuthListenerConfig } from '../config/config.js';
 import { authorize, type Decision, type Gate } from '../core/authorize.js';
+import { noHeaders, type TokenHeaders } from '../core/token-scheme.js';
 import { type Rejection, rejection, Verdict } from '../core/verdict.js';
 
 /** What the edge writes: a status line and headers; the body is always empty (DESIGN.md §2.3). */
@@ -16,10 +17,29 @@ export interface SourceFields {
   uriCount: number;
   clientIp: string;
   clientIpCount: number;
+  /** The headers the gate's routes read (cookies, token headers); noHeaders when none. */
+  headers: TokenHeaders;
 }
 
 export function emptySourceFields(): SourceFields {
-  return { uri: '', uriCount: 0, clientIp: '', clientIpCount: 0 };
+  return { uri: '', uriCount: 0, clientIp: '', clientIpCount: 0, headers: noHeaders };
+}
+
+/** Headers copied out of a request for the schemes; allocated only when some route reads headers. */
+export class CapturedHeaders implements TokenHeaders {
+  private readonly values = new Map<string, string | null>();
+
+  add(lowercaseName: string, value: string): void {
+    const previous = this.values.get(lowercaseName);
+    if (previous === undefined) this.values.set(lowercaseName, value);
+    // Several Cookie lines are one cookie list (HTTP/2 splits it); any other header must be single.
+    else if (lowercaseName === 'cookie' && previous !== null) this.values.set(lowercaseName, `${previous}; ${value}`);
+    else this.values.set(lowercaseName, null);
+  }
+
+  get(lowercaseName: string): string | undefined | null {
+    return this.values.get(lowercaseName);
+  }
 }
 
 const statusText: Record<number, string> = { 200: 'OK', 403: 'Forbidden', 410: 'Gone', 503: 'Service Unavailable' };
@@ -89,7 +109,7 @@ export function listenerEdge(listener: AuthListenerConfig): ListenerEdge {
           decision = { verdict: problem.verdict, detail: problem.detail, route: undefined, expiresSec: 0 };
         } else {
           const clientIp = listener.clientIpHeader === undefined ? undefined : fields.clientIp;
-          decision = authorize(gate, fields.uri, clientIp, nowSec);
+          decision = authorize(gate, fields.uri, clientIp, nowSec, fields.headers);
         }
         const answer =
           decision.verdict === Verdict.allow ? allowFor(decision.expiresSec - nowSec) : denials.get(decision.verdict)!;

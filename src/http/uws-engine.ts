@@ -1,7 +1,7 @@
 import type { AdminListenerConfig, AuthListenerConfig } from '../config/config.js';
 import type { Gate } from '../core/authorize.js';
 import type { Logger } from '../log.js';
-import { type EdgeResult, emptySourceFields, listenerEdge } from './answer.js';
+import { CapturedHeaders, type EdgeResult, emptySourceFields, listenerEdge } from './answer.js';
 import type { Uws } from './native-uws.js';
 
 /** What the listeners share; `gate` is swapped whole on reload, so each request sees one config. */
@@ -55,6 +55,10 @@ export function listenAuth(
   const app = uws.App();
   app.any('/*', (res, req) => {
     const fields = emptySourceFields();
+    const gate = state.gate; // one config for the whole request, even across a reload
+    const wanted = gate.tokenHeaders;
+    const captured = wanted.length === 0 ? undefined : new CapturedHeaders();
+    if (captured !== undefined) fields.headers = captured;
     let bodyAnnounced = false;
     // One pass over the headers, so a repeated source header is seen (getHeader returns the first only).
     req.forEach((name, value) => {
@@ -66,9 +70,11 @@ export function listenAuth(
         fields.clientIpCount++;
       } else if (name === 'transfer-encoding' || (name === 'content-length' && value !== '0')) {
         bodyAnnounced = true;
+      } else if (captured !== undefined && wanted.includes(name)) {
+        captured.add(name, value);
       }
     });
-    const result = edge.answer(fields, state.gate, Math.floor(Date.now() / 1000));
+    const result = edge.answer(fields, gate, Math.floor(Date.now() / 1000));
     const { answer } = result;
     res.writeStatus(answer.statusLine);
     for (const [name, value] of answer.headers) res.writeHeader(name, value);

@@ -77,7 +77,7 @@ function create(keys: readonly RouteKey[]): TokenScheme<AltaToken> {
       const end = formatUnixTime(expiresSec);
       if (end < start) throw new RangeError('end is before start');
       const digest = hash('sha1', path + ip + start + end + secrets[0] + salt, 'hex');
-      return `token=${digest}-${salt}-${end}-${start}`;
+      return { carrier: 'query', query: `token=${digest}-${salt}-${end}-${start}` };
     },
   };
 }
@@ -86,7 +86,9 @@ export const alta: SchemeDefinition = {
   id: 'alta',
   summary: 'Cesbo Alta / Flussonic securetoken: ?token=sha1(path+ip+start+end+secret+salt)-salt-end-start',
   params: ['token'],
-  bindsClientIp: true,
+  clientIp: 'required',
+  keyEncodings: ['text'],
+  headers: () => [],
   keyProblem: textSecretProblem,
   validateOptions: noOptionsProblems,
   create,

@@ -46,7 +46,7 @@ function create(keys: readonly RouteKey[]): TokenScheme<AzionToken> {
     },
     sign({ path, expiresSec }) {
       const e = formatUnixTime(expiresSec);
-      return `st=${hash('md5', secrets[0] + path + e, 'base64url')}&e=${e}`;
+      return { carrier: 'query', query: `st=${hash('md5', secrets[0] + path + e, 'base64url')}&e=${e}` };
     },
   };
 }
@@ -55,7 +55,9 @@ export const azion: SchemeDefinition = {
   id: 'azion',
   summary: 'Azion Secure Token: ?st=base64url(md5(secret + path + e))&e=<unix seconds>',
   params: ['st', 'e'],
-  bindsClientIp: false,
+  clientIp: 'unused',
+  keyEncodings: ['text'],
+  headers: () => [],
   keyProblem: textSecretProblem,
   validateOptions: noOptionsProblems,
   create,

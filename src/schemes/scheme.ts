@@ -1,6 +1,11 @@
-import type { RouteKey, TokenScheme } from '../core/token-scheme.js';
+import type { ClientIpUse, RouteKey, TokenScheme } from '../core/token-scheme.js';
 
-export type { ParsedToken, RouteKey, SignRequest, TokenInput, TokenScheme } from '../core/token-scheme.js';
+export type { ParsedToken, RouteKey, SignedToken, SignRequest, TokenInput, TokenScheme } from '../core/token-scheme.js';
+
+/** How a route's key bytes are written in their file or environment variable. */
+export type KeyEncoding = 'text' | 'hex' | 'base64';
+
+export type { ClientIpUse } from '../core/token-scheme.js';
 
 /** A token format, described once; the registry lists these and everything else derives from it. */
 export interface SchemeDefinition {
@@ -9,8 +14,12 @@ export interface SchemeDefinition {
   readonly summary: string;
   /** Query parameters the format reads; shown in docs and help. */
   readonly params: readonly string[];
-  /** The client IP is part of the signed material. */
-  readonly bindsClientIp: boolean;
+  /** required: every token is bound to the client IP; optional: tokens may be. */
+  readonly clientIp: ClientIpUse;
+  /** Accepted key encodings; the first is the default. */
+  readonly keyEncodings: readonly KeyEncoding[];
+  /** Lowercase names of request headers a route with these options reads (cookie, token header). */
+  headers(options: Readonly<Record<string, unknown>>): readonly string[];
   /** Why a loaded secret cannot serve this format, or undefined when it can. */
   keyProblem(secret: Buffer): string | undefined;
   /** Problems with a route's `options` object, each prefixed with `path`; empty when valid. */
