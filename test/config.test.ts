@@ -83,7 +83,7 @@ describe('config validation', () => {
       'admin.port: must be an integer',
       'config.clockSkewSec: must be an integer from 0 to 3600',
       'routes[0].prefix: must be a plain path starting with "/"',
-      'routes[0].scheme: unknown scheme "nope" (known: azion, alta)',
+      'routes[0].scheme: unknown scheme "nope" (known: azion, alta, hmac)',
       'routes[0].keys: must be a non-empty array',
       'routes[1].prefix: must be a plain path starting with "/" (the path contains a dot-segment',
       'routes[1].options.foo: unknown option',

@@ -15,7 +15,8 @@ const usage = `tokengate: validates signed URLs for reverse proxies (200 allow, 
 
 Usage:
   tokengate serve  [--config FILE]
-  tokengate sign   --path PATH --ttl SECONDS [--route NAME|PREFIX] [--ip IP] [--start UNIX] [--config FILE]
+  tokengate sign   --path PATH --ttl SECONDS [--route NAME|PREFIX] [--ip IP|CIDR] [--start UNIX]
+                   [--scope-depth N] [--session ID] [--config FILE]
   tokengate verify URL [--ip IP] [--now UNIX] [--config FILE]
 
 Without --config (or TOKENGATE_CONFIG) the embedded demo config is used: PUBLIC demo secrets.
@@ -35,6 +36,8 @@ const options = {
   route: { type: 'string' },
   ip: { type: 'string' },
   start: { type: 'string' },
+  'scope-depth': { type: 'string' },
+  session: { type: 'string' },
   now: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -68,6 +71,8 @@ async function main(argv: string[]): Promise<number> {
       ...(values.route === undefined ? {} : { route: values.route }),
       ...(values.ip === undefined ? {} : { clientIp: values.ip }),
       ...(values.start === undefined ? {} : { startSec: seconds(values.start, 'start')! }),
+      ...(values['scope-depth'] === undefined ? {} : { scopeDepth: seconds(values['scope-depth'], 'scope-depth')! }),
+      ...(values.session === undefined ? {} : { sessionId: values.session }),
     });
     process.stdout.write(`${url}\n`);
     return ExitCode.ok;

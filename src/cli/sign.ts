@@ -46,7 +46,7 @@ export function signUrl(loaded: LoadedConfig, options: SignOptions): string {
     const signed = route.scheme.sign({
       path: signedPath,
       expiresSec: options.nowSec + options.ttlSec,
-      notBeforeSec: options.startSec ?? options.nowSec,
+      ...(options.startSec === undefined ? {} : { notBeforeSec: options.startSec }),
       ...(options.clientIp === undefined ? {} : { clientIp: options.clientIp }),
       ...(options.scopeDepth === undefined ? {} : { scopeDepth: options.scopeDepth }),
       ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),

@@ -89,3 +89,53 @@ function canonicalIpv6(text: string): string | undefined {
   if (bestStart < 0) return hex.join(':');
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
 }
+
+/** The bytes of a canonical IP (4 for IPv4, 16 for IPv6), or undefined. */
+export function ipBytes(text: string): Uint8Array | undefined {
+  if (canonicalIp(text) !== text) return undefined;
+  if (!text.includes(':')) return Uint8Array.from(parseIpv4(text)!);
+  const bytes = new Uint8Array(16);
+  parseIpv6Groups(text)!.forEach((group, i) => {
+    bytes[2 * i] = group >> 8;
+    bytes[2 * i + 1] = group & 0xff;
+  });
+  return bytes;
+}
+
+/** A client IP or CIDR range in canonical text: `203.0.113.7`, `203.0.113.0/24`, `2001:db8::/32`. */
+export interface IpRange {
+  readonly text: string;
+  contains(canonicalClientIp: string): boolean;
+}
+
+/**
+ * Parses a range written canonically: the address in canonicalIp form with no host bits set, a
+ * prefix length without leading zeros and shorter than the address (a single address has none).
+ * One spelling per range, so a signed range cannot be rewritten into a wider-looking one.
+ */
+export function parseIpRange(text: string): IpRange | undefined {
+  const slash = text.indexOf('/');
+  const address = slash < 0 ? text : text.slice(0, slash);
+  const network = ipBytes(address);
+  if (network === undefined) return undefined;
+  const bits = network.length * 8;
+  let prefix = bits;
+  if (slash >= 0) {
+    const length = text.slice(slash + 1);
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(length) || Number(length) >= bits) return undefined;
+    prefix = Number(length);
+  }
+  for (let bit = prefix; bit < bits; bit++) if (network[bit >> 3]! & (0x80 >> (bit & 7))) return undefined;
+  return {
+    text,
+    contains(clientIp) {
+      const client = ipBytes(clientIp);
+      if (client === undefined || client.length !== network.length) return false;
+      for (let bit = 0; bit < prefix; bit++) {
+        const mask = 0x80 >> (bit & 7);
+        if ((client[bit >> 3]! & mask) !== (network[bit >> 3]! & mask)) return false;
+      }
+      return true;
+    },
+  };
+}

@@ -12,6 +12,8 @@ export const Verdict = {
   forged: 'forged',
   /** Genuine signature, but the current time is past its end. */
   expired: 'expired',
+  /** Genuine signature, but the client IP is outside the range the token is bound to. */
+  wrongIp: 'wrong-ip',
   /** Genuine signature, but its start lies in the future beyond the allowed clock skew. */
   premature: 'not-yet-valid',
   /** The request target breaks the URI rules (dot-segments, bad escapes, too long...). */

@@ -1,0 +1,244 @@
+/**
+ * tokengate's own format, HMAC-SHA256 with key ids (spec: docs/token-format.md):
+ *   v1~k=<kid>~e=<exp>[~n=<nbf>][~p=<depth>][~i=<ip or cidr>][~s=<session>]~m=<mac>
+ * mac = base64url(first 16 bytes of HMAC-SHA256(key, signed string)), where the signed string
+ * is seven "\n"-separated labelled lines (version, k, e, n, scope, i, s). No field's grammar
+ * admits "\n", so no value can be re-split into another field. The token names its key: one
+ * HMAC per request, and a removed key stops verifying at once.
+ */
+import { randomUUID } from 'node:crypto';
+import { canonicalIp, parseIpRange } from '../core/client-ip.js';
+import { hmacSha256Key } from '../core/hmac-sha256.js';
+import { tokenParamReader } from '../core/token-params.js';
+import type { TokenHeaders } from '../core/token-scheme.js';
+import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
+import { isRejection, type Rejection, rejection, Verdict } from '../core/verdict.js';
+import type { ParsedToken, RouteKey, SchemeDefinition, TokenScheme } from './scheme.js';
+
+const version = 'tokengate-hmac-v1';
+export const hmacMinKeyBytes = 32;
+const macBytes = 16;
+const maxTokenLength = 256;
+const kidPattern = /^[A-Za-z0-9_-]{1,32}$/;
+const sidPattern = /^[A-Za-z0-9_-]{1,64}$/;
+const macPattern = /^[A-Za-z0-9_-]{21}[AQgw]$/;
+const depthPattern = /^(0|[1-9][0-9]?)$/;
+const maxDepth = 32;
+
+interface HmacToken extends ParsedToken {
+  readonly key: ReturnType<typeof hmacSha256Key>;
+  readonly signed: string;
+  readonly mac: string;
+}
+
+type Carrier = 'query' | 'cookie' | 'header';
+const defaultNames: Record<Carrier, string> = { query: 'tg', cookie: 'tg', header: 'x-tokengate' };
+
+const m = (detail: string) => rejection(Verdict.malformed, detail);
+const noToken = rejection(Verdict.missing, 'no token');
+const tooLong = m(`the token is longer than ${maxTokenLength} characters`);
+const badVersion = m('the token must start with "v1~"');
+const badLayout = m('the token fields must be k, e, then optional n, p, i, s in this order, then m, each once');
+const badKid = m('k must be 1 to 32 characters from [A-Za-z0-9_-]');
+const badDepth = m(`p must be a number of path segments from 0 to ${maxDepth}, without leading zeros`);
+const badRange = m('i must be a canonical IP address or CIDR range (no host bits, RFC 5952 for IPv6)');
+const badSid = m('s must be 1 to 64 characters from [A-Za-z0-9_-]');
+const badMac = m('m must be 22 characters of unpadded base64url (128 bits)');
+const startAfterEnd = m('n is after e');
+const shallowPath = m('p names more segments than the path has');
+const repeatedHeader = m('the token header or cookie appears more than once');
+const unknownKid = rejection(Verdict.forged, 'the token names a key id this route does not have (never configured, or removed)');
+const noClientIp = rejection(Verdict.badSource, 'the token is bound to a client IP but the request has no usable client IP');
+const outsideRange = rejection(Verdict.wrongIp, 'the client IP is outside the address or range the token is bound to');
+const parseExpires = timeFieldParser('e');
+const parseNotBefore = timeFieldParser('n');
+const tags = ['k', 'e', 'n', 'p', 'i', 's'] as const;
+
+/** The prefix of `path` made of its first `depth` segments, ending with "/", or undefined. */
+function prefixOf(path: string, depth: number): string | undefined {
+  let end = 0;
+  for (let i = 0; i < depth; i++) {
+    end = path.indexOf('/', end + 1);
+    if (end < 0) return undefined;
+  }
+  return path.slice(0, end + 1);
+}
+
+/** The exact string the MAC covers. */
+export function hmacSignedString(f: { kid: string; exp: string; nbf: string; scope: string; ip: string; sid: string }): string {
+  return `${version}\nk=${f.kid}\ne=${f.exp}\nn=${f.nbf}\nscope=${f.scope}\ni=${f.ip}\ns=${f.sid}`;
+}
+
+function cookieValue(header: string, name: string): string | undefined | null {
+  let found: string | undefined;
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0 || pair.slice(0, eq).trim() !== name) continue;
+    if (found !== undefined) return null;
+    found = pair.slice(eq + 1).trim();
+  }
+  return found;
+}
+
+function carrierOf(options: Readonly<Record<string, unknown>>): { carrier: Carrier; name: string } {
+  const carrier = (options.carrier as Carrier | undefined) ?? 'query';
+  return { carrier, name: (options.name as string | undefined) ?? defaultNames[carrier] };
+}
+
+function tokenReader(options: Readonly<Record<string, unknown>>): (query: string, headers: TokenHeaders) => string | Rejection {
+  const { carrier, name } = carrierOf(options);
+  if (carrier === 'query') {
+    const read = tokenParamReader([name]);
+    return (query) => {
+      const values = read(query);
+      return isRejection(values) ? values : (values[0] as string);
+    };
+  }
+  const header = carrier === 'cookie' ? 'cookie' : name.toLowerCase();
+  return (_query, headers) => {
+    const raw = headers.get(header);
+    if (raw === null) return repeatedHeader;
+    const value = raw === undefined ? undefined : carrier === 'cookie' ? cookieValue(raw, name) : raw;
+    if (value === null) return repeatedHeader;
+    return value === undefined || value === '' ? noToken : value;
+  };
+}
+
+function create(keys: readonly RouteKey[], options: Readonly<Record<string, unknown>>): TokenScheme<HmacToken> {
+  const byId = new Map(keys.map((key) => [key.id, hmacSha256Key(key.secret)]));
+  const signing = keys[0]!;
+  const read = tokenReader(options);
+  const { carrier, name } = carrierOf(options);
+  const providedMac = Buffer.alloc(macBytes);
+  return {
+    parse({ path, query, clientIp, headers }) {
+      const token = read(query, headers);
+      if (typeof token !== 'string') return token;
+      if (token.length > maxTokenLength) return tooLong;
+      const fields = token.split('~');
+      if (fields[0] !== 'v1') return badVersion;
+      const values: (string | undefined)[] = [undefined, undefined, undefined, undefined, undefined, undefined];
+      let next = 0;
+      for (let f = 1; f < fields.length - 1; f++) {
+        const field = fields[f]!;
+        const tag = tags.indexOf(field.slice(0, 1) as (typeof tags)[number]);
+        if (tag < next || field.charCodeAt(1) !== 0x3d) return badLayout;
+        values[tag] = field.slice(2);
+        next = tag + 1;
+      }
+      const last = fields.at(-1)!;
+      if (fields.length < 4 || !last.startsWith('m=') || values[0] === undefined || values[1] === undefined) return badLayout;
+      const [kid, exp, nbf, depthText, rangeText, sid] = values as [string, string, ...(string | undefined)[]];
+      const mac = last.slice(2);
+      if (!kidPattern.test(kid)) return badKid;
+      if (!macPattern.test(mac)) return badMac;
+      const expiresSec = parseExpires(exp);
+      if (typeof expiresSec !== 'number') return expiresSec;
+      let notBeforeSec = 0;
+      if (nbf !== undefined) {
+        const parsed = parseNotBefore(nbf);
+        if (typeof parsed !== 'number') return parsed;
+        if (parsed > expiresSec) return startAfterEnd;
+        notBeforeSec = parsed;
+      }
+      let scope = `exact:${path}`;
+      if (depthText !== undefined) {
+        if (!depthPattern.test(depthText) || Number(depthText) > maxDepth) return badDepth;
+        const prefix = prefixOf(path, Number(depthText));
+        if (prefix === undefined) return shallowPath;
+        scope = `prefix:${prefix}`;
+      }
+      let bindingMismatch: Rejection | undefined;
+      if (rangeText !== undefined) {
+        const range = parseIpRange(rangeText);
+        if (range === undefined) return badRange;
+        if (clientIp === undefined) return noClientIp;
+        if (!range.contains(clientIp)) bindingMismatch = outsideRange;
+      }
+      if (sid !== undefined && !sidPattern.test(sid)) return badSid;
+      const key = byId.get(kid);
+      if (key === undefined) return unknownKid;
+      const signed = hmacSignedString({ kid, exp, nbf: nbf ?? '', scope, ip: rangeText ?? '', sid: sid ?? '' });
+      return { key, signed, mac, expiresSec, notBeforeSec, ...(bindingMismatch ? { bindingMismatch } : {}) };
+    },
+    verify(token) {
+      providedMac.write(token.mac, 'base64url');
+      return token.key.verify16(token.signed, providedMac);
+    },
+    sign({ path, expiresSec, notBeforeSec, clientIp, scopeDepth, sessionId }) {
+      const exp = formatUnixTime(expiresSec);
+      const nbf = notBeforeSec === undefined ? '' : formatUnixTime(notBeforeSec);
+      if (nbf > exp) throw new RangeError('the start is after the end');
+      let scope = `exact:${path}`;
+      if (scopeDepth !== undefined) {
+        const prefix =
+          Number.isInteger(scopeDepth) && scopeDepth >= 0 && scopeDepth <= maxDepth ? prefixOf(path, scopeDepth) : undefined;
+        if (prefix === undefined) throw new RangeError(`scope depth ${scopeDepth} does not fit the path ${path}`);
+        scope = `prefix:${prefix}`;
+      }
+      if (clientIp !== undefined && parseIpRange(clientIp) === undefined) {
+        const canonical = canonicalIp(clientIp.split('/')[0] ?? '');
+        throw new TypeError(
+          `client IP or range ${JSON.stringify(clientIp)} is not canonical${canonical ? ` (address: ${canonical}, no host bits)` : ''}`,
+        );
+      }
+      if (sessionId !== undefined && !sidPattern.test(sessionId))
+        throw new TypeError('the session id must be 1 to 64 characters from [A-Za-z0-9_-]');
+      const signed = hmacSignedString({ kid: signing.id, exp, nbf, scope, ip: clientIp ?? '', sid: sessionId ?? '' });
+      const mac = byId.get(signing.id)!.sign(signed, macBytes).toString('base64url');
+      const value = [
+        'v1',
+        `k=${signing.id}`,
+        `e=${exp}`,
+        ...(nbf === '' ? [] : [`n=${nbf}`]),
+        ...(scopeDepth === undefined ? [] : [`p=${scopeDepth}`]),
+        ...(clientIp === undefined ? [] : [`i=${clientIp}`]),
+        ...(sessionId === undefined ? [] : [`s=${sessionId}`]),
+        `m=${mac}`,
+      ].join('~');
+      return carrier === 'query' ? { carrier, query: `${name}=${value}` } : { carrier, name, value };
+    },
+  };
+}
+
+function validateOptions(options: Readonly<Record<string, unknown>>, path: string): string[] {
+  const problems: string[] = [];
+  for (const key of Object.keys(options)) {
+    if (key !== 'carrier' && key !== 'name') problems.push(`${path}.${key}: unknown option (known: carrier, name)`);
+  }
+  const carrier = options.carrier ?? 'query';
+  if (carrier !== 'query' && carrier !== 'cookie' && carrier !== 'header')
+    problems.push(`${path}.carrier: must be "query", "cookie" or "header"`);
+  const name = options.name;
+  if (name !== undefined && (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(name))) {
+    problems.push(`${path}.name: must be a parameter, cookie or header name of letters, digits, "-" and "_"`);
+  }
+  if (carrier === 'header' && typeof name === 'string' && name.includes('_')) {
+    problems.push(`${path}.name: header names with "_" are dropped by proxies (and hang the uWS engine)`);
+  }
+  return problems;
+}
+
+/** Stable, unique example session ids for callers that want one per issued token. */
+export function newSessionId(): string {
+  return randomUUID().replaceAll('-', '');
+}
+
+export const hmac: SchemeDefinition = {
+  id: 'hmac',
+  summary: 'tokengate HMAC-SHA256: ?tg=v1~k=<key id>~e=<exp>[~n=][~p=][~i=][~s=]~m=<128-bit MAC>',
+  params: ['tg'],
+  clientIp: 'optional',
+  keyEncodings: ['hex', 'base64'],
+  headers(options) {
+    const { carrier, name } = carrierOf(options);
+    return carrier === 'query' ? [] : [carrier === 'cookie' ? 'cookie' : name.toLowerCase()];
+  },
+  keyProblem(secret) {
+    return secret.length < hmacMinKeyBytes
+      ? `hmac keys must be at least ${hmacMinKeyBytes} bytes (256 bits) after decoding`
+      : undefined;
+  },
+  validateOptions,
+  create,
+};

@@ -1,0 +1,111 @@
+/**
+ * The hmac scheme through the real service: every carrier (query, cookie, header), and the
+ * README's TypeScript, Python and PHP signing snippets run as written against it.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hmacSigner } from '../src/hmac-signer.js';
+import { authRequest, header, rawRequest } from './helpers/raw-http.js';
+import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
+
+const keyHex = 'c0ffee'.repeat(10) + 'c0ff';
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+let service: RunningService;
+let port: number;
+
+beforeAll(async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'vod.key'), `${keyHex}\n`);
+  const keys = [{ id: '2026-11', file: 'vod.key' }];
+  const file = writeConfig(dir, {
+    listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+    admin: { port: 0 },
+    routes: [
+      { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys },
+      { name: 'cookie', prefix: '/c/', scheme: 'hmac', keys, options: { carrier: 'cookie', name: 'tg' } },
+      { name: 'header', prefix: '/h/', scheme: 'hmac', keys, options: { carrier: 'header' } },
+    ],
+  });
+  service = await startService(['serve', '--config', file]);
+  port = service.ports.get('auth')!;
+});
+afterAll(() => service?.stop());
+
+const ask = async (uri: string, extra: [string, string][] = []) => {
+  const response = await rawRequest(port, authRequest([['X-Original-URI', uri], ['X-Real-IP', '203.0.113.7'], ...extra]));
+  return `${response.status} ${header(response, 'x-token-status')}`;
+};
+
+describe('hmac carriers through the service', () => {
+  it('query: ?tg=', async () => {
+    const url = hmacSigner({ keyId: '2026-11', key: keyHex }).sign('/vod/a.mp4', { ttlSec: 60 });
+    expect(await ask(url)).toBe('200 valid');
+    expect(await ask('/vod/a.mp4')).toBe('403 missing');
+  });
+
+  it('cookie: the token in a cookie among others; twice is malformed', async () => {
+    const signed = hmacSigner({ keyId: '2026-11', key: keyHex, carrier: 'cookie' }).token('/c/a.mp4', { ttlSec: 60 });
+    if (signed.carrier !== 'cookie') throw new Error('expected a cookie');
+    expect(signed.name).toBe('tg');
+    expect(await ask('/c/a.mp4', [['Cookie', `theme=dark; tg=${signed.value}; lang=en`]])).toBe('200 valid');
+    expect(
+      await ask('/c/a.mp4', [
+        ['Cookie', 'theme=dark'],
+        ['Cookie', `tg=${signed.value}`],
+      ]),
+    ).toBe('200 valid');
+    expect(await ask('/c/a.mp4', [['Cookie', `tg=${signed.value}; tg=${signed.value}`]])).toBe('403 malformed');
+    expect(await ask('/c/b.mp4', [['Cookie', `tg=${signed.value}`]])).toBe('403 forged');
+    expect(await ask('/c/a.mp4')).toBe('403 missing');
+  });
+
+  it('header: X-Tokengate; twice is malformed', async () => {
+    const signed = hmacSigner({ keyId: '2026-11', key: keyHex, carrier: 'header' }).token('/h/a.mp4', { ttlSec: 60 });
+    if (signed.carrier !== 'header') throw new Error('expected a header');
+    expect(await ask('/h/a.mp4', [['X-Tokengate', signed.value]])).toBe('200 valid');
+    expect(
+      await ask('/h/a.mp4', [
+        ['X-Tokengate', signed.value],
+        ['X-Tokengate', signed.value],
+      ]),
+    ).toBe('403 malformed');
+    expect(await ask(`/h/a.mp4?tg=${signed.value}`)).toBe('403 missing');
+  });
+});
+
+describe('README signing snippets, run as written', () => {
+  const snippet = (language: string) => {
+    const block = new RegExp(`<!-- snippet:${language} -->\\n\`\`\`\\w+\\n([\\s\\S]*?)\`\`\``).exec(readme)?.[1];
+    if (block === undefined) throw new Error(`README has no ${language} snippet`);
+    return block;
+  };
+  const run = (command: string, args: string[]) =>
+    new Promise<string>((resolve, reject) =>
+      execFile(command, args, { env: { ...process.env, TOKENGATE_KEY: keyHex }, timeout: 20_000 }, (error, stdout, stderr) =>
+        error ? reject(new Error(`${command}: ${error.message}\n${stderr}`)) : resolve(stdout.trim()),
+      ),
+    );
+  const checkDirectoryToken = async (url: string) => {
+    expect(url).toMatch(/^\/vod\/movie\/index\.m3u8\?tg=v1~k=2026-11~e=\d{10}~p=2~m=[\w-]{22}$/);
+    expect(await ask(url)).toBe('200 valid');
+    expect(await ask(url.replace('index.m3u8', '720p/seg-1.ts'))).toBe('200 valid');
+    expect(await ask(url.replace('/movie/', '/other/'))).toBe('403 forged');
+  };
+
+  it('TypeScript (the package API)', async () => {
+    const dist = pathToFileURL(join(process.cwd(), 'dist', 'index.js')).href;
+    const code = snippet('typescript').replace("from 'tokengate'", `from '${dist}'`);
+    await checkDirectoryToken(await run(process.execPath, ['--input-type=module', '-e', code]));
+  });
+
+  it('Python (standard library)', async () => {
+    await checkDirectoryToken(await run('python3', ['-c', snippet('python')]));
+  });
+
+  it('PHP', async () => {
+    await checkDirectoryToken(await run('php', ['-r', snippet('php')]));
+  });
+});

@@ -1,0 +1,22 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { hmacSha256Key } from '../src/core/hmac-sha256.js';
+
+describe('HMAC-SHA256 with prebuilt key blocks', () => {
+  it('matches node:crypto createHmac for key and message lengths around every block boundary', () => {
+    for (const keyLength of [1, 16, 32, 63, 64, 65, 100, 200]) {
+      const secret = randomBytes(keyLength);
+      const key = hmacSha256Key(secret);
+      for (const messageLength of [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 500, 9216, 9217, 20000]) {
+        const message = 'x~/.\n'.repeat(messageLength).slice(0, messageLength);
+        const expected = createHmac('sha256', secret).update(message, 'latin1').digest();
+        expect(key.sign(message, 32).equals(expected)).toBe(true);
+        expect(key.verify16(message, expected.subarray(0, 16))).toBe(true);
+        const wrong = Buffer.from(expected.subarray(0, 16));
+        wrong[15]! ^= 1;
+        expect(key.verify16(message, wrong)).toBe(false);
+        expect(key.verify16(message, expected.subarray(0, 15))).toBe(false);
+      }
+    }
+  });
+});
