@@ -1,0 +1,82 @@
+/**
+ * Micro-benchmarks of the decision core and the HMAC routes: `npm run bench:micro`.
+ * Each table's first line is its baseline; the last column is speed relative to it.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { authorize } from '../src/core/authorize.js';
+import { hmacSha256Key } from '../src/core/hmac-sha256.js';
+import { gateFor } from '../test/helpers/gates.js';
+import { signedUrl } from '../test/helpers/signed-url.js';
+import { compare } from './harness.js';
+import { jsMidstateHmac } from './hmac-midstate/js-midstate.js';
+import { wasmMidstateHmac } from './hmac-midstate/wasm-midstate.js';
+
+const hmacHex = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
+const gate = gateFor(
+  [
+    { prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'A' }] },
+    { prefix: '/tv/', scheme: 'alta', keys: [{ id: 'k', env: 'B' }] },
+    { prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', env: 'C' }] },
+  ],
+  { A: 'benchmark-secret-azion', B: 'benchmark-secret-alta', C: hmacHex },
+);
+const now = Math.floor(Date.now() / 1000);
+const ip = '203.0.113.7';
+const urls = (path: (i: number) => string) =>
+  Array.from({ length: 1024 }, (_, i) =>
+    signedUrl(gate, { path: path(i), expiresSec: now + 3600, notBeforeSec: now, clientIp: ip }),
+  );
+const azion = urls((i) => `/my/videos/${i}/segment.ts`);
+const alta = urls((i) => `/tv/channel-${i}/index.m3u8`);
+const hmac = urls((i) => `/vod/movie-${i}/index.m3u8`);
+
+compare('Decision per request (authorize: URI rules, routing, grammar, signature, clock)', {
+  'naive azion: URLSearchParams + createHash(md5) + string compare': (i) => {
+    const url = azion[i & 1023]!;
+    const q = url.indexOf('?');
+    const params = new URLSearchParams(url.slice(q + 1));
+    return (
+      createHash('md5')
+        .update(`benchmark-secret-azion${url.slice(0, q)}${params.get('e')}`)
+        .digest('base64url') === params.get('st')
+    );
+  },
+  'azion allow (distinct tokens)': (i) => authorize(gate, azion[i & 1023]!, ip, now),
+  'alta allow (distinct tokens)': (i) => authorize(gate, alta[i & 1023]!, ip, now),
+  'hmac allow (distinct tokens)': (i) => authorize(gate, hmac[i & 1023]!, ip, now),
+  'azion forged': (i) => authorize(gate, `${azion[i & 1023]!.slice(0, -1)}1`, ip, now),
+  'azion malformed (cheapest rejection)': (i) => authorize(gate, `${azion[i & 1023]!}&e=1`, ip, now),
+});
+
+const secret = Buffer.from(hmacHex, 'hex');
+const messages = Array.from(
+  { length: 1024 },
+  (_, i) => `tokengate-hmac-v1\nk=2026-11\ne=${1795409174 + i}\nn=\nscope=prefix:/tv/channel-${i}/\ni=203.0.113.7\ns=`,
+);
+const shipped = hmacSha256Key(secret);
+const jsMidstate = jsMidstateHmac(secret);
+const wasmMidstate = await wasmMidstateHmac(secret);
+for (const [name, mac] of [
+  ['shipped', (m: string) => shipped.sign(m, 32)],
+  ['js midstate', jsMidstate],
+  ['wasm midstate', wasmMidstate],
+] as const) {
+  for (const m of messages)
+    if (!mac(m).equals(createHmac('sha256', secret).update(m).digest())) throw new Error(`${name}: wrong HMAC`);
+}
+const provided = Buffer.alloc(16);
+compare('HMAC-SHA256 of a 91-byte signed string + 16-byte timingSafeEqual', {
+  'createHmac per request': (i) =>
+    timingSafeEqual(
+      createHmac('sha256', secret)
+        .update(messages[i & 1023]!)
+        .digest()
+        .subarray(0, 16),
+      provided,
+    ),
+  'shipped: two crypto.hash over prebuilt ipad/opad blocks': (i) => shipped.verify16(messages[i & 1023]!, provided),
+  'pure-JS SHA-256 from precomputed ipad/opad midstates': (i) =>
+    timingSafeEqual(jsMidstate(messages[i & 1023]!).subarray(0, 16), provided),
+  'WebAssembly SHA-256 from precomputed ipad/opad midstates': (i) =>
+    timingSafeEqual(wasmMidstate(messages[i & 1023]!).subarray(0, 16), provided),
+});
