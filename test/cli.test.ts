@@ -90,6 +90,44 @@ describe('tokengate CLI', () => {
     expect(verified.stdout + verified.stderr).not.toMatch(/current-secret-value|previous-secret-value/);
   });
 
+  it('sign and verify hmac tokens: scope depth, CIDR, session, and cookie carriers', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'vod.key'), `${'5a'.repeat(32)}\n`);
+    const keys = [{ id: '2026-11', file: 'vod.key' }];
+    const file = writeConfig(dir, {
+      listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+      routes: [
+        { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys },
+        { name: 'player', prefix: '/p/', scheme: 'hmac', keys, options: { carrier: 'cookie' } },
+      ],
+    });
+    const signed = await runCli([
+      'sign',
+      '--config',
+      file,
+      '--path',
+      '/vod/m/index.m3u8',
+      '--ttl',
+      '600',
+      '--scope-depth',
+      '2',
+      '--ip',
+      '198.51.100.0/24',
+      '--session',
+      'u42',
+    ]);
+    expect(signed.code, signed.stderr).toBe(0);
+    expect(signed.stdout).toMatch(
+      /^\/vod\/m\/index\.m3u8\?tg=v1~k=2026-11~e=\d{10}~p=2~i=198\.51\.100\.0\/24~s=u42~m=[\w-]{22}\n$/,
+    );
+    const segment = signed.stdout.trim().replace('index.m3u8', '720p/seg.ts');
+    expect((await runCli(['verify', '--config', file, segment, '--ip', '198.51.100.9'])).code).toBe(0);
+    const outside = await runCli(['verify', '--config', file, segment, '--ip', '198.51.101.9']);
+    expect([outside.code, /^verdict: wrong-ip$/m.test(outside.stdout)]).toEqual([1, true]);
+    const cookie = await runCli(['sign', '--config', file, '--path', '/p/a.mp4', '--ttl', '60']);
+    expect(cookie.stdout).toMatch(/^\/p\/a\.mp4\nCookie: tg=v1~k=2026-11~e=\d{10}~m=[\w-]{22}\n$/);
+  });
+
   it.each([
     [['sign', '--path', '/tv/ch/index.m3u8', '--ttl', '60'], /binds tokens to the client IP: give --ip/],
     [['sign', '--path', '/tv/ch/index.m3u8', '--ttl', '60', '--ip', '2001:DB8::7'], /not canonical \(write 2001:db8::7\)/],
