@@ -65,6 +65,7 @@ for (const [name, mac] of [
     if (!mac(m).equals(createHmac('sha256', secret).update(m).digest())) throw new Error(`${name}: wrong HMAC`);
 }
 const provided = Buffer.alloc(16);
+const providedText = provided.toString('base64url');
 compare('HMAC-SHA256 of a 91-byte signed string + 16-byte timingSafeEqual', {
   'createHmac per request': (i) =>
     timingSafeEqual(
@@ -74,9 +75,35 @@ compare('HMAC-SHA256 of a 91-byte signed string + 16-byte timingSafeEqual', {
         .subarray(0, 16),
       provided,
     ),
-  'shipped: two crypto.hash over prebuilt ipad/opad blocks': (i) => shipped.verify16(messages[i & 1023]!, provided),
+  'shipped: two crypto.hash over prebuilt ipad/opad blocks': (i) => shipped.verify16(messages[i & 1023]!, providedText),
   'pure-JS SHA-256 from precomputed ipad/opad midstates': (i) =>
     timingSafeEqual(jsMidstate(messages[i & 1023]!).subarray(0, 16), provided),
   'WebAssembly SHA-256 from precomputed ipad/opad midstates': (i) =>
     timingSafeEqual(wasmMidstate(messages[i & 1023]!).subarray(0, 16), provided),
 });
+
+// Verdict cache: does a lookup cost less than the verification it saves? Per scheme.
+const cachedGate = (maxEntries: number) =>
+  gateFor(
+    [
+      { prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'A' }], verdictCache: true },
+      { prefix: '/tv/', scheme: 'alta', keys: [{ id: 'k', env: 'B' }], verdictCache: true },
+      { prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', env: 'C' }], verdictCache: true },
+    ],
+    { A: 'benchmark-secret-azion', B: 'benchmark-secret-alta', C: hmacHex },
+    30,
+    { maxEntries },
+  );
+const hitting = cachedGate(100_000); // every token fits: all hits after warm-up
+const missing = cachedGate(16); // 1024 tokens cycling through 16 slots: every lookup misses and evicts
+for (const [scheme, list] of [
+  ['azion', azion],
+  ['alta', alta],
+  ['hmac', hmac],
+] as const) {
+  compare(`Verdict cache, ${scheme} (1024 distinct valid tokens)`, {
+    'no cache': (i) => authorize(gate, list[i & 1023]!, ip, now),
+    'cache hit': (i) => authorize(hitting, list[i & 1023]!, ip, now),
+    'cache miss (lookup + verify + insert + evict)': (i) => authorize(missing, list[i & 1023]!, ip, now),
+  });
+}

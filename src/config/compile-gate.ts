@@ -6,6 +6,7 @@ import type { RouteKey } from '../core/token-scheme.js';
 import { findScheme } from '../schemes/registry.js';
 import type { KeyEncoding } from '../schemes/scheme.js';
 import type { Config, KeySource } from './config.js';
+import { verdictCache } from './verdict-cache.js';
 
 export interface CompiledGate {
   readonly gate: Gate;
@@ -95,6 +96,11 @@ export function compileGate(config: Config, where: KeyEnvironment): CompiledGate
       keyIds: keys.map((key) => key.id),
       scheme: scheme.create(keys, route.options),
       signedPath: route.stream === undefined ? sameAsRequest : streamSignedPath(route.prefix, route.stream),
+      // A new gate (config load or reload) means new caches: nothing verified under old keys survives.
+      cache:
+        (route.verdictCache ?? scheme.verdictCacheByDefault)
+          ? verdictCache(config.verdictCache.maxEntries, config.verdictCache.maxBytes)
+          : undefined,
     });
   }
   return {

@@ -22,6 +22,15 @@ export interface RouteConfig {
   readonly options: Readonly<Record<string, unknown>>;
   /** HLS/DASH: tokens are issued for the stream's playlist and cover its whole directory. */
   readonly stream: StreamScope | undefined;
+  /** Cache genuine signatures for this route; undefined: the scheme's measured default. */
+  readonly verdictCache: boolean | undefined;
+}
+
+export interface VerdictCacheConfig {
+  /** Per route. */
+  readonly maxEntries: number;
+  /** Per route, counting keys as stored (UTF-16) plus per-entry overhead. */
+  readonly maxBytes: number;
 }
 
 export interface AuthListenerConfig {
@@ -47,5 +56,6 @@ export interface Config {
   readonly listeners: readonly AuthListenerConfig[];
   readonly admin: AdminListenerConfig;
   readonly clockSkewSec: number;
+  readonly verdictCache: VerdictCacheConfig;
   readonly routes: readonly RouteConfig[];
 }

@@ -96,7 +96,9 @@ function parseStream(raw: unknown, path: string, prefix: string, p: Problems): S
 }
 
 function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig {
-  const obj = p.object(raw, path, ['name', 'prefix', 'scheme', 'keys', 'options', 'stream']) ?? {};
+  const obj = p.object(raw, path, ['name', 'prefix', 'scheme', 'keys', 'options', 'stream', 'verdictCache']) ?? {};
+  if (obj.verdictCache !== undefined && typeof obj.verdictCache !== 'boolean')
+    p.add(`${path}.verdictCache`, 'must be true or false');
   const prefix = p.string(obj, 'prefix', path);
   if (prefix !== '') {
     const target = parseRequestTarget(prefix);
@@ -124,13 +126,14 @@ function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig {
     });
   }
   const stream = obj.stream === undefined ? undefined : parseStream(obj.stream, `${path}.stream`, prefix, p);
-  return { name: p.string(obj, 'name', path, prefix), prefix, scheme: schemeId, keys, options, stream };
+  const verdictCache = typeof obj.verdictCache === 'boolean' ? obj.verdictCache : undefined;
+  return { name: p.string(obj, 'name', path, prefix), prefix, scheme: schemeId, keys, options, stream, verdictCache };
 }
 
 /** Validates a parsed JSON document; returns the frozen config or every problem found. */
 export function parseConfig(raw: unknown): Config | string[] {
   const p = new Problems();
-  const root = p.object(raw, 'config', ['listeners', 'admin', 'clockSkewSec', 'routes']) ?? {};
+  const root = p.object(raw, 'config', ['listeners', 'admin', 'clockSkewSec', 'verdictCache', 'routes']) ?? {};
   const listeners: AuthListenerConfig[] = [];
   if (!Array.isArray(root.listeners) || root.listeners.length === 0) {
     p.add('listeners', 'must be a non-empty array of auth listeners');
@@ -143,6 +146,11 @@ export function parseConfig(raw: unknown): Config | string[] {
     port: p.integer(adminObj, 'port', 'admin', 9090, 0, 65535),
   };
   const clockSkewSec = p.integer(root, 'clockSkewSec', 'config', 30, 0, 3600);
+  const cacheObj = p.object(root.verdictCache ?? {}, 'verdictCache', ['maxEntries', 'maxBytes']) ?? {};
+  const verdictCache = {
+    maxEntries: p.integer(cacheObj, 'maxEntries', 'verdictCache', 100_000, 1, 10_000_000),
+    maxBytes: p.integer(cacheObj, 'maxBytes', 'verdictCache', 64 * 1024 * 1024, 1024, 8 * 1024 * 1024 * 1024),
+  };
   const routes: RouteConfig[] = [];
   if (!Array.isArray(root.routes) || root.routes.length === 0) {
     p.add('routes', 'must be a non-empty array');
@@ -151,7 +159,7 @@ export function parseConfig(raw: unknown): Config | string[] {
   }
   crossCheck(listeners, admin, routes, p);
   if (p.list.length > 0) return p.list;
-  return deepFreeze({ listeners, admin, clockSkewSec, routes });
+  return deepFreeze({ listeners, admin, clockSkewSec, verdictCache, routes });
 }
 
 function crossCheck(listeners: AuthListenerConfig[], admin: AdminListenerConfig, routes: RouteConfig[], p: Problems): void {

@@ -1,7 +1,7 @@
 import { canonicalIp } from './client-ip.js';
 import { parseRequestTarget } from './request-target.js';
 import type { SignedPathFor } from './signed-path.js';
-import { type ClientIpUse, noHeaders, type TokenHeaders, type TokenScheme } from './token-scheme.js';
+import { type ClientIpUse, noHeaders, type TokenHeaders, type TokenScheme, type VerdictCache } from './token-scheme.js';
 import { isRejection, type Rejection, rejection, Verdict } from './verdict.js';
 
 /** A configured route, compiled: the scheme is already bound to its keys. */
@@ -15,6 +15,8 @@ export interface Route {
   readonly scheme: TokenScheme;
   /** The path the token was signed for (the request path, or its stream's playlist). */
   readonly signedPath: SignedPathFor;
+  /** Genuine signatures seen recently; undefined where a lookup would cost more than the hash. */
+  readonly cache: VerdictCache | undefined;
 }
 
 /** Everything a decision depends on besides the request and the clock. Immutable once built. */
@@ -86,7 +88,15 @@ export function authorize(
   if (typeof path !== 'string') return deny(path, route);
   const token = route.scheme.parse({ path, query: target.query, clientIp: ip, headers });
   if (isRejection(token)) return deny(token, route);
-  if (!route.scheme.verify(token)) return deny(forged, route);
+  const cache = route.cache;
+  let genuine: boolean;
+  if (cache === undefined) {
+    genuine = route.scheme.verify(token);
+  } else {
+    const key = route.scheme.cacheKey(token);
+    genuine = cache.has(key) || (route.scheme.verify(token) && cache.add(key));
+  }
+  if (!genuine) return deny(forged, route);
   if (token.bindingMismatch !== undefined) return deny(token.bindingMismatch, route);
   if (nowSec > token.expiresSec) return deny(expired, route);
   if (token.notBeforeSec > nowSec + gate.clockSkewSec) return deny(premature, route);

@@ -1,4 +1,5 @@
-import { hash, timingSafeEqual } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { digestEquals } from './digest-equals.js';
 
 /**
  * HMAC-SHA256 with the key's padded blocks built once, for short ASCII messages.
@@ -13,8 +14,8 @@ import { hash, timingSafeEqual } from 'node:crypto';
  * crypto.hash for a Buffer measured twice as slow.
  */
 export interface HmacSha256Key {
-  /** True when the first 16 bytes of HMAC-SHA256(key, message) equal `mac` (16 bytes), in constant time. */
-  verify16(message: string, mac: Buffer): boolean;
+  /** True when the first 16 bytes of HMAC-SHA256(key, message) equal `mac` (base64url text), in constant time. */
+  verify16(message: string, mac: string): boolean;
   /** The first `bytes` bytes of HMAC-SHA256(key, message). */
   sign(message: string, bytes: number): Buffer;
 }
@@ -31,8 +32,8 @@ export function hmacSha256Key(secret: Buffer): HmacSha256Key {
     inner[i] = block[i]! ^ 0x36;
     outer[i] = block[i]! ^ 0x5c;
   }
-  const computed = Buffer.alloc(32);
-  const digest = (message: string): Buffer => {
+  /** The HMAC as a latin1 string (see digestEquals for why strings). */
+  const digest = (message: string): string => {
     let innerInput: Buffer;
     if (message.length <= maxFastMessage) {
       const length = inner.write(message, 64, 'latin1');
@@ -41,15 +42,14 @@ export function hmacSha256Key(secret: Buffer): HmacSha256Key {
       innerInput = Buffer.concat([inner.subarray(0, 64), Buffer.from(message, 'latin1')]);
     }
     outer.write(hash('sha256', innerInput, 'binary'), 64, 'latin1');
-    computed.write(hash('sha256', outer, 'binary'), 0, 'latin1');
-    return computed;
+    return hash('sha256', outer, 'binary');
   };
   return {
     verify16(message, mac) {
-      return mac.length === 16 && timingSafeEqual(digest(message).subarray(0, 16), mac);
+      return digestEquals(digest(message).slice(0, 16), mac, 'base64url');
     },
     sign(message, bytes) {
-      return Buffer.from(digest(message).subarray(0, bytes));
+      return Buffer.from(digest(message).slice(0, bytes), 'latin1');
     },
   };
 }

@@ -52,6 +52,16 @@ export interface SignRequest {
   readonly nonce?: string;
 }
 
+/**
+ * Remembers signed material whose signature proved genuine (DESIGN.md §3.7). Only successes are
+ * added, so junk cannot evict good entries; the clock is still checked on every hit.
+ */
+export interface VerdictCache {
+  has(key: string): boolean;
+  /** Records a genuine signature; returns true, for use in expressions. */
+  add(key: string): true;
+}
+
 /** A signed token and how the client presents it. */
 export type SignedToken =
   | { readonly carrier: 'query'; readonly query: string }
@@ -63,6 +73,11 @@ export interface TokenScheme<T extends ParsedToken = ParsedToken> {
   parse(input: TokenInput): T | Rejection;
   /** True when one of the route's keys produced the signature (constant-time comparison). */
   verify(token: T): boolean;
+  /**
+   * Everything the signature covers plus the signature itself, as one string: two tokens with
+   * the same key are the same signed material. Used only when the route's verdict cache is on.
+   */
+  cacheKey(token: T): string;
   /** The token that makes `request.path` valid, signed with the route's first key. */
   sign(request: SignRequest): SignedToken;
 }

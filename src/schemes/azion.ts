@@ -5,7 +5,8 @@
  * secret `mysecret`, `/my/uri`, e `1470055000` → `st=m6WCATfRgS_5lcyChCPgrw`.
  * `e` is fixed-width (ten digits) so `uri + e` cannot be re-split into another uri and time.
  */
-import { hash, timingSafeEqual } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { digestEquals } from '../core/digest-equals.js';
 import { tokenParamReader } from '../core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { isRejection, rejection, Verdict } from '../core/verdict.js';
@@ -15,7 +16,7 @@ import { noOptionsProblems, textSecretProblem } from './text-secret.js';
 interface AzionToken extends ParsedToken {
   readonly path: string;
   readonly expiresText: string;
-  readonly digest: Buffer;
+  readonly st: string;
 }
 
 const readParams = tokenParamReader(['st', 'e']);
@@ -26,7 +27,6 @@ const base64urlChar = /^[A-Za-z0-9_-]{21}[AQgw]$/;
 function create(keys: readonly RouteKey[]): TokenScheme<AzionToken> {
   // Text once here: one-shot crypto.hash over a string measured ≈0.6 µs vs ≈1.1-1.7 µs for createHash().
   const secrets = keys.map((key) => key.secret.toString('utf8'));
-  const digestFor = (secret: string, path: string, expiresText: string) => hash('md5', secret + path + expiresText, 'buffer');
   return {
     parse({ path, query }) {
       const params = readParams(query);
@@ -36,13 +36,16 @@ function create(keys: readonly RouteKey[]): TokenScheme<AzionToken> {
       if (!base64urlChar.test(st)) return badSt;
       const expiresSec = parseExpires(e);
       if (typeof expiresSec !== 'number') return expiresSec;
-      return { path, expiresText: e, expiresSec, notBeforeSec: 0, digest: Buffer.from(st, 'base64url') };
+      return { path, expiresText: e, expiresSec, notBeforeSec: 0, st };
     },
     verify(token) {
       for (const secret of secrets) {
-        if (timingSafeEqual(digestFor(secret, token.path, token.expiresText), token.digest)) return true;
+        if (digestEquals(hash('md5', secret + token.path + token.expiresText, 'binary'), token.st, 'base64url')) return true;
       }
       return false;
+    },
+    cacheKey(token) {
+      return `${token.path}\n${token.expiresText}\n${token.st}`;
     },
     sign({ path, expiresSec }) {
       const e = formatUnixTime(expiresSec);
@@ -56,6 +59,7 @@ export const azion: SchemeDefinition = {
   summary: 'Azion Secure Token: ?st=base64url(md5(secret + path + e))&e=<unix seconds>',
   params: ['st', 'e'],
   clientIp: 'unused',
+  verdictCacheByDefault: false,
   keyEncodings: ['text'],
   headers: () => [],
   keyProblem: textSecretProblem,

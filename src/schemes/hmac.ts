@@ -109,7 +109,6 @@ function create(keys: readonly RouteKey[], options: Readonly<Record<string, unkn
   const signing = keys[0]!;
   const read = tokenReader(options);
   const { carrier, name } = carrierOf(options);
-  const providedMac = Buffer.alloc(macBytes);
   return {
     parse({ path, query, clientIp, headers }) {
       const token = read(query, headers);
@@ -162,8 +161,10 @@ function create(keys: readonly RouteKey[], options: Readonly<Record<string, unkn
       return { key, signed, mac, expiresSec, notBeforeSec, ...(bindingMismatch ? { bindingMismatch } : {}) };
     },
     verify(token) {
-      providedMac.write(token.mac, 'base64url');
-      return token.key.verify16(token.signed, providedMac);
+      return token.key.verify16(token.signed, token.mac);
+    },
+    cacheKey(token) {
+      return `${token.signed}\n${token.mac}`;
     },
     sign({ path, expiresSec, notBeforeSec, clientIp, scopeDepth, sessionId }) {
       const exp = formatUnixTime(expiresSec);
@@ -229,6 +230,7 @@ export const hmac: SchemeDefinition = {
   summary: 'tokengate HMAC-SHA256: ?tg=v1~k=<key id>~e=<exp>[~n=][~p=][~i=][~s=]~m=<128-bit MAC>',
   params: ['tg'],
   clientIp: 'optional',
+  verdictCacheByDefault: false,
   keyEncodings: ['hex', 'base64'],
   headers(options) {
     const { carrier, name } = carrierOf(options);

@@ -16,6 +16,8 @@ export interface SchemeDefinition {
   readonly params: readonly string[];
   /** required: every token is bound to the client IP; optional: tokens may be. */
   readonly clientIp: ClientIpUse;
+  /** Whether routes of this scheme cache genuine signatures unless told otherwise (chosen by measurement). */
+  readonly verdictCacheByDefault: boolean;
   /** Accepted key encodings; the first is the default. */
   readonly keyEncodings: readonly KeyEncoding[];
   /** Lowercase names of request headers a route with these options reads (cookie, token header). */

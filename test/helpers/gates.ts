@@ -3,11 +3,12 @@ import { parseConfig } from '../../src/config/parse-config.js';
 import type { Gate } from '../../src/core/authorize.js';
 
 /** Builds a gate the way the service does (parse, validate, load keys), from a routes array. */
-export function gateFor(routes: unknown[], env: Record<string, string> = {}, clockSkewSec = 30): Gate {
+export function gateFor(routes: unknown[], env: Record<string, string> = {}, clockSkewSec = 30, verdictCache?: object): Gate {
   const config = parseConfig({
     listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
     admin: { port: 0 },
     clockSkewSec,
+    ...(verdictCache ? { verdictCache } : {}),
     routes,
   });
   if (Array.isArray(config)) throw new Error(config.join('\n'));
