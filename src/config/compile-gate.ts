@@ -97,8 +97,9 @@ export function compileGate(config: Config, where: KeyEnvironment): CompiledGate
       scheme: scheme.create(keys, route.options),
       signedPath: route.stream === undefined ? sameAsRequest : streamSignedPath(route.prefix, route.stream),
       // A new gate (config load or reload) means new caches: nothing verified under old keys survives.
+      // Stream routes reuse one token for every playlist and segment, so lookups mostly hit there.
       cache:
-        (route.verdictCache ?? scheme.verdictCacheByDefault)
+        (route.verdictCache ?? (route.stream !== undefined || scheme.verdictCacheByDefault))
           ? verdictCache(config.verdictCache.maxEntries, config.verdictCache.maxBytes)
           : undefined,
     });
