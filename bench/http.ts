@@ -59,10 +59,14 @@ process.on('exit', () => {
 });
 
 async function startServer(args: string[], port = nextPort++): Promise<{ port: number; stop(): Promise<void> }> {
-  const child: ChildProcess = spawn('taskset', ['-c', '0', process.execPath, ...args.map((a) => a.replace('{port}', String(port)))], {
-    env: { ...process.env, TOKENGATE_LOG_LEVEL: 'error' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child: ChildProcess = spawn(
+    'taskset',
+    ['-c', '0', process.execPath, ...args.map((a) => a.replace('{port}', String(port)))],
+    {
+      env: { ...process.env, TOKENGATE_LOG_LEVEL: 'error' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   children.add(child);
   child.once('exit', () => children.delete(child));
   await waitForPort(port);
