@@ -41,6 +41,7 @@ export function renderSvg(rows: readonly Row[]): string {
   const height = 40 + bars.length * (barHeight + 6);
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${labelWidth + chartWidth + 110}" height="${height}" font-family="sans-serif" font-size="12">`,
+    '<title>tokengate benchmark: requests per second per scenario</title>',
     '<rect width="100%" height="100%" fill="white"/>',
     `<text x="10" y="20" font-size="14" font-weight="bold">req/s with wrk, one server core (higher is better)</text>`,
   ];
@@ -51,7 +52,7 @@ export function renderSvg(rows: readonly Row[]): string {
     parts.push(
       `<text x="${labelWidth - 6}" y="${y + 13}" text-anchor="end">${escapeXml(`${row.label} (pipelining ${row.depth})`)}</text>`,
       `<rect x="${labelWidth}" y="${y}" width="${width.toFixed(1)}" height="${barHeight}" fill="${color}"/>`,
-      `<text x="${labelWidth + width + 6}" y="${y + 13}">${Math.round(row.rps).toLocaleString('en-US')}</text>`,
+      `<text x="${(labelWidth + width + 6).toFixed(1)}" y="${y + 13}">${Math.round(row.rps).toLocaleString('en-US')}</text>`,
     );
   });
   parts.push('</svg>');

@@ -11,7 +11,7 @@ import { hmacSigner } from '../src/hmac-signer.js';
 import { authRequest, header, rawRequest } from './helpers/raw-http.js';
 import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
-const keyHex = 'c0ffee'.repeat(10) + 'c0ff';
+const keyHex = `${'c0ffee'.repeat(10)}c0ff`;
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 let service: RunningService;
 let port: number;
