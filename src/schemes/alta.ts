@@ -15,7 +15,7 @@ import { tokenParamReader } from '../core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { isRejection, rejection, Verdict } from '../core/verdict.js';
 import type { ParsedToken, RouteKey, SchemeDefinition, TokenScheme } from './scheme.js';
-import { noOptionsProblems, textSecretProblem } from './text-secret.js';
+import { textSecretFormat } from './text-secret.js';
 
 interface AltaToken extends ParsedToken {
   readonly signedPrefix: string;
@@ -90,10 +90,6 @@ export const alta: SchemeDefinition = {
   summary: 'Cesbo Alta / Flussonic securetoken: ?token=sha1(path+ip+start+end+secret+salt)-salt-end-start',
   params: ['token'],
   clientIp: 'required',
-  verdictCacheByDefault: false,
-  keyEncodings: ['text'],
-  headers: () => [],
-  keyProblem: textSecretProblem,
-  validateOptions: noOptionsProblems,
+  ...textSecretFormat,
   create,
 };

@@ -11,7 +11,7 @@ import { tokenParamReader } from '../core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { isRejection, rejection, Verdict } from '../core/verdict.js';
 import type { ParsedToken, RouteKey, SchemeDefinition, TokenScheme } from './scheme.js';
-import { noOptionsProblems, textSecretProblem } from './text-secret.js';
+import { textSecretFormat } from './text-secret.js';
 
 interface AzionToken extends ParsedToken {
   readonly path: string;
@@ -59,10 +59,6 @@ export const azion: SchemeDefinition = {
   summary: 'Azion Secure Token: ?st=base64url(md5(secret + path + e))&e=<unix seconds>',
   params: ['st', 'e'],
   clientIp: 'unused',
-  verdictCacheByDefault: false,
-  keyEncodings: ['text'],
-  headers: () => [],
-  keyProblem: textSecretProblem,
-  validateOptions: noOptionsProblems,
+  ...textSecretFormat,
   create,
 };
