@@ -1,6 +1,7 @@
 import { type LoadedConfig, loadConfig } from '../config/load-config.js';
 import { loadNativeUws } from '../http/native-uws.js';
 import { listenAdmin, listenAuth, type RunningListener, type ServiceState } from '../http/uws-engine.js';
+import { startWorkerPool, type WorkerPool } from '../http/worker-pool.js';
 import type { Logger } from '../log.js';
 import { ExitCode } from './exit-codes.js';
 
@@ -35,9 +36,19 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
   });
   const state: ServiceState = { gate: loaded.gate, ready: false };
   const running: RunningListener[] = [];
+  let pool: WorkerPool | undefined;
   try {
     running.push(await listenAdmin(uws, config.admin, state));
-    for (const listener of config.listeners) running.push(await listenAuth(uws, listener, state, logger));
+    if (config.workers > 1) {
+      pool = await startWorkerPool(
+        configFile,
+        config.listeners.map((l) => l.port),
+        config.workers,
+        logger,
+      );
+    } else {
+      for (const listener of config.listeners) running.push(await listenAuth(uws, listener, state, logger));
+    }
   } catch (error) {
     for (const listener of running) listener.close();
     logger.log('fatal', (error as Error).message);
@@ -48,6 +59,7 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
       const next = loadConfig(configFile);
       sayWarnings(next, logger);
       state.gate = next.gate;
+      pool?.reload();
       logger.log('info', 'config reloaded', { source: next.source, routes: next.gate.routes.length });
       if (JSON.stringify([next.config.listeners, next.config.admin]) !== JSON.stringify([config.listeners, config.admin])) {
         logger.log('warn', 'listener and admin changes take effect only after a restart');
@@ -62,12 +74,24 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
     state.ready = false;
     logger.log('info', 'shutting down', { signal });
     for (const listener of running) listener.close();
-    setTimeout(() => process.exit(ExitCode.ok), 50).unref();
+    if (pool === undefined) {
+      setTimeout(() => process.exit(ExitCode.ok), 50).unref();
+    } else {
+      void pool.shutdown().then(() => process.exit(ExitCode.ok));
+    }
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   state.ready = true;
   for (const listener of running) {
     logger.log('info', 'listening', { listener: listener.name, host: listener.host, port: listener.port });
+  }
+  for (const [i, listener] of (pool === undefined ? [] : config.listeners).entries()) {
+    logger.log('info', 'listening', {
+      listener: listener.name,
+      host: listener.host,
+      port: pool!.ports[i],
+      workers: config.workers,
+    });
   }
 }

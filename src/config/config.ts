@@ -56,6 +56,8 @@ export interface Config {
   readonly listeners: readonly AuthListenerConfig[];
   readonly admin: AdminListenerConfig;
   readonly clockSkewSec: number;
+  /** Auth-listener worker threads sharing each port (SO_REUSEPORT); 1 serves on the main thread. */
+  readonly workers: number;
   readonly verdictCache: VerdictCacheConfig;
   readonly routes: readonly RouteConfig[];
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { parseRequestTarget } from '../core/request-target.js';
 import type { StreamScope } from '../core/signed-path.js';
 import { isRejection } from '../core/verdict.js';
@@ -133,7 +134,8 @@ function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig {
 /** Validates a parsed JSON document; returns the frozen config or every problem found. */
 export function parseConfig(raw: unknown): Config | string[] {
   const p = new Problems();
-  const root = p.object(raw, 'config', ['listeners', 'admin', 'clockSkewSec', 'verdictCache', 'routes']) ?? {};
+  const root = p.object(raw, 'config', ['listeners', 'admin', 'clockSkewSec', 'workers', 'verdictCache', 'routes']) ?? {};
+  const workers = root.workers === 'auto' ? availableParallelism() : p.integer(root, 'workers', 'config', 1, 1, 64);
   const listeners: AuthListenerConfig[] = [];
   if (!Array.isArray(root.listeners) || root.listeners.length === 0) {
     p.add('listeners', 'must be a non-empty array of auth listeners');
@@ -159,7 +161,7 @@ export function parseConfig(raw: unknown): Config | string[] {
   }
   crossCheck(listeners, admin, routes, p);
   if (p.list.length > 0) return p.list;
-  return deepFreeze({ listeners, admin, clockSkewSec, verdictCache, routes });
+  return deepFreeze({ listeners, admin, clockSkewSec, workers, verdictCache, routes });
 }
 
 function crossCheck(listeners: AuthListenerConfig[], admin: AdminListenerConfig, routes: RouteConfig[], p: Problems): void {

@@ -15,7 +15,10 @@ export interface RunningListener {
   readonly name: string;
   readonly host: string;
   readonly port: number;
+  /** Stops accepting; open connections stay. */
   close(): void;
+  /** Closes the listen socket and every open connection (a worker thread must, before it exits). */
+  closeAll(): void;
 }
 
 /** Hook for the edge to record each decision (metrics); a no-op until one is installed. */
@@ -33,6 +36,8 @@ function listen(uws: Uws, app: ReturnType<Uws['App']>, name: string, host: strin
         host,
         port: uws.us_socket_local_port(socket as never),
         close: () => uws.us_listen_socket_close(socket),
+        // app.close() exists in this build but not in its type declarations.
+        closeAll: () => (app as unknown as { close(): void }).close(),
       });
     });
   });

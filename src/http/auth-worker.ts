@@ -1,0 +1,56 @@
+/**
+ * One auth worker thread: its own config copy, verdict caches and uWS apps, listening on the
+ * ports the main thread names (SO_REUSEPORT lets every worker share them). The main thread
+ * supervises: it relays reloads and shutdowns, and replaces a worker that dies.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadConfig } from '../config/load-config.js';
+import { createLogger, type LogLevel } from '../log.js';
+import { loadNativeUws } from './native-uws.js';
+import { listenAuth, type RunningListener, type ServiceState } from './uws-engine.js';
+
+export interface AuthWorkerData {
+  readonly configFile: string | undefined;
+  /** Port per listener; 0 lets the kernel pick (the first worker only). */
+  readonly ports: readonly number[];
+}
+
+export type WorkerMessage =
+  | { readonly type: 'listening'; readonly ports: readonly number[] }
+  | { readonly type: 'failed'; readonly message: string }
+  | { readonly type: 'reloaded' }
+  | { readonly type: 'reload-failed'; readonly problems: readonly string[] };
+
+const port = parentPort;
+if (port !== null) {
+  const { configFile, ports } = workerData as AuthWorkerData;
+  const logger = createLogger((process.env.TOKENGATE_LOG_LEVEL ?? 'info') as LogLevel);
+  const post = (message: WorkerMessage) => port.postMessage(message);
+  const running: RunningListener[] = [];
+  try {
+    const loaded = loadConfig(configFile);
+    const uws = loadNativeUws();
+    const state: ServiceState = { gate: loaded.gate, ready: true };
+    for (const [i, listener] of loaded.config.listeners.entries()) {
+      running.push(await listenAuth(uws, { ...listener, port: ports[i] ?? listener.port }, state, logger));
+    }
+    port.on('message', (message: string) => {
+      if (message === 'reload') {
+        try {
+          state.gate = loadConfig(configFile).gate;
+          post({ type: 'reloaded' });
+        } catch (error) {
+          post({ type: 'reload-failed', problems: (error as { problems?: string[] }).problems ?? [String(error)] });
+        }
+      } else if (message === 'shutdown') {
+        for (const listener of running) listener.closeAll();
+        port.close();
+      }
+    });
+    post({ type: 'listening', ports: running.map((listener) => listener.port) });
+  } catch (error) {
+    for (const listener of running) listener.closeAll();
+    post({ type: 'failed', message: (error as Error).message });
+    port.close();
+  }
+}

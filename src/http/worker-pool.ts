@@ -1,0 +1,87 @@
+import { createServer } from 'node:net';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../log.js';
+import type { AuthWorkerData, WorkerMessage } from './auth-worker.js';
+
+export interface WorkerPool {
+  /** The ports every worker listens on, one per auth listener. */
+  readonly ports: readonly number[];
+  reload(): void;
+  shutdown(): Promise<void>;
+}
+
+const entry = new URL('./auth-worker.js', import.meta.url);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts `count` auth workers on the same ports: the first one binds (port 0 picks one), the
+ * others join its ports. A worker that exits unexpectedly is logged and replaced.
+ */
+export async function startWorkerPool(
+  configFile: string | undefined,
+  ports: readonly number[],
+  count: number,
+  logger: Logger,
+): Promise<WorkerPool> {
+  let stopping = false;
+  const workers = new Set<Worker>();
+  const spawnWorker = (workerPorts: readonly number[]): Promise<readonly number[]> =>
+    new Promise((resolve, reject) => {
+      const worker = new Worker(entry, { workerData: { configFile, ports: workerPorts } satisfies AuthWorkerData });
+      workers.add(worker);
+      worker.on('message', (message: WorkerMessage) => {
+        if (message.type === 'listening') resolve(message.ports);
+        else if (message.type === 'failed') reject(new Error(message.message));
+        else if (message.type === 'reload-failed')
+          logger.log('error', 'a worker rejected the reload', { problems: message.problems });
+      });
+      worker.once('error', (error) => {
+        logger.log('error', 'auth worker crashed', { error: String(error) });
+        reject(error);
+      });
+      worker.once('exit', (code) => {
+        workers.delete(worker);
+        if (stopping) return;
+        logger.log('error', 'auth worker exited; starting a replacement', { code });
+        setTimeout(() => {
+          spawnWorker(actual).then(
+            () => logger.log('info', 'auth worker replaced', { workers: workers.size }),
+            (error: Error) => logger.log('error', 'replacement worker failed to listen', { error: error.message }),
+          );
+        }, 100).unref();
+      });
+    });
+  let actual: readonly number[] = ports;
+  const stopAll = async () => {
+    stopping = true;
+    const exits = [...workers].map((worker) => new Promise((resolve) => worker.once('exit', resolve)));
+    for (const worker of workers) worker.postMessage('shutdown');
+    await Promise.race([Promise.all(exits), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+  };
+  try {
+    // uSockets sets SO_REUSEPORT only for a named port: resolve port 0 to a free one first.
+    actual = await Promise.all(ports.map((port) => (port === 0 ? freePort() : port)));
+    await Promise.all(Array.from({ length: count }, () => spawnWorker(actual)));
+  } catch (error) {
+    // Workers with open uWS sockets must close them before the process may exit.
+    await stopAll();
+    throw error;
+  }
+  return {
+    ports: actual,
+    reload: () => {
+      for (const worker of workers) worker.postMessage('reload');
+    },
+    shutdown: stopAll,
+  };
+}
