@@ -1,7 +1,7 @@
-import { createServer } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import type { AuthWorkerData, WorkerMessage } from './auth-worker.js';
+import { freePort } from './free-port.js';
 
 export interface WorkerPool {
   /** The ports every worker listens on, one per auth listener. */
@@ -11,17 +11,6 @@ export interface WorkerPool {
 }
 
 const entry = new URL('./auth-worker.js', import.meta.url);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts `count` auth workers on the same ports: the first one binds (port 0 picks one), the

@@ -112,19 +112,7 @@ export async function startNginx(config: string, prefix: string, port: number): 
   };
 }
 
-/** A free loopback port, for processes that must come back on the same port. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    import('node:net').then(({ createServer }) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number };
-        server.close(() => resolve(port));
-      });
-    }, reject);
-  });
-}
+export { freePort } from '../../src/http/free-port.js';
 
 /** TCP sockets on this host with `port` at either end (any state but LISTEN), from /proc/net/tcp. */
 export function socketsOnPort(port: number): number {
