@@ -8,6 +8,25 @@ export interface Answer {
   readonly status: number;
   readonly statusLine: string;
   readonly headers: readonly (readonly [string, string])[];
+  /**
+   * The same status line and headers as bytes, encoded once: uWS copies a Buffer as is but
+   * converts a string on every call (measured under pipelined load: three string arguments
+   * per answer cost ≈0.5-0.7 µs of the server's CPU, the Buffers almost nothing).
+   */
+  readonly wire: { readonly statusLine: Buffer; readonly headers: readonly (readonly [Buffer, Buffer])[] };
+}
+
+function makeAnswer(status: number, headers: [string, string][]): Answer {
+  const statusLine = `${status} ${statusText[status]}`;
+  return Object.freeze<Answer>({
+    status,
+    statusLine,
+    headers,
+    wire: {
+      statusLine: Buffer.from(statusLine, 'latin1'),
+      headers: headers.map(([name, value]) => [Buffer.from(name, 'latin1'), Buffer.from(value, 'latin1')] as const),
+    },
+  });
 }
 
 /** The original-request fields an engine copies out of the auth request, before any parsing. */
@@ -72,7 +91,7 @@ export function listenerEdge(listener: AuthListenerConfig): ListenerEdge {
     const headers: [string, string][] = [['X-Token-Status', verdict]];
     headers.push(['Cache-Control', 'no-store']);
     if (status === 503) headers.push(['Retry-After', '1']);
-    denials.set(verdict, Object.freeze({ status, statusLine: `${status} ${statusText[status]}`, headers }));
+    denials.set(verdict, makeAnswer(status, headers));
   }
   const allows: Answer[] = [];
   const allowFor = (secondsLeft: number): Answer => {
@@ -83,7 +102,7 @@ export function listenerEdge(listener: AuthListenerConfig): ListenerEdge {
         ['X-Token-Status', 'valid'],
         ['Cache-Control', `max-age=${maxAge}`],
       ];
-      answer = Object.freeze<Answer>({ status: 200, statusLine: '200 OK', headers });
+      answer = makeAnswer(200, headers);
       allows[maxAge] = answer;
     }
     return answer;

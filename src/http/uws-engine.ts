@@ -81,8 +81,9 @@ export function listenAuth(
     });
     const result = edge.answer(fields, gate, Math.floor(Date.now() / 1000));
     const { answer } = result;
-    res.writeStatus(answer.statusLine);
-    for (const [name, value] of answer.headers) res.writeHeader(name, value);
+    const { wire } = answer;
+    res.writeStatus(wire.statusLine);
+    for (const [name, value] of wire.headers) res.writeHeader(name, value);
     // Never wait for a body: answer now and close, so unread body bytes cannot be parsed as a request.
     res.end(undefined, bodyAnnounced);
     if (result.error !== undefined) {
