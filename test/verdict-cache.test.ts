@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { CountingVerdictCache } from '../src/config/verdict-cache.js';
 import { verdictCache } from '../src/config/verdict-cache.js';
 import { authorize } from '../src/core/authorize.js';
 import { Verdict } from '../src/core/verdict.js';
@@ -11,7 +10,7 @@ const routes = (cache: boolean | undefined, key = 'K') => [
   { prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: key }], ...(cache === undefined ? {} : { verdictCache: cache }) },
 ];
 const env = { K: 'verdict-cache-secret', L: 'another-verdict-cache-secret' };
-const statsOf = (gate: ReturnType<typeof gateFor>) => (gate.routes[0]!.cache as CountingVerdictCache).stats();
+const statsOf = (gate: ReturnType<typeof gateFor>) => gate.routes[0]!.cache!.stats();
 
 describe('verdict cache (DESIGN.md §3.7)', () => {
   it('is off by default for plain routes, on for stream routes, and per route on request', () => {

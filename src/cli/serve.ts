@@ -3,6 +3,9 @@ import { loadNativeUws } from '../http/native-uws.js';
 import { listenAdmin, listenAuth, type RunningListener, type ServiceState } from '../http/uws-engine.js';
 import { startWorkerPool, type WorkerPool } from '../http/worker-pool.js';
 import type { Logger } from '../log.js';
+import { ThreadMetrics } from '../metrics/decision-metrics.js';
+import { serviceMetrics } from '../metrics/exposition.js';
+import { version } from '../version.js';
 import { ExitCode } from './exit-codes.js';
 
 function sayWarnings(loaded: LoadedConfig, logger: Logger): void {
@@ -37,8 +40,17 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
   const state: ServiceState = { gate: loaded.gate, ready: false };
   const running: RunningListener[] = [];
   let pool: WorkerPool | undefined;
+  // Workers count their own decisions; with one worker the main thread serves and counts.
+  const local = config.metrics && config.workers === 1 ? new ThreadMetrics(loaded.gate) : undefined;
+  const metrics = serviceMetrics({
+    engine: 'uws',
+    version,
+    workers: () => pool?.size() ?? 1,
+    snapshots: async () => (pool !== undefined ? pool.snapshots() : local === undefined ? [] : [local.snapshot()]),
+  });
+  metrics.configLoaded(loaded);
   try {
-    running.push(await listenAdmin(uws, config.admin, state));
+    running.push(await listenAdmin(uws, config.admin, state, metrics, logger));
     if (config.workers > 1) {
       pool = await startWorkerPool(
         configFile,
@@ -47,7 +59,9 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
         logger,
       );
     } else {
-      for (const listener of config.listeners) running.push(await listenAuth(uws, listener, state, logger));
+      for (const listener of config.listeners) {
+        running.push(await listenAuth(uws, listener, state, logger, local?.listener(listener.name)));
+      }
     }
   } catch (error) {
     for (const listener of running) listener.close();
@@ -58,13 +72,16 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
     try {
       const next = loadConfig(configFile);
       sayWarnings(next, logger);
+      local?.gateReplaced(next.gate);
       state.gate = next.gate;
       pool?.reload();
+      metrics.configLoaded(next);
       logger.log('info', 'config reloaded', { source: next.source, routes: next.gate.routes.length });
       if (JSON.stringify([next.config.listeners, next.config.admin]) !== JSON.stringify([config.listeners, config.admin])) {
         logger.log('warn', 'listener and admin changes take effect only after a restart');
       }
     } catch (error) {
+      metrics.reloadFailed();
       logger.log('error', 'config reload rejected; the previous config keeps serving', {
         problems: (error as { problems?: readonly string[] }).problems ?? [String(error)],
       });

@@ -59,5 +59,7 @@ export interface Config {
   /** Auth-listener worker threads sharing each port (SO_REUSEPORT); 1 serves on the main thread. */
   readonly workers: number;
   readonly verdictCache: VerdictCacheConfig;
+  /** Record decisions for /metrics (on by default; off only to measure what recording costs). */
+  readonly metrics: boolean;
   readonly routes: readonly RouteConfig[];
 }

@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Gate } from '../core/authorize.js';
@@ -13,6 +14,8 @@ export interface LoadedConfig {
   readonly warnings: readonly string[];
   /** The file it came from, or "embedded default". */
   readonly source: string;
+  /** SHA-256 (hex) of the config text; keys live in files or the environment, never in it. */
+  readonly digest: string;
 }
 
 /**
@@ -24,9 +27,9 @@ export function loadConfig(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): LoadedConfig {
   let raw: unknown = defaultConfig;
+  let text = JSON.stringify(defaultConfig);
   const source = file === undefined ? 'embedded default config' : resolve(file);
   if (file !== undefined) {
-    let text: string;
     try {
       text = readFileSync(source, 'utf8');
     } catch (error) {
@@ -43,5 +46,5 @@ export function loadConfig(
   const baseDir = file === undefined ? process.cwd() : dirname(source);
   const compiled = compileGate(config, { baseDir, env });
   if (compiled.problems.length > 0) throw new ConfigError(source, compiled.problems);
-  return { config, gate: compiled.gate, warnings: compiled.warnings, source };
+  return { config, gate: compiled.gate, warnings: compiled.warnings, source, digest: hash('sha256', text, 'hex') };
 }

@@ -134,7 +134,8 @@ function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig {
 /** Validates a parsed JSON document; returns the frozen config or every problem found. */
 export function parseConfig(raw: unknown): Config | string[] {
   const p = new Problems();
-  const root = p.object(raw, 'config', ['listeners', 'admin', 'clockSkewSec', 'workers', 'verdictCache', 'routes']) ?? {};
+  const root =
+    p.object(raw, 'config', ['listeners', 'admin', 'clockSkewSec', 'workers', 'verdictCache', 'metrics', 'routes']) ?? {};
   const workers = root.workers === 'auto' ? availableParallelism() : p.integer(root, 'workers', 'config', 1, 1, 64);
   const listeners: AuthListenerConfig[] = [];
   if (!Array.isArray(root.listeners) || root.listeners.length === 0) {
@@ -159,9 +160,11 @@ export function parseConfig(raw: unknown): Config | string[] {
   } else {
     for (const [i, route] of root.routes.entries()) routes.push(parseRoute(route, `routes[${i}]`, p));
   }
+  if (root.metrics !== undefined && typeof root.metrics !== 'boolean') p.add('config.metrics', 'must be true or false');
+  const metrics = root.metrics !== false;
   crossCheck(listeners, admin, routes, p);
   if (p.list.length > 0) return p.list;
-  return deepFreeze({ listeners, admin, clockSkewSec, workers, verdictCache, routes });
+  return deepFreeze({ listeners, admin, clockSkewSec, workers, verdictCache, metrics, routes });
 }
 
 function crossCheck(listeners: AuthListenerConfig[], admin: AdminListenerConfig, routes: RouteConfig[], p: Problems): void {

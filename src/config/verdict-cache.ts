@@ -1,13 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import type { VerdictCache } from '../core/token-scheme.js';
 
-export interface CountingVerdictCache extends VerdictCache {
-  /** Plain counters, read at scrape time: counting costs nothing on the hot path. */
-  stats(): { hits: number; misses: number; entries: number; bytes: number };
-}
-
 /** An LRU of genuine signed material, bounded by entries and by bytes (keys are as long as URIs). */
-export function verdictCache(maxEntries: number, maxBytes: number): CountingVerdictCache {
+export function verdictCache(maxEntries: number, maxBytes: number): VerdictCache {
   const lru = new LRUCache<string, true>({
     max: maxEntries,
     maxSize: maxBytes,
@@ -29,6 +24,7 @@ export function verdictCache(maxEntries: number, maxBytes: number): CountingVerd
       lru.set(key, true);
       return true;
     },
+    // Plain counters, read at scrape time: counting costs nothing on the hot path.
     stats: () => ({ hits, misses, entries: lru.size, bytes: lru.calculatedSize }),
   };
 }

@@ -60,6 +60,15 @@ export interface VerdictCache {
   has(key: string): boolean;
   /** Records a genuine signature; returns true, for use in expressions. */
   add(key: string): true;
+  /** Counters since the cache was built, read at scrape time. */
+  stats(): VerdictCacheStats;
+}
+
+export interface VerdictCacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  readonly entries: number;
+  readonly bytes: number;
 }
 
 /** A signed token and how the client presents it. */

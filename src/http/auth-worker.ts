@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadConfig } from '../config/load-config.js';
 import { createLogger, type LogLevel } from '../log.js';
+import { emptySnapshot, type MetricsSnapshot, ThreadMetrics } from '../metrics/decision-metrics.js';
 import { loadNativeUws } from './native-uws.js';
 import { listenAuth, type RunningListener, type ServiceState } from './uws-engine.js';
 
@@ -19,6 +20,7 @@ export type WorkerMessage =
   | { readonly type: 'listening'; readonly ports: readonly number[] }
   | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'reloaded' }
+  | { readonly type: 'metrics'; readonly snapshot: MetricsSnapshot }
   | { readonly type: 'reload-failed'; readonly problems: readonly string[] };
 
 const port = parentPort;
@@ -31,17 +33,23 @@ if (port !== null) {
     const loaded = loadConfig(configFile);
     const uws = loadNativeUws();
     const state: ServiceState = { gate: loaded.gate, ready: true };
+    const metrics = loaded.config.metrics ? new ThreadMetrics(loaded.gate) : undefined;
     for (const [i, listener] of loaded.config.listeners.entries()) {
-      running.push(await listenAuth(uws, { ...listener, port: ports[i] ?? listener.port }, state, logger));
+      const port = ports[i] ?? listener.port;
+      running.push(await listenAuth(uws, { ...listener, port }, state, logger, metrics?.listener(listener.name)));
     }
     port.on('message', (message: string) => {
       if (message === 'reload') {
         try {
-          state.gate = loadConfig(configFile).gate;
+          const next = loadConfig(configFile).gate;
+          metrics?.gateReplaced(next);
+          state.gate = next;
           post({ type: 'reloaded' });
         } catch (error) {
           post({ type: 'reload-failed', problems: (error as { problems?: string[] }).problems ?? [String(error)] });
         }
+      } else if (message === 'metrics') {
+        post({ type: 'metrics', snapshot: metrics?.snapshot() ?? emptySnapshot });
       } else if (message === 'shutdown') {
         for (const listener of running) listener.closeAll();
         port.close();

@@ -1,7 +1,9 @@
 import type { AdminListenerConfig, AuthListenerConfig } from '../config/config.js';
 import type { Gate } from '../core/authorize.js';
 import type { Logger } from '../log.js';
-import { CapturedHeaders, type EdgeResult, emptySourceFields, listenerEdge } from './answer.js';
+import type { ListenerMetrics } from '../metrics/decision-metrics.js';
+import type { ServiceMetrics } from '../metrics/exposition.js';
+import { CapturedHeaders, emptySourceFields, listenerEdge } from './answer.js';
 import type { Uws } from './native-uws.js';
 
 /** What the listeners share; `gate` is swapped whole on reload, so each request sees one config. */
@@ -20,9 +22,6 @@ export interface RunningListener {
   /** Closes the listen socket and every open connection (a worker thread must, before it exits). */
   closeAll(): void;
 }
-
-/** Hook for the edge to record each decision (metrics); a no-op until one is installed. */
-export type DecisionObserver = (listener: string, result: EdgeResult) => void;
 
 function listen(uws: Uws, app: ReturnType<Uws['App']>, name: string, host: string, port: number): Promise<RunningListener> {
   return new Promise((resolve, reject) => {
@@ -53,7 +52,7 @@ export function listenAuth(
   listener: AuthListenerConfig,
   state: ServiceState,
   logger: Logger,
-  observe: DecisionObserver = () => {},
+  metrics: ListenerMetrics | undefined,
 ): Promise<RunningListener> {
   const edge = listenerEdge(listener);
   const { uriHeader, clientIpHeader } = listener;
@@ -79,7 +78,9 @@ export function listenAuth(
         captured.add(name, value);
       }
     });
+    const started = metrics === undefined ? 0 : performance.now();
     const result = edge.answer(fields, gate, Math.floor(Date.now() / 1000));
+    if (metrics !== undefined) metrics.record(result.decision, (performance.now() - started) / 1000);
     const { answer } = result;
     const { wire } = answer;
     res.writeStatus(wire.statusLine);
@@ -97,13 +98,18 @@ export function listenAuth(
         reason: result.decision.detail,
       });
     }
-    observe(listener.name, result);
   });
   return listen(uws, app, listener.name, listener.host, listener.port);
 }
 
-/** The admin listener: health and readiness only (metrics join it in their own issue). */
-export function listenAdmin(uws: Uws, admin: AdminListenerConfig, state: ServiceState): Promise<RunningListener> {
+/** The admin listener: health, readiness and the Prometheus exposition. */
+export function listenAdmin(
+  uws: Uws,
+  admin: AdminListenerConfig,
+  state: ServiceState,
+  metrics: ServiceMetrics,
+  logger: Logger,
+): Promise<RunningListener> {
   const app = uws.App();
   const plain = (res: Parameters<Parameters<typeof app.any>[1]>[0], status: string, body: string) => {
     res.writeStatus(status);
@@ -115,6 +121,27 @@ export function listenAdmin(uws: Uws, admin: AdminListenerConfig, state: Service
   app.get('/readyz', (res) =>
     state.ready ? plain(res, '200 OK', 'ready\n') : plain(res, '503 Service Unavailable', 'not ready\n'),
   );
+  app.get('/metrics', (res) => {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    metrics.render().then(
+      (text) => {
+        if (aborted) return;
+        res.cork(() => {
+          res.writeStatus('200 OK');
+          res.writeHeader('Content-Type', metrics.contentType);
+          res.writeHeader('Cache-Control', 'no-store');
+          res.end(text);
+        });
+      },
+      (error: unknown) => {
+        logger.limited('metrics-error', 'error', 'cannot render metrics', { error: String(error) });
+        if (!aborted) res.cork(() => plain(res, '500 Internal Server Error', 'metrics unavailable\n'));
+      },
+    );
+  });
   app.any('/*', (res) => plain(res, '404 Not Found', 'not found\n'));
   return listen(uws, app, 'admin', admin.host, admin.port);
 }

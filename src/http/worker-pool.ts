@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
+import { emptySnapshot, type MetricsSnapshot, retire } from '../metrics/decision-metrics.js';
 import type { AuthWorkerData, WorkerMessage } from './auth-worker.js';
 import { freePort } from './free-port.js';
 
@@ -7,8 +8,15 @@ export interface WorkerPool {
   /** The ports every worker listens on, one per auth listener. */
   readonly ports: readonly number[];
   reload(): void;
+  /** Every live worker's counters plus what exited workers had counted. */
+  snapshots(): Promise<MetricsSnapshot[]>;
+  /** Workers currently running. */
+  size(): number;
   shutdown(): Promise<void>;
 }
+
+/** How long a scrape waits for a busy worker before using its previous snapshot. */
+const snapshotTimeoutMs = 1000;
 
 const entry = new URL('./auth-worker.js', import.meta.url);
 
@@ -24,12 +32,20 @@ export async function startWorkerPool(
 ): Promise<WorkerPool> {
   let stopping = false;
   const workers = new Set<Worker>();
+  /** Per worker: its last snapshot and the scrapes waiting for the next one (answered in order). */
+  const latest = new Map<Worker, MetricsSnapshot>();
+  const waiting = new Map<Worker, ((snapshot: MetricsSnapshot) => void)[]>();
+  const retired: MetricsSnapshot[] = [];
   const spawnWorker = (workerPorts: readonly number[]): Promise<readonly number[]> =>
     new Promise((resolve, reject) => {
       const worker = new Worker(entry, { workerData: { configFile, ports: workerPorts } satisfies AuthWorkerData });
       workers.add(worker);
+      waiting.set(worker, []);
       worker.on('message', (message: WorkerMessage) => {
-        if (message.type === 'listening') resolve(message.ports);
+        if (message.type === 'metrics') {
+          latest.set(worker, message.snapshot);
+          waiting.get(worker)?.shift()?.(message.snapshot);
+        } else if (message.type === 'listening') resolve(message.ports);
         else if (message.type === 'failed') reject(new Error(message.message));
         else if (message.type === 'reload-failed')
           logger.log('error', 'a worker rejected the reload', { problems: message.problems });
@@ -40,6 +56,11 @@ export async function startWorkerPool(
       });
       worker.once('exit', (code) => {
         workers.delete(worker);
+        // What it counted stays counted (its cache entries are gone with it).
+        retired.push(retire(latest.get(worker) ?? emptySnapshot));
+        latest.delete(worker);
+        for (const pending of waiting.get(worker) ?? []) pending(emptySnapshot);
+        waiting.delete(worker);
         if (stopping) return;
         logger.log('error', 'auth worker exited; starting a replacement', { code });
         setTimeout(() => {
@@ -70,6 +91,21 @@ export async function startWorkerPool(
     ports: actual,
     reload: () => {
       for (const worker of workers) worker.postMessage('reload');
+    },
+    size: () => workers.size,
+    snapshots: async () => {
+      const live = [...workers].map(
+        (worker) =>
+          new Promise<MetricsSnapshot>((resolve) => {
+            const timer = setTimeout(() => resolve(latest.get(worker) ?? emptySnapshot), snapshotTimeoutMs);
+            waiting.get(worker)?.push((snapshot) => {
+              clearTimeout(timer);
+              resolve(snapshot);
+            });
+            worker.postMessage('metrics');
+          }),
+      );
+      return [...retired, ...(await Promise.all(live))];
     },
     shutdown: stopAll,
   };
