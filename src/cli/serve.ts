@@ -52,12 +52,7 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
   try {
     running.push(await listenAdmin(uws, config.admin, state, metrics, logger));
     if (config.workers > 1) {
-      pool = await startWorkerPool(
-        configFile,
-        config.listeners.map((l) => l.port),
-        config.workers,
-        logger,
-      );
+      pool = await startWorkerPool(configFile, config.listeners, config.workers, logger);
     } else {
       for (const listener of config.listeners) {
         running.push(await listenAuth(uws, listener, state, logger, local?.listener(listener.name)));

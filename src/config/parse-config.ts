@@ -136,7 +136,10 @@ export function parseConfig(raw: unknown): Config | string[] {
   const p = new Problems();
   const root =
     p.object(raw, 'config', ['listeners', 'admin', 'clockSkewSec', 'workers', 'verdictCache', 'metrics', 'routes']) ?? {};
-  const workers = root.workers === 'auto' ? availableParallelism() : p.integer(root, 'workers', 'config', 1, 1, 64);
+  const workers =
+    root.workers === undefined || root.workers === 'auto'
+      ? availableParallelism()
+      : p.integer(root, 'workers', 'config', 1, 1, 64);
   const listeners: AuthListenerConfig[] = [];
   if (!Array.isArray(root.listeners) || root.listeners.length === 0) {
     p.add('listeners', 'must be a non-empty array of auth listeners');

@@ -4,6 +4,7 @@
  * supervises: it relays reloads and shutdowns, and replaces a worker that dies.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { ExitCode } from '../cli/exit-codes.js';
 import { loadConfig } from '../config/load-config.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { emptySnapshot, type MetricsSnapshot, ThreadMetrics } from '../metrics/decision-metrics.js';
@@ -29,6 +30,19 @@ if (port !== null) {
   const logger = createLogger((process.env.TOKENGATE_LOG_LEVEL ?? 'info') as LogLevel);
   const post = (message: WorkerMessage) => port.postMessage(message);
   const running: RunningListener[] = [];
+  // A JavaScript error outside a request handler (a bug in reload or metrics code): close this
+  // worker's sockets and end the thread, so the main thread replaces it. Ending a thread with
+  // uWS sockets still open would abort the whole process (Node's uv_loop_close assertion).
+  const fail = (error: unknown) => {
+    logger.log('fatal', 'auth worker failed; closing its sockets', { error: String((error as Error)?.stack ?? error) });
+    for (const listener of running) listener.closeAll();
+    process.exitCode = ExitCode.software;
+    port.close();
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+  // Failpoint for the fault tests: only when the environment names it.
+  const failpoints = (process.env.TOKENGATE_FAILPOINTS ?? '').split(',');
   try {
     const loaded = loadConfig(configFile);
     const uws = loadNativeUws();
@@ -50,6 +64,8 @@ if (port !== null) {
         }
       } else if (message === 'metrics') {
         post({ type: 'metrics', snapshot: metrics?.snapshot() ?? emptySnapshot });
+      } else if (message === 'failpoint:throw' && failpoints.includes('worker-throw')) {
+        throw new Error('failpoint worker-throw');
       } else if (message === 'shutdown') {
         for (const listener of running) listener.closeAll();
         port.close();

@@ -1,13 +1,25 @@
 import { createServer } from 'node:net';
 
-/** A free loopback port, for listeners that several workers (or restarts) must share. */
-export function freePort(): Promise<number> {
+/**
+ * Binds `host:port` for a moment without SO_REUSEPORT and returns the port (port 0: one the
+ * kernel picks). Worker threads share their ports through SO_REUSEPORT, which would also let
+ * them silently join a port that another tokengate (a stale instance, a second deploy) holds;
+ * this plain bind fails instead, so the service refuses to start as with one worker.
+ */
+export function claimPort(host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new Error(`cannot listen on ${host}:${port} (${error.code ?? error.message}: address in use or not local)`)),
+    );
+    server.listen({ host, port, exclusive: true }, () => {
+      const bound = (server.address() as { port: number }).port;
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/** A free loopback port. */
+export function freePort(): Promise<number> {
+  return claimPort('127.0.0.1', 0);
 }

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import { emptySnapshot, type MetricsSnapshot, retire } from '../metrics/decision-metrics.js';
 import type { AuthWorkerData, WorkerMessage } from './auth-worker.js';
-import { freePort } from './free-port.js';
+import { claimPort } from './free-port.js';
 
 export interface WorkerPool {
   /** The ports every worker listens on, one per auth listener. */
@@ -12,6 +12,8 @@ export interface WorkerPool {
   snapshots(): Promise<MetricsSnapshot[]>;
   /** Workers currently running. */
   size(): number;
+  /** The live worker threads (for supervision tooling and the fault tests). */
+  threads(): readonly Worker[];
   shutdown(): Promise<void>;
 }
 
@@ -26,7 +28,7 @@ const entry = new URL('./auth-worker.js', import.meta.url);
  */
 export async function startWorkerPool(
   configFile: string | undefined,
-  ports: readonly number[],
+  listeners: readonly { readonly host: string; readonly port: number }[],
   count: number,
   logger: Logger,
 ): Promise<WorkerPool> {
@@ -39,6 +41,7 @@ export async function startWorkerPool(
   const spawnWorker = (workerPorts: readonly number[]): Promise<readonly number[]> =>
     new Promise((resolve, reject) => {
       const worker = new Worker(entry, { workerData: { configFile, ports: workerPorts } satisfies AuthWorkerData });
+      const thread = worker.threadId; // -1 once it has exited
       workers.add(worker);
       waiting.set(worker, []);
       worker.on('message', (message: WorkerMessage) => {
@@ -62,16 +65,16 @@ export async function startWorkerPool(
         for (const pending of waiting.get(worker) ?? []) pending(emptySnapshot);
         waiting.delete(worker);
         if (stopping) return;
-        logger.log('error', 'auth worker exited; starting a replacement', { code });
+        logger.log('error', 'auth worker exited; starting a replacement', { code, thread });
         setTimeout(() => {
           spawnWorker(actual).then(
-            () => logger.log('info', 'auth worker replaced', { workers: workers.size }),
+            () => logger.log('info', 'auth worker replaced', { workers: workers.size, replaced: thread }),
             (error: Error) => logger.log('error', 'replacement worker failed to listen', { error: error.message }),
           );
         }, 100).unref();
       });
     });
-  let actual: readonly number[] = ports;
+  let actual: readonly number[] = listeners.map((listener) => listener.port);
   const stopAll = async () => {
     stopping = true;
     const exits = [...workers].map((worker) => new Promise((resolve) => worker.once('exit', resolve)));
@@ -79,8 +82,9 @@ export async function startWorkerPool(
     await Promise.race([Promise.all(exits), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
   };
   try {
-    // uSockets sets SO_REUSEPORT only for a named port: resolve port 0 to a free one first.
-    actual = await Promise.all(ports.map((port) => (port === 0 ? freePort() : port)));
+    // uSockets sets SO_REUSEPORT only for a named port: resolve port 0 to a free one first,
+    // and make sure no other program holds a named one (SO_REUSEPORT would silently share it).
+    actual = await Promise.all(listeners.map(({ host, port }) => claimPort(host, port)));
     await Promise.all(Array.from({ length: count }, () => spawnWorker(actual)));
   } catch (error) {
     // Workers with open uWS sockets must close them before the process may exit.
@@ -93,6 +97,7 @@ export async function startWorkerPool(
       for (const worker of workers) worker.postMessage('reload');
     },
     size: () => workers.size,
+    threads: () => [...workers],
     snapshots: async () => {
       const live = [...workers].map(
         (worker) =>

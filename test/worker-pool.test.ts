@@ -1,0 +1,92 @@
+/**
+ * The main thread supervises its auth workers: one that fails is logged and replaced while the
+ * others keep answering. (A thread killed abruptly, by terminate() or a heap limit, takes the
+ * whole process down with this uWS build: its open sockets trip Node's uv_loop_close assertion.
+ * The process supervisor restarts it; README "Workers" says so.)
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { startWorkerPool } from '../dist/http/worker-pool.js';
+import { createLogger } from '../dist/log.js';
+import { hmacSigner } from '../src/hmac-signer.js';
+import { authRequest, RawConnection } from './helpers/raw-http.js';
+import { tempDir, writeConfig } from './helpers/service-process.js';
+
+const key = 'd4'.repeat(32);
+
+/** One request on a fresh connection; a connection that the dying worker held may be reset (null). */
+async function ask(port: number, uri: string): Promise<number | null> {
+  try {
+    const connection = await RawConnection.open(port);
+    connection.write(
+      authRequest([
+        ['X-Original-URI', uri],
+        ['X-Real-IP', '192.0.2.1'],
+      ]),
+    );
+    const { status } = await connection.read();
+    connection.destroy();
+    return status;
+  } catch {
+    return null;
+  }
+}
+
+describe('worker pool supervision', () => {
+  it('replaces a worker that dies while the others keep answering', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'key.hex'), key);
+    const file = writeConfig(dir, {
+      workers: 2,
+      listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+      admin: { port: 0 },
+      routes: [{ name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'key.hex' }] }],
+    });
+    // Workers inherit the environment: this failpoint lets the test make one throw.
+    process.env.TOKENGATE_FAILPOINTS = 'worker-throw';
+    const lines: string[] = [];
+    const logger = createLogger('info', (line) => lines.push(line));
+    const pool = await startWorkerPool(file, [{ host: '127.0.0.1', port: 0 }], 2, logger);
+    try {
+      const port = pool.ports[0]!;
+      const url = hmacSigner({ keyId: 'k', key }).sign('/vod/a.ts', { ttlSec: 600 });
+      const before = pool.threads().map((worker) => worker.threadId);
+      expect(before).toHaveLength(2);
+
+      // Load on fresh connections while one worker fails with an uncaught JavaScript error.
+      let loading = true;
+      const answered: (number | null)[] = [];
+      const load = (async () => {
+        while (loading) answered.push(await ask(port, url));
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const victim = pool.threads()[0]!;
+      const victimId = victim.threadId;
+      victim.postMessage('failpoint:throw');
+      await expect.poll(() => lines.join(''), { timeout: 5000 }).toMatch(/"msg":"auth worker replaced"/);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      loading = false;
+      await load;
+
+      const after = pool.threads().map((worker) => worker.threadId);
+      expect(after).not.toContain(victimId);
+      expect(after).toHaveLength(2);
+      expect(after).toContain(before[1]);
+      expect(lines.join('')).toMatch(
+        new RegExp(`"msg":"auth worker exited; starting a replacement","code":70,"thread":${victimId}`),
+      );
+      expect(lines.join('')).toMatch(new RegExp(`"msg":"auth worker replaced","workers":2,"replaced":${victimId}`));
+      // Nothing was ever allowed wrongly or denied: every answer was 200 or a reset connection.
+      expect(answered.length).toBeGreaterThan(20);
+      expect(answered.filter((status) => status !== 200 && status !== null)).toEqual([]);
+      expect(answered.filter((status) => status === 200).length).toBeGreaterThan(answered.length * 0.9);
+      // And the replacement serves: every fresh connection is answered.
+      const afterwards = await Promise.all(Array.from({ length: 24 }, () => ask(port, url)));
+      expect(afterwards).toEqual(afterwards.map(() => 200));
+    } finally {
+      delete process.env.TOKENGATE_FAILPOINTS;
+      await pool.shutdown();
+    }
+  });
+});
