@@ -1,58 +1,98 @@
-/** Renders benchmark rows as a Markdown table and an SVG bar chart (no dependencies). */
+/** Renders benchmark rows as Markdown tables and an SVG bar chart (no dependencies). */
+export type Group = 'one core' | 'half load' | 'workers' | 'nginx';
+
 export interface Row {
+  readonly group: Group;
   readonly tool: 'wrk' | 'autocannon';
   readonly depth: number;
+  readonly connections: number;
   readonly label: string;
   readonly rps: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** Server CPU time per answered request, µs (NaN for autocannon rows). */
+  readonly cpuUs: number;
+  /** Of cpuUs, what tokengate spent behind nginx (NaN elsewhere). */
+  readonly backendCpuUs: number;
 }
 
-const baselineOf = (rows: readonly Row[], row: Row, label: string) =>
-  rows.find((r) => r.tool === row.tool && r.depth === row.depth && r.label.startsWith(label))?.rps;
+const groups: Record<Group, { title: string; baselines: readonly [string, string][]; backend?: boolean }> = {
+  'one core': {
+    title: 'One server core (CPU 0), load generator on CPU 1',
+    baselines: [
+      ['vs uWS hello-world', 'uWS hello-world'],
+      ['vs naive validator', 'naive'],
+    ],
+  },
+  'half load': {
+    title: 'Latency at about half the maximum throughput (wrk with fewer connections; one server core)',
+    baselines: [],
+  },
+  workers: {
+    title: '1 worker vs one per core; server and wrk share every core (no spare core for the load here)',
+    baselines: [],
+  },
+  nginx: {
+    title: 'End to end through nginx (one nginx worker on CPU 0, wrk on CPU 1), one 4 KiB file, distinct tokens',
+    baselines: [['vs nginx secure_link', 'nginx secure_link']],
+    backend: true,
+  },
+};
 
+const same = (a: Row, b: Row) => a.group === b.group && a.tool === b.tool && a.depth === b.depth;
+const baselineOf = (rows: readonly Row[], row: Row, prefix: string) =>
+  rows.find((r) => same(r, row) && r.label.startsWith(prefix))?.rps;
 const ratio = (value: number, base: number | undefined) => (base ? `${((100 * value) / base).toFixed(0)}%` : '-');
+const num = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 
 export function renderMarkdown(meta: Record<string, unknown>, rows: readonly Row[]): string {
   const lines = [
-    `Measured ${meta.date} with \`${meta.command}\`: Node ${meta.node}, ${meta.cpu}; server pinned to CPU 0, load generator to CPU 1;`,
-    `${meta.connections} connections, median of ${meta.runs} run(s) of ${meta.durationSec} s.`,
-    '',
-    '| tool | pipelining | scenario | req/s | p50 ms | p99 ms | vs uWS hello-world | vs naive validator |',
-    '|---|---|---|---:|---:|---:|---:|---:|',
+    `Measured ${meta.date} with \`${meta.command}\`: Node ${meta.node}, ${meta.nginx}, ${meta.cores} × ${meta.cpu};`,
+    `median of ${meta.runs} run(s) of ${meta.durationSec} s per row. "CPU µs/req" is the server's CPU time (all its threads; nginx plus tokengate behind nginx) per answered request.`,
   ];
-  for (const row of rows) {
+  for (const [group, { title, baselines, backend }] of Object.entries(groups) as [Group, (typeof groups)[Group]][]) {
+    const inGroup = rows.filter((row) => row.group === group);
+    if (inGroup.length === 0) continue;
     lines.push(
-      `| ${row.tool} | ${row.depth} | ${row.label} | ${Math.round(row.rps).toLocaleString('en-US')} | ${row.p50Ms.toFixed(2)} | ${row.p99Ms.toFixed(2)} | ${ratio(row.rps, baselineOf(rows, row, 'uWS hello-world'))} | ${ratio(row.rps, baselineOf(rows, row, 'naive'))} |`,
+      '',
+      `**${title}**`,
+      '',
+      `| tool | pipelining | connections | scenario | req/s | p50 ms | p99 ms | CPU µs/req |${backend ? ' of which tokengate |' : ''}${baselines.map(([name]) => ` ${name} |`).join('')}`,
+      `|---|---|---|---|---:|---:|---:|---:|${backend ? '---:|' : ''}${baselines.map(() => '---:|').join('')}`,
     );
+    for (const row of inGroup) {
+      lines.push(
+        `| ${row.tool} | ${row.depth} | ${row.connections} | ${row.label} | ${Math.round(row.rps).toLocaleString('en-US')} | ${num(row.p50Ms)} | ${num(row.p99Ms)} | ${num(row.cpuUs)} |${backend ? ` ${num(row.backendCpuUs)} |` : ''}${baselines.map(([, prefix]) => ` ${ratio(row.rps, baselineOf(rows, row, prefix))} |`).join('')}`,
+      );
+    }
   }
   return `${lines.join('\n')}\n`;
 }
 
 const escapeXml = (text: string) => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 
-/** Horizontal bars of req/s for the wrk rows, one group per pipelining depth. */
+/** Horizontal bars of req/s for the one-core and nginx wrk rows. */
 export function renderSvg(rows: readonly Row[]): string {
-  const bars = rows.filter((row) => row.tool === 'wrk');
+  const bars = rows.filter((row) => row.tool === 'wrk' && (row.group === 'one core' || row.group === 'nginx'));
   const max = Math.max(...bars.map((row) => row.rps), 1);
-  const barHeight = 18;
-  const labelWidth = 430;
-  const chartWidth = 520;
-  const height = 40 + bars.length * (barHeight + 6);
+  const barHeight = 16;
+  const labelWidth = 560;
+  const chartWidth = 480;
+  const height = 40 + bars.length * (barHeight + 5);
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${labelWidth + chartWidth + 110}" height="${height}" font-family="sans-serif" font-size="12">`,
     '<title>tokengate benchmark: requests per second per scenario</title>',
     '<rect width="100%" height="100%" fill="white"/>',
-    `<text x="10" y="20" font-size="14" font-weight="bold">req/s with wrk, one server core (higher is better)</text>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">req/s with wrk (higher is better); grey: baselines, blue: tokengate, green: through nginx</text>`,
   ];
   bars.forEach((row, i) => {
-    const y = 34 + i * (barHeight + 6);
+    const y = 34 + i * (barHeight + 5);
     const width = Math.max(1, (row.rps / max) * chartWidth);
-    const color = row.label.startsWith('tokengate') ? '#2b6cb0' : '#a0aec0';
+    const color = row.group === 'nginx' ? '#2f855a' : row.label.startsWith('tokengate') ? '#2b6cb0' : '#a0aec0';
     parts.push(
-      `<text x="${labelWidth - 6}" y="${y + 13}" text-anchor="end">${escapeXml(`${row.label} (pipelining ${row.depth})`)}</text>`,
+      `<text x="${labelWidth - 6}" y="${y + 12}" text-anchor="end">${escapeXml(`${row.label} (pipelining ${row.depth})`)}</text>`,
       `<rect x="${labelWidth}" y="${y}" width="${width.toFixed(1)}" height="${barHeight}" fill="${color}"/>`,
-      `<text x="${(labelWidth + width + 6).toFixed(1)}" y="${y + 13}">${Math.round(row.rps).toLocaleString('en-US')}</text>`,
+      `<text x="${(labelWidth + width + 6).toFixed(1)}" y="${y + 12}">${Math.round(row.rps).toLocaleString('en-US')}</text>`,
     );
   });
   parts.push('</svg>');

@@ -31,8 +31,12 @@ export interface NginxPaths {
  * nginx.example.conf with test ports and paths and nothing else changed, plus the optional
  * `#[name] ` lines of the named options switched on.
  */
-export function renderExampleConfig(paths: NginxPaths, options: readonly string[] = []): string {
-  let text = readFileSync(exampleConfigPath, 'utf8');
+export function renderExampleConfig(
+  paths: NginxPaths,
+  options: readonly string[] = [],
+  template: string | URL = exampleConfigPath,
+): string {
+  let text = readFileSync(template, 'utf8');
   text = replaceOnce(text, 'listen 80;', `listen 127.0.0.1:${paths.listenPort};`);
   text = replaceOnce(text, 'server 127.0.0.1:8080;', `server 127.0.0.1:${paths.tokengatePort};`);
   text = replaceOnce(text, 'root /var/www/protected;', `root ${paths.root};`);

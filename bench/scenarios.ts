@@ -1,0 +1,86 @@
+/** What the HTTP benchmarks send and the config they serve it with (bench/http.ts, bench/profile.ts). */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hmacSigner } from '../src/hmac-signer.js';
+import { gateFor } from '../test/helpers/gates.js';
+import { signedUrl } from '../test/helpers/signed-url.js';
+
+export const clientIp = '203.0.113.7';
+export const secrets = { azion: 'bench-azion-secret-0123456789', alta: 'bench-alta-secret-0123456789', hmac: 'ab'.repeat(32) };
+export const schemes = ['azion', 'alta', 'hmac'] as const;
+
+const now = Math.floor(Date.now() / 1000);
+
+/** The token lists, one per scenario, for wrk's Lua script and for autocannon. */
+export function tokenLists(): Record<string, string[]> {
+  const gate = gateFor(
+    [
+      { prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'A' }] },
+      { prefix: '/tv/', scheme: 'alta', keys: [{ id: 'k', env: 'B' }] },
+      { prefix: '/myc/', scheme: 'azion', keys: [{ id: 'k', env: 'A' }] },
+      { prefix: '/tvc/', scheme: 'alta', keys: [{ id: 'k', env: 'B' }] },
+    ],
+    { A: secrets.azion, B: secrets.alta },
+  );
+  const hmac = hmacSigner({ keyId: 'k', key: secrets.hmac });
+  const sign = {
+    azion: (path: string, ttl: number) => signedUrl(gate, { path, expiresSec: now + ttl }),
+    alta: (path: string, ttl: number) => signedUrl(gate, { path, expiresSec: now + ttl, notBeforeSec: now - 7200, clientIp }),
+    hmac: (path: string, ttl: number) => hmac.sign(path, { ttlSec: ttl, nowSec: now }),
+  };
+  const prefix = { azion: '/my', alta: '/tv', hmac: '/vod' };
+  const lists: Record<string, string[]> = {};
+  for (const scheme of schemes) {
+    const distinct = Array.from({ length: 10_000 }, (_, i) => sign[scheme](`${prefix[scheme]}/title-${i}/seg-${i % 7}.ts`, 3600));
+    lists[`${scheme} valid, distinct tokens`] = distinct;
+    lists[`${scheme} valid, one token repeated, verdict cache on`] = [sign[scheme](`${prefix[scheme]}c/title/seg.ts`, 3600)];
+    // One character inside the signed fields or the signature (never the grammar-checked last one).
+    lists[`${scheme} forged`] = distinct
+      .slice(0, 1000)
+      .map((url) => `${url.slice(0, -5)}${url.at(-5) === '1' ? '2' : '1'}${url.slice(-4)}`);
+    lists[`${scheme} expired`] = Array.from({ length: 1000 }, (_, i) => sign[scheme](`${prefix[scheme]}/old-${i}.ts`, -60));
+  }
+  // One file, distinct tokens (each a different expiry): the same URLs for both nginx setups,
+  // since nginx's secure_link_md5 "secret$uri$secure_link_expires" is the Azion construction.
+  lists['nginx file'] = Array.from({ length: 10_000 }, (_, i) =>
+    signedUrl(gate, { path: '/my/video.ts', expiresSec: now + 3600 + i }),
+  );
+  return lists;
+}
+
+export function tokengateConfig(
+  work: string,
+  port: number,
+  adminPort: number,
+  options: { metrics: boolean; workers: number },
+): string {
+  writeFileSync(join(work, 'azion.key'), secrets.azion);
+  writeFileSync(join(work, 'alta.key'), secrets.alta);
+  writeFileSync(join(work, 'hmac.key'), secrets.hmac);
+  const route = (name: string, prefix: string, scheme: string, file: string, verdictCache: boolean) => ({
+    name,
+    prefix,
+    scheme,
+    keys: [{ id: 'k', file }],
+    verdictCache,
+  });
+  const file = join(work, `config-${port}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      workers: options.workers,
+      metrics: options.metrics,
+      listeners: [{ port, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+      admin: { port: adminPort },
+      routes: [
+        route('azion', '/my/', 'azion', 'azion.key', false),
+        route('alta', '/tv/', 'alta', 'alta.key', false),
+        route('hmac', '/vod/', 'hmac', 'hmac.key', false),
+        route('azion-cached', '/myc/', 'azion', 'azion.key', true),
+        route('alta-cached', '/tvc/', 'alta', 'alta.key', true),
+        route('hmac-cached', '/vodc/', 'hmac', 'hmac.key', true),
+      ],
+    }),
+  );
+  return file;
+}
