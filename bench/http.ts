@@ -15,7 +15,7 @@
  * front of tokengate against nginx's own secure_link check, for the same file).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -256,12 +256,16 @@ async function measure(
       tool === 'wrk' ? await wrk(server, fileFor(uris), options) : await autocannonLoad(server.port, uris, options.depth),
     );
   }
+  return addRow({ group, tool, depth: options.depth, connections: options.connections ?? connections, label }, samples);
+}
+
+/** A row from the medians of `samples`; printed and kept for the report. */
+function addRow(
+  what: Pick<Row, 'group' | 'tool' | 'depth' | 'connections' | 'label'> & { baseline?: string },
+  samples: Load[],
+): Row {
   const row: Row = {
-    group,
-    tool,
-    depth: options.depth,
-    connections: options.connections ?? connections,
-    label,
+    ...what,
     rps: median(samples.map((s) => s.rps)),
     p50Ms: median(samples.map((s) => s.p50Ms)),
     p99Ms: median(samples.map((s) => s.p99Ms)),
@@ -270,7 +274,7 @@ async function measure(
   };
   rows.push(row);
   process.stdout.write(
-    `  ${tool.padEnd(10)} depth ${String(options.depth).padEnd(3)} c${String(row.connections).padEnd(3)} ${label.padEnd(58)} ${Math.round(row.rps).toString().padStart(8)} req/s  p50 ${row.p50Ms.toFixed(2)} ms  p99 ${row.p99Ms.toFixed(2)} ms  cpu ${row.cpuUs.toFixed(2)} µs/req${Number.isNaN(row.backendCpuUs) ? '' : ` (tokengate ${row.backendCpuUs.toFixed(2)})`}\n`,
+    `  ${row.tool.padEnd(10)} depth ${String(row.depth).padEnd(3)} c${String(row.connections).padEnd(3)} ${row.label.padEnd(58)} ${Math.round(row.rps).toString().padStart(8)} req/s  p50 ${row.p50Ms.toFixed(2)} ms  p99 ${row.p99Ms.toFixed(2)} ms  cpu ${row.cpuUs.toFixed(2)} µs/req${Number.isNaN(row.backendCpuUs) ? '' : ` (tokengate ${row.backendCpuUs.toFixed(2)})`}\n`,
   );
   return row;
 }
@@ -288,7 +292,6 @@ async function oneCore(lists: Record<string, string[]>): Promise<void> {
     nodeHello: await startNode([join(root, 'bench/servers/node-hello.mjs'), '{port}']),
     naive: await startNode([join(root, 'bench/servers/naive-node.mjs'), '{port}', secrets.azion]),
     tokengate: await startTokengate({ metrics: true, workers: 1 }),
-    noMetrics: await startTokengate({ metrics: false, workers: 1 }),
   };
   try {
     const scenarios: { label: string; server: Server; uris: string[]; autocannon: boolean; expected: number }[] = [
@@ -313,14 +316,6 @@ async function oneCore(lists: Record<string, string[]>): Promise<void> {
           expected: expectedFor(label),
         });
       }
-      const distinct = lists[`${scheme} valid, distinct tokens`]!;
-      scenarios.push({
-        label: `tokengate ${scheme} valid, distinct tokens, metrics off`,
-        server: servers.noMetrics,
-        uris: distinct,
-        autocannon: false,
-        expected: 200,
-      });
     }
     for (const s of scenarios)
       await expectStatus(s.server, s.uris[0]!, s.label.startsWith('tokengate') ? expectedFor(s.label) : 200, s.label);
@@ -351,6 +346,40 @@ async function oneCore(lists: Record<string, string[]>): Promise<void> {
     }
   } finally {
     await Promise.all(Object.values(servers).map((s) => s.stop()));
+  }
+}
+
+/**
+ * Metrics on vs off: the same scenario against two services that differ only in "metrics",
+ * measured in alternation (on, off, on, off...) so machine noise hits both alike.
+ */
+async function metricsCost(lists: Record<string, string[]>): Promise<void> {
+  const on = await startTokengate({ metrics: true, workers: 1 });
+  const off = await startTokengate({ metrics: false, workers: 1 });
+  const rounds = quick ? 1 : 5;
+  try {
+    for (const depth of [1, 10]) {
+      process.stdout.write(
+        `\nwrk, metrics on vs off in alternation, ${rounds} round(s) of ${durationSec} s, pipelining ${depth}\n`,
+      );
+      for (const scheme of schemes) {
+        const uris = lists[`${scheme} valid, distinct tokens`]!;
+        const samples = { on: [] as Load[], off: [] as Load[] };
+        for (let r = 0; r < rounds; r++) {
+          samples.on.push(await wrk(on, fileFor(uris), { depth, expected: 200 }));
+          samples.off.push(await wrk(off, fileFor(uris), { depth, expected: 200 }));
+        }
+        const onLabel = `tokengate ${scheme} valid, distinct tokens, metrics on`;
+        for (const [which, label] of [
+          ['on', onLabel],
+          ['off', `tokengate ${scheme} valid, distinct tokens, metrics off`],
+        ] as const) {
+          addRow({ group: 'metrics', tool: 'wrk', depth, connections, label, baseline: onLabel }, samples[which]);
+        }
+      }
+    }
+  } finally {
+    await Promise.all([on.stop(), off.stop()]);
   }
 }
 
@@ -481,12 +510,23 @@ async function main(): Promise<void> {
   await sh('npm', ['run', '-s', 'build']);
   const lists = tokenLists();
   if (runGroup('one-core')) await oneCore(lists);
+  if (runGroup('metrics')) await metricsCost(lists);
   if (runGroup('workers')) await workers(lists);
   if (runGroup('nginx')) await nginx(lists);
   const out = join(root, 'bench', 'results');
   mkdirSync(out, { recursive: true });
+  // With --only, the other groups' rows of the previous run stay (each row says when it was measured).
+  const measuredAt = new Date().toISOString();
+  for (const row of rows) (row as { measuredAt?: string }).measuredAt = measuredAt;
+  if (only !== undefined && existsSync(join(out, 'latest.json'))) {
+    const previous = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as { meta: { date: string }; rows: Row[] };
+    const rerun = new Set(rows.map((row) => row.group));
+    const kept = previous.rows.filter((row) => !rerun.has(row.group));
+    for (const row of kept) (row as { measuredAt?: string }).measuredAt ??= previous.meta.date;
+    rows.unshift(...kept);
+  }
   const meta = {
-    date: new Date().toISOString(),
+    date: measuredAt,
     node: process.version,
     cpu: (await sh('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"])).trim(),
     cores,

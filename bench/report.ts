@@ -1,5 +1,5 @@
 /** Renders benchmark rows as Markdown tables and an SVG bar chart (no dependencies). */
-export type Group = 'one core' | 'half load' | 'workers' | 'nginx';
+export type Group = 'one core' | 'half load' | 'metrics' | 'workers' | 'nginx';
 
 export interface Row {
   readonly group: Group;
@@ -14,6 +14,8 @@ export interface Row {
   readonly cpuUs: number;
   /** Of cpuUs, what tokengate spent behind nginx (NaN elsewhere). */
   readonly backendCpuUs: number;
+  /** Label of the row this one is compared with (its own baseline), when the group says so. */
+  readonly baseline?: string;
 }
 
 const groups: Record<Group, { title: string; baselines: readonly [string, string][]; backend?: boolean }> = {
@@ -23,6 +25,10 @@ const groups: Record<Group, { title: string; baselines: readonly [string, string
       ['vs uWS hello-world', 'uWS hello-world'],
       ['vs naive validator', 'naive'],
     ],
+  },
+  metrics: {
+    title: 'Metrics on vs off (one server core; the two services measured in alternation, median of 5 rounds)',
+    baselines: [['vs metrics on', '=baseline']],
   },
   'half load': {
     title: 'Latency at about half the maximum throughput (wrk with fewer connections; one server core)',
@@ -41,7 +47,9 @@ const groups: Record<Group, { title: string; baselines: readonly [string, string
 
 const same = (a: Row, b: Row) => a.group === b.group && a.tool === b.tool && a.depth === b.depth;
 const baselineOf = (rows: readonly Row[], row: Row, prefix: string) =>
-  rows.find((r) => same(r, row) && r.label.startsWith(prefix))?.rps;
+  prefix === '=baseline'
+    ? rows.find((r) => same(r, row) && r.label === row.baseline)?.rps
+    : rows.find((r) => same(r, row) && r.label.startsWith(prefix))?.rps;
 const ratio = (value: number, base: number | undefined) => (base ? `${((100 * value) / base).toFixed(0)}%` : '-');
 const num = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 
@@ -50,6 +58,15 @@ export function renderMarkdown(meta: Record<string, unknown>, rows: readonly Row
     `Measured ${meta.date} with \`${meta.command}\`: Node ${meta.node}, ${meta.nginx}, ${meta.cores} × ${meta.cpu};`,
     `median of ${meta.runs} run(s) of ${meta.durationSec} s per row. "CPU µs/req" is the server's CPU time (all its threads; nginx plus tokengate behind nginx) per answered request.`,
   ];
+  const dates = new Map<string, Set<Group>>();
+  for (const row of rows) {
+    const at = (row as { measuredAt?: string }).measuredAt ?? String(meta.date);
+    dates.set(at, (dates.get(at) ?? new Set()).add(row.group));
+  }
+  if (dates.size > 1) {
+    const when = [...dates].map(([at, groups]) => `${[...groups].join(', ')} at ${at}`).join('; ');
+    lines.push(`Groups measured by separate runs of the same command with \`--only\`: ${when}.`);
+  }
   for (const [group, { title, baselines, backend }] of Object.entries(groups) as [Group, (typeof groups)[Group]][]) {
     const inGroup = rows.filter((row) => row.group === group);
     if (inGroup.length === 0) continue;
