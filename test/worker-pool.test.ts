@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadConfig, recordingReader } from '../dist/config/load-config.js';
 import { startWorkerPool } from '../dist/http/worker-pool.js';
 import { createLogger } from '../dist/log.js';
 import { hmacSigner } from '../src/hmac-signer.js';
@@ -47,7 +48,9 @@ describe('worker pool supervision', () => {
     process.env.TOKENGATE_FAILPOINTS = 'worker-throw';
     const lines: string[] = [];
     const logger = createLogger('info', (line) => lines.push(line));
-    const pool = await startWorkerPool(file, [{ host: '127.0.0.1', port: 0 }], 2, logger);
+    const reader = recordingReader();
+    loadConfig(file, process.env, reader.read);
+    const pool = await startWorkerPool(file, reader.files, [{ host: '127.0.0.1', port: 0 }], 2, logger);
     try {
       const port = pool.ports[0]!;
       const url = hmacSigner({ keyId: 'k', key }).sign('/vod/a.ts', { ttlSec: 600 });
@@ -63,7 +66,7 @@ describe('worker pool supervision', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       const victim = pool.threads()[0]!;
       const victimId = victim.threadId;
-      victim.postMessage('failpoint:throw');
+      victim.postMessage({ type: 'failpoint:throw' });
       await expect.poll(() => lines.join(''), { timeout: 5000 }).toMatch(/"msg":"auth worker replaced"/);
       await new Promise((resolve) => setTimeout(resolve, 100));
       loading = false;
@@ -74,9 +77,9 @@ describe('worker pool supervision', () => {
       expect(after).toHaveLength(2);
       expect(after).toContain(before[1]);
       expect(lines.join('')).toMatch(
-        new RegExp(`"msg":"auth worker exited; starting a replacement","code":70,"thread":${victimId}`),
+        new RegExp(`"code":70,"thread":${victimId},"msg":"auth worker exited; starting a replacement"`),
       );
-      expect(lines.join('')).toMatch(new RegExp(`"msg":"auth worker replaced","workers":2,"replaced":${victimId}`));
+      expect(lines.join('')).toMatch(new RegExp(`"workers":2,"replaced":${victimId},"msg":"auth worker replaced"`));
       // Nothing was ever allowed wrongly or denied: every answer was 200 or a reset connection.
       expect(answered.length).toBeGreaterThan(20);
       expect(answered.filter((status) => status !== 200 && status !== null)).toEqual([]);

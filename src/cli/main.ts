@@ -4,7 +4,7 @@ import { ConfigError } from '../config/config-error.js';
 import { loadConfig } from '../config/load-config.js';
 import { Verdict } from '../core/verdict.js';
 import { EngineError } from '../http/native-uws.js';
-import { createLogger, type LogLevel } from '../log.js';
+import { createLogger, logLevelFrom, logLevels } from '../log.js';
 import { schemes } from '../schemes/registry.js';
 import { ExitCode, UsageError } from './exit-codes.js';
 import { explain } from './explain.js';
@@ -59,7 +59,13 @@ async function main(argv: string[]): Promise<number> {
   const nowSec = seconds(values.now, 'now') ?? Math.floor(Date.now() / 1000);
   if (command === 'serve') {
     if (rest.length > 0) throw new UsageError('serve takes no arguments');
-    await serve(configFile, createLogger((process.env.TOKENGATE_LOG_LEVEL ?? 'info') as LogLevel));
+    const level = logLevelFrom(process.env);
+    if (level === undefined) {
+      throw new UsageError(
+        `TOKENGATE_LOG_LEVEL must be one of ${logLevels.join(', ')} (got "${process.env.TOKENGATE_LOG_LEVEL}")`,
+      );
+    }
+    await serve(configFile, createLogger(level));
     return -1;
   }
   if (command === 'sign') {

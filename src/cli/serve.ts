@@ -1,4 +1,5 @@
-import { type LoadedConfig, loadConfig } from '../config/load-config.js';
+import { watchFile } from 'node:fs';
+import { type ConfigFiles, type LoadedConfig, loadConfig, recordingReader } from '../config/load-config.js';
 import { loadNativeUws } from '../http/native-uws.js';
 import { listenAdmin, listenAuth, type RunningListener, type ServiceState } from '../http/uws-engine.js';
 import { startWorkerPool, type WorkerPool } from '../http/worker-pool.js';
@@ -26,19 +27,66 @@ function sayWarnings(loaded: LoadedConfig, logger: Logger): void {
   }
 }
 
+/** The effective config for the startup log: key sources (paths, variable names), never key material. */
+function effectiveConfig(loaded: LoadedConfig): unknown {
+  return {
+    ...loaded.config,
+    routes: loaded.config.routes.map((route) => ({
+      ...route,
+      keys: route.keys.map((key) =>
+        key.publicDemoSecret === undefined ? key : { ...key, publicDemoSecret: '[published demo secret]' },
+      ),
+    })),
+  };
+}
+
+/** Reads and compiles the config, recording every file read: the snapshot the workers compile. */
+function loadRecorded(configFile: string | undefined): { loaded: LoadedConfig; files: ConfigFiles } {
+  const reader = recordingReader();
+  const loaded = loadConfig(configFile, process.env, reader.read);
+  return { loaded, files: reader.files };
+}
+
+/**
+ * `reloadOnChange`: polls the config file and every key file it read (stat every 2 s, which
+ * also sees Kubernetes' atomic symlink swaps of mounted ConfigMaps and Secrets) and reloads
+ * after a change. The watched set is the one read at start.
+ */
+function watchFiles(paths: readonly string[], onChange: () => void, logger: Logger): void {
+  let timer: NodeJS.Timeout | undefined;
+  for (const path of paths) {
+    watchFile(path, { interval: 2000, persistent: false }, (now, before) => {
+      if (now.mtimeMs === before.mtimeMs && now.ino === before.ino && now.size === before.size) return;
+      clearTimeout(timer);
+      // Editors and kubelet write in steps: reload once the files have settled.
+      timer = setTimeout(() => {
+        logger.log('info', 'config or key file changed; reloading', { file: path });
+        onChange();
+      }, 300);
+    });
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** After the listen sockets close, how long open connections may still bring a request. */
+const drainGraceMs = 500;
+
 /** Runs the service until SIGTERM/SIGINT; resolves once it is listening. */
 export async function serve(configFile: string | undefined, logger: Logger): Promise<void> {
-  const loaded = loadConfig(configFile);
+  const { loaded, files } = loadRecorded(configFile);
   const uws = loadNativeUws();
   sayWarnings(loaded, logger);
   const { config } = loaded;
   logger.log('info', 'config loaded', {
     source: loaded.source,
+    digest: loaded.digest,
     engine: 'uWebSockets.js (native)',
-    routes: loaded.gate.routes.map((r) => ({ name: r.name, prefix: r.prefix, scheme: r.schemeId, keys: r.keyIds })),
+    config: effectiveConfig(loaded),
   });
-  const state: ServiceState = { gate: loaded.gate, ready: false };
+  const state: ServiceState = { gate: loaded.gate, ready: false, draining: false };
   const running: RunningListener[] = [];
+  let admin: RunningListener | undefined;
   let pool: WorkerPool | undefined;
   // Workers count their own decisions; with one worker the main thread serves and counts.
   const local = config.metrics && config.workers === 1 ? new ThreadMetrics(loaded.gate) : undefined;
@@ -50,52 +98,93 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
   });
   metrics.configLoaded(loaded);
   try {
-    running.push(await listenAdmin(uws, config.admin, state, metrics, logger));
+    admin = await listenAdmin(uws, config.admin, state, metrics, logger);
     if (config.workers > 1) {
-      pool = await startWorkerPool(configFile, config.listeners, config.workers, logger);
+      pool = await startWorkerPool(configFile, files, config.listeners, config.workers, logger);
+      state.workersReady = pool.ready;
     } else {
       for (const listener of config.listeners) {
         running.push(await listenAuth(uws, listener, state, logger, local?.listener(listener.name)));
       }
     }
   } catch (error) {
-    for (const listener of running) listener.close();
+    for (const listener of [...running, ...(admin === undefined ? [] : [admin])]) listener.closeAll();
     logger.log('fatal', (error as Error).message);
     process.exit(ExitCode.listen);
   }
-  process.on('SIGHUP', () => {
+  let reloading = Promise.resolve();
+  const reload = async () => {
+    let next: { loaded: LoadedConfig; files: ConfigFiles };
     try {
-      const next = loadConfig(configFile);
-      sayWarnings(next, logger);
-      local?.gateReplaced(next.gate);
-      state.gate = next.gate;
-      pool?.reload();
-      metrics.configLoaded(next);
-      logger.log('info', 'config reloaded', { source: next.source, routes: next.gate.routes.length });
-      if (JSON.stringify([next.config.listeners, next.config.admin]) !== JSON.stringify([config.listeners, config.admin])) {
-        logger.log('warn', 'listener and admin changes take effect only after a restart');
-      }
+      next = loadRecorded(configFile);
     } catch (error) {
       metrics.reloadFailed();
       logger.log('error', 'config reload rejected; the previous config keeps serving', {
         problems: (error as { problems?: readonly string[] }).problems ?? [String(error)],
       });
+      return;
     }
-  });
-  const stop = (signal: string) => {
-    state.ready = false;
-    logger.log('info', 'shutting down', { signal });
-    for (const listener of running) listener.close();
-    if (pool === undefined) {
-      setTimeout(() => process.exit(ExitCode.ok), 50).unref();
-    } else {
-      void pool.shutdown().then(() => process.exit(ExitCode.ok));
+    sayWarnings(next.loaded, logger);
+    local?.gateReplaced(next.loaded.gate);
+    state.gate = next.loaded.gate;
+    // The workers compile the very bytes validated here; each swaps its config whole.
+    const problems = (await pool?.reload(next.files)) ?? [];
+    if (problems.length > 0) {
+      metrics.reloadFailed();
+      logger.log('error', 'a worker rejected the reload', { problems });
+      return;
+    }
+    metrics.configLoaded(next.loaded);
+    logger.log('info', 'config reloaded', {
+      source: next.loaded.source,
+      digest: next.loaded.digest,
+      routes: next.loaded.gate.routes.length,
+      workers: pool?.size() ?? 1,
+    });
+    if (
+      JSON.stringify([next.loaded.config.listeners, next.loaded.config.admin]) !==
+      JSON.stringify([config.listeners, config.admin])
+    ) {
+      logger.log('warn', 'listener and admin changes take effect only after a restart');
     }
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  // One reload at a time, in signal order.
+  const requestReload = () => {
+    reloading = reloading.then(reload);
+  };
+  process.on('SIGHUP', requestReload);
+  if (config.reloadOnChange && configFile !== undefined) watchFiles([...files.keys()], requestReload, logger);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      logger.log('warn', 'second signal: stopping now', { signal });
+      for (const listener of running) listener.closeAll();
+      await pool?.shutdown();
+      admin?.closeAll();
+      process.exit(ExitCode.ok);
+    }
+    stopping = true;
+    // 1. /readyz fails while everything still serves, so load balancers take this instance out.
+    state.draining = true;
+    logger.log('info', 'draining: /readyz answers 503', { signal, delaySec: config.shutdownDelaySec });
+    await sleep(config.shutdownDelaySec * 1000);
+    // 2. Stop accepting; answers on open connections now close them (Connection: close).
+    state.closing = true;
+    for (const listener of running) listener.close();
+    pool?.drain();
+    logger.log('info', 'auth listeners closed; answering open connections', { graceMs: drainGraceMs });
+    await sleep(drainGraceMs);
+    // 3. Close what is left (idle keepalive connections) and exit.
+    for (const listener of running) listener.closeAll();
+    await pool?.shutdown();
+    admin?.closeAll();
+    logger.log('info', 'stopped', { signal });
+    process.exit(ExitCode.ok);
+  };
+  process.on('SIGTERM', (signal) => void stop(signal));
+  process.on('SIGINT', (signal) => void stop(signal));
   state.ready = true;
-  for (const listener of running) {
+  for (const listener of [admin, ...running]) {
     logger.log('info', 'listening', { listener: listener.name, host: listener.host, port: listener.port });
   }
   for (const [i, listener] of (pool === undefined ? [] : config.listeners).entries()) {

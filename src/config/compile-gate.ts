@@ -19,6 +19,8 @@ export interface KeyEnvironment {
   /** Where relative key file paths start (the config file's directory). */
   readonly baseDir: string;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Reads a key file (default: from disk; worker threads read the main thread's snapshot). */
+  readonly readFile?: (path: string) => Buffer;
 }
 
 /** One trailing newline is how editors end files; it is never part of the secret. */
@@ -46,7 +48,7 @@ function loadSecret(source: KeySource, where: KeyEnvironment): Buffer | string {
   if (source.file !== undefined) {
     const path = isAbsolute(source.file) ? source.file : resolve(where.baseDir, source.file);
     try {
-      return stripFinalNewline(readFileSync(path));
+      return stripFinalNewline((where.readFile ?? readFileSync)(path));
     } catch (error) {
       return `cannot read key file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
     }

@@ -61,5 +61,9 @@ export interface Config {
   readonly verdictCache: VerdictCacheConfig;
   /** Record decisions for /metrics (on by default; off only to measure what recording costs). */
   readonly metrics: boolean;
+  /** Reload when the config file or a key file changes, as on SIGHUP. */
+  readonly reloadOnChange: boolean;
+  /** On SIGTERM, how long /readyz answers 503 while the auth listeners still serve (load balancers notice). */
+  readonly shutdownDelaySec: number;
   readonly routes: readonly RouteConfig[];
 }

@@ -18,6 +18,31 @@ export interface LoadedConfig {
   readonly digest: string;
 }
 
+/** Every file a load read (config and key files), as bytes: what worker threads compile from. */
+export type ConfigFiles = ReadonlyMap<string, Uint8Array>;
+
+/** A file reader that records what it read, for `snapshotReader` in the worker threads. */
+export function recordingReader(): { read(path: string): Buffer; readonly files: Map<string, Uint8Array> } {
+  const files = new Map<string, Uint8Array>();
+  return {
+    files,
+    read(path) {
+      const bytes = readFileSync(path);
+      files.set(path, bytes);
+      return bytes;
+    },
+  };
+}
+
+/** Reads only from a recorded snapshot: every thread compiles the very bytes the main thread read. */
+export function snapshotReader(files: ConfigFiles): (path: string) => Buffer {
+  return (path) => {
+    const bytes = files.get(path);
+    if (bytes === undefined) throw Object.assign(new Error(`${path} is not in the config snapshot`), { code: 'ENOENT' });
+    return Buffer.from(bytes);
+  };
+}
+
 /**
  * Reads, validates and compiles a config (the embedded default when `file` is undefined).
  * Throws a ConfigError listing every problem; never returns a partial config.
@@ -25,13 +50,14 @@ export interface LoadedConfig {
 export function loadConfig(
   file: string | undefined,
   env: Readonly<Record<string, string | undefined>> = process.env,
+  readFile: (path: string) => Buffer = readFileSync,
 ): LoadedConfig {
   let raw: unknown = defaultConfig;
   let text = JSON.stringify(defaultConfig);
   const source = file === undefined ? 'embedded default config' : resolve(file);
   if (file !== undefined) {
     try {
-      text = readFileSync(source, 'utf8');
+      text = readFile(source).toString('utf8');
     } catch (error) {
       throw new ConfigError(source, [`cannot read config file (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
     }
@@ -44,7 +70,7 @@ export function loadConfig(
   const config = parseConfig(raw);
   if (Array.isArray(config)) throw new ConfigError(source, config);
   const baseDir = file === undefined ? process.cwd() : dirname(source);
-  const compiled = compileGate(config, { baseDir, env });
+  const compiled = compileGate(config, { baseDir, env, readFile });
   if (compiled.problems.length > 0) throw new ConfigError(source, compiled.problems);
   return { config, gate: compiled.gate, warnings: compiled.warnings, source, digest: hash('sha256', text, 'hex') };
 }

@@ -135,7 +135,17 @@ function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig {
 export function parseConfig(raw: unknown): Config | string[] {
   const p = new Problems();
   const root =
-    p.object(raw, 'config', ['listeners', 'admin', 'clockSkewSec', 'workers', 'verdictCache', 'metrics', 'routes']) ?? {};
+    p.object(raw, 'config', [
+      'listeners',
+      'admin',
+      'clockSkewSec',
+      'workers',
+      'verdictCache',
+      'metrics',
+      'shutdownDelaySec',
+      'reloadOnChange',
+      'routes',
+    ]) ?? {};
   const workers =
     root.workers === undefined || root.workers === 'auto'
       ? availableParallelism()
@@ -165,9 +175,14 @@ export function parseConfig(raw: unknown): Config | string[] {
   }
   if (root.metrics !== undefined && typeof root.metrics !== 'boolean') p.add('config.metrics', 'must be true or false');
   const metrics = root.metrics !== false;
+  const shutdownDelaySec = p.integer(root, 'shutdownDelaySec', 'config', 0, 0, 300);
+  if (root.reloadOnChange !== undefined && typeof root.reloadOnChange !== 'boolean') {
+    p.add('config.reloadOnChange', 'must be true or false');
+  }
+  const reloadOnChange = root.reloadOnChange === true;
   crossCheck(listeners, admin, routes, p);
   if (p.list.length > 0) return p.list;
-  return deepFreeze({ listeners, admin, clockSkewSec, workers, verdictCache, metrics, routes });
+  return deepFreeze({ listeners, admin, clockSkewSec, workers, verdictCache, metrics, shutdownDelaySec, reloadOnChange, routes });
 }
 
 function crossCheck(listeners: AuthListenerConfig[], admin: AdminListenerConfig, routes: RouteConfig[], p: Problems): void {

@@ -11,6 +11,17 @@ export interface ServiceState {
   gate: Gate;
   /** True once every auth listener listens and until shutdown starts. */
   ready: boolean;
+  /** Shutting down: /readyz fails, so load balancers move traffic elsewhere; requests are still answered. */
+  draining: boolean;
+  /** Listen sockets closed: every answer also closes its connection. */
+  closing?: boolean;
+  /** Worker threads all listening (when workers serve the auth listeners). */
+  workersReady?: () => boolean;
+}
+
+/** What /readyz answers: config loaded, every auth listener (every worker) listening, not draining. */
+export function isReady(state: ServiceState): boolean {
+  return state.ready && !state.draining && (state.workersReady?.() ?? true);
 }
 
 export interface RunningListener {
@@ -86,7 +97,7 @@ export function listenAuth(
     res.writeStatus(wire.statusLine);
     for (const [name, value] of wire.headers) res.writeHeader(name, value);
     // Never wait for a body: answer now and close, so unread body bytes cannot be parsed as a request.
-    res.end(undefined, bodyAnnounced);
+    res.end(undefined, bodyAnnounced || state.closing === true);
     if (result.error !== undefined) {
       logger.limited('internal-error', 'error', 'internal error while deciding', {
         listener: listener.name,
@@ -119,7 +130,7 @@ export function listenAdmin(
   };
   app.get('/healthz', (res) => plain(res, '200 OK', 'ok\n'));
   app.get('/readyz', (res) =>
-    state.ready ? plain(res, '200 OK', 'ready\n') : plain(res, '503 Service Unavailable', 'not ready\n'),
+    isReady(state) ? plain(res, '200 OK', 'ready\n') : plain(res, '503 Service Unavailable', 'not ready\n'),
   );
   app.get('/metrics', (res) => {
     let aborted = false;

@@ -1,0 +1,171 @@
+/**
+ * The deploy kit parses, and says what the service really does: the dashboard and the alert
+ * rules use only metrics a running instance exports, probes and ports match the defaults.
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import type { Config } from '../src/config/config.js';
+import { defaultConfig } from '../src/config/default-config.js';
+import { parseConfig } from '../src/config/parse-config.js';
+import { hmacSigner } from '../src/hmac-signer.js';
+import { authRequest, rawRequest } from './helpers/raw-http.js';
+import { startService, tempDir, writeConfig } from './helpers/service-process.js';
+
+const deploy = new URL('../deploy/', import.meta.url);
+const read = (path: string) => readFileSync(new URL(path, deploy), 'utf8');
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(new URL(dir, deploy), { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? filesUnder(`${dir}${entry.name}/`) : [`${dir}${entry.name}`],
+  );
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML and JSON of any shape
+type Json = Record<string, any>;
+function yamlDocs(path: string): Json[] {
+  const docs = parseAllDocuments(read(path));
+  for (const doc of docs) expect(doc.errors, `${path}: ${doc.errors.join('; ')}`).toEqual([]);
+  return docs.map((doc) => doc.toJSON() as Json);
+}
+const k8s = (kind: string): Json => {
+  const found = filesUnder('kubernetes/')
+    .filter((f) => f.endsWith('.yaml'))
+    .flatMap(yamlDocs)
+    .find((doc) => doc.kind === kind);
+  expect(found, `a ${kind} in deploy/kubernetes`).toBeDefined();
+  return found!;
+};
+
+/** Metric names a PromQL expression uses. */
+const metricNames = (expr: string) => [...expr.matchAll(/\btokengate_[a-z_]+/g)].map((m) => m[0]);
+
+describe('deploy kit', () => {
+  it('every YAML and JSON file parses', () => {
+    const files = filesUnder('');
+    expect(files.filter((f) => /\.ya?ml$/.test(f)).length).toBeGreaterThanOrEqual(9);
+    for (const file of files) {
+      if (/\.ya?ml$/.test(file)) expect(yamlDocs(file).length, file).toBeGreaterThan(0);
+      if (file.endsWith('.json')) expect(() => JSON.parse(read(file)), file).not.toThrow();
+    }
+    expect(Array.isArray(parseConfig(JSON.parse(read('config.example.json'))))).toBe(false);
+  });
+
+  it('Kubernetes: ports and probes match the service defaults, the pod runs unprivileged and drains before it is killed', () => {
+    const config = parseConfig(JSON.parse(k8s('ConfigMap').data['config.json'])) as Config;
+    expect(Array.isArray(config), JSON.stringify(config)).toBe(false);
+    const defaults = parseConfig(defaultConfig) as Config;
+    expect(config.listeners[0]!.port).toBe(defaults.listeners[0]!.port);
+    expect(config.admin.port).toBe(defaults.admin.port);
+    const deployment = k8s('Deployment');
+    const pod = deployment.spec.template.spec;
+    const container = pod.containers[0];
+    const ports = Object.fromEntries(container.ports.map((p: Json) => [p.name, p.containerPort]));
+    expect(ports).toEqual({ auth: config.listeners[0]!.port, admin: config.admin.port });
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'admin' });
+    // The drain delay outlasts the readiness probe's reaction, and the pod outlasts the drain.
+    const probe = container.readinessProbe;
+    expect(config.shutdownDelaySec).toBeGreaterThanOrEqual(probe.periodSeconds * probe.failureThreshold);
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(config.shutdownDelaySec + 1);
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    expect(container.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(container.resources.requests.cpu).toBeDefined();
+    expect(container.resources.limits.memory).toBeDefined();
+    // Keys come from the Secret's files, never from the ConfigMap.
+    const keyMount = container.volumeMounts.find((m: Json) => m.name === 'keys');
+    expect(pod.volumes.find((v: Json) => v.name === 'keys').secret.secretName).toBe(k8s('Secret').metadata.name);
+    for (const route of config.routes)
+      for (const key of route.keys) expect(key.file).toMatch(new RegExp(`^${keyMount.mountPath}/`));
+    const service = k8s('Service');
+    expect(service.spec.ports.map((p: Json) => [p.name, p.port])).toEqual([
+      ['auth', config.listeners[0]!.port],
+      ['admin', config.admin.port],
+    ]);
+    expect(k8s('ServiceMonitor').spec.endpoints[0]).toMatchObject({ port: 'admin', path: '/metrics' });
+    expect(k8s('ServiceMonitor').spec.selector.matchLabels).toEqual(service.metadata.labels);
+    expect(k8s('HorizontalPodAutoscaler').spec.scaleTargetRef.name).toBe(deployment.metadata.name);
+    expect(k8s('PodDisruptionBudget').spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+    const kustomization = yamlDocs('kubernetes/kustomization.yaml')[0]!;
+    expect([...kustomization.resources].sort()).toEqual(
+      filesUnder('kubernetes/')
+        .filter((f) => f.endsWith('.yaml') && !f.endsWith('kustomization.yaml'))
+        .map((f) => f.slice('kubernetes/'.length))
+        .sort(),
+    );
+  });
+
+  it('Dockerfile: Node 20 on Debian 12 in both stages, non-root, health check on the default admin port', () => {
+    const dockerfile = read('docker/Dockerfile');
+    const from = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+    expect(from).toEqual(['node:20-bookworm-slim', 'node:20-bookworm-slim']);
+    expect(dockerfile).toMatch(/^USER 1000:1000$/m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*http:\/\/127\.0\.0\.1:9090\/healthz/m);
+    expect(dockerfile).toMatch(/^EXPOSE 8080 9090$/m);
+    expect(dockerfile).toMatch(/npm ci/);
+    expect(read('docker/Dockerfile.dockerignore')).toMatch(/^!package-lock\.json$/m);
+  });
+
+  it('systemd: reload is SIGHUP, stop is SIGTERM with time to drain, bad configs are not restarted', () => {
+    const unit = read('systemd/tokengate.service');
+    expect(unit).toMatch(/^ExecStart=.*dist\/cli\/main\.js serve --config /m);
+    expect(unit).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+    expect(unit).toMatch(/^KillSignal=SIGTERM$/m);
+    expect(Number(/^TimeoutStopSec=(\d+)$/m.exec(unit)?.[1])).toBeGreaterThanOrEqual(10);
+    expect(unit).toMatch(/^RestartPreventExitStatus=78$/m);
+  });
+
+  it('the dashboard and the alert rules use only metrics a running instance exports', async () => {
+    const dashboard = JSON.parse(read('grafana/tokengate-dashboard.json')) as Json;
+    const panelExprs: string[] = dashboard.panels.flatMap((panel: Json) => panel.targets.map((t: Json) => t.expr));
+    const ruleExprs: string[] = k8s('PrometheusRule').spec.groups.flatMap((g: Json) => g.rules.map((r: Json) => r.expr));
+    const titles = dashboard.panels.map((panel: Json) => panel.title.toLowerCase()).join(' | ');
+    for (const topic of ['verdict', 'deny', 'latency', 'cache hit', 'reload', 'workers', 'engine'])
+      expect(titles).toContain(topic);
+    const alerts = k8s('PrometheusRule').spec.groups.flatMap((g: Json) => g.rules.map((r: Json) => r.alert));
+    for (const alert of ['DenyRatio', 'ExpiredRatio', 'ReloadFailed', 'Latency', 'NoWorkers']) {
+      expect(
+        alerts.some((name: string) => name.includes(alert)),
+        alert,
+      ).toBe(true);
+    }
+
+    // A real instance with worker threads and a cached route, after some traffic.
+    const dir = tempDir();
+    const key = 'e5'.repeat(32);
+    writeFileSync(join(dir, 'key.hex'), key);
+    const file = writeConfig(dir, {
+      workers: 2,
+      listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+      admin: { port: 0 },
+      routes: [{ name: 'live', prefix: '/live/', scheme: 'hmac', keys: [{ id: 'k', file: 'key.hex' }], verdictCache: true }],
+    });
+    const service = await startService(['serve', '--config', file]);
+    let exposition: string;
+    try {
+      const url = hmacSigner({ keyId: 'k', key }).sign('/live/a.ts', { ttlSec: 60 });
+      const ask = authRequest([
+        ['X-Original-URI', url],
+        ['X-Real-IP', '192.0.2.1'],
+      ]);
+      expect((await rawRequest(service.ports.get('auth')!, ask)).status).toBe(200);
+      exposition = (await rawRequest(service.ports.get('admin')!, 'GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n')).body;
+    } finally {
+      await service.stop();
+    }
+    const exported = new Set(
+      exposition
+        .split('\n')
+        .filter((line) => line.startsWith('tokengate_'))
+        .map((line) => /^[a-z_]+/.exec(line)![0]),
+    );
+    const used = new Set([...panelExprs, ...ruleExprs].flatMap(metricNames));
+    expect(used.size).toBeGreaterThanOrEqual(10);
+    expect([...used].filter((name) => !exported.has(name))).toEqual([]);
+  });
+});

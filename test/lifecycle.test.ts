@@ -1,0 +1,237 @@
+/**
+ * Readiness, graceful shutdown and reload under load, with one worker on the main thread and
+ * with worker threads: nothing lost, nothing decided by a mix of configs, a removed key stops
+ * verifying as soon as the reload is logged.
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hmacSigner } from '../src/hmac-signer.js';
+import { authRequest, header, RawConnection, rawRequest } from './helpers/raw-http.js';
+import { cliPath, type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
+
+const keys = { k1: '11'.repeat(32), k2: '22'.repeat(32) };
+const sign = (id: 'k1' | 'k2', path: string) => hmacSigner({ keyId: id, key: keys[id] }).sign(path, { ttlSec: 600 });
+
+function setUp(workers: number, keyIds: readonly ('k1' | 'k2')[], extra: Record<string, unknown> = {}) {
+  const dir = tempDir();
+  for (const [id, key] of Object.entries(keys)) writeFileSync(join(dir, `${id}.hex`), key);
+  const config = (ids: readonly string[]) => ({
+    workers,
+    listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+    admin: { port: 0 },
+    routes: [{ name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: ids.map((id) => ({ id, file: `${id}.hex` })) }],
+    ...extra,
+  });
+  const file = writeConfig(dir, config(keyIds));
+  return { file, rewrite: (ids: readonly string[]) => writeConfig(dir, config(ids)) };
+}
+
+const readyz = async (service: RunningService) =>
+  (await rawRequest(service.ports.get('admin')!, 'GET /readyz HTTP/1.1\r\nHost: a\r\n\r\n')).status;
+
+interface LoopResult {
+  /** Requests written and their answers, in order, per connection. */
+  readonly sent: number;
+  readonly answers: { status: number; uri: string; atMs: number }[];
+  /** A request written whose connection closed before its answer (a lost request). */
+  readonly lost: number;
+}
+
+/**
+ * One client: keepalive requests one after another, a new connection whenever the service
+ * closes one after an answer, until a connection is refused or `until()` says stop.
+ */
+async function clientLoop(port: number, uris: readonly string[], until: () => boolean): Promise<LoopResult> {
+  const answers: LoopResult['answers'] = [];
+  let sent = 0;
+  let lost = 0;
+  let connection: RawConnection | undefined;
+  for (let i = 0; !until(); i++) {
+    if (connection === undefined || connection.closed) {
+      try {
+        connection = await RawConnection.open(port);
+      } catch {
+        break; // refused: the service stopped accepting
+      }
+    }
+    const uri = uris[i % uris.length]!;
+    connection.write(
+      authRequest([
+        ['X-Original-URI', uri],
+        ['X-Real-IP', '192.0.2.1'],
+      ]),
+    );
+    sent++;
+    try {
+      const response = await connection.read(2000);
+      answers.push({ status: response.status, uri, atMs: Date.now() });
+      if (header(response, 'connection') === 'close') await connection.waitClosed(1000);
+    } catch {
+      // Closed with our request unanswered: only an idle connection may be closed without one.
+      lost++;
+      connection.destroy();
+      connection = undefined;
+    }
+  }
+  connection?.destroy();
+  return { sent, answers, lost };
+}
+
+describe.each([1, 2])('lifecycle with %i worker(s)', (workers) => {
+  it('SIGTERM under load: /readyz fails first, every accepted request is answered, exit 0 within the bound', async () => {
+    const { file } = setUp(workers, ['k1'], { shutdownDelaySec: 1 });
+    const service = await startService(['serve', '--config', file]);
+    const port = service.ports.get('auth')!;
+    expect(await readyz(service)).toBe(200);
+    const uris = Array.from({ length: 20 }, (_, i) => sign('k1', `/vod/t-${i}.ts`));
+    const loops = Array.from({ length: 8 }, () => clientLoop(port, uris, () => false));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const termAt = Date.now();
+    service.process.kill('SIGTERM');
+    // Within the delay: not ready, still answering.
+    await expect.poll(() => readyz(service), { timeout: 500, interval: 20 }).toBe(503);
+    const notReadyAt = Date.now();
+    const code = await new Promise<number | null>((resolve) => service.process.once('exit', resolve));
+    const exitAt = Date.now();
+    const results = await Promise.all(loops);
+    expect(code).toBe(0);
+    expect(exitAt - termAt).toBeGreaterThanOrEqual(1000);
+    expect(exitAt - termAt).toBeLessThan(1000 + 3000);
+    const answers = results.flatMap((r) => r.answers);
+    expect(results.reduce((sum, r) => sum + r.lost, 0)).toBe(0);
+    expect(answers.length).toBe(results.reduce((sum, r) => sum + r.sent, 0));
+    expect(new Set(answers.map((a) => a.status))).toEqual(new Set([200]));
+    // Answers kept coming after /readyz turned 503 (the delay lets load balancers react).
+    expect(answers.filter((a) => a.atMs > notReadyAt + 200).length).toBeGreaterThan(0);
+    expect(service.stderr()).toMatch(/"msg":"draining: \/readyz answers 503"/);
+    expect(service.stderr()).toMatch(/"msg":"stopped"/);
+  });
+
+  it('SIGHUP under load: k2 never fails, k1 stops at once after the reload and never comes back', async () => {
+    const { file, rewrite } = setUp(workers, ['k1', 'k2']);
+    const service = await startService(['serve', '--config', file]);
+    try {
+      const port = service.ports.get('auth')!;
+      const uris = [sign('k1', '/vod/a.ts'), sign('k2', '/vod/b.ts')];
+      let stop = false;
+      const loops = Array.from({ length: 6 }, () => clientLoop(port, uris, () => stop));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      rewrite(['k2']);
+      service.process.kill('SIGHUP');
+      await expect.poll(() => service.stderr(), { timeout: 3000, interval: 10 }).toMatch(/"msg":"config reloaded"/);
+      const reloadedAt = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      stop = true;
+      const results = await Promise.all(loops);
+      expect(results.reduce((sum, r) => sum + r.lost, 0)).toBe(0);
+      for (const { answers } of results) {
+        const k1 = answers.filter((a) => a.uri === uris[0]);
+        const k2 = answers.filter((a) => a.uri === uris[1]);
+        expect(new Set(k2.map((a) => a.status))).toEqual(new Set([200]));
+        // Old config then new config, never back: 200…200 403…403 on every connection.
+        const firstDenied = k1.findIndex((a) => a.status === 403);
+        expect(firstDenied).toBeGreaterThanOrEqual(0);
+        expect(k1.slice(0, firstDenied).every((a) => a.status === 200)).toBe(true);
+        expect(k1.slice(firstDenied).every((a) => a.status === 403)).toBe(true);
+        // Logged means done: every k1 answer after the log line is a denial.
+        expect(k1.filter((a) => a.atMs > reloadedAt && a.status !== 403)).toEqual([]);
+      }
+      expect(service.stderr()).toMatch(new RegExp(`"workers":${workers}.*"msg":"config reloaded"`));
+    } finally {
+      await service.stop();
+    }
+  });
+});
+
+describe('reload and start refusals', () => {
+  it('a broken or deleted config on SIGHUP is rejected with its reason and the old one keeps serving', async () => {
+    const { file } = setUp(2, ['k1']);
+    const service = await startService(['serve', '--config', file]);
+    try {
+      const port = service.ports.get('auth')!;
+      const ask = async () =>
+        (
+          await rawRequest(
+            port,
+            authRequest([
+              ['X-Original-URI', sign('k1', '/vod/x.ts')],
+              ['X-Real-IP', '192.0.2.1'],
+            ]),
+          )
+        ).status;
+      writeFileSync(file, '{"listeners": [');
+      service.process.kill('SIGHUP');
+      await expect.poll(() => service.stderr(), { timeout: 3000 }).toMatch(/not valid JSON.*config reload rejected/);
+      expect(await ask()).toBe(200);
+      expect(await readyz(service)).toBe(200);
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it('"reloadOnChange": an edited config file is reloaded without a signal', async () => {
+    const { file, rewrite } = setUp(2, ['k1'], { reloadOnChange: true });
+    const service = await startService(['serve', '--config', file]);
+    try {
+      const port = service.ports.get('auth')!;
+      const ask = async (uri: string) =>
+        (
+          await rawRequest(
+            port,
+            authRequest([
+              ['X-Original-URI', uri],
+              ['X-Real-IP', '192.0.2.1'],
+            ]),
+          )
+        ).status;
+      expect(await ask(sign('k2', '/vod/a.ts'))).toBe(403);
+      await new Promise((resolve) => setTimeout(resolve, 1100)); // a different mtime second
+      rewrite(['k2']);
+      await expect.poll(() => service.stderr(), { timeout: 6000, interval: 50 }).toMatch(/"msg":"config reloaded"/);
+      expect(service.stderr()).toMatch(/"msg":"config or key file changed; reloading"/);
+      expect(await ask(sign('k2', '/vod/a.ts'))).toBe(200);
+      expect(await ask(sign('k1', '/vod/a.ts'))).toBe(403);
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it('an invalid TOKENGATE_LOG_LEVEL is refused at start with the valid levels (exit 64)', async () => {
+    const { file } = setUp(1, ['k1']);
+    const result = await runCli(['serve', '--config', file], { TOKENGATE_LOG_LEVEL: 'verbose' });
+    expect(result.code).toBe(64);
+    expect(result.stderr).toMatch(/TOKENGATE_LOG_LEVEL must be one of debug, info, warn, error, fatal, silent \(got "verbose"\)/);
+  });
+
+  it('logs JSON lines with the effective config at start, and nothing below the configured level', async () => {
+    const { file } = setUp(1, ['k1']);
+    // With "warn" not even the "listening" lines are written: start, wait, stop, look.
+    const quiet = spawn(process.execPath, [cliPath, 'serve', '--config', file], {
+      env: { ...process.env, TOKENGATE_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let quietLog = '';
+    quiet.stderr!.on('data', (chunk: Buffer) => {
+      quietLog += chunk.toString();
+    });
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    quiet.kill('SIGTERM');
+    expect(await new Promise((resolve) => quiet.once('exit', resolve))).toBe(0);
+    expect(quietLog).toBe('');
+    const service = await startService(['serve', '--config', file]);
+    await service.stop();
+    const lines = service
+      .stderr()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const loaded = lines.find((line) => line.msg === 'config loaded')!;
+    expect(loaded.level).toBe('info');
+    expect(loaded.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(loaded.engine).toBe('uWebSockets.js (native)');
+    expect(JSON.stringify(loaded.config)).toContain('"file":"k1.hex"');
+    expect(service.stderr()).not.toContain(keys.k1);
+  });
+});
