@@ -16,13 +16,12 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { nginxBinary, renderExampleConfig, withTestPaths } from '../test/helpers/nginx.js';
 import { type Group, type Row, renderMarkdown, renderSvg } from './report.js';
-import { clientIp, schemes, secrets, tokengateConfig, tokenLists } from './scenarios.js';
+import { clientIp, schemes, secrets, tokengateConfig, tokenLists, waitForPort } from './scenarios.js';
 
 const quick = process.argv.includes('--quick');
 /** `--only=nginx,workers` runs only those groups ("one core" includes "half load"). */
@@ -47,22 +46,6 @@ function sh(command: string, args: string[]): Promise<string> {
       error ? fail(new Error(`${command}: ${stderr}`)) : ok(stdout),
     ),
   );
-}
-
-function waitForPort(port: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  return new Promise((ok, fail) => {
-    const attempt = () => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.destroy();
-        ok();
-      });
-      socket.once('error', () =>
-        Date.now() > deadline ? fail(new Error(`port ${port} never opened`)) : setTimeout(attempt, 50),
-      );
-    };
-    attempt();
-  });
 }
 
 let nextPort = 18_400;

@@ -9,10 +9,9 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { schemes, tokengateConfig, tokenLists } from './scenarios.js';
+import { schemes, tokengateConfig, tokenLists, waitForPort } from './scenarios.js';
 
 const arg = (name: string, fallback: string) =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
@@ -26,22 +25,6 @@ const work = mkdtempSync(join(tmpdir(), 'tokengate-profile-'));
 interface ProfileNode {
   readonly id: number;
   readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
-}
-
-function waitForPort(port: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  return new Promise((ok, fail) => {
-    const attempt = () => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.destroy();
-        ok();
-      });
-      socket.once('error', () =>
-        Date.now() > deadline ? fail(new Error(`port ${port} never opened`)) : setTimeout(attempt, 50),
-      );
-    };
-    attempt();
-  });
 }
 
 /** Which part of the service a profile frame belongs to. */

@@ -1,5 +1,6 @@
-/** What the HTTP benchmarks send and the config they serve it with (bench/http.ts, bench/profile.ts). */
+/** What the HTTP benchmarks send, the config they serve it with, and how they wait for a server (bench/http.ts, bench/profile.ts). */
 import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { hmacSigner } from '../src/hmac-signer.js';
 import { gateFor } from '../test/helpers/gates.js';
@@ -83,4 +84,21 @@ export function tokengateConfig(
     }),
   );
   return file;
+}
+
+/** Resolves once something accepts connections on 127.0.0.1:`port` (10 s at most). */
+export function waitForPort(port: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  return new Promise((ok, fail) => {
+    const attempt = () => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        ok();
+      });
+      socket.once('error', () =>
+        Date.now() > deadline ? fail(new Error(`port ${port} never opened`)) : setTimeout(attempt, 50),
+      );
+    };
+    attempt();
+  });
 }

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hmacSigner } from '../src/hmac-signer.js';
-import { authRequest, header, RawConnection, rawRequest } from './helpers/raw-http.js';
+import { authStatus, header, rawRequest } from './helpers/raw-http.js';
 import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const key = 'c3'.repeat(32);
@@ -29,22 +29,7 @@ function setUp(workers: number, extra: Record<string, unknown> = {}) {
 }
 
 /** Sends each URI on its own connection (so SO_REUSEPORT spreads them over the workers). */
-async function send(port: number, uris: readonly string[]): Promise<number[]> {
-  return Promise.all(
-    uris.map(async (uri) => {
-      const connection = await RawConnection.open(port);
-      connection.write(
-        authRequest([
-          ['X-Original-URI', uri],
-          ['X-Real-IP', '192.0.2.1'],
-        ]),
-      );
-      const { status } = await connection.read();
-      connection.destroy();
-      return status;
-    }),
-  );
-}
+const send = (port: number, uris: readonly string[]): Promise<number[]> => Promise.all(uris.map((uri) => authStatus(port, uri)));
 
 async function scrape(service: RunningService, path = '/metrics'): Promise<{ status: number; text: string; type: string }> {
   const response = await rawRequest(service.ports.get('admin')!, `GET ${path} HTTP/1.1\r\nHost: admin\r\n\r\n`);

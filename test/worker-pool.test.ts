@@ -11,28 +11,13 @@ import { loadConfig, recordingReader } from '../dist/config/load-config.js';
 import { startWorkerPool } from '../dist/http/worker-pool.js';
 import { createLogger } from '../dist/log.js';
 import { hmacSigner } from '../src/hmac-signer.js';
-import { authRequest, RawConnection } from './helpers/raw-http.js';
+import { authStatus } from './helpers/raw-http.js';
 import { tempDir, writeConfig } from './helpers/service-process.js';
 
 const key = 'd4'.repeat(32);
 
 /** One request on a fresh connection; a connection that the dying worker held may be reset (null). */
-async function ask(port: number, uri: string): Promise<number | null> {
-  try {
-    const connection = await RawConnection.open(port);
-    connection.write(
-      authRequest([
-        ['X-Original-URI', uri],
-        ['X-Real-IP', '192.0.2.1'],
-      ]),
-    );
-    const { status } = await connection.read();
-    connection.destroy();
-    return status;
-  } catch {
-    return null;
-  }
-}
+const ask = (port: number, uri: string): Promise<number | null> => authStatus(port, uri).catch(() => null);
 
 describe('worker pool supervision', () => {
   it('replaces a worker that dies while the others keep answering', async () => {

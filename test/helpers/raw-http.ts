@@ -120,3 +120,15 @@ export function authRequest(headers: readonly (readonly [string, string])[], met
   const lines = [`${method} /auth HTTP/1.1`, 'Host: tokengate', ...headers.map(([name, value]) => `${name}: ${value}`)];
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
+
+/** The status of one auth request (nginx-style source headers) on a fresh connection. */
+export async function authStatus(port: number, uri: string, clientIp = '192.0.2.1'): Promise<number> {
+  const response = await rawRequest(
+    port,
+    authRequest([
+      ['X-Original-URI', uri],
+      ['X-Real-IP', clientIp],
+    ]),
+  );
+  return response.status;
+}
