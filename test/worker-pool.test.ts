@@ -51,7 +51,10 @@ describe('worker pool supervision', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       const victim = pool.threads()[0]!;
       const victimId = victim.threadId;
+      expect(pool.ready()).toBe(true);
       victim.postMessage({ type: 'failpoint:throw' });
+      // Not ready (/readyz 503) while a worker is missing, ready again once replaced.
+      await expect.poll(() => pool.ready(), { timeout: 2000, interval: 5 }).toBe(false);
       await expect.poll(() => lines.join(''), { timeout: 5000 }).toMatch(/"msg":"auth worker replaced"/);
       await new Promise((resolve) => setTimeout(resolve, 100));
       loading = false;
@@ -60,6 +63,7 @@ describe('worker pool supervision', () => {
       const after = pool.threads().map((worker) => worker.threadId);
       expect(after).not.toContain(victimId);
       expect(after).toHaveLength(2);
+      expect(pool.ready()).toBe(true);
       expect(after).toContain(before[1]);
       expect(lines.join('')).toMatch(
         new RegExp(`"code":70,"thread":${victimId},"msg":"auth worker exited; starting a replacement"`),
