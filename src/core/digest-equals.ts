@@ -24,19 +24,3 @@ export function digestEquals(binaryDigest: string, tokenDigest: string, encoding
   if (provided.write(tokenDigest, 0, encoding) !== bytes) return false;
   return timingSafeEqual(pair[0], pair[1]);
 }
-
-/**
- * Constant-time equality of a digest crypto.hash returned already in the token's text encoding
- * (lowercase hex, canonical unpadded base64url) with the token's text: every character is
- * compared, with no early exit. The schemes' grammars fix the token's spelling (one spelling per
- * digest), so text equality is digest equality. Only the length, public by grammar, can end it
- * early. Measured under `npm run bench` pipelined load: no buffer writes and no native call
- * per check, against digestEquals' two buffer writes and timingSafeEqual.
- */
-export function textEquals(computed: string, provided: string): boolean {
-  const length = computed.length;
-  if (provided.length !== length) return false;
-  let difference = 0;
-  for (let i = 0; i < length; i++) difference |= computed.charCodeAt(i) ^ provided.charCodeAt(i);
-  return difference === 0;
-}

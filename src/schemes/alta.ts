@@ -10,7 +10,7 @@
  */
 import { hash, randomBytes } from 'node:crypto';
 import { canonicalIp } from '../core/client-ip.js';
-import { textEquals } from '../core/digest-equals.js';
+import { digestEquals } from '../core/digest-equals.js';
 import { tokenParamReader } from '../core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { isRejection, rejection, Verdict } from '../core/verdict.js';
@@ -61,7 +61,7 @@ function create(keys: readonly RouteKey[]): TokenScheme<AltaToken> {
     },
     verify(token) {
       for (const secret of secrets) {
-        if (textEquals(hash('sha1', token.signedPrefix + secret + token.signedSalt, 'hex'), token.hex)) return true;
+        if (digestEquals(hash('sha1', token.signedPrefix + secret + token.signedSalt, 'binary'), token.hex, 'hex')) return true;
       }
       return false;
     },

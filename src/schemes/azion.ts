@@ -6,7 +6,7 @@
  * `e` is fixed-width (ten digits) so `uri + e` cannot be re-split into another uri and time.
  */
 import { hash } from 'node:crypto';
-import { textEquals } from '../core/digest-equals.js';
+import { digestEquals } from '../core/digest-equals.js';
 import { tokenParamReader } from '../core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { isRejection, rejection, Verdict } from '../core/verdict.js';
@@ -40,7 +40,7 @@ function create(keys: readonly RouteKey[]): TokenScheme<AzionToken> {
     },
     verify(token) {
       for (const secret of secrets) {
-        if (textEquals(hash('md5', secret + token.path + token.expiresText, 'base64url'), token.st)) return true;
+        if (digestEquals(hash('md5', secret + token.path + token.expiresText, 'binary'), token.st, 'base64url')) return true;
       }
       return false;
     },
