@@ -1,11 +1,13 @@
 #!/bin/sh
-# Installs the Debian packages that the integration tests run for real: nginx, and PHP for the
-# README's PHP signing snippet (run against the service).
+# Installs the Debian packages that the integration tests run for real: nginx, PHP for the
+# README's PHP signing snippet (run against the service), and libfaketime for the clock tests.
 # Idempotent; `npm test` runs it first and CI runs it through `npm test`.
 set -eu
 missing=""
 [ -x /usr/sbin/nginx ] || [ -x /usr/bin/nginx ] || missing="$missing nginx"
 command -v php >/dev/null 2>&1 || missing="$missing php-cli"
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1 ] ||
+  missing="$missing faketime"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
   echo "install-test-deps: missing$missing; run as root: apt-get install$missing" >&2

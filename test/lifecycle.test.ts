@@ -4,7 +4,7 @@
  * verifying as soon as the reload is logged.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hmacSigner } from '../src/hmac-signer.js';
@@ -164,6 +164,13 @@ describe('reload and start refusals', () => {
       writeFileSync(file, '{"listeners": [');
       service.process.kill('SIGHUP');
       await expect.poll(() => service.stderr(), { timeout: 3000 }).toMatch(/not valid JSON.*config reload rejected/);
+      expect(await ask()).toBe(200);
+      expect(await readyz(service)).toBe(200);
+      rmSync(file);
+      service.process.kill('SIGHUP');
+      await expect
+        .poll(() => service.stderr(), { timeout: 3000 })
+        .toMatch(/cannot read config file \(ENOENT\).*config reload rejected/);
       expect(await ask()).toBe(200);
       expect(await readyz(service)).toBe(200);
     } finally {
