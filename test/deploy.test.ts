@@ -10,7 +10,7 @@ import type { Config } from '../src/config/config.js';
 import { defaultConfig } from '../src/config/default-config.js';
 import { parseConfig } from '../src/config/parse-config.js';
 import { hmacSigner } from '../src/hmac-signer.js';
-import { authRequest, rawRequest } from './helpers/raw-http.js';
+import { authStatus, rawRequest } from './helpers/raw-http.js';
 import { startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const deploy = new URL('../deploy/', import.meta.url);
@@ -149,11 +149,7 @@ describe('deploy kit', () => {
     let exposition: string;
     try {
       const url = hmacSigner({ keyId: 'k', key }).sign('/live/a.ts', { ttlSec: 60 });
-      const ask = authRequest([
-        ['X-Original-URI', url],
-        ['X-Real-IP', '192.0.2.1'],
-      ]);
-      expect((await rawRequest(service.ports.get('auth')!, ask)).status).toBe(200);
+      expect(await authStatus(service.ports.get('auth')!, url)).toBe(200);
       exposition = (await rawRequest(service.ports.get('admin')!, 'GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n')).body;
     } finally {
       await service.stop();

@@ -8,7 +8,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hmacSigner } from '../src/hmac-signer.js';
-import { authRequest, header, RawConnection, rawRequest } from './helpers/raw-http.js';
+import { authRequest, authStatus, header, RawConnection, rawRequest } from './helpers/raw-http.js';
 import { cliPath, type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const keys = { k1: '11'.repeat(32), k2: '22'.repeat(32) };
@@ -25,7 +25,7 @@ function setUp(workers: number, keyIds: readonly ('k1' | 'k2')[], extra: Record<
     ...extra,
   });
   const file = writeConfig(dir, config(keyIds));
-  return { file, rewrite: (ids: readonly string[]) => writeConfig(dir, config(ids)) };
+  return { dir, file, rewrite: (ids: readonly string[]) => writeConfig(dir, config(ids)) };
 }
 
 const readyz = async (service: RunningService) =>
@@ -151,16 +151,7 @@ describe('reload and start refusals', () => {
     const service = await startService(['serve', '--config', file]);
     try {
       const port = service.ports.get('auth')!;
-      const ask = async () =>
-        (
-          await rawRequest(
-            port,
-            authRequest([
-              ['X-Original-URI', sign('k1', '/vod/x.ts')],
-              ['X-Real-IP', '192.0.2.1'],
-            ]),
-          )
-        ).status;
+      const ask = () => authStatus(port, sign('k1', '/vod/x.ts'));
       writeFileSync(file, '{"listeners": [');
       service.process.kill('SIGHUP');
       await expect.poll(() => service.stderr(), { timeout: 3000 }).toMatch(/not valid JSON.*config reload rejected/);
@@ -178,21 +169,12 @@ describe('reload and start refusals', () => {
     }
   });
 
-  it('"reloadOnChange": an edited config file is reloaded without a signal', async () => {
-    const { file, rewrite } = setUp(2, ['k1'], { reloadOnChange: true });
+  it('"reloadOnChange": an edited config file, then a key file it added, are reloaded without a signal', async () => {
+    const { dir, file, rewrite } = setUp(2, ['k1'], { reloadOnChange: true });
     const service = await startService(['serve', '--config', file]);
     try {
       const port = service.ports.get('auth')!;
-      const ask = async (uri: string) =>
-        (
-          await rawRequest(
-            port,
-            authRequest([
-              ['X-Original-URI', uri],
-              ['X-Real-IP', '192.0.2.1'],
-            ]),
-          )
-        ).status;
+      const ask = (uri: string) => authStatus(port, uri);
       expect(await ask(sign('k2', '/vod/a.ts'))).toBe(403);
       await new Promise((resolve) => setTimeout(resolve, 1100)); // a different mtime second
       rewrite(['k2']);
@@ -200,6 +182,14 @@ describe('reload and start refusals', () => {
       expect(service.stderr()).toMatch(/"msg":"config or key file changed; reloading"/);
       expect(await ask(sign('k2', '/vod/a.ts'))).toBe(200);
       expect(await ask(sign('k1', '/vod/a.ts'))).toBe(403);
+      // k2.hex was not read at start: the reload that added it also watches it from then on.
+      const tokenOfOldK2 = sign('k2', '/vod/b.ts');
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      writeFileSync(join(dir, 'k2.hex'), '33'.repeat(32));
+      await expect
+        .poll(() => service.stderr().match(/"msg":"config reloaded"/g)?.length, { timeout: 6000, interval: 50 })
+        .toBe(2);
+      expect(await ask(tokenOfOldK2)).toBe(403);
     } finally {
       await service.stop();
     }

@@ -50,21 +50,27 @@ function loadRecorded(configFile: string | undefined): { loaded: LoadedConfig; f
 /**
  * `reloadOnChange`: polls the config file and every key file it read (stat every 2 s, which
  * also sees Kubernetes' atomic symlink swaps of mounted ConfigMaps and Secrets) and reloads
- * after a change. The watched set is the one read at start.
+ * after a change. Call the returned function with the files of each new config: key files a
+ * reload added are watched from then on.
  */
-function watchFiles(paths: readonly string[], onChange: () => void, logger: Logger): void {
+function fileWatcher(onChange: () => void, logger: Logger): (paths: Iterable<string>) => void {
   let timer: NodeJS.Timeout | undefined;
-  for (const path of paths) {
-    watchFile(path, { interval: 2000, persistent: false }, (now, before) => {
-      if (now.mtimeMs === before.mtimeMs && now.ino === before.ino && now.size === before.size) return;
-      clearTimeout(timer);
-      // Editors and kubelet write in steps: reload once the files have settled.
-      timer = setTimeout(() => {
-        logger.log('info', 'config or key file changed; reloading', { file: path });
-        onChange();
-      }, 300);
-    });
-  }
+  const watched = new Set<string>();
+  return (paths) => {
+    for (const path of paths) {
+      if (watched.has(path)) continue;
+      watched.add(path);
+      watchFile(path, { interval: 2000, persistent: false }, (now, before) => {
+        if (now.mtimeMs === before.mtimeMs && now.ino === before.ino && now.size === before.size) return;
+        clearTimeout(timer);
+        // Editors and kubelet write in steps: reload once the files have settled.
+        timer = setTimeout(() => {
+          logger.log('info', 'config or key file changed; reloading', { file: path });
+          onChange();
+        }, 300);
+      });
+    }
+  };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -113,6 +119,7 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
     process.exit(ExitCode.listen);
   }
   let reloading = Promise.resolve();
+  let watch: ((paths: Iterable<string>) => void) | undefined;
   const reload = async () => {
     let next: { loaded: LoadedConfig; files: ConfigFiles };
     try {
@@ -135,6 +142,7 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
       return;
     }
     metrics.configLoaded(next.loaded);
+    watch?.(next.files.keys());
     logger.log('info', 'config reloaded', {
       source: next.loaded.source,
       digest: next.loaded.digest,
@@ -153,7 +161,10 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
     reloading = reloading.then(reload);
   };
   process.on('SIGHUP', requestReload);
-  if (config.reloadOnChange && configFile !== undefined) watchFiles([...files.keys()], requestReload, logger);
+  if (config.reloadOnChange && configFile !== undefined) {
+    watch = fileWatcher(requestReload, logger);
+    watch(files.keys());
+  }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) {

@@ -9,7 +9,7 @@ import type { Uws } from './native-uws.js';
 /** What the listeners share; `gate` is swapped whole on reload, so each request sees one config. */
 export interface ServiceState {
   gate: Gate;
-  /** True once every auth listener listens and until shutdown starts. */
+  /** True once every auth listener listens (shutdown is `draining`). */
   ready: boolean;
   /** Shutting down: /readyz fails, so load balancers move traffic elsewhere; requests are still answered. */
   draining: boolean;
