@@ -1,7 +1,8 @@
 import { watchFile } from 'node:fs';
 import { type ConfigFiles, type LoadedConfig, loadConfig, recordingReader } from '../config/load-config.js';
-import { loadNativeUws } from '../http/native-uws.js';
-import { listenAdmin, listenAuth, type RunningListener, type ServiceState } from '../http/uws-engine.js';
+import type { RunningListener, ServiceState } from '../http/engine.js';
+import { EngineError } from '../http/native-uws.js';
+import { type EngineChoice, selectEngine } from '../http/select-engine.js';
 import { startWorkerPool, type WorkerPool } from '../http/worker-pool.js';
 import type { Logger } from '../log.js';
 import { ThreadMetrics } from '../metrics/decision-metrics.js';
@@ -81,13 +82,30 @@ const drainGraceMs = 500;
 /** Runs the service until SIGTERM/SIGINT; resolves once it is listening. */
 export async function serve(configFile: string | undefined, logger: Logger): Promise<void> {
   const { loaded, files } = loadRecorded(configFile);
-  const uws = loadNativeUws();
-  sayWarnings(loaded, logger);
   const { config } = loaded;
+  let choice: EngineChoice;
+  try {
+    choice = selectEngine(config);
+  } catch (error) {
+    if (!(error instanceof EngineError)) throw error;
+    logger.log('fatal', error.message, { engine: config.engine, engineFallback: config.engineFallback });
+    process.exit(ExitCode.unavailable);
+  }
+  const { engine } = choice;
+  // Only an engine that shares ports between threads runs workers; the node engine serves on the main thread.
+  const workers = engine.sharesPorts ? config.workers : 1;
+  if (choice.fallbackReason !== undefined) {
+    logger.log('warn', 'engine fallback: the native uWS engine cannot load here; serving with the node engine', {
+      reason: choice.fallbackReason,
+      engine: engine.name,
+      workers,
+    });
+  }
+  sayWarnings(loaded, logger);
   logger.log('info', 'config loaded', {
     source: loaded.source,
     digest: loaded.digest,
-    engine: 'uWebSockets.js (native)',
+    engine: engine.name,
     config: effectiveConfig(loaded),
   });
   const state: ServiceState = { gate: loaded.gate, ready: false, draining: false };
@@ -95,22 +113,23 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
   let admin: RunningListener | undefined;
   let pool: WorkerPool | undefined;
   // Workers count their own decisions; with one worker the main thread serves and counts.
-  const local = config.metrics && config.workers === 1 ? new ThreadMetrics(loaded.gate) : undefined;
+  const local = config.metrics && workers === 1 ? new ThreadMetrics(loaded.gate) : undefined;
   const metrics = serviceMetrics({
-    engine: 'uws',
+    engine: engine.name,
+    engineFallback: choice.fallbackReason !== undefined,
     version,
     workers: () => pool?.size() ?? 1,
     snapshots: async () => (pool !== undefined ? pool.snapshots() : local === undefined ? [] : [local.snapshot()]),
   });
   metrics.configLoaded(loaded);
   try {
-    admin = await listenAdmin(uws, config.admin, state, metrics, logger);
-    if (config.workers > 1) {
-      pool = await startWorkerPool(configFile, files, config.listeners, config.workers, logger);
+    admin = await engine.listenAdmin(config.admin, state, metrics, logger);
+    if (workers > 1) {
+      pool = await startWorkerPool(configFile, files, config.listeners, workers, logger);
       state.workersReady = pool.ready;
     } else {
       for (const listener of config.listeners) {
-        running.push(await listenAuth(uws, listener, state, logger, local?.listener(listener.name)));
+        running.push(await engine.listenAuth(listener, state, logger, local?.listener(listener.name)));
       }
     }
   } catch (error) {
@@ -203,7 +222,7 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
       listener: listener.name,
       host: listener.host,
       port: pool!.ports[i],
-      workers: config.workers,
+      workers,
     });
   }
 }

@@ -52,6 +52,9 @@ export interface AdminListenerConfig {
   readonly port: number;
 }
 
+/** `uws`: native uWebSockets.js, the fast engine; `node`: node:http, the hardened portable one (README "The HTTP engine"). */
+export type EngineName = 'uws' | 'node';
+
 export interface Config {
   readonly listeners: readonly AuthListenerConfig[];
   readonly admin: AdminListenerConfig;
@@ -65,5 +68,9 @@ export interface Config {
   readonly reloadOnChange: boolean;
   /** On SIGTERM, how long /readyz answers 503 while the auth listeners still serve (load balancers notice). */
   readonly shutdownDelaySec: number;
+  /** The engine serving the auth and admin listeners. */
+  readonly engine: EngineName;
+  /** When `engine` is `uws` and its native module cannot load here: run `node` instead, or refuse to start. */
+  readonly engineFallback: 'node' | 'none';
   readonly routes: readonly RouteConfig[];
 }

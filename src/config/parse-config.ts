@@ -144,12 +144,24 @@ export function parseConfig(raw: unknown): Config | string[] {
       'metrics',
       'shutdownDelaySec',
       'reloadOnChange',
+      'engine',
+      'engineFallback',
       'routes',
     ]) ?? {};
+  const engine = root.engine ?? 'uws';
+  if (engine !== 'uws' && engine !== 'node') p.add('config.engine', 'must be "uws" or "node"');
+  const engineFallback = root.engineFallback ?? 'none';
+  if (engineFallback !== 'node' && engineFallback !== 'none') p.add('config.engineFallback', 'must be "node" or "none"');
+  // The node engine serves on one thread: Node 20's node:http cannot share a port between threads.
   const workers =
     root.workers === undefined || root.workers === 'auto'
-      ? availableParallelism()
+      ? engine === 'node'
+        ? 1
+        : availableParallelism()
       : p.integer(root, 'workers', 'config', 1, 1, 64);
+  if (engine === 'node' && workers > 1) {
+    p.add('config.workers', 'must be 1 or "auto" with engine "node" (node:http cannot share a port between threads)');
+  }
   const listeners: AuthListenerConfig[] = [];
   if (!Array.isArray(root.listeners) || root.listeners.length === 0) {
     p.add('listeners', 'must be a non-empty array of auth listeners');
@@ -182,7 +194,19 @@ export function parseConfig(raw: unknown): Config | string[] {
   const reloadOnChange = root.reloadOnChange === true;
   crossCheck(listeners, admin, routes, p);
   if (p.list.length > 0) return p.list;
-  return deepFreeze({ listeners, admin, clockSkewSec, workers, verdictCache, metrics, shutdownDelaySec, reloadOnChange, routes });
+  return deepFreeze({
+    listeners,
+    admin,
+    clockSkewSec,
+    workers,
+    verdictCache,
+    metrics,
+    shutdownDelaySec,
+    reloadOnChange,
+    engine: engine === 'node' ? 'node' : 'uws',
+    engineFallback: engineFallback === 'node' ? 'node' : 'none',
+    routes,
+  });
 }
 
 function crossCheck(listeners: AuthListenerConfig[], admin: AdminListenerConfig, routes: RouteConfig[], p: Problems): void {

@@ -2,6 +2,7 @@ import type { AuthListenerConfig } from '../config/config.js';
 import { authorize, type Decision, type Gate } from '../core/authorize.js';
 import { noHeaders, type TokenHeaders } from '../core/token-scheme.js';
 import { type Rejection, rejection, Verdict } from '../core/verdict.js';
+import type { Logger } from '../log.js';
 
 /** What the edge writes: a status line and headers; the body is always empty (DESIGN.md §2.3). */
 export interface Answer {
@@ -146,3 +147,18 @@ export const internalError: Decision = Object.freeze({
   route: undefined,
   expiresSec: 0,
 });
+
+/** After answering: an internal error or unusable source headers are logged (rate-limited, no request data). */
+export function logEdgeProblem(result: EdgeResult, listener: AuthListenerConfig, logger: Logger): void {
+  if (result.error !== undefined) {
+    logger.limited('internal-error', 'error', 'internal error while deciding', {
+      listener: listener.name,
+      error: String((result.error as Error)?.stack ?? result.error),
+    });
+  } else if (result.decision.verdict === Verdict.badSource) {
+    logger.limited(`bad-source:${listener.name}`, 'warn', 'proxy sent unusable source headers', {
+      listener: listener.name,
+      reason: result.decision.detail,
+    });
+  }
+}

@@ -10,8 +10,9 @@ import { ExitCode } from '../cli/exit-codes.js';
 import { type ConfigFiles, loadConfig, snapshotReader } from '../config/load-config.js';
 import { createLogger, logLevelFrom } from '../log.js';
 import { emptySnapshot, type MetricsSnapshot, ThreadMetrics } from '../metrics/decision-metrics.js';
+import type { RunningListener, ServiceState } from './engine.js';
 import { loadNativeUws } from './native-uws.js';
-import { listenAuth, type RunningListener, type ServiceState } from './uws-engine.js';
+import { uwsEngine } from './uws-engine.js';
 
 export interface AuthWorkerData {
   readonly configFile: string | undefined;
@@ -60,12 +61,12 @@ if (port !== null) {
   const failpoints = (process.env.TOKENGATE_FAILPOINTS ?? '').split(',');
   try {
     const loaded = load(files);
-    const uws = loadNativeUws();
+    const engine = uwsEngine(loadNativeUws());
     const state: ServiceState = { gate: loaded.gate, ready: true, draining: false };
     const metrics = loaded.config.metrics ? new ThreadMetrics(loaded.gate) : undefined;
     for (const [i, listener] of loaded.config.listeners.entries()) {
       const port = ports[i] ?? listener.port;
-      running.push(await listenAuth(uws, { ...listener, port }, state, logger, metrics?.listener(listener.name)));
+      running.push(await engine.listenAuth({ ...listener, port }, state, logger, metrics?.listener(listener.name)));
     }
     port.on('message', (command: WorkerCommand) => {
       switch (command.type) {

@@ -22,7 +22,8 @@ export function loadNativeUws(): Uws {
     throw new EngineError(
       `the native uWebSockets.js engine cannot load on this machine (${process.platform} ${process.arch}, ` +
         `Node ${process.version}, ABI ${process.versions.modules}): ${(error as Error).message.split('\n')[0]}. ` +
-        "tokengate refuses to run on the package's pure-JS fallback; use Node 20 on glibc >= 2.36 (Debian 12).",
+        "tokengate refuses to run on the package's pure-JS fallback; use Node 20 on glibc >= 2.36 (Debian 12), " +
+        'or set "engine": "node" (or "engineFallback": "node") in the config to serve with the portable node:http engine.',
     );
   }
   if (typeof uws.App !== 'function' || typeof uws.us_listen_socket_close !== 'function') {

@@ -1,38 +1,10 @@
 import type { AdminListenerConfig, AuthListenerConfig } from '../config/config.js';
-import type { Gate } from '../core/authorize.js';
 import type { Logger } from '../log.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
 import type { ServiceMetrics } from '../metrics/exposition.js';
-import { CapturedHeaders, emptySourceFields, listenerEdge } from './answer.js';
+import { CapturedHeaders, emptySourceFields, listenerEdge, logEdgeProblem } from './answer.js';
+import { type HttpEngine, isReady, type RunningListener, type ServiceState } from './engine.js';
 import type { Uws } from './native-uws.js';
-
-/** What the listeners share; `gate` is swapped whole on reload, so each request sees one config. */
-export interface ServiceState {
-  gate: Gate;
-  /** True once every auth listener listens (shutdown is `draining`). */
-  ready: boolean;
-  /** Shutting down: /readyz fails, so load balancers move traffic elsewhere; requests are still answered. */
-  draining: boolean;
-  /** Listen sockets closed: every answer also closes its connection. */
-  closing?: boolean;
-  /** Worker threads all listening (when workers serve the auth listeners). */
-  workersReady?: () => boolean;
-}
-
-/** What /readyz answers: config loaded, every auth listener (every worker) listening, not draining. */
-export function isReady(state: ServiceState): boolean {
-  return state.ready && !state.draining && (state.workersReady?.() ?? true);
-}
-
-export interface RunningListener {
-  readonly name: string;
-  readonly host: string;
-  readonly port: number;
-  /** Stops accepting; open connections stay. */
-  close(): void;
-  /** Closes the listen socket and every open connection (a worker thread must, before it exits). */
-  closeAll(): void;
-}
 
 function listen(uws: Uws, app: ReturnType<Uws['App']>, name: string, host: string, port: number): Promise<RunningListener> {
   return new Promise((resolve, reject) => {
@@ -58,7 +30,7 @@ function listen(uws: Uws, app: ReturnType<Uws['App']>, name: string, host: strin
  * out of `req` (valid only during this call), decides synchronously and answers before
  * returning: uWS aborts the process when a handler returns without answering.
  */
-export function listenAuth(
+function listenAuth(
   uws: Uws,
   listener: AuthListenerConfig,
   state: ServiceState,
@@ -75,6 +47,8 @@ export function listenAuth(
     const captured = wanted.length === 0 ? undefined : new CapturedHeaders();
     if (captured !== undefined) fields.headers = captured;
     let bodyAnnounced = false;
+    let lengths = 0;
+    let encodings = 0;
     // One pass over the headers, so a repeated source header is seen (getHeader returns the first only).
     req.forEach((name, value) => {
       if (name === uriHeader) {
@@ -83,12 +57,26 @@ export function listenAuth(
       } else if (name === clientIpHeader) {
         fields.clientIp = value;
         fields.clientIpCount++;
-      } else if (name === 'transfer-encoding' || (name === 'content-length' && value !== '0')) {
+      } else if (name === 'content-length') {
+        lengths++;
+        if (value !== '0') bodyAnnounced = true;
+      } else if (name === 'transfer-encoding') {
+        encodings++;
         bodyAnnounced = true;
       } else if (captured !== undefined && wanted.includes(name)) {
         captured.add(name, value);
       }
     });
+    if (lengths + encodings > 1) {
+      // Ambiguous framing (two Content-Length, or one with Transfer-Encoding): this uWS build may
+      // frame the body differently from a proxy and parse a smuggled request out of it, even after
+      // an answer that closes. Closing now, unanswered, stops it reading this connection at all.
+      res.close();
+      logger.limited(`ambiguous-framing:${listener.name}`, 'warn', 'ambiguous request framing; connection closed unanswered', {
+        listener: listener.name,
+      });
+      return;
+    }
     const started = metrics === undefined ? 0 : performance.now();
     const result = edge.answer(fields, gate, Math.floor(Date.now() / 1000));
     if (metrics !== undefined) metrics.record(result.decision, (performance.now() - started) / 1000);
@@ -98,23 +86,13 @@ export function listenAuth(
     for (const [name, value] of wire.headers) res.writeHeader(name, value);
     // Never wait for a body: answer now and close, so unread body bytes cannot be parsed as a request.
     res.end(undefined, bodyAnnounced || state.closing === true);
-    if (result.error !== undefined) {
-      logger.limited('internal-error', 'error', 'internal error while deciding', {
-        listener: listener.name,
-        error: String((result.error as Error)?.stack ?? result.error),
-      });
-    } else if (result.decision.verdict === 'bad-source') {
-      logger.limited(`bad-source:${listener.name}`, 'warn', 'proxy sent unusable source headers', {
-        listener: listener.name,
-        reason: result.decision.detail,
-      });
-    }
+    logEdgeProblem(result, listener, logger);
   });
   return listen(uws, app, listener.name, listener.host, listener.port);
 }
 
 /** The admin listener: health, readiness and the Prometheus exposition. */
-export function listenAdmin(
+function listenAdmin(
   uws: Uws,
   admin: AdminListenerConfig,
   state: ServiceState,
@@ -155,4 +133,14 @@ export function listenAdmin(
   });
   app.any('/*', (res) => plain(res, '404 Not Found', 'not found\n'));
   return listen(uws, app, 'admin', admin.host, admin.port);
+}
+
+/** The fast engine: native uWebSockets.js (DESIGN.md §5 lists what its parser gets wrong). */
+export function uwsEngine(uws: Uws): HttpEngine {
+  return {
+    name: 'uws',
+    sharesPorts: true,
+    listenAuth: (listener, state, logger, metrics) => listenAuth(uws, listener, state, logger, metrics),
+    listenAdmin: (admin, state, metrics, logger) => listenAdmin(uws, admin, state, metrics, logger),
+  };
 }

@@ -22,6 +22,8 @@ export interface ExpositionSources {
   /** Auth worker threads currently serving (1 when the main thread serves). */
   workers(): number;
   readonly engine: string;
+  /** Serving with the fallback engine because the configured one cannot load on this machine. */
+  readonly engineFallback: boolean;
   readonly version: string;
 }
 
@@ -149,6 +151,11 @@ export function serviceMetrics(sources: ExpositionSources): ServiceMetrics {
     labelNames: ['engine'],
     registers: [registry],
   }).set({ engine: sources.engine }, 1);
+  new Gauge({
+    name: 'tokengate_engine_fallback',
+    help: '1 when the configured engine (uws) cannot load on this machine and the node engine serves instead (engineFallback).',
+    registers: [registry],
+  }).set(sources.engineFallback ? 1 : 0);
   new Gauge({
     name: 'tokengate_build_info',
     help: 'tokengate version and the Node.js it runs on.',

@@ -33,6 +33,17 @@ function parseOne(text: string): { response: RawResponse; rest: string } | undef
   };
 }
 
+/** Every complete response at the start of `text`, in order (what a connection received). */
+export function parseResponses(text: string): RawResponse[] {
+  const responses: RawResponse[] = [];
+  let rest = text;
+  for (let parsed = parseOne(rest); parsed !== undefined; parsed = parseOne(rest)) {
+    responses.push(parsed.response);
+    rest = parsed.rest;
+  }
+  return responses;
+}
+
 /** A raw HTTP/1.1 connection on loopback: write exact bytes, read parsed responses, see closes. */
 export class RawConnection {
   private buffer = '';

@@ -1,0 +1,195 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { AdminListenerConfig, AuthListenerConfig } from '../config/config.js';
+import type { Logger } from '../log.js';
+import type { ListenerMetrics } from '../metrics/decision-metrics.js';
+import type { ServiceMetrics } from '../metrics/exposition.js';
+import { type Answer, CapturedHeaders, emptySourceFields, listenerEdge, logEdgeProblem } from './answer.js';
+import { type HttpEngine, isReady, type RunningListener, type ServiceState } from './engine.js';
+
+/**
+ * Connection limits of the node engine. The idle limit matches the uWS engine's fixed 10 s, so
+ * proxy keepalive settings (nginx `keepalive_timeout`, Envoy `idle_timeout`) fit both engines.
+ */
+export const nodeLimits = Object.freeze({
+  /** A connection idle this long between requests (or silent from the start) is closed. */
+  idleMs: 10_000,
+  /** The whole request head must arrive within this, however slowly it trickles (slowloris). */
+  headersMs: 10_000,
+  /** How often Node checks the head deadline. */
+  checkMs: 1_000,
+  /** Request line plus headers; beyond it: 431 (Node's default, the same as nginx's 4 × 8k buffers' order). */
+  maxHeaderBytes: 16 * 1024,
+  /** More header lines than this are ignored by Node; a proxy sends a handful. */
+  maxHeadersCount: 100,
+});
+
+const reasonPhrase: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
+
+function hardenedServer(name: string, logger: Logger, handler: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  const server = createServer(
+    {
+      headersTimeout: nodeLimits.headersMs,
+      requestTimeout: nodeLimits.headersMs,
+      keepAliveTimeout: nodeLimits.idleMs,
+      connectionsCheckingInterval: nodeLimits.checkMs,
+      maxHeaderSize: nodeLimits.maxHeaderBytes,
+      // Proxies always send Host; a missing one changes nothing for a decision (uWS does not require it either).
+      requireHostHeader: false,
+      insecureHTTPParser: false,
+      noDelay: true,
+    },
+    handler,
+  );
+  server.maxHeadersCount = nodeLimits.maxHeadersCount;
+  // A connection that never sends a byte is closed after the idle limit too (no 'timeout' listener: Node destroys it).
+  server.timeout = nodeLimits.idleMs;
+  // Malformed framing, oversized heads, the head deadline: answer with a status and close; never reach a handler.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const code = error.code ?? 'unknown';
+    if (code !== 'ECONNRESET' && code !== 'EPIPE' && socket.writable) {
+      const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      // Earlier answers on this connection were written whole and in order, so this one follows them.
+      socket.write(
+        `HTTP/1.1 ${status} ${reasonPhrase[status]}\r\nConnection: close\r\nCache-Control: no-store\r\nContent-Length: 0\r\n\r\n`,
+      );
+      (socket as Socket).destroySoon();
+    } else {
+      socket.destroy();
+    }
+    // The code names the parser rule; the request bytes (which may hold a token) are never logged.
+    logger.limited(`client-error:${name}`, 'warn', 'malformed request refused', { listener: name, code });
+  });
+  return server;
+}
+
+function listen(server: Server, name: string, host: string, port: number): Promise<RunningListener> {
+  return new Promise((resolve, reject) => {
+    const failed = (error: NodeJS.ErrnoException) => {
+      reject(new Error(`${name} listener cannot listen on ${host}:${port} (${error.code ?? error.message})`));
+    };
+    server.once('error', failed);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off('error', failed);
+      const address = server.address();
+      resolve({
+        name,
+        host,
+        port: typeof address === 'object' && address !== null ? address.port : port,
+        close: () => server.close(),
+        closeAll: () => {
+          server.close();
+          server.closeAllConnections();
+        },
+      });
+    });
+  });
+}
+
+/** Each answer as the flat `[name, value, …]` list `writeHead` takes, built once per answer. */
+function flatHeaders(cache: WeakMap<Answer, string[]>, answer: Answer): string[] {
+  let flat = cache.get(answer);
+  if (flat === undefined) {
+    flat = [];
+    for (const [name, value] of answer.headers) flat.push(name, value);
+    flat.push('Content-Length', '0');
+    cache.set(answer, flat);
+  }
+  return flat;
+}
+
+function listenAuth(
+  listener: AuthListenerConfig,
+  state: ServiceState,
+  logger: Logger,
+  metrics: ListenerMetrics | undefined,
+): Promise<RunningListener> {
+  const edge = listenerEdge(listener);
+  const { uriHeader, clientIpHeader } = listener;
+  const flat = new WeakMap<Answer, string[]>();
+  const server = hardenedServer(listener.name, logger, (req, res) => {
+    const fields = emptySourceFields();
+    const gate = state.gate;
+    const wanted = gate.tokenHeaders;
+    const captured = wanted.length === 0 ? undefined : new CapturedHeaders();
+    if (captured !== undefined) fields.headers = captured;
+    let bodyAnnounced = false;
+    // rawHeaders keeps every line, so a repeated source header is seen (req.headers merges or drops repeats).
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toLowerCase();
+      const value = raw[i + 1]!;
+      if (name === uriHeader) {
+        fields.uri = value;
+        fields.uriCount++;
+      } else if (name === clientIpHeader) {
+        fields.clientIp = value;
+        fields.clientIpCount++;
+      } else if (name === 'transfer-encoding' || (name === 'content-length' && value !== '0')) {
+        bodyAnnounced = true;
+      } else if (captured !== undefined && wanted.includes(name)) {
+        captured.add(name, value);
+      }
+    }
+    const started = metrics === undefined ? 0 : performance.now();
+    const result = edge.answer(fields, gate, Math.floor(Date.now() / 1000));
+    if (metrics !== undefined) metrics.record(result.decision, (performance.now() - started) / 1000);
+    const headers = flatHeaders(flat, result.answer);
+    // Never wait for a body: answer now and close, so unread body bytes cannot be parsed as a request.
+    const close = bodyAnnounced || state.closing === true;
+    res.writeHead(result.answer.status, close ? [...headers, 'Connection', 'close'] : headers);
+    res.end();
+    if (close) res.once('finish', () => req.socket.destroySoon());
+    logEdgeProblem(result, listener, logger);
+  });
+  return listen(server, listener.name, listener.host, listener.port);
+}
+
+function listenAdmin(
+  admin: AdminListenerConfig,
+  state: ServiceState,
+  metrics: ServiceMetrics,
+  logger: Logger,
+): Promise<RunningListener> {
+  const plain = (res: ServerResponse, status: number, body: string) => {
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+    res.end(body);
+  };
+  const server = hardenedServer('admin', logger, (req, res) => {
+    const path = req.url?.split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') plain(res, 404, 'not found\n');
+    else if (path === '/healthz') plain(res, 200, 'ok\n');
+    else if (path === '/readyz') isReady(state) ? plain(res, 200, 'ready\n') : plain(res, 503, 'not ready\n');
+    else if (path === '/metrics') {
+      metrics.render().then(
+        (text) => {
+          if (res.destroyed) return;
+          res.writeHead(200, { 'Content-Type': metrics.contentType, 'Cache-Control': 'no-store' });
+          res.end(text);
+        },
+        (error: unknown) => {
+          logger.limited('metrics-error', 'error', 'cannot render metrics', { error: String(error) });
+          if (!res.destroyed) plain(res, 500, 'metrics unavailable\n');
+        },
+      );
+    } else plain(res, 404, 'not found\n');
+  });
+  return listen(server, 'admin', admin.host, admin.port);
+}
+
+/**
+ * The hardened, portable engine: Node's own llhttp parser (strict: conflicting or malformed
+ * framing is refused with 400, an oversized head with 431, a slow head with 408), no native code.
+ * It serves on the main thread only: Node 20's `node:http` cannot share a port between threads.
+ */
+export const nodeEngine: HttpEngine = {
+  name: 'node',
+  sharesPorts: false,
+  listenAuth,
+  listenAdmin,
+};
