@@ -53,7 +53,7 @@ export function tokengateConfig(
   work: string,
   port: number,
   adminPort: number,
-  options: { metrics: boolean; workers: number },
+  options: { metrics: boolean; workers: number; engine?: 'uws' | 'node' },
 ): string {
   writeFileSync(join(work, 'azion.key'), secrets.azion);
   writeFileSync(join(work, 'alta.key'), secrets.alta);
@@ -71,6 +71,7 @@ export function tokengateConfig(
     JSON.stringify({
       workers: options.workers,
       metrics: options.metrics,
+      engine: options.engine ?? 'uws',
       listeners: [{ port, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
       admin: { port: adminPort },
       routes: [

@@ -26,8 +26,13 @@ export function writeConfig(dir: string, config: unknown, name = 'config.json'):
 }
 
 /** Starts the built service (`dist/`) as a real process and waits until every listener listens. */
-export function startService(args: string[], env: Record<string, string> = {}, expectedListeners = 2): Promise<RunningService> {
-  const child = spawn(process.execPath, [cliPath, ...args], {
+export function startService(
+  args: string[],
+  env: Record<string, string> = {},
+  expectedListeners = 2,
+  cli = cliPath,
+): Promise<RunningService> {
+  const child = spawn(process.execPath, [cli, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -75,9 +80,10 @@ export function startService(args: string[], env: Record<string, string> = {}, e
 export function runCli(
   args: string[],
   env: Record<string, string> = {},
+  cli = cliPath,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));

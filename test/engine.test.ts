@@ -1,0 +1,135 @@
+/**
+ * Engine selection: `engine`, `engineFallback`, and what happens when the native uWS module
+ * cannot load. The load failure is real: the built service runs from a copy of the package
+ * whose node_modules has every dependency but a uWebSockets.js binary that is not a shared object
+ * (what a musl system or a newer Node ABI gives: dlopen refuses it).
+ */
+import { cpSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authStatus } from './helpers/raw-http.js';
+import { type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const expired = '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000';
+let dir: string;
+let brokenCli: string;
+const running: RunningService[] = [];
+
+const config = (extra: Record<string, unknown>) => ({
+  admin: { port: 0 },
+  listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+  routes: [{ name: 'files', prefix: '/my/', scheme: 'azion', keys: [{ id: 'k1', file: 'azion.key' }] }],
+  ...extra,
+});
+
+/** The package as installed, except that its uWS binary cannot load. */
+function packageWithBrokenUws(root: string): string {
+  cpSync(join(repo, 'dist'), join(root, 'dist'), { recursive: true });
+  cpSync(join(repo, 'package.json'), join(root, 'package.json'));
+  const modules = join(root, 'node_modules');
+  mkdirSync(modules);
+  for (const entry of readdirSync(join(repo, 'node_modules'))) {
+    if (entry !== 'uWebSockets.js') symlinkSync(join(repo, 'node_modules', entry), join(modules, entry));
+  }
+  const binaries = join(modules, 'uWebSockets.js', 'binaries');
+  mkdirSync(binaries, { recursive: true });
+  writeFileSync(join(modules, 'uWebSockets.js', 'package.json'), '{"name":"uWebSockets.js","version":"0.0.0"}\n');
+  writeFileSync(
+    join(binaries, `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`),
+    'not a shared object\n',
+  );
+  return join(root, 'dist', 'cli', 'main.js');
+}
+
+async function metricsText(service: RunningService): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${service.ports.get('admin')}/metrics`)).text();
+}
+
+const logLines = (stderr: string) =>
+  stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { level: string; msg: string; [field: string]: unknown });
+
+beforeAll(() => {
+  dir = tempDir();
+  writeFileSync(join(dir, 'azion.key'), 'mysecret\n');
+  brokenCli = packageWithBrokenUws(join(dir, 'package'));
+});
+
+afterAll(async () => {
+  await Promise.all(running.map((service) => service.stop()));
+});
+
+describe('when the native uWS module cannot load', () => {
+  it('refuses to start by default: exit 69 and one fatal line saying why and what to set', async () => {
+    const file = writeConfig(dir, config({}), 'default.json');
+    const result = await runCli(['serve', '--config', file], {}, brokenCli);
+    expect(result.code).toBe(69);
+    const fatal = logLines(result.stderr).filter((line) => line.level === 'fatal');
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]!.msg).toMatch(/native uWebSockets\.js engine cannot load on this machine/);
+    expect(fatal[0]!.msg).toMatch(/"engineFallback": "node"/);
+    expect(result.stderr).not.toMatch(/"msg":"listening"/);
+  });
+
+  it('with engineFallback "node": one warning line, the fallback metric, one thread, same verdicts', async () => {
+    const file = writeConfig(dir, config({ engineFallback: 'node', workers: 4 }), 'fallback.json');
+    const service = await startService(['serve', '--config', file], {}, 2, brokenCli);
+    running.push(service);
+    const lines = logLines(service.stderr());
+    const fallback = lines.filter((line) => /engine fallback/.test(line.msg));
+    expect(fallback).toHaveLength(1);
+    expect(fallback[0]).toMatchObject({ level: 'warn', engine: 'node', workers: 1 });
+    expect(String(fallback[0]!.reason)).toMatch(/cannot load on this machine/);
+    expect(lines.find((line) => line.msg === 'config loaded')).toMatchObject({ engine: 'node' });
+    const metrics = await metricsText(service);
+    expect(metrics).toMatch(/^tokengate_engine_fallback 1$/m);
+    expect(metrics).toMatch(/^tokengate_engine_info\{engine="node"\} 1$/m);
+    expect(metrics).toMatch(/^tokengate_workers 1$/m);
+    const port = service.ports.get('auth')!;
+    const signed = await runCli(['sign', '--config', file, '--path', '/my/a.mp4', '--ttl', '600']);
+    expect(await authStatus(port, signed.stdout.trim())).toBe(200);
+    expect(await authStatus(port, expired)).toBe(410);
+    expect(await authStatus(port, '/my/a.mp4?st=AAAAAAAAAAAAAAAAAAAAAA&e=4102444800')).toBe(403);
+  });
+});
+
+describe('engine selection in config', () => {
+  it('engine "node" serves on the main thread; the metrics name it and no fallback', async () => {
+    const file = writeConfig(dir, config({ engine: 'node' }), 'node.json');
+    const service = await startService(['serve', '--config', file]);
+    running.push(service);
+    const metrics = await metricsText(service);
+    expect(metrics).toMatch(/^tokengate_engine_info\{engine="node"\} 1$/m);
+    expect(metrics).toMatch(/^tokengate_engine_fallback 0$/m);
+    expect(metrics).toMatch(/^tokengate_workers 1$/m);
+    expect(await authStatus(service.ports.get('auth')!, expired)).toBe(410);
+    // Decisions are counted the same way as on uWS.
+    expect(await metricsText(service)).toMatch(
+      /^tokengate_requests_total\{listener="auth",route="files",scheme="azion",verdict="expired"\} 1$/m,
+    );
+  });
+
+  it('the default engine is uws, with no fallback', async () => {
+    const file = writeConfig(dir, config({ workers: 1 }), 'uws.json');
+    const service = await startService(['serve', '--config', file]);
+    running.push(service);
+    const metrics = await metricsText(service);
+    expect(metrics).toMatch(/^tokengate_engine_info\{engine="uws"\} 1$/m);
+    expect(metrics).toMatch(/^tokengate_engine_fallback 0$/m);
+  });
+
+  it.each([
+    [{ engine: 'nginx' }, 'config.engine: must be "uws" or "node"'],
+    [{ engineFallback: 'uws' }, 'config.engineFallback: must be "node" or "none"'],
+    [{ engine: 'node', workers: 2 }, 'config.workers: must be 1 or "auto" with engine "node"'],
+  ])('refuses %j with exit 78', async (extra, problem) => {
+    const file = writeConfig(dir, config(extra), 'bad.json');
+    const result = await runCli(['serve', '--config', file]);
+    expect(result.code).toBe(78);
+    expect(result.stderr).toContain(problem);
+  });
+});
