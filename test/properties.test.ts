@@ -1,6 +1,8 @@
 /**
  * Property-based tests (fast-check) of the whole decision, for every scheme: arbitrary input
- * never throws and never allows; any one-character change to a genuinely signed URL denies.
+ * never throws and never allows; any one-character change to a genuinely signed URL denies;
+ * look-alike forms (IPv6 and IPv4-mapped spellings, leading zeros, re-split concatenations) get
+ * the verdict README "Token formats" documents.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -139,6 +141,140 @@ describe('property: signed URLs', () => {
         expect(decide(sign('alta', segments), other)).not.toBe(Verdict.allow);
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+/** RFC 5952 text of eight 16-bit groups, from an independent implementation: WHATWG URL's IPv6 serializer. */
+const rfc5952 = (groups: readonly number[]) =>
+  new URL(`http://[${groups.map((g) => g.toString(16)).join(':')}]/`).hostname.slice(1, -1);
+
+/** Another valid spelling of the same IPv6 address: leading zeros, upper case, "::" over any zero run or none. */
+function respell(groups: readonly number[], pad: boolean, upper: boolean, compressAt: number): string {
+  const text = groups.map((g) => (pad ? g.toString(16).padStart(4, '0') : g.toString(16)));
+  const zeroRuns: [number, number][] = [];
+  for (let i = 0; i < 8; i++) {
+    if (groups[i] !== 0) continue;
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    zeroRuns.push([i, j]);
+    i = j;
+  }
+  let spelled = text.join(':');
+  const run = zeroRuns[compressAt % (zeroRuns.length + 1)];
+  if (run !== undefined) spelled = `${text.slice(0, run[0]).join(':')}::${text.slice(run[1]).join(':')}`;
+  return upper ? spelled.toUpperCase() : spelled;
+}
+
+describe('property: look-alike forms get the documented verdict', () => {
+  const group = fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 0xffff }));
+  const ipv6 = fc
+    .array(group, { minLength: 8, maxLength: 8 })
+    // IPv4-mapped addresses are the IPv4 client (next property); everything else is IPv6.
+    .filter((g) => !(g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff));
+
+  it('any spelling of the IPv6 address a token is bound to is that client; any other address is not', () => {
+    fc.assert(
+      fc.property(
+        fc.array(segment, { minLength: 1, maxLength: 2 }),
+        ipv6,
+        fc.boolean(),
+        fc.boolean(),
+        fc.nat(),
+        fc.nat(7),
+        fc.integer({ min: 1, max: 0xffff }),
+        (segments, groups, pad, upper, compressAt, changed, delta) => {
+          const canonical = rfc5952(groups);
+          const url = signedUrl(gate, {
+            path: `/tv/${segments.join('/')}`,
+            expiresSec: now + 600,
+            notBeforeSec: now - 60,
+            clientIp: canonical,
+          });
+          const spelling = respell(groups, pad, upper, compressAt);
+          expect([spelling, decide(url, spelling)]).toEqual([spelling, Verdict.allow]);
+          const other = groups.map((g, i) => (i === changed ? (g + delta) & 0xffff : g));
+          expect(decide(url, respell(other, pad, upper, compressAt))).not.toBe(Verdict.allow);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('an IPv4 client is the same client as its IPv4-mapped IPv6 spellings; leading zeros are refused as bad-source', () => {
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 2 }), fc.ipV4(), fc.boolean(), (segments, ip, upper) => {
+        const url = signedUrl(gate, {
+          path: `/tv/${segments.join('/')}`,
+          expiresSec: now + 600,
+          notBeforeSec: now - 60,
+          clientIp: ip,
+        });
+        const octets = ip.split('.').map(Number);
+        const hex = [(octets[0]! << 8) | octets[1]!, (octets[2]! << 8) | octets[3]!].map((g) => g.toString(16));
+        const mapped = [`::ffff:${ip}`, `0:0:0:0:0:ffff:${ip}`, `::ffff:${hex.join(':')}`, `0000::FFFF:${hex.join(':')}`];
+        for (const spelling of mapped) {
+          const text = upper ? spelling.toUpperCase() : spelling;
+          expect([text, decide(url, text)]).toEqual([text, Verdict.allow]);
+        }
+        // 010 is octal to some parsers: a proxy that writes it is misconfigured, never guessed at.
+        const padded = octets.map((o, i) => (i === 1 ? String(o).padStart(3, '0') : String(o))).join('.');
+        if (padded !== ip) expect(decide(url, padded)).toBe(Verdict.badSource);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('leading zeros on a time field are malformed, however many', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('azion', 'alta'),
+        fc.array(segment, { minLength: 1, maxLength: 2 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.nat(),
+        (kind, segments, zeros, which) => {
+          const url = sign(kind, segments);
+          // Azion's e=, or one of Alta's end and start (the ten-digit fields of token=hash-salt-end-start).
+          const fields = [...url.matchAll(/(?<=[=-])\d{10}(?=&|-|$)/g)];
+          const field = fields[which % fields.length]!;
+          const mutated = `${url.slice(0, field.index)}${'0'.repeat(zeros)}${url.slice(field.index)}`;
+          expect([mutated, decide(mutated)]).toEqual([mutated, Verdict.malformed]);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('Azion: re-splitting the digits between the path and e never verifies', () => {
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 2 }), fc.stringMatching(/^\d{1,3}$/), (segments, digits) => {
+        const path = `/my/${segments.join('/')}${digits}`;
+        const url = signedUrl(gate, { path, expiresSec: now + 600 });
+        const st = /st=([^&]+)/.exec(url)![1];
+        const e = /e=(\d+)/.exec(url)![1]!;
+        // The same text `path + e`, split elsewhere: digits moved from the path into e, or from e into the path.
+        const moved = [`${path.slice(0, -1)}?st=${st}&e=${path.at(-1)}${e}`, `${path}${e[0]}?st=${st}&e=${e.slice(1)}`];
+        for (const variant of moved) expect([variant, decide(variant)]).toEqual([variant, Verdict.malformed]);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('Alta: re-splitting path + IP verifies only as the documented format limit (digits moved from the IP to the path)', () => {
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 2 }), fc.ipV4(), (segments, ip) => {
+        const path = `/tv/${segments.join('/')}`;
+        const url = signedUrl(gate, { path, expiresSec: now + 600, notBeforeSec: now - 60, clientIp: ip });
+        const query = url.slice(url.indexOf('?'));
+        // The hashed text is `path + ip`: the first digit of the IP may end the path instead.
+        const shorterIp = ip.slice(1);
+        const limit = /^[1-9]\d*\.|^0\./.test(shorterIp) && !/^0\d/.test(shorterIp);
+        const verdict = decide(`${path}${ip[0]}${query}`, shorterIp);
+        // README "Token formats": a token for /tv/x issued to 12.3.4.5 also opens /tv/x1 from 2.3.4.5.
+        // When what is left of the IP is no canonical address (".2.3.4", "05.6.7.8"), the proxy header is unusable: 503.
+        expect([shorterIp, verdict]).toEqual([shorterIp, limit ? Verdict.allow : Verdict.badSource]);
+      }),
+      { numRuns: 1000 },
     );
   });
 });
