@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { authorize } from '../src/core/authorize.js';
 import { Verdict } from '../src/core/verdict.js';
 import { hmacSigner } from '../src/hmac-signer.js';
+import { CapturedHeaders } from '../src/http/answer.js';
 import { gateFor } from './helpers/gates.js';
 import { signedUrl } from './helpers/signed-url.js';
 
@@ -20,6 +21,8 @@ const gate = gateFor(
     { prefix: '/tv/', scheme: 'alta', keys: [{ id: 'b', env: 'B' }] },
     { prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', env: 'H' }] },
     { prefix: '/myc/', scheme: 'azion', keys: [{ id: 'a', env: 'A' }], verdictCache: true },
+    { prefix: '/vodc/', scheme: 'hmac', keys: [{ id: 'k', env: 'H' }], options: { carrier: 'cookie' } },
+    { prefix: '/vodh/', scheme: 'hmac', keys: [{ id: 'k', env: 'H' }], options: { carrier: 'header' } },
   ],
   { A: 'property-azion-secret', B: 'property-alta-secret', H: hmacKey },
 );
@@ -58,7 +61,15 @@ function signedParts(uri: string): string | undefined {
   return JSON.stringify([path, values]);
 }
 
-const decide = (uri: string, ip: string | undefined = clientIp) => authorize(gate, uri, ip, now).verdict;
+/** Headers as an engine copies them for the schemes (repeats kept, so a repeated token header is seen). */
+function captured(headers: readonly (readonly [string, string])[]): CapturedHeaders {
+  const out = new CapturedHeaders();
+  for (const [name, value] of headers) out.add(name, value);
+  return out;
+}
+
+const decide = (uri: string, ip: string | undefined = clientIp, headers: readonly (readonly [string, string])[] = []) =>
+  authorize(gate, uri, ip, now, captured(headers)).verdict;
 
 /** Characters a mutation may put in: URL syntax, digits, letters of every token alphabet, escapes. */
 const mutationChar = fc.constantFrom(..."/?&=%~-_.:;,+*!$'()@#[] aAzZ09fF1eEsStTkKmMvVpPiInN\t\u0000\u00e9".split(''));
@@ -67,13 +78,23 @@ describe('property: arbitrary input', () => {
   it('never throws and never allows (URI, client IP and headers all arbitrary)', () => {
     const uri = fc.oneof(
       fc.string({ unit: 'binary', maxLength: 200 }),
-      fc.tuple(fc.constantFrom('/my/', '/tv/', '/vod/', '/myc/', '/'), fc.string({ maxLength: 120 })).map(([p, s]) => p + s),
+      fc
+        .tuple(fc.constantFrom('/my/', '/tv/', '/vod/', '/myc/', '/vodc/', '/vodh/', '/'), fc.string({ maxLength: 120 }))
+        .map(([p, s]) => p + s),
       fc.webUrl({ withQueryParameters: true }).map((url) => url.replace(/^https?:\/\/[^/]*/, '')),
     );
     const ip = fc.option(fc.oneof(fc.ipV4(), fc.ipV6(), fc.string({ maxLength: 50 })), { nil: undefined });
+    const headerValue = fc.oneof(
+      fc.string({ maxLength: 120 }),
+      fc.string({ maxLength: 80 }).map((v) => `tg=${v}`),
+      fc.constant(hmac.sign('/vodc/x', { ttlSec: 600, nowSec: now }).split('tg=')[1]!),
+    );
+    const headers = fc.array(fc.tuple(fc.constantFrom('cookie', 'x-tokengate', 'x-other'), headerValue), { maxLength: 4 });
     fc.assert(
-      fc.property(uri, ip, (u, i) => {
-        expect(decide(u, i)).not.toBe(Verdict.allow);
+      fc.property(uri, ip, headers, (u, i, h) => {
+        // A genuine token for /vodc/x, carried anywhere, must not open another path.
+        fc.pre(!u.startsWith('/vodc/x') && !u.startsWith('/vodh/x'));
+        expect(decide(u, i, h)).not.toBe(Verdict.allow);
       }),
       { numRuns: 5000 },
     );
@@ -165,6 +186,37 @@ function respell(groups: readonly number[], pad: boolean, upper: boolean, compre
   if (run !== undefined) spelled = `${text.slice(0, run[0]).join(':')}::${text.slice(run[1]).join(':')}`;
   return upper ? spelled.toUpperCase() : spelled;
 }
+
+describe('property: tokens carried in a cookie or a header (hmac)', () => {
+  const carriers = fc.constantFrom(
+    ['/vodc/', (t: string) => ['cookie', `session=1; tg=${t}`] as const] as const,
+    ['/vodh/', (t: string) => ['x-tokengate', t] as const] as const,
+  );
+  it('the genuine token opens its path; any one-character change to it, a repeat or the wrong path denies', () => {
+    fc.assert(
+      fc.property(
+        carriers,
+        fc.array(segment, { minLength: 1, maxLength: 3 }),
+        fc.nat(),
+        mutationChar,
+        (carrier, segments, at, char) => {
+          const [prefix, carry] = carrier;
+          const path = `${prefix}${segments.join('/')}`;
+          const token = hmac.sign(path, { ttlSec: 600, nowSec: now }).split('tg=')[1]!;
+          expect(decide(path, clientIp, [carry(token)])).toBe(Verdict.allow);
+          const i = at % token.length;
+          const changed = token.slice(0, i) + char + token.slice(i + 1);
+          if (changed !== token)
+            expect([changed, decide(path, clientIp, [carry(changed)])]).not.toEqual([changed, Verdict.allow]);
+          expect(decide(path, clientIp, [carry(token), carry(token)])).not.toBe(Verdict.allow);
+          expect(decide(`${path}x`, clientIp, [carry(token)])).not.toBe(Verdict.allow);
+          expect(decide(path, clientIp, [])).toBe(Verdict.missing);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
 
 describe('property: look-alike forms get the documented verdict', () => {
   const group = fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 0xffff }));
