@@ -103,7 +103,10 @@ function cpuSeconds(pids: readonly number[]): number {
   return ticks / 100; // USER_HZ
 }
 
-async function startTokengate(options: { metrics: boolean; workers: number }, cpus = '0'): Promise<Server> {
+async function startTokengate(
+  options: { metrics: boolean; workers: number; engine?: 'uws' | 'node' },
+  cpus = '0',
+): Promise<Server> {
   const port = nextPort++;
   const file = tokengateConfig(work, port, nextPort++, options);
   return startNode([join(root, 'dist/cli/main.js'), 'serve', '--config', file], port, cpus);
@@ -333,36 +336,69 @@ async function oneCore(lists: Record<string, string[]>): Promise<void> {
 }
 
 /**
- * Metrics on vs off: the same scenario against two services that differ only in "metrics",
- * measured in alternation (on, off, on, off...) so machine noise hits both alike.
+ * Two services that differ in one setting, measured in alternation (a, b, a, b...) so machine
+ * noise hits both alike; rows are compared with the first service's.
  */
+async function alternated(
+  group: Group,
+  what: string,
+  services: readonly [readonly [string, Server], readonly [string, Server]],
+  lists: Record<string, string[]>,
+): Promise<void> {
+  const rounds = quick ? 1 : 5;
+  for (const depth of [1, 10]) {
+    process.stdout.write(`\nwrk, ${what} in alternation, ${rounds} round(s) of ${durationSec} s, pipelining ${depth}\n`);
+    for (const scheme of schemes) {
+      const uris = lists[`${scheme} valid, distinct tokens`]!;
+      for (const [, server] of services) await expectStatus(server, uris[0]!, 200, `${scheme} ${what}`);
+      const samples: Load[][] = [[], []];
+      for (let r = 0; r < rounds; r++) {
+        for (const [i, [, server]] of services.entries())
+          samples[i]!.push(await wrk(server, fileFor(uris), { depth, expected: 200 }));
+      }
+      const labels = services.map(([name]) => `tokengate ${scheme} valid, distinct tokens, ${name}`);
+      for (const [i, label] of labels.entries()) {
+        addRow({ group, tool: 'wrk', depth, connections, label, baseline: labels[0]! }, samples[i]!);
+      }
+    }
+  }
+}
+
+/** Metrics on vs off: what recording every decision costs. */
 async function metricsCost(lists: Record<string, string[]>): Promise<void> {
   const on = await startTokengate({ metrics: true, workers: 1 });
   const off = await startTokengate({ metrics: false, workers: 1 });
-  const rounds = quick ? 1 : 5;
   try {
-    for (const depth of [1, 10]) {
-      process.stdout.write(
-        `\nwrk, metrics on vs off in alternation, ${rounds} round(s) of ${durationSec} s, pipelining ${depth}\n`,
-      );
-      for (const scheme of schemes) {
-        const uris = lists[`${scheme} valid, distinct tokens`]!;
-        const samples = { on: [] as Load[], off: [] as Load[] };
-        for (let r = 0; r < rounds; r++) {
-          samples.on.push(await wrk(on, fileFor(uris), { depth, expected: 200 }));
-          samples.off.push(await wrk(off, fileFor(uris), { depth, expected: 200 }));
-        }
-        const onLabel = `tokengate ${scheme} valid, distinct tokens, metrics on`;
-        for (const [which, label] of [
-          ['on', onLabel],
-          ['off', `tokengate ${scheme} valid, distinct tokens, metrics off`],
-        ] as const) {
-          addRow({ group: 'metrics', tool: 'wrk', depth, connections, label, baseline: onLabel }, samples[which]);
-        }
-      }
-    }
+    await alternated(
+      'metrics',
+      'metrics on vs off',
+      [
+        ['metrics on', on],
+        ['metrics off', off],
+      ],
+      lists,
+    );
   } finally {
     await Promise.all([on.stop(), off.stop()]);
+  }
+}
+
+/** The uws engine vs the node engine, same config otherwise, one server core each. */
+async function engines(lists: Record<string, string[]>): Promise<void> {
+  const uws = await startTokengate({ metrics: true, workers: 1, engine: 'uws' });
+  const node = await startTokengate({ metrics: true, workers: 1, engine: 'node' });
+  try {
+    await alternated(
+      'engines',
+      'uws vs node engine',
+      [
+        ['uws engine', uws],
+        ['node engine', node],
+      ],
+      lists,
+    );
+  } finally {
+    await Promise.all([uws.stop(), node.stop()]);
   }
 }
 
@@ -494,6 +530,7 @@ async function main(): Promise<void> {
   const lists = tokenLists();
   if (runGroup('one-core')) await oneCore(lists);
   if (runGroup('metrics')) await metricsCost(lists);
+  if (runGroup('engines')) await engines(lists);
   if (runGroup('workers')) await workers(lists);
   if (runGroup('nginx')) await nginx(lists);
   const out = join(root, 'bench', 'results');

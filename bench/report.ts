@@ -1,5 +1,5 @@
 /** Renders benchmark rows as Markdown tables and an SVG bar chart (no dependencies). */
-export type Group = 'one core' | 'half load' | 'metrics' | 'workers' | 'nginx';
+export type Group = 'one core' | 'half load' | 'metrics' | 'engines' | 'workers' | 'nginx';
 
 export interface Row {
   readonly group: Group;
@@ -29,6 +29,10 @@ const groups: Record<Group, { title: string; baselines: readonly [string, string
   metrics: {
     title: 'Metrics on vs off (one server core; the two services measured in alternation, median of 5 rounds)',
     baselines: [['vs metrics on', '=baseline']],
+  },
+  engines: {
+    title: 'uws engine vs node engine (one server core; the two services measured in alternation, median of 5 rounds)',
+    baselines: [['vs uws engine', '=baseline']],
   },
   'half load': {
     title: 'Latency at about half the maximum throughput (wrk with fewer connections; one server core)',
