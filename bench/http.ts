@@ -24,7 +24,7 @@ import { type Group, type Row, renderMarkdown, renderSvg } from './report.js';
 import { clientIp, schemes, secrets, tokengateConfig, tokenLists, waitForPort } from './scenarios.js';
 
 const quick = process.argv.includes('--quick');
-/** `--only=nginx,workers` runs only those groups ("one core" includes "half load"). */
+/** `--only=nginx,workers` runs only those groups (one-core, metrics, engines, workers, nginx; "one-core" includes "half load"). */
 const only = process.argv
   .find((arg) => arg.startsWith('--only='))
   ?.slice('--only='.length)
@@ -537,18 +537,26 @@ async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
   // With --only, the other groups' rows of the previous run stay (each row says when it was measured).
   const measuredAt = new Date().toISOString();
-  for (const row of rows) (row as { measuredAt?: string }).measuredAt = measuredAt;
+  const cpu = (await sh('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"])).trim();
+  for (const row of rows) Object.assign(row, { measuredAt, measuredOn: `${cores} × ${cpu}` });
   if (only !== undefined && existsSync(join(out, 'latest.json'))) {
-    const previous = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as { meta: { date: string }; rows: Row[] };
+    const previous = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as {
+      meta: { date: string; cores: number; cpu: string };
+      rows: Row[];
+    };
     const rerun = new Set(rows.map((row) => row.group));
     const kept = previous.rows.filter((row) => !rerun.has(row.group));
-    for (const row of kept) (row as { measuredAt?: string }).measuredAt ??= previous.meta.date;
+    for (const row of kept) {
+      const stamped = row as { measuredAt?: string; measuredOn?: string };
+      stamped.measuredAt ??= previous.meta.date;
+      stamped.measuredOn ??= `${previous.meta.cores} × ${previous.meta.cpu}`;
+    }
     rows.unshift(...kept);
   }
   const meta = {
     date: measuredAt,
     node: process.version,
-    cpu: (await sh('sh', ['-c', "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"])).trim(),
+    cpu,
     cores,
     nginx: (await sh('sh', ['-c', `${nginxBinary()} -v 2>&1`])).trim(),
     durationSec,

@@ -64,12 +64,15 @@ export function renderMarkdown(meta: Record<string, unknown>, rows: readonly Row
   ];
   const dates = new Map<string, Set<Group>>();
   for (const row of rows) {
-    const at = (row as { measuredAt?: string }).measuredAt ?? String(meta.date);
+    const stamped = row as { measuredAt?: string; measuredOn?: string };
+    const at = `${stamped.measuredAt ?? String(meta.date)}${stamped.measuredOn ? ` on ${stamped.measuredOn}` : ''}`;
     dates.set(at, (dates.get(at) ?? new Set()).add(row.group));
   }
   if (dates.size > 1) {
     const when = [...dates].map(([at, groups]) => `${[...groups].join(', ')} at ${at}`).join('; ');
-    lines.push(`Groups measured by separate runs of the same command with \`--only\`: ${when}.`);
+    lines.push(
+      `Groups measured by separate runs of the same command with \`--only\` (compare rows within a group; machines differ): ${when}.`,
+    );
   }
   for (const [group, { title, baselines, backend }] of Object.entries(groups) as [Group, (typeof groups)[Group]][]) {
     const inGroup = rows.filter((row) => row.group === group);

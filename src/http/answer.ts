@@ -41,10 +41,6 @@ export interface SourceFields {
   headers: TokenHeaders;
 }
 
-export function emptySourceFields(): SourceFields {
-  return { uri: '', uriCount: 0, clientIp: '', clientIpCount: 0, headers: noHeaders };
-}
-
 /** Headers copied out of a request for the schemes; allocated only when some route reads headers. */
 export class CapturedHeaders implements TokenHeaders {
   private readonly values = new Map<string, string | null>();
@@ -59,6 +55,57 @@ export class CapturedHeaders implements TokenHeaders {
 
   get(lowercaseName: string): string | undefined | null {
     return this.values.get(lowercaseName);
+  }
+}
+
+/**
+ * One auth request's source fields, filled header by header in a single pass (so a repeated
+ * source header is counted, not hidden), plus what the engine must know about its framing.
+ * Both engines use it, so both read a request the same way.
+ */
+export class RequestSources implements SourceFields {
+  uri = '';
+  uriCount = 0;
+  clientIp = '';
+  clientIpCount = 0;
+  headers: TokenHeaders = noHeaders;
+  /** A body is announced (never waited for: the engine answers and closes). */
+  bodyAnnounced = false;
+  private lengths = 0;
+  private encodings = 0;
+  private readonly captured: CapturedHeaders | undefined;
+
+  constructor(
+    private readonly uriHeader: string,
+    private readonly clientIpHeader: string | undefined,
+    /** Lowercase names of the headers the gate's routes read. */
+    private readonly wanted: readonly string[],
+  ) {
+    if (wanted.length > 0) this.headers = this.captured = new CapturedHeaders();
+  }
+
+  /** One header line; `name` lowercase. */
+  add(name: string, value: string): void {
+    if (name === this.uriHeader) {
+      this.uri = value;
+      this.uriCount++;
+    } else if (name === this.clientIpHeader) {
+      this.clientIp = value;
+      this.clientIpCount++;
+    } else if (name === 'content-length') {
+      this.lengths++;
+      if (value !== '0') this.bodyAnnounced = true;
+    } else if (name === 'transfer-encoding') {
+      this.encodings++;
+      this.bodyAnnounced = true;
+    } else if (this.captured !== undefined && this.wanted.includes(name)) {
+      this.captured.add(name, value);
+    }
+  }
+
+  /** Two length declarations, or one beside Transfer-Encoding: parsers may frame the body differently. */
+  ambiguousFraming(): boolean {
+    return this.lengths + this.encodings > 1;
   }
 }
 

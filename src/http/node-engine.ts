@@ -1,11 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AdminListenerConfig, AuthListenerConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
 import type { ServiceMetrics } from '../metrics/exposition.js';
-import { type Answer, CapturedHeaders, emptySourceFields, listenerEdge, logEdgeProblem } from './answer.js';
+import { type Answer, listenerEdge, logEdgeProblem, RequestSources } from './answer.js';
 import { type HttpEngine, isReady, type RunningListener, type ServiceState } from './engine.js';
 
 /**
@@ -68,6 +68,8 @@ function hardenedServer(name: string, logger: Logger, handler: (req: IncomingMes
   return server;
 }
 
+const netClose = NetServer.prototype.close;
+
 function listen(server: Server, name: string, host: string, port: number): Promise<RunningListener> {
   return new Promise((resolve, reject) => {
     const failed = (error: NodeJS.ErrnoException) => {
@@ -81,7 +83,10 @@ function listen(server: Server, name: string, host: string, port: number): Promi
         name,
         host,
         port: typeof address === 'object' && address !== null ? address.port : port,
-        close: () => server.close(),
+        // net.Server's close, not http.Server's: that one also drops idle keepalive connections at
+        // once, racing a request the proxy is writing onto one. Open connections keep being answered
+        // (with Connection: close while draining) until closeAll.
+        close: () => netClose.call(server),
         closeAll: () => {
           server.close();
           server.closeAllConnections();
@@ -113,35 +118,17 @@ function listenAuth(
   const { uriHeader, clientIpHeader } = listener;
   const flat = new WeakMap<Answer, string[]>();
   const server = hardenedServer(listener.name, logger, (req, res) => {
-    const fields = emptySourceFields();
     const gate = state.gate;
-    const wanted = gate.tokenHeaders;
-    const captured = wanted.length === 0 ? undefined : new CapturedHeaders();
-    if (captured !== undefined) fields.headers = captured;
-    let bodyAnnounced = false;
+    const sources = new RequestSources(uriHeader, clientIpHeader, gate.tokenHeaders);
     // rawHeaders keeps every line, so a repeated source header is seen (req.headers merges or drops repeats).
     const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!.toLowerCase();
-      const value = raw[i + 1]!;
-      if (name === uriHeader) {
-        fields.uri = value;
-        fields.uriCount++;
-      } else if (name === clientIpHeader) {
-        fields.clientIp = value;
-        fields.clientIpCount++;
-      } else if (name === 'transfer-encoding' || (name === 'content-length' && value !== '0')) {
-        bodyAnnounced = true;
-      } else if (captured !== undefined && wanted.includes(name)) {
-        captured.add(name, value);
-      }
-    }
+    for (let i = 0; i < raw.length; i += 2) sources.add(raw[i]!.toLowerCase(), raw[i + 1]!);
     const started = metrics === undefined ? 0 : performance.now();
-    const result = edge.answer(fields, gate, Math.floor(Date.now() / 1000));
+    const result = edge.answer(sources, gate, Math.floor(Date.now() / 1000));
     if (metrics !== undefined) metrics.record(result.decision, (performance.now() - started) / 1000);
     const headers = flatHeaders(flat, result.answer);
     // Never wait for a body: answer now and close, so unread body bytes cannot be parsed as a request.
-    const close = bodyAnnounced || state.closing === true;
+    const close = sources.bodyAnnounced || state.closing === true;
     res.writeHead(result.answer.status, close ? [...headers, 'Connection', 'close'] : headers);
     res.end();
     if (close) res.once('finish', () => req.socket.destroySoon());

@@ -2,7 +2,7 @@ import type { AdminListenerConfig, AuthListenerConfig } from '../config/config.j
 import type { Logger } from '../log.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
 import type { ServiceMetrics } from '../metrics/exposition.js';
-import { CapturedHeaders, emptySourceFields, listenerEdge, logEdgeProblem } from './answer.js';
+import { listenerEdge, logEdgeProblem, RequestSources } from './answer.js';
 import { type HttpEngine, isReady, type RunningListener, type ServiceState } from './engine.js';
 import type { Uws } from './native-uws.js';
 
@@ -41,33 +41,13 @@ function listenAuth(
   const { uriHeader, clientIpHeader } = listener;
   const app = uws.App();
   app.any('/*', (res, req) => {
-    const fields = emptySourceFields();
     const gate = state.gate; // one config for the whole request, even across a reload
-    const wanted = gate.tokenHeaders;
-    const captured = wanted.length === 0 ? undefined : new CapturedHeaders();
-    if (captured !== undefined) fields.headers = captured;
-    let bodyAnnounced = false;
-    let lengths = 0;
-    let encodings = 0;
+    const sources = new RequestSources(uriHeader, clientIpHeader, gate.tokenHeaders);
     // One pass over the headers, so a repeated source header is seen (getHeader returns the first only).
     req.forEach((name, value) => {
-      if (name === uriHeader) {
-        fields.uri = value;
-        fields.uriCount++;
-      } else if (name === clientIpHeader) {
-        fields.clientIp = value;
-        fields.clientIpCount++;
-      } else if (name === 'content-length') {
-        lengths++;
-        if (value !== '0') bodyAnnounced = true;
-      } else if (name === 'transfer-encoding') {
-        encodings++;
-        bodyAnnounced = true;
-      } else if (captured !== undefined && wanted.includes(name)) {
-        captured.add(name, value);
-      }
+      sources.add(name, value);
     });
-    if (lengths + encodings > 1) {
+    if (sources.ambiguousFraming()) {
       // Ambiguous framing (two Content-Length, or one with Transfer-Encoding): this uWS build may
       // frame the body differently from a proxy and parse a smuggled request out of it, even after
       // an answer that closes. Closing now, unanswered, stops it reading this connection at all.
@@ -78,14 +58,14 @@ function listenAuth(
       return;
     }
     const started = metrics === undefined ? 0 : performance.now();
-    const result = edge.answer(fields, gate, Math.floor(Date.now() / 1000));
+    const result = edge.answer(sources, gate, Math.floor(Date.now() / 1000));
     if (metrics !== undefined) metrics.record(result.decision, (performance.now() - started) / 1000);
     const { answer } = result;
     const { wire } = answer;
     res.writeStatus(wire.statusLine);
     for (const [name, value] of wire.headers) res.writeHeader(name, value);
     // Never wait for a body: answer now and close, so unread body bytes cannot be parsed as a request.
-    res.end(undefined, bodyAnnounced || state.closing === true);
+    res.end(undefined, sources.bodyAnnounced || state.closing === true);
     logEdgeProblem(result, listener, logger);
   });
   return listen(uws, app, listener.name, listener.host, listener.port);
