@@ -1,6 +1,7 @@
 import { watchFile } from 'node:fs';
 import { type ConfigFiles, type LoadedConfig, loadConfig, recordingReader } from '../config/load-config.js';
 import type { RunningListener, ServiceState } from '../http/engine.js';
+import { listenEnvoyGrpc } from '../http/envoy-grpc.js';
 import { EngineError } from '../http/native-uws.js';
 import { type EngineChoice, selectEngine } from '../http/select-engine.js';
 import { startWorkerPool, type WorkerPool } from '../http/worker-pool.js';
@@ -112,14 +113,15 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
   const running: RunningListener[] = [];
   let admin: RunningListener | undefined;
   let pool: WorkerPool | undefined;
-  // Workers count their own decisions; with one worker the main thread serves and counts.
-  const local = config.metrics && workers === 1 ? new ThreadMetrics(loaded.gate) : undefined;
+  // Workers count their own decisions; the main thread counts what it serves (the auth listeners
+  // with one worker, the gRPC listeners always).
+  const local = config.metrics ? new ThreadMetrics(loaded.gate) : undefined;
   const metrics = serviceMetrics({
     engine: engine.name,
     engineFallback: choice.fallbackReason !== undefined,
     version,
     workers: () => pool?.size() ?? 1,
-    snapshots: async () => (pool !== undefined ? pool.snapshots() : local === undefined ? [] : [local.snapshot()]),
+    snapshots: async () => [...((await pool?.snapshots()) ?? []), ...(local === undefined ? [] : [local.snapshot()])],
   });
   metrics.configLoaded(loaded);
   try {
@@ -131,6 +133,9 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
       for (const listener of config.listeners) {
         running.push(await engine.listenAuth(listener, state, logger, local?.listener(listener.name)));
       }
+    }
+    for (const listener of config.grpcListeners) {
+      running.push(await listenEnvoyGrpc(listener, state, logger, local?.listener(listener.name)));
     }
   } catch (error) {
     for (const listener of [...running, ...(admin === undefined ? [] : [admin])]) listener.closeAll();
@@ -169,8 +174,8 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
       workers: pool?.size() ?? 1,
     });
     if (
-      JSON.stringify([next.loaded.config.listeners, next.loaded.config.admin]) !==
-      JSON.stringify([config.listeners, config.admin])
+      JSON.stringify([next.loaded.config.listeners, next.loaded.config.grpcListeners, next.loaded.config.admin]) !==
+      JSON.stringify([config.listeners, config.grpcListeners, config.admin])
     ) {
       logger.log('warn', 'listener and admin changes take effect only after a restart');
     }

@@ -33,19 +33,38 @@ export interface VerdictCacheConfig {
   readonly maxBytes: number;
 }
 
-export interface AuthListenerConfig {
+/** What every listener shares: where the client IP comes from and how answers are shaped. */
+export interface ListenerBase {
   readonly name: string;
   readonly host: string;
   readonly port: number;
-  /** Lowercase name of the header carrying the raw original URI (nginx: `$request_uri`). */
-  readonly uriHeader: string;
   /** Lowercase name of the header carrying the client IP, or undefined when no route needs it. */
   readonly clientIpHeader: string | undefined;
+  /**
+   * With a comma-separated list in the client IP header (X-Forwarded-For): the client is the
+   * Nth address from the right (1: the last, the one the proxy appended). Undefined: the
+   * header must hold exactly one address.
+   */
+  readonly clientIpHop: number | undefined;
   /** 410, or 403 for proxies that cannot intercept a 410 (`X-Token-Status: expired` either way). */
   readonly expiredStatus: 410 | 403;
   /** Upper bound for `Cache-Control: max-age` on an allow (never beyond the token's end). */
   readonly cacheMaxAgeSec: number;
 }
+
+/** An HTTP auth listener (nginx auth_request, Envoy HTTP ext_authz, Traefik and Caddy forward auth). */
+export interface AuthListenerConfig extends ListenerBase {
+  /**
+   * Lowercase name of the header carrying the raw original URI (nginx: `$request_uri`,
+   * Traefik and Caddy: `X-Forwarded-Uri`); undefined with `pathPrefix`.
+   */
+  readonly uriHeader: string | undefined;
+  /** Envoy HTTP mode: the original URI is the auth request's own target minus this prefix. */
+  readonly pathPrefix: string | undefined;
+}
+
+/** Envoy's gRPC ext_authz (`envoy.service.auth.v3.Authorization/Check`); the URI is `attributes.request.http.path`. */
+export type GrpcListenerConfig = ListenerBase;
 
 export interface AdminListenerConfig {
   readonly host: string;
@@ -56,7 +75,10 @@ export interface AdminListenerConfig {
 export type EngineName = 'uws' | 'node';
 
 export interface Config {
+  /** HTTP auth listeners (`"protocol": "http"`, the default), served by the configured engine. */
   readonly listeners: readonly AuthListenerConfig[];
+  /** Envoy gRPC listeners (`"protocol": "envoy-grpc"`), served on the main thread. */
+  readonly grpcListeners: readonly GrpcListenerConfig[];
   readonly admin: AdminListenerConfig;
   readonly clockSkewSec: number;
   /** Auth-listener worker threads sharing each port (SO_REUSEPORT); 1 serves on the main thread. */

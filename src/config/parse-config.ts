@@ -4,7 +4,15 @@ import type { StreamScope } from '../core/signed-path.js';
 import { isRejection } from '../core/verdict.js';
 import { findScheme, schemes } from '../schemes/registry.js';
 import type { KeyEncoding, SchemeDefinition } from '../schemes/scheme.js';
-import type { AdminListenerConfig, AuthListenerConfig, Config, KeySource, RouteConfig } from './config.js';
+import type {
+  AdminListenerConfig,
+  AuthListenerConfig,
+  Config,
+  GrpcListenerConfig,
+  KeySource,
+  ListenerBase,
+  RouteConfig,
+} from './config.js';
 
 type Json = Readonly<Record<string, unknown>>;
 
@@ -46,20 +54,63 @@ class Problems {
   }
 }
 
-function parseListener(raw: unknown, path: string, p: Problems): AuthListenerConfig {
-  const obj =
-    p.object(raw, path, ['name', 'host', 'port', 'uriHeader', 'clientIpHeader', 'expiredStatus', 'cacheMaxAgeSec']) ?? {};
+const listenerFields = [
+  'name',
+  'host',
+  'port',
+  'protocol',
+  'uriHeader',
+  'pathPrefix',
+  'clientIpHeader',
+  'clientIpHop',
+  'expiredStatus',
+  'cacheMaxAgeSec',
+];
+
+/** An HTTP listener, or (`"protocol": "envoy-grpc"`) an Envoy gRPC listener. */
+function parseListener(
+  raw: unknown,
+  path: string,
+  p: Problems,
+): { protocol: 'http'; listener: AuthListenerConfig } | { protocol: 'envoy-grpc'; listener: GrpcListenerConfig } {
+  const obj = p.object(raw, path, listenerFields) ?? {};
   const expiredStatus = obj.expiredStatus ?? 410;
   if (expiredStatus !== 410 && expiredStatus !== 403) p.add(`${path}.expiredStatus`, 'must be 410 or 403');
-  return {
-    name: p.string(obj, 'name', path, 'auth'),
+  const protocol = obj.protocol ?? 'http';
+  if (protocol !== 'http' && protocol !== 'envoy-grpc') p.add(`${path}.protocol`, 'must be "http" or "envoy-grpc"');
+  const clientIpHeader = p.headerName(obj, 'clientIpHeader', path, false);
+  const clientIpHop = obj.clientIpHop === undefined ? undefined : p.integer(obj, 'clientIpHop', path, 1, 1, 16);
+  if (clientIpHop !== undefined && clientIpHeader === undefined) {
+    p.add(`${path}.clientIpHop`, 'needs clientIpHeader (the header with the address list, e.g. X-Forwarded-For)');
+  }
+  const base = {
+    name: p.string(obj, 'name', path, protocol === 'envoy-grpc' ? 'envoy-grpc' : 'auth'),
     host: p.string(obj, 'host', path, '127.0.0.1'),
-    port: p.integer(obj, 'port', path, 8080, 0, 65535),
-    uriHeader: p.headerName(obj, 'uriHeader', path, true) ?? '',
-    clientIpHeader: p.headerName(obj, 'clientIpHeader', path, false),
-    expiredStatus: expiredStatus === 403 ? 403 : 410,
+    port: p.integer(obj, 'port', path, protocol === 'envoy-grpc' ? 8081 : 8080, 0, 65535),
+    clientIpHeader,
+    clientIpHop,
+    expiredStatus: expiredStatus === 403 ? (403 as const) : (410 as const),
     cacheMaxAgeSec: p.integer(obj, 'cacheMaxAgeSec', path, 60, 0, 86_400),
   };
+  if (protocol === 'envoy-grpc') {
+    for (const field of ['uriHeader', 'pathPrefix']) {
+      if (obj[field] !== undefined)
+        p.add(`${path}.${field}`, 'does not apply to "envoy-grpc" (the URI is attributes.request.http.path)');
+    }
+    return { protocol, listener: base };
+  }
+  if ((obj.uriHeader === undefined) === (obj.pathPrefix === undefined)) {
+    p.add(path, 'needs exactly one of "uriHeader" (nginx, Traefik, Caddy) or "pathPrefix" (Envoy HTTP mode)');
+  }
+  const uriHeader = p.headerName(obj, 'uriHeader', path, false);
+  let pathPrefix: string | undefined;
+  if (obj.pathPrefix !== undefined) {
+    pathPrefix = p.string(obj, 'pathPrefix', path);
+    if (pathPrefix !== '' && !/^(\/[A-Za-z0-9._~-]+)+$/.test(pathPrefix)) {
+      p.add(`${path}.pathPrefix`, 'must be a path like "/tokengate" (segments of letters, digits and ._~-; no trailing "/")');
+    }
+  }
+  return { protocol: 'http', listener: { ...base, uriHeader, pathPrefix } };
 }
 
 function parseKey(raw: unknown, path: string, p: Problems, scheme: SchemeDefinition | undefined): KeySource {
@@ -163,10 +214,24 @@ export function parseConfig(raw: unknown): Config | string[] {
     p.add('config.workers', 'must be 1 or "auto" with engine "node" (node:http cannot share a port between threads)');
   }
   const listeners: AuthListenerConfig[] = [];
+  const grpcListeners: GrpcListenerConfig[] = [];
+  /** Config path of each listener, in the order of `listeners` then `grpcListeners`. */
+  const listenerPaths: string[] = [];
   if (!Array.isArray(root.listeners) || root.listeners.length === 0) {
     p.add('listeners', 'must be a non-empty array of auth listeners');
   } else {
-    for (const [i, listener] of root.listeners.entries()) listeners.push(parseListener(listener, `listeners[${i}]`, p));
+    const grpcPaths: string[] = [];
+    for (const [i, raw] of root.listeners.entries()) {
+      const parsed = parseListener(raw, `listeners[${i}]`, p);
+      if (parsed.protocol === 'http') {
+        listeners.push(parsed.listener);
+        listenerPaths.push(`listeners[${i}]`);
+      } else {
+        grpcListeners.push(parsed.listener);
+        grpcPaths.push(`listeners[${i}]`);
+      }
+    }
+    listenerPaths.push(...grpcPaths);
   }
   const adminObj = p.object(root.admin ?? {}, 'admin', ['host', 'port']) ?? {};
   const admin: AdminListenerConfig = {
@@ -192,10 +257,11 @@ export function parseConfig(raw: unknown): Config | string[] {
     p.add('config.reloadOnChange', 'must be true or false');
   }
   const reloadOnChange = root.reloadOnChange === true;
-  crossCheck(listeners, admin, routes, p);
+  crossCheck([...listeners, ...grpcListeners], listenerPaths, admin, routes, p);
   if (p.list.length > 0) return p.list;
   return deepFreeze({
     listeners,
+    grpcListeners,
     admin,
     clockSkewSec,
     workers,
@@ -209,7 +275,13 @@ export function parseConfig(raw: unknown): Config | string[] {
   });
 }
 
-function crossCheck(listeners: AuthListenerConfig[], admin: AdminListenerConfig, routes: RouteConfig[], p: Problems): void {
+function crossCheck(
+  listeners: readonly ListenerBase[],
+  paths: readonly string[],
+  admin: AdminListenerConfig,
+  routes: RouteConfig[],
+  p: Problems,
+): void {
   routes.forEach((route, i) => {
     const earlier = routes.findIndex((other) => other.prefix === route.prefix);
     if (route.prefix !== '' && earlier !== i) p.add(`routes[${i}].prefix`, `same prefix as routes[${earlier}]`);
@@ -218,15 +290,20 @@ function crossCheck(listeners: AuthListenerConfig[], admin: AdminListenerConfig,
     if (findScheme(route.scheme)?.clientIp === 'required') {
       listeners.forEach((listener, j) => {
         if (listener.clientIpHeader === undefined) {
-          p.add(`listeners[${j}].clientIpHeader`, `is required: route "${route.name}" binds tokens to the client IP`);
+          p.add(`${paths[j]}.clientIpHeader`, `is required: route "${route.name}" binds tokens to the client IP`);
         }
       });
     }
   });
-  const ports = [...listeners.map((l) => l.port), admin.port].filter((port) => port !== 0);
+  const ports = [...listeners.map((l) => l.port), admin.port];
+  const labels = [...paths.map((path) => `${path}.port`), 'admin.port'];
   ports.forEach((port, i) => {
-    if (ports.indexOf(port) !== i)
-      p.add(i < listeners.length ? `listeners[${i}].port` : 'admin.port', `port ${port} is used twice`);
+    if (port !== 0 && ports.indexOf(port) !== i) p.add(labels[i]!, `port ${port} is used twice`);
+  });
+  const names = listeners.map((l) => l.name);
+  names.forEach((name, i) => {
+    if (names.indexOf(name) !== i)
+      p.add(`${paths[i]}.name`, `same name as ${paths[names.indexOf(name)]} (names label logs and metrics)`);
   });
 }
 

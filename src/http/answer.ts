@@ -1,4 +1,4 @@
-import type { AuthListenerConfig } from '../config/config.js';
+import type { AuthListenerConfig, ListenerBase } from '../config/config.js';
 import { authorize, type Decision, type Gate } from '../core/authorize.js';
 import { noHeaders, type TokenHeaders } from '../core/token-scheme.js';
 import { type Rejection, rejection, Verdict } from '../core/verdict.js';
@@ -76,7 +76,8 @@ export class RequestSources implements SourceFields {
   private readonly captured: CapturedHeaders | undefined;
 
   constructor(
-    private readonly uriHeader: string,
+    /** Undefined when the URI comes from the request target (`target`). */
+    private readonly uriHeader: string | undefined,
     private readonly clientIpHeader: string | undefined,
     /** Lowercase names of the headers the gate's routes read. */
     private readonly wanted: readonly string[],
@@ -103,6 +104,23 @@ export class RequestSources implements SourceFields {
     }
   }
 
+  /**
+   * Envoy HTTP mode: the original URI is the auth request's raw target minus `prefix` (Envoy
+   * sends `path_prefix` + the original `:path`, query included). A target outside the prefix
+   * leaves the URI missing: a deployment error, answered 503.
+   */
+  target(rawTarget: string, prefix: string): void {
+    if (rawTarget.startsWith(prefix) && rawTarget.charCodeAt(prefix.length) === 0x2f /* "/" */) {
+      this.setUri(rawTarget.slice(prefix.length));
+    }
+  }
+
+  /** The original URI from a field of its own (Envoy gRPC: `attributes.request.http.path`). */
+  setUri(uri: string): void {
+    this.uri = uri;
+    this.uriCount = 1;
+  }
+
   /** Two length declarations, or one beside Transfer-Encoding: parsers may frame the body differently. */
   ambiguousFraming(): boolean {
     return this.lengths + this.encodings > 1;
@@ -111,8 +129,18 @@ export class RequestSources implements SourceFields {
 
 const statusText: Record<number, string> = { 200: 'OK', 403: 'Forbidden', 410: 'Gone', 503: 'Service Unavailable' };
 
+/** Any listener: HTTP (URI from a header or the target) or Envoy gRPC (URI from the CheckRequest). */
+export type EdgeListener = ListenerBase & Partial<Pick<AuthListenerConfig, 'uriHeader' | 'pathPrefix'>>;
+
+/** How logs name where a listener reads the original URI. */
+function uriSourceOf(listener: EdgeListener): string {
+  if (listener.uriHeader !== undefined) return `the ${listener.uriHeader} header`;
+  if (listener.pathPrefix !== undefined) return `the request path under ${listener.pathPrefix}/`;
+  return 'attributes.request.http.path';
+}
+
 /** The one place verdicts become statuses. */
-function statusFor(verdict: Verdict, listener: AuthListenerConfig): number {
+function statusFor(verdict: Verdict, listener: ListenerBase): number {
   if (verdict === Verdict.allow) return 200;
   if (verdict === Verdict.expired) return listener.expiredStatus;
   if (verdict === Verdict.badSource || verdict === Verdict.error) return 503;
@@ -132,7 +160,7 @@ export interface ListenerEdge {
 }
 
 /** Builds every status line and header once per listener; only `max-age` varies per allow. */
-export function listenerEdge(listener: AuthListenerConfig): ListenerEdge {
+export function listenerEdge(listener: EdgeListener): ListenerEdge {
   const denials = new Map<Verdict, Answer>();
   for (const verdict of Object.values(Verdict)) {
     const status = statusFor(verdict, listener);
@@ -155,10 +183,13 @@ export function listenerEdge(listener: AuthListenerConfig): ListenerEdge {
     }
     return answer;
   };
-  const uriMissing = rejection(Verdict.badSource, `the ${listener.uriHeader} header is missing or empty`);
-  const uriRepeated = rejection(Verdict.badSource, `the ${listener.uriHeader} header appears more than once`);
+  const uriSource = uriSourceOf(listener);
+  const uriMissing = rejection(Verdict.badSource, `${uriSource} is missing or empty`);
+  const uriRepeated = rejection(Verdict.badSource, `${uriSource} appears more than once`);
   const ipMissing = rejection(Verdict.badSource, `the ${listener.clientIpHeader} header is missing or empty`);
   const ipRepeated = rejection(Verdict.badSource, `the ${listener.clientIpHeader} header appears more than once`);
+  const hop = listener.clientIpHop;
+  const ipHopMissing = rejection(Verdict.badSource, `the ${listener.clientIpHeader} header has fewer than ${hop} addresses`);
   const sourceProblem = (fields: SourceFields): Rejection | undefined => {
     if (fields.uriCount > 1) return uriRepeated;
     if (fields.uri === '') return uriMissing;
@@ -166,6 +197,17 @@ export function listenerEdge(listener: AuthListenerConfig): ListenerEdge {
     if (fields.clientIpCount > 1) return ipRepeated;
     if (fields.clientIp === '') return ipMissing;
     return undefined;
+  };
+  /** The client IP text: the whole header, or with `clientIpHop` the Nth list entry from the right. */
+  const clientIpOf = (value: string): string | Rejection => {
+    if (hop === undefined) return value;
+    let end = value.length;
+    for (let n = 1; ; n++) {
+      const comma = value.lastIndexOf(',', end - 1);
+      if (n === hop) return value.slice(comma + 1, end).trim();
+      if (comma < 0) return ipHopMissing;
+      end = comma;
+    }
   };
   return {
     answer(fields, gate, nowSec) {
@@ -175,8 +217,11 @@ export function listenerEdge(listener: AuthListenerConfig): ListenerEdge {
         if (problem !== undefined) {
           decision = { verdict: problem.verdict, detail: problem.detail, route: undefined, expiresSec: 0 };
         } else {
-          const clientIp = listener.clientIpHeader === undefined ? undefined : fields.clientIp;
-          decision = authorize(gate, fields.uri, clientIp, nowSec, fields.headers);
+          const clientIp = listener.clientIpHeader === undefined ? undefined : clientIpOf(fields.clientIp);
+          decision =
+            typeof clientIp === 'object'
+              ? { verdict: clientIp.verdict, detail: clientIp.detail, route: undefined, expiresSec: 0 }
+              : authorize(gate, fields.uri, clientIp, nowSec, fields.headers);
         }
         const answer =
           decision.verdict === Verdict.allow ? allowFor(decision.expiresSec - nowSec) : denials.get(decision.verdict)!;
@@ -196,7 +241,7 @@ export const internalError: Decision = Object.freeze({
 });
 
 /** After answering: an internal error or unusable source headers are logged (rate-limited, no request data). */
-export function logEdgeProblem(result: EdgeResult, listener: AuthListenerConfig, logger: Logger): void {
+export function logEdgeProblem(result: EdgeResult, listener: EdgeListener, logger: Logger): void {
   if (result.error !== undefined) {
     logger.limited('internal-error', 'error', 'internal error while deciding', {
       listener: listener.name,

@@ -115,7 +115,7 @@ function listenAuth(
   metrics: ListenerMetrics | undefined,
 ): Promise<RunningListener> {
   const edge = listenerEdge(listener);
-  const { uriHeader, clientIpHeader } = listener;
+  const { uriHeader, clientIpHeader, pathPrefix } = listener;
   const flat = new WeakMap<Answer, string[]>();
   const server = hardenedServer(listener.name, logger, (req, res) => {
     const gate = state.gate;
@@ -123,6 +123,7 @@ function listenAuth(
     // rawHeaders keeps every line, so a repeated source header is seen (req.headers merges or drops repeats).
     const raw = req.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) sources.add(raw[i]!.toLowerCase(), raw[i + 1]!);
+    if (pathPrefix !== undefined) sources.target(req.url ?? '', pathPrefix);
     const started = metrics === undefined ? 0 : performance.now();
     const result = edge.answer(sources, gate, Math.floor(Date.now() / 1000));
     if (metrics !== undefined) metrics.record(result.decision, (performance.now() - started) / 1000);

@@ -38,7 +38,7 @@ function listenAuth(
   metrics: ListenerMetrics | undefined,
 ): Promise<RunningListener> {
   const edge = listenerEdge(listener);
-  const { uriHeader, clientIpHeader } = listener;
+  const { uriHeader, clientIpHeader, pathPrefix } = listener;
   const app = uws.App();
   app.any('/*', (res, req) => {
     const gate = state.gate; // one config for the whole request, even across a reload
@@ -47,6 +47,11 @@ function listenAuth(
     req.forEach((name, value) => {
       sources.add(name, value);
     });
+    if (pathPrefix !== undefined) {
+      // getUrl and getQuery (without a key) are the raw, undecoded parts of the request target.
+      const query = req.getQuery();
+      sources.target(query === undefined || query === '' ? req.getUrl() : `${req.getUrl()}?${query}`, pathPrefix);
+    }
     if (sources.ambiguousFraming()) {
       // Ambiguous framing (two Content-Length, or one with Transfer-Encoding): this uWS build may
       // frame the body differently from a proxy and parse a smuggled request out of it, even after
