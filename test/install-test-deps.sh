@@ -1,10 +1,12 @@
 #!/bin/sh
-# Installs the Debian packages that the integration tests run for real: nginx, PHP for the
-# README's PHP signing snippet (run against the service), and libfaketime for the clock tests.
+# Installs the Debian packages that the integration tests run for real: nginx and Caddy (the
+# proxies in front of the service), PHP for the README's PHP signing snippet (run against the
+# service), and libfaketime for the clock tests.
 # Idempotent; `npm test` runs it first and CI runs it through `npm test`.
 set -eu
 missing=""
 [ -x /usr/sbin/nginx ] || [ -x /usr/bin/nginx ] || missing="$missing nginx"
+[ -x /usr/bin/caddy ] || missing="$missing caddy"
 command -v php >/dev/null 2>&1 || missing="$missing php-cli"
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1 ] ||
   missing="$missing faketime"
@@ -16,7 +18,7 @@ fi
 echo "install-test-deps: installing$missing with apt-get" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-# The tests start nginx themselves on loopback ports; keep the package from starting a daemon.
+# The tests start nginx and Caddy themselves on loopback ports; keep the packages from starting daemons.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
   $sudo chmod 755 /usr/sbin/policy-rc.d

@@ -126,7 +126,7 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
   metrics.configLoaded(loaded);
   try {
     admin = await engine.listenAdmin(config.admin, state, metrics, logger);
-    if (workers > 1) {
+    if (workers > 1 && config.listeners.length > 0) {
       pool = await startWorkerPool(configFile, files, config.listeners, workers, logger);
       state.workersReady = pool.ready;
     } else {
