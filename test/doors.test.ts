@@ -1,0 +1,288 @@
+/**
+ * One contract, every door: the same table of cases through the nginx-style headers, Envoy HTTP
+ * mode (path prefix), Envoy gRPC mode (a real gRPC client, Envoy's wire format) and real Caddy
+ * (Debian package, deploy/caddy/Caddyfile) in front of the service, on both HTTP engines. Every
+ * door must give every case the same verdict. Then what is particular to Envoy HTTP mode and to
+ * Caddy's forward_auth. Routes and paths are those of deploy/caddy/Caddyfile (/vod/, /live/).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hmacSigner } from '../src/hmac-signer.js';
+import { encodeCheckRequest, envoyClient } from './helpers/envoy-wire.js';
+import { gateFor } from './helpers/gates.js';
+import { freePort } from './helpers/nginx.js';
+import { header, rawRequest } from './helpers/raw-http.js';
+import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
+import { signedUrl } from './helpers/signed-url.js';
+
+type EngineName = 'uws' | 'node';
+const hmacKey = '7e'.repeat(32);
+const altaKey = 'doors-test-alta-secret';
+/** The client as every door sees it: Caddy's peer is this test on loopback. */
+const clientIp = '127.0.0.1';
+const otherIp = '198.51.100.7';
+const now = () => Math.floor(Date.now() / 1000);
+const hmac = hmacSigner({ keyId: 'k', key: hmacKey });
+const altaGate = gateFor([{ prefix: '/live/', scheme: 'alta', keys: [{ id: 'a', env: 'A' }] }], { A: altaKey });
+const alta = (path: string, ip: string, ttl = 600) =>
+  signedUrl(altaGate, { path, expiresSec: now() + ttl, notBeforeSec: now() - 3600, clientIp: ip });
+const forge = (url: string) => url.replace(/token=(.)/, (_m, c: string) => `token=${c === 'a' ? 'b' : 'a'}`);
+
+let dir: string;
+let root: string;
+const files = new Map<string, string>();
+
+interface Verdict {
+  readonly status: number;
+  readonly tokenStatus: string | undefined;
+}
+
+/** The contract: each case and the verdict every door must give it. */
+const cases: readonly { name: string; uri: () => string; expected: Verdict }[] = [
+  {
+    name: 'valid (alta, IP-bound)',
+    uri: () => alta('/live/ch/seg-1.ts', clientIp),
+    expected: { status: 200, tokenStatus: 'valid' },
+  },
+  { name: 'valid (hmac)', uri: () => hmac.sign('/vod/a.mp4', { ttlSec: 600 }), expected: { status: 200, tokenStatus: 'valid' } },
+  { name: 'forged', uri: () => forge(alta('/live/ch/seg-1.ts', clientIp)), expected: { status: 403, tokenStatus: 'forged' } },
+  { name: 'malformed', uri: () => '/live/ch/seg-1.ts?token=zz', expected: { status: 403, tokenStatus: 'malformed' } },
+  { name: 'expired', uri: () => alta('/live/ch/seg-1.ts', clientIp, -60), expected: { status: 410, tokenStatus: 'expired' } },
+  {
+    name: 'wrong IP (alta: the IP is in the hash)',
+    uri: () => alta('/live/ch/seg-1.ts', otherIp),
+    expected: { status: 403, tokenStatus: 'forged' },
+  },
+  {
+    name: 'wrong IP (hmac: a signed IP binding)',
+    uri: () => hmac.sign('/vod/a.mp4', { ttlSec: 600, clientIp: otherIp }),
+    expected: { status: 403, tokenStatus: 'wrong-ip' },
+  },
+  { name: 'missing token', uri: () => '/live/ch/seg-1.ts', expected: { status: 403, tokenStatus: 'missing' } },
+  { name: 'bad URI', uri: () => '/live/ch/%2e%2e/seg-1.ts?token=x', expected: { status: 403, tokenStatus: 'bad-uri' } },
+];
+
+/** A door: how one request reaches tokengate, normalised to status and X-Token-Status. */
+type Door = (uri: string) => Promise<Verdict>;
+
+function startCaddy(listenPort: number, tokengatePort: number): Promise<{ stop(): Promise<void>; log(): string }> {
+  let text = readFileSync(new URL('../deploy/caddy/Caddyfile', import.meta.url), 'utf8');
+  const replace = (from: string, to: string) => {
+    if (text.split(from).length !== 2) throw new Error(`deploy/caddy/Caddyfile no longer has exactly one "${from}"`);
+    text = text.replace(from, to);
+  };
+  replace(':8000 {', `:${listenPort} {\n\tbind 127.0.0.1`);
+  replace('127.0.0.1:8080', `127.0.0.1:${tokengatePort}`);
+  replace('/var/www/protected', root);
+  const home = join(dir, `caddy-${listenPort}`);
+  mkdirSync(home, { recursive: true });
+  const file = join(home, 'Caddyfile');
+  writeFileSync(file, text);
+  const env = { ...process.env, HOME: home, XDG_DATA_HOME: home, XDG_CONFIG_HOME: home };
+  const child: ChildProcess = spawn('caddy', ['run', '--config', file, '--adapter', 'caddyfile'], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  child.stderr!.on('data', (chunk) => (log += chunk));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + 10_000;
+    const poll = () =>
+      fetch(`http://127.0.0.1:${listenPort}/`).then(
+        () =>
+          resolve({
+            stop: () => {
+              child.kill('SIGTERM');
+              return exited;
+            },
+            log: () => log,
+          }),
+        () => (Date.now() > deadline ? reject(new Error(`caddy did not start:\n${log}`)) : setTimeout(poll, 50)),
+      );
+    child.once('exit', (code) => reject(new Error(`caddy exited with ${code}:\n${log}`)));
+    poll();
+  });
+}
+
+beforeAll(() => {
+  dir = tempDir();
+  root = join(dir, 'www');
+  for (const [path, content] of [
+    ['/live/ch/seg-1.ts', 'segment one\n'],
+    ['/vod/a.mp4', 'video a\n'],
+  ] as const) {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), content);
+    files.set(path, content);
+  }
+  writeFileSync(join(dir, 'hmac.hex'), hmacKey);
+});
+
+describe.each(['uws', 'node'] as const)('every door, %s engine', (engine: EngineName) => {
+  let service: RunningService;
+  let caddy: Awaited<ReturnType<typeof startCaddy>>;
+  let caddyPort: number;
+  let grpcClient: ReturnType<typeof envoyClient>;
+  const doors: Record<string, Door> = {};
+
+  beforeAll(async () => {
+    const file = writeConfig(
+      dir,
+      {
+        engine,
+        workers: 1,
+        admin: { port: 0 },
+        listeners: [
+          { name: 'nginx', port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' },
+          { name: 'envoy-http', port: 0, pathPrefix: '/tokengate', clientIpHeader: 'X-Real-IP' },
+          { name: 'envoy-grpc', protocol: 'envoy-grpc', port: 0, clientIpHeader: 'x-envoy-external-address' },
+          { name: 'caddy', port: 0, uriHeader: 'X-Forwarded-Uri', clientIpHeader: 'X-Forwarded-For' },
+        ],
+        routes: [
+          { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.hex' }] },
+          { name: 'live', prefix: '/live/', scheme: 'alta', keys: [{ id: 'a', env: 'TG_ALTA' }] },
+        ],
+      },
+      `${engine}.json`,
+    );
+    service = await startService(['serve', '--config', file], { TG_ALTA: altaKey }, 5);
+    caddyPort = await freePort();
+    caddy = await startCaddy(caddyPort, service.ports.get('caddy')!);
+    grpcClient = envoyClient(service.ports.get('envoy-grpc')!);
+    const fromHttp = (response: { status: number; headers: ReadonlyMap<string, readonly string[]> }) => ({
+      status: response.status,
+      tokenStatus: response.headers.get('x-token-status')?.[0],
+    });
+    doors['nginx-style headers'] = async (uri) =>
+      fromHttp(
+        await rawRequest(
+          service.ports.get('nginx')!,
+          `GET /auth HTTP/1.1\r\nHost: tokengate\r\nX-Original-URI: ${uri}\r\nX-Real-IP: ${clientIp}\r\n\r\n`,
+        ),
+      );
+    // What Envoy sends with deploy/envoy/envoy-http.yaml: path_prefix + the original path and query.
+    doors['Envoy HTTP mode'] = async (uri) =>
+      fromHttp(
+        await rawRequest(
+          service.ports.get('envoy-http')!,
+          `GET /tokengate${uri} HTTP/1.1\r\nHost: files.example\r\nContent-Length: 0\r\nX-Real-IP: ${clientIp}\r\n\r\n`,
+        ),
+      );
+    doors['Envoy gRPC mode'] = async (uri) => {
+      const verdict = await grpcClient.check(
+        encodeCheckRequest({ method: 'GET', path: uri, headers: { 'x-envoy-external-address': clientIp, ':path': uri } }),
+      );
+      return verdict.code === 0
+        ? { status: 200, tokenStatus: verdict.headers['x-token-status'] }
+        : { status: verdict.httpStatus || 403, tokenStatus: verdict.headers['x-token-status'] };
+    };
+    // Raw bytes, as a client may send them (fetch would resolve "%2e%2e" before sending).
+    doors['Caddy forward_auth'] = async (uri) => {
+      const response = await rawRequest(caddyPort, `GET ${uri} HTTP/1.1\r\nHost: files.example\r\nConnection: close\r\n\r\n`);
+      if (response.status !== 200) return fromHttp(response);
+      // Allowed: the file itself (Caddy does not copy the auth answer's headers on a 2xx).
+      return { status: response.body === files.get(uri.split('?')[0]!) ? 200 : -1, tokenStatus: 'valid' };
+    };
+  });
+
+  afterAll(async () => {
+    grpcClient?.close();
+    await Promise.all([caddy?.stop(), service?.stop()]);
+  });
+
+  it('the same verdict for every case through every door', async () => {
+    const table: Record<string, Record<string, Verdict>> = {};
+    const expected: Record<string, Record<string, Verdict>> = {};
+    for (const { name, uri, expected: verdict } of cases) {
+      const url = uri();
+      for (const [door, ask] of Object.entries(doors)) {
+        table[door] = { ...table[door], [name]: await ask(url) };
+        expected[door] = { ...expected[door], [name]: verdict };
+      }
+    }
+    expect(table).toEqual(expected);
+  });
+
+  describe('Envoy HTTP mode', () => {
+    const ask = (target: string, extra = '') =>
+      rawRequest(service.ports.get('envoy-http')!, `GET ${target} HTTP/1.1\r\nHost: x\r\nX-Real-IP: ${clientIp}\r\n${extra}\r\n`);
+
+    it.each([
+      ['outside the prefix', '/live/ch/seg-1.ts?token=x'],
+      ['the prefix alone', '/tokengate'],
+      ['a longer segment that starts like the prefix', '/tokengatex/live/ch/seg-1.ts?token=x'],
+    ])('a target %s is a deployment error: 503, never an allow', async (_name, target) => {
+      const response = await ask(target);
+      expect([response.status, header(response, 'x-token-status')]).toEqual([503, 'bad-source']);
+    });
+
+    it('the original method does not matter (Envoy sends it, with Content-Length 0)', async () => {
+      const url = alta('/live/ch/seg-1.ts', clientIp);
+      for (const method of ['HEAD', 'POST', 'DELETE']) {
+        const response = await rawRequest(
+          service.ports.get('envoy-http')!,
+          `${method} /tokengate${url} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nX-Real-IP: ${clientIp}\r\n\r\n`,
+        );
+        expect([method, response.status]).toEqual([method, 200]);
+      }
+    });
+
+    it('a client X-Original-URI or X-Forwarded-Uri is not read: only the path counts', async () => {
+      const response = await ask('/tokengate/live/ch/seg-1.ts', `X-Original-URI: ${alta('/live/ch/seg-1.ts', clientIp)}\r\n`);
+      expect([response.status, header(response, 'x-token-status')]).toEqual([403, 'missing']);
+    });
+  });
+
+  describe('Caddy forward_auth (deploy/caddy/Caddyfile)', () => {
+    it('serves the file for a valid token; 403 and 410 reach the client with X-Token-Status and no-store', async () => {
+      const valid = await fetch(`http://127.0.0.1:${caddyPort}${alta('/live/ch/seg-1.ts', clientIp)}`);
+      expect([valid.status, await valid.text()]).toEqual([200, files.get('/live/ch/seg-1.ts')]);
+      for (const [uri, status, reason] of [
+        [forge(alta('/live/ch/seg-1.ts', clientIp)), 403, 'forged'],
+        [alta('/live/ch/seg-1.ts', clientIp, -60), 410, 'expired'],
+      ] as const) {
+        const response = await fetch(`http://127.0.0.1:${caddyPort}${uri}`);
+        expect([
+          response.status,
+          response.headers.get('x-token-status'),
+          response.headers.get('cache-control'),
+          await response.text(),
+        ]).toEqual([status, reason, 'no-store', '']);
+      }
+    });
+
+    it('a client-supplied X-Forwarded-Uri cannot change the verdict', async () => {
+      const valid = alta('/live/ch/seg-1.ts', clientIp);
+      const denied = await fetch(`http://127.0.0.1:${caddyPort}/live/ch/seg-1.ts`, { headers: { 'X-Forwarded-Uri': valid } });
+      expect([denied.status, denied.headers.get('x-token-status')]).toEqual([403, 'missing']);
+      const allowed = await fetch(`http://127.0.0.1:${caddyPort}${valid}`, {
+        headers: { 'X-Forwarded-Uri': '/live/ch/seg-1.ts' },
+      });
+      expect(allowed.status).toBe(200);
+    });
+
+    it('a client-supplied X-Forwarded-For cannot borrow another client IP', async () => {
+      const response = await fetch(`http://127.0.0.1:${caddyPort}${alta('/live/ch/seg-1.ts', otherIp)}`, {
+        headers: { 'X-Forwarded-For': otherIp },
+      });
+      expect([response.status, response.headers.get('x-token-status')]).toEqual([403, 'forged']);
+    });
+  });
+});
+
+describe('Caddy with tokengate unreachable', () => {
+  it('answers 502, never the file', async () => {
+    const port = await freePort();
+    const caddy = await startCaddy(port, await freePort());
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}${hmac.sign('/vod/a.mp4', { ttlSec: 600 })}`);
+      expect(response.status).toBe(502);
+      expect(await response.text()).not.toContain(files.get('/vod/a.mp4'));
+    } finally {
+      await caddy.stop();
+    }
+  });
+});
