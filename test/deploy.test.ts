@@ -2,8 +2,10 @@
  * The deploy kit parses, and says what the service really does: the dashboard and the alert
  * rules use only metrics a running instance exports, probes and ports match the defaults.
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { Config } from '../src/config/config.js';
@@ -163,5 +165,97 @@ describe('deploy kit', () => {
     const used = new Set([...panelExprs, ...ruleExprs].flatMap(metricNames));
     expect(used.size).toBeGreaterThanOrEqual(10);
     expect([...used].filter((name) => !exported.has(name))).toEqual([]);
+  });
+});
+
+/** Finds, depth first, every object with `key` anywhere in a parsed document. */
+function findAll(node: unknown, key: string): Json[] {
+  if (typeof node !== 'object' || node === null) return [];
+  const here = !Array.isArray(node) && key in node ? [node as Json] : [];
+  return [...here, ...Object.values(node).flatMap((child) => findAll(child, key))];
+}
+
+const seconds = (duration: string) => {
+  const match = /^(\d+(?:\.\d+)?)s$/.exec(duration);
+  expect(match, `a duration in seconds: ${duration}`).not.toBeNull();
+  return Number(match![1]);
+};
+
+/** A proxy directory's tokengate config, validated like the service does (key files are not read). */
+function proxyConfig(dir: string): Config {
+  const config = parseConfig(JSON.parse(read(`${dir}/tokengate.json`)));
+  expect(Array.isArray(config), `${dir}/tokengate.json: ${JSON.stringify(config)}`).toBe(false);
+  return config as Config;
+}
+
+describe('deploy kit: every front door', () => {
+  it('Envoy HTTP mode: fails closed, tight timeout, the client IP header added, 403/410 headers to the client, idle below tokengate', () => {
+    const listener = proxyConfig('envoy').listeners.find((l) => l.pathPrefix !== undefined)!;
+    const [doc] = yamlDocs('envoy/envoy-http.yaml');
+    const [authz] = findAll(doc, 'http_service').map((f) => f as Json);
+    expect(authz).toBeDefined();
+    expect(authz!.failure_mode_allow).toBe(false);
+    expect(authz!.status_on_error).toEqual({ code: 'ServiceUnavailable' });
+    expect(authz!.transport_api_version).toBe('V3');
+    const http = authz!.http_service;
+    expect(seconds(http.server_uri.timeout)).toBeLessThanOrEqual(0.5);
+    expect(http.path_prefix).toBe(listener.pathPrefix);
+    expect(http.authorization_request.headers_to_add.map((h: Json) => h.key.toLowerCase())).toEqual([listener.clientIpHeader]);
+    expect(http.authorization_request.headers_to_add[0].value).toBe('%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%');
+    expect(http.authorization_response.allowed_client_headers.patterns).toEqual([
+      { exact: 'x-token-status' },
+      { exact: 'cache-control' },
+    ]);
+    const cluster = findAll(doc, 'load_assignment').find((c) => c.name === http.server_uri.cluster)!;
+    expect(findAll(cluster, 'port_value')[0]!.port_value).toBe(listener.port);
+    // Below the 10 s idle timeout of both engines, so Envoy never reuses a connection tokengate closed.
+    expect(seconds(findAll(cluster, 'idle_timeout')[0]!.idle_timeout)).toBeLessThan(10);
+    expect(findAll(doc, 'use_remote_address')[0]!.use_remote_address).toBe(true);
+  });
+
+  it('Envoy gRPC mode: fails closed, HTTP/2 cluster on the gRPC listener, x-envoy-external-address trusted only at the edge', () => {
+    const listener = proxyConfig('envoy').grpcListeners[0]!;
+    expect(listener.clientIpHeader).toBe('x-envoy-external-address');
+    const [doc] = yamlDocs('envoy/envoy-grpc.yaml');
+    const authz = findAll(doc, 'grpc_service')[0]!;
+    expect(authz.failure_mode_allow).toBe(false);
+    expect(authz.status_on_error).toEqual({ code: 'ServiceUnavailable' });
+    expect(seconds(authz.grpc_service.timeout)).toBeLessThanOrEqual(0.5);
+    const cluster = findAll(doc, 'load_assignment').find((c) => c.name === authz.grpc_service.envoy_grpc.cluster_name)!;
+    expect(findAll(cluster, 'port_value')[0]!.port_value).toBe(listener.port);
+    expect(findAll(cluster, 'explicit_http_config')[0]!.explicit_http_config).toEqual({ http2_protocol_options: {} });
+    expect(seconds(findAll(cluster, 'idle_timeout')[0]!.idle_timeout)).toBeLessThan(10);
+    // Envoy sets x-envoy-external-address only with use_remote_address, and never strips a client's.
+    expect(findAll(doc, 'use_remote_address')[0]!.use_remote_address).toBe(true);
+  });
+
+  it('Traefik ForwardAuth: tokengate reads the X-Forwarded headers Traefik sets, and Traefik does not trust clients for them', () => {
+    const listener = proxyConfig('traefik').listeners[0]!;
+    expect([listener.uriHeader, listener.clientIpHeader]).toEqual(['x-forwarded-uri', 'x-forwarded-for']);
+    const [dynamic] = yamlDocs('traefik/dynamic.yaml');
+    const forwardAuth = dynamic!.http.middlewares.tokengate.forwardAuth;
+    expect(forwardAuth.trustForwardHeader).toBe(false);
+    expect(new URL(forwardAuth.address).port).toBe(String(listener.port));
+    for (const router of Object.values(dynamic!.http.routers) as Json[]) expect(router.middlewares).toContain('tokengate');
+    const [staticConfig] = yamlDocs('traefik/traefik.yaml');
+    // No forwardedHeaders.trustedIPs / insecure: Traefik strips client X-Forwarded-* at the entry point.
+    expect(findAll(staticConfig, 'forwardedHeaders')).toEqual([]);
+  });
+
+  it('Caddy forward_auth: the Caddyfile adapts, sets X-Forwarded-Uri, asks the caddy listener, trusts no proxy', () => {
+    const listener = proxyConfig('caddy').listeners[0]!;
+    expect([listener.uriHeader, listener.clientIpHeader]).toEqual(['x-forwarded-uri', 'x-forwarded-for']);
+    const adapted = JSON.parse(
+      execFileSync('caddy', ['adapt', '--config', fileURLToPath(new URL('caddy/Caddyfile', deploy)), '--adapter', 'caddyfile'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    ) as Json;
+    const proxy = findAll(adapted, 'upstreams').find((h) => h.handler === 'reverse_proxy')!;
+    expect(proxy.upstreams).toEqual([{ dial: `127.0.0.1:${listener.port}` }]);
+    expect(proxy.headers.request.set['X-Forwarded-Uri']).toEqual(['{http.request.uri}']);
+    expect(proxy.trusted_proxies).toBeUndefined();
+    // Caddy's JSON durations are nanoseconds.
+    expect(proxy.transport.keep_alive.idle_timeout / 1e9).toBeLessThan(10);
   });
 });
