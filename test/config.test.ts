@@ -102,6 +102,50 @@ describe('config validation', () => {
       ).toBe(true);
   });
 
+  it('listeners for every front door: each source rule is checked with its path', () => {
+    const route = { prefix: '/tv/', scheme: 'alta', keys: [{ id: 'k', env: 'K' }] };
+    const problems = problemsOf({
+      listeners: [
+        { port: 0, clientIpHeader: 'X-Real-IP' },
+        { port: 0, uriHeader: 'X-Original-URI', pathPrefix: '/tokengate', clientIpHeader: 'X-Real-IP' },
+        { port: 0, pathPrefix: 'tokengate/', clientIpHeader: 'X-Real-IP' },
+        { port: 0, protocol: 'envoy-grpc', uriHeader: 'X-Original-URI', clientIpHeader: 'x-envoy-external-address' },
+        { port: 0, protocol: 'grpc', uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' },
+        { name: 'dup', port: 0, uriHeader: 'X-Forwarded-Uri', clientIpHop: 2 },
+        { name: 'dup', port: 0, uriHeader: 'X-Forwarded-Uri', clientIpHeader: 'X-Forwarded-For', clientIpHop: 0 },
+      ],
+      routes: [route],
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'listeners[0]: needs exactly one of "uriHeader" (nginx, Traefik, Caddy) or "pathPrefix" (Envoy HTTP mode)',
+        'listeners[1]: needs exactly one of "uriHeader" (nginx, Traefik, Caddy) or "pathPrefix" (Envoy HTTP mode)',
+        'listeners[2].pathPrefix: must be a path like "/tokengate" (segments of letters, digits and ._~-; no trailing "/")',
+        'listeners[3].uriHeader: does not apply to "envoy-grpc" (the URI is attributes.request.http.path)',
+        'listeners[4].protocol: must be "http" or "envoy-grpc"',
+        'listeners[5].clientIpHop: needs clientIpHeader (the header with the address list, e.g. X-Forwarded-For)',
+        'listeners[5].clientIpHeader: is required: route "/tv/" binds tokens to the client IP',
+        'listeners[6].clientIpHop: must be an integer from 1 to 16',
+        'listeners[6].name: same name as listeners[5] (names label logs and metrics)',
+      ]),
+    );
+    const valid = parseConfig({
+      listeners: [
+        { name: 'envoy-grpc', protocol: 'envoy-grpc', port: 0, clientIpHeader: 'x-envoy-external-address' },
+        { name: 'envoy-http', port: 0, pathPrefix: '/tokengate/v1', clientIpHeader: 'X-Real-IP' },
+        { name: 'caddy', port: 0, uriHeader: 'X-Forwarded-Uri', clientIpHeader: 'X-Forwarded-For', clientIpHop: 1 },
+      ],
+      routes: [route],
+    });
+    expect(Array.isArray(valid), JSON.stringify(valid)).toBe(false);
+    const config = valid as Exclude<typeof valid, string[]>;
+    expect(config.listeners.map((l) => [l.name, l.uriHeader, l.pathPrefix, l.clientIpHop])).toEqual([
+      ['envoy-http', undefined, '/tokengate/v1', undefined],
+      ['caddy', 'x-forwarded-uri', undefined, 1],
+    ]);
+    expect(config.grpcListeners.map((l) => [l.name, l.clientIpHeader])).toEqual([['envoy-grpc', 'x-envoy-external-address']]);
+  });
+
   it('rejects a non-object root and empty sections', () => {
     expect(problemsOf(null)).toContain('config: must be an object');
     expect(problemsOf({})).toEqual(

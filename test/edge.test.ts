@@ -1,0 +1,51 @@
+/**
+ * The edge every listener shares (src/http/answer.ts): source fields to a verdict and an answer,
+ * without a server in between. Here: the client IP taken from an X-Forwarded-For list.
+ */
+import { describe, expect, it } from 'vitest';
+import type { AuthListenerConfig } from '../src/config/config.js';
+import { listenerEdge, RequestSources } from '../src/http/answer.js';
+import { gateFor } from './helpers/gates.js';
+import { signedUrl } from './helpers/signed-url.js';
+
+const gate = gateFor([{ prefix: '/tv/', scheme: 'alta', keys: [{ id: 'a', env: 'A' }] }], { A: 'edge-test-secret' });
+const now = 1_800_000_000;
+const client = '198.51.100.7';
+const url = signedUrl(gate, { path: '/tv/a.ts', expiresSec: now + 600, notBeforeSec: now - 60, clientIp: client });
+
+function decide(hop: number | undefined, forwardedFor: string): string {
+  const listener: AuthListenerConfig = {
+    name: 'lb',
+    host: '127.0.0.1',
+    port: 0,
+    uriHeader: 'x-forwarded-uri',
+    pathPrefix: undefined,
+    clientIpHeader: 'x-forwarded-for',
+    clientIpHop: hop,
+    expiredStatus: 410,
+    cacheMaxAgeSec: 60,
+  };
+  const sources = new RequestSources(listener.uriHeader, listener.clientIpHeader, gate.tokenHeaders);
+  sources.add('x-forwarded-uri', url);
+  sources.add('x-forwarded-for', forwardedFor);
+  return listenerEdge(listener).answer(sources, gate, now).decision.verdict;
+}
+
+describe('client IP from an X-Forwarded-For list (clientIpHop)', () => {
+  it.each([
+    [undefined, client, 'allow'],
+    [undefined, `203.0.113.1, ${client}`, 'bad-source'],
+    [1, client, 'allow'],
+    [1, `203.0.113.1, ${client}`, 'allow'],
+    [1, `${client}, 203.0.113.1`, 'forged'],
+    [2, `${client}, 203.0.113.1`, 'allow'],
+    [2, `10.0.0.1,${client},203.0.113.1`, 'allow'],
+    [2, `  ${client} ,203.0.113.1`, 'allow'],
+    [2, client, 'bad-source'],
+    [2, `, 203.0.113.1`, 'bad-source'],
+    [1, `${client},`, 'bad-source'],
+    [3, `${client}, 203.0.113.1`, 'bad-source'],
+  ] as const)('hop %s of "%s": %s', (hop, header, verdict) => {
+    expect(decide(hop, header)).toBe(verdict);
+  });
+});
