@@ -36,7 +36,8 @@ interface CheckResponse {
   readonly ok_response?: { readonly response_headers_to_add: readonly HeaderValueOption[] };
 }
 
-const protoDir = fileURLToPath(new URL('../../src/proto/', import.meta.url));
+/** src/proto, copied to dist/proto by `npm run build`: a sibling of this module's folder either way. */
+const protoDir = fileURLToPath(new URL('../proto/', import.meta.url));
 
 /** Largest CheckRequest accepted: Envoy sends every client header in gRPC mode, never a body unless told to. */
 const maxRequestBytes = 256 * 1024;
