@@ -19,12 +19,13 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileS
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
+import { encodeCheckRequest, envoyClient } from '../test/helpers/envoy-wire.js';
 import { nginxBinary, renderExampleConfig, withTestPaths } from '../test/helpers/nginx.js';
 import { type Group, type Row, renderMarkdown, renderSvg } from './report.js';
 import { clientIp, schemes, secrets, tokengateConfig, tokenLists, waitForPort } from './scenarios.js';
 
 const quick = process.argv.includes('--quick');
-/** `--only=nginx,workers` runs only those groups (one-core, metrics, engines, workers, nginx; "one-core" includes "half load"). */
+/** `--only=nginx,workers` runs only those groups (one-core, metrics, engines, doors, workers, nginx; "one-core" includes "half load"). */
 const only = process.argv
   .find((arg) => arg.startsWith('--only='))
   ?.slice('--only='.length)
@@ -104,7 +105,7 @@ function cpuSeconds(pids: readonly number[]): number {
 }
 
 async function startTokengate(
-  options: { metrics: boolean; workers: number; engine?: 'uws' | 'node' },
+  options: { metrics: boolean; workers: number; engine?: 'uws' | 'node'; extraListeners?: readonly object[] },
   cpus = '0',
 ): Promise<Server> {
   const port = nextPort++;
@@ -128,8 +129,10 @@ interface WrkOptions {
   readonly expected: number;
   readonly connections?: number;
   readonly seconds?: number;
-  /** "auth": auth subrequests to tokengate; "direct": the URIs themselves (through nginx). */
-  readonly mode?: 'auth' | 'direct';
+  /** "auth": auth subrequests to tokengate; "direct": the URIs themselves (through nginx); "envoy": Envoy's HTTP ext_authz. */
+  readonly mode?: 'auth' | 'direct' | 'envoy';
+  /** Another port of the same server to load (a second listener). */
+  readonly port?: number;
   /** CPUs for wrk (default the load core). */
   readonly cpus?: string;
   /** A server behind `server` (tokengate behind nginx): its CPU counts in the total and on its own. */
@@ -157,7 +160,7 @@ async function wrk(server: Server, urisFile: string, options: WrkOptions): Promi
     '--latency',
     '-s',
     join(root, 'bench', 'wrk-tokens.lua'),
-    `http://127.0.0.1:${server.port}/`,
+    `http://127.0.0.1:${options.port ?? server.port}/`,
   ]);
   const backendCpu = cpuSeconds(backendPids) - backendBefore;
   const cpu = cpuSeconds(pids) - cpuBefore + backendCpu;
@@ -235,6 +238,7 @@ async function measure(
   uris: string[],
   tool: 'wrk' | 'autocannon',
   options: WrkOptions,
+  baseline?: string,
 ): Promise<Row> {
   const samples: Load[] = [];
   for (let r = 0; r < runs; r++) {
@@ -242,7 +246,17 @@ async function measure(
       tool === 'wrk' ? await wrk(server, fileFor(uris), options) : await autocannonLoad(server.port, uris, options.depth),
     );
   }
-  return addRow({ group, tool, depth: options.depth, connections: options.connections ?? connections, label }, samples);
+  return addRow(
+    {
+      group,
+      tool,
+      depth: options.depth,
+      connections: options.connections ?? connections,
+      label,
+      ...(baseline ? { baseline } : {}),
+    },
+    samples,
+  );
 }
 
 /** A row from the medians of `samples`; printed and kept for the report. */
@@ -402,6 +416,75 @@ async function engines(lists: Record<string, string[]>): Promise<void> {
   }
 }
 
+/** Keeps `inFlight` Check calls outstanding for the run; every answer must be an allow. */
+async function grpcLoad(server: Server, port: number, uris: string[], inFlight: number): Promise<Load> {
+  const client = envoyClient(port);
+  const requests = uris.map((uri) =>
+    encodeCheckRequest({ method: 'GET', path: uri, headers: { 'x-envoy-external-address': clientIp } }),
+  );
+  const pids = await server.pids();
+  const cpuBefore = cpuSeconds(pids);
+  const started = performance.now();
+  const deadline = started + durationSec * 1000;
+  let done = 0;
+  let next = 0;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      const verdict = await client.check(requests[next++ % requests.length]!);
+      if (verdict.code !== 0) throw new Error(`gRPC check answered ${JSON.stringify(verdict)}, expected an allow`);
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuSeconds(pids) - cpuBefore;
+  client.close();
+  return { rps: done / seconds, p50Ms: Number.NaN, p99Ms: Number.NaN, cpuUs: (cpu * 1e6) / done, backendCpuUs: Number.NaN };
+}
+
+/** The same tokens through the nginx-style listener, Envoy HTTP mode and Envoy gRPC mode of one service. */
+async function doors(lists: Record<string, string[]>): Promise<void> {
+  const envoyHttpPort = nextPort++;
+  const grpcPort = nextPort++;
+  const server = await startTokengate({
+    metrics: true,
+    workers: 1,
+    extraListeners: [
+      { name: 'envoy-http', port: envoyHttpPort, pathPrefix: '/tokengate', clientIpHeader: 'X-Real-IP' },
+      { name: 'envoy-grpc', protocol: 'envoy-grpc', port: grpcPort, clientIpHeader: 'x-envoy-external-address' },
+    ],
+  });
+  await waitForPort(envoyHttpPort);
+  await waitForPort(grpcPort);
+  const inFlight = 64;
+  try {
+    process.stdout.write(`\nfront doors, one server core, ${runs} run(s) of ${durationSec} s\n`);
+    for (const scheme of ['azion', 'hmac'] as const) {
+      const uris = lists[`${scheme} valid, distinct tokens`]!;
+      const label = `tokengate ${scheme} valid, distinct tokens`;
+      const base = `${label}, nginx-style`;
+      await measure('doors', base, server, uris, 'wrk', { depth: 1, expected: 200 }, base);
+      await measure(
+        'doors',
+        `${label}, Envoy HTTP mode`,
+        server,
+        uris,
+        'wrk',
+        { depth: 1, expected: 200, mode: 'envoy', port: envoyHttpPort },
+        base,
+      );
+      const samples: Load[] = [];
+      for (let r = 0; r < runs; r++) samples.push(await grpcLoad(server, grpcPort, uris, inFlight));
+      addRow(
+        { group: 'doors', tool: 'grpc-js', depth: 1, connections: inFlight, label: `${label}, Envoy gRPC mode`, baseline: base },
+        samples,
+      );
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
 /** 1 worker vs N: the server may use every core, and so may wrk (there is no spare core here). */
 async function workers(lists: Record<string, string[]>): Promise<void> {
   const all = `0-${cores - 1}`;
@@ -531,6 +614,7 @@ async function main(): Promise<void> {
   if (runGroup('one-core')) await oneCore(lists);
   if (runGroup('metrics')) await metricsCost(lists);
   if (runGroup('engines')) await engines(lists);
+  if (runGroup('doors')) await doors(lists);
   if (runGroup('workers')) await workers(lists);
   if (runGroup('nginx')) await nginx(lists);
   const out = join(root, 'bench', 'results');

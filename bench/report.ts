@@ -1,9 +1,9 @@
 /** Renders benchmark rows as Markdown tables and an SVG bar chart (no dependencies). */
-export type Group = 'one core' | 'half load' | 'metrics' | 'engines' | 'workers' | 'nginx';
+export type Group = 'one core' | 'half load' | 'metrics' | 'engines' | 'doors' | 'workers' | 'nginx';
 
 export interface Row {
   readonly group: Group;
-  readonly tool: 'wrk' | 'autocannon';
+  readonly tool: 'wrk' | 'autocannon' | 'grpc-js';
   readonly depth: number;
   readonly connections: number;
   readonly label: string;
@@ -34,6 +34,11 @@ const groups: Record<Group, { title: string; baselines: readonly [string, string
     title: 'uws engine vs node engine (one server core; the two services measured in alternation, median of 5 rounds)',
     baselines: [['vs uws engine', '=baseline']],
   },
+  doors: {
+    title:
+      'Front doors (one server core, load on CPU 1): the same tokens as nginx-style headers, Envoy HTTP mode (wrk) and Envoy gRPC mode (a grpc-js client in the bench process, which is the bottleneck: compare CPU µs/req)',
+    baselines: [['vs nginx-style headers', '=baseline']],
+  },
   'half load': {
     title: 'Latency at about half the maximum throughput (wrk with fewer connections; one server core)',
     baselines: [],
@@ -52,7 +57,7 @@ const groups: Record<Group, { title: string; baselines: readonly [string, string
 const same = (a: Row, b: Row) => a.group === b.group && a.tool === b.tool && a.depth === b.depth;
 const baselineOf = (rows: readonly Row[], row: Row, prefix: string) =>
   prefix === '=baseline'
-    ? rows.find((r) => same(r, row) && r.label === row.baseline)?.rps
+    ? rows.find((r) => r.group === row.group && r.depth === row.depth && r.label === row.baseline)?.rps
     : rows.find((r) => same(r, row) && r.label.startsWith(prefix))?.rps;
 const ratio = (value: number, base: number | undefined) => (base ? `${((100 * value) / base).toFixed(0)}%` : '-');
 const num = (value: number, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '-');

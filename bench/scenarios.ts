@@ -53,7 +53,7 @@ export function tokengateConfig(
   work: string,
   port: number,
   adminPort: number,
-  options: { metrics: boolean; workers: number; engine?: 'uws' | 'node' },
+  options: { metrics: boolean; workers: number; engine?: 'uws' | 'node'; extraListeners?: readonly object[] },
 ): string {
   writeFileSync(join(work, 'azion.key'), secrets.azion);
   writeFileSync(join(work, 'alta.key'), secrets.alta);
@@ -72,7 +72,7 @@ export function tokengateConfig(
       workers: options.workers,
       metrics: options.metrics,
       engine: options.engine ?? 'uws',
-      listeners: [{ port, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+      listeners: [{ port, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }, ...(options.extraListeners ?? [])],
       admin: { port: adminPort },
       routes: [
         route('azion', '/my/', 'azion', 'azion.key', false),

@@ -1,6 +1,7 @@
 -- wrk script: cycles through the request targets in the file named by TOKENGATE_URIS (one per
 -- line). MODE=auth (default) sends each as nginx's auth subrequest (GET /auth with
--- X-Original-URI and X-Real-IP); MODE=direct requests the URI itself (a client of nginx).
+-- X-Original-URI and X-Real-IP); MODE=direct requests the URI itself (a client of nginx);
+-- MODE=envoy sends it as Envoy's HTTP ext_authz does (PREFIX + the URI, X-Real-IP).
 -- DEPTH requests per write (pipelining when DEPTH > 1). Every request is built once in init():
 -- formatting per request in Lua made wrk, not the server, the bottleneck near 90k req/s.
 local batches = {}
@@ -9,7 +10,8 @@ local index = 0
 init = function(args)
   local depth = tonumber(os.getenv("DEPTH") or "1")
   local ip = os.getenv("CLIENT_IP") or "203.0.113.7"
-  local direct = os.getenv("MODE") == "direct"
+  local mode = os.getenv("MODE") or "auth"
+  local prefix = os.getenv("PREFIX") or "/tokengate"
   local uris = {}
   for line in io.lines(os.getenv("TOKENGATE_URIS")) do uris[#uris + 1] = line end
   local n = #uris
@@ -17,8 +19,10 @@ init = function(args)
     local batch = {}
     for i = 1, depth do
       local uri = uris[(b + i - 2) % n + 1]
-      if direct then
+      if mode == "direct" then
         batch[i] = "GET " .. uri .. " HTTP/1.1\r\nHost: bench\r\n\r\n"
+      elseif mode == "envoy" then
+        batch[i] = "GET " .. prefix .. uri .. " HTTP/1.1\r\nHost: bench\r\nContent-Length: 0\r\nX-Real-IP: " .. ip .. "\r\n\r\n"
       else
         batch[i] = "GET /auth HTTP/1.1\r\nHost: tokengate\r\nX-Original-URI: " .. uri .. "\r\nX-Real-IP: " .. ip .. "\r\n\r\n"
       end
