@@ -181,4 +181,23 @@ describe('Envoy gRPC mode (envoy.service.auth.v3.Authorization/Check)', () => {
     expect(count(after, 'allow') - count(before, 'allow')).toBe(5);
     expect(count(after, 'expired') - count(before, 'expired')).toBe(1);
   });
+
+  it('SIGTERM with gRPC calls in flight: every call answered or refused as unavailable, exit 0', async () => {
+    const url = hmac.sign('/vod/stop.mp4', { ttlSec: 600 });
+    const request = encodeCheckRequest({ path: url, headers: { 'x-envoy-external-address': client } });
+    const calls = Array.from({ length: 200 }, (_, i) =>
+      new Promise((resolve) => setTimeout(resolve, i)).then(() =>
+        external.check(request, 2000).then(
+          (verdict) => (verdict.code === 0 ? 'allowed' : `denied ${verdict.code}`),
+          (error: grpc.ServiceError) => `error ${error.code}`,
+        ),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const exit = service.stop();
+    const outcomes = await Promise.all(calls);
+    expect(await exit).toBe(0);
+    expect(outcomes.filter((o) => o !== 'allowed' && o !== `error ${grpc.status.UNAVAILABLE}`)).toEqual([]);
+    expect(outcomes).toContain('allowed');
+  });
 });
