@@ -11,11 +11,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hmacSigner } from '../src/hmac-signer.js';
 import { encodeCheckRequest, envoyClient } from './helpers/envoy-wire.js';
-import { gateFor } from './helpers/gates.js';
 import { freePort } from './helpers/nginx.js';
 import { header, rawRequest } from './helpers/raw-http.js';
 import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
-import { signedUrl } from './helpers/signed-url.js';
+import { altaSigner } from './helpers/signed-url.js';
 
 type EngineName = 'uws' | 'node';
 const hmacKey = '7e'.repeat(32);
@@ -23,11 +22,8 @@ const altaKey = 'doors-test-alta-secret';
 /** The client as every door sees it: Caddy's peer is this test on loopback. */
 const clientIp = '127.0.0.1';
 const otherIp = '198.51.100.7';
-const now = () => Math.floor(Date.now() / 1000);
 const hmac = hmacSigner({ keyId: 'k', key: hmacKey });
-const altaGate = gateFor([{ prefix: '/live/', scheme: 'alta', keys: [{ id: 'a', env: 'A' }] }], { A: altaKey });
-const alta = (path: string, ip: string, ttl = 600) =>
-  signedUrl(altaGate, { path, expiresSec: now() + ttl, notBeforeSec: now() - 3600, clientIp: ip });
+const alta = altaSigner('/live/', altaKey);
 const forge = (url: string) => url.replace(/token=(.)/, (_m, c: string) => `token=${c === 'a' ? 'b' : 'a'}`);
 
 let dir: string;

@@ -9,18 +9,14 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hmacSigner } from '../src/hmac-signer.js';
 import { type EnvoyCheck, encodeCheckRequest, envoyClient } from './helpers/envoy-wire.js';
-import { gateFor } from './helpers/gates.js';
 import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
-import { signedUrl } from './helpers/signed-url.js';
+import { altaSigner } from './helpers/signed-url.js';
 
 const hmacKey = '3c'.repeat(32);
 const altaKey = 'grpc-test-alta-secret';
 const client = '198.51.100.7';
-const now = () => Math.floor(Date.now() / 1000);
 const hmac = hmacSigner({ keyId: 'k', key: hmacKey });
-const altaGate = gateFor([{ prefix: '/tv/', scheme: 'alta', keys: [{ id: 'a', env: 'A' }] }], { A: altaKey });
-const alta = (path: string, ip: string, ttl = 600) =>
-  signedUrl(altaGate, { path, expiresSec: now() + ttl, notBeforeSec: now() - 60, clientIp: ip });
+const alta = altaSigner('/tv/', altaKey);
 
 let service: RunningService;
 let external: ReturnType<typeof envoyClient>;
