@@ -46,6 +46,8 @@ const settings = {
 };
 if (settings.engine !== 'uws' && settings.engine !== 'node') throw new Error('--engine must be uws or node');
 const sampleEveryMs = 5000;
+/** A request without an answer for this long counts as lost. */
+const answerTimeoutMs = 5000;
 /** RSS growth is measured from the first sample after this share of the run. */
 const warmUpShare = 0.25;
 
@@ -141,14 +143,19 @@ function drive(
     let current = -1;
     let step = offset;
     let finished = false;
+    // A request held unanswered (what the uWS build does with some malformed requests) is lost.
+    let timer: NodeJS.Timeout | undefined;
     const finish = (lost: number, reason?: string) => {
       if (finished) return;
       finished = true;
+      clearTimeout(timer);
       socket.destroy();
       resolve({ lost, reason });
     };
     const next = () => {
+      clearTimeout(timer);
       if (until()) return finish(0);
+      timer = setTimeout(() => finish(1, `no answer within ${answerTimeoutMs} ms`), answerTimeoutMs);
       current = schedule[step++ % schedule.length]!;
       const kind = table[current]!;
       tallies[current]!.sent++;
@@ -222,7 +229,12 @@ async function main(): Promise<number> {
   let stderr = '';
   service.stderr!.on('data', (chunk) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve) => service.once('exit', resolve));
-  await Promise.all([waitForPort(port), waitForPort(adminPort)]);
+  try {
+    await Promise.all([waitForPort(port), waitForPort(adminPort)]);
+  } catch (error) {
+    service.kill('SIGKILL');
+    throw new Error(`the service did not start: ${(error as Error).message}\n${stderr}`);
+  }
 
   const table = kinds();
   const schedule = table.flatMap((kind, i) => Array<number>(kind.weight).fill(i));

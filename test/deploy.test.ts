@@ -213,9 +213,10 @@ describe('deploy kit: every front door', () => {
     expect(findAll(doc, 'use_remote_address')[0]!.use_remote_address).toBe(true);
   });
 
-  it('Envoy gRPC mode: fails closed, HTTP/2 cluster on the gRPC listener, x-envoy-external-address trusted only at the edge', () => {
+  it('Envoy gRPC mode: fails closed, HTTP/2 cluster on the gRPC listener, the client IP is the hop Envoy appended', () => {
     const listener = proxyConfig('envoy').grpcListeners[0]!;
-    expect(listener.clientIpHeader).toBe('x-envoy-external-address');
+    // Not x-envoy-external-address: Envoy leaves a client's copy in place for "internal" clients.
+    expect([listener.clientIpHeader, listener.clientIpHop]).toEqual(['x-forwarded-for', 1]);
     const [doc] = yamlDocs('envoy/envoy-grpc.yaml');
     const authz = findAll(doc, 'grpc_service')[0]!;
     expect(authz.failure_mode_allow).toBe(false);
@@ -225,7 +226,7 @@ describe('deploy kit: every front door', () => {
     expect(findAll(cluster, 'port_value')[0]!.port_value).toBe(listener.port);
     expect(findAll(cluster, 'explicit_http_config')[0]!.explicit_http_config).toEqual({ http2_protocol_options: {} });
     expect(seconds(findAll(cluster, 'idle_timeout')[0]!.idle_timeout)).toBeLessThan(10);
-    // Envoy sets x-envoy-external-address only with use_remote_address, and never strips a client's.
+    // Envoy appends the connection's peer to X-Forwarded-For only with use_remote_address.
     expect(findAll(doc, 'use_remote_address')[0]!.use_remote_address).toBe(true);
   });
 

@@ -13,7 +13,7 @@ const now = 1_800_000_000;
 const client = '198.51.100.7';
 const url = signedUrl(gate, { path: '/tv/a.ts', expiresSec: now + 600, notBeforeSec: now - 60, clientIp: client });
 
-function decide(hop: number | undefined, forwardedFor: string): string {
+function decision(hop: number | undefined, forwardedFor: string) {
   const listener: AuthListenerConfig = {
     name: 'lb',
     host: '127.0.0.1',
@@ -28,8 +28,9 @@ function decide(hop: number | undefined, forwardedFor: string): string {
   const sources = new RequestSources(listener.uriHeader, listener.clientIpHeader, gate.tokenHeaders);
   sources.add('x-forwarded-uri', url);
   sources.add('x-forwarded-for', forwardedFor);
-  return listenerEdge(listener).answer(sources, gate, now).decision.verdict;
+  return listenerEdge(listener).answer(sources, gate, now).decision;
 }
+const decide = (hop: number | undefined, forwardedFor: string): string => decision(hop, forwardedFor).verdict;
 
 describe('client IP from an X-Forwarded-For list (clientIpHop)', () => {
   it.each([
@@ -45,7 +46,15 @@ describe('client IP from an X-Forwarded-For list (clientIpHop)', () => {
     [2, `, 203.0.113.1`, 'bad-source'],
     [1, `${client},`, 'bad-source'],
     [3, `${client}, 203.0.113.1`, 'bad-source'],
+    [3, ',203.0.113.1', 'bad-source'],
+    [2, `${client}, ,203.0.113.1`, 'bad-source'],
   ] as const)('hop %s of "%s": %s', (hop, header, verdict) => {
     expect(decide(hop, header)).toBe(verdict);
+  });
+
+  it('says why: too few addresses, or an empty one where the client should be', () => {
+    expect(decision(3, ',203.0.113.1').detail).toBe('the x-forwarded-for header has fewer than 3 addresses');
+    expect(decision(2, `${client}, ,203.0.113.1`).detail).toBe('address 2 from the right of the x-forwarded-for header is empty');
+    expect(decision(1, `${client},`).detail).toBe('address 1 from the right of the x-forwarded-for header is empty');
   });
 });

@@ -88,6 +88,7 @@ describe('property: arbitrary input', () => {
       fc.string({ maxLength: 120 }),
       fc.string({ maxLength: 80 }).map((v) => `tg=${v}`),
       fc.constant(hmac.sign('/vodc/x', { ttlSec: 600, nowSec: now }).split('tg=')[1]!),
+      fc.constant(`tg=${hmac.sign('/vodc/x', { ttlSec: 600, nowSec: now }).split('tg=')[1]!}`),
     );
     const headers = fc.array(fc.tuple(fc.constantFrom('cookie', 'x-tokengate', 'x-other'), headerValue), { maxLength: 4 });
     fc.assert(

@@ -346,6 +346,23 @@ describe('process lifecycle', () => {
     expect(result.stderr).toMatch(/cannot listen/);
   });
 
+  it('exits 71, not an abort, when a gRPC port is taken after the worker threads started', async () => {
+    const dir = tempDir();
+    const file = writeConfig(dir, {
+      workers: 2,
+      listeners: [
+        { port: 0, uriHeader: 'X-Original-URI' },
+        { name: 'envoy-grpc', protocol: 'envoy-grpc', port: authPort },
+      ],
+      admin: { port: 0 },
+      routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'K' }] }],
+    });
+    const result = await runCli(['serve', '--config', file], { K: 'some-long-enough-secret' });
+    expect(result.code).toBe(71);
+    expect(result.stderr).toMatch(/"level":"fatal".*envoy-grpc listener cannot listen/);
+    expect(result.stderr).not.toMatch(/Assertion failed|uv_loop_close/);
+  });
+
   it('the embedded default config warns loudly about its public demo secrets', async () => {
     // Start on the default config but on free ports: the documented ports may be in use here.
     const dir = tempDir();

@@ -139,6 +139,8 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
     }
   } catch (error) {
     for (const listener of [...running, ...(admin === undefined ? [] : [admin])]) listener.closeAll();
+    // Worker threads must close their uWS sockets before the process exits (else Node aborts).
+    await pool?.shutdown();
     logger.log('fatal', (error as Error).message);
     process.exit(ExitCode.listen);
   }
@@ -156,15 +158,16 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
       return;
     }
     sayWarnings(next.loaded, logger);
-    local?.gateReplaced(next.loaded.gate);
-    state.gate = next.loaded.gate;
-    // The workers compile the very bytes validated here; each swaps its config whole.
+    // The workers compile the very bytes validated here; each swaps its config whole. The main
+    // thread's listeners (gRPC, or all with one worker) swap only once every worker has.
     const problems = (await pool?.reload(next.files)) ?? [];
     if (problems.length > 0) {
       metrics.reloadFailed();
       logger.log('error', 'a worker rejected the reload', { problems });
       return;
     }
+    local?.gateReplaced(next.loaded.gate);
+    state.gate = next.loaded.gate;
     metrics.configLoaded(next.loaded);
     watch?.(next.files.keys());
     logger.log('info', 'config reloaded', {

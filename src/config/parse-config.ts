@@ -33,13 +33,14 @@ class Problems {
     return value as Json;
   }
   string(obj: Json, key: string, path: string, fallback?: string): string {
-    const value = obj[key] ?? fallback;
+    // An explicit null is a mistake, never "the default".
+    const value = obj[key] === undefined ? fallback : obj[key];
     if (typeof value === 'string' && value.length > 0) return value;
     this.add(`${path}.${key}`, value === undefined ? 'is required' : 'must be a non-empty string');
     return '';
   }
   integer(obj: Json, key: string, path: string, fallback: number, min: number, max: number): number {
-    const value = obj[key] ?? fallback;
+    const value = obj[key] === undefined ? fallback : obj[key];
     if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
     this.add(`${path}.${key}`, `must be an integer from ${min} to ${max}`);
     return fallback;
@@ -74,9 +75,9 @@ function parseListener(
   p: Problems,
 ): { protocol: 'http'; listener: AuthListenerConfig } | { protocol: 'envoy-grpc'; listener: GrpcListenerConfig } {
   const obj = p.object(raw, path, listenerFields) ?? {};
-  const expiredStatus = obj.expiredStatus ?? 410;
+  const expiredStatus = obj.expiredStatus === undefined ? 410 : obj.expiredStatus;
   if (expiredStatus !== 410 && expiredStatus !== 403) p.add(`${path}.expiredStatus`, 'must be 410 or 403');
-  const protocol = obj.protocol ?? 'http';
+  const protocol = obj.protocol === undefined ? 'http' : obj.protocol;
   if (protocol !== 'http' && protocol !== 'envoy-grpc') p.add(`${path}.protocol`, 'must be "http" or "envoy-grpc"');
   const clientIpHeader = p.headerName(obj, 'clientIpHeader', path, false);
   const clientIpHop = obj.clientIpHop === undefined ? undefined : p.integer(obj, 'clientIpHop', path, 1, 1, 16);
@@ -163,7 +164,7 @@ function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig {
   if (schemeId !== '' && scheme === undefined) {
     p.add(`${path}.scheme`, `unknown scheme "${schemeId}" (known: ${schemes.map((s) => s.id).join(', ')})`);
   }
-  const rawOptions = obj.options ?? {};
+  const rawOptions = obj.options === undefined ? {} : obj.options;
   const known = typeof rawOptions === 'object' && rawOptions !== null ? Object.keys(rawOptions) : [];
   const options = p.object(rawOptions, `${path}.options`, known) ?? {};
   if (scheme !== undefined) for (const problem of scheme.validateOptions(options, `${path}.options`)) p.list.push(problem);
@@ -199,9 +200,9 @@ export function parseConfig(raw: unknown): Config | string[] {
       'engineFallback',
       'routes',
     ]) ?? {};
-  const engine = root.engine ?? 'uws';
+  const engine = root.engine === undefined ? 'uws' : root.engine;
   if (engine !== 'uws' && engine !== 'node') p.add('config.engine', 'must be "uws" or "node"');
-  const engineFallback = root.engineFallback ?? 'none';
+  const engineFallback = root.engineFallback === undefined ? 'none' : root.engineFallback;
   if (engineFallback !== 'node' && engineFallback !== 'none') p.add('config.engineFallback', 'must be "node" or "none"');
   // The node engine serves on one thread: Node 20's node:http cannot share a port between threads.
   const workers =
@@ -233,13 +234,14 @@ export function parseConfig(raw: unknown): Config | string[] {
     }
     listenerPaths.push(...grpcPaths);
   }
-  const adminObj = p.object(root.admin ?? {}, 'admin', ['host', 'port']) ?? {};
+  const adminObj = p.object(root.admin === undefined ? {} : root.admin, 'admin', ['host', 'port']) ?? {};
   const admin: AdminListenerConfig = {
     host: p.string(adminObj, 'host', 'admin', '127.0.0.1'),
     port: p.integer(adminObj, 'port', 'admin', 9090, 0, 65535),
   };
   const clockSkewSec = p.integer(root, 'clockSkewSec', 'config', 30, 0, 3600);
-  const cacheObj = p.object(root.verdictCache ?? {}, 'verdictCache', ['maxEntries', 'maxBytes']) ?? {};
+  const cacheObj =
+    p.object(root.verdictCache === undefined ? {} : root.verdictCache, 'verdictCache', ['maxEntries', 'maxBytes']) ?? {};
   const verdictCache = {
     maxEntries: p.integer(cacheObj, 'maxEntries', 'verdictCache', 100_000, 1, 10_000_000),
     maxBytes: p.integer(cacheObj, 'maxBytes', 'verdictCache', 64 * 1024 * 1024, 1024, 8 * 1024 * 1024 * 1024),

@@ -190,6 +190,10 @@ export function listenerEdge(listener: EdgeListener): ListenerEdge {
   const ipRepeated = rejection(Verdict.badSource, `the ${listener.clientIpHeader} header appears more than once`);
   const hop = listener.clientIpHop;
   const ipHopMissing = rejection(Verdict.badSource, `the ${listener.clientIpHeader} header has fewer than ${hop} addresses`);
+  const ipHopEmpty = rejection(
+    Verdict.badSource,
+    `address ${hop} from the right of the ${listener.clientIpHeader} header is empty`,
+  );
   const sourceProblem = (fields: SourceFields): Rejection | undefined => {
     if (fields.uriCount > 1) return uriRepeated;
     if (fields.uri === '') return uriMissing;
@@ -201,13 +205,10 @@ export function listenerEdge(listener: EdgeListener): ListenerEdge {
   /** The client IP text: the whole header, or with `clientIpHop` the Nth list entry from the right. */
   const clientIpOf = (value: string): string | Rejection => {
     if (hop === undefined) return value;
-    let end = value.length;
-    for (let n = 1; ; n++) {
-      const comma = value.lastIndexOf(',', end - 1);
-      if (n === hop) return value.slice(comma + 1, end).trim();
-      if (comma < 0) return ipHopMissing;
-      end = comma;
-    }
+    const entries = value.split(',');
+    if (entries.length < hop) return ipHopMissing;
+    const entry = entries[entries.length - hop]!.trim();
+    return entry === '' ? ipHopEmpty : entry;
   };
   return {
     answer(fields, gate, nowSec) {

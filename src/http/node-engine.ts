@@ -21,8 +21,6 @@ export const nodeLimits = Object.freeze({
   checkMs: 1_000,
   /** Request line plus headers; beyond it: 431 (Node's default, the same as nginx's 4 × 8k buffers' order). */
   maxHeaderBytes: 16 * 1024,
-  /** More header lines than this are ignored by Node; a proxy sends a handful. */
-  maxHeadersCount: 100,
 });
 
 const reasonPhrase: Record<number, string> = {
@@ -46,18 +44,24 @@ function hardenedServer(name: string, logger: Logger, handler: (req: IncomingMes
     },
     handler,
   );
-  server.maxHeadersCount = nodeLimits.maxHeadersCount;
+  // Every header line is read (Node would silently drop lines past maxHeadersCount, hiding a
+  // repeated source header); the head is bounded by maxHeaderBytes instead.
+  server.maxHeadersCount = 0;
   // A connection that never sends a byte is closed after the idle limit too (no 'timeout' listener: Node destroys it).
   server.timeout = nodeLimits.idleMs;
   // Malformed framing, oversized heads, the head deadline: answer with a status and close; never reach a handler.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     const code = error.code ?? 'unknown';
-    if (code !== 'ECONNRESET' && code !== 'EPIPE' && socket.writable) {
+    // An answer to an earlier pipelined request may still be queued: a status written now would
+    // take its place, so then the connection is only closed.
+    const answering = (socket as { _httpMessage?: unknown })._httpMessage != null;
+    if (code !== 'ECONNRESET' && code !== 'EPIPE' && socket.writable && !answering) {
       const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      // Earlier answers on this connection were written whole and in order, so this one follows them.
       socket.write(
         `HTTP/1.1 ${status} ${reasonPhrase[status]}\r\nConnection: close\r\nCache-Control: no-store\r\nContent-Length: 0\r\n\r\n`,
       );
+      (socket as Socket).destroySoon();
+    } else if (answering) {
       (socket as Socket).destroySoon();
     } else {
       socket.destroy();
