@@ -62,6 +62,12 @@ describe('verdict cache (DESIGN.md §3.7)', () => {
     const byBytes = verdictCache(1000, 4096);
     for (let i = 0; i < 100; i++) byBytes.add(`${i}`.padEnd(500, 'x'));
     expect(byBytes.stats().bytes).toBeLessThanOrEqual(4096);
-    expect(byBytes.stats().entries).toBe(3);
+    // Keyed by a 44-character digest (152 bytes an entry), however long the signed material.
+    expect(byBytes.stats().entries).toBe(Math.floor(4096 / 152));
+    const long = verdictCache(10, 1 << 20);
+    long.add('x'.repeat(8192));
+    expect(long.stats().bytes).toBe(152);
+    expect(long.has('x'.repeat(8192))).toBe(true);
+    expect(long.has(`${'x'.repeat(8191)}y`)).toBe(false);
   });
 });

@@ -1,27 +1,37 @@
+import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { VerdictCache } from '../core/token-scheme.js';
 
-/** An LRU of genuine signed material, bounded by entries and by bytes (keys are as long as URIs). */
+/**
+ * DESIGN.md §3.7: entries are keyed by a digest of the signed material (every hashed field, the
+ * IP included), SHA-256 in base64: 44 characters whatever the URI length, and no two different
+ * materials share a key in practice (a collision would let one token pass as another).
+ */
+const digest = (material: string): string => hash('sha256', material, 'base64');
+
+/** UTF-16 storage of a 44-character digest plus the entry's own bookkeeping. */
+const entryBytes = 44 * 2 + 64;
+
+/** An LRU of genuine signed material, bounded by entries and by bytes. */
 export function verdictCache(maxEntries: number, maxBytes: number): VerdictCache {
   const lru = new LRUCache<string, true>({
     max: maxEntries,
     maxSize: maxBytes,
-    // UTF-16 key storage plus the entry's own bookkeeping.
-    sizeCalculation: (_value, key) => key.length * 2 + 64,
+    sizeCalculation: () => entryBytes,
   });
   let hits = 0;
   let misses = 0;
   return {
-    has(key) {
-      if (lru.get(key) === true) {
+    has(material) {
+      if (lru.get(digest(material)) === true) {
         hits++;
         return true;
       }
       misses++;
       return false;
     },
-    add(key) {
-      lru.set(key, true);
+    add(material) {
+      lru.set(digest(material), true);
       return true;
     },
     // Plain counters, read at scrape time: counting costs nothing on the hot path.
