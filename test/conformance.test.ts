@@ -215,7 +215,7 @@ const cases: readonly Case[] = [
     chunks: () => [request(valid, { extra: padding(40, 1000) })],
     uws: answered('open', 200),
     node: answered('closed', 431),
-    note: 'uWS accepts heads up to ~64 KB; nginx refuses client heads beyond its 4 × 8k buffers and forwards 4 headers',
+    note: 'uWS answered a 60 KB head here (and refused 200 KB); nginx refuses client heads beyond its 4 × 8k buffers and forwards 4 headers',
   },
   {
     name: 'a 200 KB request head',
