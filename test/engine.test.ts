@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authStatus } from './helpers/raw-http.js';
-import { type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
+import { logLines, type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const expired = '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000';
@@ -46,12 +46,6 @@ function packageWithBrokenUws(root: string): string {
 async function metricsText(service: RunningService): Promise<string> {
   return (await fetch(`http://127.0.0.1:${service.ports.get('admin')}/metrics`)).text();
 }
-
-const logLines = (stderr: string) =>
-  stderr
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as { level: string; msg: string; [field: string]: unknown });
 
 beforeAll(() => {
   dir = tempDir();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hmacSigner } from '../src/hmac-signer.js';
 import { authRequest, authStatus, header, RawConnection, rawRequest } from './helpers/raw-http.js';
-import { cliPath, type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
+import { cliPath, logLines, type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const keys = { k1: '11'.repeat(32), k2: '22'.repeat(32) };
 const sign = (id: 'k1' | 'k2', path: string) => hmacSigner({ keyId: id, key: keys[id] }).sign(path, { ttlSec: 600 });
@@ -223,11 +223,7 @@ describe('reload and start refusals', () => {
     expect(quietLog).toBe('');
     const service = await startService(['serve', '--config', file]);
     await service.stop();
-    const lines = service
-      .stderr()
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = logLines(service.stderr());
     const loaded = lines.find((line) => line.msg === 'config loaded')!;
     expect(loaded.level).toBe('info');
     expect(loaded.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);

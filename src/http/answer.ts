@@ -3,6 +3,7 @@ import { authorize, type Decision, type Gate } from '../core/authorize.js';
 import { noHeaders, type TokenHeaders } from '../core/token-scheme.js';
 import { type Rejection, rejection, Verdict } from '../core/verdict.js';
 import type { Logger } from '../log.js';
+import type { ListenerMetrics } from '../metrics/decision-metrics.js';
 
 /** What the edge writes: a status line and headers; the body is always empty (DESIGN.md §2.3). */
 export interface Answer {
@@ -155,12 +156,14 @@ export interface EdgeResult {
 }
 
 export interface ListenerEdge {
-  /** Decides one auth request; total: never throws. */
+  /** Decides one auth request at `nowSec`; total: never throws. */
   answer(fields: SourceFields, gate: Gate, nowSec: number): EdgeResult;
+  /** `answer` now, timed and counted in the listener's metrics (when on): what a listener does per request. */
+  decide(fields: SourceFields, gate: Gate): EdgeResult;
 }
 
 /** Builds every status line and header once per listener; only `max-age` varies per allow. */
-export function listenerEdge(listener: EdgeListener): ListenerEdge {
+export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics): ListenerEdge {
   const denials = new Map<Verdict, Answer>();
   for (const verdict of Object.values(Verdict)) {
     const status = statusFor(verdict, listener);
@@ -202,34 +205,40 @@ export function listenerEdge(listener: EdgeListener): ListenerEdge {
     if (fields.clientIp === '') return ipMissing;
     return undefined;
   };
-  /** The client IP text: the whole header, or with `clientIpHop` the Nth list entry from the right. */
-  const clientIpOf = (value: string): string | Rejection => {
-    if (hop === undefined) return value;
-    const entries = value.split(',');
+  /**
+   * The client IP text (the whole header, or with `clientIpHop` the Nth list entry from the
+   * right), undefined when the listener reads none, or why the source headers are unusable.
+   */
+  const clientIpOf = (fields: SourceFields): string | undefined | Rejection => {
+    const problem = sourceProblem(fields);
+    if (problem !== undefined || listener.clientIpHeader === undefined) return problem;
+    if (hop === undefined) return fields.clientIp;
+    const entries = fields.clientIp.split(',');
     if (entries.length < hop) return ipHopMissing;
     const entry = entries[entries.length - hop]!.trim();
     return entry === '' ? ipHopEmpty : entry;
   };
+  const answer = (fields: SourceFields, gate: Gate, nowSec: number): EdgeResult => {
+    try {
+      const clientIp = clientIpOf(fields);
+      const decision: Decision =
+        typeof clientIp === 'object'
+          ? { verdict: clientIp.verdict, detail: clientIp.detail, route: undefined, expiresSec: 0 }
+          : authorize(gate, fields.uri, clientIp, nowSec, fields.headers);
+      const answer = decision.verdict === Verdict.allow ? allowFor(decision.expiresSec - nowSec) : denials.get(decision.verdict)!;
+      return { answer, decision };
+    } catch (error) {
+      return { answer: denials.get(Verdict.error)!, decision: internalError, error };
+    }
+  };
   return {
-    answer(fields, gate, nowSec) {
-      try {
-        let decision: Decision;
-        const problem = sourceProblem(fields);
-        if (problem !== undefined) {
-          decision = { verdict: problem.verdict, detail: problem.detail, route: undefined, expiresSec: 0 };
-        } else {
-          const clientIp = listener.clientIpHeader === undefined ? undefined : clientIpOf(fields.clientIp);
-          decision =
-            typeof clientIp === 'object'
-              ? { verdict: clientIp.verdict, detail: clientIp.detail, route: undefined, expiresSec: 0 }
-              : authorize(gate, fields.uri, clientIp, nowSec, fields.headers);
-        }
-        const answer =
-          decision.verdict === Verdict.allow ? allowFor(decision.expiresSec - nowSec) : denials.get(decision.verdict)!;
-        return { answer, decision };
-      } catch (error) {
-        return { answer: denials.get(Verdict.error)!, decision: internalError, error };
-      }
+    answer,
+    decide(fields, gate) {
+      if (metrics === undefined) return answer(fields, gate, Math.floor(Date.now() / 1000));
+      const started = performance.now();
+      const result = answer(fields, gate, Math.floor(Date.now() / 1000));
+      metrics.record(result.decision, (performance.now() - started) / 1000);
+      return result;
     },
   };
 }

@@ -72,7 +72,11 @@ function responseFor(cache: WeakMap<Answer, CheckResponse>, answer: Answer, verd
     const headers = answer.headers.map(([name, value]) => header(name.toLowerCase(), value));
     response =
       answer.status === 200
-        ? { status: { code: grpc.status.OK }, ok_response: { response_headers_to_add: headers.slice(0, 1) } }
+        ? {
+            status: { code: grpc.status.OK },
+            // To the client on an allow: the verdict only (its Cache-Control stays the origin's).
+            ok_response: { response_headers_to_add: headers.filter((h) => h.header.key === 'x-token-status') },
+          }
         : {
             status: { code: grpc.status.PERMISSION_DENIED, message: verdict },
             denied_response: { status: { code: answer.status }, headers },
@@ -97,7 +101,7 @@ export async function listenEnvoyGrpc(
   logger: Logger,
   metrics: ListenerMetrics | undefined,
 ): Promise<RunningListener> {
-  const edge = listenerEdge(listener);
+  const edge = listenerEdge(listener, metrics);
   const responses = new WeakMap<Answer, CheckResponse>();
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxRequestBytes,
@@ -111,9 +115,7 @@ export async function listenEnvoyGrpc(
       // Envoy lower-cases header names and joins repeated ones with ",".
       for (const [name, value] of Object.entries(http?.headers ?? {})) sources.add(name.toLowerCase(), String(value));
       if (typeof http?.path === 'string') sources.setUri(http.path);
-      const started = metrics === undefined ? 0 : performance.now();
-      const result = edge.answer(sources, gate, Math.floor(Date.now() / 1000));
-      if (metrics !== undefined) metrics.record(result.decision, (performance.now() - started) / 1000);
+      const result = edge.decide(sources, gate);
       logEdgeProblem(result, listener, logger);
       if (result.answer.status === 503) {
         callback({ code: grpc.status.UNAVAILABLE, details: `tokengate cannot decide: ${result.decision.verdict}` });

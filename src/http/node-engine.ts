@@ -118,7 +118,7 @@ function listenAuth(
   logger: Logger,
   metrics: ListenerMetrics | undefined,
 ): Promise<RunningListener> {
-  const edge = listenerEdge(listener);
+  const edge = listenerEdge(listener, metrics);
   const { uriHeader, clientIpHeader, pathPrefix } = listener;
   const flat = new WeakMap<Answer, string[]>();
   const server = hardenedServer(listener.name, logger, (req, res) => {
@@ -128,9 +128,7 @@ function listenAuth(
     const raw = req.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) sources.add(raw[i]!.toLowerCase(), raw[i + 1]!);
     if (pathPrefix !== undefined) sources.target(req.url ?? '', pathPrefix);
-    const started = metrics === undefined ? 0 : performance.now();
-    const result = edge.answer(sources, gate, Math.floor(Date.now() / 1000));
-    if (metrics !== undefined) metrics.record(result.decision, (performance.now() - started) / 1000);
+    const result = edge.decide(sources, gate);
     const headers = flatHeaders(flat, result.answer);
     // Never wait for a body: answer now and close, so unread body bytes cannot be parsed as a request.
     const close = sources.bodyAnnounced || state.closing === true;

@@ -37,7 +37,7 @@ function listenAuth(
   logger: Logger,
   metrics: ListenerMetrics | undefined,
 ): Promise<RunningListener> {
-  const edge = listenerEdge(listener);
+  const edge = listenerEdge(listener, metrics);
   const { uriHeader, clientIpHeader, pathPrefix } = listener;
   const app = uws.App();
   app.any('/*', (res, req) => {
@@ -62,9 +62,7 @@ function listenAuth(
       });
       return;
     }
-    const started = metrics === undefined ? 0 : performance.now();
-    const result = edge.answer(sources, gate, Math.floor(Date.now() / 1000));
-    if (metrics !== undefined) metrics.record(result.decision, (performance.now() - started) / 1000);
+    const result = edge.decide(sources, gate);
     const { answer } = result;
     const { wire } = answer;
     res.writeStatus(wire.statusLine);

@@ -91,3 +91,11 @@ export function runCli(
     child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** The JSON log lines in a service's stderr, parsed. */
+export function logLines(stderr: string): { level: string; msg: string; [field: string]: unknown }[] {
+  return stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { level: string; msg: string; [field: string]: unknown });
+}
