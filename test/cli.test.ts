@@ -150,3 +150,59 @@ describe('tokengate CLI', () => {
     expect(result.stdout).toMatch(/^ {2}alta /m);
   });
 });
+
+describe('CLI errors never print file content', () => {
+  it('a key file given as --config: serve, verify and sign name the problem, not the bytes', async () => {
+    const dir = tempDir();
+    const key = 'cfbae06f6c5d2a1b9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d';
+    writeFileSync(join(dir, 'key.hex'), `${key}\n`);
+    for (const args of [
+      ['serve', '--config', join(dir, 'key.hex')],
+      ['verify', '--config', join(dir, 'key.hex'), '/my/uri?st=x&e=1'],
+      ['sign', '--config', join(dir, 'key.hex'), '--path', '/my/x', '--ttl', '60'],
+    ]) {
+      const result = await runCli(args);
+      expect(result.code, args[0]).toBe(78);
+      expect(result.stderr, args[0]).toMatch(/not valid JSON/);
+      expect(`${result.stdout}${result.stderr}`, args[0]).not.toMatch(/cfb|fba|bae/);
+    }
+  });
+});
+
+describe('sign refuses what the service refuses (DESIGN.md §3 rule 10)', () => {
+  it.each([
+    ['/my/a b.mp4', /pchar/],
+    ['/my/a.mp4?x=1', /"\?"/],
+    ['/my/a#frag', /#/],
+    ['/my/../secret', /dot-segment/],
+    ['/my/..;/secret', /dot-segment/],
+    ['/my/%252e%252e/x', /double/],
+    ['/my/%C0%AE', /UTF-8/],
+    ['/my//x', /\/\//],
+    ['my/x', /start with/],
+  ])('sign --path %j exits 64 with the rule', async (path, reason) => {
+    const result = await runCli(['sign', '--path', path, '--ttl', '60']);
+    expect(result.code).toBe(64);
+    expect(result.stderr).toMatch(reason);
+    expect(result.stdout).toBe('');
+  });
+
+  it('percent-encodes a raw non-ASCII path as UTF-8, says so, and the service accepts exactly that path', async () => {
+    const signed = await runCli(['sign', '--path', '/my/ųecret.mp4', '--ttl', '600']);
+    expect(signed.code).toBe(0);
+    expect(signed.stderr).toMatch(/percent-encoded as UTF-8: \/my\/%C5%B3ecret\.mp4/);
+    const url = signed.stdout.trim();
+    expect(url).toMatch(/^\/my\/%C5%B3ecret\.mp4\?st=/);
+    expect((await runCli(['verify', url])).code).toBe(0);
+    expect((await runCli(['verify', url.replace('%C5%B3', 's')])).stdout).toMatch(/^verdict: forged$/m);
+  });
+
+  it('refuses options the scheme cannot honour, and a route that does not serve the path', async () => {
+    const scope = await runCli(['sign', '--path', '/my/x', '--ttl', '60', '--scope-depth', '1']);
+    expect(scope.code).toBe(64);
+    expect(scope.stderr).toMatch(/azion tokens sign only the path/);
+    const wrongRoute = await runCli(['sign', '--path', '/tv/x/index.m3u8', '--ttl', '60', '--route', 'demo-azion']);
+    expect(wrongRoute.code).toBe(64);
+    expect(wrongRoute.stderr).toMatch(/not under route prefix/);
+  });
+});

@@ -227,6 +227,22 @@ describe('config validation', () => {
     expect(loadProblems(join(dir, 'bad.json'))[0]).toMatch(/^not valid JSON/);
   });
 
+  it.each([
+    ['a hex key', 'cfbae06f6c5d2a1b9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d\n'],
+    ['a base64 key', 'z8uuBvbF0qG56PemtcTT4vGgucjX5vWks8LR4Pmot8Y=\n'],
+    ['a text secret', 'my-very-secret-text\n'],
+    ['JSON with a secret after the error', '{"routes": [ "s3cr3t-qzxw" "qwk" ]}'],
+    ['an unterminated string', '{"k": "s3cr3t-qzxw'],
+  ])('never echoes file content when a config is not JSON: %s', (_name, content) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'key.json'), content);
+    const [problem] = loadProblems(join(dir, 'key.json'));
+    expect(problem).toMatch(/^not valid JSON/);
+    // No run of 3+ characters of the content appears in the message (40 bits of a key leaked before).
+    const words = content.match(/[A-Za-z0-9+/=-]{3,}/g) ?? [];
+    for (const word of words) for (let i = 0; i + 3 <= word.length; i++) expect(problem).not.toContain(word.slice(i, i + 3));
+  });
+
   it('sorts routes so the longest prefix wins, and denies paths no route covers', () => {
     const dir = tempDir();
     const file = writeConfig(dir, {

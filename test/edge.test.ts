@@ -20,6 +20,7 @@ function decision(hop: number | undefined, forwardedFor: string) {
     port: 0,
     uriHeader: 'x-forwarded-uri',
     pathPrefix: undefined,
+    clientIpInPath: false,
     clientIpHeader: 'x-forwarded-for',
     clientIpHop: hop,
     expiredStatus: 410,

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { authorize } from '../src/core/authorize.js';
 import { parseIpRange } from '../src/core/client-ip.js';
+import { hmacSha256Key } from '../src/core/hmac-sha256.js';
 import { Verdict } from '../src/core/verdict.js';
 import { hmacSigner } from '../src/hmac-signer.js';
 import { hmacSignedString } from '../src/schemes/hmac.js';
@@ -61,7 +62,8 @@ describe('hmac: independent implementations agree (docs/token-format.md)', () =>
   });
 
   it('our signer produces the same token as the independent MAC', () => {
-    const url = signer.sign('/vod/movie/index.m3u8', { ttlSec: 1900000000 - now, nowSec: now, scopeDepth: 2 });
+    const vod = hmacSigner({ keyId: '2026-11', key: keyHex, routePrefix: '/vod/' });
+    const url = vod.sign('/vod/movie/index.m3u8', { ttlSec: 1900000000 - now, nowSec: now, scopeDepth: 2 });
     expect(url).toBe(`/vod/movie/index.m3u8?tg=v1~k=2026-11~e=1900000000~p=2~m=${pyMac}`);
   });
 });
@@ -164,5 +166,118 @@ describe('hmac: keys, scope, client binding', () => {
       /encoding: must be one of hex, base64/,
     );
     expect(() => hmacSigner({ keyId: 'k', key: 'abcd' })).toThrow(/at least 32 bytes/);
+  });
+});
+
+describe('hmac: a token opens only the route it was signed for (DESIGN.md §3 rule 9)', () => {
+  // One key id and key on every route: a normal configuration.
+  const shared = [{ id: '2026-11', env: 'K1' }];
+  const routes = gateFor(
+    [
+      { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: shared },
+      { name: 'premium', prefix: '/vod/premium/', scheme: 'hmac', keys: shared },
+      { name: 'cookie', prefix: '/ck/', scheme: 'hmac', keys: shared, options: { carrier: 'cookie' } },
+      { name: 'header', prefix: '/hd/', scheme: 'hmac', keys: shared, options: { carrier: 'header' } },
+      { name: 'top', prefix: '/top', scheme: 'hmac', keys: shared },
+    ],
+    { K1: keyHex },
+  );
+  /** A token with any scope, MAC computed independently (Python's reference HMAC is tested above). */
+  const scoped = (path: string, depth: number) => {
+    const prefix = `${path
+      .split('/')
+      .slice(0, depth + 1)
+      .join('/')}/`;
+    const signed = hmacSignedString({ kid: '2026-11', exp: '1900000000', nbf: '', scope: `prefix:${prefix}`, ip: '', sid: '' });
+    const mac = execFileSync('openssl', ['dgst', '-sha256', '-mac', 'HMAC', '-macopt', `hexkey:${keyHex}`], { input: signed })
+      .toString()
+      .trim()
+      .split(/\s+/)
+      .at(-1)!;
+    return `v1~k=2026-11~e=1900000000~p=${depth}~m=${Buffer.from(mac, 'hex').subarray(0, 16).toString('base64url')}`;
+  };
+  const cookie = (value: string) => ({ get: (name: string) => (name === 'cookie' ? `tg=${value}` : undefined) });
+  const header = (value: string) => ({ get: (name: string) => (name === 'x-tokengate' ? value : undefined) });
+  const on = (uri: string, token: string) => authorize(routes, `${uri}?tg=${token}`, undefined, now).verdict;
+
+  it('a scope wider than the route is refused on every route it would reach', () => {
+    const depth0 = scoped('/vod/free/x', 0); // prefix "/": what `sign --scope-depth 0` made
+    expect(on('/vod/free/x', depth0)).toBe(Verdict.forged);
+    expect(on('/vod/premium/anything', depth0)).toBe(Verdict.forged);
+    expect(authorize(routes, '/ck/anything', undefined, now, cookie(depth0)).verdict).toBe(Verdict.forged);
+    expect(authorize(routes, '/hd/anything', undefined, now, header(depth0)).verdict).toBe(Verdict.forged);
+    expect(on('/topsecret/x', depth0)).toBe(Verdict.forged);
+  });
+
+  it('a scope that covers a nested route does not open it', () => {
+    const depth1 = scoped('/vod/free/x', 1); // prefix "/vod/": the whole /vod/ route
+    expect(on('/vod/free/x', depth1)).toBe(Verdict.allow);
+    expect(on('/vod/other/y', depth1)).toBe(Verdict.allow);
+    expect(on('/vod/premium/y', depth1)).toBe(Verdict.forged);
+    expect(on('/vod/premium/sub/y', depth1)).toBe(Verdict.forged);
+  });
+
+  it('a scope inside the route opens it, and only under its prefix', () => {
+    const depth2 = scoped('/vod/premium/x', 2);
+    expect(on('/vod/premium/z', depth2)).toBe(Verdict.allow);
+    expect(on('/vod/free/z', depth2)).toBe(Verdict.forged);
+    const cookieScope = scoped('/ck/books/x', 2);
+    expect(authorize(routes, '/ck/books/y', undefined, now, cookie(cookieScope)).verdict).toBe(Verdict.allow);
+    expect(authorize(routes, '/ck/music/y', undefined, now, cookie(cookieScope)).verdict).toBe(Verdict.forged);
+  });
+
+  it('the signer refuses a scope wider than its route, and needs the route to sign a scope at all', () => {
+    const vod = hmacSigner({ keyId: '2026-11', key: keyHex, routePrefix: '/vod/' });
+    expect(() => vod.sign('/vod/free/x', { ttlSec: 60, nowSec: now, scopeDepth: 0 })).toThrow(/outside the route/);
+    expect(() => vod.sign('/ck/x', { ttlSec: 60, nowSec: now })).toThrow(/not under the route/);
+    const wide = vod.sign('/vod/free/x', { ttlSec: 60, nowSec: now, scopeDepth: 1 });
+    expect(authorize(routes, wide.replace('/free/x', '/other/y'), undefined, now).verdict).toBe(Verdict.allow);
+    expect(() => signer.sign('/vod/free/x', { ttlSec: 60, nowSec: now, scopeDepth: 1 })).toThrow(/routePrefix/);
+  });
+});
+
+describe('signers refuse what the service refuses and sign text as UTF-8 (DESIGN.md §3 rule 10)', () => {
+  it('a non-ASCII path is percent-encoded as UTF-8: its token never opens the latin1 look-alike', () => {
+    // "ų" is U+0173: latin1 encoding kept only its low byte, "s", so the token opened /vod/secret.mp4.
+    const signed = signer.token('/vod/ųecret.mp4', { ttlSec: 600, nowSec: now });
+    expect(signed.path).toBe('/vod/%C5%B3ecret.mp4');
+    const token = (signed as { query: string }).query;
+    expect(decide(`/vod/%C5%B3ecret.mp4?${token}`).verdict).toBe(Verdict.allow);
+    expect(decide(`/vod/secret.mp4?${token}`).verdict).toBe(Verdict.forged);
+    expect(signer.sign('/films/été.mp4', { ttlSec: 600, nowSec: now })).toMatch(/^\/films\/%C3%A9t%C3%A9\.mp4\?tg=/);
+  });
+
+  it.each([
+    ['/vod/a.mp4?x=1', /"\?"/],
+    ['/vod/a#b', /#/],
+    ['/vod/../secret', /dot-segment/],
+    ['/vod/..;/secret', /dot-segment/],
+    ['/vod/%2e%2e/secret', /dot-segment/],
+    ['/vod/%252e%252e/secret', /double/],
+    ['/vod/a b.mp4', /pchar/],
+    ['/vod//a', /\/\//],
+    ['/vod/a%2Fb', /%2F/],
+    ['/vod/%C0%AE', /UTF-8/],
+    ['/vod/é%41', /mixes raw non-ASCII/],
+    ['/vod/\ud800', /surrogate/],
+    ['/vod/\u0085', /UTF-8/],
+    ['vod/a', /start with/],
+    ['', /empty/],
+  ])('the library refuses %j', (path, reason) => {
+    expect(() => signer.sign(path, { ttlSec: 600, nowSec: now })).toThrow(reason);
+    expect(() => signer.token(path, { ttlSec: 600, nowSec: now })).toThrow(reason);
+  });
+
+  it('the HMAC of a UTF-8 message equals Python and openssl over the same UTF-8 bytes', () => {
+    const message = 'tokengate-hmac-v1\nk=x\ne=1900000000\nn=\nscope=exact:/films/été\ni=\ns=';
+    const ours = hmacSha256Key(Buffer.from(keyHex, 'hex')).sign(message, 32).toString('hex');
+    const openssl = execFileSync('openssl', ['dgst', '-sha256', '-mac', 'HMAC', '-macopt', `hexkey:${keyHex}`], {
+      input: Buffer.from(message, 'utf8'),
+    })
+      .toString()
+      .trim()
+      .split(/\s+/)
+      .at(-1);
+    expect(ours).toBe(openssl);
   });
 });

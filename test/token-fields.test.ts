@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { noToken, tokenParamReader } from '../src/core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../src/core/unix-time.js';
 import { isRejection } from '../src/core/verdict.js';
@@ -55,5 +55,38 @@ describe('token parameters: raw, each exactly once', () => {
   });
   it('treats other case spellings as other parameters (as origins do)', () => {
     expect(read('ST=1&E=2')).toBe(noToken);
+  });
+});
+
+describe('query parsing is linear in the query (issue: "?" + 8,180 "&" cost ≈0.5 ms a decision)', () => {
+  /** Characters String.prototype.indexOf looks at while `run` parses long strings (a count, not a time). */
+  function scannedBy(run: () => void): number {
+    const original = String.prototype.indexOf;
+    let scanned = 0;
+    const spy = vi.spyOn(String.prototype, 'indexOf').mockImplementation(function (this: string, search, from) {
+      const found = original.call(this, search, from);
+      if (this.length > 1000) scanned += (found < 0 ? this.length : found) - Math.max(0, from ?? 0);
+      return found;
+    });
+    try {
+      run();
+    } finally {
+      spy.mockRestore();
+    }
+    return scanned;
+  }
+  const read = tokenParamReader(['st', 'e']);
+  it.each([
+    ['"&" only', (n: number) => '&'.repeat(n)],
+    ['names without "="', (n: number) => 'a&'.repeat(n / 2)],
+    ['"=" only', (n: number) => '=&'.repeat(n / 2)],
+    ['one "=" at the end', (n: number) => `${'&'.repeat(n)}x=1`],
+    ['a token after the junk', (n: number) => `${'x&'.repeat(n / 2)}st=abc&e=1470055000`],
+  ])('%s: indexOf scans at most 3 characters per query character', (_name, make) => {
+    for (const n of [1000, 8000]) {
+      const query = make(n);
+      const scanned = scannedBy(() => read(query));
+      expect(scanned).toBeLessThanOrEqual(3 * query.length);
+    }
   });
 });

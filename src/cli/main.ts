@@ -62,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
     const level = logLevelFrom(process.env);
     if (level === undefined) {
       throw new UsageError(
-        `TOKENGATE_LOG_LEVEL must be one of ${logLevels.join(', ')} (got "${process.env.TOKENGATE_LOG_LEVEL}")`,
+        `TOKENGATE_LOG_LEVEL must be one of ${logLevels.join(', ')} (its value is not shown: environment values may be secret)`,
       );
     }
     await serve(configFile, createLogger(level));
@@ -70,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'sign') {
     if (values.path === undefined || values.ttl === undefined) throw new UsageError('sign needs --path and --ttl');
-    const url = signUrl(loadConfig(configFile), {
+    const signed = signUrl(loadConfig(configFile), {
       path: values.path,
       ttlSec: seconds(values.ttl, 'ttl')!,
       nowSec,
@@ -80,7 +80,9 @@ async function main(argv: string[]): Promise<number> {
       ...(values['scope-depth'] === undefined ? {} : { scopeDepth: seconds(values['scope-depth'], 'scope-depth')! }),
       ...(values.session === undefined ? {} : { sessionId: values.session }),
     });
-    process.stdout.write(`${url}\n`);
+    if (signed.encodedPath !== undefined)
+      process.stderr.write(`tokengate: signed the path percent-encoded as UTF-8: ${signed.encodedPath}\n`);
+    process.stdout.write(`${signed.text}\n`);
     return ExitCode.ok;
   }
   if (command === 'verify') {

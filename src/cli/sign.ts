@@ -1,5 +1,6 @@
 import type { LoadedConfig } from '../config/load-config.js';
 import { findRoute, type Route } from '../core/authorize.js';
+import { signablePath } from '../core/signable-path.js';
 import { UsageError } from './exit-codes.js';
 
 export interface SignOptions {
@@ -13,34 +14,52 @@ export interface SignOptions {
   readonly nowSec: number;
 }
 
-/** The route named (by name or prefix), or the one whose prefix covers the path. */
-function pickRoute(loaded: LoadedConfig, options: SignOptions): Route {
+/**
+ * The route that serves the path, as the service matches it (longest prefix). A route named with
+ * --route must be that one: a token signed for an outer route would open a nested one.
+ */
+function pickRoute(loaded: LoadedConfig, path: string, named: string | undefined): Route {
   const { routes } = loaded.gate;
-  const route =
-    options.route === undefined
-      ? findRoute(loaded.gate, options.path)
-      : routes.find((r) => r.name === options.route || r.prefix === options.route);
+  const route = findRoute(loaded.gate, path);
   const known = routes.map((r) => `${r.name} (${r.prefix}, ${r.schemeId})`).join(', ');
-  if (route === undefined)
-    throw new UsageError(`no route ${options.route ? `named "${options.route}"` : `covers ${options.path}`}; routes: ${known}`);
-  if (!options.path.startsWith(route.prefix))
-    throw new UsageError(`path ${options.path} is not under route prefix ${route.prefix}`);
+  if (named !== undefined) {
+    const wanted = routes.find((r) => r.name === named || r.prefix === named);
+    if (wanted === undefined) throw new UsageError(`no route named "${named}"; routes: ${known}`);
+    if (!path.startsWith(wanted.prefix)) throw new UsageError(`path ${path} is not under route prefix ${wanted.prefix}`);
+    if (wanted !== route)
+      throw new UsageError(`path ${path} is served by route "${route?.name}" (${route?.prefix}), not "${wanted.name}"`);
+  }
+  if (route === undefined) throw new UsageError(`no route covers ${path}; routes: ${known}`);
   return route;
+}
+
+export interface SignedUrl {
+  /** What the client sends: the URL, and for cookie or header routes that header line. */
+  readonly text: string;
+  /** The path as signed, when raw non-ASCII text had to be percent-encoded (UTF-8) first. */
+  readonly encodedPath: string | undefined;
 }
 
 /**
  * What a client sends for the path, signed with the route's first (current) key: the URL, and for
  * routes whose token travels in a cookie or header, that header line.
  */
-export function signUrl(loaded: LoadedConfig, options: SignOptions): string {
+export function signUrl(loaded: LoadedConfig, options: SignOptions): SignedUrl {
   if (!Number.isSafeInteger(options.ttlSec) || options.ttlSec <= 0)
     throw new UsageError('--ttl must be a positive number of seconds');
-  const route = pickRoute(loaded, options);
+  let signable: ReturnType<typeof signablePath>;
+  try {
+    signable = signablePath(options.path);
+  } catch (error) {
+    throw new UsageError(`--path: ${(error as Error).message}`);
+  }
+  const { path } = signable;
+  const route = pickRoute(loaded, path, options.route);
   if (route.clientIp === 'required' && options.clientIp === undefined) {
     throw new UsageError(`route "${route.name}" (${route.schemeId}) binds tokens to the client IP: give --ip`);
   }
   // A stream route signs the stream's playlist, whichever file of the stream was named.
-  const signedPath = route.signedPath(options.path);
+  const signedPath = route.signedPath(path);
   if (typeof signedPath !== 'string') throw new UsageError(signedPath.detail);
   try {
     const signed = route.scheme.sign({
@@ -51,9 +70,10 @@ export function signUrl(loaded: LoadedConfig, options: SignOptions): string {
       ...(options.scopeDepth === undefined ? {} : { scopeDepth: options.scopeDepth }),
       ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
     });
-    if (signed.carrier === 'query') return `${options.path}?${signed.query}`;
+    const encodedPath = signable.encoded ? path : undefined;
+    if (signed.carrier === 'query') return { text: `${path}?${signed.query}`, encodedPath };
     const line = signed.carrier === 'cookie' ? `Cookie: ${signed.name}=${signed.value}` : `${signed.name}: ${signed.value}`;
-    return `${options.path}\n${line}`;
+    return { text: `${path}\n${line}`, encodedPath };
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

@@ -96,7 +96,7 @@ export function compileGate(config: Config, where: KeyEnvironment): CompiledGate
       schemeId: scheme.id,
       clientIp: scheme.clientIp,
       keyIds: keys.map((key) => key.id),
-      scheme: scheme.create(keys, route.options),
+      scheme: scheme.create(keys, route.options, route.prefix),
       signedPath: route.stream === undefined ? sameAsRequest : streamSignedPath(route.prefix, route.stream),
       // A new gate (config load or reload) means new caches: nothing verified under old keys survives.
       // Stream routes reuse one token for every playlist and segment, so lookups mostly hit there.

@@ -38,7 +38,7 @@ export interface ListenerBase {
   readonly name: string;
   readonly host: string;
   readonly port: number;
-  /** Lowercase name of the header carrying the client IP, or undefined when no route needs it. */
+  /** Lowercase name of the header carrying the client IP; undefined when none (or `clientIpInPath`). */
   readonly clientIpHeader: string | undefined;
   /**
    * With a comma-separated list in the client IP header (X-Forwarded-For): the client is the
@@ -59,8 +59,18 @@ export interface AuthListenerConfig extends ListenerBase {
    * Traefik and Caddy: `X-Forwarded-Uri`); undefined with `pathPrefix`.
    */
   readonly uriHeader: string | undefined;
-  /** Envoy HTTP mode: the original URI is the auth request's own target minus this prefix. */
+  /**
+   * The original URI is the auth request's own target minus this prefix (Envoy HTTP mode, and
+   * nginx with `proxy_pass http://tokengate/<prefix>$request_uri`). The only URI source the uws
+   * engine accepts: it trims bytes 0x80-0xFF from both ends of header values, never of the target.
+   */
   readonly pathPrefix: string | undefined;
+  /**
+   * With `pathPrefix`: the client IP is the target's first segment after the prefix
+   * (`<prefix>/<ip><original uri>`, nginx: `/<prefix>/$remote_addr$request_uri`), so no signed
+   * value comes from a header. The uws engine's only client IP source.
+   */
+  readonly clientIpInPath: boolean;
 }
 
 /** Envoy's gRPC ext_authz (`envoy.service.auth.v3.Authorization/Check`); the URI is `attributes.request.http.path`. */
@@ -71,7 +81,11 @@ export interface AdminListenerConfig {
   readonly port: number;
 }
 
-/** `uws`: native uWebSockets.js, the fast engine; `node`: node:http, the hardened portable one (README "The HTTP engine"). */
+/**
+ * `node` (default): node:http, byte-exact and hardened against any client; `uws`: native
+ * uWebSockets.js, the fast engine, for sources in the request target only behind a proxy that
+ * sends clean HTTP/1.1 (docs/engines.md).
+ */
 export type EngineName = 'uws' | 'node';
 
 export interface Config {

@@ -44,6 +44,20 @@ export function snapshotReader(files: ConfigFiles): (path: string) => Buffer {
 }
 
 /**
+ * Where JSON.parse stopped, as " at line L, column C", or "" when it does not say. Never the
+ * parser's message itself: V8 quotes the text around the error, and a key file passed as
+ * --config would print part of the key.
+ */
+function jsonErrorPlace(text: string, message: string): string {
+  const position = /at position (\d+)/.exec(message);
+  if (position === null) return ' (is this a JSON config file?)';
+  const offset = Math.min(Number(position[1]), text.length);
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return ` at line ${line}, column ${offset - before.lastIndexOf('\n')}`;
+}
+
+/**
  * Reads, validates and compiles a config (the embedded default when `file` is undefined).
  * Throws a ConfigError listing every problem; never returns a partial config.
  */
@@ -64,7 +78,7 @@ export function loadConfig(
     try {
       raw = JSON.parse(text);
     } catch (error) {
-      throw new ConfigError(source, [`not valid JSON: ${(error as Error).message}`]);
+      throw new ConfigError(source, [`not valid JSON${jsonErrorPlace(text, (error as Error).message)}`]);
     }
   }
   const config = parseConfig(raw);

@@ -64,6 +64,7 @@ const listenerFields = [
   'pathPrefix',
   'clientIpHeader',
   'clientIpHop',
+  'clientIpInPath',
   'expiredStatus',
   'cacheMaxAgeSec',
 ];
@@ -111,7 +112,14 @@ function parseListener(
       p.add(`${path}.pathPrefix`, 'must be a path like "/tokengate" (segments of letters, digits and ._~-; no trailing "/")');
     }
   }
-  return { protocol: 'http', listener: { ...base, uriHeader, pathPrefix } };
+  if (obj.clientIpInPath !== undefined && typeof obj.clientIpInPath !== 'boolean')
+    p.add(`${path}.clientIpInPath`, 'must be true or false');
+  const clientIpInPath = obj.clientIpInPath === true;
+  if (clientIpInPath && pathPrefix === undefined)
+    p.add(`${path}.clientIpInPath`, 'needs pathPrefix (the target is <pathPrefix>/<client ip><original uri>)');
+  if (clientIpInPath && clientIpHeader !== undefined)
+    p.add(`${path}.clientIpInPath`, 'and clientIpHeader are two client IP sources: keep one');
+  return { protocol: 'http', listener: { ...base, uriHeader, pathPrefix, clientIpInPath } };
 }
 
 function parseKey(raw: unknown, path: string, p: Problems, scheme: SchemeDefinition | undefined): KeySource {
@@ -200,7 +208,8 @@ export function parseConfig(raw: unknown): Config | string[] {
       'engineFallback',
       'routes',
     ]) ?? {};
-  const engine = root.engine === undefined ? 'uws' : root.engine;
+  // node by default: it hands over the bytes the proxy sent; uws trims header values (DESIGN.md §5).
+  const engine = root.engine === undefined ? 'node' : root.engine;
   if (engine !== 'uws' && engine !== 'node') p.add('config.engine', 'must be "uws" or "node"');
   const engineFallback = root.engineFallback === undefined ? 'none' : root.engineFallback;
   if (engineFallback !== 'node' && engineFallback !== 'none') p.add('config.engineFallback', 'must be "node" or "none"');
@@ -260,6 +269,7 @@ export function parseConfig(raw: unknown): Config | string[] {
   }
   const reloadOnChange = root.reloadOnChange === true;
   crossCheck([...listeners, ...grpcListeners], listenerPaths, admin, routes, p);
+  if (engine === 'uws') uwsConditions(listeners, listenerPaths, routes, p);
   if (p.list.length > 0) return p.list;
   return deepFreeze({
     listeners,
@@ -291,7 +301,7 @@ function crossCheck(
     if (route.name !== '' && names !== i) p.add(`routes[${i}].name`, `same name as routes[${names}]`);
     if (findScheme(route.scheme)?.clientIp === 'required') {
       listeners.forEach((listener, j) => {
-        if (listener.clientIpHeader === undefined) {
+        if (listener.clientIpHeader === undefined && !(listener as Partial<AuthListenerConfig>).clientIpInPath) {
           p.add(`${paths[j]}.clientIpHeader`, `is required: route "${route.name}" binds tokens to the client IP`);
         }
       });
@@ -306,6 +316,29 @@ function crossCheck(
   names.forEach((name, i) => {
     if (names.indexOf(name) !== i)
       p.add(`${paths[i]}.name`, `same name as ${paths[names.indexOf(name)]} (names label logs and metrics)`);
+  });
+}
+
+/**
+ * The uws engine trims bytes 0x80-0xFF from both ends of every header value (a URI header
+ * "/ck/books/本" arrives as "/ck/books/"), so it may read no signed value from a header: the URI
+ * and client IP come from the request target, which it hands over intact, and no route reads a
+ * token from a cookie or header (DESIGN.md §3 rule 11).
+ */
+function uwsConditions(listeners: readonly AuthListenerConfig[], paths: readonly string[], routes: RouteConfig[], p: Problems) {
+  const why = 'the uws engine trims bytes 0x80-0xFF from both ends of header values';
+  listeners.forEach((listener, i) => {
+    if (listener.uriHeader !== undefined)
+      p.add(`${paths[i]}.uriHeader`, `cannot be used with engine "uws" (${why}): use pathPrefix, or engine "node"`);
+    if (listener.clientIpHeader !== undefined)
+      p.add(`${paths[i]}.clientIpHeader`, `cannot be used with engine "uws" (${why}): use clientIpInPath, or engine "node"`);
+  });
+  routes.forEach((route, i) => {
+    if ((findScheme(route.scheme)?.headers(route.options) ?? []).length > 0)
+      p.add(
+        `routes[${i}].options.carrier`,
+        `a token in a cookie or header cannot be read with engine "uws" (${why}): use engine "node"`,
+      );
   });
 }
 

@@ -7,11 +7,22 @@ const tooLong = rejection(Verdict.badUri, `the URI is longer than ${maxUriBytes}
 const notOrigin = rejection(Verdict.badUri, 'the URI does not start with "/" (absolute-form or asterisk-form target)');
 const fragment = rejection(Verdict.badUri, 'the URI contains "#"');
 const doubleSlash = rejection(Verdict.badUri, 'the path contains "//"');
-const dotSegment = rejection(Verdict.badUri, 'the path contains a dot-segment ("." or "..", raw or percent-encoded)');
+const dotSegment = rejection(
+  Verdict.badUri,
+  'the path contains a dot-segment or an empty segment in some spelling ("..", "%2e%2e", "..;x", ". ", "/;/"...)',
+);
 const badEscape = rejection(Verdict.badUri, 'the URI contains "%" not followed by two hex digits');
 const forbiddenEscape = rejection(
   Verdict.badUri,
-  'the path percent-encodes "/", "\\", a control byte or a non-ASCII byte (%2F, %5C, %00-%1F, %7F, %80-%FF)',
+  'the path percent-encodes "/", "\\" or a control byte (%2F, %5C, %00-%1F, %7F)',
+);
+const doubleEscape = rejection(
+  Verdict.badUri,
+  'the path contains double percent-encoding ("%25" then two hex digits: an origin that decodes twice reads another name)',
+);
+const badUtf8 = rejection(
+  Verdict.badUri,
+  'the path percent-encodes bytes that are not well-formed, shortest-form UTF-8 text (overlong, surrogate, truncated, stray or C1 control)',
 );
 const badPathChar = rejection(
   Verdict.badUri,
@@ -51,10 +62,27 @@ function escapedByte(text: string, i: number): number {
   return high < 0 || low < 0 ? -1 : (high << 4) | low;
 }
 
+/** The character at `i` once percent-decoded (a raw character or a "%XY" escape), or -1. */
+function decodedAt(text: string, i: number, end: number): number {
+  if (i >= end) return -1;
+  const code = text.charCodeAt(i);
+  return code === 0x25 ? escapedByte(text, i) : code;
+}
+
+/** "%25XY" where X and Y are hex digits, raw or themselves escaped: "%" + hex + hex after one decoding. */
+function isDoubleEscape(text: string, i: number, end: number): boolean {
+  const first = decodedAt(text, i + 3, end);
+  if (first < 0 || hexValue(first) < 0) return false;
+  const next = i + 3 + (text.charCodeAt(i + 3) === 0x25 ? 3 : 1);
+  const second = decodedAt(text, next, end);
+  return second >= 0 && hexValue(second) >= 0;
+}
+
 /**
  * Splits and checks a raw request target, exactly as the client sent it (nginx `$request_uri`).
  * The path is what legacy formats hash, so every form that an origin could read differently
- * from the signer is refused here rather than normalised (DESIGN.md §3.2).
+ * from the signer is refused here rather than normalised (DESIGN.md §3.2). One pass, each
+ * character looked at a bounded number of times: linear in the URI's length.
  */
 export function parseRequestTarget(uri: string): RequestTarget | Rejection {
   if (uri.length > maxUriBytes) return tooLong;
@@ -62,26 +90,68 @@ export function parseRequestTarget(uri: string): RequestTarget | Rejection {
   let end = uri.indexOf('?');
   if (end < 0) end = uri.length;
   let segmentStart = 1;
-  let dots = 0; // dots in the current segment when it holds nothing but dots, else -1
+  // The segment's head (before a ";" parameter) so far: only dots and spaces (Windows origins strip
+  // trailing ones), and how many dots; -1 once it holds anything else or the head has ended.
+  let dots = 0;
+  let inHead = true;
+  // UTF-8 in escapes: continuation bytes still expected, and the range the next one must fall in
+  // (narrower after E0, ED, F0, F4, C2: the shortest-form, no-surrogate, no-C1 rules of RFC 3629).
+  let pending = 0;
+  let low = 0x80;
+  let high = 0xbf;
   for (let i = 1; i <= end; i++) {
-    if (i === end || uri.charCodeAt(i) === 0x2f) {
-      if (dots === 1 || dots === 2) return dotSegment;
-      if (i < end && i === segmentStart) return doubleSlash;
+    const code = i === end ? 0x2f : uri.charCodeAt(i);
+    if (pending > 0 && code !== 0x25) return badUtf8;
+    if (code === 0x2f || code === 0x3b) {
+      if (inHead) {
+        if (dots > 0) return dotSegment;
+        // "//", or an empty head before ";" ("/;x/", which Tomcat reads as "//").
+        if (i === segmentStart && (code === 0x3b || i < end)) return code === 0x3b ? dotSegment : doubleSlash;
+      }
+      if (code === 0x3b) {
+        inHead = false;
+        continue;
+      }
       segmentStart = i + 1;
       dots = 0;
+      inHead = true;
       continue;
     }
-    const code = uri.charCodeAt(i);
     if (code >= 128 || (charClass[code]! & PATH) === 0) return code === 0x23 ? fragment : badPathChar;
-    if (code === 0x25) {
-      const byte = escapedByte(uri, i);
-      if (byte < 0) return badEscape;
-      if (byte < 0x20 || byte >= 0x7f || byte === 0x2f || byte === 0x5c) return forbiddenEscape;
-      dots = byte === 0x2e && dots >= 0 ? dots + 1 : -1;
-      i += 2;
-    } else {
-      dots = code === 0x2e && dots >= 0 ? dots + 1 : -1;
+    if (code !== 0x25) {
+      if (inHead) dots = code === 0x2e && dots >= 0 ? dots + 1 : -1;
+      continue;
     }
+    const byte = escapedByte(uri, i);
+    if (byte < 0) return badEscape;
+    i += 2;
+    if (pending > 0) {
+      if (byte < low || byte > high) return badUtf8;
+      pending--;
+      low = 0x80;
+      high = 0xbf;
+      continue;
+    }
+    if (byte >= 0x80) {
+      if (byte < 0xc2 || byte > 0xf4) return badUtf8;
+      pending = byte < 0xe0 ? 1 : byte < 0xf0 ? 2 : 3;
+      if (byte === 0xc2) low = 0xa0;
+      else if (byte === 0xe0) low = 0xa0;
+      else if (byte === 0xed) high = 0x9f;
+      else if (byte === 0xf0) low = 0x90;
+      else if (byte === 0xf4) high = 0x8f;
+      if (inHead) dots = -1;
+      continue;
+    }
+    if (byte < 0x20 || byte === 0x7f || byte === 0x2f || byte === 0x5c) return forbiddenEscape;
+    if (byte === 0x25 && isDoubleEscape(uri, i - 2, end)) return doubleEscape;
+    if (byte === 0x3b && inHead) {
+      // "%3B" ends the head too, for origins that decode before cutting parameters.
+      if (dots > 0 || i - 2 === segmentStart) return dotSegment;
+      inHead = false;
+      continue;
+    }
+    if (inHead) dots = (byte === 0x2e || (byte === 0x20 && dots > 0)) && dots >= 0 ? dots + (byte === 0x2e ? 1 : 0) : -1;
   }
   if (end === uri.length) return { path: uri, query: '' };
   for (let i = end + 1; i < uri.length; i++) {

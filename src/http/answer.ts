@@ -106,14 +106,23 @@ export class RequestSources implements SourceFields {
   }
 
   /**
-   * Envoy HTTP mode: the original URI is the auth request's raw target minus `prefix` (Envoy
-   * sends `path_prefix` + the original `:path`, query included). A target outside the prefix
-   * leaves the URI missing: a deployment error, answered 503.
+   * The original URI is the auth request's raw target minus `prefix` (Envoy sends `path_prefix` +
+   * the original `:path`, query included; nginx `proxy_pass http://tokengate<prefix>$request_uri`),
+   * after the client IP segment with `clientIpInPath`. A target outside the prefix leaves the URI
+   * missing: a deployment error, answered 503.
    */
-  target(rawTarget: string, prefix: string): void {
-    if (rawTarget.startsWith(prefix) && rawTarget.charCodeAt(prefix.length) === 0x2f /* "/" */) {
-      this.setUri(rawTarget.slice(prefix.length));
+  target(rawTarget: string, prefix: string, clientIpInPath: boolean): void {
+    if (!rawTarget.startsWith(prefix) || rawTarget.charCodeAt(prefix.length) !== 0x2f /* "/" */) return;
+    let uriStart = prefix.length;
+    if (clientIpInPath) {
+      // "<prefix>/<client ip><original uri>": the IP is the segment before the URI's own "/".
+      const slash = rawTarget.indexOf('/', prefix.length + 1);
+      if (slash < 0) return;
+      this.clientIp = rawTarget.slice(prefix.length + 1, slash);
+      this.clientIpCount = 1;
+      uriStart = slash;
     }
+    this.setUri(rawTarget.slice(uriStart));
   }
 
   /** The original URI from a field of its own (Envoy gRPC: `attributes.request.http.path`). */
@@ -131,7 +140,7 @@ export class RequestSources implements SourceFields {
 const statusText: Record<number, string> = { 200: 'OK', 403: 'Forbidden', 410: 'Gone', 503: 'Service Unavailable' };
 
 /** Any listener: HTTP (URI from a header or the target) or Envoy gRPC (URI from the CheckRequest). */
-export type EdgeListener = ListenerBase & Partial<Pick<AuthListenerConfig, 'uriHeader' | 'pathPrefix'>>;
+export type EdgeListener = ListenerBase & Partial<Pick<AuthListenerConfig, 'uriHeader' | 'pathPrefix' | 'clientIpInPath'>>;
 
 /** How logs name where a listener reads the original URI. */
 function uriSourceOf(listener: EdgeListener): string {
@@ -189,7 +198,14 @@ export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics):
   const uriSource = uriSourceOf(listener);
   const uriMissing = rejection(Verdict.badSource, `${uriSource} is missing or empty`);
   const uriRepeated = rejection(Verdict.badSource, `${uriSource} appears more than once`);
-  const ipMissing = rejection(Verdict.badSource, `the ${listener.clientIpHeader} header is missing or empty`);
+  const ipFromPath = listener.clientIpInPath === true;
+  const readsIp = listener.clientIpHeader !== undefined || ipFromPath;
+  const ipMissing = rejection(
+    Verdict.badSource,
+    ipFromPath
+      ? `the client IP segment after ${listener.pathPrefix}/ is missing or empty`
+      : `the ${listener.clientIpHeader} header is missing or empty`,
+  );
   const ipRepeated = rejection(Verdict.badSource, `the ${listener.clientIpHeader} header appears more than once`);
   const hop = listener.clientIpHop;
   const ipHopMissing = rejection(Verdict.badSource, `the ${listener.clientIpHeader} header has fewer than ${hop} addresses`);
@@ -200,7 +216,7 @@ export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics):
   const sourceProblem = (fields: SourceFields): Rejection | undefined => {
     if (fields.uriCount > 1) return uriRepeated;
     if (fields.uri === '') return uriMissing;
-    if (listener.clientIpHeader === undefined) return undefined;
+    if (!readsIp) return undefined;
     if (fields.clientIpCount > 1) return ipRepeated;
     if (fields.clientIp === '') return ipMissing;
     return undefined;
@@ -211,7 +227,7 @@ export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics):
    */
   const clientIpOf = (fields: SourceFields): string | undefined | Rejection => {
     const problem = sourceProblem(fields);
-    if (problem !== undefined || listener.clientIpHeader === undefined) return problem;
+    if (problem !== undefined || !readsIp) return problem;
     if (hop === undefined) return fields.clientIp;
     const entries = fields.clientIp.split(',');
     if (entries.length < hop) return ipHopMissing;

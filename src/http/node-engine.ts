@@ -15,10 +15,15 @@ import { type HttpEngine, isReady, type RunningListener, type ServiceState } fro
 export const nodeLimits = Object.freeze({
   /** A connection idle this long between requests (or silent from the start) is closed. */
   idleMs: 10_000,
-  /** The whole request head must arrive within this, however slowly it trickles (slowloris). */
-  headersMs: 10_000,
+  /**
+   * The whole request head must arrive within this, however slowly it trickles (slowloris), and
+   * a head llhttp cannot finish (an HTTP/0.9 one-line "GET /path") is answered 408 by then. A
+   * proxy writes a head at once; with the check interval below, every head is answered or closed
+   * within 2 s.
+   */
+  headersMs: 1_500,
   /** How often Node checks the head deadline. */
-  checkMs: 1_000,
+  checkMs: 250,
   /** Request line plus headers; beyond it: 431 (Node's default, the same as nginx's 4 × 8k buffers' order). */
   maxHeaderBytes: 16 * 1024,
 });
@@ -27,7 +32,20 @@ const reasonPhrase: Record<number, string> = {
   400: 'Bad Request',
   408: 'Request Timeout',
   431: 'Request Header Fields Too Large',
+  505: 'HTTP Version Not Supported',
 };
+
+/**
+ * HTTP/1.1, and 1.0 (nginx's default for subrequests), are what proxies speak. llhttp also
+ * parses "HTTP/2.0" or "HTTP/1.7" request lines and would serve them as 1.1: refused instead.
+ */
+function refuseVersion(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.httpVersionMajor === 1 && (req.httpVersionMinor === 1 || req.httpVersionMinor === 0)) return false;
+  res.writeHead(505, reasonPhrase[505], { Connection: 'close', 'Cache-Control': 'no-store', 'Content-Length': '0' });
+  res.end();
+  res.once('finish', () => req.socket.destroySoon());
+  return true;
+}
 
 function hardenedServer(name: string, logger: Logger, handler: (req: IncomingMessage, res: ServerResponse) => void): Server {
   const server = createServer(
@@ -119,15 +137,16 @@ function listenAuth(
   metrics: ListenerMetrics | undefined,
 ): Promise<RunningListener> {
   const edge = listenerEdge(listener, metrics);
-  const { uriHeader, clientIpHeader, pathPrefix } = listener;
+  const { uriHeader, clientIpHeader, pathPrefix, clientIpInPath } = listener;
   const flat = new WeakMap<Answer, string[]>();
   const server = hardenedServer(listener.name, logger, (req, res) => {
+    if (refuseVersion(req, res)) return;
     const gate = state.gate;
     const sources = new RequestSources(uriHeader, clientIpHeader, gate.tokenHeaders);
     // rawHeaders keeps every line, so a repeated source header is seen (req.headers merges or drops repeats).
     const raw = req.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) sources.add(raw[i]!.toLowerCase(), raw[i + 1]!);
-    if (pathPrefix !== undefined) sources.target(req.url ?? '', pathPrefix);
+    if (pathPrefix !== undefined) sources.target(req.url ?? '', pathPrefix, clientIpInPath);
     const result = edge.decide(sources, gate);
     const headers = flatHeaders(flat, result.answer);
     // Never wait for a body: answer now and close, so unread body bytes cannot be parsed as a request.
@@ -151,6 +170,7 @@ function listenAdmin(
     res.end(body);
   };
   const server = hardenedServer('admin', logger, (req, res) => {
+    if (refuseVersion(req, res)) return;
     const path = req.url?.split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') plain(res, 404, 'not found\n');
     else if (path === '/healthz') plain(res, 200, 'ok\n');

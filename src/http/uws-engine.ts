@@ -38,7 +38,7 @@ function listenAuth(
   metrics: ListenerMetrics | undefined,
 ): Promise<RunningListener> {
   const edge = listenerEdge(listener, metrics);
-  const { uriHeader, clientIpHeader, pathPrefix } = listener;
+  const { uriHeader, clientIpHeader, pathPrefix, clientIpInPath } = listener;
   const app = uws.App();
   app.any('/*', (res, req) => {
     const gate = state.gate; // one config for the whole request, even across a reload
@@ -50,15 +50,17 @@ function listenAuth(
     if (pathPrefix !== undefined) {
       // getUrl and getQuery (without a key) are the raw, undecoded parts of the request target.
       const query = req.getQuery();
-      sources.target(query === undefined || query === '' ? req.getUrl() : `${req.getUrl()}?${query}`, pathPrefix);
+      sources.target(query === undefined || query === '' ? req.getUrl() : `${req.getUrl()}?${query}`, pathPrefix, clientIpInPath);
     }
-    if (sources.ambiguousFraming()) {
-      // Ambiguous framing (two Content-Length, or one with Transfer-Encoding): this uWS build may
-      // frame the body differently from a proxy and parse a smuggled request out of it, even after
-      // an answer that closes. Closing now, unanswered, stops it reading this connection at all.
+    if (sources.bodyAnnounced || sources.ambiguousFraming()) {
+      // A body is announced (shipped proxy configs never send one). This uWS build parses whatever
+      // follows in the same read as further requests and answers them even after an answer that
+      // closes; with ambiguous framing it may even find a request smuggled inside the body.
+      // Closing now, unanswered, stops it reading this connection at all; the proxy fails closed.
       res.close();
-      logger.limited(`ambiguous-framing:${listener.name}`, 'warn', 'ambiguous request framing; connection closed unanswered', {
+      logger.limited(`body:${listener.name}`, 'warn', 'request announced a body; connection closed unanswered', {
         listener: listener.name,
+        ambiguousFraming: sources.ambiguousFraming(),
       });
       return;
     }
@@ -67,8 +69,7 @@ function listenAuth(
     const { wire } = answer;
     res.writeStatus(wire.statusLine);
     for (const [name, value] of wire.headers) res.writeHeader(name, value);
-    // Never wait for a body: answer now and close, so unread body bytes cannot be parsed as a request.
-    res.end(undefined, sources.bodyAnnounced || state.closing === true);
+    res.end(undefined, state.closing === true);
     logEdgeProblem(result, listener, logger);
   });
   return listen(uws, app, listener.name, listener.host, listener.port);
@@ -89,10 +90,19 @@ function listenAdmin(
     res.writeHeader('Cache-Control', 'no-store');
     res.end(body);
   };
+  // HEAD gets the GET status with no body (this uWS build would write a HEAD answer's body).
+  const head = (res: Parameters<Parameters<typeof app.any>[1]>[0], status: string) => {
+    res.writeStatus(status);
+    res.writeHeader('Cache-Control', 'no-store');
+    res.end();
+  };
   app.get('/healthz', (res) => plain(res, '200 OK', 'ok\n'));
+  app.head('/healthz', (res) => head(res, '200 OK'));
   app.get('/readyz', (res) =>
     isReady(state) ? plain(res, '200 OK', 'ready\n') : plain(res, '503 Service Unavailable', 'not ready\n'),
   );
+  app.head('/readyz', (res) => head(res, isReady(state) ? '200 OK' : '503 Service Unavailable'));
+  app.head('/metrics', (res) => head(res, '200 OK'));
   app.get('/metrics', (res) => {
     let aborted = false;
     res.onAborted(() => {

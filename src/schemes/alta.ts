@@ -8,9 +8,11 @@
  * src/core/client-ip.ts, so signers must write IPv6 per RFC 5952.
  * Known limit of the format: `path + ip` has no delimiter (see docs in README "Token formats").
  */
+
 import { hash, randomBytes } from 'node:crypto';
 import { canonicalIp } from '../core/client-ip.js';
 import { digestEquals } from '../core/digest-equals.js';
+import { checkSignRequest, type SignOption } from '../core/signable-path.js';
 import { tokenParamReader } from '../core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { isRejection, rejection, Verdict } from '../core/verdict.js';
@@ -68,7 +70,9 @@ function create(keys: readonly RouteKey[]): TokenScheme<AltaToken> {
     cacheKey(token) {
       return `${token.signedPrefix}\n${token.signedSalt}\n${token.hex}`;
     },
-    sign({ path, expiresSec, notBeforeSec, clientIp, nonce }) {
+    sign(request) {
+      checkSignRequest(request, signOptions, 'alta');
+      const { path, expiresSec, notBeforeSec, clientIp, nonce } = request;
       if (clientIp === undefined) throw new TypeError('alta tokens are bound to a client IP: give one');
       const ip = canonicalIp(clientIp);
       if (ip !== clientIp) {
@@ -85,8 +89,11 @@ function create(keys: readonly RouteKey[]): TokenScheme<AltaToken> {
   };
 }
 
+const signOptions: readonly SignOption[] = ['notBeforeSec', 'clientIp', 'nonce'];
+
 export const alta: SchemeDefinition = {
   id: 'alta',
+  signOptions,
   summary: 'Cesbo Alta / Flussonic securetoken: ?token=sha1(path+ip+start+end+secret+salt)-salt-end-start',
   params: ['token'],
   clientIp: 'required',

@@ -5,8 +5,10 @@
  * secret `mysecret`, `/my/uri`, e `1470055000` → `st=m6WCATfRgS_5lcyChCPgrw`.
  * `e` is fixed-width (ten digits) so `uri + e` cannot be re-split into another uri and time.
  */
+
 import { hash } from 'node:crypto';
 import { digestEquals } from '../core/digest-equals.js';
+import { checkSignRequest } from '../core/signable-path.js';
 import { tokenParamReader } from '../core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { isRejection, rejection, Verdict } from '../core/verdict.js';
@@ -47,7 +49,9 @@ function create(keys: readonly RouteKey[]): TokenScheme<AzionToken> {
     cacheKey(token) {
       return `${token.path}\n${token.expiresText}\n${token.st}`;
     },
-    sign({ path, expiresSec }) {
+    sign(request) {
+      checkSignRequest(request, [], 'azion');
+      const { path, expiresSec } = request;
       const e = formatUnixTime(expiresSec);
       return { carrier: 'query', query: `st=${hash('md5', secrets[0] + path + e, 'base64url')}&e=${e}` };
     },
@@ -56,6 +60,7 @@ function create(keys: readonly RouteKey[]): TokenScheme<AzionToken> {
 
 export const azion: SchemeDefinition = {
   id: 'azion',
+  signOptions: [],
   summary: 'Azion Secure Token: ?st=base64url(md5(secret + path + e))&e=<unix seconds>',
   params: ['st', 'e'],
   clientIp: 'unused',

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { canonicalIp, parseIpRange } from '../core/client-ip.js';
 import { hmacSha256Key } from '../core/hmac-sha256.js';
+import { checkSignRequest, type SignOption } from '../core/signable-path.js';
 import { tokenParamReader } from '../core/token-params.js';
 import type { TokenHeaders } from '../core/token-scheme.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
@@ -47,6 +48,10 @@ const badMac = m('m must be 22 characters of unpadded base64url (128 bits)');
 const startAfterEnd = m('n is after e');
 const shallowPath = m('p names more segments than the path has');
 const repeatedHeader = m('the token header or cookie appears more than once');
+const outsideRoute = rejection(
+  Verdict.forged,
+  "the token's scope (p=) reaches outside this route's prefix: it was signed for another route, or too wide",
+);
 const unknownKid = rejection(Verdict.forged, 'the token names a key id this route does not have (never configured, or removed)');
 const noClientIp = rejection(Verdict.badSource, 'the token is bound to a client IP but the request has no usable client IP');
 const outsideRange = rejection(Verdict.wrongIp, 'the client IP is outside the address or range the token is bound to');
@@ -104,7 +109,11 @@ function tokenReader(options: Readonly<Record<string, unknown>>): (query: string
   };
 }
 
-function create(keys: readonly RouteKey[], options: Readonly<Record<string, unknown>>): TokenScheme<HmacToken> {
+function create(
+  keys: readonly RouteKey[],
+  options: Readonly<Record<string, unknown>>,
+  routePrefix: string,
+): TokenScheme<HmacToken> {
   const byId = new Map(keys.map((key) => [key.id, hmacSha256Key(key.secret)]));
   const signing = keys[0]!;
   const read = tokenReader(options);
@@ -145,6 +154,9 @@ function create(keys: readonly RouteKey[], options: Readonly<Record<string, unkn
         if (!depthPattern.test(depthText) || Number(depthText) > maxDepth) return badDepth;
         const prefix = prefixOf(path, Number(depthText));
         if (prefix === undefined) return shallowPath;
+        // The scope must lie inside the route that matched: a wider scope would also cover other
+        // routes (or a nested one) that share this key.
+        if (!prefix.startsWith(routePrefix)) return outsideRoute;
         scope = `prefix:${prefix}`;
       }
       let bindingMismatch: Rejection | undefined;
@@ -166,7 +178,9 @@ function create(keys: readonly RouteKey[], options: Readonly<Record<string, unkn
     cacheKey(token) {
       return `${token.signed}\n${token.mac}`;
     },
-    sign({ path, expiresSec, notBeforeSec, clientIp, scopeDepth, sessionId }) {
+    sign(request) {
+      checkSignRequest(request, signOptions, 'hmac');
+      const { path, expiresSec, notBeforeSec, clientIp, scopeDepth, sessionId } = request;
       const exp = formatUnixTime(expiresSec);
       const nbf = notBeforeSec === undefined ? '' : formatUnixTime(notBeforeSec);
       if (nbf > exp) throw new RangeError('the start is after the end');
@@ -175,6 +189,11 @@ function create(keys: readonly RouteKey[], options: Readonly<Record<string, unkn
         const prefix =
           Number.isInteger(scopeDepth) && scopeDepth >= 0 && scopeDepth <= maxDepth ? prefixOf(path, scopeDepth) : undefined;
         if (prefix === undefined) throw new RangeError(`scope depth ${scopeDepth} does not fit the path ${path}`);
+        if (!prefix.startsWith(routePrefix)) {
+          throw new RangeError(
+            `scope depth ${scopeDepth} covers ${prefix}, outside the route ${routePrefix}: the service would refuse the token`,
+          );
+        }
         scope = `prefix:${prefix}`;
       }
       if (clientIp !== undefined && parseIpRange(clientIp) === undefined) {
@@ -225,8 +244,11 @@ export function newSessionId(): string {
   return randomUUID().replaceAll('-', '');
 }
 
+const signOptions: readonly SignOption[] = ['notBeforeSec', 'clientIp', 'scopeDepth', 'sessionId'];
+
 export const hmac: SchemeDefinition = {
   id: 'hmac',
+  signOptions,
   summary: 'tokengate HMAC-SHA256: ?tg=v1~k=<key id>~e=<exp>[~n=][~p=][~i=][~s=]~m=<128-bit MAC>',
   params: ['tg'],
   clientIp: 'optional',

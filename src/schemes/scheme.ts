@@ -1,3 +1,4 @@
+import type { SignOption } from '../core/signable-path.js';
 import type { ClientIpUse, RouteKey, TokenScheme } from '../core/token-scheme.js';
 
 export type { ParsedToken, RouteKey, SignedToken, SignRequest, TokenInput, TokenScheme } from '../core/token-scheme.js';
@@ -12,6 +13,8 @@ export interface SchemeDefinition {
   /** The one name used in config, CLI, docs and metric labels. */
   readonly id: string;
   readonly summary: string;
+  /** The SignRequest options the format signs; `sign` refuses any other (DESIGN.md §3 rule 10). */
+  readonly signOptions: readonly SignOption[];
   /** Query parameters the format reads; shown in docs and help. */
   readonly params: readonly string[];
   /** required: every token is bound to the client IP; optional: tokens may be. */
@@ -26,5 +29,10 @@ export interface SchemeDefinition {
   keyProblem(secret: Buffer): string | undefined;
   /** Problems with a route's `options` object, each prefixed with `path`; empty when valid. */
   validateOptions(options: Readonly<Record<string, unknown>>, path: string): string[];
-  create(keys: readonly RouteKey[], options: Readonly<Record<string, unknown>>): TokenScheme;
+  /**
+   * Binds the format to a route's keys and options. `routePrefix` is the route's prefix: a token
+   * whose scope reaches outside it never verifies, so a key shared by two routes cannot let one
+   * route's token open the other (DESIGN.md §3 rule 9).
+   */
+  create(keys: readonly RouteKey[], options: Readonly<Record<string, unknown>>, routePrefix: string): TokenScheme;
 }

@@ -132,14 +132,49 @@ export function authRequest(headers: readonly (readonly [string, string])[], met
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
-/** The status of one auth request (nginx-style source headers) on a fresh connection. */
-export async function authStatus(port: number, uri: string, clientIp = '192.0.2.1'): Promise<number> {
-  const response = await rawRequest(
-    port,
-    authRequest([
-      ['X-Original-URI', uri],
-      ['X-Real-IP', clientIp],
-    ]),
-  );
+/** Where a listener reads the original URI and client IP: proxy-set headers, or the auth request's target. */
+export type SourceForm = 'headers' | 'target';
+
+/** The prefix of target-form listeners in the tests (`listenerSources('target')`). */
+export const targetPrefix = '/tokengate';
+
+/**
+ * The listener fields of each form. The uws engine accepts only the target form (it trims bytes
+ * 0x80-0xFF from header values); the node engine accepts both.
+ */
+export function listenerSources(form: SourceForm) {
+  return form === 'target'
+    ? { pathPrefix: targetPrefix, clientIpInPath: true }
+    : { uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' };
+}
+
+/** The form the tests use for an engine: target for uws (its only one), headers for node (the default config's). */
+export const formFor = (engine: 'uws' | 'node'): SourceForm => (engine === 'uws' ? 'target' : 'headers');
+
+/** An auth request for `uri` from `clientIp` in the listener's form, with extra headers. */
+export function sourcedRequest(
+  form: SourceForm,
+  uri: string,
+  clientIp: string,
+  extra: readonly (readonly [string, string])[] = [],
+  method = 'GET',
+): string {
+  if (form === 'headers') return authRequest([['X-Original-URI', uri], ['X-Real-IP', clientIp], ...extra], method);
+  const lines = [
+    `${method} ${targetPrefix}/${clientIp}${uri} HTTP/1.1`,
+    'Host: tokengate',
+    ...extra.map(([n, v]) => `${n}: ${v}`),
+  ];
+  return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+/** The status of one auth request on a fresh connection (nginx-style source headers unless told). */
+export async function authStatus(
+  port: number,
+  uri: string,
+  clientIp = '192.0.2.1',
+  form: SourceForm = 'headers',
+): Promise<number> {
+  const response = await rawRequest(port, sourcedRequest(form, uri, clientIp));
   return response.status;
 }

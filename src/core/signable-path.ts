@@ -1,0 +1,66 @@
+import { parseRequestTarget } from './request-target.js';
+import type { SignRequest } from './token-scheme.js';
+import { isRejection } from './verdict.js';
+
+/** A path every signer may sign: it passes the service's URI rules, so the link can work. */
+export interface SignablePath {
+  /** The path as signed and as it goes into the link (ASCII, percent-encoded). */
+  readonly path: string;
+  /** True when raw non-ASCII text was percent-encoded as UTF-8 to get `path`. */
+  readonly encoded: boolean;
+}
+
+/** A path a signer refuses; `code` is stable for programs, the message says why. */
+export class UnsignablePathError extends TypeError {
+  readonly code = 'UNSIGNABLE_PATH';
+}
+
+const nonAscii = /[^\x00-\x7f]/;
+
+/**
+ * Checks a path with the same URI rules as the service (DESIGN.md §3 rule 10), so no signer hands
+ * out a link the service refuses or one that opens another file. Raw non-ASCII text is
+ * percent-encoded as UTF-8, the only encoding the service accepts, and only when that is
+ * unambiguous: the path holds no "%" already (is "%41" an escape or three characters?).
+ */
+export function signablePath(text: string): SignablePath {
+  if (typeof text !== 'string' || text === '') throw new UnsignablePathError('the path is empty');
+  let path = text;
+  const encoded = nonAscii.test(text);
+  if (encoded) {
+    if (text.includes('%')) {
+      throw new UnsignablePathError(
+        'the path mixes raw non-ASCII text with "%": give it either as text without "%", or fully percent-encoded (UTF-8)',
+      );
+    }
+    try {
+      path = text.replace(/[^\x00-\x7f]+/g, (run) => encodeURIComponent(run));
+    } catch {
+      throw new UnsignablePathError('the path is not well-formed Unicode text (a lone surrogate)');
+    }
+  }
+  if (path.includes('?')) throw new UnsignablePathError('the path contains "?": sign the path only, without a query');
+  const target = parseRequestTarget(path);
+  if (isRejection(target)) throw new UnsignablePathError(`the service would refuse this path: ${target.detail}`);
+  return { path, encoded };
+}
+
+/** The optional fields of a SignRequest a format may or may not sign. */
+export type SignOption = Exclude<keyof SignRequest, 'path' | 'expiresSec'>;
+
+/**
+ * What every scheme's `sign` checks first: the path is signable as it is (callers ran
+ * `signablePath`), and no option is set that the format cannot sign. A start time, client IP,
+ * scope or session silently dropped would hand out a token that is wider than asked.
+ */
+export function checkSignRequest(request: SignRequest, supported: readonly SignOption[], schemeId: string): void {
+  if (signablePath(request.path).path !== request.path)
+    throw new UnsignablePathError('the path must be percent-encoded (UTF-8) before signing');
+  for (const option of ['notBeforeSec', 'clientIp', 'scopeDepth', 'sessionId', 'nonce'] as const) {
+    if (request[option] !== undefined && !supported.includes(option)) {
+      throw new TypeError(
+        `${schemeId} tokens cannot sign ${option}${supported.length > 0 ? ` (they sign: ${supported.join(', ')})` : ' (they sign only the path and the end time)'}`,
+      );
+    }
+  }
+}
