@@ -7,7 +7,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gateFor } from './helpers/gates.js';
-import { authRequest, header, rawRequest } from './helpers/raw-http.js';
+import { header, listenerSources, rawRequest, sourcedRequest } from './helpers/raw-http.js';
 import { startService, tempDir, writeConfig } from './helpers/service-process.js';
 import { signedUrl } from './helpers/signed-url.js';
 
@@ -25,8 +25,9 @@ describe('wall clock steps (libfaketime)', () => {
     writeFileSync(join(dir, 'alta.key'), secret);
     const file = writeConfig(dir, {
       workers: 2,
+      engine: 'uws',
       clockSkewSec: 30,
-      listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+      listeners: [{ port: 0, ...listenerSources('target') }],
       admin: { port: 0 },
       routes: [{ name: 'tv', prefix: '/tv/', scheme: 'alta', keys: [{ id: 'k', file: 'alta.key' }], verdictCache: true }],
     });
@@ -40,13 +41,7 @@ describe('wall clock steps (libfaketime)', () => {
     });
     const port = service.ports.get('auth')!;
     const verdict = async () => {
-      const response = await rawRequest(
-        port,
-        authRequest([
-          ['X-Original-URI', url],
-          ['X-Real-IP', '192.0.2.9'],
-        ]),
-      );
+      const response = await rawRequest(port, sourcedRequest('target', url, '192.0.2.9'));
       return `${response.status} ${header(response, 'x-token-status')}`;
     };
     const at = async (step: string) => {

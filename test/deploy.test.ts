@@ -12,7 +12,7 @@ import type { Config } from '../src/config/config.js';
 import { defaultConfig } from '../src/config/default-config.js';
 import { parseConfig } from '../src/config/parse-config.js';
 import { hmacSigner } from '../src/hmac-signer.js';
-import { authStatus, rawRequest } from './helpers/raw-http.js';
+import { authStatus, listenerSources, rawRequest } from './helpers/raw-http.js';
 import { startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const deploy = new URL('../deploy/', import.meta.url);
@@ -143,7 +143,8 @@ describe('deploy kit', () => {
     writeFileSync(join(dir, 'key.hex'), key);
     const file = writeConfig(dir, {
       workers: 2,
-      listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+      engine: 'uws',
+      listeners: [{ port: 0, ...listenerSources('target') }],
       admin: { port: 0 },
       routes: [{ name: 'live', prefix: '/live/', scheme: 'hmac', keys: [{ id: 'k', file: 'key.hex' }], verdictCache: true }],
     });
@@ -151,7 +152,7 @@ describe('deploy kit', () => {
     let exposition: string;
     try {
       const url = hmacSigner({ keyId: 'k', key }).sign('/live/a.ts', { ttlSec: 60 });
-      expect(await authStatus(service.ports.get('auth')!, url)).toBe(200);
+      expect(await authStatus(service.ports.get('auth')!, url, '192.0.2.1', 'target')).toBe(200);
       exposition = (await rawRequest(service.ports.get('admin')!, 'GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n')).body;
     } finally {
       await service.stop();

@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authStatus } from './helpers/raw-http.js';
+import { authStatus, formFor, listenerSources } from './helpers/raw-http.js';
 import { logLines, type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
@@ -17,9 +17,10 @@ let dir: string;
 let brokenCli: string;
 const running: RunningService[] = [];
 
+/** A config for `extra.engine` (the default, node, when unset), with the listener form that engine takes. */
 const config = (extra: Record<string, unknown>) => ({
   admin: { port: 0 },
-  listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+  listeners: [{ port: 0, ...listenerSources(formFor(extra.engine === 'uws' ? 'uws' : 'node')) }],
   routes: [{ name: 'files', prefix: '/my/', scheme: 'azion', keys: [{ id: 'k1', file: 'azion.key' }] }],
   ...extra,
 });
@@ -58,8 +59,8 @@ afterAll(async () => {
 });
 
 describe('when the native uWS module cannot load', () => {
-  it('refuses to start by default: exit 69 and one fatal line saying why and what to set', async () => {
-    const file = writeConfig(dir, config({}), 'default.json');
+  it('engine "uws" refuses to start: exit 69 and one fatal line saying why and what to set', async () => {
+    const file = writeConfig(dir, config({ engine: 'uws' }), 'default.json');
     const result = await runCli(['serve', '--config', file], {}, brokenCli);
     expect(result.code).toBe(69);
     const fatal = logLines(result.stderr).filter((line) => line.level === 'fatal');
@@ -70,7 +71,7 @@ describe('when the native uWS module cannot load', () => {
   });
 
   it('with engineFallback "node": one warning line, the fallback metric, one thread, same verdicts', async () => {
-    const file = writeConfig(dir, config({ engineFallback: 'node', workers: 4 }), 'fallback.json');
+    const file = writeConfig(dir, config({ engine: 'uws', engineFallback: 'node', workers: 4 }), 'fallback.json');
     const service = await startService(['serve', '--config', file], {}, 2, brokenCli);
     running.push(service);
     const lines = logLines(service.stderr());
@@ -85,9 +86,10 @@ describe('when the native uWS module cannot load', () => {
     expect(metrics).toMatch(/^tokengate_workers 1$/m);
     const port = service.ports.get('auth')!;
     const signed = await runCli(['sign', '--config', file, '--path', '/my/a.mp4', '--ttl', '600']);
-    expect(await authStatus(port, signed.stdout.trim())).toBe(200);
-    expect(await authStatus(port, expired)).toBe(410);
-    expect(await authStatus(port, '/my/a.mp4?st=AAAAAAAAAAAAAAAAAAAAAA&e=4102444800')).toBe(403);
+    // The node engine serves the uws config as it is: the URI (and IP) from the request target.
+    expect(await authStatus(port, signed.stdout.trim(), '192.0.2.1', 'target')).toBe(200);
+    expect(await authStatus(port, expired, '192.0.2.1', 'target')).toBe(410);
+    expect(await authStatus(port, '/my/a.mp4?st=AAAAAAAAAAAAAAAAAAAAAA&e=4102444800', '192.0.2.1', 'target')).toBe(403);
   });
 });
 
@@ -107,13 +109,47 @@ describe('engine selection in config', () => {
     );
   });
 
-  it('the default engine is uws, with no fallback', async () => {
-    const file = writeConfig(dir, config({ workers: 1 }), 'uws.json');
+  it('the default engine is node, on one thread', async () => {
+    const file = writeConfig(dir, config({}), 'default.json');
+    const service = await startService(['serve', '--config', file]);
+    running.push(service);
+    const metrics = await metricsText(service);
+    expect(metrics).toMatch(/^tokengate_engine_info\{engine="node"\} 1$/m);
+    expect(metrics).toMatch(/^tokengate_workers 1$/m);
+    expect(metrics).toMatch(/^tokengate_engine_fallback 0$/m);
+  });
+
+  it('engine "uws" serves a target-form listener, with no fallback', async () => {
+    const file = writeConfig(dir, config({ engine: 'uws', workers: 1 }), 'uws.json');
     const service = await startService(['serve', '--config', file]);
     running.push(service);
     const metrics = await metricsText(service);
     expect(metrics).toMatch(/^tokengate_engine_info\{engine="uws"\} 1$/m);
     expect(metrics).toMatch(/^tokengate_engine_fallback 0$/m);
+    expect(await authStatus(service.ports.get('auth')!, expired, '192.0.2.1', 'target')).toBe(410);
+  });
+
+  const headerListener = { listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }] };
+  it.each([
+    [{ engine: 'uws', ...headerListener }, 'listeners[0].uriHeader: cannot be used with engine "uws"'],
+    [{ engine: 'uws', ...headerListener }, 'listeners[0].clientIpHeader: cannot be used with engine "uws"'],
+    [
+      {
+        engine: 'uws',
+        routes: [{ prefix: '/c/', scheme: 'hmac', keys: [{ id: 'k', env: 'K' }], options: { carrier: 'cookie' } }],
+      },
+      'routes[0].options.carrier: a token in a cookie or header cannot be read with engine "uws"',
+    ],
+    [{ listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpInPath: true }] }, 'clientIpInPath: needs pathPrefix'],
+    [
+      { listeners: [{ port: 0, pathPrefix: '/t', clientIpInPath: true, clientIpHeader: 'X-Real-IP' }] },
+      'two client IP sources',
+    ],
+  ])('the uws engine reads no signed value from a header: %j refused with exit 78', async (extra, problem) => {
+    const file = writeConfig(dir, config(extra), 'uws-headers.json');
+    const result = await runCli(['serve', '--config', file]);
+    expect(result.code).toBe(78);
+    expect(result.stderr).toContain(problem);
   });
 
   it.each([

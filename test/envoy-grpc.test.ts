@@ -27,10 +27,11 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'hmac.hex'), hmacKey);
   const file = writeConfig(dir, {
     workers: 2,
+    engine: 'uws',
     admin: { port: 0 },
     listeners: [
-      // An HTTP listener on two worker threads beside them: gRPC is served by the main thread.
-      { name: 'nginx', port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' },
+      // An HTTP listener on two uws worker threads beside them: gRPC is served by the main thread.
+      { name: 'nginx', port: 0, pathPrefix: '/tokengate', clientIpInPath: true },
       { name: 'envoy-grpc', protocol: 'envoy-grpc', port: 0, clientIpHeader: 'x-envoy-external-address' },
       { name: 'envoy-grpc-xff', protocol: 'envoy-grpc', port: 0, clientIpHeader: 'x-forwarded-for', clientIpHop: 1 },
     ],

@@ -246,6 +246,34 @@ describe('HLS through nginx: one playlist token covers the channel', () => {
     expect((await get('/tv/sport/720p/seg-0.ts', { headers: { Cookie: jar } })).status).toBe(403);
     expect((await get('/tv/news/720p/seg-0.ts', { headers: { Cookie: 'tokengate=token=junk' } })).status).toBe(403);
   });
+
+  it('only the strict, lowercase token parameter reaches Set-Cookie and the playlists, never other query text', async () => {
+    const master = await sign(['--path', '/tv/news/index.m3u8', '--ttl', '600', '--ip', clientIp]);
+    const token = master.split('token=')[1]!;
+    // "Token" (case differs) before the genuine one: nginx's $arg_token took it, text and all.
+    const injected = '/tv/news/index.m3u8?Token=x;Path=/;Domain=evil.example&token=';
+    const response = await get(`${injected}${token}&utm=%3Cscript%3E`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('set-cookie')).toBe(
+      `tokengate=token=${token}; Path=/tv/news/; HttpOnly; Secure; SameSite=Lax`,
+    );
+    const playlist = await response.text();
+    // Every reference carries the token alone: no "Token=", no "utm", no other text of the query.
+    expect(playlist).toMatch(new RegExp(`^720p/index\\.m3u8\\?token=${token}$`, 'm'));
+    expect(playlist).not.toMatch(/Token=|utm|evil|script/);
+    // A token that breaks the grammar sets no cookie and is appended nowhere (and tokengate refuses it).
+    const bad = await get(`/tv/news/index.m3u8?token=${token};Path=/`);
+    expect([bad.status, bad.headers.get('set-cookie')]).toEqual([403, null]);
+  });
+
+  it('a cookie that is not exactly a token is ignored: no injected query text reaches tokengate', async () => {
+    const master = await sign(['--path', '/tv/news/index.m3u8', '--ttl', '600', '--ip', clientIp]);
+    const token = master.split('token=')[1]!;
+    expect((await get('/tv/news/720p/seg-0.ts', { headers: { Cookie: `tokengate=token=${token}` } })).status).toBe(200);
+    for (const cookie of [`tokengate=token=${token}&x=1`, `tokengate=x&token=${token}`, `tokengate=Token=${token}`]) {
+      expect((await get('/tv/news/720p/seg-0.ts', { headers: { Cookie: cookie } })).status, cookie).toBe(403);
+    }
+  });
 });
 
 describe('tokengate down or slow', () => {

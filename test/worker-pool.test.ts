@@ -11,13 +11,14 @@ import { loadConfig, recordingReader } from '../dist/config/load-config.js';
 import { startWorkerPool } from '../dist/http/worker-pool.js';
 import { createLogger } from '../dist/log.js';
 import { hmacSigner } from '../src/hmac-signer.js';
-import { authStatus } from './helpers/raw-http.js';
+import { authStatus, listenerSources } from './helpers/raw-http.js';
 import { tempDir, writeConfig } from './helpers/service-process.js';
 
 const key = 'd4'.repeat(32);
 
 /** One request on a fresh connection; a connection that the dying worker held may be reset (null). */
-const ask = (port: number, uri: string): Promise<number | null> => authStatus(port, uri).catch(() => null);
+const ask = (port: number, uri: string): Promise<number | null> =>
+  authStatus(port, uri, '192.0.2.1', 'target').catch(() => null);
 
 describe('worker pool supervision', () => {
   it('replaces a worker that dies while the others keep answering', async () => {
@@ -25,7 +26,8 @@ describe('worker pool supervision', () => {
     writeFileSync(join(dir, 'key.hex'), key);
     const file = writeConfig(dir, {
       workers: 2,
-      listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+      engine: 'uws',
+      listeners: [{ port: 0, ...listenerSources('target') }],
       admin: { port: 0 },
       routes: [{ name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'key.hex' }] }],
     });

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hmacSigner } from '../src/hmac-signer.js';
-import { authRequest, RawConnection } from './helpers/raw-http.js';
+import { listenerSources, RawConnection, sourcedRequest } from './helpers/raw-http.js';
 import { runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const keyA = 'a1'.repeat(32);
@@ -13,7 +13,8 @@ const keyB = 'b2'.repeat(32);
 function config(dir: string, keyFile: string, port = 0) {
   return writeConfig(dir, {
     workers: 2,
-    listeners: [{ port, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+    engine: 'uws',
+    listeners: [{ port, ...listenerSources('target') }],
     admin: { port: 0 },
     routes: [{ name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: keyFile }] }],
   });
@@ -24,12 +25,7 @@ async function statuses(port: number, uri: string, count = 24): Promise<number[]
   const connections = await Promise.all(Array.from({ length: count }, () => RawConnection.open(port)));
   const results = await Promise.all(
     connections.map(async (connection) => {
-      connection.write(
-        authRequest([
-          ['X-Original-URI', uri],
-          ['X-Real-IP', '192.0.2.1'],
-        ]),
-      );
+      connection.write(sourcedRequest('target', uri, '192.0.2.1'));
       const response = await connection.read();
       connection.destroy();
       return response.status;
@@ -58,12 +54,7 @@ describe('worker threads', () => {
     expect(new Set(await statuses(port, newUrl))).toEqual(new Set([200]));
 
     const idle = await RawConnection.open(port);
-    idle.write(
-      authRequest([
-        ['X-Original-URI', newUrl],
-        ['X-Real-IP', '192.0.2.1'],
-      ]),
-    );
+    idle.write(sourcedRequest('target', newUrl, '192.0.2.1'));
     expect((await idle.read()).status).toBe(200);
     const started = Date.now();
     expect(await service.stop('SIGTERM')).toBe(0);

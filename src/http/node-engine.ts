@@ -166,7 +166,11 @@ function listenAdmin(
   logger: Logger,
 ): Promise<RunningListener> {
   const plain = (res: ServerResponse, status: number, body: string) => {
-    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+    res.writeHead(status, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'Content-Length': Buffer.byteLength(body),
+    });
     res.end(body);
   };
   const server = hardenedServer('admin', logger, (req, res) => {
@@ -179,7 +183,11 @@ function listenAdmin(
       metrics.render().then(
         (text) => {
           if (res.destroyed) return;
-          res.writeHead(200, { 'Content-Type': metrics.contentType, 'Cache-Control': 'no-store' });
+          res.writeHead(200, {
+            'Content-Type': metrics.contentType,
+            'Cache-Control': 'no-store',
+            'Content-Length': Buffer.byteLength(text),
+          });
           res.end(text);
         },
         (error: unknown) => {

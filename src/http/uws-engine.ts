@@ -6,6 +6,16 @@ import { listenerEdge, logEdgeProblem, RequestSources } from './answer.js';
 import { type HttpEngine, isReady, type RunningListener, type ServiceState } from './engine.js';
 import type { Uws } from './native-uws.js';
 
+/** A target character outside "!".."~": what llhttp refuses in a request target. */
+const outsidePrintableAscii = /[^\x21-\x7e]/;
+const badRequest = {
+  statusLine: Buffer.from('400 Bad Request'),
+  headers: [
+    [Buffer.from('Cache-Control'), Buffer.from('no-store')],
+    [Buffer.from('Connection'), Buffer.from('close')],
+  ] as const,
+};
+
 function listen(uws: Uws, app: ReturnType<Uws['App']>, name: string, host: string, port: number): Promise<RunningListener> {
   return new Promise((resolve, reject) => {
     app.listen(host, port, (socket) => {
@@ -43,15 +53,15 @@ function listenAuth(
   app.any('/*', (res, req) => {
     const gate = state.gate; // one config for the whole request, even across a reload
     const sources = new RequestSources(uriHeader, clientIpHeader, gate.tokenHeaders);
+    // getUrl and getQuery (without a key) are the raw, undecoded parts of the request target.
+    const url = req.getUrl();
+    const query = req.getQuery();
     // One pass over the headers, so a repeated source header is seen (getHeader returns the first only).
+    let deleteByte = false;
     req.forEach((name, value) => {
       sources.add(name, value);
+      if (value.includes('\x7f')) deleteByte = true;
     });
-    if (pathPrefix !== undefined) {
-      // getUrl and getQuery (without a key) are the raw, undecoded parts of the request target.
-      const query = req.getQuery();
-      sources.target(query === undefined || query === '' ? req.getUrl() : `${req.getUrl()}?${query}`, pathPrefix, clientIpInPath);
-    }
     if (sources.bodyAnnounced || sources.ambiguousFraming()) {
       // A body is announced (shipped proxy configs never send one). This uWS build parses whatever
       // follows in the same read as further requests and answers them even after an answer that
@@ -63,6 +73,17 @@ function listenAuth(
         ambiguousFraming: sources.ambiguousFraming(),
       });
       return;
+    }
+    // Bytes llhttp (the node engine) refuses with 400 but this build passes on: non-ASCII or DEL in
+    // the target, DEL in a header value. Refused the same way here, so both engines agree.
+    if (deleteByte || outsidePrintableAscii.test(url) || (query !== undefined && outsidePrintableAscii.test(query))) {
+      res.writeStatus(badRequest.statusLine);
+      for (const [name, value] of badRequest.headers) res.writeHeader(name, value);
+      res.end(undefined, true);
+      return;
+    }
+    if (pathPrefix !== undefined) {
+      sources.target(query === undefined || query === '' ? url : `${url}?${query}`, pathPrefix, clientIpInPath);
     }
     const result = edge.decide(sources, gate);
     const { answer } = result;
