@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hmacSigner } from '../src/hmac-signer.js';
 import { encodeCheckRequest, envoyClient } from './helpers/envoy-wire.js';
 import { freePort } from './helpers/nginx.js';
+import { firstAnswer, insert, pooled, positions, probeBytes } from './helpers/raw-bytes.js';
 import { header, rawRequest } from './helpers/raw-http.js';
 import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
 import { altaSigner } from './helpers/signed-url.js';
@@ -281,6 +282,28 @@ describe.each(['uws', 'node'] as const)('every door, %s engine', (engine: Engine
       });
       expect(allowed.status).toBe(200);
     });
+
+    it('raw bytes anywhere in the client request target: never the file, always answered within 2 s', async () => {
+      const url = alta('/live/ch/seg-1.ts', clientIp);
+      expect((await firstAnswer(caddyPort, `GET ${url} HTTP/1.1\r\nHost: x\r\n\r\n`)).result).toBe(200);
+      const targets = probeBytes.flatMap((byte) =>
+        positions.flatMap((at) =>
+          [insert(url, byte, at, '/live/'.length), insert(url, byte, at, url.indexOf('-') + 3)].map((target) => ({
+            byte,
+            at,
+            text: `GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`,
+          })),
+        ),
+      );
+      const results = await pooled(targets.length, 16, (i) => firstAnswer(caddyPort, targets[i]!.text));
+      for (const [i, { result, settledMs }] of results.entries()) {
+        const { byte, at, text } = targets[i]!;
+        const name = `${JSON.stringify(text.split('\r\n')[0])} (0x${byte.toString(16)} ${at})`;
+        expect(settledMs, `${name}: answered or closed within 2 s`).toBeLessThan(2000);
+        // A space before or after the target separates it from the method and version: the genuine URL remains.
+        if (!(byte === 0x20 && at !== 'middle')) expect(result, name).not.toBe(200);
+      }
+    }, 60_000);
 
     it('a client-supplied X-Forwarded-For cannot borrow another client IP', async () => {
       const response = await fetch(`http://127.0.0.1:${caddyPort}${alta('/live/ch/seg-1.ts', otherIp)}`, {

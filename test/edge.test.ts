@@ -49,6 +49,12 @@ describe('client IP from an X-Forwarded-For list (clientIpHop)', () => {
     [3, `${client}, 203.0.113.1`, 'bad-source'],
     [3, ',203.0.113.1', 'bad-source'],
     [2, `${client}, ,203.0.113.1`, 'bad-source'],
+    // Only space and tab are whitespace in HTTP: no-break space, line separator, BOM stay part of the entry.
+    [1, `203.0.113.1,\u00a0${client}`, 'bad-source'],
+    [1, `203.0.113.1, ${client}\u00a0`, 'bad-source'],
+    [1, `203.0.113.1,\u2028${client}`, 'bad-source'],
+    [1, `203.0.113.1,\ufeff${client}`, 'bad-source'],
+    [1, `203.0.113.1,\t${client}\t`, 'allow'],
   ] as const)('hop %s of "%s": %s', (hop, header, verdict) => {
     expect(decide(hop, header)).toBe(verdict);
   });

@@ -141,10 +141,7 @@ describe('engine selection in config', () => {
       'routes[0].options.carrier: a token in a cookie or header cannot be read with engine "uws"',
     ],
     [{ listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpInPath: true }] }, 'clientIpInPath: needs pathPrefix'],
-    [
-      { listeners: [{ port: 0, pathPrefix: '/t', clientIpInPath: true, clientIpHeader: 'X-Real-IP' }] },
-      'two client IP sources',
-    ],
+    [{ listeners: [{ port: 0, pathPrefix: '/t', clientIpInPath: true, clientIpHeader: 'X-Real-IP' }] }, 'two client IP sources'],
   ])('the uws engine reads no signed value from a header: %j refused with exit 78', async (extra, problem) => {
     const file = writeConfig(dir, config(extra), 'uws-headers.json');
     const result = await runCli(['serve', '--config', file]);

@@ -281,3 +281,22 @@ describe('signers refuse what the service refuses and sign text as UTF-8 (DESIGN
     expect(ours).toBe(openssl);
   });
 });
+
+describe('hmac cookie and header carriers read HTTP whitespace only', () => {
+  const ck = gateFor([{ prefix: '/ck/', scheme: 'hmac', keys: [{ id: 'k', env: 'K' }], options: { carrier: 'cookie' } }], {
+    K: keyHex,
+  });
+  const token = hmacSigner({ keyId: 'k', key: keyHex, carrier: 'cookie' }).token('/ck/a', { ttlSec: 600, nowSec: now });
+  const value = (token as { value: string }).value;
+  const withCookie = (cookie: string) =>
+    authorize(ck, '/ck/a', undefined, now, { get: (name) => (name === 'cookie' ? cookie : undefined) }).verdict;
+  it('space and tab around a cookie pair are stripped; no-break space, line separator and BOM are not', () => {
+    expect(withCookie(`a=1; tg=${value}`)).toBe(Verdict.allow);
+    expect(withCookie(`\ttg=${value}\t`)).toBe(Verdict.allow);
+    // "\xa0tg" read as "tg" by String.prototype.trim: the node engine hands header bytes over as latin1.
+    expect(withCookie(`\u00a0tg=${value}`)).toBe(Verdict.missing);
+    expect(withCookie(`tg=${value}\u00a0`)).toBe(Verdict.malformed);
+    expect(withCookie(`\u2028tg=${value}`)).toBe(Verdict.missing);
+    expect(withCookie(`tg=\ufeff${value}`)).toBe(Verdict.malformed);
+  });
+});

@@ -5,10 +5,12 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hmacSigner } from '../src/hmac-signer.js';
 import { freePort, type RunningNginx, renderExampleConfig, startNginx, withTestPaths } from './helpers/nginx.js';
 import { type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const published = '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000';
+const hmacKey = '5a'.repeat(32);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Setup {
@@ -19,21 +21,25 @@ interface Setup {
   base: string;
 }
 
+const azionRoute = { name: 'files', prefix: '/my/', scheme: 'azion', keys: [{ id: 'k1', file: 'azion.key' }] };
+
 async function setup(
   listener: Record<string, unknown>,
   nginxConfig: (paths: { listenPort: number; tokengatePort: number; prefix: string; root: string }) => string,
+  route: Record<string, unknown> = azionRoute,
 ): Promise<Setup> {
   const dir = tempDir();
   const root = join(dir, 'root');
   mkdirSync(join(root, 'my'), { recursive: true });
   writeFileSync(join(root, 'my', 'uri'), 'protected bytes\n');
   writeFileSync(join(dir, 'azion.key'), 'mysecret\n');
+  writeFileSync(join(dir, 'hmac.key'), `${hmacKey}\n`);
   chmodSync(dir, 0o755); // nginx workers run unprivileged: they must reach the origin files
   const tokengatePort = await freePort();
   const configFile = writeConfig(dir, {
     listeners: [{ port: tokengatePort, ...listener }],
     admin: { port: 0 },
-    routes: [{ name: 'files', prefix: '/my/', scheme: 'azion', keys: [{ id: 'k1', file: 'azion.key' }] }],
+    routes: [route],
   });
   const tokengate = await startService(['serve', '--config', configFile]);
   const listenPort = await freePort();
@@ -78,6 +84,40 @@ describe('option auth-cache: nginx caches allows, never past the token, never de
     expect((await get(url)).status).toBe(503);
     s.tokengate = await startService(['serve', '--config', s.configFile]);
     expect((await get(url)).status).toBe(410);
+  });
+});
+
+describe('option auth-cache on a route whose token travels in a cookie or header', () => {
+  let s: Setup;
+  const carriers = ['cookie', 'header'] as const;
+  afterAll(async () => {
+    await Promise.all([s?.nginx.stop(), s?.tokengate.stop()]);
+  });
+
+  it.each(carriers)('%s: a cached allow is never served to a request without the token', async (carrier) => {
+    await Promise.all([s?.nginx.stop(), s?.tokengate.stop()]);
+    // What README tells a cookie or header route to add to the auth location.
+    const forward =
+      carrier === 'cookie' ? 'proxy_set_header Cookie $http_cookie;' : 'proxy_set_header X-Tokengate $http_x_tokengate;';
+    s = await setup(
+      { uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' },
+      (paths) =>
+        renderExampleConfig(paths, ['auth-cache']).replace(
+          'proxy_set_header X-Real-IP $remote_addr;',
+          `proxy_set_header X-Real-IP $remote_addr;\n            ${forward}`,
+        ),
+      { name: 'files', prefix: '/my/', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.key' }], options: { carrier } },
+    );
+    const signed = hmacSigner({ keyId: 'k', key: hmacKey, carrier }).token('/my/uri', { ttlSec: 600 });
+    if (signed.carrier === 'query') throw new Error('expected a cookie or header token');
+    const withToken = {
+      [carrier === 'cookie' ? 'Cookie' : 'X-Tokengate']: carrier === 'cookie' ? `tg=${signed.value}` : signed.value,
+    };
+    const get = (headers: Record<string, string> = {}) => fetch(`${s.base}/my/uri`, { headers });
+    expect((await get(withToken)).status).toBe(200);
+    expect((await get(withToken)).status).toBe(200); // from the cache by now
+    expect((await get()).status).toBe(403);
+    expect((await get({ [Object.keys(withToken)[0]!]: 'tg=v1~k=k~e=4102444800~m=AAAAAAAAAAAAAAAAAAAAAA' })).status).toBe(403);
   });
 });
 

@@ -254,9 +254,7 @@ describe('HLS through nginx: one playlist token covers the channel', () => {
     const injected = '/tv/news/index.m3u8?Token=x;Path=/;Domain=evil.example&token=';
     const response = await get(`${injected}${token}&utm=%3Cscript%3E`);
     expect(response.status).toBe(200);
-    expect(response.headers.get('set-cookie')).toBe(
-      `tokengate=token=${token}; Path=/tv/news/; HttpOnly; Secure; SameSite=Lax`,
-    );
+    expect(response.headers.get('set-cookie')).toBe(`tokengate=token=${token}; Path=/tv/news/; HttpOnly; Secure; SameSite=Lax`);
     const playlist = await response.text();
     // Every reference carries the token alone: no "Token=", no "utm", no other text of the query.
     expect(playlist).toMatch(new RegExp(`^720p/index\\.m3u8\\?token=${token}$`, 'm'));

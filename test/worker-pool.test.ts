@@ -17,8 +17,7 @@ import { tempDir, writeConfig } from './helpers/service-process.js';
 const key = 'd4'.repeat(32);
 
 /** One request on a fresh connection; a connection that the dying worker held may be reset (null). */
-const ask = (port: number, uri: string): Promise<number | null> =>
-  authStatus(port, uri, '192.0.2.1', 'target').catch(() => null);
+const ask = (port: number, uri: string): Promise<number | null> => authStatus(port, uri, '192.0.2.1', 'target').catch(() => null);
 
 describe('worker pool supervision', () => {
   it('replaces a worker that dies while the others keep answering', async () => {

@@ -1,5 +1,6 @@
 import type { AuthListenerConfig, ListenerBase } from '../config/config.js';
 import { authorize, type Decision, type Gate } from '../core/authorize.js';
+import { trimOws } from '../core/http-whitespace.js';
 import { noHeaders, type TokenHeaders } from '../core/token-scheme.js';
 import { type Rejection, rejection, Verdict } from '../core/verdict.js';
 import type { Logger } from '../log.js';
@@ -231,7 +232,7 @@ export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics):
     if (hop === undefined) return fields.clientIp;
     const entries = fields.clientIp.split(',');
     if (entries.length < hop) return ipHopMissing;
-    const entry = entries[entries.length - hop]!.trim();
+    const entry = trimOws(entries[entries.length - hop]!);
     return entry === '' ? ipHopEmpty : entry;
   };
   const answer = (fields: SourceFields, gate: Gate, nowSec: number): EdgeResult => {

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { canonicalIp, parseIpRange } from '../core/client-ip.js';
 import { hmacSha256Key } from '../core/hmac-sha256.js';
+import { trimOws } from '../core/http-whitespace.js';
 import { checkSignRequest, type SignOption } from '../core/signable-path.js';
 import { tokenParamReader } from '../core/token-params.js';
 import type { TokenHeaders } from '../core/token-scheme.js';
@@ -78,9 +79,9 @@ function cookieValue(header: string, name: string): string | undefined | null {
   let found: string | undefined;
   for (const pair of header.split(';')) {
     const eq = pair.indexOf('=');
-    if (eq < 0 || pair.slice(0, eq).trim() !== name) continue;
+    if (eq < 0 || trimOws(pair.slice(0, eq)) !== name) continue;
     if (found !== undefined) return null;
-    found = pair.slice(eq + 1).trim();
+    found = trimOws(pair.slice(eq + 1));
   }
   return found;
 }
