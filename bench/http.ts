@@ -22,7 +22,18 @@ import autocannon from 'autocannon';
 import { encodeCheckRequest, envoyClient } from '../test/helpers/envoy-wire.js';
 import { nginxBinary, renderExampleConfig, withTestPaths } from '../test/helpers/nginx.js';
 import { type Group, type Row, renderMarkdown, renderSvg } from './report.js';
-import { clientIp, schemes, secrets, tokengateConfig, tokenLists, waitForPort } from './scenarios.js';
+import {
+  type BenchServiceOptions,
+  clientIp,
+  formOf,
+  type SourceForm,
+  schemes,
+  secrets,
+  targetPrefix,
+  tokengateConfig,
+  tokenLists,
+  waitForPort,
+} from './scenarios.js';
 
 const quick = process.argv.includes('--quick');
 /** `--only=nginx,workers` runs only those groups (one-core, metrics, engines, doors, workers, nginx; "one-core" includes "half load"). */
@@ -57,6 +68,8 @@ process.on('exit', () => {
 
 interface Server {
   readonly port: number;
+  /** tokengate: where its auth listener reads the original request (the requests wrk sends). */
+  readonly form?: SourceForm;
   /** Processes whose CPU time is the server's (nginx: master and workers). */
   pids(): Promise<number[]>;
   stop(): Promise<void>;
@@ -104,14 +117,16 @@ function cpuSeconds(pids: readonly number[]): number {
   return ticks / 100; // USER_HZ
 }
 
-async function startTokengate(
-  options: { metrics: boolean; workers: number; engine?: 'uws' | 'node'; extraListeners?: readonly object[] },
-  cpus = '0',
-): Promise<Server> {
+async function startTokengate(options: BenchServiceOptions, cpus = '0'): Promise<Server> {
   const port = nextPort++;
   const file = tokengateConfig(work, port, nextPort++, options);
-  return startNode([join(root, 'dist/cli/main.js'), 'serve', '--config', file], port, cpus);
+  const server = await startNode([join(root, 'dist/cli/main.js'), 'serve', '--config', file], port, cpus);
+  return { ...server, form: formOf(options) };
 }
+
+/** How wrk and the status checks reach a server: its source form, or the URIs themselves (nginx). */
+const modeOf = (server: Server): 'auth' | 'target' | 'direct' =>
+  server.form === undefined ? 'direct' : server.form === 'target' ? 'target' : 'auth';
 
 interface Load {
   readonly rps: number;
@@ -129,8 +144,11 @@ interface WrkOptions {
   readonly expected: number;
   readonly connections?: number;
   readonly seconds?: number;
-  /** "auth": auth subrequests to tokengate; "direct": the URIs themselves (through nginx); "envoy": Envoy's HTTP ext_authz. */
-  readonly mode?: 'auth' | 'direct' | 'envoy';
+  /**
+   * Default: the server's form ("auth": source headers; "target": the target form), or "direct"
+   * (the URIs themselves, through nginx) for servers that are not tokengate; "envoy": Envoy's HTTP ext_authz.
+   */
+  readonly mode?: 'auth' | 'target' | 'direct' | 'envoy';
   /** Another port of the same server to load (a second listener). */
   readonly port?: number;
   /** CPUs for wrk (default the load core). */
@@ -152,7 +170,8 @@ async function wrk(server: Server, urisFile: string, options: WrkOptions): Promi
     `TOKENGATE_URIS=${urisFile}`,
     `DEPTH=${options.depth}`,
     `CLIENT_IP=${clientIp}`,
-    `MODE=${options.mode ?? 'auth'}`,
+    `MODE=${options.mode ?? modeOf(server)}`,
+    `PREFIX=${targetPrefix}`,
     'wrk',
     '-t1',
     `-c${options.connections ?? connections}`,
@@ -189,25 +208,32 @@ async function wrk(server: Server, urisFile: string, options: WrkOptions): Promi
   };
 }
 
-async function autocannonLoad(port: number, uris: string[], depth: number): Promise<Load> {
+async function autocannonLoad(server: Server, uris: string[], depth: number): Promise<Load> {
+  const mode = modeOf(server);
   const result = await autocannon({
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${server.port}`,
     connections,
     pipelining: depth,
     duration: durationSec,
     requests: uris
       .slice(0, 1000)
-      .map((uri) => ({ method: 'GET', path: '/auth', headers: { 'x-original-uri': uri, 'x-real-ip': clientIp } })),
+      .map((uri) =>
+        mode === 'auth'
+          ? { method: 'GET', path: '/auth', headers: { 'x-original-uri': uri, 'x-real-ip': clientIp } }
+          : { method: 'GET', path: mode === 'target' ? `${targetPrefix}/${clientIp}${uri}` : uri },
+      ),
   });
   const none = Number.NaN;
   return { rps: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99, cpuUs: none, backendCpuUs: none };
 }
 
-async function status(port: number, uri: string, mode: 'auth' | 'direct' = 'auth'): Promise<number> {
+async function status(server: Server, uri: string): Promise<number> {
+  const mode = modeOf(server);
+  const base = `http://127.0.0.1:${server.port}`;
   const response =
     mode === 'auth'
-      ? await fetch(`http://127.0.0.1:${port}/auth`, { headers: { 'X-Original-URI': uri, 'X-Real-IP': clientIp } })
-      : await fetch(`http://127.0.0.1:${port}${uri}`);
+      ? await fetch(`${base}/auth`, { headers: { 'X-Original-URI': uri, 'X-Real-IP': clientIp } })
+      : await fetch(mode === 'target' ? `${base}${targetPrefix}/${clientIp}${uri}` : `${base}${uri}`);
   await response.arrayBuffer();
   return response.status;
 }
@@ -242,9 +268,7 @@ async function measure(
 ): Promise<Row> {
   const samples: Load[] = [];
   for (let r = 0; r < runs; r++) {
-    samples.push(
-      tool === 'wrk' ? await wrk(server, fileFor(uris), options) : await autocannonLoad(server.port, uris, options.depth),
-    );
+    samples.push(tool === 'wrk' ? await wrk(server, fileFor(uris), options) : await autocannonLoad(server, uris, options.depth));
   }
   return addRow(
     {
@@ -279,8 +303,8 @@ function addRow(
   return row;
 }
 
-async function expectStatus(server: Server, uri: string, expected: number, label: string, mode?: 'auth' | 'direct') {
-  const got = await status(server.port, uri, mode);
+async function expectStatus(server: Server, uri: string, expected: number, label: string) {
+  const got = await status(server, uri);
   if (got !== expected) throw new Error(`${label}: expected ${expected}, got ${got}`);
 }
 
@@ -288,9 +312,14 @@ const expectedFor = (label: string) => (label.includes('forged') ? 403 : label.i
 
 async function oneCore(lists: Record<string, string[]>): Promise<void> {
   const servers = {
-    hello: await startNode([join(root, 'bench/servers/uws-hello.mjs'), '{port}']),
-    nodeHello: await startNode([join(root, 'bench/servers/node-hello.mjs'), '{port}']),
-    naive: await startNode([join(root, 'bench/servers/naive-node.mjs'), '{port}', secrets.azion]),
+    // The baselines get the header form's requests (the naive validator reads X-Original-URI).
+    hello: { ...(await startNode([join(root, 'bench/servers/uws-hello.mjs'), '{port}'])), form: 'headers' as const },
+    nodeHello: { ...(await startNode([join(root, 'bench/servers/node-hello.mjs'), '{port}'])), form: 'headers' as const },
+    naive: {
+      ...(await startNode([join(root, 'bench/servers/naive-node.mjs'), '{port}', secrets.azion])),
+      form: 'headers' as const,
+    },
+    // uws, the fast engine, in its target form.
     tokengate: await startTokengate({ metrics: true, workers: 1 }),
   };
   try {
@@ -350,13 +379,13 @@ async function oneCore(lists: Record<string, string[]>): Promise<void> {
 }
 
 /**
- * Two services that differ in one setting, measured in alternation (a, b, a, b...) so machine
- * noise hits both alike; rows are compared with the first service's.
+ * Services that differ in one setting, measured in alternation (a, b, c, a, b, c...) so machine
+ * noise hits all alike; rows are compared with the first service's.
  */
 async function alternated(
   group: Group,
   what: string,
-  services: readonly [readonly [string, Server], readonly [string, Server]],
+  services: readonly (readonly [string, Server])[],
   lists: Record<string, string[]>,
 ): Promise<void> {
   const rounds = quick ? 1 : 5;
@@ -365,7 +394,7 @@ async function alternated(
     for (const scheme of schemes) {
       const uris = lists[`${scheme} valid, distinct tokens`]!;
       for (const [, server] of services) await expectStatus(server, uris[0]!, 200, `${scheme} ${what}`);
-      const samples: Load[][] = [[], []];
+      const samples: Load[][] = services.map(() => []);
       for (let r = 0; r < rounds; r++) {
         for (const [i, [, server]] of services.entries())
           samples[i]!.push(await wrk(server, fileFor(uris), { depth, expected: 200 }));
@@ -397,22 +426,28 @@ async function metricsCost(lists: Record<string, string[]>): Promise<void> {
   }
 }
 
-/** The uws engine vs the node engine, same config otherwise, one server core each. */
+/**
+ * What the engine choice costs, one server core each: uws in its target form (the fast opt-in),
+ * node in the same target form (same bytes), and node in the header form (the default deployment:
+ * `npm start` and nginx.example.conf's X-Original-URI and X-Real-IP).
+ */
 async function engines(lists: Record<string, string[]>): Promise<void> {
   const uws = await startTokengate({ metrics: true, workers: 1, engine: 'uws' });
-  const node = await startTokengate({ metrics: true, workers: 1, engine: 'node' });
+  const nodeTarget = await startTokengate({ metrics: true, workers: 1, engine: 'node', form: 'target' });
+  const nodeHeaders = await startTokengate({ metrics: true, workers: 1, engine: 'node', form: 'headers' });
   try {
     await alternated(
       'engines',
       'uws vs node engine',
       [
-        ['uws engine', uws],
-        ['node engine', node],
+        ['uws engine, target form', uws],
+        ['node engine, target form', nodeTarget],
+        ['node engine, header form (default)', nodeHeaders],
       ],
       lists,
     );
   } finally {
-    await Promise.all([uws.stop(), node.stop()]);
+    await Promise.all([uws.stop(), nodeTarget.stop(), nodeHeaders.stop()]);
   }
 }
 
@@ -446,9 +481,11 @@ async function grpcLoad(server: Server, port: number, uris: string[], inFlight: 
 async function doors(lists: Record<string, string[]>): Promise<void> {
   const envoyHttpPort = nextPort++;
   const grpcPort = nextPort++;
+  // The node engine: Envoy HTTP mode reads the client IP from X-Real-IP, which the uws engine refuses.
   const server = await startTokengate({
     metrics: true,
     workers: 1,
+    engine: 'node',
     extraListeners: [
       { name: 'envoy-http', port: envoyHttpPort, pathPrefix: '/tokengate', clientIpHeader: 'X-Real-IP' },
       { name: 'envoy-grpc', protocol: 'envoy-grpc', port: grpcPort, clientIpHeader: 'x-envoy-external-address' },
@@ -564,12 +601,13 @@ async function nginx(lists: Record<string, string[]>): Promise<void> {
     const setups: { label: string; server: Server; tokengate?: Server; uris: string[] }[] = [
       { label: 'nginx secure_link (in-process check)', server: secureLink, uris },
     ];
-    for (const [where, cpus, options] of [
-      ['tokengate on the same core', '0', []],
-      ['tokengate on the load core', '1', []],
-      ['tokengate on the load core, #[auth-cache] on, one token repeated (HLS)', '1', ['auth-cache']],
+    for (const [where, cpus, options, engine] of [
+      ['tokengate (uws) on the same core', '0', [], 'uws'],
+      ['tokengate (uws) on the load core', '1', [], 'uws'],
+      ['tokengate (node, the default) on the load core', '1', [], 'node'],
+      ['tokengate (uws) on the load core, #[auth-cache] on, one token repeated (HLS)', '1', ['auth-cache'], 'uws'],
     ] as const) {
-      const tokengate = await startTokengate({ metrics: true, workers: 1 }, cpus);
+      const tokengate = await startTokengate({ metrics: true, workers: 1, engine }, cpus);
       const port = nextPort++;
       const prefix = join(work, `nginx-${port}`);
       const config = renderExampleConfig(
@@ -587,8 +625,8 @@ async function nginx(lists: Record<string, string[]>): Promise<void> {
       });
     }
     for (const setup of setups) {
-      await expectStatus(setup.server, setup.uris[0]!, 200, setup.label, 'direct');
-      await expectStatus(setup.server, setup.uris[0]!.replace('st=', 'st=A'), 403, `${setup.label} (forged)`, 'direct');
+      await expectStatus(setup.server, setup.uris[0]!, 200, setup.label);
+      await expectStatus(setup.server, setup.uris[0]!.replace('st=', 'st=A'), 403, `${setup.label} (forged)`);
     }
     for (const depth of [1, 10]) {
       process.stdout.write(

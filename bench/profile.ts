@@ -11,7 +11,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { schemes, tokengateConfig, tokenLists, waitForPort } from './scenarios.js';
+import { schemes, targetPrefix, tokengateConfig, tokenLists, waitForPort } from './scenarios.js';
 
 const arg = (name: string, fallback: string) =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
@@ -74,6 +74,9 @@ async function main(): Promise<void> {
         'env',
         `TOKENGATE_URIS=${list}`,
         `DEPTH=${depth}`,
+        // The uws engine's target form (tokengateConfig's default).
+        'MODE=target',
+        `PREFIX=${targetPrefix}`,
         'wrk',
         '-t1',
         '-c50',

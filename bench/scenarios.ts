@@ -49,12 +49,33 @@ export function tokenLists(): Record<string, string[]> {
   return lists;
 }
 
-export function tokengateConfig(
-  work: string,
-  port: number,
-  adminPort: number,
-  options: { metrics: boolean; workers: number; engine?: 'uws' | 'node'; extraListeners?: readonly object[] },
-): string {
+/** Where the auth listener reads the original request: headers, or the auth request's own target. */
+export type SourceForm = 'headers' | 'target';
+
+export interface BenchServiceOptions {
+  readonly metrics: boolean;
+  readonly workers: number;
+  /** Default uws: the fast engine, which takes the target form only. */
+  readonly engine?: 'uws' | 'node';
+  /** Default: target for uws (its only form), headers for node (the embedded default config's). */
+  readonly form?: SourceForm;
+  readonly extraListeners?: readonly object[];
+}
+
+/** The form a service built from `options` reads. */
+export const formOf = (options: Pick<BenchServiceOptions, 'engine' | 'form'>): SourceForm =>
+  options.form ?? ((options.engine ?? 'uws') === 'uws' ? 'target' : 'headers');
+
+/** The prefix of target-form listeners: what nginx.example.conf sends (`/tokengate/$remote_addr$request_uri`). */
+export const targetPrefix = '/tokengate';
+
+function listenerSources(form: SourceForm) {
+  return form === 'target'
+    ? { pathPrefix: targetPrefix, clientIpInPath: true }
+    : { uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' };
+}
+
+export function tokengateConfig(work: string, port: number, adminPort: number, options: BenchServiceOptions): string {
   writeFileSync(join(work, 'azion.key'), secrets.azion);
   writeFileSync(join(work, 'alta.key'), secrets.alta);
   writeFileSync(join(work, 'hmac.key'), secrets.hmac);
@@ -72,7 +93,7 @@ export function tokengateConfig(
       workers: options.workers,
       metrics: options.metrics,
       engine: options.engine ?? 'uws',
-      listeners: [{ port, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }, ...(options.extraListeners ?? [])],
+      listeners: [{ port, ...listenerSources(formOf(options)) }, ...(options.extraListeners ?? [])],
       admin: { port: adminPort },
       routes: [
         route('azion', '/my/', 'azion', 'azion.key', false),

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../src/http/free-port.js';
-import { clientIp, schemes, tokengateConfig, tokenLists, waitForPort } from './scenarios.js';
+import { clientIp, formOf, schemes, targetPrefix, tokengateConfig, tokenLists, waitForPort } from './scenarios.js';
 
 function option(name: string, fallback: number): number;
 function option(name: string, fallback: string): string;
@@ -61,8 +61,13 @@ interface Kind {
   readonly weight: number;
 }
 
-/** `ip` null: no client IP header at all (a proxy deployment error). */
+/** The engine's source form: uws takes only the target form, node runs the default config's header form. */
+const form = formOf({ engine: settings.engine as 'uws' | 'node' });
+
+/** `ip` null: no client IP at all (a proxy deployment error): no header, or an empty IP segment. */
 function authRequest(uri: string, ip: string | null): Buffer {
+  if (form === 'target')
+    return Buffer.from(`GET ${targetPrefix}/${ip ?? ''}${uri} HTTP/1.1\r\nHost: tokengate\r\n\r\n`, 'latin1');
   const ipLine = ip === null ? '' : `X-Real-IP: ${ip}\r\n`;
   return Buffer.from(`GET /auth HTTP/1.1\r\nHost: tokengate\r\nX-Original-URI: ${uri}\r\n${ipLine}\r\n`, 'latin1');
 }

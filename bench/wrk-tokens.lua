@@ -1,7 +1,8 @@
 -- wrk script: cycles through the request targets in the file named by TOKENGATE_URIS (one per
--- line). MODE=auth (default) sends each as nginx's auth subrequest (GET /auth with
--- X-Original-URI and X-Real-IP); MODE=direct requests the URI itself (a client of nginx);
--- MODE=envoy sends it as Envoy's HTTP ext_authz does (PREFIX + the URI, X-Real-IP).
+-- line). MODE=auth (default) sends each as nginx's auth subrequest with the source headers
+-- (GET /auth with X-Original-URI and X-Real-IP); MODE=target as nginx.example.conf's target form
+-- (GET PREFIX/<client ip><uri>, no source header); MODE=direct requests the URI itself (a client
+-- of nginx); MODE=envoy sends it as Envoy's HTTP ext_authz does (PREFIX + the URI, X-Real-IP).
 -- DEPTH requests per write (pipelining when DEPTH > 1). Every request is built once in init():
 -- formatting per request in Lua made wrk, not the server, the bottleneck near 90k req/s.
 local batches = {}
@@ -21,6 +22,8 @@ init = function(args)
       local uri = uris[(b + i - 2) % n + 1]
       if mode == "direct" then
         batch[i] = "GET " .. uri .. " HTTP/1.1\r\nHost: bench\r\n\r\n"
+      elseif mode == "target" then
+        batch[i] = "GET " .. prefix .. "/" .. ip .. uri .. " HTTP/1.1\r\nHost: tokengate\r\n\r\n"
       elseif mode == "envoy" then
         batch[i] = "GET " .. prefix .. uri .. " HTTP/1.1\r\nHost: bench\r\nContent-Length: 0\r\nX-Real-IP: " .. ip .. "\r\n\r\n"
       else

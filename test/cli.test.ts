@@ -200,7 +200,7 @@ describe('sign refuses what the service refuses (DESIGN.md §3 rule 10)', () => 
   it('refuses options the scheme cannot honour, and a route that does not serve the path', async () => {
     const scope = await runCli(['sign', '--path', '/my/x', '--ttl', '60', '--scope-depth', '1']);
     expect(scope.code).toBe(64);
-    expect(scope.stderr).toMatch(/azion tokens sign only the path/);
+    expect(scope.stderr).toMatch(/azion tokens cannot sign scopeDepth/);
     const wrongRoute = await runCli(['sign', '--path', '/tv/x/index.m3u8', '--ttl', '60', '--route', 'demo-azion']);
     expect(wrongRoute.code).toBe(64);
     expect(wrongRoute.stderr).toMatch(/not under route prefix/);

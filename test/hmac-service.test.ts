@@ -3,7 +3,7 @@
  * README's TypeScript, Python and PHP signing snippets run as written against it.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,10 +82,14 @@ describe('README signing snippets, run as written', () => {
     if (block === undefined) throw new Error(`README has no ${language} snippet`);
     return block;
   };
-  const run = (command: string, args: string[]) =>
+  const run = (command: string, args: string[], env: Record<string, string> = {}) =>
     new Promise<string>((resolve, reject) =>
-      execFile(command, args, { env: { ...process.env, TOKENGATE_KEY: keyHex }, timeout: 20_000 }, (error, stdout, stderr) =>
-        error ? reject(new Error(`${command}: ${error.message}\n${stderr}`)) : resolve(stdout.trim()),
+      execFile(
+        command,
+        args,
+        { env: { ...process.env, TOKENGATE_KEY: keyHex, ...env }, timeout: 20_000 },
+        (error, stdout, stderr) =>
+          error ? reject(new Error(`${command}: ${error.message}\n${stderr}`)) : resolve(stdout.trim()),
       ),
     );
   const checkDirectoryToken = async (url: string) => {
@@ -107,5 +111,47 @@ describe('README signing snippets, run as written', () => {
 
   it('PHP', async () => {
     await checkDirectoryToken(await run('php', ['-r', snippet('php')]));
+  });
+
+  it('Python, PHP and the library sign byte for byte alike, non-ASCII paths percent-encoded as UTF-8', async () => {
+    // One frozen clock for all three (libfaketime), so the whole URLs can be compared.
+    const nowSec = 1_900_000_000;
+    const library = ['x86_64', 'aarch64']
+      .map((arch) => `/usr/lib/${arch}-linux-gnu/faketime/libfaketime.so.1`)
+      .find((path) => existsSync(path));
+    expect(library, 'libfaketime missing: run "sh test/install-test-deps.sh"').toBeDefined();
+    const frozen = {
+      LD_PRELOAD: library!,
+      FAKETIME: `@${new Date(nowSec * 1000).toISOString().slice(0, 19).replace('T', ' ')}`,
+      TZ: 'UTC',
+    };
+    const definitions = (language: 'python' | 'php') =>
+      snippet(language).split(language === 'python' ? '\nprint(' : '\necho ')[0]!;
+    const paths = ['/vod/movie/index.m3u8', '/vod/été/ųecret.mp4', '/vod/本/第1話.ts', '/vod/%C3%A9t%C3%A9/a.mp4'];
+    for (const path of paths) {
+      for (const depth of [undefined, 2]) {
+        const ours = hmacSigner({ keyId: '2026-11', key: keyHex, routePrefix: '/vod/' }).sign(path, {
+          ttlSec: 3600,
+          nowSec,
+          ...(depth === undefined ? {} : { scopeDepth: depth }),
+        });
+        const args = (none: string) => `${JSON.stringify(path)}, "2026-11", ${JSON.stringify(keyHex)}, 3600, ${depth ?? none}`;
+        const python = await run('python3', ['-c', `${definitions('python')}\nprint(tokengate_url(${args('None')}))`], frozen);
+        const php = await run('php', ['-r', `${definitions('php')}\necho tokengate_url(${args('null')}), "\\n";`], frozen);
+        expect([path, depth, python]).toEqual([path, depth, ours]);
+        expect([path, depth, php]).toEqual([path, depth, ours]);
+        expect(await ask(ours)).toBe('200 valid');
+      }
+    }
+    expect(hmacSigner({ keyId: '2026-11', key: keyHex }).sign('/vod/été.mp4', { ttlSec: 60 })).toMatch(
+      /^\/vod\/%C3%A9t%C3%A9\.mp4\?tg=/,
+    );
+  });
+
+  it('Python and PHP refuse a scope wider than the route, as the library does', async () => {
+    const python = `${snippet('python').split('\nprint(')[0]}\nprint(tokengate_url("/vod/movie/x.ts", "k", ${JSON.stringify(keyHex)}, 60, 0))`;
+    await expect(run('python3', ['-c', python])).rejects.toThrow(/outside the route/);
+    const php = `${snippet('php').split('\necho ')[0]}\necho tokengate_url("/vod/movie/x.ts", "k", ${JSON.stringify(keyHex)}, 60, 0);`;
+    await expect(run('php', ['-r', php])).rejects.toThrow(/outside the route/);
   });
 });
