@@ -331,3 +331,67 @@ describe('property: look-alike forms get the documented verdict', () => {
     );
   });
 });
+
+describe('property: percent-encoded UTF-8 in the path, both directions (DESIGN.md §3 rule 2)', () => {
+  const isC1 = (text: string) => /[\u0080-\u009f]/.test(text);
+  /** No lone surrogate (String.prototype.isWellFormed is ES2024; Node 20 has it, this project's lib does not). */
+  const wellFormed = (text: string) => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
+  const escape = (bytes: Uint8Array) => [...bytes].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+
+  it('any well-formed non-ASCII text, percent-encoded as UTF-8, is a path every scheme signs and allows', () => {
+    const text = fc
+      .string({ unit: 'grapheme', minLength: 1, maxLength: 6 })
+      .filter((t) => /[^\x00-\x7f]/.test(t) && !/[\x00-\x7f]/.test(t) && !isC1(t));
+    fc.assert(
+      fc.property(scheme, text, (kind, t) => {
+        const url = sign(kind, [encodeURIComponent(t)]);
+        expect(authorize(gate, url, clientIp, now).verdict).toBe(Verdict.allow);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('escaped bytes 0x80-0xFF are a valid path exactly when they are shortest-form UTF-8 without C1 controls', () => {
+    const highBytes = fc.uint8Array({ minLength: 1, maxLength: 8 }).map((bytes) => bytes.map((b) => b | 0x80));
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    fc.assert(
+      fc.property(highBytes, (bytes) => {
+        let wellFormed: boolean;
+        try {
+          wellFormed = !isC1(decoder.decode(bytes));
+        } catch {
+          wellFormed = false;
+        }
+        const verdict = authorize(gate, `/my/${escape(bytes)}?st=AAAAAAAAAAAAAAAAAAAAAA&e=1900000000`, clientIp, now).verdict;
+        expect(verdict).toBe(wellFormed ? Verdict.forged : Verdict.badUri);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('the signer refuses exactly the paths the service refuses, and what it signs is allowed', () => {
+    // Any text: ASCII, non-ASCII, controls, "%", dots, slashes, lone surrogates.
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 12 }),
+      fc.string({ unit: fc.constantFrom('.', '/', ';', '%', '2', 'e', 'E', 'a', 'é', ' ', '?', '#', '\\'), maxLength: 10 }),
+    );
+    fc.assert(
+      fc.property(text, (t) => {
+        const path = `/vod/${t}`;
+        let url: string | undefined;
+        try {
+          url = hmac.sign(path, { ttlSec: 600, nowSec: now });
+        } catch (error) {
+          expect((error as Error).message).toMatch(/refuse|surrogate|mixes|"\?"|empty|start/);
+        }
+        // What the service makes of the same text, encoded the only way the signer encodes it.
+        const encoded =
+          /[^\x00-\x7f]/.test(t) && !t.includes('%') && wellFormed(t) ? path.replace(/[^\x00-\x7f]+/g, encodeURIComponent) : path;
+        const verdict = authorize(gate, `${encoded}?tg=v1~k=k~e=1900000000~m=AAAAAAAAAAAAAAAAAAAAAA`, clientIp, now).verdict;
+        if (url !== undefined) expect(authorize(gate, url, clientIp, now).verdict).toBe(Verdict.allow);
+        else if (!/[^\x00-\x7f]/.test(t) || (!t.includes('%') && wellFormed(t))) expect(verdict).not.toBe(Verdict.forged);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+});
