@@ -330,6 +330,17 @@ describe('property: look-alike forms get the documented verdict', () => {
       { numRuns: 1000 },
     );
   });
+
+  it('Alta: the same limit with IPv6 (hex digits move between the path and the address)', () => {
+    const url = signedUrl(gate, { path: '/tv/live/a', expiresSec: now + 600, notBeforeSec: now - 60, clientIp: 'bc::1' });
+    const query = url.slice(url.indexOf('?'));
+    // "/tv/live/a" + "bc::1" is the hashed text of "/tv/live/ab" + "c::1" (docs/security.md).
+    expect(decide(`/tv/live/ab${query}`, 'c::1')).toBe(Verdict.allow);
+    expect(decide(`/tv/live/abc${query}`, '::1')).toBe(Verdict.allow);
+    // Only the address the proxy reports counts: the moved text must also leave a canonical address.
+    expect(decide(`/tv/live/ab${query}`, 'bc::1')).toBe(Verdict.forged);
+    expect(decide(`/tv/live/abc:${query}`, ':1')).toBe(Verdict.badSource);
+  });
 });
 
 describe('property: percent-encoded UTF-8 in the path, both directions (DESIGN.md §3 rule 2)', () => {
