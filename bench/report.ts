@@ -31,7 +31,8 @@ const groups: Record<Group, { title: string; baselines: readonly [string, string
     baselines: [['vs metrics on', '=baseline']],
   },
   engines: {
-    title: 'uws engine vs node engine (one server core; the two services measured in alternation, median of 5 rounds)',
+    title:
+      'Engines (one server core): uws in its target form, node in the same target form, node in the header form (the default deployment); the three services measured in alternation, median of 5 rounds',
     baselines: [['vs uws engine', '=baseline']],
   },
   doors: {

@@ -318,6 +318,19 @@ const cases: readonly Case[] = [
     node: answered('closed', 400),
   },
   {
+    name: 'a bare CR inside a header value',
+    chunks: (s) => [request(s, valid, { extra: [['X-Pad', 'a\rb']] })],
+    uws: silent('open'),
+    node: answered('closed', 400),
+  },
+  {
+    name: 'DEL inside a header value',
+    chunks: (s) => [request(s, valid, { extra: [['X-Pad', 'a\x7fb']] })],
+    uws: answered('closed', 400),
+    node: answered('closed', 400),
+    note: 'this uWS build passes DEL on; the engine refuses it as llhttp does',
+  },
+  {
     name: 'a space before the colon',
     chunks: (s) => [request(s, valid).replace('Host: tokengate', 'Host : tokengate')],
     uws: silent('open'),

@@ -5,10 +5,12 @@
  * (what a musl system or a newer Node ABI gives: dlopen refuses it).
  */
 import { cpSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authStatus, formFor, listenerSources } from './helpers/raw-http.js';
+import { hmacSigner } from '../src/hmac-signer.js';
+import { authStatus, formFor, listenerSources, rawRequest } from './helpers/raw-http.js';
 import { logLines, type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
@@ -93,6 +95,22 @@ describe('when the native uWS module cannot load', () => {
   });
 });
 
+/** A HEAD answer read raw (a HEAD answer's Content-Length announces no body): its status and any bytes after its head. */
+function headOnly(port: number, path: string): Promise<{ status: number; afterHead: string }> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const socket = connect(port, '127.0.0.1', () => socket.write(`HEAD ${path} HTTP/1.1\r\nHost: a\r\n\r\n`));
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('error', reject);
+    setTimeout(() => {
+      socket.destroy();
+      const end = text.indexOf('\r\n\r\n');
+      resolve({ status: Number(text.slice(9, 12)), afterHead: end < 0 ? '(no complete head)' : text.slice(end + 4) });
+    }, 300);
+  });
+}
+
 describe('engine selection in config', () => {
   it('engine "node" serves on the main thread; the metrics name it and no fallback', async () => {
     const file = writeConfig(dir, config({ engine: 'node' }), 'node.json');
@@ -119,6 +137,35 @@ describe('engine selection in config', () => {
     expect(metrics).toMatch(/^tokengate_engine_fallback 0$/m);
   });
 
+  it('the default deployment never opens a path longer than the signed one by bytes 0x80-0xFF (the uws trimming)', async () => {
+    const key = '6d'.repeat(32);
+    writeFileSync(join(dir, 'ck.hex'), key);
+    const file = writeConfig(
+      dir,
+      config({
+        routes: [
+          { name: 'ck', prefix: '/ck/', scheme: 'hmac', keys: [{ id: 'k', file: 'ck.hex' }], options: { carrier: 'cookie' } },
+        ],
+      }),
+      'default-cookie.json',
+    );
+    const service = await startService(['serve', '--config', file]);
+    running.push(service);
+    const token = hmacSigner({ keyId: 'k', key, carrier: 'cookie' }).token('/ck/books/', { ttlSec: 600 });
+    const cookie = `tg=${(token as { value: string }).value}`;
+    const ask = async (uri: string) =>
+      (
+        await rawRequest(
+          service.ports.get('auth')!,
+          `GET /auth HTTP/1.1\r\nHost: t\r\nX-Original-URI: ${uri}\r\nX-Real-IP: 192.0.2.1\r\nCookie: ${cookie}\r\n\r\n`,
+        )
+      ).status;
+    expect(await ask('/ck/books/')).toBe(200);
+    // "/ck/books/本": the uws engine, the default before, handed over "/ck/books/" and allowed it.
+    expect(await ask('/ck/books/\xe6\x9c\xac')).toBe(403);
+    expect(await ask('\xff/ck/books/')).toBe(403);
+  });
+
   it('engine "uws" serves a target-form listener, with no fallback', async () => {
     const file = writeConfig(dir, config({ engine: 'uws', workers: 1 }), 'uws.json');
     const service = await startService(['serve', '--config', file]);
@@ -127,6 +174,18 @@ describe('engine selection in config', () => {
     expect(metrics).toMatch(/^tokengate_engine_info\{engine="uws"\} 1$/m);
     expect(metrics).toMatch(/^tokengate_engine_fallback 0$/m);
     expect(await authStatus(service.ports.get('auth')!, expired, '192.0.2.1', 'target')).toBe(410);
+  });
+
+  it.each(['uws', 'node'] as const)('the %s admin listener answers HEAD like GET, without a body', async (engine) => {
+    const file = writeConfig(dir, config({ engine, workers: 1 }), `admin-${engine}.json`);
+    const service = await startService(['serve', '--config', file]);
+    running.push(service);
+    const admin = service.ports.get('admin')!;
+    for (const path of ['/healthz', '/readyz', '/metrics', '/nowhere']) {
+      const get = await rawRequest(admin, `GET ${path} HTTP/1.1\r\nHost: a\r\n\r\n`);
+      const head = await headOnly(admin, path);
+      expect([path, head.status, head.afterHead]).toEqual([path, get.status, '']);
+    }
   });
 
   const headerListener = { listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }] };
