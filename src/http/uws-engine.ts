@@ -145,7 +145,9 @@ function listenAdmin(
       },
     );
   });
-  app.any('/*', (res) => plain(res, '404 Not Found', 'not found\n'));
+  app.any('/*', (res, req) =>
+    req.getMethod() === 'head' ? head(res, '404 Not Found') : plain(res, '404 Not Found', 'not found\n'),
+  );
   return listen(uws, app, 'admin', admin.host, admin.port);
 }
 
