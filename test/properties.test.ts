@@ -347,7 +347,8 @@ describe('property: percent-encoded UTF-8 in the path, both directions (DESIGN.m
   const isC1 = (text: string) => /[\u0080-\u009f]/.test(text);
   /** No lone surrogate (String.prototype.isWellFormed is ES2024; Node 20 has it, this project's lib does not). */
   const wellFormed = (text: string) => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
-  const percentEscaped = (bytes: Uint8Array) => [...bytes].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+  const percentEscaped = (bytes: Uint8Array) =>
+    [...bytes].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
 
   it('any well-formed non-ASCII text, percent-encoded as UTF-8, is a path every scheme signs and allows', () => {
     const text = fc
@@ -373,7 +374,12 @@ describe('property: percent-encoded UTF-8 in the path, both directions (DESIGN.m
         } catch {
           wellFormed = false;
         }
-        const verdict = authorize(gate, `/my/${percentEscaped(bytes)}?st=AAAAAAAAAAAAAAAAAAAAAA&e=1900000000`, clientIp, now).verdict;
+        const verdict = authorize(
+          gate,
+          `/my/${percentEscaped(bytes)}?st=AAAAAAAAAAAAAAAAAAAAAA&e=1900000000`,
+          clientIp,
+          now,
+        ).verdict;
         expect(verdict).toBe(wellFormed ? Verdict.forged : Verdict.badUri);
       }),
       { numRuns: 20_000 },
