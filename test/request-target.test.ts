@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maxUriBytes, parseRequestTarget } from '../src/core/request-target.js';
+import { maxUriBytes, parseRequestTarget, syntaxLookAlikes } from '../src/core/request-target.js';
 import { isRejection } from '../src/core/verdict.js';
 
 const rejected = (uri: string) => {
@@ -67,6 +67,37 @@ describe('request target rules (DESIGN.md §3.2)', () => {
     '/a%252%65',
   ])('rejects double percent-encoding: %s', (uri) => {
     expect(rejected(uri)).toMatch(/double/);
+  });
+
+  it.each([
+    '/tv/free/%EF%BC%8E%EF%BC%8E/premium/x', // fullwidth ".." (U+FF0E)
+    '/tv/free/.%EF%BC%8E/premium/x',
+    '/tv/free/%E2%80%A5/premium/x', // two dot leader, NFKC ".."
+    '/tv/free/%E2%80%A4%E2%80%A4/x', // one dot leader
+    '/tv/free/%E2%80%A6/x', // ellipsis
+    '/tv/free/%EF%B9%92%EF%B9%92/x', // small full stop
+    '/tv/free%EF%BC%8Fpremium/x', // fullwidth "/"
+    '/tv/free%EF%BC%BCpremium/x', // fullwidth backslash
+    '/tv/free%EF%B9%A8premium/x', // small reverse solidus
+    '/tv/free/..%EF%BC%9Bx/premium', // fullwidth ";"
+    '/tv/free/..%CD%BEx/premium', // Greek question mark: ";" even under NFC
+    '/tv/free/%EF%BC%852e%EF%BC%852e/x', // fullwidth "%": "%2e%2e" once normalized
+    '/tv/a%EF%BC%9Fb', // fullwidth "?"
+    '/tv/a%EF%BC%83b', // fullwidth "#"
+  ])('rejects escapes that Unicode normalization turns into URI syntax: %s', (uri) => {
+    expect(rejected(uri)).toMatch(/normalization/);
+  });
+
+  it('the look-alike list is every code point whose NFC or NFKC form holds URI syntax (derived again here)', () => {
+    const derived: number[] = [];
+    for (let cp = 0x80; cp <= 0x10ffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      const text = String.fromCodePoint(cp);
+      const forms = [text.normalize('NFC'), text.normalize('NFKC')].filter((form) => form !== text);
+      if (forms.some((form) => /[/\\;%?#]/.test(form) || /^\.+$/.test(form))) derived.push(cp);
+    }
+    expect([...syntaxLookAlikes].sort((a, b) => a - b)).toEqual(derived);
+    for (const cp of derived) expect(rejected(`/a/${encodeURIComponent(String.fromCodePoint(cp))}`)).toMatch(/normalization/);
   });
 
   it.each([

@@ -24,6 +24,20 @@ const badUtf8 = rejection(
   Verdict.badUri,
   'the path percent-encodes bytes that are not well-formed, shortest-form UTF-8 text (overlong, surrogate, truncated, stray or C1 control)',
 );
+const lookAlike = rejection(
+  Verdict.badUri,
+  'the path percent-encodes a character that Unicode normalization (NFC or NFKC) turns into "." "/" "\\" ";" "%" "?" or "#"',
+);
+/**
+ * Code points an origin that normalizes Unicode reads as URI syntax: every one whose NFC or NFKC
+ * form holds "/" "\\" ";" "%" "?" "#" or is dots only (fullwidth and small forms, dot leaders,
+ * "℀" = "a/c", U+037E = ";" even under NFC). "%EF%BC%8E%EF%BC%8E" would be ".." there. Derived
+ * from Node 20's ICU data; test/request-target.test.ts derives it again and compares.
+ */
+export const syntaxLookAlikes: ReadonlySet<number> = new Set([
+  0x037e, 0x2024, 0x2025, 0x2026, 0x2047, 0x2048, 0x2049, 0x2100, 0x2101, 0x2105, 0x2106, 0xfe14, 0xfe16, 0xfe19, 0xfe30, 0xfe52,
+  0xfe54, 0xfe56, 0xfe5f, 0xfe68, 0xfe6a, 0xff03, 0xff05, 0xff0e, 0xff0f, 0xff1b, 0xff1f, 0xff3c,
+]);
 const badPathChar = rejection(
   Verdict.badUri,
   'the path contains a character outside RFC 3986 pchar (raw non-ASCII, control, space, "\\", quote, brackets...)',
@@ -99,6 +113,7 @@ export function parseRequestTarget(uri: string): RequestTarget | Rejection {
   let pending = 0;
   let low = 0x80;
   let high = 0xbf;
+  let codePoint = 0;
   for (let i = 1; i <= end; i++) {
     const code = i === end ? 0x2f : uri.charCodeAt(i);
     if (pending > 0 && code !== 0x25) return badUtf8;
@@ -130,11 +145,14 @@ export function parseRequestTarget(uri: string): RequestTarget | Rejection {
       pending--;
       low = 0x80;
       high = 0xbf;
+      codePoint = (codePoint << 6) | (byte & 0x3f);
+      if (pending === 0 && syntaxLookAlikes.has(codePoint)) return lookAlike;
       continue;
     }
     if (byte >= 0x80) {
       if (byte < 0xc2 || byte > 0xf4) return badUtf8;
       pending = byte < 0xe0 ? 1 : byte < 0xf0 ? 2 : 3;
+      codePoint = byte & (byte < 0xe0 ? 0x1f : byte < 0xf0 ? 0x0f : 0x07);
       if (byte === 0xc2) low = 0xa0;
       else if (byte === 0xe0) low = 0xa0;
       else if (byte === 0xed) high = 0x9f;
