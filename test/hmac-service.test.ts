@@ -1,6 +1,6 @@
 /**
  * The hmac scheme through the real service: every carrier (query, cookie, header), and the
- * README's TypeScript, Python and PHP signing snippets run as written against it.
+ * TypeScript, Python and PHP signing snippets of docs/formats.md run as written against it.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,7 +12,8 @@ import { authRequest, header, rawRequest } from './helpers/raw-http.js';
 import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const keyHex = `${'c0ffee'.repeat(10)}c0ff`;
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+/** The signing snippets live in docs/formats.md. */
+const readme = readFileSync(new URL('../docs/formats.md', import.meta.url), 'utf8');
 let service: RunningService;
 let port: number;
 
@@ -76,7 +77,7 @@ describe('hmac carriers through the service', () => {
   });
 });
 
-describe('README signing snippets, run as written', () => {
+describe('docs/formats.md signing snippets, run as written', () => {
   const snippet = (language: string) => {
     const block = new RegExp(`<!-- snippet:${language} -->\\n\`\`\`\\w+\\n([\\s\\S]*?)\`\`\``).exec(readme)?.[1];
     if (block === undefined) throw new Error(`README has no ${language} snippet`);

@@ -1,9 +1,11 @@
 /** The README's quickstart is run as written (ports aside) against the real service. */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { defaultConfig } from '../src/config/default-config.js';
+import { authStatus } from './helpers/raw-http.js';
 import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -35,9 +37,36 @@ it('the quickstart curl calls give 200, 403, 410 and 200, as the README says', a
   expect(output).toMatch(/X-Token-Status: expired/);
 });
 
-it('the README documents every registered scheme and exit code', async () => {
+it('the docs document every registered scheme and exit code', async () => {
   const { schemes } = await import('../src/schemes/registry.js');
   const { ExitCode } = await import('../src/cli/exit-codes.js');
-  for (const scheme of schemes) expect(readme).toContain(`### \`${scheme.id}\``);
-  for (const code of Object.values(ExitCode)) expect(readme).toMatch(new RegExp(`^\\| ${code} \\|`, 'm'));
+  const formats = readFileSync(new URL('../docs/formats.md', import.meta.url), 'utf8');
+  const configuration = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
+  for (const scheme of schemes) expect(formats).toContain(`## \`${scheme.id}\``);
+  for (const code of Object.values(ExitCode)) expect(configuration).toMatch(new RegExp(`^\\| ${code} \\|`, 'm'));
+});
+
+it('"One route of your own": the config starts and the sign command makes a link it allows', async () => {
+  const section = readme.slice(readme.indexOf('## One route of your own'));
+  const json = /```json\n([\s\S]*?)```/.exec(section)?.[1];
+  const command = /```sh\n([\s\S]*?)```/.exec(section)?.[1]?.trim();
+  expect(json).toBeDefined();
+  expect(command).toMatch(/^node dist\/cli\/main\.js sign --config config\.json /);
+  const dir = tempDir();
+  const keyFile = join(dir, 'vod-2026-11');
+  execFileSync('sh', ['-c', `openssl rand -hex 32 > ${keyFile}`]);
+  const config = JSON.parse(json!.replace('/etc/tokengate/keys/vod-2026-11', keyFile)) as { listeners: object[] };
+  config.listeners = config.listeners.map((listener) => ({ ...listener, port: 0 }));
+  const file = writeConfig(dir, { ...config, admin: { port: 0 } }, 'config.json');
+  const url = execFileSync('sh', ['-c', command!.replace('--config config.json', `--config ${file}`)], { cwd: root })
+    .toString()
+    .trim();
+  expect(url).toMatch(/^\/vod\/movie\/index\.m3u8\?tg=v1~k=2026-11~e=\d{10}~p=2~m=[\w-]{22}$/);
+  const own = await startService(['serve', '--config', file]);
+  try {
+    expect(await authStatus(own.ports.get('auth')!, url.replace('index.m3u8', '720p/seg-1.ts'))).toBe(200);
+    expect(await authStatus(own.ports.get('auth')!, url.replace('/movie/', '/other/'))).toBe(403);
+  } finally {
+    await own.stop();
+  }
 });

@@ -1,4 +1,4 @@
-/** Documented exit codes of the `tokengate` command (README "CLI"). */
+/** Documented exit codes of the `tokengate` command (docs/configuration.md, "CLI"). */
 export const ExitCode = {
   ok: 0,
   /** verify: the URL is denied (403). */

@@ -1,7 +1,7 @@
 import type { StreamScope } from '../core/signed-path.js';
 import type { KeyEncoding } from '../schemes/scheme.js';
 
-/** The validated, frozen shape of a tokengate config file (documented in README "Configuration"). */
+/** The validated, frozen shape of a tokengate config file (documented in docs/configuration.md). */
 
 export interface KeySource {
   readonly id: string;

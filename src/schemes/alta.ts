@@ -6,7 +6,7 @@
  * secret `secret`, salt `a5cd6c00` → `e8bff06f373694dda657e8417fe76f6b54b69807-a5cd6c00-1669890000-1669810000`.
  * Fixed-width times keep `ip + start + end` unambiguous; the IP is the canonical form of
  * src/core/client-ip.ts, so signers must write IPv6 per RFC 5952.
- * Known limit of the format: `path + ip` has no delimiter (see docs in README "Token formats").
+ * Known limit of the format: `path + ip` has no delimiter (docs/security.md, "Weaknesses of the legacy formats").
  */
 
 import { hash, randomBytes } from 'node:crypto';
