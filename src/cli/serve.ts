@@ -1,4 +1,5 @@
 import { watchFile } from 'node:fs';
+import { listenAdmin } from '../admin/admin-listener.js';
 import { type ConfigFiles, type LoadedConfig, loadConfig, recordingReader } from '../config/load-config.js';
 import type { RunningListener, ServiceState } from '../http/engine.js';
 import { listenEnvoyGrpc } from '../http/envoy-grpc.js';
@@ -125,7 +126,7 @@ export async function serve(configFile: string | undefined, logger: Logger): Pro
   });
   metrics.configLoaded(loaded);
   try {
-    admin = await engine.listenAdmin(config.admin, state, metrics, logger);
+    admin = await listenAdmin(config.admin, state, metrics, logger);
     if (workers > 1 && config.listeners.length > 0) {
       pool = await startWorkerPool(configFile, files, config.listeners, workers, logger);
       state.workersReady = pool.ready;

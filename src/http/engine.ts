@@ -1,8 +1,7 @@
-import type { AdminListenerConfig, AuthListenerConfig, EngineName } from '../config/config.js';
+import type { AuthListenerConfig, EngineName } from '../config/config.js';
 import type { Gate } from '../core/authorize.js';
 import type { Logger } from '../log.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
-import type { ServiceMetrics } from '../metrics/exposition.js';
 
 /** What the listeners share; `gate` is swapped whole on reload, so each request sees one config. */
 export interface ServiceState {
@@ -33,9 +32,10 @@ export interface RunningListener {
 }
 
 /**
- * The thin adapter every HTTP engine implements (DESIGN.md §4): copy the source headers out of
- * the request, let `listenerEdge` decide, write the pre-built answer. Nothing else differs
- * between engines, so both give the same verdict for the same request.
+ * The thin adapter every HTTP engine implements for the auth listeners: copy the source fields
+ * out of the request, let `listenerEdge` decide, write the pre-built answer. Nothing else differs
+ * between engines, so both give the same verdict for the same request. (The admin listener is
+ * always node:http: src/admin/admin-listener.ts.)
  */
 export interface HttpEngine {
   readonly name: EngineName;
@@ -47,5 +47,4 @@ export interface HttpEngine {
     logger: Logger,
     metrics: ListenerMetrics | undefined,
   ): Promise<RunningListener>;
-  listenAdmin(admin: AdminListenerConfig, state: ServiceState, metrics: ServiceMetrics, logger: Logger): Promise<RunningListener>;
 }

@@ -1,122 +1,9 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { Server as NetServer, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
-import type { AdminListenerConfig, AuthListenerConfig } from '../config/config.js';
+import type { AuthListenerConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
-import type { ServiceMetrics } from '../metrics/exposition.js';
 import { type Answer, listenerEdge, logEdgeProblem, RequestSources } from './answer.js';
-import { type HttpEngine, isReady, type RunningListener, type ServiceState } from './engine.js';
-
-/**
- * Connection limits of the node engine. The idle limit matches the uWS engine's fixed 10 s, so
- * proxy keepalive settings (nginx `keepalive_timeout`, Envoy `idle_timeout`) fit both engines.
- */
-export const nodeLimits = Object.freeze({
-  /** A connection idle this long between requests (or silent from the start) is closed. */
-  idleMs: 10_000,
-  /**
-   * The whole request head must arrive within this, however slowly it trickles (slowloris), and
-   * a head llhttp cannot finish (an HTTP/0.9 one-line "GET /path") is answered 408 by then. A
-   * proxy writes a head at once; with the check interval below, every head is answered or closed
-   * within 2 s.
-   */
-  headersMs: 1_500,
-  /** How often Node checks the head deadline. */
-  checkMs: 250,
-  /** Request line plus headers; beyond it: 431 (Node's default, the same as nginx's 4 × 8k buffers' order). */
-  maxHeaderBytes: 16 * 1024,
-});
-
-const reasonPhrase: Record<number, string> = {
-  400: 'Bad Request',
-  408: 'Request Timeout',
-  431: 'Request Header Fields Too Large',
-  505: 'HTTP Version Not Supported',
-};
-
-/**
- * HTTP/1.1, and 1.0 (nginx's default for subrequests), are what proxies speak. llhttp also
- * parses "HTTP/2.0" or "HTTP/1.7" request lines and would serve them as 1.1: refused instead.
- */
-function refuseVersion(req: IncomingMessage, res: ServerResponse): boolean {
-  if (req.httpVersionMajor === 1 && (req.httpVersionMinor === 1 || req.httpVersionMinor === 0)) return false;
-  res.writeHead(505, reasonPhrase[505], { Connection: 'close', 'Cache-Control': 'no-store', 'Content-Length': '0' });
-  res.end();
-  res.once('finish', () => req.socket.destroySoon());
-  return true;
-}
-
-function hardenedServer(name: string, logger: Logger, handler: (req: IncomingMessage, res: ServerResponse) => void): Server {
-  const server = createServer(
-    {
-      headersTimeout: nodeLimits.headersMs,
-      requestTimeout: nodeLimits.headersMs,
-      keepAliveTimeout: nodeLimits.idleMs,
-      connectionsCheckingInterval: nodeLimits.checkMs,
-      maxHeaderSize: nodeLimits.maxHeaderBytes,
-      // Proxies always send Host; a missing one changes nothing for a decision (uWS does not require it either).
-      requireHostHeader: false,
-      insecureHTTPParser: false,
-      noDelay: true,
-    },
-    handler,
-  );
-  // Every header line is read (Node would silently drop lines past maxHeadersCount, hiding a
-  // repeated source header); the head is bounded by maxHeaderBytes instead.
-  server.maxHeadersCount = 0;
-  // A connection that never sends a byte is closed after the idle limit too (no 'timeout' listener: Node destroys it).
-  server.timeout = nodeLimits.idleMs;
-  // Malformed framing, oversized heads, the head deadline: answer with a status and close; never reach a handler.
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    const code = error.code ?? 'unknown';
-    // An answer to an earlier pipelined request may still be queued: a status written now would
-    // take its place, so then the connection is only closed.
-    const answering = (socket as { _httpMessage?: unknown })._httpMessage != null;
-    if (code !== 'ECONNRESET' && code !== 'EPIPE' && socket.writable && !answering) {
-      const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      socket.write(
-        `HTTP/1.1 ${status} ${reasonPhrase[status]}\r\nConnection: close\r\nCache-Control: no-store\r\nContent-Length: 0\r\n\r\n`,
-      );
-      (socket as Socket).destroySoon();
-    } else if (answering) {
-      (socket as Socket).destroySoon();
-    } else {
-      socket.destroy();
-    }
-    // The code names the parser rule; the request bytes (which may hold a token) are never logged.
-    logger.limited(`client-error:${name}`, 'warn', 'malformed request refused', { listener: name, code });
-  });
-  return server;
-}
-
-const netClose = NetServer.prototype.close;
-
-function listen(server: Server, name: string, host: string, port: number): Promise<RunningListener> {
-  return new Promise((resolve, reject) => {
-    const failed = (error: NodeJS.ErrnoException) => {
-      reject(new Error(`${name} listener cannot listen on ${host}:${port} (${error.code ?? error.message})`));
-    };
-    server.once('error', failed);
-    server.listen({ host, port, exclusive: true }, () => {
-      server.off('error', failed);
-      const address = server.address();
-      resolve({
-        name,
-        host,
-        port: typeof address === 'object' && address !== null ? address.port : port,
-        // net.Server's close, not http.Server's: that one also drops idle keepalive connections at
-        // once, racing a request the proxy is writing onto one. Open connections keep being answered
-        // (with Connection: close while draining) until closeAll.
-        close: () => netClose.call(server),
-        closeAll: () => {
-          server.close();
-          server.closeAllConnections();
-        },
-      });
-    });
-  });
-}
+import type { HttpEngine, RunningListener, ServiceState } from './engine.js';
+import { hardenedServer, listen, refuseVersion } from './node-server.js';
 
 /** Each answer as the flat `[name, value, …]` list `writeHead` takes, built once per answer. */
 function flatHeaders(cache: WeakMap<Answer, string[]>, answer: Answer): string[] {
@@ -159,47 +46,6 @@ function listenAuth(
   return listen(server, listener.name, listener.host, listener.port);
 }
 
-function listenAdmin(
-  admin: AdminListenerConfig,
-  state: ServiceState,
-  metrics: ServiceMetrics,
-  logger: Logger,
-): Promise<RunningListener> {
-  const plain = (res: ServerResponse, status: number, body: string) => {
-    res.writeHead(status, {
-      'Content-Type': 'text/plain; charset=utf-8',
-      'Cache-Control': 'no-store',
-      'Content-Length': Buffer.byteLength(body),
-    });
-    res.end(body);
-  };
-  const server = hardenedServer('admin', logger, (req, res) => {
-    if (refuseVersion(req, res)) return;
-    const path = req.url?.split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') plain(res, 404, 'not found\n');
-    else if (path === '/healthz') plain(res, 200, 'ok\n');
-    else if (path === '/readyz') isReady(state) ? plain(res, 200, 'ready\n') : plain(res, 503, 'not ready\n');
-    else if (path === '/metrics') {
-      metrics.render().then(
-        (text) => {
-          if (res.destroyed) return;
-          res.writeHead(200, {
-            'Content-Type': metrics.contentType,
-            'Cache-Control': 'no-store',
-            'Content-Length': Buffer.byteLength(text),
-          });
-          res.end(text);
-        },
-        (error: unknown) => {
-          logger.limited('metrics-error', 'error', 'cannot render metrics', { error: String(error) });
-          if (!res.destroyed) plain(res, 500, 'metrics unavailable\n');
-        },
-      );
-    } else plain(res, 404, 'not found\n');
-  });
-  return listen(server, 'admin', admin.host, admin.port);
-}
-
 /**
  * The hardened, portable engine: Node's own llhttp parser (strict: conflicting or malformed
  * framing is refused with 400, an oversized head with 431, a slow head with 408), no native code.
@@ -209,5 +55,4 @@ export const nodeEngine: HttpEngine = {
   name: 'node',
   sharesPorts: false,
   listenAuth,
-  listenAdmin,
 };

@@ -1,9 +1,8 @@
-import type { AdminListenerConfig, AuthListenerConfig } from '../config/config.js';
+import type { AuthListenerConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
-import type { ServiceMetrics } from '../metrics/exposition.js';
 import { listenerEdge, logEdgeProblem, RequestSources } from './answer.js';
-import { type HttpEngine, isReady, type RunningListener, type ServiceState } from './engine.js';
+import type { HttpEngine, RunningListener, ServiceState } from './engine.js';
 import type { Uws } from './native-uws.js';
 
 /** A target character outside "!".."~": what llhttp refuses in a request target. */
@@ -96,67 +95,11 @@ function listenAuth(
   return listen(uws, app, listener.name, listener.host, listener.port);
 }
 
-/** The admin listener: health, readiness and the Prometheus exposition. */
-function listenAdmin(
-  uws: Uws,
-  admin: AdminListenerConfig,
-  state: ServiceState,
-  metrics: ServiceMetrics,
-  logger: Logger,
-): Promise<RunningListener> {
-  const app = uws.App();
-  const plain = (res: Parameters<Parameters<typeof app.any>[1]>[0], status: string, body: string) => {
-    res.writeStatus(status);
-    res.writeHeader('Content-Type', 'text/plain; charset=utf-8');
-    res.writeHeader('Cache-Control', 'no-store');
-    res.end(body);
-  };
-  // HEAD gets the GET status with no body (this uWS build would write a HEAD answer's body).
-  const head = (res: Parameters<Parameters<typeof app.any>[1]>[0], status: string) => {
-    res.writeStatus(status);
-    res.writeHeader('Cache-Control', 'no-store');
-    res.end();
-  };
-  app.get('/healthz', (res) => plain(res, '200 OK', 'ok\n'));
-  app.head('/healthz', (res) => head(res, '200 OK'));
-  app.get('/readyz', (res) =>
-    isReady(state) ? plain(res, '200 OK', 'ready\n') : plain(res, '503 Service Unavailable', 'not ready\n'),
-  );
-  app.head('/readyz', (res) => head(res, isReady(state) ? '200 OK' : '503 Service Unavailable'));
-  app.head('/metrics', (res) => head(res, '200 OK'));
-  app.get('/metrics', (res) => {
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    metrics.render().then(
-      (text) => {
-        if (aborted) return;
-        res.cork(() => {
-          res.writeStatus('200 OK');
-          res.writeHeader('Content-Type', metrics.contentType);
-          res.writeHeader('Cache-Control', 'no-store');
-          res.end(text);
-        });
-      },
-      (error: unknown) => {
-        logger.limited('metrics-error', 'error', 'cannot render metrics', { error: String(error) });
-        if (!aborted) res.cork(() => plain(res, '500 Internal Server Error', 'metrics unavailable\n'));
-      },
-    );
-  });
-  app.any('/*', (res, req) =>
-    req.getMethod() === 'head' ? head(res, '404 Not Found') : plain(res, '404 Not Found', 'not found\n'),
-  );
-  return listen(uws, app, 'admin', admin.host, admin.port);
-}
-
 /** The fast engine: native uWebSockets.js (DESIGN.md §5 lists what its parser gets wrong). */
 export function uwsEngine(uws: Uws): HttpEngine {
   return {
     name: 'uws',
     sharesPorts: true,
     listenAuth: (listener, state, logger, metrics) => listenAuth(uws, listener, state, logger, metrics),
-    listenAdmin: (admin, state, metrics, logger) => listenAdmin(uws, admin, state, metrics, logger),
   };
 }

@@ -1,0 +1,51 @@
+import type { ServerResponse } from 'node:http';
+import type { AdminListenerConfig } from '../config/config.js';
+import { isReady, type RunningListener, type ServiceState } from '../http/engine.js';
+import { hardenedServer, listen, refuseVersion } from '../http/node-server.js';
+import type { Logger } from '../log.js';
+import type { ServiceMetrics } from '../metrics/exposition.js';
+
+/**
+ * The admin listener (/healthz, /readyz, /metrics), always on node:http whatever the auth
+ * engine: it is not on the hot path, and one implementation answers HEAD like GET everywhere.
+ */
+export function listenAdmin(
+  admin: AdminListenerConfig,
+  state: ServiceState,
+  metrics: ServiceMetrics,
+  logger: Logger,
+): Promise<RunningListener> {
+  const plain = (res: ServerResponse, status: number, body: string) => {
+    res.writeHead(status, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'Content-Length': Buffer.byteLength(body),
+    });
+    res.end(body);
+  };
+  const server = hardenedServer('admin', logger, (req, res) => {
+    if (refuseVersion(req, res)) return;
+    const path = req.url?.split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') plain(res, 404, 'not found\n');
+    else if (path === '/healthz') plain(res, 200, 'ok\n');
+    else if (path === '/readyz') isReady(state) ? plain(res, 200, 'ready\n') : plain(res, 503, 'not ready\n');
+    else if (path === '/metrics') {
+      metrics.render().then(
+        (text) => {
+          if (res.destroyed) return;
+          res.writeHead(200, {
+            'Content-Type': metrics.contentType,
+            'Cache-Control': 'no-store',
+            'Content-Length': Buffer.byteLength(text),
+          });
+          res.end(text);
+        },
+        (error: unknown) => {
+          logger.limited('metrics-error', 'error', 'cannot render metrics', { error: String(error) });
+          if (!res.destroyed) plain(res, 500, 'metrics unavailable\n');
+        },
+      );
+    } else plain(res, 404, 'not found\n');
+  });
+  return listen(server, 'admin', admin.host, admin.port);
+}
