@@ -20,7 +20,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../src/http/free-port.js';
+import { freePort } from '../test/helpers/nginx.js';
 import { clientIp, formOf, schemes, targetPrefix, tokengateConfig, tokenLists, waitForPort } from './scenarios.js';
 
 function option(name: string, fallback: number): number;

@@ -8,7 +8,7 @@ import { digestEquals } from './digest-equals.js';
  * createHmac per call 4066 ns; two one-shot crypto.hash calls over prebuilt `key ⊕ ipad` /
  * `key ⊕ opad` buffers 1621 ns (kept: 2.5x faster); SHA-256 compression resuming from precomputed
  * ipad/opad midstates, which compresses only the message blocks and one outer block, 2025 ns in
- * plain JS and 1772 ns in WebAssembly (bench/hmac-midstate/). OpenSSL hashes with SHA-NI here
+ * plain JS and 1772 ns in WebAssembly (a rejected experiment, removed; docs/performance.md). OpenSSL hashes with SHA-NI here
  * (≈45 ns a block), so the two extra key-block compressions cost less than any software SHA-256
  * saves; what remains is per-call overhead. Digests come back as latin1 strings: asking
  * crypto.hash for a Buffer measured twice as slow.

@@ -18,8 +18,3 @@ export function claimPort(host: string, port: number): Promise<number> {
     });
   });
 }
-
-/** A free loopback port. */
-export function freePort(): Promise<number> {
-  return claimPort('127.0.0.1', 0);
-}

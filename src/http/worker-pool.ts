@@ -3,7 +3,7 @@ import type { ConfigFiles } from '../config/load-config.js';
 import type { Logger } from '../log.js';
 import { emptySnapshot, type MetricsSnapshot, retire } from '../metrics/decision-metrics.js';
 import type { AuthWorkerData, WorkerCommand, WorkerMessage } from './auth-worker.js';
-import { claimPort } from './free-port.js';
+import { claimPort } from './claim-port.js';
 
 export interface WorkerPool {
   /** The ports every worker listens on, one per auth listener. */

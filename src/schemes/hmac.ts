@@ -6,7 +6,6 @@
  * admits "\n", so no value can be re-split into another field. The token names its key: one
  * HMAC per request, and a removed key stops verifying at once.
  */
-import { randomUUID } from 'node:crypto';
 import { canonicalIp, parseIpRange } from '../core/client-ip.js';
 import { hmacSha256Key } from '../core/hmac-sha256.js';
 import { trimOws } from '../core/http-whitespace.js';
@@ -238,11 +237,6 @@ function validateOptions(options: Readonly<Record<string, unknown>>, path: strin
     problems.push(`${path}.name: header names with "_" are dropped by proxies (and hang the uWS engine)`);
   }
   return problems;
-}
-
-/** Stable, unique example session ids for callers that want one per issued token. */
-export function newSessionId(): string {
-  return randomUUID().replaceAll('-', '');
 }
 
 const signOptions: readonly SignOption[] = ['notBeforeSec', 'clientIp', 'scopeDepth', 'sessionId'];

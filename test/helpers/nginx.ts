@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { claimPort } from '../../src/http/claim-port.js';
 
 /** The Debian nginx binary; the suite needs the real one (test/install-test-deps.sh installs it). */
 export function nginxBinary(): string {
@@ -116,7 +117,10 @@ export async function startNginx(config: string, prefix: string, port: number): 
   };
 }
 
-export { freePort } from '../../src/http/free-port.js';
+/** A free loopback port (the kernel picks it; bound once without SO_REUSEPORT, then released). */
+export function freePort(): Promise<number> {
+  return claimPort('127.0.0.1', 0);
+}
 
 /** TCP sockets on this host with `port` at either end (any state but LISTEN), from /proc/net/tcp. */
 export function socketsOnPort(port: number): number {
