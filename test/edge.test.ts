@@ -1,10 +1,11 @@
 /**
- * The edge every listener shares (src/http/answer.ts): source fields to a verdict and an answer,
+ * The edge every listener shares (src/http/listener-edge.ts): source fields to a verdict and an answer,
  * without a server in between. Here: the client IP taken from an X-Forwarded-For list.
  */
 import { describe, expect, it } from 'vitest';
 import type { AuthListenerConfig } from '../src/config/config.js';
-import { listenerEdge, RequestSources } from '../src/http/answer.js';
+import { listenerEdge } from '../src/http/listener-edge.js';
+import { RequestSources } from '../src/http/request-sources.js';
 import { gateFor } from './helpers/gates.js';
 import { signedUrl } from './helpers/signed-url.js';
 

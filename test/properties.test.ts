@@ -10,7 +10,7 @@ import { authorize } from '../src/core/authorize.js';
 import { syntaxLookAlikes } from '../src/core/request-target.js';
 import { Verdict } from '../src/core/verdict.js';
 import { hmacSigner } from '../src/hmac-signer.js';
-import { CapturedHeaders } from '../src/http/answer.js';
+import { CapturedHeaders } from '../src/http/request-sources.js';
 import { gateFor } from './helpers/gates.js';
 import { signedUrl } from './helpers/signed-url.js';
 

@@ -54,7 +54,8 @@ export function findRoute(gate: Gate, path: string): Route | undefined {
   return undefined;
 }
 
-function deny(reason: Rejection, route: Route | undefined): Decision {
+/** A denial as a decision (the edge uses it too, for unusable source headers). */
+export function deny(reason: Rejection, route: Route | undefined): Decision {
   return { verdict: reason.verdict, detail: reason.detail, route, expiresSec: 0 };
 }
 

@@ -1,6 +1,6 @@
 /**
  * Every outcome of a decision is one of these values; the HTTP edge maps them to status
- * lines in one table (src/http/answer.ts). Nothing below the edge knows about statuses.
+ * lines in one table (src/http/answers.ts). Nothing below the edge knows about statuses.
  */
 export const Verdict = {
   allow: 'allow',

@@ -15,8 +15,10 @@ import { loadSync } from '@grpc/proto-loader';
 import type { GrpcListenerConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
-import { type Answer, listenerEdge, logEdgeProblem, RequestSources } from './answer.js';
+import type { Answer } from './answers.js';
 import type { RunningListener, ServiceState } from './engine.js';
+import { listenerEdge, logEdgeProblem } from './listener-edge.js';
+import { RequestSources } from './request-sources.js';
 
 /** The subset of CheckRequest tokengate reads (field names as in the proto: keepCase). */
 interface CheckRequest {

@@ -1,9 +1,11 @@
 import type { AuthListenerConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
-import { type Answer, listenerEdge, logEdgeProblem, RequestSources } from './answer.js';
+import type { Answer } from './answers.js';
 import type { HttpEngine, RunningListener, ServiceState } from './engine.js';
+import { listenerEdge, logEdgeProblem } from './listener-edge.js';
 import { hardenedServer, listen, refuseVersion } from './node-server.js';
+import { RequestSources } from './request-sources.js';
 
 /** Each answer as the flat `[name, value, …]` list `writeHead` takes, built once per answer. */
 function flatHeaders(cache: WeakMap<Answer, string[]>, answer: Answer): string[] {

@@ -1,9 +1,10 @@
 import type { AuthListenerConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
-import { listenerEdge, logEdgeProblem, RequestSources } from './answer.js';
 import type { HttpEngine, RunningListener, ServiceState } from './engine.js';
+import { listenerEdge, logEdgeProblem } from './listener-edge.js';
 import type { Uws } from './native-uws.js';
+import { RequestSources } from './request-sources.js';
 
 /** A target character outside "!".."~": what llhttp refuses in a request target. */
 const outsidePrintableAscii = /[^\x21-\x7e]/;

@@ -1,0 +1,38 @@
+import type { ListenerBase } from '../config/config.js';
+import { Verdict } from '../core/verdict.js';
+
+/** What the edge writes: a status line and headers; the body is always empty (README "What the service answers"). */
+export interface Answer {
+  readonly status: number;
+  readonly statusLine: string;
+  readonly headers: readonly (readonly [string, string])[];
+  /**
+   * The same status line and headers as bytes, encoded once: uWS copies a Buffer as is but
+   * converts a string on every call (measured under pipelined load: three string arguments
+   * per answer cost ≈0.5-0.7 µs of the server's CPU, the Buffers almost nothing).
+   */
+  readonly wire: { readonly statusLine: Buffer; readonly headers: readonly (readonly [Buffer, Buffer])[] };
+}
+
+export function makeAnswer(status: number, headers: [string, string][]): Answer {
+  const statusLine = `${status} ${statusText[status]}`;
+  return Object.freeze<Answer>({
+    status,
+    statusLine,
+    headers,
+    wire: {
+      statusLine: Buffer.from(statusLine, 'latin1'),
+      headers: headers.map(([name, value]) => [Buffer.from(name, 'latin1'), Buffer.from(value, 'latin1')] as const),
+    },
+  });
+}
+
+const statusText: Record<number, string> = { 200: 'OK', 403: 'Forbidden', 410: 'Gone', 503: 'Service Unavailable' };
+
+/** The one place verdicts become statuses. */
+export function statusFor(verdict: Verdict, listener: ListenerBase): number {
+  if (verdict === Verdict.allow) return 200;
+  if (verdict === Verdict.expired) return listener.expiredStatus;
+  if (verdict === Verdict.badSource || verdict === Verdict.error) return 503;
+  return 403;
+}
