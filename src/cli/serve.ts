@@ -14,7 +14,7 @@ import { ExitCode } from './exit-codes.js';
 
 function sayWarnings(loaded: LoadedConfig, logger: Logger): void {
   for (const warning of loaded.warnings) logger.log('warn', warning);
-  if (loaded.warnings.some((w) => w.includes('PUBLISHED DEMO'))) {
+  if (loaded.demoSecrets) {
     process.stderr.write(
       [
         '',

@@ -12,6 +12,8 @@ export interface CompiledGate {
   readonly gate: Gate;
   /** Things to say loudly at startup (public demo secrets, weak keys). Never contains key material. */
   readonly warnings: readonly string[];
+  /** Some route uses a published demo secret (`publicDemoSecret`): anyone can sign for it. */
+  readonly demoSecrets: boolean;
   readonly problems: readonly string[];
 }
 
@@ -113,6 +115,7 @@ export function compileGate(config: Config, where: KeyEnvironment): CompiledGate
       tokenHeaders: Object.freeze([...new Set(config.routes.flatMap((r) => findScheme(r.scheme)?.headers(r.options) ?? []))]),
     }),
     warnings,
+    demoSecrets: config.routes.some((route) => route.keys.some((key) => key.publicDemoSecret !== undefined)),
     problems,
   };
 }

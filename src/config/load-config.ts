@@ -12,6 +12,8 @@ export interface LoadedConfig {
   readonly config: Config;
   readonly gate: Gate;
   readonly warnings: readonly string[];
+  /** Some route uses a published demo secret: `serve` prints a banner. */
+  readonly demoSecrets: boolean;
   /** The file it came from, or "embedded default". */
   readonly source: string;
   /** SHA-256 (hex) of the config text; keys live in files or the environment, never in it. */
@@ -86,5 +88,12 @@ export function loadConfig(
   const baseDir = file === undefined ? process.cwd() : dirname(source);
   const compiled = compileGate(config, { baseDir, env, readFile });
   if (compiled.problems.length > 0) throw new ConfigError(source, compiled.problems);
-  return { config, gate: compiled.gate, warnings: compiled.warnings, source, digest: hash('sha256', text, 'hex') };
+  return {
+    config,
+    gate: compiled.gate,
+    warnings: compiled.warnings,
+    demoSecrets: compiled.demoSecrets,
+    source,
+    digest: hash('sha256', text, 'hex'),
+  };
 }
