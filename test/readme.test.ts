@@ -39,7 +39,7 @@ it('the quickstart curl calls give 200, 403, 410 and 200, as the README says', a
 
 it('the docs document every registered scheme and exit code', async () => {
   const { schemes } = await import('../src/schemes/registry.js');
-  const { ExitCode } = await import('../src/cli/exit-codes.js');
+  const { ExitCode } = await import('../src/exit-codes.js');
   const formats = readFileSync(new URL('../docs/formats.md', import.meta.url), 'utf8');
   const configuration = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
   for (const scheme of schemes) expect(formats).toContain(`## \`${scheme.id}\``);

@@ -1,6 +1,7 @@
 import { watchFile } from 'node:fs';
 import { listenAdmin } from '../admin/admin-listener.js';
 import { type ConfigFiles, type LoadedConfig, loadConfig, recordingReader } from '../config/load-config.js';
+import { ExitCode } from '../exit-codes.js';
 import type { RunningListener, ServiceState } from '../http/engine.js';
 import { listenEnvoyGrpc } from '../http/envoy-grpc.js';
 import { EngineError } from '../http/native-uws.js';
@@ -10,7 +11,6 @@ import type { Logger } from '../log.js';
 import { ThreadMetrics } from '../metrics/decision-metrics.js';
 import { serviceMetrics } from '../metrics/exposition.js';
 import { version } from '../version.js';
-import { ExitCode } from './exit-codes.js';
 
 function sayWarnings(loaded: LoadedConfig, logger: Logger): void {
   for (const warning of loaded.warnings) logger.log('warn', warning);

@@ -1,7 +1,7 @@
 import type { LoadedConfig } from '../config/load-config.js';
 import { findRoute, type Route } from '../core/authorize.js';
 import { signablePath } from '../core/signable-path.js';
-import { UsageError } from './exit-codes.js';
+import { UsageError } from '../exit-codes.js';
 
 export interface SignOptions {
   readonly path: string;

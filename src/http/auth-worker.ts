@@ -6,8 +6,8 @@
  * so every worker serves exactly the config the main thread validated.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ExitCode } from '../cli/exit-codes.js';
 import { type ConfigFiles, loadConfig, snapshotReader } from '../config/load-config.js';
+import { ExitCode } from '../exit-codes.js';
 import { createLogger, logLevelFrom } from '../log.js';
 import { emptySnapshot, type MetricsSnapshot, ThreadMetrics } from '../metrics/decision-metrics.js';
 import type { RunningListener, ServiceState } from './engine.js';

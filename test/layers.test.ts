@@ -1,0 +1,50 @@
+/**
+ * Dependencies point one way (docs/development.md, "Layout"): each room of src/ imports only from
+ * rooms below it. The layers, bottom first:
+ *
+ *   base     log.ts, version.ts, exit-codes.ts      (no room of src/)
+ *   core     the pure decision
+ *   schemes  one file per token format
+ *   config   load, validate, compile the gate
+ *   metrics  counters and the exposition
+ *   http     the engines and the edge
+ *   admin    the admin listener
+ *   cli      argument parsing and the service's life; index.ts and hmac-signer.ts (the library)
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+
+const src = fileURLToPath(new URL('../src', import.meta.url));
+const layers = ['base', 'core', 'schemes', 'config', 'metrics', 'http', 'admin', 'cli'] as const;
+const library = new Set(['index.ts', 'hmac-signer.ts']);
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return files(path);
+    return name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+/** The layer of a file of src/, by its room (top-level files: base, or the library on top). */
+function layerOf(path: string): number {
+  const [room, file] = relative(src, path).split('/');
+  if (file === undefined) return library.has(room!) ? layers.indexOf('cli') : layers.indexOf('base');
+  const layer = layers.indexOf(room as (typeof layers)[number]);
+  if (layer < 0) throw new Error(`src/${room}/ is a room the layers do not name: add it to the list above`);
+  return layer;
+}
+
+it('no import runs back up the layers', () => {
+  const upward: string[] = [];
+  for (const file of files(src)) {
+    const text = readFileSync(file, 'utf8');
+    for (const [, target] of text.matchAll(/^(?:import|export)\s[^;]*?from '(\.[^']+)'/gms)) {
+      const imported = join(file, '..', target!.replace(/\.js$/, '.ts'));
+      if (layerOf(imported) > layerOf(file)) upward.push(`${relative(src, file)} → ${relative(src, imported)}`);
+    }
+  }
+  expect(upward).toEqual([]);
+});
