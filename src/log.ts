@@ -1,7 +1,7 @@
 /**
  * Structured JSON lines on stderr through pino: `{"level":"info","time":"<ISO 8601>",...fields,"msg":"..."}`.
  * Callers pass only fields that are safe to log: route names, reasons, key ids, counts. Never
- * tokens, secrets or full query strings (DESIGN.md §3.5); the redaction below is a second line
+ * tokens, secrets or full query strings (docs/security.md rule 5); the redaction below is a second line
  * of defence for field names that could carry them.
  */
 import { pino } from 'pino';

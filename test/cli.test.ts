@@ -169,7 +169,7 @@ describe('CLI errors never print file content', () => {
   });
 });
 
-describe('sign refuses what the service refuses (DESIGN.md §3 rule 10)', () => {
+describe('sign refuses what the service refuses (docs/security.md rule 10)', () => {
   it.each([
     ['/my/a b.mp4', /pchar/],
     ['/my/a.mp4?x=1', /"\?"/],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalIp } from '../src/core/client-ip.js';
 
-describe('canonical client IP (DESIGN.md §3.6)', () => {
+describe('canonical client IP (docs/security.md rule 6)', () => {
   it.each([
     ['192.168.88.98', '192.168.88.98'],
     ['0.0.0.0', '0.0.0.0'],

@@ -1,10 +1,10 @@
 /**
  * Transport conformance: the same raw bytes against both engines, each with the outcome it must
  * have. The uws engine reads no signed value from a header (it trims bytes 0x80-0xFF from both
- * ends of header values: DESIGN.md §3 rule 11), so the engines are compared on the target form
+ * ends of header values: docs/security.md rule 11), so the engines are compared on the target form
  * (`/tokengate/<client ip><original uri>`, what the shipped nginx config sends as the auth
  * request's own target); the header form (the embedded default config) runs on node.
- * Where the uWS build falls short of the ideal (DESIGN.md §5), the case says why it is safe
+ * Where the uWS build falls short of the ideal (docs/engines.md), the case says why it is safe
  * anyway: never an allow, other clients keep being answered, and the shipped nginx config never
  * forwards such a request (checked through real nginx below).
  * docs/engines.md "What each engine does with unusual requests" is the prose of this table.
@@ -514,7 +514,7 @@ describe.each(serviceNames)('transport conformance: %s', (service) => {
 const isControl = (byte: number) => byte <= 0x20;
 const send = (port: number, bytes: string) => firstAnswer(port, bytes);
 
-describe('raw bytes at both ends and in the middle of every source (DESIGN.md §3 rule 11)', () => {
+describe('raw bytes at both ends and in the middle of every source (docs/security.md rule 11)', () => {
   it('the request target, on both engines: never an allow, the same answer from both, node within 2 s', async () => {
     // The target is "/tokengate/<ip><uri>": bytes around and inside the IP segment and the URI.
     const sources = {

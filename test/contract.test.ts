@@ -1,5 +1,5 @@
 /**
- * The contract every registered scheme meets, run through the same cases (STYLE.md §8):
+ * The contract every registered scheme meets, run through the same cases (docs/development.md):
  * sign→verify, rotation, every single-character change denies (and never reads as expired),
  * malformed inputs deny without throwing, expiry and start boundaries.
  */

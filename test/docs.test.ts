@@ -49,6 +49,19 @@ describe('documentation', () => {
     expect(text).not.toMatch(/DESIGN\.md|STYLE\.md|\.\.\/shared/);
   });
 
+  it("no file of the repository points at the developers' notes outside it", () => {
+    const tracked = (dir: string): string[] =>
+      readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? tracked(join(dir, entry.name)) : [join(dir, entry.name)],
+      );
+    const files = ['src', 'test', 'bench', 'deploy', 'docs']
+      .flatMap(tracked)
+      .concat(['README.md', 'nginx.example.conf', 'package.json', '.ci/run'])
+      .filter((file) => file !== join('test', 'docs.test.ts') && !file.startsWith(join('bench', 'results')));
+    const pointing = files.filter((file) => /DESIGN\.md|STYLE\.md|\.\.\/shared/.test(readFileSync(join(root, file), 'utf8')));
+    expect(pointing).toEqual([]);
+  });
+
   it('README.md is short: what it is, the tested quickstart, the answers, one route, links', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     expect(readme.split('\n').length).toBeLessThanOrEqual(250);

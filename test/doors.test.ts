@@ -2,9 +2,10 @@
  * One contract, every door: the same table of cases through the nginx-style headers, the
  * target form (nginx `proxy_pass .../tokengate/$remote_addr$request_uri`), Envoy HTTP mode (path
  * prefix), Envoy gRPC mode (a real gRPC client, Envoy's wire format) and real Caddy (Debian
- * package, deploy/caddy/Caddyfile) in front of the service. The node engine serves every door; the
- * uws engine only those that put no signed value in a header (it trims header values: DESIGN.md
- * §3 rule 11), which its config refuses. Every door must give every case the same verdict. Then what is particular to Envoy HTTP mode and to
+ * package, deploy/caddy/Caddyfile) in front of the service. The node engine serves every door;
+ * the uws engine only those that put no signed value in a header (it trims header values:
+ * docs/security.md rule 11), which its config refuses. Every door must give every case the same
+ * verdict. Then what is particular to Envoy HTTP mode and to
  * Caddy's forward_auth. Routes and paths are those of deploy/caddy/Caddyfile (/vod/, /live/).
  */
 import { type ChildProcess, spawn } from 'node:child_process';

@@ -169,7 +169,7 @@ describe('hmac: keys, scope, client binding', () => {
   });
 });
 
-describe('hmac: a token opens only the route it was signed for (DESIGN.md §3 rule 9)', () => {
+describe('hmac: a token opens only the route it was signed for (docs/security.md rule 9)', () => {
   // One key id and key on every route: a normal configuration.
   const shared = [{ id: '2026-11', env: 'K1' }];
   const routes = gateFor(
@@ -236,7 +236,7 @@ describe('hmac: a token opens only the route it was signed for (DESIGN.md §3 ru
   });
 });
 
-describe('signers refuse what the service refuses and sign text as UTF-8 (DESIGN.md §3 rule 10)', () => {
+describe('signers refuse what the service refuses and sign text as UTF-8 (docs/security.md rule 10)', () => {
   it('a non-ASCII path is percent-encoded as UTF-8: its token never opens the latin1 look-alike', () => {
     // "ų" is U+0173: latin1 encoding kept only its low byte, "s", so the token opened /vod/secret.mp4.
     const signed = signer.token('/vod/ųecret.mp4', { ttlSec: 600, nowSec: now });

@@ -344,7 +344,7 @@ describe('property: look-alike forms get the documented verdict', () => {
   });
 });
 
-describe('property: percent-encoded UTF-8 in the path, both directions (DESIGN.md §3 rule 2)', () => {
+describe('property: percent-encoded UTF-8 in the path, both directions (docs/security.md rule 2)', () => {
   const isC1 = (text: string) => /[\u0080-\u009f]/.test(text);
   /** No lone surrogate (String.prototype.isWellFormed is ES2024; Node 20 has it, this project's lib does not). */
   const wellFormed = (text: string) => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);

@@ -28,7 +28,7 @@ describe('azion published example (Azion Secure Token guide)', () => {
     });
   }
 
-  it('re-split of uri + e (DESIGN.md §3.3) is refused: /files/10 + 1470055000 vs /files/1 + 01470055000', () => {
+  it('re-split of uri + e (docs/security.md rule 3) is refused: /files/10 + 1470055000 vs /files/1 + 01470055000', () => {
     const gate = gateFor([{ prefix: '/', scheme: 'azion', keys: [{ id: 'k', env: 'S' }] }], { S: 'mysecret' });
     const url = signedUrl(gate, { path: '/files/10', expiresSec: 1470055000 });
     const st = /st=([^&]+)/.exec(url)![1];

@@ -7,7 +7,7 @@ const rejected = (uri: string) => {
   return isRejection(result) ? result.detail : undefined;
 };
 
-describe('request target rules (DESIGN.md §3.2)', () => {
+describe('request target rules (docs/security.md rule 2)', () => {
   it('keeps path and query raw, undecoded', () => {
     expect(parseRequestTarget('/a/%41b?x=%2F&y')).toEqual({ path: '/a/%41b', query: 'x=%2F&y' });
     expect(parseRequestTarget('/')).toEqual({ path: '/', query: '' });

@@ -65,7 +65,7 @@ afterAll(async () => {
   await Promise.all([service?.stop(), compat?.stop()]);
 });
 
-describe('auth listener answers (DESIGN.md §2.3)', () => {
+describe('auth listener answers (README "What the service answers")', () => {
   it('200 with X-Token-Status: valid, capped max-age and an empty body for a fresh Azion URL', async () => {
     const response = await ask(await sign(['--path', '/my/video.mp4', '--ttl', '3600']));
     expect(response.status).toBe(200);

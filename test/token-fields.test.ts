@@ -3,7 +3,7 @@ import { noToken, tokenParamReader } from '../src/core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../src/core/unix-time.js';
 import { isRejection } from '../src/core/verdict.js';
 
-describe('time fields: exactly ten ASCII digits, no leading zero (DESIGN.md §3.3)', () => {
+describe('time fields: exactly ten ASCII digits, no leading zero (docs/security.md rule 3)', () => {
   const parse = timeFieldParser('e');
   it('reads canonical values', () => {
     expect(parse('1470055000')).toBe(1470055000);

@@ -12,7 +12,7 @@ const routes = (cache: boolean | undefined, key = 'K') => [
 const env = { K: 'verdict-cache-secret', L: 'another-verdict-cache-secret' };
 const statsOf = (gate: ReturnType<typeof gateFor>) => gate.routes[0]!.cache!.stats();
 
-describe('verdict cache (DESIGN.md §3.7)', () => {
+describe('verdict cache (docs/security.md rule 7)', () => {
   it('is off by default for plain routes, on for stream routes, and per route on request', () => {
     expect(gateFor(routes(undefined), env).routes[0]!.cache).toBeUndefined();
     expect(gateFor(routes(true), env).routes[0]!.cache).toBeDefined();

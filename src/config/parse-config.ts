@@ -48,7 +48,7 @@ class Problems {
   headerName(obj: Json, key: string, path: string, required: boolean): string | undefined {
     if (!required && obj[key] === undefined) return undefined;
     const name = this.string(obj, key, path);
-    // Underscores: the uWS build hangs on such header names (DESIGN.md §5), and proxies drop them.
+    // Underscores: the uWS build hangs on such header names (docs/engines.md), and proxies drop them.
     if (name !== '' && !/^[A-Za-z0-9-]+$/.test(name))
       this.add(`${path}.${key}`, 'must be a header name of letters, digits and "-"');
     return name.toLowerCase();
@@ -208,7 +208,7 @@ export function parseConfig(raw: unknown): Config | string[] {
       'engineFallback',
       'routes',
     ]) ?? {};
-  // node by default: it hands over the bytes the proxy sent; uws trims header values (DESIGN.md §5).
+  // node by default: it hands over the bytes the proxy sent; uws trims header values (docs/engines.md).
   const engine = root.engine === undefined ? 'node' : root.engine;
   if (engine !== 'uws' && engine !== 'node') p.add('config.engine', 'must be "uws" or "node"');
   const engineFallback = root.engineFallback === undefined ? 'none' : root.engineFallback;
@@ -323,7 +323,7 @@ function crossCheck(
  * The uws engine trims bytes 0x80-0xFF from both ends of every header value (a URI header
  * "/ck/books/本" arrives as "/ck/books/"), so it may read no signed value from a header: the URI
  * and client IP come from the request target, which it hands over intact, and no route reads a
- * token from a cookie or header (DESIGN.md §3 rule 11).
+ * token from a cookie or header (docs/security.md rule 11).
  */
 function uwsConditions(listeners: readonly AuthListenerConfig[], paths: readonly string[], routes: RouteConfig[], p: Problems) {
   const why = 'the uws engine trims bytes 0x80-0xFF from both ends of header values';

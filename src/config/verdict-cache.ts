@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { VerdictCache } from '../core/token-scheme.js';
 
 /**
- * DESIGN.md §3.7: entries are keyed by a digest of the signed material (every hashed field, the
+ * docs/security.md rule 7: entries are keyed by a digest of the signed material (every hashed field, the
  * IP included), SHA-256 in base64: 44 characters whatever the URI length, and no two different
  * materials share a key in practice (a collision would let one token pass as another).
  */

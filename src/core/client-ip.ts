@@ -1,5 +1,5 @@
 /**
- * Canonical text of a client IP address, as token signers must write it (DESIGN.md §3.6):
+ * Canonical text of a client IP address, as token signers must write it (docs/security.md rule 6):
  * IPv4 as a plain dotted quad without leading zeros; IPv6 per RFC 5952 (lowercase, no leading
  * zeros, the longest run of two or more zero groups shortened to "::", the first on a tie).
  *

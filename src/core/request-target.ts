@@ -1,6 +1,6 @@
 import { type Rejection, rejection, Verdict } from './verdict.js';
 
-/** Longest request target accepted (DESIGN.md §3.2); longer ones are denied before any parsing. */
+/** Longest request target accepted (docs/security.md rule 2); longer ones are denied before any parsing. */
 export const maxUriBytes = 8192;
 
 const tooLong = rejection(Verdict.badUri, `the URI is longer than ${maxUriBytes} bytes`);
@@ -95,7 +95,7 @@ function isDoubleEscape(text: string, i: number, end: number): boolean {
 /**
  * Splits and checks a raw request target, exactly as the client sent it (nginx `$request_uri`).
  * The path is what legacy formats hash, so every form that an origin could read differently
- * from the signer is refused here rather than normalised (DESIGN.md §3.2). One pass, each
+ * from the signer is refused here rather than normalised (docs/security.md rule 2). One pass, each
  * character looked at a bounded number of times: linear in the URI's length.
  */
 export function parseRequestTarget(uri: string): RequestTarget | Rejection {

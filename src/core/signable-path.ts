@@ -18,7 +18,7 @@ export class UnsignablePathError extends TypeError {
 const nonAscii = /[^\x00-\x7f]/;
 
 /**
- * Checks a path with the same URI rules as the service (DESIGN.md §3 rule 10), so no signer hands
+ * Checks a path with the same URI rules as the service (docs/security.md rule 10), so no signer hands
  * out a link the service refuses or one that opens another file. Raw non-ASCII text is
  * percent-encoded as UTF-8, the only encoding the service accepts, and only when that is
  * unambiguous: the path holds no "%" already (is "%41" an escape or three characters?).

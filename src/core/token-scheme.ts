@@ -53,7 +53,7 @@ export interface SignRequest {
 }
 
 /**
- * Remembers signed material whose signature proved genuine (DESIGN.md §3.7). Only successes are
+ * Remembers signed material whose signature proved genuine (docs/security.md rule 7). Only successes are
  * added, so junk cannot evict good entries; the clock is still checked on every hit.
  */
 export interface VerdictCache {

@@ -1,7 +1,7 @@
 import { type Rejection, rejection, Verdict } from './verdict.js';
 
 /**
- * Parser for a token's time field: exactly ten ASCII digits, no leading zero (DESIGN.md §3.3).
+ * Parser for a token's time field: exactly ten ASCII digits, no leading zero (docs/security.md rule 3).
  * Fixed width is what keeps delimiter-free formats unambiguous: `/files/10` + `1470055000`
  * must never equal `/files/1` + `01470055000`. Ten digits cover 2001-09-09 .. 2286-11-20.
  */

@@ -11,7 +11,7 @@ export class EngineError extends Error {
 /**
  * Loads the native uWebSockets.js addon directly. The package's own entry point silently falls
  * back to a slow pure-JS server when the addon does not load (Node ABI, glibc or musl mismatch);
- * requiring the binary ourselves makes that failure loud instead (DESIGN.md §5).
+ * requiring the binary ourselves makes that failure loud instead (docs/engines.md).
  */
 export function loadNativeUws(): Uws {
   const binary = `uWebSockets.js/binaries/uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;

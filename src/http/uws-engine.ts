@@ -96,7 +96,7 @@ function listenAuth(
   return listen(uws, app, listener.name, listener.host, listener.port);
 }
 
-/** The fast engine: native uWebSockets.js (DESIGN.md §5 lists what its parser gets wrong). */
+/** The fast engine: native uWebSockets.js (docs/engines.md lists what its parser gets wrong). */
 export function uwsEngine(uws: Uws): HttpEngine {
   return {
     name: 'uws',

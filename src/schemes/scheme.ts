@@ -13,7 +13,7 @@ export interface SchemeDefinition {
   /** The one name used in config, CLI, docs and metric labels. */
   readonly id: string;
   readonly summary: string;
-  /** The SignRequest options the format signs; `sign` refuses any other (DESIGN.md §3 rule 10). */
+  /** The SignRequest options the format signs; `sign` refuses any other (docs/security.md rule 10). */
   readonly signOptions: readonly SignOption[];
   /** Query parameters the format reads; shown in docs and help. */
   readonly params: readonly string[];
@@ -32,7 +32,7 @@ export interface SchemeDefinition {
   /**
    * Binds the format to a route's keys and options. `routePrefix` is the route's prefix: a token
    * whose scope reaches outside it never verifies, so a key shared by two routes cannot let one
-   * route's token open the other (DESIGN.md §3 rule 9).
+   * route's token open the other (docs/security.md rule 9).
    */
   create(keys: readonly RouteKey[], options: Readonly<Record<string, unknown>>, routePrefix: string): TokenScheme;
 }
