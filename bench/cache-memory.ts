@@ -11,7 +11,7 @@ const key = (i: number) => `/my/videos/title-${i}/segment-${i % 997}.ts\n1795412
 globalThis.gc?.();
 const before = process.memoryUsage();
 const cache = verdictCache(entries, 8 * 1024 * 1024 * 1024);
-for (let i = 0; i < entries; i++) cache.add(key(i));
+for (let i = 0; i < entries; i++) cache.add(cache.keyOf(key(i)));
 globalThis.gc?.();
 const after = process.memoryUsage();
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -19,8 +19,8 @@ process.stdout.write(
   `verdict cache with ${cache.stats().entries.toLocaleString('en-US')} entries (keys ≈${key(123456).length} chars): ` +
     `RSS +${mib(after.rss - before.rss)}, heap +${mib(after.heapUsed - before.heapUsed)}\n`,
 );
-const hit = measure('hit', (i) => cache.has(key((i * 7919) % entries)));
-const miss = measure('miss', (i) => cache.has(key(entries + i)));
+const hit = measure('hit', (i) => cache.has(cache.keyOf(key((i * 7919) % entries))));
+const miss = measure('miss', (i) => cache.has(cache.keyOf(key(entries + i))));
 const build = measure('building the key alone', (i) => key((i * 7919) % entries));
 process.stdout.write(
   `lookup at 1M entries, key built per call: hit ${hit.medianNs.toFixed(0)} ns, miss ${miss.medianNs.toFixed(0)} ns (key building alone ${build.medianNs.toFixed(0)} ns)\n`,

@@ -57,17 +57,19 @@ describe('verdict cache (docs/security.md rule 7)', () => {
 
   it('is bounded by entries and by bytes', () => {
     const byEntries = verdictCache(3, 1 << 20);
-    for (let i = 0; i < 10; i++) byEntries.add(`key-${i}`);
+    for (let i = 0; i < 10; i++) byEntries.add(byEntries.keyOf(`key-${i}`));
     expect(byEntries.stats().entries).toBe(3);
     const byBytes = verdictCache(1000, 4096);
-    for (let i = 0; i < 100; i++) byBytes.add(`${i}`.padEnd(500, 'x'));
+    for (let i = 0; i < 100; i++) byBytes.add(byBytes.keyOf(`${i}`.padEnd(500, 'x')));
     expect(byBytes.stats().bytes).toBeLessThanOrEqual(4096);
     // Keyed by a 44-character digest (152 bytes an entry), however long the signed material.
     expect(byBytes.stats().entries).toBe(Math.floor(4096 / 152));
     const long = verdictCache(10, 1 << 20);
-    long.add('x'.repeat(8192));
+    long.add(long.keyOf('x'.repeat(8192)));
     expect(long.stats().bytes).toBe(152);
-    expect(long.has('x'.repeat(8192))).toBe(true);
-    expect(long.has(`${'x'.repeat(8191)}y`)).toBe(false);
+    expect(long.has(long.keyOf('x'.repeat(8192)))).toBe(true);
+    expect(long.has(long.keyOf(`${'x'.repeat(8191)}y`))).toBe(false);
+    // The key is a fixed-length digest of the material, never the material itself.
+    expect(long.keyOf('x'.repeat(8192))).toHaveLength(44);
   });
 });

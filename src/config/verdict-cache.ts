@@ -22,16 +22,18 @@ export function verdictCache(maxEntries: number, maxBytes: number): VerdictCache
   let hits = 0;
   let misses = 0;
   return {
-    has(material) {
-      if (lru.get(digest(material)) === true) {
+    // A miss digests the material once: the key serves the lookup and the insertion.
+    keyOf: digest,
+    has(key) {
+      if (lru.get(key) === true) {
         hits++;
         return true;
       }
       misses++;
       return false;
     },
-    add(material) {
-      lru.set(digest(material), true);
+    add(key) {
+      lru.set(key, true);
       return true;
     },
     // Plain counters, read at scrape time: counting costs nothing on the hot path.

@@ -94,7 +94,7 @@ export function authorize(
   if (cache === undefined) {
     genuine = route.scheme.verify(token);
   } else {
-    const key = route.scheme.cacheKey(token);
+    const key = cache.keyOf(route.scheme.cacheKey(token));
     genuine = cache.has(key) || (route.scheme.verify(token) && cache.add(key));
   }
   if (!genuine) return deny(forged, route);

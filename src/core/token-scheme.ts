@@ -57,8 +57,10 @@ export interface SignRequest {
  * added, so junk cannot evict good entries; the clock is still checked on every hit.
  */
 export interface VerdictCache {
+  /** The entry key of signed material (a digest of it): computed once per request, then looked up or added. */
+  keyOf(material: string): string;
   has(key: string): boolean;
-  /** Records a genuine signature; returns true, for use in expressions. */
+  /** Records a genuine signature under its `keyOf` key; returns true, for use in expressions. */
   add(key: string): true;
   /** Counters since the cache was built, read at scrape time. */
   stats(): VerdictCacheStats;
