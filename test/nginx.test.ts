@@ -16,6 +16,7 @@ import {
   socketsOnPort,
   startNginx,
 } from './helpers/nginx.js';
+import { rawRequest } from './helpers/raw-http.js';
 import { type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const published = '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000';
@@ -143,6 +144,20 @@ describe('through real nginx', () => {
     const response = await get(url);
     expect(response.status).toBe(410);
     expect(nginx.errorLog()).not.toMatch(/auth request unexpected status/);
+  });
+
+  it('nginx itself refuses a request target with bytes outside printable ASCII (400), before any auth request', async () => {
+    const port = Number(new URL(base).port);
+    const url = await sign(['--path', '/my/video.mp4', '--ttl', '600']);
+    expect((await rawRequest(port, `GET ${url} HTTP/1.1\r\nHost: x\r\n\r\n`)).status).toBe(200);
+    for (const target of [
+      `/my/video.mp4\xe6\x9c\xac?${url.split('?')[1]}`,
+      `${url}\xff`,
+      `/my/\x7fvideo.mp4?${url.split('?')[1]}`,
+    ]) {
+      const response = await rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect([JSON.stringify(target), response.status]).toEqual([JSON.stringify(target), 400]);
+    }
   });
 
   it('HEAD behaves like GET', async () => {
