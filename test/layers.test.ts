@@ -9,7 +9,8 @@
  *   metrics  counters and the exposition
  *   http     the engines and the edge
  *   admin    the admin listener
- *   cli      argument parsing and the service's life; index.ts and hmac-signer.ts (the library)
+ *   service  the service's life: start, reload, drain, stop; the auth workers
+ *   cli      argument parsing only; index.ts and hmac-signer.ts (the library)
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -17,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 
 const src = fileURLToPath(new URL('../src', import.meta.url));
-const layers = ['base', 'core', 'schemes', 'config', 'metrics', 'http', 'admin', 'cli'] as const;
+const layers = ['base', 'core', 'schemes', 'config', 'metrics', 'http', 'admin', 'service', 'cli'] as const;
 const library = new Set(['index.ts', 'hmac-signer.ts']);
 
 function files(dir: string): string[] {

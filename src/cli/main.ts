@@ -7,8 +7,8 @@ import { ExitCode, UsageError } from '../exit-codes.js';
 import { EngineError } from '../http/native-uws.js';
 import { createLogger, logLevelFrom, logLevels } from '../log.js';
 import { schemes } from '../schemes/registry.js';
+import { runService } from '../service/main-thread.js';
 import { explain } from './explain.js';
-import { serve } from './serve.js';
 import { signUrl } from './sign.js';
 
 const usage = `tokengate: validates signed URLs for reverse proxies (200 allow, 403 deny, 410 expired)
@@ -65,7 +65,7 @@ async function main(argv: string[]): Promise<number> {
         `TOKENGATE_LOG_LEVEL must be one of ${logLevels.join(', ')} (its value is not shown: environment values may be secret)`,
       );
     }
-    await serve(configFile, createLogger(level));
+    await runService(configFile, createLogger(level));
     return -1;
   }
   if (command === 'sign') {

@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { claimPort } from '../../src/http/claim-port.js';
+import { claimPort } from '../../src/service/claim-port.js';
 
 /** The Debian nginx binary; the suite needs the real one (test/install-test-deps.sh installs it). */
 export function nginxBinary(): string {

@@ -8,11 +8,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type ConfigFiles, loadConfig, snapshotReader } from '../config/load-config.js';
 import { ExitCode } from '../exit-codes.js';
+import { loadNativeUws } from '../http/native-uws.js';
+import { uwsEngine } from '../http/uws-engine.js';
 import { createLogger, logLevelFrom } from '../log.js';
-import { emptySnapshot, type MetricsSnapshot, ThreadMetrics } from '../metrics/decision-metrics.js';
-import type { RunningListener, ServiceState } from './engine.js';
-import { loadNativeUws } from './native-uws.js';
-import { uwsEngine } from './uws-engine.js';
+import { emptySnapshot, type MetricsSnapshot } from '../metrics/decision-metrics.js';
+import { Service } from './service.js';
 
 export interface AuthWorkerData {
   readonly configFile: string | undefined;
@@ -27,8 +27,7 @@ export type WorkerCommand =
   | { readonly type: 'reload'; readonly files: ConfigFiles }
   | { readonly type: 'metrics' }
   | { readonly type: 'drain' }
-  | { readonly type: 'shutdown' }
-  | { readonly type: 'failpoint:throw' };
+  | { readonly type: 'shutdown' };
 
 /** What a worker answers. */
 export type WorkerMessage =
@@ -45,61 +44,49 @@ if (port !== null) {
   const logger = createLogger(logLevelFrom(process.env) ?? 'info');
   const post = (message: WorkerMessage) => port.postMessage(message);
   const load = (snapshot: ConfigFiles) => loadConfig(configFile, process.env, snapshotReader(snapshot));
-  const running: RunningListener[] = [];
+  let service: Service | undefined;
   // A JavaScript error outside a request handler (a bug in reload or metrics code): close this
   // worker's sockets and end the thread, so the main thread replaces it. Ending a thread with
   // uWS sockets still open would abort the whole process (Node's uv_loop_close assertion).
   const fail = (error: unknown) => {
     logger.log('fatal', 'auth worker failed; closing its sockets', { error: String((error as Error)?.stack ?? error) });
-    for (const listener of running) listener.closeAll();
+    service?.stop();
     process.exitCode = ExitCode.software;
     port.close();
   };
   process.on('uncaughtException', fail);
   process.on('unhandledRejection', fail);
-  // Failpoint for the fault tests: only when the environment names it.
-  const failpoints = (process.env.TOKENGATE_FAILPOINTS ?? '').split(',');
   try {
-    const loaded = load(files);
-    const engine = uwsEngine(loadNativeUws());
-    const state: ServiceState = { gate: loaded.gate, ready: true, draining: false };
-    const metrics = loaded.config.metrics ? new ThreadMetrics(loaded.gate) : undefined;
-    for (const [i, listener] of loaded.config.listeners.entries()) {
-      const port = ports[i] ?? listener.port;
-      running.push(await engine.listenAuth({ ...listener, port }, state, logger, metrics?.listener(listener.name)));
-    }
+    const { gate, config } = load(files);
+    service = new Service(gate, config.metrics, true);
+    const auth = config.listeners.map((listener, i) => ({ ...listener, port: ports[i] ?? listener.port }));
+    const running = await service.start({ engine: uwsEngine(loadNativeUws()), auth, grpc: [] }, logger);
+    const serving = service;
     port.on('message', (command: WorkerCommand) => {
       switch (command.type) {
         case 'reload':
           try {
-            const next = load(command.files).gate;
-            metrics?.gateReplaced(next);
-            state.gate = next;
+            serving.reload(load(command.files).gate);
             post({ type: 'reloaded' });
           } catch (error) {
             post({ type: 'reload-failed', problems: (error as { problems?: string[] }).problems ?? [String(error)] });
           }
           break;
         case 'metrics':
-          post({ type: 'metrics', snapshot: metrics?.snapshot() ?? emptySnapshot });
+          post({ type: 'metrics', snapshot: serving.snapshot() ?? emptySnapshot });
           break;
         case 'drain':
-          state.draining = true;
-          state.closing = true;
-          for (const listener of running) listener.close();
+          serving.drain();
           break;
         case 'shutdown':
-          for (const listener of running) listener.closeAll();
+          serving.stop();
           port.close();
-          break;
-        case 'failpoint:throw':
-          if (failpoints.includes('worker-throw')) throw new Error('failpoint worker-throw');
           break;
       }
     });
     post({ type: 'listening', ports: running.map((listener) => listener.port) });
   } catch (error) {
-    for (const listener of running) listener.closeAll();
+    service?.stop();
     post({ type: 'failed', message: (error as Error).message });
     port.close();
   }

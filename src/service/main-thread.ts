@@ -1,0 +1,210 @@
+import { listenAdmin } from '../admin/admin-listener.js';
+import { type ConfigFiles, type LoadedConfig, loadConfig, recordingReader } from '../config/load-config.js';
+import { ExitCode } from '../exit-codes.js';
+import type { RunningListener } from '../http/engine.js';
+import { EngineError } from '../http/native-uws.js';
+import { type EngineChoice, selectEngine } from '../http/select-engine.js';
+import type { Logger } from '../log.js';
+import { type ServiceMetrics, serviceMetrics } from '../metrics/exposition.js';
+import { version } from '../version.js';
+import { configWatcher } from './config-watch.js';
+import { Service } from './service.js';
+import { effectiveConfig, sayWarnings } from './startup-log.js';
+import { startWorkerPool, type WorkerPool } from './worker-pool.js';
+
+/** The config as loaded plus every file read for it: the snapshot the workers compile. */
+interface Snapshot {
+  readonly loaded: LoadedConfig;
+  readonly files: ConfigFiles;
+}
+
+function loadSnapshot(configFile: string | undefined): Snapshot {
+  const reader = recordingReader();
+  const loaded = loadConfig(configFile, process.env, reader.read);
+  return { loaded, files: reader.files };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** After the listen sockets close, how long open connections may still bring a request. */
+const drainGraceMs = 500;
+
+/**
+ * The main thread's part of the service: the admin listener, its own Service (the gRPC
+ * listeners, and the auth listeners when one thread serves them) and the pool of auth workers
+ * (when several threads do). Reloads and shutdowns reach every thread through here.
+ */
+class MainThread {
+  private reloading = Promise.resolve();
+  private stopping = false;
+  private watch: ((paths: Iterable<string>) => void) | undefined;
+
+  constructor(
+    private readonly configFile: string | undefined,
+    private readonly first: LoadedConfig,
+    private readonly service: Service,
+    private readonly metrics: ServiceMetrics,
+    private readonly admin: RunningListener,
+    private readonly pool: WorkerPool | undefined,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Loads the config again; every thread swaps to it, or none does (the previous one keeps serving). */
+  reload(): Promise<void> {
+    // One reload at a time, in signal order.
+    this.reloading = this.reloading.then(() => this.reloadNow());
+    return this.reloading;
+  }
+
+  /** Watches the config and key files, reloading after a change (`reloadOnChange`). */
+  watchFiles(files: ConfigFiles): void {
+    this.watch = configWatcher(() => void this.reload(), this.logger);
+    this.watch(files.keys());
+  }
+
+  private async reloadNow(): Promise<void> {
+    const { logger, metrics, pool } = this;
+    let next: Snapshot;
+    try {
+      next = loadSnapshot(this.configFile);
+    } catch (error) {
+      metrics.reloadFailed();
+      logger.log('error', 'config reload rejected; the previous config keeps serving', {
+        problems: (error as { problems?: readonly string[] }).problems ?? [String(error)],
+      });
+      return;
+    }
+    sayWarnings(next.loaded, logger);
+    // The workers compile the very bytes validated here; each swaps its config whole. The main
+    // thread's listeners (gRPC, or all with one worker) swap only once every worker has.
+    const problems = (await pool?.reload(next.files)) ?? [];
+    if (problems.length > 0) {
+      metrics.reloadFailed();
+      logger.log('error', 'a worker rejected the reload', { problems });
+      return;
+    }
+    this.service.reload(next.loaded.gate);
+    metrics.configLoaded(next.loaded);
+    this.watch?.(next.files.keys());
+    logger.log('info', 'config reloaded', {
+      source: next.loaded.source,
+      digest: next.loaded.digest,
+      routes: next.loaded.gate.routes.length,
+      workers: pool?.size() ?? 1,
+    });
+    const listening = (config: LoadedConfig['config']) => JSON.stringify([config.listeners, config.grpcListeners, config.admin]);
+    if (listening(next.loaded.config) !== listening(this.first.config)) {
+      logger.log('warn', 'listener and admin changes take effect only after a restart');
+    }
+  }
+
+  /** Drains, then stops: /readyz fails first, then the listen sockets close, then every connection. */
+  async stop(signal: string): Promise<void> {
+    const { service, pool, admin, logger } = this;
+    if (this.stopping) {
+      logger.log('warn', 'second signal: stopping now', { signal });
+      service.stop();
+      await pool?.shutdown();
+      admin.closeAll();
+      return;
+    }
+    this.stopping = true;
+    // 1. /readyz fails while everything still serves, so load balancers take this instance out.
+    service.leaveRotation();
+    const delaySec = this.first.config.shutdownDelaySec;
+    logger.log('info', 'draining: /readyz answers 503', { signal, delaySec });
+    await sleep(delaySec * 1000);
+    // 2. Stop accepting; answers on open connections now close them (Connection: close).
+    service.drain();
+    pool?.drain();
+    logger.log('info', 'auth listeners closed; answering open connections', { graceMs: drainGraceMs });
+    await sleep(drainGraceMs);
+    // 3. Close what is left (idle keepalive connections).
+    service.stop();
+    await pool?.shutdown();
+    admin.closeAll();
+    logger.log('info', 'stopped', { signal });
+  }
+}
+
+/** The engine the config names, or the fatal line and exit 69 when it cannot load here. */
+function engineFor(loaded: LoadedConfig, logger: Logger): EngineChoice {
+  try {
+    return selectEngine(loaded.config);
+  } catch (error) {
+    if (!(error instanceof EngineError)) throw error;
+    const { engine, engineFallback } = loaded.config;
+    logger.log('fatal', error.message, { engine, engineFallback });
+    process.exit(ExitCode.unavailable);
+  }
+}
+
+/** Starts the service and runs it until SIGTERM/SIGINT (reloading on SIGHUP); resolves once it is listening. */
+export async function runService(configFile: string | undefined, logger: Logger): Promise<void> {
+  const { loaded, files } = loadSnapshot(configFile);
+  const { config } = loaded;
+  const choice = engineFor(loaded, logger);
+  const { engine } = choice;
+  // Only an engine that shares ports between threads runs workers; the node engine serves on the main thread.
+  const workers = engine.sharesPorts && config.listeners.length > 0 ? config.workers : 1;
+  if (choice.fallbackReason !== undefined) {
+    logger.log('warn', 'engine fallback: the native uWS engine cannot load here; serving with the node engine', {
+      reason: choice.fallbackReason,
+      engine: engine.name,
+      workers,
+    });
+  }
+  sayWarnings(loaded, logger);
+  logger.log('info', 'config loaded', {
+    source: loaded.source,
+    digest: loaded.digest,
+    engine: engine.name,
+    config: effectiveConfig(loaded),
+  });
+  // Workers count their own decisions; the main thread counts what it serves.
+  const service = new Service(loaded.gate, config.metrics);
+  let pool: WorkerPool | undefined;
+  const metrics = serviceMetrics({
+    engine: engine.name,
+    engineFallback: choice.fallbackReason !== undefined,
+    version,
+    workers: () => pool?.size() ?? 1,
+    snapshots: async () => {
+      const own = service.snapshot();
+      return [...((await pool?.snapshots()) ?? []), ...(own === undefined ? [] : [own])];
+    },
+  });
+  metrics.configLoaded(loaded);
+  let admin: RunningListener | undefined;
+  let running: readonly RunningListener[];
+  try {
+    admin = await listenAdmin(config.admin, service.state, metrics, logger);
+    if (workers > 1) {
+      pool = await startWorkerPool({ configFile, files, listeners: config.listeners, count: workers, logger });
+      service.state.workersReady = pool.ready;
+    }
+    running = await service.start(
+      { engine, auth: pool === undefined ? config.listeners : [], grpc: config.grpcListeners },
+      logger,
+    );
+  } catch (error) {
+    admin?.closeAll();
+    // Worker threads must close their uWS sockets before the process exits (else Node aborts).
+    await pool?.shutdown();
+    logger.log('fatal', (error as Error).message);
+    process.exit(ExitCode.listen);
+  }
+  const main = new MainThread(configFile, loaded, service, metrics, admin, pool, logger);
+  process.on('SIGHUP', () => void main.reload());
+  if (config.reloadOnChange && configFile !== undefined) main.watchFiles(files);
+  const stop = (signal: string) => main.stop(signal).then(() => process.exit(ExitCode.ok));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  service.state.ready = true;
+  for (const listener of [admin, ...running]) {
+    logger.log('info', 'listening', { listener: listener.name, host: listener.host, port: listener.port });
+  }
+  for (const [i, listener] of (pool === undefined ? [] : config.listeners).entries()) {
+    logger.log('info', 'listening', { listener: listener.name, host: listener.host, port: pool!.ports[i], workers });
+  }
+}

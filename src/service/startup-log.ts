@@ -1,0 +1,32 @@
+import type { LoadedConfig } from '../config/load-config.js';
+import type { Logger } from '../log.js';
+
+const demoBanner = [
+  '',
+  '  ###########################################################################',
+  '  #  WARNING: tokengate is running with the PUBLISHED DEMO SECRETS.          #',
+  '  #  Anyone can sign valid tokens for these routes. Demo use only:           #',
+  '  #  give a config file with your own keys (--config) before real traffic.   #',
+  '  ###########################################################################',
+  '',
+  '',
+].join('\n');
+
+/** A config's warnings, one log line each, and the banner on stderr when it uses published demo secrets. */
+export function sayWarnings(loaded: LoadedConfig, logger: Logger): void {
+  for (const warning of loaded.warnings) logger.log('warn', warning);
+  if (loaded.demoSecrets) process.stderr.write(demoBanner);
+}
+
+/** The effective config for the startup log: key sources (paths, variable names), never key material. */
+export function effectiveConfig(loaded: LoadedConfig): unknown {
+  return {
+    ...loaded.config,
+    routes: loaded.config.routes.map((route) => ({
+      ...route,
+      keys: route.keys.map((key) =>
+        key.publicDemoSecret === undefined ? key : { ...key, publicDemoSecret: '[published demo secret]' },
+      ),
+    })),
+  };
+}

@@ -1,0 +1,181 @@
+import { Worker } from 'node:worker_threads';
+import type { ConfigFiles } from '../config/load-config.js';
+import type { Logger } from '../log.js';
+import { emptySnapshot, type MetricsSnapshot, retire } from '../metrics/decision-metrics.js';
+import type { AuthWorkerData, WorkerCommand, WorkerMessage } from './auth-worker.js';
+import { claimPort } from './claim-port.js';
+
+export interface WorkerPool {
+  /** The ports every worker listens on, one per auth listener. */
+  readonly ports: readonly number[];
+  /**
+   * Every worker compiles `files` (the bytes the main thread read and validated) and swaps its
+   * config; resolves once each has answered, with the problems of any that refused.
+   */
+  reload(files: ConfigFiles): Promise<readonly string[]>;
+  /** Every live worker's counters plus what exited workers had counted. */
+  snapshots(): Promise<MetricsSnapshot[]>;
+  /** Workers currently running. */
+  size(): number;
+  /** True while every worker listens (not during a replacement, not while stopping). */
+  ready(): boolean;
+  /** Stops accepting connections; answers on open ones close them (Connection: close). */
+  drain(): void;
+  shutdown(): Promise<void>;
+}
+
+export interface WorkerPoolOptions {
+  readonly configFile: string | undefined;
+  /** The config and key files as the main thread read and validated them. */
+  readonly files: ConfigFiles;
+  readonly listeners: readonly { readonly host: string; readonly port: number }[];
+  readonly count: number;
+  readonly logger: Logger;
+  /** The worker's module (default: ./auth-worker.js); the fault tests wrap it. */
+  readonly entry?: URL;
+}
+
+/** How long a scrape or a reload waits for a busy worker. */
+const replyTimeoutMs = 1000;
+
+/**
+ * One auth worker thread as the main thread sees it: whether it listens, the replies it owes
+ * (a worker answers its messages in order, so each queue is oldest first), its last counters.
+ */
+class WorkerHandle {
+  readonly thread: number;
+  listening = false;
+  /** Its last metrics snapshot; what an exited worker had counted stays counted. */
+  latest: MetricsSnapshot = emptySnapshot;
+  private readonly owed = {
+    metrics: [] as ((snapshot: MetricsSnapshot) => void)[],
+    reload: [] as ((problems: readonly string[]) => void)[],
+  };
+
+  constructor(readonly worker: Worker) {
+    this.thread = worker.threadId;
+  }
+
+  /** Routes a reply to the request waiting for it; `listening` and `failed` go to `started`. */
+  received(message: WorkerMessage, started: { resolve(ports: readonly number[]): void; reject(error: Error): void }): void {
+    if (message.type === 'metrics') {
+      this.latest = message.snapshot;
+      this.owed.metrics.shift()?.(message.snapshot);
+    } else if (message.type === 'reloaded') {
+      this.owed.reload.shift()?.([]);
+    } else if (message.type === 'reload-failed') {
+      this.owed.reload.shift()?.(message.problems);
+    } else if (message.type === 'listening') {
+      this.listening = true;
+      started.resolve(message.ports);
+    } else {
+      started.reject(new Error(message.message));
+    }
+  }
+
+  /** This worker's counters now, or its last ones if it does not answer within the timeout. */
+  metrics(): Promise<MetricsSnapshot> {
+    return this.ask({ type: 'metrics' }, this.owed.metrics, () => this.latest);
+  }
+
+  /** Compiles and swaps to `files`; resolves with the worker's problems (none: it serves them). */
+  reload(files: ConfigFiles): Promise<readonly string[]> {
+    return this.ask({ type: 'reload', files }, this.owed.reload, () => ['the worker did not answer the reload within 1 s']);
+  }
+
+  private ask<T>(command: WorkerCommand, queue: ((value: T) => void)[], fallback: () => T): Promise<T> {
+    return new Promise<T>((resolve) => {
+      const timer = setTimeout(() => resolve(fallback()), replyTimeoutMs);
+      queue.push((value) => {
+        clearTimeout(timer);
+        resolve(value);
+      });
+      this.send(command);
+    });
+  }
+
+  send(command: WorkerCommand): void {
+    this.worker.postMessage(command);
+  }
+
+  /** The thread is gone: every reply it owed resolves empty. */
+  exited(): void {
+    this.listening = false;
+    for (const reply of this.owed.metrics.splice(0)) reply(emptySnapshot);
+    for (const reply of this.owed.reload.splice(0)) reply([]);
+  }
+}
+
+/**
+ * Starts `count` auth workers on the same ports: the first one binds (port 0 picks one), the
+ * others join its ports. A worker that exits unexpectedly is logged and replaced; replacements
+ * compile the config snapshot the others serve.
+ */
+export async function startWorkerPool(options: WorkerPoolOptions): Promise<WorkerPool> {
+  const { configFile, listeners, count, logger } = options;
+  const entry = options.entry ?? new URL('./auth-worker.js', import.meta.url);
+  let stopping = false;
+  let files = options.files;
+  let ports: readonly number[] = listeners.map((listener) => listener.port);
+  const handles = new Set<WorkerHandle>();
+  /** What exited workers had counted. */
+  const retired: MetricsSnapshot[] = [];
+
+  const spawn = (): Promise<readonly number[]> =>
+    new Promise((resolve, reject) => {
+      const workerData: AuthWorkerData = { configFile, ports, files };
+      const handle = new WorkerHandle(new Worker(entry, { workerData }));
+      handles.add(handle);
+      handle.worker.on('message', (message: WorkerMessage) => handle.received(message, { resolve, reject }));
+      handle.worker.once('error', (error) => {
+        logger.log('error', 'auth worker crashed', { error: String(error) });
+        reject(error);
+      });
+      handle.worker.once('exit', (code) => {
+        handles.delete(handle);
+        handle.exited();
+        // What it counted stays counted (its cache entries are gone with it).
+        retired.push(retire(handle.latest));
+        if (stopping) return;
+        logger.log('error', 'auth worker exited; starting a replacement', { code, thread: handle.thread });
+        setTimeout(() => {
+          spawn().then(
+            () => logger.log('info', 'auth worker replaced', { workers: handles.size, replaced: handle.thread }),
+            (error: Error) => logger.log('error', 'replacement worker failed to listen', { error: error.message }),
+          );
+        }, 100).unref();
+      });
+    });
+
+  const shutdown = async () => {
+    stopping = true;
+    const exits = [...handles].map((handle) => new Promise((resolve) => handle.worker.once('exit', resolve)));
+    for (const handle of handles) handle.send({ type: 'shutdown' });
+    await Promise.race([Promise.all(exits), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+  };
+  try {
+    // uSockets sets SO_REUSEPORT only for a named port: resolve port 0 to a free one first,
+    // and make sure no other program holds a named one (SO_REUSEPORT would silently share it).
+    ports = await Promise.all(listeners.map(({ host, port }) => claimPort(host, port)));
+    await Promise.all(Array.from({ length: count }, spawn));
+  } catch (error) {
+    // Workers with open uWS sockets must close them before the process may exit.
+    await shutdown();
+    throw error;
+  }
+  return {
+    ports,
+    async reload(next) {
+      files = next;
+      return (await Promise.all([...handles].map((handle) => handle.reload(next)))).flat();
+    },
+    snapshots: async () => [...retired, ...(await Promise.all([...handles].map((handle) => handle.metrics())))],
+    size: () => handles.size,
+    ready: () => !stopping && [...handles].filter((handle) => handle.listening).length === count,
+    drain: () => {
+      stopping = true;
+      for (const handle of handles) handle.send({ type: 'drain' });
+    },
+    shutdown,
+  };
+}
