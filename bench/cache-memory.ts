@@ -10,7 +10,7 @@ const entries = 1_000_000;
 const key = (i: number) => `/my/videos/title-${i}/segment-${i % 997}.ts\n1795412388\nm6WCATfRgS_5lcyChCPgr${'AQgw'[i & 3]}`;
 globalThis.gc?.();
 const before = process.memoryUsage();
-const cache = verdictCache(entries, 8 * 1024 * 1024 * 1024);
+const cache = verdictCache(entries);
 for (let i = 0; i < entries; i++) cache.add(cache.keyOf(key(i)));
 globalThis.gc?.();
 const after = process.memoryUsage();

@@ -27,7 +27,7 @@ export function tokenLists(): Record<string, string[]> {
   const sign = {
     azion: (path: string, ttl: number) => signedUrl(gate, { path, expiresSec: now + ttl }),
     alta: (path: string, ttl: number) => signedUrl(gate, { path, expiresSec: now + ttl, notBeforeSec: now - 7200, clientIp }),
-    hmac: (path: string, ttl: number) => hmac.sign(path, { ttlSec: ttl, nowSec: now }),
+    hmac: (path: string, ttl: number) => hmac.sign({ path: path, expiresSec: now + ttl }),
   };
   const prefix = { azion: '/my', alta: '/tv', hmac: '/vod' };
   const lists: Record<string, string[]> = {};

@@ -1,6 +1,8 @@
+import { type SignRequest, unixNow } from './core/sign-request.js';
 import { signablePath } from './core/signable-path.js';
 import type { SignedToken } from './core/token-scheme.js';
 import { hmac } from './schemes/hmac.js';
+import { OptionProblems } from './schemes/scheme.js';
 
 export interface HmacSignerOptions {
   /** The key id written into tokens (the route's current key in tokengate's config). */
@@ -19,17 +21,9 @@ export interface HmacSignerOptions {
   readonly routePrefix?: string;
 }
 
-export interface HmacSignOptions {
-  readonly ttlSec: number;
-  /** Not valid before this time (unix seconds). */
-  readonly notBeforeSec?: number;
-  /** Cover every path under the first N segments of the path (an HLS/DASH directory). */
-  readonly scopeDepth?: number;
-  /** Bind to a client IP or CIDR range, canonical form (RFC 5952 for IPv6). */
-  readonly clientIp?: string;
-  readonly sessionId?: string;
-  /** The clock, for tests; defaults to now. */
-  readonly nowSec?: number;
+/** The end time `ttlSec` seconds from now (or from `nowSec`), for a SignRequest's `expiresSec`. */
+export function expiresIn(ttlSec: number, nowSec: number = unixNow()): number {
+  return nowSec + ttlSec;
 }
 
 /** Issues tokens in tokengate's `hmac` format from an application (docs/token-format.md). */
@@ -38,12 +32,11 @@ export function hmacSigner(options: HmacSignerOptions) {
   if (typeof options.key === 'string' && !/^(?:[0-9a-fA-F]{2})+$/.test(options.key)) throw new TypeError('key: not valid hex');
   const problem = hmac.keyProblem(secret);
   if (problem !== undefined) throw new TypeError(`key: ${problem}`);
-  const schemeOptions = {
-    ...(options.carrier ? { carrier: options.carrier } : {}),
-    ...(options.name ? { name: options.name } : {}),
-  };
-  const optionProblems = hmac.validateOptions(schemeOptions, 'options');
-  if (optionProblems.length > 0) throw new TypeError(optionProblems.join('; '));
+  const schemeOptions = hmac.readOptions(
+    { ...(options.carrier ? { carrier: options.carrier } : {}), ...(options.name ? { name: options.name } : {}) },
+    'options',
+  );
+  if (schemeOptions instanceof OptionProblems) throw new TypeError(schemeOptions.problems.join('; '));
   const { routePrefix } = options;
   if (routePrefix !== undefined && (typeof routePrefix !== 'string' || !routePrefix.startsWith('/')))
     throw new TypeError('routePrefix: must be a path prefix starting with "/"');
@@ -53,26 +46,17 @@ export function hmacSigner(options: HmacSignerOptions) {
      * The signed token and how it travels, with the path it was signed for: raw non-ASCII text is
      * percent-encoded as UTF-8 (the link must use this `path`); a path the service would refuse throws.
      */
-    token(path: string, sign: HmacSignOptions): SignedToken & { readonly path: string } {
-      const signable = signablePath(path);
-      if (routePrefix !== undefined && !signable.path.startsWith(routePrefix))
-        throw new RangeError(`the path ${signable.path} is not under the route ${routePrefix}`);
-      if (sign.scopeDepth !== undefined && routePrefix === undefined)
+    token(request: SignRequest): SignedToken & { readonly path: string } {
+      const { path } = signablePath(request.path);
+      if (routePrefix !== undefined && !path.startsWith(routePrefix))
+        throw new RangeError(`the path ${path} is not under the route ${routePrefix}`);
+      if (request.scopeDepth !== undefined && routePrefix === undefined)
         throw new TypeError("scopeDepth needs the signer's routePrefix: a scope wider than the route would be refused");
-      const nowSec = sign.nowSec ?? Math.floor(Date.now() / 1000);
-      const signed = scheme.sign({
-        path: signable.path,
-        expiresSec: nowSec + sign.ttlSec,
-        ...(sign.notBeforeSec === undefined ? {} : { notBeforeSec: sign.notBeforeSec }),
-        ...(sign.scopeDepth === undefined ? {} : { scopeDepth: sign.scopeDepth }),
-        ...(sign.clientIp === undefined ? {} : { clientIp: sign.clientIp }),
-        ...(sign.sessionId === undefined ? {} : { sessionId: sign.sessionId }),
-      });
-      return { ...signed, path: signable.path };
+      return { ...scheme.sign({ ...request, path }), path };
     },
     /** `path?tg=...` for query-carried tokens. */
-    sign(path: string, sign: HmacSignOptions): string {
-      const signed = this.token(path, sign);
+    sign(request: SignRequest): string {
+      const signed = this.token(request);
       if (signed.carrier !== 'query') throw new TypeError(`this signer's tokens travel in a ${signed.carrier}: use token()`);
       return `${signed.path}?${signed.query}`;
     },

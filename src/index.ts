@@ -6,6 +6,6 @@ export { authorize, type Decision, findRoute, type Gate, type Route } from './co
 export { canonicalIp } from './core/client-ip.js';
 export type { SignedToken } from './core/token-scheme.js';
 export { type Rejection, Verdict } from './core/verdict.js';
-export { type HmacSignerOptions, type HmacSignOptions, hmacSigner } from './hmac-signer.js';
+export { expiresIn, type HmacSignerOptions, hmacSigner } from './hmac-signer.js';
 export { findScheme, schemes } from './schemes/registry.js';
 export type { RouteKey, SchemeDefinition, SignRequest, TokenScheme } from './schemes/scheme.js';

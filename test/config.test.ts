@@ -51,7 +51,7 @@ describe('config validation', () => {
     const raw = JSON.parse(readFileSync(new URL('../deploy/config.example.json', import.meta.url), 'utf8'));
     const config = parseConfig(raw);
     if (Array.isArray(config)) throw new Error(config.join('\n'));
-    expect(config.routes.map((route) => route.scheme)).toEqual(['azion', 'alta']);
+    expect(config.routes.map((route) => route.scheme.id)).toEqual(['azion', 'alta']);
   });
 
   it('collects every problem with its path', () => {

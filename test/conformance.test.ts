@@ -14,7 +14,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hmacSigner } from '../src/hmac-signer.js';
+import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
 import { exampleConfigPath, freePort, type RunningNginx, renderExampleConfig, startNginx } from './helpers/nginx.js';
 import { firstAnswer, insert, type Position, pooled, positions, probeBytes, type Result } from './helpers/raw-bytes.js';
 import {
@@ -556,8 +556,14 @@ describe('raw bytes at both ends and in the middle of every source (docs/securit
   }, 60_000);
 
   it('every source header of the header form (node): never an allow but where HTTP strips the byte, always within 2 s', async () => {
-    const cookie = hmacSigner({ keyId: 'k', key: hmacKey, carrier: 'cookie' }).token('/ck/books/', { ttlSec: 600 });
-    const token = hmacSigner({ keyId: 'k', key: hmacKey, carrier: 'header' }).token('/hd/books/', { ttlSec: 600 });
+    const cookie = hmacSigner({ keyId: 'k', key: hmacKey, carrier: 'cookie' }).token({
+      path: '/ck/books/',
+      expiresSec: expiresIn(600),
+    });
+    const token = hmacSigner({ keyId: 'k', key: hmacKey, carrier: 'header' }).token({
+      path: '/hd/books/',
+      expiresSec: expiresIn(600),
+    });
     if (cookie.carrier === 'query' || token.carrier === 'query') throw new Error('expected header carriers');
     /** Each source header, with the genuine value around which bytes go, and the rest of the request. */
     const sources: Record<string, { value: string; head: (value: string) => [string, string][]; uri: string }> = {

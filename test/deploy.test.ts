@@ -11,7 +11,7 @@ import { parseAllDocuments } from 'yaml';
 import type { Config } from '../src/config/config.js';
 import { defaultConfig } from '../src/config/default-config.js';
 import { parseConfig } from '../src/config/parse-config.js';
-import { hmacSigner } from '../src/hmac-signer.js';
+import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
 import { authStatus, listenerSources, rawRequest } from './helpers/raw-http.js';
 import { startService, tempDir, writeConfig } from './helpers/service-process.js';
 
@@ -151,7 +151,7 @@ describe('deploy kit', () => {
     const service = await startService(['serve', '--config', file]);
     let exposition: string;
     try {
-      const url = hmacSigner({ keyId: 'k', key }).sign('/live/a.ts', { ttlSec: 60 });
+      const url = hmacSigner({ keyId: 'k', key }).sign({ path: '/live/a.ts', expiresSec: expiresIn(60) });
       expect(await authStatus(service.ports.get('auth')!, url, '192.0.2.1', 'target')).toBe(200);
       exposition = (await rawRequest(service.ports.get('admin')!, 'GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n')).body;
     } finally {

@@ -12,7 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hmacSigner } from '../src/hmac-signer.js';
+import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
 import { encodeCheckRequest, envoyClient } from './helpers/envoy-wire.js';
 import { freePort } from './helpers/nginx.js';
 import { firstAnswer, insert, pooled, positions, probeBytes } from './helpers/raw-bytes.js';
@@ -46,7 +46,11 @@ const cases: readonly { name: string; uri: () => string; expected: Verdict }[] =
     uri: () => alta('/live/ch/seg-1.ts', clientIp),
     expected: { status: 200, tokenStatus: 'valid' },
   },
-  { name: 'valid (hmac)', uri: () => hmac.sign('/vod/a.mp4', { ttlSec: 600 }), expected: { status: 200, tokenStatus: 'valid' } },
+  {
+    name: 'valid (hmac)',
+    uri: () => hmac.sign({ path: '/vod/a.mp4', expiresSec: expiresIn(600) }),
+    expected: { status: 200, tokenStatus: 'valid' },
+  },
   { name: 'forged', uri: () => forge(alta('/live/ch/seg-1.ts', clientIp)), expected: { status: 403, tokenStatus: 'forged' } },
   { name: 'malformed', uri: () => '/live/ch/seg-1.ts?token=zz', expected: { status: 403, tokenStatus: 'malformed' } },
   { name: 'expired', uri: () => alta('/live/ch/seg-1.ts', clientIp, -60), expected: { status: 410, tokenStatus: 'expired' } },
@@ -57,7 +61,7 @@ const cases: readonly { name: string; uri: () => string; expected: Verdict }[] =
   },
   {
     name: 'wrong IP (hmac: a signed IP binding)',
-    uri: () => hmac.sign('/vod/a.mp4', { ttlSec: 600, clientIp: otherIp }),
+    uri: () => hmac.sign({ path: '/vod/a.mp4', expiresSec: expiresIn(600), clientIp: otherIp }),
     expected: { status: 403, tokenStatus: 'wrong-ip' },
   },
   { name: 'missing token', uri: () => '/live/ch/seg-1.ts', expected: { status: 403, tokenStatus: 'missing' } },
@@ -320,7 +324,7 @@ describe('Caddy with tokengate unreachable', () => {
     const port = await freePort();
     const caddy = await startCaddy(port, await freePort());
     try {
-      const response = await fetch(`http://127.0.0.1:${port}${hmac.sign('/vod/a.mp4', { ttlSec: 600 })}`);
+      const response = await fetch(`http://127.0.0.1:${port}${hmac.sign({ path: '/vod/a.mp4', expiresSec: expiresIn(600) })}`);
       expect(response.status).toBe(502);
       expect(await response.text()).not.toContain(files.get('/vod/a.mp4'));
     } finally {

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hmacSigner } from '../src/hmac-signer.js';
+import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
 import { authStatus, formFor, listenerSources, rawRequest } from './helpers/raw-http.js';
 import { logLines, type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
@@ -151,7 +151,7 @@ describe('engine selection in config', () => {
     );
     const service = await startService(['serve', '--config', file]);
     running.push(service);
-    const token = hmacSigner({ keyId: 'k', key, carrier: 'cookie' }).token('/ck/books/', { ttlSec: 600 });
+    const token = hmacSigner({ keyId: 'k', key, carrier: 'cookie' }).token({ path: '/ck/books/', expiresSec: expiresIn(600) });
     const cookie = `tg=${(token as { value: string }).value}`;
     const ask = async (uri: string) =>
       (

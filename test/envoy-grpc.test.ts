@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hmacSigner } from '../src/hmac-signer.js';
+import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
 import { type EnvoyCheck, encodeCheckRequest, envoyClient } from './helpers/envoy-wire.js';
 import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
 import { altaSigner } from './helpers/signed-url.js';
@@ -62,15 +62,15 @@ const grpcCode = (promise: Promise<{ code: number }>) =>
 describe('Envoy gRPC mode (envoy.service.auth.v3.Authorization/Check)', () => {
   it('allow is status OK with an ok_response', async () => {
     const verdict = await ask({
-      path: hmac.sign('/vod/a.mp4', { ttlSec: 600 }),
+      path: hmac.sign({ path: '/vod/a.mp4', expiresSec: expiresIn(600) }),
       headers: { 'x-envoy-external-address': client },
     });
     expect(verdict).toEqual({ code: 0, kind: 'ok', httpStatus: 0, headers: { 'x-token-status': 'valid' } });
   });
 
   it('deny is PERMISSION_DENIED with denied_response 403 or 410 and the X-Token-Status and Cache-Control headers', async () => {
-    const expired = hmac.sign('/vod/a.mp4', { ttlSec: -60 });
-    const forged = hmac.sign('/vod/a.mp4', { ttlSec: 600 }).replace('/vod/a.mp4', '/vod/b.mp4');
+    const expired = hmac.sign({ path: '/vod/a.mp4', expiresSec: expiresIn(-60) });
+    const forged = hmac.sign({ path: '/vod/a.mp4', expiresSec: expiresIn(600) }).replace('/vod/a.mp4', '/vod/b.mp4');
     const headers = { 'x-envoy-external-address': client };
     expect(await ask({ path: expired, headers })).toEqual({
       code: 7,
@@ -87,7 +87,7 @@ describe('Envoy gRPC mode (envoy.service.auth.v3.Authorization/Check)', () => {
   });
 
   it('the path carries the query; it is taken raw, never decoded', async () => {
-    const url = hmac.sign('/vod/a%20b.mp4', { ttlSec: 600 });
+    const url = hmac.sign({ path: '/vod/a%20b.mp4', expiresSec: expiresIn(600) });
     expect(await ask({ path: url, headers: { 'x-envoy-external-address': client } })).toMatchObject({ code: 0 });
     expect(await ask({ path: url.replace('%20', ' '), headers: { 'x-envoy-external-address': client } })).toMatchObject({
       code: 7,
@@ -135,14 +135,17 @@ describe('Envoy gRPC mode (envoy.service.auth.v3.Authorization/Check)', () => {
     expect(await grpcCode(external.check(Buffer.alloc(0)))).toBe(grpc.status.UNAVAILABLE);
     expect(await grpcCode(ask({ headers: { 'x-envoy-external-address': client } }))).toBe(grpc.status.UNAVAILABLE);
     expect(
-      await ask({ path: hmac.sign('/vod/after.mp4', { ttlSec: 600 }), headers: { 'x-envoy-external-address': client } }),
+      await ask({
+        path: hmac.sign({ path: '/vod/after.mp4', expiresSec: expiresIn(600) }),
+        headers: { 'x-envoy-external-address': client },
+      }),
     ).toMatchObject({
       code: 0,
     });
   });
 
   it('deadlines: a tight one is met; calls whose deadline passes fail on the client, and nothing else changes', async () => {
-    const url = hmac.sign('/vod/d.mp4', { ttlSec: 600 });
+    const url = hmac.sign({ path: '/vod/d.mp4', expiresSec: expiresIn(600) });
     const request = encodeCheckRequest({ path: url, headers: { 'x-envoy-external-address': client } });
     expect(await external.check(request, 250)).toMatchObject({ code: 0 });
     const outcomes = await Promise.all(Array.from({ length: 100 }, () => grpcCode(external.check(request, 1))));
@@ -156,7 +159,7 @@ describe('Envoy gRPC mode (envoy.service.auth.v3.Authorization/Check)', () => {
   it('concurrent calls each get their own verdict', async () => {
     const calls = Array.from({ length: 300 }, (_, i) => {
       const valid = i % 3 !== 0;
-      const path = hmac.sign(`/vod/c-${i}.mp4`, { ttlSec: valid ? 600 : -60 });
+      const path = hmac.sign({ path: `/vod/c-${i}.mp4`, expiresSec: expiresIn(valid ? 600 : -60) });
       return ask({ path, headers: { 'x-envoy-external-address': client } }).then((v) => [valid, v.code, v.httpStatus]);
     });
     const results = await Promise.all(calls);
@@ -173,15 +176,21 @@ describe('Envoy gRPC mode (envoy.service.auth.v3.Authorization/Check)', () => {
         ).exec(text)?.[1] ?? 0,
       );
     for (let i = 0; i < 5; i++)
-      await ask({ path: hmac.sign(`/vod/m-${i}.mp4`, { ttlSec: 600 }), headers: { 'x-envoy-external-address': client } });
-    await ask({ path: hmac.sign('/vod/m.mp4', { ttlSec: -60 }), headers: { 'x-envoy-external-address': client } });
+      await ask({
+        path: hmac.sign({ path: `/vod/m-${i}.mp4`, expiresSec: expiresIn(600) }),
+        headers: { 'x-envoy-external-address': client },
+      });
+    await ask({
+      path: hmac.sign({ path: '/vod/m.mp4', expiresSec: expiresIn(-60) }),
+      headers: { 'x-envoy-external-address': client },
+    });
     const after = await (await fetch(`http://127.0.0.1:${service.ports.get('admin')}/metrics`)).text();
     expect(count(after, 'allow') - count(before, 'allow')).toBe(5);
     expect(count(after, 'expired') - count(before, 'expired')).toBe(1);
   });
 
   it('SIGTERM with gRPC calls in flight: every call answered or refused as unavailable, exit 0', async () => {
-    const url = hmac.sign('/vod/stop.mp4', { ttlSec: 600 });
+    const url = hmac.sign({ path: '/vod/stop.mp4', expiresSec: expiresIn(600) });
     const request = encodeCheckRequest({ path: url, headers: { 'x-envoy-external-address': client } });
     const calls = Array.from({ length: 200 }, (_, i) =>
       new Promise((resolve) => setTimeout(resolve, i)).then(() =>

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hmacSigner } from '../src/hmac-signer.js';
+import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
 import { authRequest, header, rawRequest } from './helpers/raw-http.js';
 import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
@@ -42,13 +42,16 @@ const ask = async (uri: string, extra: [string, string][] = []) => {
 
 describe('hmac carriers through the service', () => {
   it('query: ?tg=', async () => {
-    const url = hmacSigner({ keyId: '2026-11', key: keyHex }).sign('/vod/a.mp4', { ttlSec: 60 });
+    const url = hmacSigner({ keyId: '2026-11', key: keyHex }).sign({ path: '/vod/a.mp4', expiresSec: expiresIn(60) });
     expect(await ask(url)).toBe('200 valid');
     expect(await ask('/vod/a.mp4')).toBe('403 missing');
   });
 
   it('cookie: the token in a cookie among others; twice is malformed', async () => {
-    const signed = hmacSigner({ keyId: '2026-11', key: keyHex, carrier: 'cookie' }).token('/c/a.mp4', { ttlSec: 60 });
+    const signed = hmacSigner({ keyId: '2026-11', key: keyHex, carrier: 'cookie' }).token({
+      path: '/c/a.mp4',
+      expiresSec: expiresIn(60),
+    });
     if (signed.carrier !== 'cookie') throw new Error('expected a cookie');
     expect(signed.name).toBe('tg');
     expect(await ask('/c/a.mp4', [['Cookie', `theme=dark; tg=${signed.value}; lang=en`]])).toBe('200 valid');
@@ -64,7 +67,10 @@ describe('hmac carriers through the service', () => {
   });
 
   it('header: X-Tokengate; twice is malformed', async () => {
-    const signed = hmacSigner({ keyId: '2026-11', key: keyHex, carrier: 'header' }).token('/h/a.mp4', { ttlSec: 60 });
+    const signed = hmacSigner({ keyId: '2026-11', key: keyHex, carrier: 'header' }).token({
+      path: '/h/a.mp4',
+      expiresSec: expiresIn(60),
+    });
     if (signed.carrier !== 'header') throw new Error('expected a header');
     expect(await ask('/h/a.mp4', [['X-Tokengate', signed.value]])).toBe('200 valid');
     expect(
@@ -131,9 +137,9 @@ describe('docs/formats.md signing snippets, run as written', () => {
     const paths = ['/vod/movie/index.m3u8', '/vod/été/ųecret.mp4', '/vod/本/第1話.ts', '/vod/%C3%A9t%C3%A9/a.mp4'];
     for (const path of paths) {
       for (const depth of [undefined, 2]) {
-        const ours = hmacSigner({ keyId: '2026-11', key: keyHex, routePrefix: '/vod/' }).sign(path, {
-          ttlSec: 3600,
-          nowSec,
+        const ours = hmacSigner({ keyId: '2026-11', key: keyHex, routePrefix: '/vod/' }).sign({
+          path,
+          expiresSec: nowSec + 3600,
           ...(depth === undefined ? {} : { scopeDepth: depth }),
         });
         const args = (none: string) => `${JSON.stringify(path)}, "2026-11", ${JSON.stringify(keyHex)}, 3600, ${depth ?? none}`;
@@ -144,7 +150,7 @@ describe('docs/formats.md signing snippets, run as written', () => {
         expect(await ask(ours)).toBe('200 valid');
       }
     }
-    expect(hmacSigner({ keyId: '2026-11', key: keyHex }).sign('/vod/été.mp4', { ttlSec: 60 })).toMatch(
+    expect(hmacSigner({ keyId: '2026-11', key: keyHex }).sign({ path: '/vod/été.mp4', expiresSec: expiresIn(60) })).toMatch(
       /^\/vod\/%C3%A9t%C3%A9\.mp4\?tg=/,
     );
   });

@@ -5,7 +5,7 @@ import { authorize } from '../src/core/authorize.js';
 import { parseIpRange } from '../src/core/client-ip.js';
 import { hmacSha256Key } from '../src/core/hmac-sha256.js';
 import { Verdict } from '../src/core/verdict.js';
-import { hmacSigner } from '../src/hmac-signer.js';
+import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
 import { hmacSignedString } from '../src/schemes/hmac.js';
 import { gateFor } from './helpers/gates.js';
 
@@ -63,13 +63,13 @@ describe('hmac: independent implementations agree (docs/token-format.md)', () =>
 
   it('our signer produces the same token as the independent MAC', () => {
     const vod = hmacSigner({ keyId: '2026-11', key: keyHex, routePrefix: '/vod/' });
-    const url = vod.sign('/vod/movie/index.m3u8', { ttlSec: 1900000000 - now, nowSec: now, scopeDepth: 2 });
+    const url = vod.sign({ path: '/vod/movie/index.m3u8', expiresSec: 1900000000, scopeDepth: 2 });
     expect(url).toBe(`/vod/movie/index.m3u8?tg=v1~k=2026-11~e=1900000000~p=2~m=${pyMac}`);
   });
 });
 
 describe('hmac: grammar', () => {
-  const good = signer.sign('/vod/a.mp4', { ttlSec: 600, nowSec: now }).split('tg=')[1]!;
+  const good = signer.sign({ path: '/vod/a.mp4', expiresSec: now + 600 }).split('tg=')[1]!;
   const mac = good.split('~m=')[1]!;
   it.each([
     ['v2~k=2026-11~e=1800000600~m=MAC', /start with "v1~"/],
@@ -115,7 +115,7 @@ describe('hmac: grammar', () => {
 
 describe('hmac: keys, scope, client binding', () => {
   it('the token names its key: rotation works and a removed key stops at once', () => {
-    const old = hmacSigner({ keyId: '2026-05', key: otherHex }).sign('/vod/a.mp4', { ttlSec: 600, nowSec: now });
+    const old = hmacSigner({ keyId: '2026-05', key: otherHex }).sign({ path: '/vod/a.mp4', expiresSec: now + 600 });
     expect(decide(old).verdict).toBe(Verdict.allow);
     const rotated = gateFor([route([{ id: '2026-11', env: 'K1' }])], { K1: keyHex });
     const decision = authorize(rotated, old, undefined, now);
@@ -124,29 +124,33 @@ describe('hmac: keys, scope, client binding', () => {
       expect.stringMatching(/key id this route does not have/),
     ]);
     // Same key id, other key material: forged, never allowed.
-    const impostor = hmacSigner({ keyId: '2026-11', key: otherHex }).sign('/vod/a.mp4', { ttlSec: 600, nowSec: now });
+    const impostor = hmacSigner({ keyId: '2026-11', key: otherHex }).sign({ path: '/vod/a.mp4', expiresSec: now + 600 });
     expect(decide(impostor).verdict).toBe(Verdict.forged);
   });
 
   it('binds to an address or a range; a wrong client is wrong-ip after the signature proved genuine', () => {
-    const one = signer.sign('/vod/a.mp4', { ttlSec: 600, nowSec: now, clientIp: '203.0.113.7' });
+    const one = signer.sign({ path: '/vod/a.mp4', expiresSec: now + 600, clientIp: '203.0.113.7' });
     expect(decide(one, '203.0.113.7').verdict).toBe(Verdict.allow);
     expect(decide(one, '::ffff:203.0.113.7').verdict).toBe(Verdict.allow);
     expect(decide(one, '203.0.113.8').verdict).toBe(Verdict.wrongIp);
     expect(decide(one.replace('a.mp4', 'b.mp4'), '203.0.113.8').verdict).toBe(Verdict.forged);
     expect(authorize(gate, one, undefined, now).verdict).toBe(Verdict.badSource);
-    const range = signer.sign('/vod/a.mp4', { ttlSec: 600, nowSec: now, clientIp: '2001:db8:1::/48' });
+    const range = signer.sign({ path: '/vod/a.mp4', expiresSec: now + 600, clientIp: '2001:db8:1::/48' });
     expect(decide(range, '2001:db8:1:2::9').verdict).toBe(Verdict.allow);
     expect(decide(range, '2001:db8:2::9').verdict).toBe(Verdict.wrongIp);
-    expect(() => signer.sign('/vod/a.mp4', { ttlSec: 60, clientIp: '2001:DB8::1' })).toThrow(/not canonical/);
+    expect(() => signer.sign({ path: '/vod/a.mp4', expiresSec: expiresIn(60), clientIp: '2001:DB8::1' })).toThrow(
+      /not canonical/,
+    );
   });
 
   it('tokens without a client binding need no client IP at all', () => {
-    expect(authorize(gate, signer.sign('/vod/a.mp4', { ttlSec: 600, nowSec: now }), undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, signer.sign({ path: '/vod/a.mp4', expiresSec: now + 600 }), undefined, now).verdict).toBe(
+      Verdict.allow,
+    );
   });
 
   it('session id and start time are signed', () => {
-    const url = signer.sign('/vod/a.mp4', { ttlSec: 600, nowSec: now, sessionId: 'user-42', notBeforeSec: now + 100 });
+    const url = signer.sign({ path: '/vod/a.mp4', expiresSec: now + 600, sessionId: 'user-42', notBeforeSec: now + 100 });
     expect(url).toMatch(/~n=1800000100~s=user-42~m=/);
     expect(decide(url, '203.0.113.7', now + 100).verdict).toBe(Verdict.allow);
     expect(decide(url, '203.0.113.7', now + 69).verdict).toBe(Verdict.premature);
@@ -156,7 +160,7 @@ describe('hmac: keys, scope, client binding', () => {
   it('key material: hex or base64, at least 32 bytes, strictly decoded', () => {
     const base64 = Buffer.from(keyHex, 'hex').toString('base64');
     const fromBase64 = gateFor([route([{ id: '2026-11', env: 'K', encoding: 'base64' }])], { K: base64 });
-    expect(authorize(fromBase64, signer.sign('/vod/a.mp4', { ttlSec: 60, nowSec: now }), undefined, now).verdict).toBe(
+    expect(authorize(fromBase64, signer.sign({ path: '/vod/a.mp4', expiresSec: now + 60 }), undefined, now).verdict).toBe(
       Verdict.allow,
     );
     expect(() => gateFor([route([{ id: 'k', env: 'K' }])], { K: 'ab'.repeat(31) })).toThrow(/at least 32 bytes/);
@@ -228,23 +232,23 @@ describe('hmac: a token opens only the route it was signed for (docs/security.md
 
   it('the signer refuses a scope wider than its route, and needs the route to sign a scope at all', () => {
     const vod = hmacSigner({ keyId: '2026-11', key: keyHex, routePrefix: '/vod/' });
-    expect(() => vod.sign('/vod/free/x', { ttlSec: 60, nowSec: now, scopeDepth: 0 })).toThrow(/outside the route/);
-    expect(() => vod.sign('/ck/x', { ttlSec: 60, nowSec: now })).toThrow(/not under the route/);
-    const wide = vod.sign('/vod/free/x', { ttlSec: 60, nowSec: now, scopeDepth: 1 });
+    expect(() => vod.sign({ path: '/vod/free/x', expiresSec: now + 60, scopeDepth: 0 })).toThrow(/outside the route/);
+    expect(() => vod.sign({ path: '/ck/x', expiresSec: now + 60 })).toThrow(/not under the route/);
+    const wide = vod.sign({ path: '/vod/free/x', expiresSec: now + 60, scopeDepth: 1 });
     expect(authorize(routes, wide.replace('/free/x', '/other/y'), undefined, now).verdict).toBe(Verdict.allow);
-    expect(() => signer.sign('/vod/free/x', { ttlSec: 60, nowSec: now, scopeDepth: 1 })).toThrow(/routePrefix/);
+    expect(() => signer.sign({ path: '/vod/free/x', expiresSec: now + 60, scopeDepth: 1 })).toThrow(/routePrefix/);
   });
 });
 
 describe('signers refuse what the service refuses and sign text as UTF-8 (docs/security.md rule 10)', () => {
   it('a non-ASCII path is percent-encoded as UTF-8: its token never opens the latin1 look-alike', () => {
     // "ų" is U+0173: latin1 encoding kept only its low byte, "s", so the token opened /vod/secret.mp4.
-    const signed = signer.token('/vod/ųecret.mp4', { ttlSec: 600, nowSec: now });
+    const signed = signer.token({ path: '/vod/ųecret.mp4', expiresSec: now + 600 });
     expect(signed.path).toBe('/vod/%C5%B3ecret.mp4');
     const token = (signed as { query: string }).query;
     expect(decide(`/vod/%C5%B3ecret.mp4?${token}`).verdict).toBe(Verdict.allow);
     expect(decide(`/vod/secret.mp4?${token}`).verdict).toBe(Verdict.forged);
-    expect(signer.sign('/films/été.mp4', { ttlSec: 600, nowSec: now })).toMatch(/^\/films\/%C3%A9t%C3%A9\.mp4\?tg=/);
+    expect(signer.sign({ path: '/films/été.mp4', expiresSec: now + 600 })).toMatch(/^\/films\/%C3%A9t%C3%A9\.mp4\?tg=/);
   });
 
   it.each([
@@ -264,8 +268,8 @@ describe('signers refuse what the service refuses and sign text as UTF-8 (docs/s
     ['vod/a', /start with/],
     ['', /empty/],
   ])('the library refuses %j', (path, reason) => {
-    expect(() => signer.sign(path, { ttlSec: 600, nowSec: now })).toThrow(reason);
-    expect(() => signer.token(path, { ttlSec: 600, nowSec: now })).toThrow(reason);
+    expect(() => signer.sign({ path: path, expiresSec: now + 600 })).toThrow(reason);
+    expect(() => signer.token({ path: path, expiresSec: now + 600 })).toThrow(reason);
   });
 
   it('the HMAC of a UTF-8 message equals Python and openssl over the same UTF-8 bytes', () => {
@@ -286,7 +290,7 @@ describe('hmac cookie and header carriers read HTTP whitespace only', () => {
   const ck = gateFor([{ prefix: '/ck/', scheme: 'hmac', keys: [{ id: 'k', env: 'K' }], options: { carrier: 'cookie' } }], {
     K: keyHex,
   });
-  const token = hmacSigner({ keyId: 'k', key: keyHex, carrier: 'cookie' }).token('/ck/a', { ttlSec: 600, nowSec: now });
+  const token = hmacSigner({ keyId: 'k', key: keyHex, carrier: 'cookie' }).token({ path: '/ck/a', expiresSec: now + 600 });
   const value = (token as { value: string }).value;
   const withCookie = (cookie: string) =>
     authorize(ck, '/ck/a', undefined, now, { get: (name) => (name === 'cookie' ? cookie : undefined) }).verdict;

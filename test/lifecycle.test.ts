@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hmacSigner } from '../src/hmac-signer.js';
+import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
 import {
   authStatus,
   formFor,
@@ -21,7 +21,8 @@ import {
 import { cliPath, logLines, type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const keys = { k1: '11'.repeat(32), k2: '22'.repeat(32) };
-const sign = (id: 'k1' | 'k2', path: string) => hmacSigner({ keyId: id, key: keys[id] }).sign(path, { ttlSec: 600 });
+const sign = (id: 'k1' | 'k2', path: string) =>
+  hmacSigner({ keyId: id, key: keys[id] }).sign({ path: path, expiresSec: expiresIn(600) });
 
 /** A config with `workers` (more than one: the uws engine, the one that shares a port) and its request form. */
 function setUp(workers: number, keyIds: readonly ('k1' | 'k2')[], extra: Record<string, unknown> = {}) {

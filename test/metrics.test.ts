@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hmacSigner } from '../src/hmac-signer.js';
+import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
 import { authStatus, formFor, header, listenerSources, rawRequest, type SourceForm } from './helpers/raw-http.js';
 import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
@@ -68,12 +68,12 @@ describe.each([1, 2])('metrics with %i worker(s)', (workers) => {
     const service = await startService(['serve', '--config', file]);
     try {
       const port = service.ports.get('auth')!;
-      const valid = Array.from({ length: 7 }, (_, i) => signer.sign(`/vod/a-${i}.ts`, { ttlSec: 600 }));
+      const valid = Array.from({ length: 7 }, (_, i) => signer.sign({ path: `/vod/a-${i}.ts`, expiresSec: expiresIn(600) }));
       const forged = valid
         .slice(0, 3)
         .map((url) => url.replace(/.(.{4})$/, (_, tail) => `${url.at(-5) === 'A' ? 'B' : 'A'}${tail}`));
-      const expired = [signer.sign('/vod/old.ts', { ttlSec: 60, nowSec: Math.floor(Date.now() / 1000) - 3600 })];
-      const cached = signer.sign('/live/ch1/seg.ts', { ttlSec: 600 });
+      const expired = [signer.sign({ path: '/vod/old.ts', expiresSec: Math.floor(Date.now() / 1000) - 3600 + 60 })];
+      const cached = signer.sign({ path: '/live/ch1/seg.ts', expiresSec: expiresIn(600) });
       const statuses = await send(port, [...valid, ...forged, ...expired, '/nowhere/x', cached, cached, cached], form);
       expect(statuses).toEqual([...valid.map(() => 200), 403, 403, 403, 410, 403, 200, 200, 200]);
 
@@ -120,7 +120,7 @@ describe('metrics across reloads', () => {
     const service = await startService(['serve', '--config', file]);
     try {
       const port = service.ports.get('auth')!;
-      const cached = signer.sign('/live/ch1/seg.ts', { ttlSec: 600 });
+      const cached = signer.sign({ path: '/live/ch1/seg.ts', expiresSec: expiresIn(600) });
       expect(await send(port, [cached, cached])).toEqual([200, 200]);
       const before = (await scrape(service)).text;
       expect(sample(before, 'tokengate_config_reloads_total', { result: 'success' })).toBe(0);
@@ -168,7 +168,7 @@ describe('metrics across reloads', () => {
       // On the auth listener /metrics is just another auth request (no source headers: 503, no body).
       const onAuth = await rawRequest(port, 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
       expect([onAuth.status, onAuth.body]).toEqual([503, '']);
-      expect(await send(port, [signer.sign('/vod/a.ts', { ttlSec: 60 })])).toEqual([200]);
+      expect(await send(port, [signer.sign({ path: '/vod/a.ts', expiresSec: expiresIn(60) })])).toEqual([200]);
       const { text } = await scrape(service);
       expect(sample(text, 'tokengate_requests_total', requests('vod', 'hmac', 'allow'))).toBeUndefined();
       expect(sample(text, 'tokengate_engine_info', { engine: 'node' })).toBe(1);

@@ -5,7 +5,7 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hmacSigner } from '../src/hmac-signer.js';
+import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
 import { freePort, type RunningNginx, renderExampleConfig, startNginx, withTestPaths } from './helpers/nginx.js';
 import { type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
@@ -108,7 +108,7 @@ describe('option auth-cache on a route whose token travels in a cookie or header
         ),
       { name: 'files', prefix: '/my/', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.key' }], options: { carrier } },
     );
-    const signed = hmacSigner({ keyId: 'k', key: hmacKey, carrier }).token('/my/uri', { ttlSec: 600 });
+    const signed = hmacSigner({ keyId: 'k', key: hmacKey, carrier }).token({ path: '/my/uri', expiresSec: expiresIn(600) });
     if (signed.carrier === 'query') throw new Error('expected a cookie or header token');
     const withToken = {
       [carrier === 'cookie' ? 'Cookie' : 'X-Tokengate']: carrier === 'cookie' ? `tg=${signed.value}` : signed.value,

@@ -39,7 +39,7 @@ function sign(kind: string, segments: readonly string[]): string {
   if (kind === 'azion') return signedUrl(gate, { path: `/my/${rest}`, expiresSec: now + 600 });
   if (kind === 'azion-cached') return signedUrl(gate, { path: `/myc/${rest}`, expiresSec: now + 600 });
   if (kind === 'alta') return signedUrl(gate, { path: `/tv/${rest}`, expiresSec: now + 600, notBeforeSec: now - 60, clientIp });
-  return hmac.sign(`/vod/${rest}`, { ttlSec: 600, nowSec: now });
+  return hmac.sign({ path: `/vod/${rest}`, expiresSec: now + 600 });
 }
 
 /** The token parameters of each route's format (the rest of a query is not signed, by design). */
@@ -88,8 +88,8 @@ describe('property: arbitrary input', () => {
     const headerValue = fc.oneof(
       fc.string({ maxLength: 120 }),
       fc.string({ maxLength: 80 }).map((v) => `tg=${v}`),
-      fc.constant(hmac.sign('/vodc/x', { ttlSec: 600, nowSec: now }).split('tg=')[1]!),
-      fc.constant(`tg=${hmac.sign('/vodc/x', { ttlSec: 600, nowSec: now }).split('tg=')[1]!}`),
+      fc.constant(hmac.sign({ path: '/vodc/x', expiresSec: now + 600 }).split('tg=')[1]!),
+      fc.constant(`tg=${hmac.sign({ path: '/vodc/x', expiresSec: now + 600 }).split('tg=')[1]!}`),
     );
     const headers = fc.array(fc.tuple(fc.constantFrom('cookie', 'x-tokengate', 'x-other'), headerValue), { maxLength: 4 });
     fc.assert(
@@ -204,7 +204,7 @@ describe('property: tokens carried in a cookie or a header (hmac)', () => {
         (carrier, segments, at, char) => {
           const [prefix, carry] = carrier;
           const path = `${prefix}${segments.join('/')}`;
-          const token = hmac.sign(path, { ttlSec: 600, nowSec: now }).split('tg=')[1]!;
+          const token = hmac.sign({ path: path, expiresSec: now + 600 }).split('tg=')[1]!;
           expect(decide(path, clientIp, [carry(token)])).toBe(Verdict.allow);
           const i = at % token.length;
           const changed = token.slice(0, i) + char + token.slice(i + 1);
@@ -401,7 +401,7 @@ describe('property: percent-encoded UTF-8 in the path, both directions (docs/sec
         const path = `/vod/${t}`;
         let url: string | undefined;
         try {
-          url = hmac.sign(path, { ttlSec: 600, nowSec: now });
+          url = hmac.sign({ path: path, expiresSec: now + 600 });
         } catch (error) {
           expect((error as Error).message).toMatch(/refuse|surrogate|mixes|"\?"|empty|start/);
         }

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, recordingReader } from '../dist/config/load-config.js';
 import { createLogger } from '../dist/log.js';
 import { startWorkerPool } from '../dist/service/worker-pool.js';
-import { hmacSigner } from '../src/hmac-signer.js';
+import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
 import { authStatus, listenerSources } from './helpers/raw-http.js';
 import { tempDir, writeConfig } from './helpers/service-process.js';
 
@@ -47,7 +47,7 @@ describe('worker pool supervision', () => {
     });
     try {
       const port = pool.ports[0]!;
-      const url = hmacSigner({ keyId: 'k', key }).sign('/vod/a.ts', { ttlSec: 600 });
+      const url = hmacSigner({ keyId: 'k', key }).sign({ path: '/vod/a.ts', expiresSec: expiresIn(600) });
       expect(pool.size()).toBe(2);
 
       // Load on fresh connections while one worker fails with an uncaught JavaScript error.

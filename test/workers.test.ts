@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hmacSigner } from '../src/hmac-signer.js';
+import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
 import { listenerSources, RawConnection, sourcedRequest } from './helpers/raw-http.js';
 import { runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
@@ -42,7 +42,7 @@ describe('worker threads', () => {
     const service = await startService(['serve', '--config', file]);
     const port = service.ports.get('auth')!;
     expect(service.stderr()).toMatch(/"listener":"auth".*"workers":2/);
-    const url = hmacSigner({ keyId: 'k', key: keyA }).sign('/vod/a.ts', { ttlSec: 600 });
+    const url = hmacSigner({ keyId: 'k', key: keyA }).sign({ path: '/vod/a.ts', expiresSec: expiresIn(600) });
     expect(new Set(await statuses(port, url))).toEqual(new Set([200]));
 
     writeFileSync(join(dir, 'key.hex'), keyB);
@@ -50,7 +50,7 @@ describe('worker threads', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(service.stderr()).toMatch(/config reloaded/);
     expect(new Set(await statuses(port, url))).toEqual(new Set([403]));
-    const newUrl = hmacSigner({ keyId: 'k', key: keyB }).sign('/vod/a.ts', { ttlSec: 600 });
+    const newUrl = hmacSigner({ keyId: 'k', key: keyB }).sign({ path: '/vod/a.ts', expiresSec: expiresIn(600) });
     expect(new Set(await statuses(port, newUrl))).toEqual(new Set([200]));
 
     const idle = await RawConnection.open(port);

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config-error.js';
 import { loadConfig } from '../config/load-config.js';
+import type { SignRequest } from '../core/sign-request.js';
 import { Verdict } from '../core/verdict.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { EngineError } from '../http/native-uws.js';
@@ -70,16 +71,17 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'sign') {
     if (values.path === undefined || values.ttl === undefined) throw new UsageError('sign needs --path and --ttl');
-    const signed = signUrl(loadConfig(configFile), {
+    const ttlSec = seconds(values.ttl, 'ttl')!;
+    if (ttlSec <= 0) throw new UsageError('--ttl must be a positive number of seconds');
+    const request: SignRequest = {
       path: values.path,
-      ttlSec: seconds(values.ttl, 'ttl')!,
-      nowSec,
-      ...(values.route === undefined ? {} : { route: values.route }),
-      ...(values.ip === undefined ? {} : { clientIp: values.ip }),
-      ...(values.start === undefined ? {} : { startSec: seconds(values.start, 'start')! }),
-      ...(values['scope-depth'] === undefined ? {} : { scopeDepth: seconds(values['scope-depth'], 'scope-depth')! }),
-      ...(values.session === undefined ? {} : { sessionId: values.session }),
-    });
+      expiresSec: nowSec + ttlSec,
+      notBeforeSec: seconds(values.start, 'start'),
+      clientIp: values.ip,
+      scopeDepth: seconds(values['scope-depth'], 'scope-depth'),
+      sessionId: values.session,
+    };
+    const signed = signUrl(loadConfig(configFile), request, values.route);
     if (signed.encodedPath !== undefined)
       process.stderr.write(`tokengate: signed the path percent-encoded as UTF-8: ${signed.encodedPath}\n`);
     process.stdout.write(`${signed.text}\n`);

@@ -1,18 +1,8 @@
 import type { LoadedConfig } from '../config/load-config.js';
 import { findRoute, type Route } from '../core/authorize.js';
+import type { SignRequest } from '../core/sign-request.js';
 import { signablePath } from '../core/signable-path.js';
 import { UsageError } from '../exit-codes.js';
-
-export interface SignOptions {
-  readonly path: string;
-  readonly ttlSec: number;
-  readonly route?: string;
-  readonly clientIp?: string;
-  readonly startSec?: number;
-  readonly scopeDepth?: number;
-  readonly sessionId?: string;
-  readonly nowSec: number;
-}
 
 /**
  * The route that serves the path, as the service matches it (longest prefix). A route named with
@@ -41,35 +31,27 @@ export interface SignedUrl {
 }
 
 /**
- * What a client sends for the path, signed with the route's first (current) key: the URL, and for
- * routes whose token travels in a cookie or header, that header line.
+ * What a client sends for `request.path` (text; non-ASCII is percent-encoded as UTF-8), signed
+ * with the first (current) key of the route that serves it, or of `routeName`, which must be
+ * that route: the URL, and for routes whose token travels in a cookie or header, that header line.
  */
-export function signUrl(loaded: LoadedConfig, options: SignOptions): SignedUrl {
-  if (!Number.isSafeInteger(options.ttlSec) || options.ttlSec <= 0)
-    throw new UsageError('--ttl must be a positive number of seconds');
+export function signUrl(loaded: LoadedConfig, request: SignRequest, routeName?: string): SignedUrl {
   let signable: ReturnType<typeof signablePath>;
   try {
-    signable = signablePath(options.path);
+    signable = signablePath(request.path);
   } catch (error) {
     throw new UsageError(`--path: ${(error as Error).message}`);
   }
   const { path } = signable;
-  const route = pickRoute(loaded, path, options.route);
-  if (route.clientIp === 'required' && options.clientIp === undefined) {
+  const route = pickRoute(loaded, path, routeName);
+  if (route.clientIp === 'required' && request.clientIp === undefined) {
     throw new UsageError(`route "${route.name}" (${route.schemeId}) binds tokens to the client IP: give --ip`);
   }
   // A stream route signs the stream's playlist, whichever file of the stream was named.
   const signedPath = route.signedPath(path);
   if (typeof signedPath !== 'string') throw new UsageError(signedPath.detail);
   try {
-    const signed = route.scheme.sign({
-      path: signedPath,
-      expiresSec: options.nowSec + options.ttlSec,
-      ...(options.startSec === undefined ? {} : { notBeforeSec: options.startSec }),
-      ...(options.clientIp === undefined ? {} : { clientIp: options.clientIp }),
-      ...(options.scopeDepth === undefined ? {} : { scopeDepth: options.scopeDepth }),
-      ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
-    });
+    const signed = route.scheme.sign({ ...request, path: signedPath });
     const encodedPath = signable.encoded ? path : undefined;
     if (signed.carrier === 'query') return { text: `${path}?${signed.query}`, encodedPath };
     const line = signed.carrier === 'cookie' ? `Cookie: ${signed.name}=${signed.value}` : `${signed.name}: ${signed.value}`;

@@ -3,7 +3,6 @@ import { isAbsolute, resolve } from 'node:path';
 import { type Gate, type Route, sortRoutes } from '../core/authorize.js';
 import { sameAsRequest, streamSignedPath } from '../core/signed-path.js';
 import type { RouteKey } from '../core/token-scheme.js';
-import { findScheme } from '../schemes/registry.js';
 import type { KeyEncoding } from '../schemes/scheme.js';
 import type { Config, KeySource } from './config.js';
 import { verdictCache } from './verdict-cache.js';
@@ -70,8 +69,7 @@ export function compileGate(config: Config, where: KeyEnvironment): CompiledGate
   const warnings: string[] = [];
   const routes: Route[] = [];
   for (const [i, route] of config.routes.entries()) {
-    const scheme = findScheme(route.scheme);
-    if (scheme === undefined) throw new Error(`unreachable: unvalidated scheme ${route.scheme}`);
+    const { scheme } = route;
     const keys: RouteKey[] = [];
     for (const [j, source] of route.keys.entries()) {
       const path = `routes[${i}].keys[${j}]`;
@@ -102,17 +100,14 @@ export function compileGate(config: Config, where: KeyEnvironment): CompiledGate
       signedPath: route.stream === undefined ? sameAsRequest : streamSignedPath(route.prefix, route.stream),
       // A new gate (config load or reload) means new caches: nothing verified under old keys survives.
       // Stream routes reuse one token for every playlist and segment, so lookups mostly hit there.
-      cache:
-        (route.verdictCache ?? (route.stream !== undefined || scheme.verdictCacheByDefault))
-          ? verdictCache(config.verdictCache.maxEntries, config.verdictCache.maxBytes)
-          : undefined,
+      cache: (route.verdictCache ?? route.stream !== undefined) ? verdictCache(config.verdictCache.maxEntries) : undefined,
     });
   }
   return {
     gate: Object.freeze({
       routes: Object.freeze(sortRoutes(routes)),
       clockSkewSec: config.clockSkewSec,
-      tokenHeaders: Object.freeze([...new Set(config.routes.flatMap((r) => findScheme(r.scheme)?.headers(r.options) ?? []))]),
+      tokenHeaders: Object.freeze([...new Set(config.routes.flatMap((r) => r.scheme.tokenHeaders(r.options)))]),
     }),
     warnings,
     demoSecrets: config.routes.some((route) => route.keys.some((key) => key.publicDemoSecret !== undefined)),

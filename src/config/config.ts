@@ -1,5 +1,5 @@
 import type { StreamScope } from '../core/signed-path.js';
-import type { KeyEncoding } from '../schemes/scheme.js';
+import type { KeyEncoding, SchemeDefinition } from '../schemes/scheme.js';
 
 /** The validated, frozen shape of a tokengate config file (documented in docs/configuration.md). */
 
@@ -17,20 +17,20 @@ export interface KeySource {
 export interface RouteConfig {
   readonly name: string;
   readonly prefix: string;
-  readonly scheme: string;
+  /** The format, resolved from the registry while parsing. */
+  readonly scheme: SchemeDefinition;
   readonly keys: readonly KeySource[];
-  readonly options: Readonly<Record<string, unknown>>;
+  /** The scheme's typed options, as its `readOptions` returned them. */
+  readonly options: unknown;
   /** HLS/DASH: tokens are issued for the stream's playlist and cover its whole directory. */
   readonly stream: StreamScope | undefined;
-  /** Cache genuine signatures for this route; undefined: the scheme's measured default. */
+  /** Cache genuine signatures for this route; undefined: on for stream routes only. */
   readonly verdictCache: boolean | undefined;
 }
 
 export interface VerdictCacheConfig {
-  /** Per route. */
+  /** Per route; every entry has the same size (a digest as key), so this bounds memory too. */
   readonly maxEntries: number;
-  /** Per route, counting keys as stored (UTF-16) plus per-entry overhead. */
-  readonly maxBytes: number;
 }
 
 /** What every listener shares: where the client IP comes from and how answers are shaped. */

@@ -3,7 +3,7 @@ import { parseRequestTarget } from '../core/request-target.js';
 import type { StreamScope } from '../core/signed-path.js';
 import { isRejection } from '../core/verdict.js';
 import { findScheme, schemes } from '../schemes/registry.js';
-import type { KeyEncoding, SchemeDefinition } from '../schemes/scheme.js';
+import { type KeyEncoding, OptionProblems, type SchemeDefinition } from '../schemes/scheme.js';
 import type {
   AdminListenerConfig,
   AuthListenerConfig,
@@ -156,7 +156,8 @@ function parseStream(raw: unknown, path: string, prefix: string, p: Problems): S
   return { playlist, depth };
 }
 
-function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig {
+/** A route, or undefined when its scheme is unknown (the problem is recorded). */
+function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig | undefined {
   const obj = p.object(raw, path, ['name', 'prefix', 'scheme', 'keys', 'options', 'stream', 'verdictCache']) ?? {};
   if (obj.verdictCache !== undefined && typeof obj.verdictCache !== 'boolean')
     p.add(`${path}.verdictCache`, 'must be true or false');
@@ -174,8 +175,9 @@ function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig {
   }
   const rawOptions = obj.options === undefined ? {} : obj.options;
   const known = typeof rawOptions === 'object' && rawOptions !== null ? Object.keys(rawOptions) : [];
-  const options = p.object(rawOptions, `${path}.options`, known) ?? {};
-  if (scheme !== undefined) for (const problem of scheme.validateOptions(options, `${path}.options`)) p.list.push(problem);
+  const rawObject = p.object(rawOptions, `${path}.options`, known) ?? {};
+  const options = scheme?.readOptions(rawObject, `${path}.options`);
+  if (options instanceof OptionProblems) p.list.push(...options.problems);
   const keys: KeySource[] = [];
   if (!Array.isArray(obj.keys) || obj.keys.length === 0) {
     p.add(`${path}.keys`, 'must be a non-empty array (the first key signs, every key verifies)');
@@ -188,7 +190,9 @@ function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig {
   }
   const stream = obj.stream === undefined ? undefined : parseStream(obj.stream, `${path}.stream`, prefix, p);
   const verdictCache = typeof obj.verdictCache === 'boolean' ? obj.verdictCache : undefined;
-  return { name: p.string(obj, 'name', path, prefix), prefix, scheme: schemeId, keys, options, stream, verdictCache };
+  const name = p.string(obj, 'name', path, prefix);
+  if (scheme === undefined || options instanceof OptionProblems) return undefined;
+  return { name, prefix, scheme, keys, options, stream, verdictCache };
 }
 
 /** Validates a parsed JSON document; returns the frozen config or every problem found. */
@@ -249,13 +253,10 @@ export function parseConfig(raw: unknown): Config | string[] {
     port: p.integer(adminObj, 'port', 'admin', 9090, 0, 65535),
   };
   const clockSkewSec = p.integer(root, 'clockSkewSec', 'config', 30, 0, 3600);
-  const cacheObj =
-    p.object(root.verdictCache === undefined ? {} : root.verdictCache, 'verdictCache', ['maxEntries', 'maxBytes']) ?? {};
-  const verdictCache = {
-    maxEntries: p.integer(cacheObj, 'maxEntries', 'verdictCache', 100_000, 1, 10_000_000),
-    maxBytes: p.integer(cacheObj, 'maxBytes', 'verdictCache', 64 * 1024 * 1024, 1024, 8 * 1024 * 1024 * 1024),
-  };
-  const routes: RouteConfig[] = [];
+  const cacheObj = p.object(root.verdictCache === undefined ? {} : root.verdictCache, 'verdictCache', ['maxEntries']) ?? {};
+  const verdictCache = { maxEntries: p.integer(cacheObj, 'maxEntries', 'verdictCache', 100_000, 1, 10_000_000) };
+  // One entry per configured route (undefined where its scheme or options are refused), so indexes name config paths.
+  const routes: (RouteConfig | undefined)[] = [];
   if (!Array.isArray(root.routes) || root.routes.length === 0) {
     p.add('routes', 'must be a non-empty array');
   } else {
@@ -283,7 +284,7 @@ export function parseConfig(raw: unknown): Config | string[] {
     reloadOnChange,
     engine: engine === 'node' ? 'node' : 'uws',
     engineFallback: engineFallback === 'node' ? 'node' : 'none',
-    routes,
+    routes: routes as RouteConfig[],
   });
 }
 
@@ -291,15 +292,16 @@ function crossCheck(
   listeners: readonly ListenerBase[],
   paths: readonly string[],
   admin: AdminListenerConfig,
-  routes: RouteConfig[],
+  routes: readonly (RouteConfig | undefined)[],
   p: Problems,
 ): void {
   routes.forEach((route, i) => {
-    const earlier = routes.findIndex((other) => other.prefix === route.prefix);
+    if (route === undefined) return;
+    const earlier = routes.findIndex((other) => other?.prefix === route.prefix);
     if (route.prefix !== '' && earlier !== i) p.add(`routes[${i}].prefix`, `same prefix as routes[${earlier}]`);
-    const names = routes.findIndex((other) => other.name === route.name);
+    const names = routes.findIndex((other) => other?.name === route.name);
     if (route.name !== '' && names !== i) p.add(`routes[${i}].name`, `same name as routes[${names}]`);
-    if (findScheme(route.scheme)?.clientIp === 'required') {
+    if (route.scheme.clientIp === 'required') {
       listeners.forEach((listener, j) => {
         if (listener.clientIpHeader === undefined && !(listener as Partial<AuthListenerConfig>).clientIpInPath) {
           p.add(`${paths[j]}.clientIpHeader`, `is required: route "${route.name}" binds tokens to the client IP`);
@@ -325,7 +327,12 @@ function crossCheck(
  * and client IP come from the request target, which it hands over intact, and no route reads a
  * token from a cookie or header (docs/security.md rule 11).
  */
-function uwsConditions(listeners: readonly AuthListenerConfig[], paths: readonly string[], routes: RouteConfig[], p: Problems) {
+function uwsConditions(
+  listeners: readonly AuthListenerConfig[],
+  paths: readonly string[],
+  routes: readonly (RouteConfig | undefined)[],
+  p: Problems,
+) {
   const why = 'the uws engine trims bytes 0x80-0xFF from both ends of header values';
   listeners.forEach((listener, i) => {
     if (listener.uriHeader !== undefined)
@@ -334,7 +341,7 @@ function uwsConditions(listeners: readonly AuthListenerConfig[], paths: readonly
       p.add(`${paths[i]}.clientIpHeader`, `cannot be used with engine "uws" (${why}): use clientIpInPath, or engine "node"`);
   });
   routes.forEach((route, i) => {
-    if ((findScheme(route.scheme)?.headers(route.options) ?? []).length > 0)
+    if (route !== undefined && route.scheme.tokenHeaders(route.options).length > 0)
       p.add(
         `routes[${i}].options.carrier`,
         `a token in a cookie or header cannot be read with engine "uws" (${why}): use engine "node"`,

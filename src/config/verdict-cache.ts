@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { VerdictCache } from '../core/token-scheme.js';
+import type { VerdictCache } from '../core/verdict-cache.js';
 
 /**
  * docs/security.md rule 7: entries are keyed by a digest of the signed material (every hashed field, the
@@ -9,16 +9,12 @@ import type { VerdictCache } from '../core/token-scheme.js';
  */
 const digest = (material: string): string => hash('sha256', material, 'base64');
 
-/** UTF-16 storage of a 44-character digest plus the entry's own bookkeeping. */
-const entryBytes = 44 * 2 + 64;
-
-/** An LRU of genuine signed material, bounded by entries and by bytes. */
-export function verdictCache(maxEntries: number, maxBytes: number): VerdictCache {
-  const lru = new LRUCache<string, true>({
-    max: maxEntries,
-    maxSize: maxBytes,
-    sizeCalculation: () => entryBytes,
-  });
+/**
+ * An LRU of genuine signed material, bounded by its number of entries: each is one 44-character
+ * key, so entries bound memory too (docs/configuration.md gives the measured bytes per entry).
+ */
+export function verdictCache(maxEntries: number): VerdictCache {
+  const lru = new LRUCache<string, true>({ max: maxEntries });
   let hits = 0;
   let misses = 0;
   return {
@@ -37,6 +33,6 @@ export function verdictCache(maxEntries: number, maxBytes: number): VerdictCache
       return true;
     },
     // Plain counters, read at scrape time: counting costs nothing on the hot path.
-    stats: () => ({ hits, misses, entries: lru.size, bytes: lru.calculatedSize }),
+    stats: () => ({ hits, misses, entries: lru.size }),
   };
 }

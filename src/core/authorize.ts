@@ -1,8 +1,10 @@
 import { canonicalIp } from './client-ip.js';
 import { parseRequestTarget } from './request-target.js';
 import type { SignedPathFor } from './signed-path.js';
-import { type ClientIpUse, noHeaders, type TokenHeaders, type TokenScheme, type VerdictCache } from './token-scheme.js';
+import { noHeaders, type TokenHeaders } from './token-headers.js';
+import type { ClientIpUse, TokenScheme } from './token-scheme.js';
 import { isRejection, type Rejection, rejection, Verdict } from './verdict.js';
+import type { VerdictCache } from './verdict-cache.js';
 
 /** A configured route, compiled: the scheme is already bound to its keys. */
 export interface Route {

@@ -1,5 +1,5 @@
 import { parseRequestTarget } from './request-target.js';
-import type { SignRequest } from './token-scheme.js';
+import { type SignOption, type SignRequest, signOptions } from './sign-request.js';
 import { isRejection } from './verdict.js';
 
 /** A path every signer may sign: it passes the service's URI rules, so the link can work. */
@@ -45,9 +45,6 @@ export function signablePath(text: string): SignablePath {
   return { path, encoded };
 }
 
-/** The optional fields of a SignRequest a format may or may not sign. */
-export type SignOption = Exclude<keyof SignRequest, 'path' | 'expiresSec'>;
-
 /**
  * What every scheme's `sign` checks first: the path is signable as it is (callers ran
  * `signablePath`), and no option is set that the format cannot sign. A start time, client IP,
@@ -56,7 +53,7 @@ export type SignOption = Exclude<keyof SignRequest, 'path' | 'expiresSec'>;
 export function checkSignRequest(request: SignRequest, supported: readonly SignOption[], schemeId: string): void {
   if (signablePath(request.path).path !== request.path)
     throw new UnsignablePathError('the path must be percent-encoded (UTF-8) before signing');
-  for (const option of ['notBeforeSec', 'clientIp', 'scopeDepth', 'sessionId', 'nonce'] as const) {
+  for (const option of signOptions) {
     if (request[option] !== undefined && !supported.includes(option)) {
       throw new TypeError(
         `${schemeId} tokens cannot sign ${option}${supported.length > 0 ? ` (they sign: ${supported.join(', ')})` : ' (they sign only the path and the end time)'}`,

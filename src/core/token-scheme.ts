@@ -1,3 +1,5 @@
+import type { SignRequest } from './sign-request.js';
+import type { TokenHeaders } from './token-headers.js';
 import type { Rejection } from './verdict.js';
 
 /** One key of a route, already loaded from its file or environment variable and decoded. */
@@ -9,14 +11,6 @@ export interface RouteKey {
 
 /** Whether the client IP is part of what a format signs: always, per token, or never. */
 export type ClientIpUse = 'required' | 'optional' | 'unused';
-
-/** Request headers a scheme reads (cookies, a token header), as the proxy forwarded them. */
-export interface TokenHeaders {
-  /** The value, undefined when absent, null when the header appeared more than once. */
-  get(lowercaseName: string): string | undefined | null;
-}
-
-export const noHeaders: TokenHeaders = Object.freeze({ get: () => undefined });
 
 /** What a scheme sees of a request: raw path and query, headers, and the canonical client IP if known. */
 export interface TokenInput {
@@ -36,41 +30,6 @@ export interface ParsedToken {
    * range), reported only once the signature is known to be genuine.
    */
   readonly bindingMismatch?: Rejection;
-}
-
-export interface SignRequest {
-  readonly path: string;
-  readonly expiresSec: number;
-  readonly notBeforeSec?: number;
-  /** A client IP (or, where the format allows, a CIDR range) the token is bound to. */
-  readonly clientIp?: string;
-  /** Where the format has scopes: the token covers every path under the first N segments of `path`. */
-  readonly scopeDepth?: number;
-  /** Where the format has one: an opaque session id signed into the token. */
-  readonly sessionId?: string;
-  /** A per-token random value where the format has one (Alta's salt); random when omitted. */
-  readonly nonce?: string;
-}
-
-/**
- * Remembers signed material whose signature proved genuine (docs/security.md rule 7). Only successes are
- * added, so junk cannot evict good entries; the clock is still checked on every hit.
- */
-export interface VerdictCache {
-  /** The entry key of signed material (a digest of it): computed once per request, then looked up or added. */
-  keyOf(material: string): string;
-  has(key: string): boolean;
-  /** Records a genuine signature under its `keyOf` key; returns true, for use in expressions. */
-  add(key: string): true;
-  /** Counters since the cache was built, read at scrape time. */
-  stats(): VerdictCacheStats;
-}
-
-export interface VerdictCacheStats {
-  readonly hits: number;
-  readonly misses: number;
-  readonly entries: number;
-  readonly bytes: number;
 }
 
 /** A signed token and how the client presents it. */

@@ -12,12 +12,13 @@
 import { hash, randomBytes } from 'node:crypto';
 import { canonicalIp } from '../core/client-ip.js';
 import { digestEquals } from '../core/digest-equals.js';
-import { checkSignRequest, type SignOption } from '../core/signable-path.js';
+import type { SignOption } from '../core/sign-request.js';
+import { checkSignRequest } from '../core/signable-path.js';
 import { tokenParamReader } from '../core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { isRejection, rejection, Verdict } from '../core/verdict.js';
 import type { ParsedToken, RouteKey, SchemeDefinition, TokenScheme } from './scheme.js';
-import { textSecretFormat } from './text-secret.js';
+import { type NoOptions, textSecretFormat } from './text-secret.js';
 
 interface AltaToken extends ParsedToken {
   readonly signedPrefix: string;
@@ -91,11 +92,10 @@ function create(keys: readonly RouteKey[]): TokenScheme<AltaToken> {
 
 const signOptions: readonly SignOption[] = ['notBeforeSec', 'clientIp', 'nonce'];
 
-export const alta: SchemeDefinition = {
+export const alta: SchemeDefinition<NoOptions> = {
   id: 'alta',
   signOptions,
   summary: 'Cesbo Alta / Flussonic securetoken: ?token=sha1(path+ip+start+end+secret+salt)-salt-end-start',
-  params: ['token'],
   clientIp: 'required',
   ...textSecretFormat,
   create,

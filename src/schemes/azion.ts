@@ -13,7 +13,7 @@ import { tokenParamReader } from '../core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { isRejection, rejection, Verdict } from '../core/verdict.js';
 import type { ParsedToken, RouteKey, SchemeDefinition, TokenScheme } from './scheme.js';
-import { textSecretFormat } from './text-secret.js';
+import { type NoOptions, textSecretFormat } from './text-secret.js';
 
 interface AzionToken extends ParsedToken {
   readonly path: string;
@@ -58,11 +58,10 @@ function create(keys: readonly RouteKey[]): TokenScheme<AzionToken> {
   };
 }
 
-export const azion: SchemeDefinition = {
+export const azion: SchemeDefinition<NoOptions> = {
   id: 'azion',
   signOptions: [],
   summary: 'Azion Secure Token: ?st=base64url(md5(secret + path + e))&e=<unix seconds>',
-  params: ['st', 'e'],
   clientIp: 'unused',
   ...textSecretFormat,
   create,

@@ -9,12 +9,13 @@
 import { canonicalIp, parseIpRange } from '../core/client-ip.js';
 import { hmacSha256Key } from '../core/hmac-sha256.js';
 import { trimOws } from '../core/http-whitespace.js';
-import { checkSignRequest, type SignOption } from '../core/signable-path.js';
+import type { SignOption } from '../core/sign-request.js';
+import { checkSignRequest } from '../core/signable-path.js';
+import type { TokenHeaders } from '../core/token-headers.js';
 import { tokenParamReader } from '../core/token-params.js';
-import type { TokenHeaders } from '../core/token-scheme.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { isRejection, type Rejection, rejection, Verdict } from '../core/verdict.js';
-import type { ParsedToken, RouteKey, SchemeDefinition, TokenScheme } from './scheme.js';
+import { OptionProblems, type ParsedToken, type RouteKey, type SchemeDefinition, type TokenScheme } from './scheme.js';
 
 const version = 'tokengate-hmac-v1';
 export const hmacMinKeyBytes = 32;
@@ -34,6 +35,13 @@ interface HmacToken extends ParsedToken {
 
 type Carrier = 'query' | 'cookie' | 'header';
 const defaultNames: Record<Carrier, string> = { query: 'tg', cookie: 'tg', header: 'x-tokengate' };
+
+/** A route's options: where its tokens travel and under which name. */
+export interface HmacOptions {
+  readonly carrier: Carrier;
+  /** Parameter or cookie name as configured; a header name in lowercase. */
+  readonly name: string;
+}
 
 const m = (detail: string) => rejection(Verdict.malformed, detail);
 const noToken = rejection(Verdict.missing, 'no token');
@@ -85,13 +93,7 @@ function cookieValue(header: string, name: string): string | undefined | null {
   return found;
 }
 
-function carrierOf(options: Readonly<Record<string, unknown>>): { carrier: Carrier; name: string } {
-  const carrier = (options.carrier as Carrier | undefined) ?? 'query';
-  return { carrier, name: (options.name as string | undefined) ?? defaultNames[carrier] };
-}
-
-function tokenReader(options: Readonly<Record<string, unknown>>): (query: string, headers: TokenHeaders) => string | Rejection {
-  const { carrier, name } = carrierOf(options);
+function tokenReader({ carrier, name }: HmacOptions): (query: string, headers: TokenHeaders) => string | Rejection {
   if (carrier === 'query') {
     const read = tokenParamReader([name]);
     return (query) => {
@@ -99,7 +101,7 @@ function tokenReader(options: Readonly<Record<string, unknown>>): (query: string
       return isRejection(values) ? values : (values[0] as string);
     };
   }
-  const header = carrier === 'cookie' ? 'cookie' : name.toLowerCase();
+  const header = carrier === 'cookie' ? 'cookie' : name;
   return (_query, headers) => {
     const raw = headers.get(header);
     if (raw === null) return repeatedHeader;
@@ -109,15 +111,11 @@ function tokenReader(options: Readonly<Record<string, unknown>>): (query: string
   };
 }
 
-function create(
-  keys: readonly RouteKey[],
-  options: Readonly<Record<string, unknown>>,
-  routePrefix: string,
-): TokenScheme<HmacToken> {
+function create(keys: readonly RouteKey[], options: HmacOptions, routePrefix: string): TokenScheme<HmacToken> {
   const byId = new Map(keys.map((key) => [key.id, hmacSha256Key(key.secret)]));
   const signing = keys[0]!;
   const read = tokenReader(options);
-  const { carrier, name } = carrierOf(options);
+  const { carrier, name } = options;
   return {
     parse({ path, query, clientIp, headers }) {
       const token = read(query, headers);
@@ -221,43 +219,43 @@ function create(
   };
 }
 
-function validateOptions(options: Readonly<Record<string, unknown>>, path: string): string[] {
+function readOptions(raw: Readonly<Record<string, unknown>>, path: string): HmacOptions | OptionProblems {
   const problems: string[] = [];
-  for (const key of Object.keys(options)) {
+  for (const key of Object.keys(raw)) {
     if (key !== 'carrier' && key !== 'name') problems.push(`${path}.${key}: unknown option (known: carrier, name)`);
   }
-  const carrier = options.carrier ?? 'query';
+  const carrier = raw.carrier ?? 'query';
   if (carrier !== 'query' && carrier !== 'cookie' && carrier !== 'header')
     problems.push(`${path}.carrier: must be "query", "cookie" or "header"`);
-  const name = options.name;
+  const name = raw.name;
   if (name !== undefined && (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(name))) {
     problems.push(`${path}.name: must be a parameter, cookie or header name of letters, digits, "-" and "_"`);
   }
   if (carrier === 'header' && typeof name === 'string' && name.includes('_')) {
     problems.push(`${path}.name: header names with "_" are dropped by proxies (and hang the uWS engine)`);
   }
-  return problems;
+  if (problems.length > 0) return new OptionProblems(problems);
+  const known = carrier as Carrier;
+  const chosen = (name as string | undefined) ?? defaultNames[known];
+  return { carrier: known, name: known === 'header' ? chosen.toLowerCase() : chosen };
 }
 
 const signOptions: readonly SignOption[] = ['notBeforeSec', 'clientIp', 'scopeDepth', 'sessionId'];
 
-export const hmac: SchemeDefinition = {
+export const hmac: SchemeDefinition<HmacOptions> = {
   id: 'hmac',
   signOptions,
   summary: 'tokengate HMAC-SHA256: ?tg=v1~k=<key id>~e=<exp>[~n=][~p=][~i=][~s=]~m=<128-bit MAC>',
-  params: ['tg'],
   clientIp: 'optional',
-  verdictCacheByDefault: false,
   keyEncodings: ['hex', 'base64'],
-  headers(options) {
-    const { carrier, name } = carrierOf(options);
-    return carrier === 'query' ? [] : [carrier === 'cookie' ? 'cookie' : name.toLowerCase()];
+  tokenHeaders({ carrier, name }) {
+    return carrier === 'query' ? [] : [carrier === 'cookie' ? 'cookie' : name];
   },
   keyProblem(secret) {
     return secret.length < hmacMinKeyBytes
       ? `hmac keys must be at least ${hmacMinKeyBytes} bytes (256 bits) after decoding`
       : undefined;
   },
-  validateOptions,
+  readOptions,
   create,
 };

@@ -1,4 +1,4 @@
-import type { SchemeDefinition } from './scheme.js';
+import { OptionProblems, type SchemeDefinition } from './scheme.js';
 
 /**
  * The legacy formats concatenate the secret as text into the hashed string, so their secrets
@@ -13,15 +13,16 @@ export function textSecretProblem(secret: Buffer): string | undefined {
   return undefined;
 }
 
-/** What the legacy text-secret formats share: no options, no headers, text keys, no cache by default. */
-export const textSecretFormat = {
-  verdictCacheByDefault: false,
-  keyEncodings: ['text'],
-  headers: () => [],
-  keyProblem: textSecretProblem,
-  validateOptions: noOptionsProblems,
-} as const satisfies Partial<SchemeDefinition>;
+/** The legacy formats have no options. */
+export type NoOptions = Readonly<Record<string, never>>;
 
-export function noOptionsProblems(options: Readonly<Record<string, unknown>>, path: string): string[] {
-  return Object.keys(options).map((name) => `${path}.${name}: unknown option (this scheme has none)`);
-}
+/** What the legacy text-secret formats share: no options, no headers, text keys. */
+export const textSecretFormat = {
+  keyEncodings: ['text'],
+  tokenHeaders: () => [],
+  keyProblem: textSecretProblem,
+  readOptions(raw: Readonly<Record<string, unknown>>, path: string): NoOptions | OptionProblems {
+    const unknown = Object.keys(raw).map((name) => `${path}.${name}: unknown option (this scheme has none)`);
+    return unknown.length > 0 ? new OptionProblems(unknown) : {};
+  },
+} as const satisfies Partial<SchemeDefinition<NoOptions>>;

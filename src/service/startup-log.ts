@@ -24,6 +24,7 @@ export function effectiveConfig(loaded: LoadedConfig): unknown {
     ...loaded.config,
     routes: loaded.config.routes.map((route) => ({
       ...route,
+      scheme: route.scheme.id,
       keys: route.keys.map((key) =>
         key.publicDemoSecret === undefined ? key : { ...key, publicDemoSecret: '[published demo secret]' },
       ),
