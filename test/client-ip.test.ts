@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalIp } from '../src/core/client-ip.js';
+import { canonicalIp, parseClientIp, parseIpRange } from '../src/core/client-ip.js';
 
 describe('canonical client IP (docs/security.md rule 6)', () => {
   it.each([
@@ -53,5 +53,58 @@ describe('canonical client IP (docs/security.md rule 6)', () => {
     '０.1.2.3',
   ])('rejects %j', (input) => {
     expect(canonicalIp(input)).toBeUndefined();
+  });
+});
+
+describe('IP ranges against a BigInt oracle', () => {
+  /** Small deterministic PRNG so failures reproduce. */
+  let state = 0x1b873593;
+  const random = () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state / 2 ** 32;
+  };
+  const bits = (n: number) => {
+    let value = 0n;
+    for (let i = 0; i < n; i++) value = (value << 1n) | (random() < 0.5 ? 1n : 0n);
+    return value;
+  };
+  const v4Text = (v: bigint) => [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 255n)).join('.');
+  const v6Text = (v: bigint) =>
+    canonicalIp(Array.from({ length: 8 }, (_, i) => ((v >> BigInt(112 - 16 * i)) & 0xffffn).toString(16)).join(':'))!;
+
+  it('contains exactly the addresses that share the prefix bits, for every prefix length', () => {
+    for (const [width, text] of [
+      [32, v4Text],
+      [128, v6Text],
+    ] as const) {
+      for (let prefix = 0; prefix < width; prefix++) {
+        const all = (1n << BigInt(width)) - 1n;
+        const mask = prefix === 0 ? 0n : (all << BigInt(width - prefix)) & all;
+        for (let n = 0; n < 12; n++) {
+          const network = bits(width) & mask;
+          const networkText = text(network);
+          // IPv4-mapped IPv6 networks are IPv4 addresses: skip that slice of the IPv6 space.
+          if (width === 128 && !networkText.includes(':')) continue;
+          const range = parseIpRange(`${networkText}/${prefix}`);
+          expect(range, `${networkText}/${prefix}`).toBeDefined();
+          // A client inside (host bits random), and one with a single prefix bit flipped.
+          const inside = network | (bits(width) & ~mask & all);
+          const flip = prefix === 0 ? undefined : 1n << BigInt(width - 1 - Math.floor(random() * prefix));
+          for (const [client, expected] of [
+            [inside, true],
+            ...(flip === undefined ? [] : [[inside ^ flip, false] as const]),
+          ] as const) {
+            const parsed = parseClientIp(text(client));
+            if (parsed === undefined || (width === 128 && parsed.v6 === undefined)) continue;
+            expect(range!.contains(parsed), `${text(client)} in ${networkText}/${prefix}`).toBe(expected);
+          }
+          // Host bits set in the network: not a canonical range.
+          if (prefix < width - 1) {
+            const withHostBit = network | (1n << BigInt(Math.floor(random() * (width - prefix))));
+            if (withHostBit !== network) expect(parseIpRange(`${text(withHostBit)}/${prefix}`)).toBeUndefined();
+          }
+        }
+      }
+    }
   });
 });

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { authorize, findRoute, type Gate } from '../src/core/authorize.js';
+import { parseClientIp } from '../src/core/client-ip.js';
 import { noHeaders } from '../src/core/token-headers.js';
 import { Verdict } from '../src/core/verdict.js';
 import { schemes } from '../src/schemes/registry.js';
@@ -113,7 +114,7 @@ for (const scheme of schemes) {
       const parsed = findRoute(gate, path)!.scheme.parse({
         path,
         query: url.slice(url.indexOf('?') + 1),
-        clientIp,
+        clientIp: clientIp === undefined ? undefined : parseClientIp(clientIp),
         headers: noHeaders,
       });
       if ('verdict' in parsed) throw new Error(parsed.detail);

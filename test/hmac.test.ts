@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { authorize } from '../src/core/authorize.js';
-import { parseIpRange } from '../src/core/client-ip.js';
+import { parseClientIp, parseIpRange } from '../src/core/client-ip.js';
 import { hmacSha256Key } from '../src/core/hmac-sha256.js';
 import { Verdict } from '../src/core/verdict.js';
 import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
@@ -102,11 +102,15 @@ describe('hmac: grammar', () => {
 
   it('a canonical token allows, and the CIDR parser accepts only canonical ranges', () => {
     expect(decide(`/vod/a.mp4?tg=${good}`).verdict).toBe(Verdict.allow);
-    expect(parseIpRange('10.0.0.0/8')?.contains('10.200.1.1')).toBe(true);
-    expect(parseIpRange('10.0.0.0/8')?.contains('11.0.0.1')).toBe(false);
-    expect(parseIpRange('2001:db8::/32')?.contains('2001:db8:ffff::1')).toBe(true);
-    expect(parseIpRange('2001:db8::/32')?.contains('10.0.0.1')).toBe(false);
-    expect(parseIpRange('0.0.0.0/0')?.contains('192.0.2.1')).toBe(true);
+    const within = (range: string, ip: string) => parseIpRange(range)?.contains(parseClientIp(ip)!);
+    expect(within('10.0.0.0/8', '10.200.1.1')).toBe(true);
+    expect(within('10.0.0.0/8', '11.0.0.1')).toBe(false);
+    expect(within('2001:db8::/32', '2001:db8:ffff::1')).toBe(true);
+    expect(within('2001:db8::/32', '10.0.0.1')).toBe(false);
+    expect(within('0.0.0.0/0', '192.0.2.1')).toBe(true);
+    // An IPv4-mapped client is the IPv4 client.
+    expect(within('10.0.0.0/8', '::ffff:10.1.2.3')).toBe(true);
+    expect(within('::/0', '::ffff:10.1.2.3')).toBe(false);
     for (const bad of ['10.0.0.0/08', '10.0.0.1/8', '10.0.0.0/33', '2001:db8::/129', '::/128', '10.0.0.0/', '/8']) {
       expect(parseIpRange(bad), bad).toBeUndefined();
     }

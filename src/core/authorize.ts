@@ -1,4 +1,4 @@
-import { canonicalIp } from './client-ip.js';
+import { type ClientIp, parseClientIp } from './client-ip.js';
 import { parseRequestTarget } from './request-target.js';
 import type { SignedPathFor } from './signed-path.js';
 import { noHeaders, type TokenHeaders } from './token-headers.js';
@@ -78,14 +78,15 @@ export function authorize(
   if (isRejection(target)) return deny(target, undefined);
   const route = findRoute(gate, target.path);
   if (route === undefined) return deny(noRoute, undefined);
-  let ip: string | undefined;
+  // Parsed once, here, into the value the schemes receive.
+  let ip: ClientIp | undefined;
   if (route.clientIp === 'required') {
     if (clientIp === undefined) return deny(noIp, route);
-    ip = canonicalIp(clientIp);
+    ip = parseClientIp(clientIp);
     if (ip === undefined) return deny(badIp, route);
   } else if (route.clientIp === 'optional' && clientIp !== undefined) {
     // Only tokens bound to an IP need it; those get undefined and say so themselves.
-    ip = canonicalIp(clientIp);
+    ip = parseClientIp(clientIp);
   }
   const path = route.signedPath(target.path);
   if (typeof path !== 'string') return deny(path, route);

@@ -1,3 +1,4 @@
+import type { ClientIp } from './client-ip.js';
 import type { SignRequest } from './sign-request.js';
 import type { TokenHeaders } from './token-headers.js';
 import type { Rejection } from './verdict.js';
@@ -12,11 +13,15 @@ export interface RouteKey {
 /** Whether the client IP is part of what a format signs: always, per token, or never. */
 export type ClientIpUse = 'required' | 'optional' | 'unused';
 
-/** What a scheme sees of a request: raw path and query, headers, and the canonical client IP if known. */
+/** What a scheme sees of a request: raw path and query, headers, and the client IP if known. */
 export interface TokenInput {
   readonly path: string;
   readonly query: string;
-  readonly clientIp: string | undefined;
+  /**
+   * Parsed once by the core. Always set for a scheme whose `clientIp` is "required" (the core
+   * denies a request without a usable one first); for "optional", set when the request has one.
+   */
+  readonly clientIp: ClientIp | undefined;
   readonly headers: TokenHeaders;
 }
 

@@ -33,7 +33,6 @@ const badFieldCount = rejection(Verdict.malformed, 'token must have exactly four
 const badHash = rejection(Verdict.malformed, 'the hash must be 40 lowercase hex characters (SHA-1)');
 const badSalt = rejection(Verdict.malformed, 'the salt must be 1 to 64 characters from [0-9A-Za-z]');
 const endBeforeStart = rejection(Verdict.malformed, 'end is before start');
-const noClientIp = rejection(Verdict.badSource, 'the token is bound to a client IP but none was given');
 const hashPattern = /^[0-9a-f]{40}$/;
 const saltPattern = /^[0-9A-Za-z]{1,64}$/;
 
@@ -53,9 +52,9 @@ function create(keys: readonly RouteKey[]): TokenScheme<AltaToken> {
       const notBeforeSec = parseStart(startText);
       if (typeof notBeforeSec !== 'number') return notBeforeSec;
       if (expiresSec < notBeforeSec) return endBeforeStart;
-      if (clientIp === undefined) return noClientIp;
       return {
-        signedPrefix: path + clientIp + startText + endText,
+        // clientIp is "required": the core gives every request of this scheme a parsed one.
+        signedPrefix: path + clientIp!.text + startText + endText,
         signedSalt: salt,
         expiresSec,
         notBeforeSec,
