@@ -8,14 +8,12 @@
  */
 import { canonicalIp, parseIpRange } from '../core/client-ip.js';
 import { hmacSha256Key } from '../core/hmac-sha256.js';
-import { trimOws } from '../core/http-whitespace.js';
 import type { SignOption } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
-import type { TokenHeaders } from '../core/token-headers.js';
-import { tokenParamReader } from '../core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
-import { isRejection, type Rejection, rejection, Verdict } from '../core/verdict.js';
+import { type Rejection, rejection, Verdict } from '../core/verdict.js';
 import { OptionProblems, type ParsedToken, type RouteKey, type SchemeDefinition, type TokenScheme } from './scheme.js';
+import { type Carrier, type TokenPlace, tokenHeadersOf, tokenReader } from './token-place.js';
 
 const version = 'tokengate-hmac-v1';
 export const hmacMinKeyBytes = 32;
@@ -33,18 +31,12 @@ interface HmacToken extends ParsedToken {
   readonly mac: string;
 }
 
-type Carrier = 'query' | 'cookie' | 'header';
 const defaultNames: Record<Carrier, string> = { query: 'tg', cookie: 'tg', header: 'x-tokengate' };
 
 /** A route's options: where its tokens travel and under which name. */
-export interface HmacOptions {
-  readonly carrier: Carrier;
-  /** Parameter or cookie name as configured; a header name in lowercase. */
-  readonly name: string;
-}
+export type HmacOptions = TokenPlace;
 
 const m = (detail: string) => rejection(Verdict.malformed, detail);
-const noToken = rejection(Verdict.missing, 'no token');
 const tooLong = m(`the token is longer than ${maxTokenLength} characters`);
 const badVersion = m('the token must start with "v1~"');
 const badLayout = m('the token fields must be k, e, then optional n, p, i, s in this order, then m, each once');
@@ -55,7 +47,6 @@ const badSid = m('s must be 1 to 64 characters from [A-Za-z0-9_-]');
 const badMac = m('m must be 22 characters of unpadded base64url (128 bits)');
 const startAfterEnd = m('n is after e');
 const shallowPath = m('p names more segments than the path has');
-const repeatedHeader = m('the token header or cookie appears more than once');
 const outsideRoute = rejection(
   Verdict.forged,
   "the token's scope (p=) reaches outside this route's prefix: it was signed for another route, or too wide",
@@ -80,35 +71,6 @@ function prefixOf(path: string, depth: number): string | undefined {
 /** The exact string the MAC covers. */
 export function hmacSignedString(f: { kid: string; exp: string; nbf: string; scope: string; ip: string; sid: string }): string {
   return `${version}\nk=${f.kid}\ne=${f.exp}\nn=${f.nbf}\nscope=${f.scope}\ni=${f.ip}\ns=${f.sid}`;
-}
-
-function cookieValue(header: string, name: string): string | undefined | null {
-  let found: string | undefined;
-  for (const pair of header.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq < 0 || trimOws(pair.slice(0, eq)) !== name) continue;
-    if (found !== undefined) return null;
-    found = trimOws(pair.slice(eq + 1));
-  }
-  return found;
-}
-
-function tokenReader({ carrier, name }: HmacOptions): (query: string, headers: TokenHeaders) => string | Rejection {
-  if (carrier === 'query') {
-    const read = tokenParamReader([name]);
-    return (query) => {
-      const values = read(query);
-      return isRejection(values) ? values : (values[0] as string);
-    };
-  }
-  const header = carrier === 'cookie' ? 'cookie' : name;
-  return (_query, headers) => {
-    const raw = headers.get(header);
-    if (raw === null) return repeatedHeader;
-    const value = raw === undefined ? undefined : carrier === 'cookie' ? cookieValue(raw, name) : raw;
-    if (value === null) return repeatedHeader;
-    return value === undefined || value === '' ? noToken : value;
-  };
 }
 
 function create(keys: readonly RouteKey[], options: HmacOptions, routePrefix: string): TokenScheme<HmacToken> {
@@ -248,9 +210,7 @@ export const hmac: SchemeDefinition<HmacOptions> = {
   summary: 'tokengate HMAC-SHA256: ?tg=v1~k=<key id>~e=<exp>[~n=][~p=][~i=][~s=]~m=<128-bit MAC>',
   clientIp: 'optional',
   keyEncodings: ['hex', 'base64'],
-  tokenHeaders({ carrier, name }) {
-    return carrier === 'query' ? [] : [carrier === 'cookie' ? 'cookie' : name];
-  },
+  tokenHeaders: tokenHeadersOf,
   keyProblem(secret) {
     return secret.length < hmacMinKeyBytes
       ? `hmac keys must be at least ${hmacMinKeyBytes} bytes (256 bits) after decoding`

@@ -1,0 +1,55 @@
+import { trimOws } from '../core/http-whitespace.js';
+import type { TokenHeaders } from '../core/token-headers.js';
+import { tokenParamReader } from '../core/token-params.js';
+import { isRejection, type Rejection, rejection, Verdict } from '../core/verdict.js';
+
+/** Where a route's token travels: a query parameter, a cookie, or a request header of its own. */
+export type Carrier = 'query' | 'cookie' | 'header';
+
+export interface TokenPlace {
+  readonly carrier: Carrier;
+  /** Parameter or cookie name as configured; a header name in lowercase. */
+  readonly name: string;
+}
+
+const noToken = rejection(Verdict.missing, 'no token');
+const repeatedHeader = rejection(Verdict.malformed, 'the token header or cookie appears more than once');
+
+/** The value of cookie `name` in a Cookie header; null when it appears more than once. */
+function cookieValue(header: string, name: string): string | undefined | null {
+  let found: string | undefined;
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0 || trimOws(pair.slice(0, eq)) !== name) continue;
+    if (found !== undefined) return null;
+    found = trimOws(pair.slice(eq + 1));
+  }
+  return found;
+}
+
+/**
+ * Reads the raw token text from where the route says it travels: one query parameter (raw, never
+ * percent-decoded), one cookie, or one header; absent is `missing`, repeated is `malformed`.
+ */
+export function tokenReader({ carrier, name }: TokenPlace): (query: string, headers: TokenHeaders) => string | Rejection {
+  if (carrier === 'query') {
+    const read = tokenParamReader([name]);
+    return (query) => {
+      const values = read(query);
+      return isRejection(values) ? values : (values[0] as string);
+    };
+  }
+  const header = carrier === 'cookie' ? 'cookie' : name;
+  return (_query, headers) => {
+    const raw = headers.get(header);
+    if (raw === null) return repeatedHeader;
+    const value = raw === undefined ? undefined : carrier === 'cookie' ? cookieValue(raw, name) : raw;
+    if (value === null) return repeatedHeader;
+    return value === undefined || value === '' ? noToken : value;
+  };
+}
+
+/** The request header a route with this place reads, if any (what the engines must capture). */
+export function tokenHeadersOf({ carrier, name }: TokenPlace): readonly string[] {
+  return carrier === 'query' ? [] : [carrier === 'cookie' ? 'cookie' : name];
+}
