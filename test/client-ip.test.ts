@@ -108,3 +108,67 @@ describe('IP ranges against a BigInt oracle', () => {
     }
   });
 });
+
+describe('IPv6 parsing against the WHATWG URL parser', () => {
+  let state = 0x2545f491;
+  const random = () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state / 2 ** 32;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+
+  /** Any valid spelling of eight groups: leading zeros, upper case, "::" anywhere it may stand, a dotted tail. */
+  function spell(groups: number[]): string {
+    const fields = groups.map((g) => {
+      const hex = g.toString(16);
+      const padded = random() < 0.3 ? hex.padStart(4, '0') : hex;
+      return random() < 0.3 ? padded.toUpperCase() : padded;
+    });
+    let tail: string[] = [];
+    if (random() < 0.2) {
+      tail = [[groups[6]! >> 8, groups[6]! & 255, groups[7]! >> 8, groups[7]! & 255].join('.')];
+      fields.length = 6;
+    }
+    const zeroRuns: [number, number][] = [];
+    for (let i = 0; i < fields.length; i++) {
+      for (let j = i; j < fields.length && groups[j] === 0; j++) zeroRuns.push([i, j + 1]);
+    }
+    if (zeroRuns.length > 0 && random() < 0.8) {
+      const [from, to] = pick(zeroRuns);
+      return `${fields.slice(0, from).join(':')}::${[...fields.slice(to), ...tail].join(':')}`;
+    }
+    return [...fields, ...tail].join(':');
+  }
+
+  it('gives the canonical text the URL parser gives, for any valid spelling', () => {
+    for (let n = 0; n < 3000; n++) {
+      // Mostly zeros, so "::" runs of every length and position occur.
+      const groups = Array.from({ length: 8 }, () => (random() < 0.5 ? 0 : Math.floor(random() * 0x10000)));
+      const text = spell(groups);
+      const host = new URL(`http://[${text}]/`).hostname.slice(1, -1);
+      const mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
+      const expected = mapped ? [groups[6]! >> 8, groups[6]! & 255, groups[7]! >> 8, groups[7]! & 255].join('.') : host;
+      expect(parseClientIp(text)?.text, text).toBe(expected);
+    }
+  });
+
+  it('refuses what the URL parser refuses (and zone ids, which it cannot carry)', () => {
+    const alphabet = [...'0123456789abcdefABCDEFg:.%/ '];
+    for (let n = 0; n < 5000; n++) {
+      let text = spell(Array.from({ length: 8 }, () => (random() < 0.5 ? 0 : Math.floor(random() * 0x10000))));
+      const at = Math.floor(random() * (text.length + 1));
+      const change = random();
+      if (change < 0.4) text = text.slice(0, at) + pick(alphabet) + text.slice(at);
+      else if (change < 0.8) text = text.slice(0, at) + text.slice(at + 1);
+      else text = text.slice(0, at) + pick(alphabet) + text.slice(at + 1);
+      if (!text.includes(':')) continue;
+      let valid: boolean;
+      try {
+        valid = !/[%/ ]/.test(text) && new URL(`http://[${text}]/`).hostname !== '';
+      } catch {
+        valid = false;
+      }
+      expect(parseClientIp(text) !== undefined, text).toBe(valid);
+    }
+  });
+});

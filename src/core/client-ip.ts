@@ -72,37 +72,69 @@ function ipv4Value(text: string): number {
   return dots === 4 ? value : -1;
 }
 
-const hexGroup = /^[0-9a-fA-F]{1,4}$/;
+/** The value of a hex digit's char code, or -1. */
+function hexDigit(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  const lower = code | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
+}
 
-/** The eight groups of an IPv6 address in any valid spelling (an IPv4 tail included), or undefined. */
+/**
+ * The eight groups of an IPv6 address in any valid spelling (an IPv4 tail included), or
+ * undefined. One pass over the characters (split and regexes cost ≈2.5 µs a request).
+ */
 function ipv6Groups(text: string): number[] | undefined {
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const side = (part: string, last: boolean): number[] | undefined => {
-    if (part === '') return [];
-    const fields = part.split(':');
-    const out: number[] = [];
-    for (let i = 0; i < fields.length; i++) {
-      const field = fields[i]!;
-      if (last && i === fields.length - 1 && field.includes('.')) {
-        const v4 = ipv4Value(field);
-        if (v4 < 0) return undefined;
-        out.push(v4 >>> 16, v4 & 0xffff);
-      } else if (hexGroup.test(field)) {
-        out.push(Number.parseInt(field, 16));
-      } else {
-        return undefined;
-      }
+  const n = text.length;
+  const groups: number[] = [];
+  /** Where "::" stands, as an index into `groups`; -1 when absent. */
+  let gap = -1;
+  let i = 0;
+  if (text.charCodeAt(0) === 0x3a) {
+    if (text.charCodeAt(1) !== 0x3a) return undefined;
+    gap = 0;
+    i = 2;
+  }
+  while (i < n) {
+    const start = i;
+    let value = 0;
+    let digits = 0;
+    for (let d = hexDigit(text.charCodeAt(i)); d >= 0 && i < n; d = hexDigit(text.charCodeAt(++i))) {
+      if (++digits > 4) return undefined;
+      value = value * 16 + d;
     }
-    return out;
-  };
-  const left = side(halves[0]!, halves.length === 1);
-  const right = halves.length === 2 ? side(halves[1]!, true) : [];
-  if (left === undefined || right === undefined) return undefined;
-  if (halves.length === 1) return left.length === 8 ? left : undefined;
-  const missing = 8 - left.length - right.length;
-  if (missing < 1) return undefined;
-  return [...left, ...new Array<number>(missing).fill(0), ...right];
+    if (text.charCodeAt(i) === 0x2e) {
+      // A dotted IPv4 tail: the last two groups.
+      const v4 = ipv4Value(text.slice(start));
+      if (v4 < 0 || groups.length > 6) return undefined;
+      groups.push(v4 >>> 16, v4 & 0xffff);
+      break;
+    }
+    if (digits === 0) return undefined;
+    groups.push(value);
+    if (i === n) break;
+    if (text.charCodeAt(i) !== 0x3a || ++i === n) return undefined;
+    if (text.charCodeAt(i) === 0x3a) {
+      if (gap >= 0) return undefined;
+      gap = groups.length;
+      i++;
+    }
+  }
+  if (gap < 0) return groups.length === 8 ? groups : undefined;
+  // "::" stands for at least one zero group.
+  if (groups.length > 7) return undefined;
+  const full = [0, 0, 0, 0, 0, 0, 0, 0];
+  for (let g = 0; g < gap; g++) full[g] = groups[g]!;
+  for (let g = gap, shift = 8 - groups.length; g < groups.length; g++) full[g + shift] = groups[g]!;
+  return full;
+}
+
+const hexChars = '0123456789abcdef';
+
+/** Lowercase hex of a group without leading zeros (Number#toString(16) cost ≈200 ns a group). */
+function hexText(group: number): string {
+  let text = hexChars[group & 15]!;
+  for (let rest = group >>> 4; rest > 0; rest >>>= 4) text = hexChars[rest & 15]! + text;
+  return text;
 }
 
 /** RFC 5952 text of eight groups. */
@@ -122,9 +154,17 @@ function ipv6Text(groups: readonly number[]): string {
     }
     i = j;
   }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+  let text = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      text += '::';
+      i += bestLength - 1;
+      continue;
+    }
+    if (i > 0 && i !== bestStart + bestLength) text += ':';
+    text += hexText(groups[i]!);
+  }
+  return text;
 }
 
 /** A client IP or CIDR range in canonical text: `203.0.113.7`, `203.0.113.0/24`, `2001:db8::/32`. */
