@@ -4,7 +4,7 @@
  * `npx tsc -p tsconfig.build.json` there with this checkout's node_modules linked). This build is
  * `dist/` (`npm run build` first). Each case runs the listener edge's whole decision (source
  * fields, authorize, the pre-built answer) for 1024 distinct signed URLs; every round runs each
- * case of both builds in turn, so machine noise hits them alike. Medians of 9 rounds.
+ * case of both builds in turn, so machine noise hits them alike. Medians of 9 rounds (`--rounds=N`).
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -61,6 +61,7 @@ const ipv6 = '2001:db8:85a3::8a2e:370:7334';
 const kinds = {
   azion: { path: (i: number) => `/my/videos/${i}/segment.ts`, extra: {}, ip: ipv4 },
   alta: { path: (i: number) => `/tv/channel-${i}/index.m3u8`, extra: { notBeforeSec: now, clientIp: ipv4 }, ip: ipv4 },
+  hmac: { path: (i: number) => `/vod/film-${i}/index.m3u8`, extra: {}, ip: ipv4 },
   'hmac, IPv6 /48': {
     path: (i: number) => `/vod/movie-${i}/index.m3u8`,
     extra: { notBeforeSec: now, clientIp: '2001:db8:85a3::/48' },
@@ -82,4 +83,5 @@ for (const [kind, { path, extra, ip }] of Object.entries(kinds)) {
     cases[`${kind} allow: ${name}`] = (i) => build.answer(fields[i & 1023]!, build.gate, now);
   }
 }
-compare(`Hot path A/B (listener edge + authorize), --base=${base} vs this build`, cases);
+const rounds = Number(process.argv.find((arg) => arg.startsWith('--rounds='))?.slice('--rounds='.length) ?? 9);
+compare(`Hot path A/B (listener edge + authorize), --base=${base} vs this build, median of ${rounds} rounds`, cases, 200_000, rounds);
