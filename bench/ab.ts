@@ -84,4 +84,9 @@ for (const [kind, { path, extra, ip }] of Object.entries(kinds)) {
   }
 }
 const rounds = Number(process.argv.find((arg) => arg.startsWith('--rounds='))?.slice('--rounds='.length) ?? 9);
-compare(`Hot path A/B (listener edge + authorize), --base=${base} vs this build, median of ${rounds} rounds`, cases, 200_000, rounds);
+compare(
+  `Hot path A/B (listener edge + authorize), --base=${base} vs this build, median of ${rounds} rounds`,
+  cases,
+  200_000,
+  rounds,
+);

@@ -129,7 +129,7 @@ describe('tokengate CLI', () => {
   });
 
   it.each([
-    [['sign', '--path', '/tv/ch/index.m3u8', '--ttl', '60'], /binds tokens to the client IP: give --ip/],
+    [['sign', '--path', '/tv/ch/index.m3u8', '--ttl', '60'], /binds tokens to the client IP: give the IP the link is for/],
     [['sign', '--path', '/tv/ch/index.m3u8', '--ttl', '60', '--ip', '2001:DB8::7'], /not canonical \(write 2001:db8::7\)/],
     [['sign', '--path', '/nowhere/x', '--ttl', '60'], /no route covers \/nowhere\/x/],
     [['sign', '--path', '/my/x', '--ttl', '-5'], /--ttl/],

@@ -6,6 +6,7 @@
  *   core     the pure decision
  *   schemes  one file per token format
  *   config   load, validate, compile the gate
+ *   links    sign a link for a route, explain a verdict (CLI, library, admin pages)
  *   metrics  counters and the exposition
  *   http     the engines and the edge
  *   admin    the admin listener
@@ -18,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 
 const src = fileURLToPath(new URL('../src', import.meta.url));
-const layers = ['base', 'core', 'schemes', 'config', 'metrics', 'http', 'admin', 'service', 'cli'] as const;
+const layers = ['base', 'core', 'schemes', 'config', 'links', 'metrics', 'http', 'admin', 'service', 'cli'] as const;
 const library = new Set(['index.ts', 'hmac-signer.ts']);
 
 function files(dir: string): string[] {

@@ -6,11 +6,11 @@ import type { SignRequest } from '../core/sign-request.js';
 import { Verdict } from '../core/verdict.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { EngineError } from '../http/native-uws.js';
+import { explain } from '../links/explain-link.js';
+import { LinkRequestError, signLink } from '../links/sign-link.js';
 import { createLogger, logLevelFrom, logLevels } from '../log.js';
 import { schemes } from '../schemes/registry.js';
 import { runService } from '../service/main-thread.js';
-import { explain } from './explain.js';
-import { signUrl } from './sign.js';
 
 const usage = `tokengate: validates signed URLs for reverse proxies (200 allow, 403 deny, 410 expired)
 
@@ -81,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
       scopeDepth: seconds(values['scope-depth'], 'scope-depth'),
       sessionId: values.session,
     };
-    const signed = signUrl(loadConfig(configFile), request, values.route);
+    const signed = signLink(loadConfig(configFile), request, values.route);
     if (signed.encodedPath !== undefined)
       process.stderr.write(`tokengate: signed the path percent-encoded as UTF-8: ${signed.encodedPath}\n`);
     process.stdout.write(`${signed.text}\n`);
@@ -115,6 +115,7 @@ main(process.argv.slice(2)).then(
     const message = error instanceof Error ? error.message : String(error);
     if (
       error instanceof UsageError ||
+      error instanceof LinkRequestError ||
       (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
       (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
     ) {
