@@ -13,6 +13,8 @@
  * forged, expired; metrics on and off); workers (1 vs N, both cores shared with wrk);
  * half load (p99 at about half the maximum throughput); nginx (the shipped nginx.example.conf in
  * front of tokengate against nginx's own secure_link check, for the same file).
+ *
+ * Over 250 lines: every HTTP group runs from this one script so each group's baselines are measured in the same run on the same machine state.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

@@ -1,3 +1,9 @@
+/**
+ * Config parsing and compiling: every field's default, every problem reported with its path,
+ * keys loaded and decoded strictly.
+ *
+ * Over 250 lines: one case per rule of docs/configuration.md.
+ */
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -1,3 +1,9 @@
+/**
+ * tokengate's own hmac format: the published spec (docs/token-format.md), key ids and rotation,
+ * scopes inside the route, IP ranges, cookie and header carriers, and the library signer.
+ *
+ * Over 250 lines: one case per rule of the format's spec.
+ */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';

@@ -2,6 +2,8 @@
  * Readiness, graceful shutdown and reload under load, with one worker on the main thread and
  * with worker threads: nothing lost, nothing decided by a mix of configs, a removed key stops
  * verifying as soon as the reload is logged.
+ *
+ * Over 250 lines because each case needs a running service under load; they share its helpers.
  */
 import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';

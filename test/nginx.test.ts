@@ -1,6 +1,8 @@
 /**
  * Real nginx (Debian package) in front of the real service, configured from nginx.example.conf
  * with test ports and paths only; a static origin on disk. Asserts what a client sees.
+ *
+ * Over 250 lines: the cases share one real nginx and one service, started once for the file.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -1,6 +1,8 @@
 /**
  * The built service as a real process on loopback, driven with raw HTTP/1.1 as a proxy sends it:
  * every outcome, HEAD, a body, missing and repeated source headers, keepalive, shutdown.
+ *
+ * Over 250 lines: every outcome of one running process, started once for the file.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -2,7 +2,7 @@
  * The main thread supervises its auth workers: one that fails is logged and replaced while the
  * others keep answering. (A thread killed abruptly, by terminate() or a heap limit, takes the
  * whole process down with this uWS build: its open sockets trip Node's uv_loop_close assertion.
- * The process supervisor restarts it; README "Workers" says so.)
+ * The process supervisor restarts it; docs/operations.md "Workers" says so.)
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
