@@ -21,12 +21,13 @@ const now = Math.floor(Date.now() / 1000);
 
 async function load(dist: string): Promise<Build> {
   const at = (file: string) => import(pathToFileURL(resolve(dist, file)).href);
-  const [{ parseConfig }, { compileGate }, { findRoute }, { listenerEdge }] = await Promise.all([
+  const [{ parseConfig }, { compileGate }, { findRoute }] = await Promise.all([
     at('config/parse-config.js'),
     at('config/compile-gate.js'),
     at('core/authorize.js'),
-    at('http/listener-edge.js'),
   ]);
+  // Builds before the edge's split had it in http/answer.js, with the same listenerEdge.
+  const { listenerEdge } = await at('http/listener-edge.js').catch(() => at('http/answer.js'));
   const config = parseConfig({
     listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
     admin: { port: 0 },
