@@ -4,16 +4,19 @@ import { isReady, type RunningListener, type ServiceState } from '../http/engine
 import { hardenedServer, listen, refuseVersion } from '../http/node-server.js';
 import type { Logger } from '../log.js';
 import type { ServiceMetrics } from '../metrics/exposition.js';
+import { type SigningContext, sendJson, serveSigningApi } from './signing-api.js';
 
 /**
- * The admin listener (/healthz, /readyz, /metrics), always on node:http whatever the auth
- * engine: it is not on the hot path, and one implementation answers HEAD like GET everywhere.
+ * The admin listener (/healthz, /readyz, /metrics, and with `signing` the signing API), always
+ * on node:http whatever the auth engine: it is not on the hot path, and one implementation
+ * answers HEAD like GET everywhere.
  */
 export function listenAdmin(
   admin: AdminListenerConfig,
   state: ServiceState,
   metrics: ServiceMetrics,
   logger: Logger,
+  signing?: SigningContext,
 ): Promise<RunningListener> {
   const plain = (res: ServerResponse, status: number, body: string) => {
     res.writeHead(status, {
@@ -25,7 +28,16 @@ export function listenAdmin(
   };
   const server = hardenedServer('admin', logger, (req, res) => {
     if (refuseVersion(req, res)) return;
-    const path = req.url?.split('?')[0];
+    const path = req.url?.split('?')[0] ?? '';
+    if (signing !== undefined && path.startsWith('/api/')) {
+      serveSigningApi(signing, req, res, path).catch((error: unknown) => {
+        logger.limited('signing-error', 'error', 'signing API: internal error', {
+          error: String((error as Error)?.stack ?? error),
+        });
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      });
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') plain(res, 404, 'not found\n');
     else if (path === '/healthz') plain(res, 200, 'ok\n');
     else if (path === '/readyz') isReady(state) ? plain(res, 200, 'ready\n') : plain(res, 503, 'not ready\n');
@@ -47,5 +59,7 @@ export function listenAdmin(
       );
     } else plain(res, 404, 'not found\n');
   });
+  // Signing requests carry a body: allow it more than the head limit of the auth listeners.
+  server.requestTimeout = 10_000;
   return listen(server, 'admin', admin.host, admin.port);
 }

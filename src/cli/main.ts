@@ -7,7 +7,7 @@ import { Verdict } from '../core/verdict.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { EngineError } from '../http/native-uws.js';
 import { explain } from '../links/explain-link.js';
-import { LinkRequestError, signLink } from '../links/sign-link.js';
+import { LinkRequestError, linkText, signLink } from '../links/sign-link.js';
 import { createLogger, logLevelFrom, logLevels } from '../log.js';
 import { schemes } from '../schemes/registry.js';
 import { runService } from '../service/main-thread.js';
@@ -81,10 +81,9 @@ async function main(argv: string[]): Promise<number> {
       scopeDepth: seconds(values['scope-depth'], 'scope-depth'),
       sessionId: values.session,
     };
-    const signed = signLink(loadConfig(configFile), request, values.route);
-    if (signed.encodedPath !== undefined)
-      process.stderr.write(`tokengate: signed the path percent-encoded as UTF-8: ${signed.encodedPath}\n`);
-    process.stdout.write(`${signed.text}\n`);
+    const signed = signLink(loadConfig(configFile), request, { route: values.route, nowSec });
+    if (signed.encoded) process.stderr.write(`tokengate: signed the path percent-encoded as UTF-8: ${signed.path}\n`);
+    process.stdout.write(`${linkText(signed)}\n`);
     return ExitCode.ok;
   }
   if (command === 'verify') {

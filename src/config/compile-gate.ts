@@ -45,7 +45,7 @@ function decodeKey(bytes: Buffer, encoding: KeyEncoding): Buffer | string {
   return decoded;
 }
 
-function loadSecret(source: KeySource, where: KeyEnvironment): Buffer | string {
+export function loadSecret(source: KeySource, where: KeyEnvironment): Buffer | string {
   if (source.file !== undefined) {
     const path = isAbsolute(source.file) ? source.file : resolve(where.baseDir, source.file);
     try {

@@ -26,6 +26,16 @@ export interface RouteConfig {
   readonly stream: StreamScope | undefined;
   /** Cache genuine signatures for this route; undefined: on for stream routes only. */
   readonly verdictCache: boolean | undefined;
+  /** Where clients fetch this route's files (`https://host[:port]`), for signed links; overrides `signing.publicBaseUrl`. */
+  readonly publicBaseUrl: string | undefined;
+}
+
+/** The secure-link generator page and the signing API on the admin listener (docs/signing.md). */
+export interface SigningConfig {
+  /** Where the access token comes from; "random": made at each start (loopback admin only). */
+  readonly token: { readonly file: string } | { readonly env: string } | 'random';
+  /** Where clients fetch files (`https://host[:port]`), for full links; undefined: links are paths. */
+  readonly publicBaseUrl: string | undefined;
 }
 
 export interface VerdictCacheConfig {
@@ -109,4 +119,6 @@ export interface Config {
   /** When `engine` is `uws` and its native module cannot load here: run `node` instead, or refuse to start. */
   readonly engineFallback: 'node' | 'none';
   readonly routes: readonly RouteConfig[];
+  /** Off (undefined) unless configured. */
+  readonly signing: SigningConfig | undefined;
 }

@@ -14,6 +14,9 @@ export const defaultConfig = {
     },
   ],
   admin: { host: '127.0.0.1', port: 9090 },
+  // The signing API on the (loopback) admin listener, with an access token made at each start
+  // and printed once to the terminal.
+  signing: { randomToken: true },
   clockSkewSec: 30,
   routes: [
     {

@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Gate } from '../core/authorize.js';
-import { compileGate } from './compile-gate.js';
+import { compileGate, type KeyEnvironment, loadSecret } from './compile-gate.js';
 import type { Config } from './config.js';
 import { ConfigError } from './config-error.js';
 import { defaultConfig } from './default-config.js';
@@ -18,6 +18,8 @@ export interface LoadedConfig {
   readonly source: string;
   /** SHA-256 (hex) of the config text; keys live in files or the environment, never in it. */
   readonly digest: string;
+  /** The signing access token from `signing.tokenFile` or `tokenEnv`; undefined otherwise (random or off). */
+  readonly signingToken: string | undefined;
 }
 
 /** Every file a load read (config and key files), as bytes: what worker threads compile from. */
@@ -60,6 +62,22 @@ function jsonErrorPlace(text: string, message: string): string {
 }
 
 /**
+ * The signing access token: 16 to 256 printable ASCII characters (it is typed into a login form
+ * and sent in an Authorization header). Never in a problem's text.
+ */
+function loadSigningToken(config: Config, where: KeyEnvironment): string | undefined | { problems: string[] } {
+  const source = config.signing?.token;
+  if (source === undefined || source === 'random') return undefined;
+  const loaded = loadSecret({ id: 'signing', ...source }, where);
+  if (typeof loaded === 'string') return { problems: [`signing: ${loaded}`] };
+  const token = loaded.toString('latin1');
+  if (!/^[\x21-\x7e]{16,256}$/.test(token)) {
+    return { problems: ['signing: the access token must be 16 to 256 printable ASCII characters without spaces'] };
+  }
+  return token;
+}
+
+/**
  * Reads, validates and compiles a config (the embedded default when `file` is undefined).
  * Throws a ConfigError listing every problem; never returns a partial config.
  */
@@ -87,7 +105,9 @@ export function loadConfig(
   if (Array.isArray(config)) throw new ConfigError(source, config);
   const baseDir = file === undefined ? process.cwd() : dirname(source);
   const compiled = compileGate(config, { baseDir, env, readFile });
-  if (compiled.problems.length > 0) throw new ConfigError(source, compiled.problems);
+  const signingToken = loadSigningToken(config, { baseDir, env, readFile });
+  const problems = [...compiled.problems, ...(typeof signingToken === 'object' ? signingToken.problems : [])];
+  if (problems.length > 0) throw new ConfigError(source, problems);
   return {
     config,
     gate: compiled.gate,
@@ -95,5 +115,6 @@ export function loadConfig(
     demoSecrets: compiled.demoSecrets,
     source,
     digest: hash('sha256', text, 'hex'),
+    signingToken: typeof signingToken === 'string' ? signingToken : undefined,
   };
 }

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { AdminListenerConfig, AuthListenerConfig, Config, GrpcListenerConfig, ListenerBase, RouteConfig } from './config.js';
 import { parseListener } from './parse-listener.js';
 import { parseRoute } from './parse-route.js';
+import { parseSigning } from './parse-signing.js';
 import { Problems } from './problems.js';
 
 /** Validates a parsed JSON document; returns the frozen config or every problem found. */
@@ -20,6 +21,7 @@ export function parseConfig(raw: unknown): Config | string[] {
       'engine',
       'engineFallback',
       'routes',
+      'signing',
     ]) ?? {};
   // node by default: it hands over the bytes the proxy sent; uws trims header values (docs/engines.md).
   const engine = root.engine === undefined ? 'node' : root.engine;
@@ -78,6 +80,7 @@ export function parseConfig(raw: unknown): Config | string[] {
     p.add('config.reloadOnChange', 'must be true or false');
   }
   const reloadOnChange = root.reloadOnChange === true;
+  const signing = parseSigning(root.signing, admin.host, p);
   crossCheck([...listeners, ...grpcListeners], listenerPaths, admin, routes, p);
   if (engine === 'uws') uwsConditions(listeners, listenerPaths, routes, p);
   if (p.list.length > 0) return p.list;
@@ -94,6 +97,7 @@ export function parseConfig(raw: unknown): Config | string[] {
     engine: engine === 'node' ? 'node' : 'uws',
     engineFallback: engineFallback === 'node' ? 'node' : 'none',
     routes: routes as RouteConfig[],
+    signing,
   });
 }
 

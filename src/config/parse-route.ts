@@ -4,6 +4,7 @@ import { isRejection } from '../core/verdict.js';
 import { findScheme, schemes } from '../schemes/registry.js';
 import { type KeyEncoding, OptionProblems, type SchemeDefinition } from '../schemes/scheme.js';
 import type { KeySource, RouteConfig } from './config.js';
+import { parseBaseUrl } from './parse-signing.js';
 import type { Problems } from './problems.js';
 
 function parseKey(raw: unknown, path: string, p: Problems, scheme: SchemeDefinition | undefined): KeySource {
@@ -42,7 +43,8 @@ function parseStream(raw: unknown, path: string, prefix: string, p: Problems): S
 
 /** A route, or undefined when its scheme is unknown (the problem is recorded). */
 export function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig | undefined {
-  const obj = p.object(raw, path, ['name', 'prefix', 'scheme', 'keys', 'options', 'stream', 'verdictCache']) ?? {};
+  const obj =
+    p.object(raw, path, ['name', 'prefix', 'scheme', 'keys', 'options', 'stream', 'verdictCache', 'publicBaseUrl']) ?? {};
   if (obj.verdictCache !== undefined && typeof obj.verdictCache !== 'boolean')
     p.add(`${path}.verdictCache`, 'must be true or false');
   const prefix = p.string(obj, 'prefix', path);
@@ -76,5 +78,6 @@ export function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig
   const verdictCache = typeof obj.verdictCache === 'boolean' ? obj.verdictCache : undefined;
   const name = p.string(obj, 'name', path, prefix);
   if (scheme === undefined || options instanceof OptionProblems) return undefined;
-  return { name, prefix, scheme, keys, options, stream, verdictCache };
+  const publicBaseUrl = parseBaseUrl(obj.publicBaseUrl, `${path}.publicBaseUrl`, p);
+  return { name, prefix, scheme, keys, options, stream, verdictCache, publicBaseUrl };
 }

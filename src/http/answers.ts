@@ -30,7 +30,7 @@ export function makeAnswer(status: number, headers: [string, string][]): Answer 
 const statusText: Record<number, string> = { 200: 'OK', 403: 'Forbidden', 410: 'Gone', 503: 'Service Unavailable' };
 
 /** The one place verdicts become statuses. */
-export function statusFor(verdict: Verdict, listener: ListenerBase): number {
+export function statusFor(verdict: Verdict, listener: Pick<ListenerBase, 'expiredStatus'>): number {
   if (verdict === Verdict.allow) return 200;
   if (verdict === Verdict.expired) return listener.expiredStatus;
   if (verdict === Verdict.badSource || verdict === Verdict.error) return 503;

@@ -1,4 +1,5 @@
 import { authorize, type Decision, type Gate } from '../core/authorize.js';
+import { noHeaders, type TokenHeaders } from '../core/token-headers.js';
 import { Verdict } from '../core/verdict.js';
 
 export interface Explanation {
@@ -37,16 +38,22 @@ function pathVariants(path: string): [string, string][] {
  * matches the path with a trailing slash, or that the token is bound to another client IP.
  * Never prints secrets: it only re-runs the same decision on variants of the request.
  */
-export function explain(gate: Gate, url: string, clientIp: string | undefined, nowSec: number): Explanation {
+export function explain(
+  gate: Gate,
+  url: string,
+  clientIp: string | undefined,
+  nowSec: number,
+  headers: TokenHeaders = noHeaders,
+): Explanation {
   const uri = rawTarget(url);
-  const decision = authorize(gate, uri, clientIp, nowSec);
+  const decision = authorize(gate, uri, clientIp, nowSec, headers);
   const hints: string[] = [];
   if (decision.verdict === Verdict.forged) {
     const queryAt = uri.indexOf('?');
     const path = uri.slice(0, queryAt);
     const query = uri.slice(queryAt);
     for (const [variant, how] of pathVariants(path)) {
-      const other = authorize(gate, variant + query, clientIp, nowSec).verdict;
+      const other = authorize(gate, variant + query, clientIp, nowSec, headers).verdict;
       if (other === Verdict.allow || other === Verdict.expired || other === Verdict.premature) {
         hints.push(`the signature matches the path ${how} (${variant}), not the path as received: note the difference`);
       }

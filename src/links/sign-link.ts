@@ -1,7 +1,9 @@
 import type { LoadedConfig } from '../config/load-config.js';
-import { findRoute, type Route } from '../core/authorize.js';
+import { authorize, findRoute, type Route } from '../core/authorize.js';
+import { parseIpRange } from '../core/client-ip.js';
 import type { SignRequest } from '../core/sign-request.js';
 import { signablePath } from '../core/signable-path.js';
+import { Verdict } from '../core/verdict.js';
 
 /** A link that cannot be signed as asked; the message says why (never a secret). */
 export class LinkRequestError extends Error {
@@ -9,8 +11,8 @@ export class LinkRequestError extends Error {
 }
 
 /**
- * The route that serves the path, as the service matches it (longest prefix). A route named with
- * --route must be that one: a token signed for an outer route would open a nested one.
+ * The route that serves the path, as the service matches it (longest prefix). A route named
+ * must be that one: a token signed for an outer route would open a nested one.
  */
 function pickRoute(loaded: LoadedConfig, path: string, named: string | undefined): Route {
   const { routes } = loaded.gate;
@@ -27,19 +29,43 @@ function pickRoute(loaded: LoadedConfig, path: string, named: string | undefined
   return route;
 }
 
-export interface SignedUrl {
-  /** What the client sends: the URL, and for cookie or header routes that header line. */
-  readonly text: string;
-  /** The path as signed, when raw non-ASCII text had to be percent-encoded (UTF-8) first. */
-  readonly encodedPath: string | undefined;
+/** A signed link and everything a caller needs to hand it out. */
+export interface SignedLink {
+  readonly route: string;
+  readonly scheme: string;
+  /** The key that signed (the route's first). */
+  readonly keyId: string;
+  /** The path as signed and as it goes into the link: percent-encoded UTF-8 where the text was not ASCII. */
+  readonly path: string;
+  /** True when raw non-ASCII text was percent-encoded to get `path`. */
+  readonly encoded: boolean;
+  /** The link: the public base URL (when configured or given) + path, plus the query for query tokens. */
+  readonly url: string;
+  readonly carrier: 'query' | 'cookie' | 'header';
+  /** The token's query string (query carrier). */
+  readonly query: string | undefined;
+  /** The cookie or header that carries the token (cookie and header carriers). */
+  readonly cookie: { readonly name: string; readonly value: string } | undefined;
+  readonly header: { readonly name: string; readonly value: string } | undefined;
+  readonly notBeforeSec: number | undefined;
+  readonly expiresSec: number;
+}
+
+export interface LinkOptions {
+  /** The route's name or prefix; it must be the route that serves the path. */
+  readonly route?: string | undefined;
+  /** `https://host[:port]` the link starts with; default: the route's `publicBaseUrl`, then `signing.publicBaseUrl`. */
+  readonly baseUrl?: string | undefined;
+  /** The clock (unix seconds). */
+  readonly nowSec: number;
 }
 
 /**
- * What a client sends for `request.path` (text; non-ASCII is percent-encoded as UTF-8), signed
- * with the first (current) key of the route that serves it, or of `routeName`, which must be
- * that route: the URL, and for routes whose token travels in a cookie or header, that header line.
+ * Signs `request.path` (text; non-ASCII is percent-encoded as UTF-8) with the first (current)
+ * key of the route that serves it, then checks the link with the service's own decision:
+ * no signer hands out a link the service would refuse.
  */
-export function signLink(loaded: LoadedConfig, request: SignRequest, routeName?: string): SignedUrl {
+export function signLink(loaded: LoadedConfig, request: SignRequest, options: LinkOptions): SignedLink {
   let signable: ReturnType<typeof signablePath>;
   try {
     signable = signablePath(request.path);
@@ -47,22 +73,70 @@ export function signLink(loaded: LoadedConfig, request: SignRequest, routeName?:
     throw new LinkRequestError(`path: ${(error as Error).message}`);
   }
   const { path } = signable;
-  const route = pickRoute(loaded, path, routeName);
+  const route = pickRoute(loaded, path, options.route);
   if (route.clientIp === 'required' && request.clientIp === undefined) {
     throw new LinkRequestError(
       `route "${route.name}" (${route.schemeId}) binds tokens to the client IP: give the IP the link is for`,
     );
   }
+  if (request.expiresSec <= options.nowSec)
+    throw new LinkRequestError('the link would already be expired: its end is not in the future');
   // A stream route signs the stream's playlist, whichever file of the stream was named.
   const signedPath = route.signedPath(path);
   if (typeof signedPath !== 'string') throw new LinkRequestError(signedPath.detail);
+  let signed: ReturnType<Route['scheme']['sign']>;
   try {
-    const signed = route.scheme.sign({ ...request, path: signedPath });
-    const encodedPath = signable.encoded ? path : undefined;
-    if (signed.carrier === 'query') return { text: `${path}?${signed.query}`, encodedPath };
-    const line = signed.carrier === 'cookie' ? `Cookie: ${signed.name}=${signed.value}` : `${signed.name}: ${signed.value}`;
-    return { text: `${path}\n${line}`, encodedPath };
+    signed = route.scheme.sign({ ...request, path: signedPath });
   } catch (error) {
     throw new LinkRequestError((error as Error).message);
   }
+  const configured = loaded.config.routes.find((r) => r.name === route.name);
+  const base = options.baseUrl ?? configured?.publicBaseUrl ?? loaded.config.signing?.publicBaseUrl ?? '';
+  const query = signed.carrier === 'query' ? signed.query : undefined;
+  const carried = signed.carrier === 'query' ? undefined : { name: signed.name, value: signed.value };
+  const link: SignedLink = {
+    route: route.name,
+    scheme: route.schemeId,
+    keyId: route.keyIds[0]!,
+    path,
+    encoded: signable.encoded,
+    url: `${base}${path}${query === undefined ? '' : `?${query}`}`,
+    carrier: signed.carrier,
+    query,
+    cookie: signed.carrier === 'cookie' ? carried : undefined,
+    header: signed.carrier === 'header' ? carried : undefined,
+    notBeforeSec: request.notBeforeSec,
+    expiresSec: request.expiresSec,
+  };
+  selfCheck(loaded, link, request.clientIp, options.nowSec);
+  return link;
+}
+
+/** The service's verdict on the link at its start (or now): anything but an allow is a bug, and nothing is handed out. */
+function selfCheck(loaded: LoadedConfig, link: SignedLink, clientIp: string | undefined, nowSec: number): void {
+  const at = Math.max(nowSec, link.notBeforeSec ?? nowSec);
+  // A range's network address is a client inside it.
+  const client = clientIp === undefined ? undefined : parseIpRange(clientIp)?.text.split('/')[0];
+  const headers = {
+    get: (name: string) =>
+      link.cookie !== undefined && name === 'cookie'
+        ? `${link.cookie.name}=${link.cookie.value}`
+        : link.header !== undefined && name === link.header.name.toLowerCase()
+          ? link.header.value
+          : undefined,
+  };
+  const uri = `${link.path}${link.query === undefined ? '' : `?${link.query}`}`;
+  const decision = authorize(loaded.gate, uri, client ?? clientIp, at, headers);
+  if (decision.verdict !== Verdict.allow) {
+    throw new LinkRequestError(
+      `the service would refuse this link (${decision.verdict}: ${decision.detail}); nothing was handed out`,
+    );
+  }
+}
+
+/** What a person pastes or a client sends: the link, and the cookie or header line that carries the token. */
+export function linkText(link: SignedLink): string {
+  if (link.cookie !== undefined) return `${link.url}\nCookie: ${link.cookie.name}=${link.cookie.value}`;
+  if (link.header !== undefined) return `${link.url}\n${link.header.name}: ${link.header.value}`;
+  return link.url;
 }

@@ -14,6 +14,8 @@ export interface ServiceMetrics {
   render(): Promise<string>;
   configLoaded(loaded: LoadedConfig): void;
   reloadFailed(): void;
+  /** A link signed by the signing API or page. */
+  linkSigned(route: string): void;
 }
 
 export interface ExpositionSources {
@@ -163,6 +165,13 @@ export function serviceMetrics(sources: ExpositionSources): ServiceMetrics {
     registers: [registry],
   }).set({ version: sources.version, node_version: process.version }, 1);
 
+  const linksSigned = new Counter({
+    name: 'tokengate_links_signed_total',
+    help: 'Links signed by the signing API and page, by route.',
+    labelNames: ['route'],
+    registers: [registry],
+  });
+
   let loads = 0;
   return {
     registry,
@@ -185,6 +194,9 @@ export function serviceMetrics(sources: ExpositionSources): ServiceMetrics {
     },
     reloadFailed() {
       reloads.inc({ result: 'failure' });
+    },
+    linkSigned(route) {
+      linksSigned.inc({ route });
     },
   };
 }

@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { AccessGate } from '../admin/access.js';
 import { listenAdmin } from '../admin/admin-listener.js';
+import type { SigningContext } from '../admin/signing-api.js';
 import { type ConfigFiles, type LoadedConfig, loadConfig, recordingReader } from '../config/load-config.js';
 import { ExitCode } from '../exit-codes.js';
 import type { RunningListener } from '../http/engine.js';
@@ -40,6 +43,8 @@ class MainThread {
   private watch: ((paths: Iterable<string>) => void) | undefined;
 
   constructor(
+    /** The config now serving, read by the signing API; swapped by each reload. */
+    private readonly serving: { loaded: LoadedConfig },
     private readonly configFile: string | undefined,
     private readonly first: LoadedConfig,
     private readonly service: Service,
@@ -84,6 +89,7 @@ class MainThread {
       return;
     }
     this.service.reload(next.loaded.gate);
+    this.serving.loaded = next.loaded;
     metrics.configLoaded(next.loaded);
     this.watch?.(next.files.keys());
     logger.log('info', 'config reloaded', {
@@ -175,10 +181,12 @@ export async function runService(configFile: string | undefined, logger: Logger)
     },
   });
   metrics.configLoaded(loaded);
+  const serving = { loaded };
+  const signing = signingContext(serving, metrics, logger);
   let admin: RunningListener | undefined;
   let running: readonly RunningListener[];
   try {
-    admin = await listenAdmin(config.admin, service.state, metrics, logger);
+    admin = await listenAdmin(config.admin, service.state, metrics, logger, signing?.context);
     if (workers > 1) {
       pool = await startWorkerPool({ configFile, files, listeners: config.listeners, count: workers, logger });
       service.state.workersReady = pool.ready;
@@ -194,7 +202,7 @@ export async function runService(configFile: string | undefined, logger: Logger)
     logger.log('fatal', (error as Error).message);
     process.exit(ExitCode.listen);
   }
-  const main = new MainThread(configFile, loaded, service, metrics, admin, pool, logger);
+  const main = new MainThread(serving, configFile, loaded, service, metrics, admin, pool, logger);
   process.on('SIGHUP', () => void main.reload());
   if (config.reloadOnChange && configFile !== undefined) main.watchFiles(files);
   const stop = (signal: string) => main.stop(signal).then(() => process.exit(ExitCode.ok));
@@ -207,4 +215,39 @@ export async function runService(configFile: string | undefined, logger: Logger)
   for (const [i, listener] of (pool === undefined ? [] : config.listeners).entries()) {
     logger.log('info', 'listening', { listener: listener.name, host: listener.host, port: pool!.ports[i], workers });
   }
+  if (signing?.randomToken !== undefined) {
+    // Like a notebook server: the one place this token appears is the terminal that started the service.
+    const host = admin.host.includes(':') ? `[${admin.host}]` : admin.host;
+    process.stderr.write(
+      `\n  Signing API: http://${host}:${admin.port}/api/v1/\n  Access token (made for this run, never logged): ${signing.randomToken}\n\n`,
+    );
+  }
+}
+
+/** The signing API's context when `signing` is configured: its access token from the config, or made now. */
+function signingContext(
+  serving: { loaded: LoadedConfig },
+  metrics: ServiceMetrics,
+  logger: Logger,
+): { context: SigningContext; randomToken: string | undefined } | undefined {
+  const { signing } = serving.loaded.config;
+  if (signing === undefined) return undefined;
+  const randomToken = signing.token === 'random' ? randomBytes(24).toString('base64url') : undefined;
+  // A reload may change a token file: the gate follows the config now serving.
+  let token = randomToken ?? serving.loaded.signingToken!;
+  let access = new AccessGate(token);
+  const context: SigningContext = {
+    current: () => serving.loaded,
+    get access() {
+      const next = randomToken ?? serving.loaded.signingToken ?? token;
+      if (next !== token) {
+        token = next;
+        access = new AccessGate(token);
+      }
+      return access;
+    },
+    metrics,
+    logger,
+  };
+  return { context, randomToken };
 }

@@ -1,0 +1,231 @@
+/**
+ * The signing API on the admin listener (docs/signing.md): `GET /api/v1/routes`,
+ * `POST /api/v1/sign`, `POST /api/v1/verify`. JSON in and out; every problem with its field,
+ * like config errors. Bearer-token access (AccessGate); POSTs must be JSON and, when a browser
+ * says where they come from (Origin), come from this listener's own origin.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LoadedConfig } from '../config/load-config.js';
+import { parseBaseUrl } from '../config/parse-signing.js';
+import { Problems } from '../config/problems.js';
+import type { SignRequest } from '../core/sign-request.js';
+import { statusFor } from '../http/answers.js';
+import { CapturedHeaders } from '../http/request-sources.js';
+import { explain } from '../links/explain-link.js';
+import { LinkRequestError, signLink } from '../links/sign-link.js';
+import type { Logger } from '../log.js';
+import type { ServiceMetrics } from '../metrics/exposition.js';
+import { type AccessGate, bearerToken } from './access.js';
+
+export interface SigningContext {
+  /** The config now serving (reloads swap it). */
+  current(): LoadedConfig;
+  readonly access: AccessGate;
+  readonly metrics: ServiceMetrics;
+  readonly logger: Logger;
+}
+
+const maxBodyBytes = 16 * 1024;
+const maxTimeSec = 9_999_999_999;
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = `${JSON.stringify(body, null, 2)}\n`;
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** The request body as JSON, or the status and message to refuse it with. */
+function readJson(req: IncomingMessage): Promise<{ value: unknown } | { status: number; error: string }> {
+  return new Promise((resolve) => {
+    const type = req.headers['content-type'] ?? '';
+    if (!/^application\/json\s*(;|$)/i.test(type)) {
+      resolve({ status: 415, error: 'the body must be JSON (Content-Type: application/json)' });
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBodyBytes) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (size > maxBodyBytes) return resolve({ status: 413, error: `the body is larger than ${maxBodyBytes} bytes` });
+      try {
+        resolve({ value: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+      } catch {
+        resolve({ status: 400, error: 'the body is not valid JSON' });
+      }
+    });
+    req.on('error', () => resolve({ status: 400, error: 'the body could not be read' }));
+  });
+}
+
+function optionalInteger(p: Problems, obj: Readonly<Record<string, unknown>>, key: string, min: number, max: number) {
+  return obj[key] === undefined ? undefined : p.integer(obj, key, 'body', min, min, max);
+}
+
+function optionalString(p: Problems, obj: Readonly<Record<string, unknown>>, key: string): string | undefined {
+  return obj[key] === undefined ? undefined : p.string(obj, key, 'body');
+}
+
+const signFields = ['route', 'path', 'expiresSec', 'ttlSec', 'notBeforeSec', 'clientIp', 'scopeDepth', 'sessionId', 'baseUrl'];
+
+/** A sign request's JSON body as the one SignRequest shape, or every problem with its field. */
+export function readSignBody(
+  raw: unknown,
+  nowSec: number,
+): { request: SignRequest; route: string | undefined; baseUrl: string | undefined } | string[] {
+  const p = new Problems();
+  const obj = p.object(raw, 'body', signFields) ?? {};
+  const path = p.string(obj, 'path', 'body');
+  const notBeforeSec = optionalInteger(p, obj, 'notBeforeSec', 0, maxTimeSec);
+  const expires = optionalInteger(p, obj, 'expiresSec', 1, maxTimeSec);
+  const ttl = optionalInteger(p, obj, 'ttlSec', 1, 10 * 366 * 86_400);
+  if ((obj.expiresSec === undefined) === (obj.ttlSec === undefined)) {
+    p.add('body', 'needs exactly one of "expiresSec" (unix seconds) or "ttlSec" (seconds from notBeforeSec, or from now)');
+  }
+  const request: SignRequest = {
+    path,
+    expiresSec: expires ?? (notBeforeSec ?? nowSec) + (ttl ?? 0),
+    notBeforeSec,
+    clientIp: optionalString(p, obj, 'clientIp'),
+    scopeDepth: optionalInteger(p, obj, 'scopeDepth', 0, 32),
+    sessionId: optionalString(p, obj, 'sessionId'),
+  };
+  const route = optionalString(p, obj, 'route');
+  const baseUrl = parseBaseUrl(obj.baseUrl, 'body.baseUrl', p);
+  return p.list.length > 0 ? p.list : { request, route, baseUrl };
+}
+
+function routeList(loaded: LoadedConfig) {
+  return loaded.config.routes.map((route) => ({
+    name: route.name,
+    prefix: route.prefix,
+    scheme: route.scheme.id,
+    keyIds: route.keys.map((key) => key.id),
+    clientIp: route.scheme.clientIp,
+    signs: route.scheme.signOptions,
+    options: route.options,
+    stream: route.stream ?? null,
+    publicBaseUrl: route.publicBaseUrl ?? loaded.config.signing?.publicBaseUrl ?? null,
+  }));
+}
+
+function sign(ctx: SigningContext, body: unknown, caller: string, res: ServerResponse): void {
+  const nowSec = Math.floor(Date.now() / 1000);
+  const parsed = readSignBody(body, nowSec);
+  if (Array.isArray(parsed)) {
+    sendJson(res, 400, { problems: parsed });
+    return;
+  }
+  let link: ReturnType<typeof signLink>;
+  try {
+    link = signLink(ctx.current(), parsed.request, { route: parsed.route, baseUrl: parsed.baseUrl, nowSec });
+  } catch (error) {
+    if (!(error instanceof LinkRequestError)) throw error;
+    sendJson(res, 400, { problems: [error.message] });
+    return;
+  }
+  ctx.metrics.linkSigned(link.route);
+  ctx.logger.log('info', 'link signed', {
+    route: link.route,
+    path: link.path,
+    clientIp: parsed.request.clientIp,
+    notBeforeSec: link.notBeforeSec,
+    expiresSec: link.expiresSec,
+    keyId: link.keyId,
+    caller,
+  });
+  sendJson(res, 200, {
+    ...link,
+    start: link.notBeforeSec === undefined ? null : new Date(link.notBeforeSec * 1000).toISOString(),
+    end: new Date(link.expiresSec * 1000).toISOString(),
+  });
+}
+
+function verify(ctx: SigningContext, body: unknown, res: ServerResponse): void {
+  const p = new Problems();
+  const obj = p.object(body, 'body', ['url', 'clientIp', 'cookie', 'header']) ?? {};
+  const url = p.string(obj, 'url', 'body');
+  const clientIp = optionalString(p, obj, 'clientIp');
+  const cookie = optionalString(p, obj, 'cookie');
+  const header = obj.header === undefined ? undefined : p.object(obj.header, 'body.header', ['name', 'value']);
+  const headerName = header === undefined ? undefined : p.headerName(header, 'name', 'body.header', true);
+  const headerValue = header === undefined ? undefined : p.string(header, 'value', 'body.header');
+  if (p.list.length > 0) {
+    sendJson(res, 400, { problems: p.list });
+    return;
+  }
+  const headers = new CapturedHeaders();
+  if (cookie !== undefined) headers.add('cookie', cookie);
+  if (headerName !== undefined && headerValue !== undefined) headers.add(headerName, headerValue);
+  const loaded = ctx.current();
+  const nowSec = Math.floor(Date.now() / 1000);
+  const { decision, hints } = explain(loaded.gate, url, clientIp, nowSec, headers);
+  const listener = loaded.config.listeners[0] ?? loaded.config.grpcListeners[0];
+  sendJson(res, 200, {
+    verdict: decision.verdict,
+    status: statusFor(decision.verdict, listener ?? { expiredStatus: 410 }),
+    reason: decision.detail,
+    hints,
+    route:
+      decision.route === undefined
+        ? null
+        : { name: decision.route.name, prefix: decision.route.prefix, scheme: decision.route.schemeId },
+    expiresSec: decision.route === undefined || decision.expiresSec === 0 ? null : decision.expiresSec,
+  });
+}
+
+/** Handles `/api/...`; the caller has already matched the prefix. */
+export async function serveSigningApi(
+  ctx: SigningContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+): Promise<void> {
+  const caller = req.socket.remoteAddress ?? 'unknown';
+  const access = ctx.access.check(bearerToken(req.headers.authorization), caller);
+  if (access !== 'ok') {
+    if (access !== 'missing')
+      ctx.logger.limited('signing-access', 'warn', 'signing API: access refused', { caller, result: access });
+    if (access === 'limited') {
+      return sendJson(
+        res,
+        429,
+        { error: 'too many failed attempts: wait and retry' },
+        { 'Retry-After': String(ctx.access.retryAfterSec(caller)) },
+      );
+    }
+    if (access === 'missing') {
+      return sendJson(
+        res,
+        401,
+        { error: 'an access token is required: Authorization: Bearer <token>' },
+        { 'WWW-Authenticate': 'Bearer realm="tokengate"' },
+      );
+    }
+    return sendJson(res, 403, { error: 'the access token is not valid' });
+  }
+  const endpoints: Record<string, string> = { '/api/v1/routes': 'GET', '/api/v1/sign': 'POST', '/api/v1/verify': 'POST' };
+  const method = endpoints[path];
+  if (method === undefined) return sendJson(res, 404, { error: `no endpoint ${path}` });
+  if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
+    return sendJson(res, 405, { error: `${path} takes ${method}` }, { Allow: method === 'GET' ? 'GET, HEAD' : method });
+  }
+  if (method === 'GET') return sendJson(res, 200, { routes: routeList(ctx.current()) });
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) {
+    return sendJson(res, 403, { error: 'cross-origin requests are refused' });
+  }
+  const body = await readJson(req);
+  if (!('value' in body)) return sendJson(res, body.status, { error: body.error });
+  if (path === '/api/v1/sign') return sign(ctx, body.value, caller, res);
+  return verify(ctx, body.value, res);
+}

@@ -1,0 +1,272 @@
+/**
+ * The signing API on the admin listener, against the built service as a real process: access
+ * (401, 403, 429), every validation error with its field, a link for every scheme and carrier
+ * that the auth listener then allows for its client IP and denies for another, verify, the
+ * routes listing without key material, the log line and the metric.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
+
+const accessToken = 'signing-token-0123456789abcdef';
+const hmacKey = 'ab'.repeat(32);
+const altaSecret = 'alta-secret-for-tests';
+
+let service: RunningService;
+let admin: number;
+let auth: number;
+
+const api = (path: string, init: RequestInit & { token?: string | null } = {}) => {
+  const { token = accessToken, ...rest } = init;
+  return fetch(`http://127.0.0.1:${admin}${path}`, {
+    ...rest,
+    headers: {
+      ...(token === null ? {} : { Authorization: `Bearer ${token}` }),
+      ...(rest.body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      ...(rest.headers as Record<string, string> | undefined),
+    },
+  });
+};
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  api(path, { method: 'POST', body: JSON.stringify(body), headers });
+
+/** What the auth listener answers for a link from `ip`, with the cookie or header the link names. */
+async function authorizeLink(link: { url: string; cookie?: { name: string; value: string } | null }, ip: string) {
+  const target = new URL(link.url);
+  const response = await fetch(`http://127.0.0.1:${auth}/`, {
+    headers: {
+      'X-Original-URI': `${target.pathname}${target.search}`,
+      'X-Real-IP': ip,
+      ...(link.cookie ? { Cookie: `${link.cookie.name}=${link.cookie.value}` } : {}),
+    },
+  });
+  return response.status;
+}
+
+beforeAll(async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'signing.token'), `${accessToken}\n`);
+  writeFileSync(join(dir, 'hmac.key'), hmacKey);
+  const file = writeConfig(dir, {
+    listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+    admin: { port: 0 },
+    signing: { tokenFile: 'signing.token', publicBaseUrl: 'https://media.example.com' },
+    routes: [
+      { name: 'my', prefix: '/my/', scheme: 'azion', keys: [{ id: 'a1', env: 'AZION_SECRET' }] },
+      {
+        name: 'tv',
+        prefix: '/tv/',
+        scheme: 'alta',
+        keys: [{ id: 't1', env: 'ALTA_SECRET' }],
+        stream: { playlist: 'index.m3u8', depth: 1 },
+      },
+      { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', file: 'hmac.key' }] },
+      {
+        name: 'ck',
+        prefix: '/ck/',
+        scheme: 'hmac',
+        keys: [{ id: 'k1', file: 'hmac.key' }],
+        options: { carrier: 'cookie' },
+        publicBaseUrl: 'https://books.example.com',
+      },
+    ],
+  });
+  service = await startService(['serve', '--config', file], { AZION_SECRET: 'azion-secret-for-tests', ALTA_SECRET: altaSecret });
+  admin = service.ports.get('admin')!;
+  auth = service.ports.get('auth')!;
+});
+
+afterAll(async () => {
+  await service?.stop();
+});
+
+describe('signing API', () => {
+  it('refuses without a token (401, WWW-Authenticate) and with a wrong one (403)', async () => {
+    const none = await api('/api/v1/routes', { token: null });
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="tokengate"');
+    const wrong = await api('/api/v1/routes', { token: `${accessToken}x` });
+    expect(wrong.status).toBe(403);
+    expect(await wrong.text()).not.toContain(accessToken);
+    expect((await api('/api/v1/routes', { token: null, headers: { Authorization: `Basic ${accessToken}` } })).status).toBe(401);
+  });
+
+  it('lists the routes with key ids, options and base URLs, never key material', async () => {
+    const response = await api('/api/v1/routes');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    const text = await response.text();
+    for (const secret of [hmacKey, altaSecret, 'azion-secret-for-tests', accessToken]) expect(text).not.toContain(secret);
+    const { routes } = JSON.parse(text) as { routes: Record<string, unknown>[] };
+    expect(routes.map((r) => [r.name, r.scheme, r.keyIds, r.clientIp, r.publicBaseUrl])).toEqual([
+      ['my', 'azion', ['a1'], 'unused', 'https://media.example.com'],
+      ['tv', 'alta', ['t1'], 'required', 'https://media.example.com'],
+      ['vod', 'hmac', ['k1'], 'optional', 'https://media.example.com'],
+      ['ck', 'hmac', ['k1'], 'optional', 'https://books.example.com'],
+    ]);
+    expect(routes[3]!.options).toEqual({ carrier: 'cookie', name: 'tg' });
+  });
+
+  it('signs a link for every scheme and carrier that the auth listener allows for its IP and refuses otherwise', async () => {
+    const cases = [
+      { body: { path: '/my/films/été.mp4', ttlSec: 600 }, ip: '192.0.2.1', other: undefined },
+      { body: { path: '/tv/ch1/index.m3u8', ttlSec: 600, clientIp: '192.0.2.7' }, ip: '192.0.2.7', other: '192.0.2.8' },
+      {
+        body: { path: '/vod/a.mp4', ttlSec: 600, clientIp: '2001:db8::/32', scopeDepth: 1 },
+        ip: '2001:db8::5',
+        other: '2001:db9::5',
+      },
+      { body: { route: 'ck', path: '/ck/books/a.pdf', ttlSec: 600, sessionId: 'user-7' }, ip: '192.0.2.1', other: undefined },
+    ];
+    for (const { body, ip, other } of cases) {
+      const response = await post('/api/v1/sign', body);
+      const link = (await response.json()) as Record<string, unknown> & {
+        url: string;
+        cookie: { name: string; value: string } | null;
+      };
+      expect(response.status, JSON.stringify(link)).toBe(200);
+      expect(link.url).toMatch(/^https:\/\/(media|books)\.example\.com\//);
+      expect(await authorizeLink(link, ip)).toBe(200);
+      if (other !== undefined) expect(await authorizeLink(link, other)).toBe(403);
+      expect(link.end).toBe(new Date((link.expiresSec as number) * 1000).toISOString());
+    }
+    // A stream link signs the playlist and opens every file of the channel.
+    const tv = (await (await post('/api/v1/sign', { path: '/tv/ch2/index.m3u8', ttlSec: 60, clientIp: '192.0.2.7' })).json()) as {
+      url: string;
+    };
+    expect(await authorizeLink({ url: tv.url.replace('index.m3u8', 'seg-1.ts') }, '192.0.2.7')).toBe(200);
+    // The cookie carrier: the link is the path; the token travels in the cookie the answer names.
+    const ck = (await (await post('/api/v1/sign', { path: '/ck/books/b.pdf', ttlSec: 60 })).json()) as Record<string, unknown>;
+    expect(ck.url).toBe('https://books.example.com/ck/books/b.pdf');
+    expect(ck.carrier).toBe('cookie');
+    expect(await authorizeLink({ url: ck.url as string }, '192.0.2.1')).toBe(403);
+  });
+
+  it('answers 400 with every problem and its field', async () => {
+    const problems = async (body: unknown) => {
+      const response = await post('/api/v1/sign', body);
+      expect(response.status).toBe(400);
+      return ((await response.json()) as { problems: string[] }).problems.join('\n');
+    };
+    expect(await problems({})).toMatch(/body\.path: is required[\s\S]*exactly one of "expiresSec"/);
+    expect(await problems({ path: '/vod/a', ttlSec: 60, expiresSec: 2000000000 })).toMatch(/exactly one of/);
+    expect(await problems({ path: '/vod/a', ttlSec: 60, colour: 'red' })).toMatch(/body\.colour: unknown field/);
+    expect(await problems({ path: '/vod/a', ttlSec: -5 })).toMatch(/body\.ttlSec: must be an integer/);
+    expect(await problems({ path: '/vod/a', ttlSec: 60, scopeDepth: 'x' })).toMatch(/body\.scopeDepth/);
+    expect(await problems({ path: '/vod/a', ttlSec: 60, baseUrl: 'https://x.example/path' })).toMatch(/body\.baseUrl/);
+    expect(await problems({ path: '/my/a', ttlSec: 60, clientIp: '192.0.2.1' })).toMatch(/azion tokens cannot sign clientIp/);
+    expect(await problems({ path: '/my/a', ttlSec: 60, scopeDepth: 1 })).toMatch(/cannot sign scopeDepth/);
+    expect(await problems({ path: '/tv/ch/index.m3u8', ttlSec: 60 })).toMatch(/binds tokens to the client IP/);
+    expect(await problems({ path: '/my/../vod/a', ttlSec: 60 })).toMatch(/the service would refuse this path/);
+    expect(await problems({ path: '/elsewhere/a', ttlSec: 60 })).toMatch(/no route covers/);
+    expect(await problems({ route: 'my', path: '/vod/a', ttlSec: 60 })).toMatch(/not under route prefix/);
+    expect(await problems({ path: '/vod/a', expiresSec: 1000 })).toMatch(/already be expired/);
+    expect(await problems({ path: '/vod/a', ttlSec: 60, scopeDepth: 0 })).toMatch(/outside the route/);
+    expect(await problems([1, 2])).toMatch(/body: must be an object/);
+  });
+
+  it('refuses what is not a JSON POST from its own origin', async () => {
+    const form = await api('/api/v1/sign', {
+      method: 'POST',
+      body: 'path=/vod/a',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    });
+    expect(form.status).toBe(415);
+    expect((await api('/api/v1/sign', { method: 'POST', body: '{', headers: {} })).status).toBe(400);
+    expect((await post('/api/v1/sign', { path: `/vod/${'a'.repeat(20_000)}`, ttlSec: 60 })).status).toBe(413);
+    expect((await post('/api/v1/sign', { path: '/vod/a', ttlSec: 60 }, { Origin: 'https://evil.example' })).status).toBe(403);
+    expect((await post('/api/v1/sign', { path: '/vod/a', ttlSec: 60 }, { Origin: `http://127.0.0.1:${admin}` })).status).toBe(
+      200,
+    );
+    const get = await api('/api/v1/sign');
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+    expect((await api('/api/v1/nothing')).status).toBe(404);
+  });
+
+  it('verify says what the auth listener would answer, and why', async () => {
+    const link = (await (await post('/api/v1/sign', { path: '/vod/v.mp4', ttlSec: 600 })).json()) as { url: string };
+    const check = async (body: unknown) => (await (await post('/api/v1/verify', body)).json()) as Record<string, unknown>;
+    expect(await check({ url: link.url })).toMatchObject({ verdict: 'allow', status: 200, route: { name: 'vod' } });
+    expect(await check({ url: link.url.replace('v.mp4', 'w.mp4') })).toMatchObject({ verdict: 'forged', status: 403 });
+    expect(await check({ url: 'https://media.example.com/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000' })).toMatchObject({
+      route: { name: 'my' },
+      status: 403,
+    });
+    const cookie = (await (await post('/api/v1/sign', { path: '/ck/c.pdf', ttlSec: 600 })).json()) as {
+      url: string;
+      cookie: { name: string; value: string };
+    };
+    expect(await check({ url: cookie.url, cookie: `${cookie.cookie.name}=${cookie.cookie.value}` })).toMatchObject({
+      status: 200,
+    });
+    expect(await check({ url: cookie.url })).toMatchObject({ verdict: 'missing', status: 403 });
+    expect((await post('/api/v1/verify', { link: 'x' })).status).toBe(400);
+  });
+
+  it('logs each signature without the token and counts it per route', async () => {
+    const link = (await (await post('/api/v1/sign', { path: '/vod/logged.mp4', ttlSec: 60 })).json()) as { query: string };
+    await expect.poll(() => service.stderr()).toMatch(/"path":"\/vod\/logged\.mp4"/);
+    const line = service
+      .stderr()
+      .split('\n')
+      .find((l) => l.includes('/vod/logged.mp4'))!;
+    expect(JSON.parse(line)).toMatchObject({ msg: 'link signed', route: 'vod', keyId: 'k1', caller: '127.0.0.1' });
+    expect(service.stderr()).not.toContain(link.query.slice(3));
+    const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+    expect(metrics).toMatch(/tokengate_links_signed_total\{route="vod"\} [1-9]/);
+  });
+
+  // Last: the address is locked out for a minute afterwards.
+  it('locks an address out after 10 failed attempts, even with the right token (429, Retry-After)', async () => {
+    // One failure so far (the first test's wrong token): nine more make ten.
+    for (let i = 0; i < 9; i++) expect((await api('/api/v1/routes', { token: `wrong-${i}` })).status).toBe(403);
+    const locked = await api('/api/v1/routes');
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(service.stderr()).not.toContain('wrong-3');
+  });
+});
+
+describe('signing API with a token made at start (randomToken)', () => {
+  it('prints the token once on stderr, never in a log line, and it opens the API', async () => {
+    const dir = tempDir();
+    const file = writeConfig(dir, {
+      listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
+      admin: { port: 0 },
+      signing: { randomToken: true },
+      routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'a', env: 'AZION_SECRET' }] }],
+    });
+    const random = await startService(['serve', '--config', file], { AZION_SECRET: 'azion-secret-for-tests' });
+    try {
+      await expect.poll(() => random.stderr()).toMatch(/Access token \(made for this run, never logged\): ([A-Za-z0-9_-]{32})/);
+      const token = /never logged\): ([A-Za-z0-9_-]{32})/.exec(random.stderr())![1]!;
+      expect(
+        random
+          .stderr()
+          .split('\n')
+          .filter((line) => line.startsWith('{') && line.includes(token)),
+      ).toEqual([]);
+      const port = random.ports.get('admin')!;
+      const ok = await fetch(`http://127.0.0.1:${port}/api/v1/routes`, { headers: { Authorization: `Bearer ${token}` } });
+      expect(ok.status).toBe(200);
+      expect(random.stderr()).toContain(`Signing API: http://127.0.0.1:${port}/api/v1/`);
+    } finally {
+      await random.stop();
+    }
+  });
+
+  it('is refused in the config when the admin listener is not on loopback', async () => {
+    const { parseConfig } = await import('../src/config/parse-config.js');
+    const problems = parseConfig({
+      listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
+      admin: { host: '0.0.0.0', port: 0 },
+      signing: { randomToken: true },
+      routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'a', env: 'A' }] }],
+    });
+    expect(problems).toEqual([
+      'signing.randomToken: needs a loopback admin host (127.0.0.1, ::1): elsewhere give tokenFile or tokenEnv',
+    ]);
+  });
+});
