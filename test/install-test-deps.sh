@@ -1,13 +1,15 @@
 #!/bin/sh
 # Installs the Debian packages that the integration tests run for real: nginx and Caddy (the
-# proxies in front of the service), PHP for the README's PHP signing snippet (run against the
-# service), and libfaketime for the clock tests.
+# proxies in front of the service), PHP, Python and curl for the documented signing snippets (run
+# against the service), and libfaketime for the clock tests.
 # Idempotent; `npm test` runs it first and CI runs it through `npm test`.
 set -eu
 missing=""
 [ -x /usr/sbin/nginx ] || [ -x /usr/bin/nginx ] || missing="$missing nginx"
 [ -x /usr/bin/caddy ] || missing="$missing caddy"
 command -v php >/dev/null 2>&1 || missing="$missing php-cli"
+command -v python3 >/dev/null 2>&1 || missing="$missing python3"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1 ] ||
   missing="$missing faketime"
 [ -z "$missing" ] && exit 0

@@ -4,7 +4,8 @@
  * that the auth listener then allows for its client IP and denies for another, verify, the
  * routes listing without key material, the log line and the metric.
  */
-import { writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
@@ -216,6 +217,27 @@ describe('signing API', () => {
     expect(service.stderr()).not.toContain(link.query.slice(3));
     const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
     expect(metrics).toMatch(/tokengate_links_signed_total\{route="vod"\} [1-9]/);
+  });
+
+  it('the curl, Python and PHP clients of docs/signing.md run as written and get links the auth listener allows', async () => {
+    const doc = readFileSync(new URL('../docs/signing.md', import.meta.url), 'utf8');
+    const snippet = (language: string) =>
+      new RegExp(`<!-- snippet:${language} -->\\n\`\`\`\\w+\\n([\\s\\S]*?)\`\`\``).exec(doc)?.[1];
+    const env = { ...process.env, TOKENGATE_ADMIN: `http://127.0.0.1:${admin}`, TOKENGATE_TOKEN: accessToken };
+    const run = (command: string, args: string[]) =>
+      new Promise<string>((resolve, reject) =>
+        execFile(command, args, { env, timeout: 10_000 }, (error, stdout, stderr) =>
+          error ? reject(new Error(`${command}: ${stderr || error.message}`)) : resolve(stdout),
+        ),
+      );
+    const curl = JSON.parse(await run('sh', ['-c', snippet('curl')!])) as { url: string };
+    const python = (await run('python3', ['-c', snippet('python')!])).trim();
+    const php = (await run('php', ['-r', snippet('php')!])).trim();
+    for (const url of [curl.url, python, php]) {
+      expect(url).toMatch(/^https:\/\/media\.example\.com\/vod\/movie\/index\.m3u8\?tg=v1~/);
+      expect(await authorizeLink({ url }, '203.0.113.7')).toBe(200);
+      expect(await authorizeLink({ url }, '203.0.113.8')).toBe(403);
+    }
   });
 
   // Last: the address is locked out for a minute afterwards.
