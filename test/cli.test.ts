@@ -206,3 +206,101 @@ describe('sign refuses what the service refuses (docs/security.md rule 10)', () 
     expect(wrongRoute.stderr).toMatch(/not under route prefix/);
   });
 });
+
+describe('CLI commands, help and signing options', () => {
+  const hmacKey = 'cd'.repeat(32);
+  const config = () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'k.hex'), hmacKey);
+    return writeConfig(dir, {
+      listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+      admin: { port: 0 },
+      routes: [
+        { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', file: 'k.hex' }] },
+        { name: 'ck', prefix: '/ck/', scheme: 'hmac', keys: [{ id: 'k1', file: 'k.hex' }], options: { carrier: 'cookie' } },
+        { name: 'hd', prefix: '/hd/', scheme: 'hmac', keys: [{ id: 'k1', file: 'k.hex' }], options: { carrier: 'header' } },
+        { name: 'tv', prefix: '/tv/', scheme: 'alta', keys: [{ id: 'a', env: 'ALTA' }] },
+      ],
+    });
+  };
+  const env = { ALTA: 'alta-secret' };
+
+  it('--version, per-command --help, and an option of another command is a usage error', async () => {
+    const version = await runCli(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout).toMatch(/^tokengate \d+\.\d+\.\d+ \(Node\.js v20\./);
+    for (const command of ['serve', 'sign', 'verify']) {
+      const help = await runCli([command, '--help']);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`^Usage: tokengate ${command}`));
+      expect((await runCli(['help', command])).stdout).toBe(help.stdout);
+    }
+    const wrong = await runCli(['serve', '--ip', '1.2.3.4']);
+    expect(wrong.code).toBe(64);
+    expect(wrong.stderr).toMatch(/Unknown option '--ip'/);
+  });
+
+  it('--ttl counts from --start; --json answers like the signing API; --base-url starts the link', async () => {
+    const start = Math.floor(Date.now() / 1000) + 86_400;
+    const alta = await runCli(
+      ['sign', '--config', config(), '--path', '/tv/ch/index.m3u8', '--ip', '192.0.2.1', '--start', String(start), '--ttl', '60'],
+      env,
+    );
+    expect(alta.code, alta.stderr).toBe(0);
+    expect(alta.stdout.trim()).toMatch(new RegExp(`-${start + 60}-${start}$`));
+    const json = await runCli(
+      ['sign', '--config', config(), '--path', '/vod/a.mp4', '--ttl', '60', '--json', '--base-url', 'https://cdn.example.com'],
+      env,
+    );
+    const link = JSON.parse(json.stdout) as Record<string, unknown>;
+    expect(link).toMatchObject({ route: 'vod', scheme: 'hmac', keyId: 'k1', carrier: 'query', path: '/vod/a.mp4' });
+    expect(link.url).toMatch(/^https:\/\/cdn\.example\.com\/vod\/a\.mp4\?tg=v1~k=k1~/);
+    expect(link.end).toBe(new Date((link.expiresSec as number) * 1000).toISOString());
+    const badBase = await runCli(
+      ['sign', '--config', config(), '--path', '/vod/a', '--ttl', '60', '--base-url', 'cdn.example.com'],
+      env,
+    );
+    expect(badBase.code).toBe(64);
+    expect(badBase.stderr).toMatch(/--base-url: must be an http\(s\) origin/);
+  });
+
+  it('warns on stderr when a link is signed with a published demo secret', async () => {
+    const demo = await runCli(['sign', '--path', '/my/a.mp4', '--ttl', '60']);
+    expect(demo.code).toBe(0);
+    expect(demo.stderr).toMatch(/warning: route "demo-azion" signs with a PUBLISHED demo secret/);
+    expect((await runCli(['sign', '--config', config(), '--path', '/vod/a', '--ttl', '60'], env)).stderr).toBe('');
+  });
+
+  it('verify reads tokens from --cookie and --header, and says how long ago a token expired', async () => {
+    const file = config();
+    const cookie = (await runCli(['sign', '--config', file, '--path', '/ck/a.pdf', '--ttl', '60'], env)).stdout.split('\n');
+    const cookieValue = cookie[1]!.replace(/^Cookie: /, '');
+    expect((await runCli(['verify', '--config', file, cookie[0]!, '--cookie', `other=1; ${cookieValue}`], env)).code).toBe(0);
+    expect((await runCli(['verify', '--config', file, cookie[0]!], env)).stdout).toMatch(/^verdict: missing$/m);
+    const header = (await runCli(['sign', '--config', file, '--path', '/hd/a.pdf', '--ttl', '60'], env)).stdout.split('\n');
+    expect((await runCli(['verify', '--config', file, header[0]!, '--header', header[1]!], env)).code).toBe(0);
+    expect((await runCli(['verify', '--config', file, header[0]!, '--header', 'no colon'], env)).code).toBe(64);
+    const url = (await runCli(['sign', '--config', file, '--path', '/vod/a.mp4', '--ttl', '60'], env)).stdout.trim();
+    const later = Math.floor(Date.now() / 1000) + 60 + 100;
+    const expired = await runCli(['verify', '--config', file, url, '--now', String(later)], env);
+    expect(expired.code).toBe(2);
+    expect(expired.stdout).toMatch(/^expired: \S+ \((9[0-9]|10[0-9]) s ago\)$/m);
+  });
+
+  it("verify names a scope mismatch, and an unknown key id with the route's key ids", async () => {
+    const file = config();
+    const scoped = (
+      await runCli(['sign', '--config', file, '--path', '/vod/movie/index.m3u8', '--ttl', '60', '--scope-depth', '2'], env)
+    ).stdout.trim();
+    expect((await runCli(['verify', '--config', file, scoped.replace('/movie/index', '/movie/seg-1')], env)).code).toBe(0);
+    const other = await runCli(['verify', '--config', file, scoped.replace('/movie/', '/other/')], env);
+    expect(other.stdout).toMatch(/^verdict: forged$/m);
+    expect(other.stdout).toMatch(/hint: +the token covers one directory \(p=2: .*this path's are \/vod\/other\//);
+    const unknown = await runCli(['verify', '--config', file, scoped.replace('k=k1', 'k=k9')], env);
+    expect(unknown.stdout).toMatch(/^reason: +the token names a key id this route does not have/m);
+    expect(unknown.stdout).toMatch(
+      /^hint: +route "vod" has the key ids k1: the token was signed with another \(or removed\) key$/m,
+    );
+    expect(unknown.stdout).not.toMatch(/no key of route/);
+  });
+});

@@ -12,7 +12,7 @@ import type { SignRequest } from '../core/sign-request.js';
 import { statusFor } from '../http/answers.js';
 import { CapturedHeaders } from '../http/request-sources.js';
 import { explain } from '../links/explain-link.js';
-import { LinkRequestError, signLink } from '../links/sign-link.js';
+import { LinkRequestError, linkJson, signLink } from '../links/sign-link.js';
 import type { Logger } from '../log.js';
 import type { ServiceMetrics } from '../metrics/exposition.js';
 import { type AccessGate, bearerToken } from './access.js';
@@ -143,11 +143,7 @@ function sign(ctx: SigningContext, body: unknown, caller: string, res: ServerRes
     keyId: link.keyId,
     caller,
   });
-  sendJson(res, 200, {
-    ...link,
-    start: link.notBeforeSec === undefined ? null : new Date(link.notBeforeSec * 1000).toISOString(),
-    end: new Date(link.expiresSec * 1000).toISOString(),
-  });
+  sendJson(res, 200, linkJson(link));
 }
 
 function verify(ctx: SigningContext, body: unknown, res: ServerResponse): void {

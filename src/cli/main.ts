@@ -2,46 +2,19 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config-error.js';
 import { loadConfig } from '../config/load-config.js';
+import { parseBaseUrl } from '../config/parse-signing.js';
+import { Problems } from '../config/problems.js';
 import type { SignRequest } from '../core/sign-request.js';
 import { Verdict } from '../core/verdict.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { EngineError } from '../http/native-uws.js';
+import { CapturedHeaders } from '../http/request-sources.js';
 import { explain } from '../links/explain-link.js';
-import { LinkRequestError, linkText, signLink } from '../links/sign-link.js';
+import { LinkRequestError, linkJson, linkText, signLink } from '../links/sign-link.js';
 import { createLogger, logLevelFrom, logLevels } from '../log.js';
-import { schemes } from '../schemes/registry.js';
 import { runService } from '../service/main-thread.js';
-
-const usage = `tokengate: validates signed URLs for reverse proxies (200 allow, 403 deny, 410 expired)
-
-Usage:
-  tokengate serve  [--config FILE]
-  tokengate sign   --path PATH --ttl SECONDS [--route NAME|PREFIX] [--ip IP|CIDR] [--start UNIX]
-                   [--scope-depth N] [--session ID] [--config FILE]
-  tokengate verify URL [--ip IP] [--now UNIX] [--config FILE]
-
-Without --config (or TOKENGATE_CONFIG) the embedded demo config is used: PUBLIC demo secrets.
-Secrets come only from key files or environment variables named in the config.
-
-Schemes:
-${schemes.map((s) => `  ${s.id.padEnd(8)} ${s.summary}`).join('\n')}
-
-Exit codes: 0 ok/valid, 1 denied, 2 expired, 3 undecidable, 64 usage, 69 engine unavailable,
-            70 internal error, 71 cannot listen, 78 bad config.
-`;
-
-const options = {
-  config: { type: 'string' },
-  path: { type: 'string' },
-  ttl: { type: 'string' },
-  route: { type: 'string' },
-  ip: { type: 'string' },
-  start: { type: 'string' },
-  'scope-depth': { type: 'string' },
-  session: { type: 'string' },
-  now: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+import { version } from '../version.js';
+import { type CommandName, commands, usage } from './commands.js';
 
 function seconds(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
@@ -49,15 +22,41 @@ function seconds(text: string | undefined, flag: string): number | undefined {
   return Number(text);
 }
 
+function isCommand(name: string | undefined): name is CommandName {
+  return name !== undefined && Object.hasOwn(commands, name);
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  const [command, ...rest] = positionals;
-  if (values.help || command === undefined || command === 'help') {
-    process.stdout.write(usage);
-    return command === undefined && !values.help ? ExitCode.usage : ExitCode.ok;
+  const [first, ...args] = argv;
+  if (first === '--version' || first === '-v') {
+    process.stdout.write(`tokengate ${version} (Node.js ${process.version})\n`);
+    return ExitCode.ok;
   }
-  const configFile = values.config ?? process.env.TOKENGATE_CONFIG;
-  const nowSec = seconds(values.now, 'now') ?? Math.floor(Date.now() / 1000);
+  if (first === 'help' && isCommand(args[0])) {
+    process.stdout.write(`${commands[args[0]].usage}\n`);
+    return ExitCode.ok;
+  }
+  if (!isCommand(first)) {
+    if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+      process.stdout.write(usage);
+      return first === undefined ? ExitCode.usage : ExitCode.ok;
+    }
+    throw new UsageError(`unknown command "${first}"`);
+  }
+  const command = first;
+  const { values, positionals: rest } = parseArgs({
+    args,
+    options: commands[command].options,
+    allowPositionals: true,
+    strict: true,
+  }) as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  if (values.help === true) {
+    process.stdout.write(`${commands[command].usage}\n`);
+    return ExitCode.ok;
+  }
+  const text = (name: string) => values[name] as string | undefined;
+  const configFile = text('config') ?? process.env.TOKENGATE_CONFIG;
+  const nowSec = seconds(text('now'), 'now') ?? Math.floor(Date.now() / 1000);
   if (command === 'serve') {
     if (rest.length > 0) throw new UsageError('serve takes no arguments');
     const level = logLevelFrom(process.env);
@@ -70,40 +69,59 @@ async function main(argv: string[]): Promise<number> {
     return -1;
   }
   if (command === 'sign') {
-    if (values.path === undefined || values.ttl === undefined) throw new UsageError('sign needs --path and --ttl');
-    const ttlSec = seconds(values.ttl, 'ttl')!;
+    const path = text('path');
+    const ttlSec = seconds(text('ttl'), 'ttl');
+    if (path === undefined || ttlSec === undefined) throw new UsageError('sign needs --path and --ttl');
     if (ttlSec <= 0) throw new UsageError('--ttl must be a positive number of seconds');
+    const notBeforeSec = seconds(text('start'), 'start');
     const request: SignRequest = {
-      path: values.path,
-      expiresSec: nowSec + ttlSec,
-      notBeforeSec: seconds(values.start, 'start'),
-      clientIp: values.ip,
-      scopeDepth: seconds(values['scope-depth'], 'scope-depth'),
-      sessionId: values.session,
+      path,
+      // The lifetime counts from the start: --start tomorrow --ttl 3600 is valid for an hour tomorrow.
+      expiresSec: (notBeforeSec ?? nowSec) + ttlSec,
+      notBeforeSec,
+      clientIp: text('ip'),
+      scopeDepth: seconds(text('scope-depth'), 'scope-depth'),
+      sessionId: text('session'),
     };
-    const signed = signLink(loadConfig(configFile), request, { route: values.route, nowSec });
+    const problems = new Problems();
+    const baseUrl = parseBaseUrl(text('base-url'), '--base-url', problems);
+    if (problems.list.length > 0) throw new UsageError(problems.list.join('; '));
+    const loaded = loadConfig(configFile);
+    const signed = signLink(loaded, request, { route: text('route'), baseUrl, nowSec });
+    const route = loaded.config.routes.find((r) => r.name === signed.route);
+    if (route?.keys[0]?.publicDemoSecret !== undefined) {
+      process.stderr.write(
+        `tokengate: warning: route "${signed.route}" signs with a PUBLISHED demo secret: anyone can make this link\n`,
+      );
+    }
     if (signed.encoded) process.stderr.write(`tokengate: signed the path percent-encoded as UTF-8: ${signed.path}\n`);
-    process.stdout.write(`${linkText(signed)}\n`);
+    process.stdout.write(values.json === true ? `${JSON.stringify(linkJson(signed), null, 2)}\n` : `${linkText(signed)}\n`);
     return ExitCode.ok;
   }
-  if (command === 'verify') {
-    if (rest.length !== 1) throw new UsageError('verify takes exactly one URL');
-    const { decision, hints } = explain(loadConfig(configFile).gate, rest[0]!, values.ip, nowSec);
-    const lines = [
-      `verdict: ${decision.verdict}`,
-      `route:   ${decision.route ? `${decision.route.name} (${decision.route.prefix}, ${decision.route.schemeId})` : '-'}`,
-      `reason:  ${decision.detail}`,
-      ...hints.map((hint) => `hint:    ${hint}`),
-    ];
-    if (decision.verdict === Verdict.allow)
-      lines.push(`expires: ${new Date(decision.expiresSec * 1000).toISOString()} (in ${decision.expiresSec - nowSec} s)`);
-    process.stdout.write(`${lines.join('\n')}\n`);
-    if (decision.verdict === Verdict.allow) return ExitCode.ok;
-    if (decision.verdict === Verdict.expired) return ExitCode.expired;
-    if (decision.verdict === Verdict.badSource || decision.verdict === Verdict.error) return ExitCode.undecided;
-    return ExitCode.denied;
+  if (rest.length !== 1) throw new UsageError('verify takes exactly one URL');
+  const headers = new CapturedHeaders();
+  if (text('cookie') !== undefined) headers.add('cookie', text('cookie')!);
+  const header = text('header');
+  if (header !== undefined) {
+    const match = /^([A-Za-z0-9-]+):[ \t]*(.*)$/.exec(header);
+    if (match === null) throw new UsageError('--header must be "NAME: VALUE"');
+    headers.add(match[1]!.toLowerCase(), match[2]!);
   }
-  throw new UsageError(`unknown command "${command}"`);
+  const { decision, hints } = explain(loadConfig(configFile).gate, rest[0]!, text('ip'), nowSec, headers);
+  const lines = [
+    `verdict: ${decision.verdict}`,
+    `route:   ${decision.route ? `${decision.route.name} (${decision.route.prefix}, ${decision.route.schemeId})` : '-'}`,
+    `reason:  ${decision.detail}`,
+    ...hints.map((hint) => `hint:    ${hint}`),
+  ];
+  const end = new Date(decision.expiresSec * 1000).toISOString();
+  if (decision.verdict === Verdict.allow) lines.push(`expires: ${end} (in ${decision.expiresSec - nowSec} s)`);
+  if (decision.verdict === Verdict.expired) lines.push(`expired: ${end} (${nowSec - decision.expiresSec} s ago)`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (decision.verdict === Verdict.allow) return ExitCode.ok;
+  if (decision.verdict === Verdict.expired) return ExitCode.expired;
+  if (decision.verdict === Verdict.badSource || decision.verdict === Verdict.error) return ExitCode.undecided;
+  return ExitCode.denied;
 }
 
 main(process.argv.slice(2)).then(

@@ -35,7 +35,7 @@ export interface Decision {
   readonly verdict: Verdict;
   readonly detail: string;
   readonly route: Route | undefined;
-  /** Valid: the token's end (for Cache-Control max-age). Otherwise 0. */
+  /** Valid: the token's end (for Cache-Control max-age); expired: when it ended. Otherwise 0. */
   readonly expiresSec: number;
 }
 
@@ -102,7 +102,8 @@ export function authorize(
   }
   if (!genuine) return deny(forged, route);
   if (token.bindingMismatch !== undefined) return deny(token.bindingMismatch, route);
-  if (nowSec > token.expiresSec) return deny(expired, route);
+  // The end of a genuine expired token is known: explanations say how long ago it ended.
+  if (nowSec > token.expiresSec) return { ...deny(expired, route), expiresSec: token.expiresSec };
   if (token.notBeforeSec > nowSec + gate.clockSkewSec) return deny(premature, route);
   return { verdict: Verdict.allow, detail: valid, route, expiresSec: token.expiresSec };
 }

@@ -49,7 +49,7 @@ export function explain(
   const decision = authorize(gate, uri, clientIp, nowSec, headers);
   const hints: string[] = [];
   if (decision.verdict === Verdict.forged) {
-    const queryAt = uri.indexOf('?');
+    const queryAt = uri.includes('?') ? uri.indexOf('?') : uri.length;
     const path = uri.slice(0, queryAt);
     const query = uri.slice(queryAt);
     for (const [variant, how] of pathVariants(path)) {
@@ -58,7 +58,21 @@ export function explain(
         hints.push(`the signature matches the path ${how} (${variant}), not the path as received: note the difference`);
       }
     }
-    if (decision.route?.clientIp === 'required') {
+    const scope = /[?&][^&]*~p=(\d+)~/.exec(query)?.[1];
+    if (scope !== undefined) {
+      const covered = path
+        .split('/')
+        .slice(0, Number(scope) + 1)
+        .join('/');
+      hints.push(
+        `the token covers one directory (p=${scope}: the first ${scope} segments of the path it was signed for); this path's are ${covered}/: was it signed for another directory?`,
+      );
+    }
+    if (/key id/.test(decision.detail)) {
+      hints.push(
+        `route "${decision.route?.name}" has the key ids ${decision.route?.keyIds.join(', ')}: the token was signed with another (or removed) key`,
+      );
+    } else if (decision.route?.clientIp === 'required') {
       hints.push(
         clientIp === undefined
           ? 'this route binds tokens to the client IP: pass --ip with the address the token was issued for'

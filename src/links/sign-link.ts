@@ -140,3 +140,12 @@ export function linkText(link: SignedLink): string {
   if (link.header !== undefined) return `${link.url}\n${link.header.name}: ${link.header.value}`;
   return link.url;
 }
+
+/** The link as the signing API answers it: every field, with the start and end also in ISO 8601. */
+export function linkJson(link: SignedLink): Record<string, unknown> {
+  return {
+    ...link,
+    start: link.notBeforeSec === undefined ? null : new Date(link.notBeforeSec * 1000).toISOString(),
+    end: new Date(link.expiresSec * 1000).toISOString(),
+  };
+}
