@@ -7,7 +7,9 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Verdict } from '../src/core/verdict.js';
 import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const accessToken = 'signing-token-0123456789abcdef';
@@ -238,6 +240,68 @@ describe('signing API', () => {
       expect(await authorizeLink({ url }, '203.0.113.7')).toBe(200);
       expect(await authorizeLink({ url }, '203.0.113.8')).toBe(403);
     }
+  });
+
+  it('answers as docs/openapi.json describes (every path and method, every response checked by a JSON Schema validator)', async () => {
+    const spec = JSON.parse(readFileSync(new URL('../docs/openapi.json', import.meta.url), 'utf8')) as {
+      paths: Record<string, Record<string, { responses: Record<string, { $ref?: string; content?: unknown }> }>>;
+      components: { schemas: Record<string, { properties: Record<string, { enum?: unknown[] }> }> };
+    };
+    const ajv = new Ajv2020.default({ strict: false, validateFormats: false });
+    ajv.addSchema({ ...spec, $id: 'openapi' });
+    /** The schema of `status` for `method path`, resolved through components/responses. */
+    const check = async (method: string, path: string, response: Response) => {
+      const entry = spec.paths[path]![method]!.responses[String(response.status)];
+      expect(entry, `${method} ${path} ${response.status} is not in the spec`).toBeDefined();
+      const pointer =
+        entry!.$ref?.replace('#/', 'openapi#/') ??
+        `openapi#/paths/${path.replaceAll('/', '~1')}/${method}/responses/${response.status}`;
+      const validate = ajv.getSchema(`${pointer}/content/application~1json/schema`)!;
+      const body = await response.json();
+      expect(
+        validate(body),
+        `${method} ${path} ${response.status}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body)}`,
+      ).toBe(true);
+    };
+    // Every path and method of the spec exists.
+    for (const [path, methods] of Object.entries(spec.paths)) {
+      for (const method of Object.keys(methods)) {
+        const response = await api(path, method === 'get' ? {} : { method: 'POST', body: '{}' });
+        expect([404, 405]).not.toContain(response.status);
+      }
+    }
+    await check('get', '/api/v1/routes', await api('/api/v1/routes'));
+    await check(
+      'post',
+      '/api/v1/sign',
+      await post('/api/v1/sign', { path: '/vod/spec.mp4', ttlSec: 60, clientIp: '192.0.2.0/24' }),
+    );
+    await check('post', '/api/v1/sign', await post('/api/v1/sign', { path: '/ck/spec.pdf', ttlSec: 60, notBeforeSec: 1 }));
+    await check(
+      'post',
+      '/api/v1/sign',
+      await post('/api/v1/sign', { path: '/tv/x/index.m3u8', ttlSec: 60, clientIp: '192.0.2.1' }),
+    );
+    await check('post', '/api/v1/sign', await post('/api/v1/sign', { ttlSec: 0 }));
+    await check(
+      'post',
+      '/api/v1/sign',
+      await api('/api/v1/sign', { method: 'POST', body: 'x', headers: { 'Content-Type': 'text/plain' } }),
+    );
+    await check('post', '/api/v1/verify', await post('/api/v1/verify', { url: '/vod/a?tg=v1', clientIp: '192.0.2.1' }));
+    await check('post', '/api/v1/verify', await post('/api/v1/verify', { url: '/nowhere' }));
+    await check('post', '/api/v1/verify', await post('/api/v1/verify', {}));
+    await check('get', '/api/v1/routes', await api('/api/v1/routes', { token: null }));
+    // The request schemas name exactly the fields the service accepts.
+    for (const [path, schema] of [
+      ['/api/v1/sign', 'SignRequest'],
+      ['/api/v1/verify', 'VerifyRequest'],
+    ] as const) {
+      const refused = ((await (await post(path, { unknownField: 1 })).json()) as { problems: string[] }).problems.join('\n');
+      const known = /unknown field \(known: ([^)]*)\)/.exec(refused)![1]!.split(', ');
+      expect(known.sort()).toEqual(Object.keys(spec.components.schemas[schema]!.properties).sort());
+    }
+    expect(spec.components.schemas.Verdict!.properties.verdict!.enum).toEqual(Object.values(Verdict));
   });
 
   // Last: the address is locked out for a minute afterwards.
