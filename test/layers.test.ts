@@ -11,7 +11,7 @@
  *   http     the engines and the edge
  *   admin    the admin listener
  *   service  the service's life: start, reload, drain, stop; the auth workers
- *   cli      argument parsing only; index.ts and hmac-signer.ts (the library)
+ *   cli      argument parsing only; index.ts, hmac-signer.ts and route-signer.ts (the library)
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -20,7 +20,7 @@ import { expect, it } from 'vitest';
 
 const src = fileURLToPath(new URL('../src', import.meta.url));
 const layers = ['base', 'core', 'schemes', 'config', 'links', 'metrics', 'http', 'admin', 'service', 'cli'] as const;
-const library = new Set(['index.ts', 'hmac-signer.ts']);
+const library = new Set(['index.ts', 'hmac-signer.ts', 'route-signer.ts']);
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -4,7 +4,7 @@ import { type Gate, type Route, sortRoutes } from '../core/authorize.js';
 import { sameAsRequest, streamSignedPath } from '../core/signed-path.js';
 import type { RouteKey } from '../core/token-scheme.js';
 import type { KeyEncoding } from '../schemes/scheme.js';
-import type { Config, KeySource } from './config.js';
+import type { Config, KeySource, RouteConfig } from './config.js';
 import { verdictCache } from './verdict-cache.js';
 
 export interface CompiledGate {
@@ -63,12 +63,16 @@ export function loadSecret(source: KeySource, where: KeyEnvironment): Buffer | s
   return Buffer.from(source.publicDemoSecret ?? '', 'utf8');
 }
 
-/** Loads every key and binds each route's scheme to them; collects all problems with their paths. */
-export function compileGate(config: Config, where: KeyEnvironment): CompiledGate {
+/**
+ * Loads the keys of every route (or of those `only` keeps: a signer for one route reads no other
+ * route's secret) and binds each route's scheme to them; collects all problems with their paths.
+ */
+export function compileGate(config: Config, where: KeyEnvironment, only?: (route: RouteConfig) => boolean): CompiledGate {
   const problems: string[] = [];
   const warnings: string[] = [];
   const routes: Route[] = [];
   for (const [i, route] of config.routes.entries()) {
+    if (only !== undefined && !only(route)) continue;
     const { scheme } = route;
     const keys: RouteKey[] = [];
     for (const [j, source] of route.keys.entries()) {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Gate } from '../core/authorize.js';
 import { compileGate, type KeyEnvironment, loadSecret } from './compile-gate.js';
-import type { Config } from './config.js';
+import type { Config, RouteConfig } from './config.js';
 import { ConfigError } from './config-error.js';
 import { defaultConfig } from './default-config.js';
 import { parseConfig } from './parse-config.js';
@@ -85,6 +85,7 @@ export function loadConfig(
   file: string | undefined,
   env: Readonly<Record<string, string | undefined>> = process.env,
   readFile: (path: string) => Buffer = readFileSync,
+  only?: (route: RouteConfig) => boolean,
 ): LoadedConfig {
   let raw: unknown = defaultConfig;
   let text = JSON.stringify(defaultConfig);
@@ -104,7 +105,7 @@ export function loadConfig(
   const config = parseConfig(raw);
   if (Array.isArray(config)) throw new ConfigError(source, config);
   const baseDir = file === undefined ? process.cwd() : dirname(source);
-  const compiled = compileGate(config, { baseDir, env, readFile });
+  const compiled = compileGate(config, { baseDir, env, readFile }, only);
   const signingToken = loadSigningToken(config, { baseDir, env, readFile });
   const problems = [...compiled.problems, ...(typeof signingToken === 'object' ? signingToken.problems : [])];
   if (problems.length > 0) throw new ConfigError(source, problems);

@@ -1,5 +1,5 @@
 import type { LoadedConfig } from '../config/load-config.js';
-import { authorize, findRoute, type Route } from '../core/authorize.js';
+import { authorize, type Route } from '../core/authorize.js';
 import { parseIpRange } from '../core/client-ip.js';
 import type { SignRequest } from '../core/sign-request.js';
 import { signablePath } from '../core/signable-path.js';
@@ -15,17 +15,22 @@ export class LinkRequestError extends Error {
  * must be that one: a token signed for an outer route would open a nested one.
  */
 function pickRoute(loaded: LoadedConfig, path: string, named: string | undefined): Route {
-  const { routes } = loaded.gate;
-  const route = findRoute(loaded.gate, path);
-  const known = routes.map((r) => `${r.name} (${r.prefix}, ${r.schemeId})`).join(', ');
+  // Matched against every configured route (a signer may have loaded the keys of one only).
+  const { routes } = loaded.config;
+  let serving: (typeof routes)[number] | undefined;
+  for (const r of routes) if (path.startsWith(r.prefix) && r.prefix.length > (serving?.prefix.length ?? -1)) serving = r;
+  const known = routes.map((r) => `${r.name} (${r.prefix}, ${r.scheme.id})`).join(', ');
   if (named !== undefined) {
     const wanted = routes.find((r) => r.name === named || r.prefix === named);
     if (wanted === undefined) throw new LinkRequestError(`no route named "${named}"; routes: ${known}`);
     if (!path.startsWith(wanted.prefix)) throw new LinkRequestError(`path ${path} is not under route prefix ${wanted.prefix}`);
-    if (wanted !== route)
-      throw new LinkRequestError(`path ${path} is served by route "${route?.name}" (${route?.prefix}), not "${wanted.name}"`);
+    if (wanted !== serving)
+      throw new LinkRequestError(`path ${path} is served by route "${serving?.name}" (${serving?.prefix}), not "${wanted.name}"`);
   }
-  if (route === undefined) throw new LinkRequestError(`no route covers ${path}; routes: ${known}`);
+  if (serving === undefined) throw new LinkRequestError(`no route covers ${path}; routes: ${known}`);
+  const route = loaded.gate.routes.find((r) => r.name === serving.name);
+  if (route === undefined)
+    throw new LinkRequestError(`path ${path} is served by route "${serving.name}", whose keys this signer has not loaded`);
   return route;
 }
 
