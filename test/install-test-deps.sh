@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages that the integration tests run for real: nginx and Caddy (the
 # proxies in front of the service), PHP, Python and curl for the documented signing snippets (run
-# against the service), and libfaketime for the clock tests.
+# against the service), Chromium for the signing page's browser tests (driven by playwright-core,
+# no browser download), and libfaketime for the clock tests.
 # Idempotent; `npm test` runs it first and CI runs it through `npm test`.
 set -eu
 missing=""
@@ -10,6 +11,7 @@ missing=""
 command -v php >/dev/null 2>&1 || missing="$missing php-cli"
 command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1 ] ||
   missing="$missing faketime"
 [ -z "$missing" ] && exit 0

@@ -337,7 +337,7 @@ describe('signing API with a token made at start (randomToken)', () => {
       const port = random.ports.get('admin')!;
       const ok = await fetch(`http://127.0.0.1:${port}/api/v1/routes`, { headers: { Authorization: `Bearer ${token}` } });
       expect(ok.status).toBe(200);
-      expect(random.stderr()).toContain(`Signing API: http://127.0.0.1:${port}/api/v1/`);
+      expect(random.stderr()).toContain(`Signing page: http://127.0.0.1:${port}/ (API: /api/v1/)`);
     } finally {
       await random.stop();
     }

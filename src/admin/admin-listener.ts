@@ -5,6 +5,7 @@ import { hardenedServer, listen, refuseVersion } from '../http/node-server.js';
 import type { Logger } from '../log.js';
 import type { ServiceMetrics } from '../metrics/exposition.js';
 import { type SigningContext, sendJson, serveSigningApi } from './signing-api.js';
+import { serveSigningPage } from './signing-page.js';
 
 /**
  * The admin listener (/healthz, /readyz, /metrics, and with `signing` the signing API), always
@@ -29,6 +30,7 @@ export function listenAdmin(
   const server = hardenedServer('admin', logger, (req, res) => {
     if (refuseVersion(req, res)) return;
     const path = req.url?.split('?')[0] ?? '';
+    if (signing !== undefined && serveSigningPage(signing, req, res, path)) return;
     if (signing !== undefined && path.startsWith('/api/')) {
       serveSigningApi(signing, req, res, path).catch((error: unknown) => {
         logger.limited('signing-error', 'error', 'signing API: internal error', {

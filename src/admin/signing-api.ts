@@ -16,11 +16,14 @@ import { LinkRequestError, linkJson, signLink } from '../links/sign-link.js';
 import type { Logger } from '../log.js';
 import type { ServiceMetrics } from '../metrics/exposition.js';
 import { type AccessGate, bearerToken } from './access.js';
+import type { Sessions } from './sessions.js';
 
 export interface SigningContext {
   /** The config now serving (reloads swap it). */
   current(): LoadedConfig;
   readonly access: AccessGate;
+  /** Logins of the signing page: a live session cookie opens the API like the token does. */
+  readonly sessions: Sessions;
   readonly metrics: ServiceMetrics;
   readonly logger: Logger;
 }
@@ -180,6 +183,16 @@ function verify(ctx: SigningContext, body: unknown, res: ServerResponse): void {
 }
 
 /** Handles `/api/...`; the caller has already matched the prefix. */
+/**
+ * A POST a browser may have sent from another site is refused: when it says where it comes from
+ * (Origin), that must be this listener; a page session must say it (browsers always do on POST).
+ */
+export function sameOrigin(req: IncomingMessage, required: boolean): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return !required;
+  return origin === `http://${req.headers.host}` || origin === `https://${req.headers.host}`;
+}
+
 export async function serveSigningApi(
   ctx: SigningContext,
   req: IncomingMessage,
@@ -187,7 +200,9 @@ export async function serveSigningApi(
   path: string,
 ): Promise<void> {
   const caller = req.socket.remoteAddress ?? 'unknown';
-  const access = ctx.access.check(bearerToken(req.headers.authorization), caller);
+  const bearer = bearerToken(req.headers.authorization);
+  const bySession = bearer === undefined && ctx.sessions.valid(req.headers.cookie);
+  const access = bySession ? 'ok' : ctx.access.check(bearer, caller);
   if (access !== 'ok') {
     if (access !== 'missing')
       ctx.logger.limited('signing-access', 'warn', 'signing API: access refused', { caller, result: access });
@@ -216,10 +231,7 @@ export async function serveSigningApi(
     return sendJson(res, 405, { error: `${path} takes ${method}` }, { Allow: method === 'GET' ? 'GET, HEAD' : method });
   }
   if (method === 'GET') return sendJson(res, 200, { routes: routeList(ctx.current()) });
-  const origin = req.headers.origin;
-  if (origin !== undefined && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) {
-    return sendJson(res, 403, { error: 'cross-origin requests are refused' });
-  }
+  if (!sameOrigin(req, bySession)) return sendJson(res, 403, { error: 'cross-origin requests are refused' });
   const body = await readJson(req);
   if (!('value' in body)) return sendJson(res, body.status, { error: body.error });
   if (path === '/api/v1/sign') return sign(ctx, body.value, caller, res);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AccessGate } from '../admin/access.js';
 import { listenAdmin } from '../admin/admin-listener.js';
+import { Sessions } from '../admin/sessions.js';
 import type { SigningContext } from '../admin/signing-api.js';
 import { type ConfigFiles, type LoadedConfig, loadConfig, recordingReader } from '../config/load-config.js';
 import { ExitCode } from '../exit-codes.js';
@@ -219,7 +220,7 @@ export async function runService(configFile: string | undefined, logger: Logger)
     // Like a notebook server: the one place this token appears is the terminal that started the service.
     const host = admin.host.includes(':') ? `[${admin.host}]` : admin.host;
     process.stderr.write(
-      `\n  Signing API: http://${host}:${admin.port}/api/v1/\n  Access token (made for this run, never logged): ${signing.randomToken}\n\n`,
+      `\n  Signing page: http://${host}:${admin.port}/ (API: /api/v1/)\n  Access token (made for this run, never logged): ${signing.randomToken}\n\n`,
     );
   }
 }
@@ -246,6 +247,7 @@ function signingContext(
       }
       return access;
     },
+    sessions: new Sessions(),
     metrics,
     logger,
   };

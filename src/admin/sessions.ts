@@ -1,0 +1,53 @@
+import { hash, randomBytes } from 'node:crypto';
+
+/** How long a page login lasts. */
+const sessionMs = 12 * 3600 * 1000;
+const maxSessions = 1000;
+export const sessionCookie = 'tokengate_session';
+
+/**
+ * Logins of the signing page: a random id in an HttpOnly, SameSite=Strict cookie, kept here as
+ * its SHA-256 only (memory only: a restart logs everyone out). Bounded: the oldest go first.
+ */
+export class Sessions {
+  private readonly live = new Map<string, number>();
+
+  /** A new session; returns the Set-Cookie value. */
+  open(nowMs: number = Date.now()): string {
+    const id = randomBytes(32).toString('base64url');
+    if (this.live.size >= maxSessions) this.live.delete(this.live.keys().next().value!);
+    this.live.set(hash('sha256', id, 'base64'), nowMs + sessionMs);
+    return `${sessionCookie}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${sessionMs / 1000}`;
+  }
+
+  /** Whether the request's Cookie header holds a live session. */
+  valid(cookieHeader: string | undefined, nowMs: number = Date.now()): boolean {
+    const id = sessionIdOf(cookieHeader);
+    if (id === undefined) return false;
+    const key = hash('sha256', id, 'base64');
+    const expires = this.live.get(key);
+    if (expires === undefined) return false;
+    if (expires > nowMs) return true;
+    this.live.delete(key);
+    return false;
+  }
+
+  /** Ends the request's session; returns the Set-Cookie value that clears the cookie. */
+  close(cookieHeader: string | undefined): string {
+    const id = sessionIdOf(cookieHeader);
+    if (id !== undefined) this.live.delete(hash('sha256', id, 'base64'));
+    return `${sessionCookie}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`;
+  }
+}
+
+function sessionIdOf(cookieHeader: string | undefined): string | undefined {
+  if (cookieHeader === undefined) return undefined;
+  for (const pair of cookieHeader.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0 && pair.slice(0, eq).trim() === sessionCookie) {
+      const id = pair.slice(eq + 1).trim();
+      return /^[A-Za-z0-9_-]{43}$/.test(id) ? id : undefined;
+    }
+  }
+  return undefined;
+}
