@@ -37,7 +37,7 @@ describe('tokengate CLI', () => {
   it('verify of an IP-bound token: needs --ip, then says allow or forged', async () => {
     const noIp = await runCli(['verify', altaPublished, '--now', '1669850000']);
     expect(noIp.code).toBe(3);
-    expect(noIp.stdout).toMatch(/hint: +this route binds tokens to the client IP: pass --ip/);
+    expect(noIp.stdout).toMatch(/hint: +this route binds tokens to the client IP: give --ip/);
     const right = await runCli(['verify', altaPublished, '--now', '1669850000', '--ip', '192.168.88.98']);
     expect(right.code).toBe(0);
     const wrong = await runCli(['verify', altaPublished, '--now', '1669850000', '--ip', '192.168.88.99']);

@@ -158,14 +158,16 @@ describe('signing API', () => {
     expect(await problems({ path: '/vod/a', ttlSec: -5 })).toMatch(/body\.ttlSec: must be an integer/);
     expect(await problems({ path: '/vod/a', ttlSec: 60, scopeDepth: 'x' })).toMatch(/body\.scopeDepth/);
     expect(await problems({ path: '/vod/a', ttlSec: 60, baseUrl: 'https://x.example/path' })).toMatch(/body\.baseUrl/);
-    expect(await problems({ path: '/my/a', ttlSec: 60, clientIp: '192.0.2.1' })).toMatch(/azion tokens cannot sign clientIp/);
+    expect(await problems({ path: '/my/a', ttlSec: 60, clientIp: '192.0.2.1' })).toMatch(
+      /^body\.clientIp: azion tokens cannot sign clientIp/,
+    );
     expect(await problems({ path: '/my/a', ttlSec: 60, scopeDepth: 1 })).toMatch(/cannot sign scopeDepth/);
-    expect(await problems({ path: '/tv/ch/index.m3u8', ttlSec: 60 })).toMatch(/binds tokens to the client IP/);
-    expect(await problems({ path: '/my/../vod/a', ttlSec: 60 })).toMatch(/the service would refuse this path/);
+    expect(await problems({ path: '/tv/ch/index.m3u8', ttlSec: 60 })).toMatch(/^body\.clientIp: .*binds tokens to the client IP/);
+    expect(await problems({ path: '/my/../vod/a', ttlSec: 60 })).toMatch(/^body\.path: the service would refuse this path/);
     expect(await problems({ path: '/elsewhere/a', ttlSec: 60 })).toMatch(/no route covers/);
     expect(await problems({ route: 'my', path: '/vod/a', ttlSec: 60 })).toMatch(/not under route prefix/);
     expect(await problems({ path: '/vod/a', expiresSec: 1000 })).toMatch(/already be expired/);
-    expect(await problems({ path: '/vod/a', ttlSec: 60, scopeDepth: 0 })).toMatch(/outside the route/);
+    expect(await problems({ path: '/vod/a', ttlSec: 60, scopeDepth: 0 })).toMatch(/^body\.scopeDepth: .*outside the route/);
     expect(await problems([1, 2])).toMatch(/body: must be an object/);
   });
 
@@ -354,5 +356,20 @@ describe('signing API with a token made at start (randomToken)', () => {
     expect(problems).toEqual([
       'signing.randomToken: needs a loopback admin host (127.0.0.1, ::1): elsewhere give tokenFile or tokenEnv',
     ]);
+  });
+});
+
+describe('AccessGate', () => {
+  it('compares digests of the tokens: any length is a plain "wrong", never an error; a lockout ends with its window', async () => {
+    const { AccessGate } = await import('../src/admin/access.js');
+    const gate = new AccessGate('the-right-token-0123');
+    for (const given of ['', 'x', 'the-right-token-012', 'the-right-token-01234', 'é'.repeat(300)]) {
+      expect(gate.check(given, '192.0.2.1', 0)).toBe('wrong');
+    }
+    expect(gate.check('the-right-token-0123', '192.0.2.2', 0)).toBe('ok');
+    for (let i = 0; i < 5; i++) gate.check('wrong', '192.0.2.1', 1);
+    expect(gate.check('the-right-token-0123', '192.0.2.1', 2)).toBe('limited');
+    expect(gate.retryAfterSec('192.0.2.1', 2)).toBe(60);
+    expect(gate.check('the-right-token-0123', '192.0.2.1', 60_000)).toBe('ok');
   });
 });

@@ -150,11 +150,15 @@ describe('signing page in Chromium', () => {
     await page.getByLabel('Path', { exact: true }).fill('/tv/news/index.m3u8');
     await page.getByLabel('Client IP', { exact: true }).fill('');
     await page.getByRole('button', { name: 'Generate' }).click();
-    await expect.poll(() => page.locator('#generate-error').textContent()).toMatch(/binds tokens to the client IP/);
+    await expect.poll(() => page.locator('#clientIp-error').textContent()).toMatch(/binds tokens to the client IP/);
+    expect(await page.evaluate('document.activeElement.id')).toBe('clientIp');
+    expect(await page.getByLabel('Client IP', { exact: true }).getAttribute('aria-invalid')).toBe('true');
     await page.getByLabel('Path', { exact: true }).fill('/tv/../my/x');
     await page.getByLabel('Client IP', { exact: true }).fill('192.0.2.7');
     await page.getByRole('button', { name: 'Generate' }).click();
-    await expect.poll(() => page.locator('#generate-error').textContent()).toMatch(/the service would refuse this path/);
+    await expect.poll(() => page.locator('#path-error').textContent()).toMatch(/the service would refuse this path/);
+    expect(await page.evaluate('document.activeElement.id')).toBe('path');
+    expect(await page.locator('#clientIp-error').textContent()).toBe('');
     await page.close();
   });
 

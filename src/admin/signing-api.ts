@@ -133,7 +133,7 @@ function sign(ctx: SigningContext, body: unknown, caller: string, res: ServerRes
     link = signLink(ctx.current(), parsed.request, { route: parsed.route, baseUrl: parsed.baseUrl, nowSec });
   } catch (error) {
     if (!(error instanceof LinkRequestError)) throw error;
-    sendJson(res, 400, { problems: [error.message] });
+    sendJson(res, 400, { problems: [error.field === undefined ? error.message : `body.${error.field}: ${error.message}`] });
     return;
   }
   ctx.metrics.linkSigned(link.route);
@@ -167,7 +167,7 @@ function verify(ctx: SigningContext, body: unknown, res: ServerResponse): void {
   if (headerName !== undefined && headerValue !== undefined) headers.add(headerName, headerValue);
   const loaded = ctx.current();
   const nowSec = Math.floor(Date.now() / 1000);
-  const { decision, hints } = explain(loaded.gate, url, clientIp, nowSec, headers);
+  const { decision, hints } = explain(loaded.gate, url, clientIp, nowSec, headers, 'the client IP');
   const listener = loaded.config.listeners[0] ?? loaded.config.grpcListeners[0];
   sendJson(res, 200, {
     verdict: decision.verdict,

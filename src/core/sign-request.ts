@@ -20,6 +20,16 @@ export interface SignRequest {
   readonly nonce?: string | undefined;
 }
 
+/** A sign request a format cannot honour; `field` names the field at fault (forms show the message next to it). */
+export class SignRequestError extends TypeError {
+  constructor(
+    readonly field: keyof SignRequest,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** The optional fields of a SignRequest a format may or may not sign. */
 export type SignOption = Exclude<keyof SignRequest, 'path' | 'expiresSec'>;
 

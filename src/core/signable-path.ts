@@ -1,5 +1,5 @@
 import { parseRequestTarget } from './request-target.js';
-import { type SignOption, type SignRequest, signOptions } from './sign-request.js';
+import { type SignOption, type SignRequest, SignRequestError, signOptions } from './sign-request.js';
 import { isRejection } from './verdict.js';
 
 /** A path every signer may sign: it passes the service's URI rules, so the link can work. */
@@ -11,8 +11,11 @@ export interface SignablePath {
 }
 
 /** A path a signer refuses; `code` is stable for programs, the message says why. */
-export class UnsignablePathError extends TypeError {
+export class UnsignablePathError extends SignRequestError {
   readonly code = 'UNSIGNABLE_PATH';
+  constructor(message: string) {
+    super('path', message);
+  }
 }
 
 const nonAscii = /[^\x00-\x7f]/;
@@ -55,7 +58,8 @@ export function checkSignRequest(request: SignRequest, supported: readonly SignO
     throw new UnsignablePathError('the path must be percent-encoded (UTF-8) before signing');
   for (const option of signOptions) {
     if (request[option] !== undefined && !supported.includes(option)) {
-      throw new TypeError(
+      throw new SignRequestError(
+        option,
         `${schemeId} tokens cannot sign ${option}${supported.length > 0 ? ` (they sign: ${supported.join(', ')})` : ' (they sign only the path and the end time)'}`,
       );
     }

@@ -37,6 +37,7 @@ function pathVariants(path: string): [string, string][] {
  * The verdict for a URL, plus hints a person needs to fix a denial: e.g. that the signature
  * matches the path with a trailing slash, or that the token is bound to another client IP.
  * Never prints secrets: it only re-runs the same decision on variants of the request.
+ * `ipInput` names where the caller takes the client IP (a CLI flag, a form field).
  */
 export function explain(
   gate: Gate,
@@ -44,6 +45,7 @@ export function explain(
   clientIp: string | undefined,
   nowSec: number,
   headers: TokenHeaders = noHeaders,
+  ipInput = '--ip',
 ): Explanation {
   const uri = rawTarget(url);
   const decision = authorize(gate, uri, clientIp, nowSec, headers);
@@ -75,7 +77,7 @@ export function explain(
     } else if (decision.route?.clientIp === 'required') {
       hints.push(
         clientIp === undefined
-          ? 'this route binds tokens to the client IP: pass --ip with the address the token was issued for'
+          ? `this route binds tokens to the client IP: give ${ipInput} with the address the token was issued for`
           : `the token may have been issued for another client IP than ${clientIp}, another path, or with another key`,
       );
     } else if (hints.length === 0) {
@@ -85,7 +87,7 @@ export function explain(
     }
   }
   if (decision.verdict === Verdict.badSource && clientIp === undefined) {
-    hints.push('this route binds tokens to the client IP: pass --ip');
+    hints.push(`this route binds tokens to the client IP: give ${ipInput}`);
   }
   return { decision, hints };
 }

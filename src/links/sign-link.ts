@@ -1,13 +1,20 @@
 import type { LoadedConfig } from '../config/load-config.js';
 import { authorize, type Route } from '../core/authorize.js';
 import { parseIpRange } from '../core/client-ip.js';
-import type { SignRequest } from '../core/sign-request.js';
+import { type SignRequest, SignRequestError } from '../core/sign-request.js';
 import { signablePath } from '../core/signable-path.js';
 import { Verdict } from '../core/verdict.js';
 
 /** A link that cannot be signed as asked; the message says why (never a secret). */
 export class LinkRequestError extends Error {
   override readonly name = 'LinkRequestError';
+  constructor(
+    message: string,
+    /** The request field at fault, when one is (`route` or a SignRequest field). */
+    readonly field?: string,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -22,12 +29,16 @@ function pickRoute(loaded: LoadedConfig, path: string, named: string | undefined
   const known = routes.map((r) => `${r.name} (${r.prefix}, ${r.scheme.id})`).join(', ');
   if (named !== undefined) {
     const wanted = routes.find((r) => r.name === named || r.prefix === named);
-    if (wanted === undefined) throw new LinkRequestError(`no route named "${named}"; routes: ${known}`);
-    if (!path.startsWith(wanted.prefix)) throw new LinkRequestError(`path ${path} is not under route prefix ${wanted.prefix}`);
+    if (wanted === undefined) throw new LinkRequestError(`no route named "${named}"; routes: ${known}`, 'route');
+    if (!path.startsWith(wanted.prefix))
+      throw new LinkRequestError(`path ${path} is not under route prefix ${wanted.prefix}`, 'path');
     if (wanted !== serving)
-      throw new LinkRequestError(`path ${path} is served by route "${serving?.name}" (${serving?.prefix}), not "${wanted.name}"`);
+      throw new LinkRequestError(
+        `path ${path} is served by route "${serving?.name}" (${serving?.prefix}), not "${wanted.name}"`,
+        'path',
+      );
   }
-  if (serving === undefined) throw new LinkRequestError(`no route covers ${path}; routes: ${known}`);
+  if (serving === undefined) throw new LinkRequestError(`no route covers ${path}; routes: ${known}`, 'path');
   const route = loaded.gate.routes.find((r) => r.name === serving.name);
   if (route === undefined)
     throw new LinkRequestError(`path ${path} is served by route "${serving.name}", whose keys this signer has not loaded`);
@@ -75,17 +86,18 @@ export function signLink(loaded: LoadedConfig, request: SignRequest, options: Li
   try {
     signable = signablePath(request.path);
   } catch (error) {
-    throw new LinkRequestError(`path: ${(error as Error).message}`);
+    throw new LinkRequestError((error as Error).message, 'path');
   }
   const { path } = signable;
   const route = pickRoute(loaded, path, options.route);
   if (route.clientIp === 'required' && request.clientIp === undefined) {
     throw new LinkRequestError(
       `route "${route.name}" (${route.schemeId}) binds tokens to the client IP: give the IP the link is for`,
+      'clientIp',
     );
   }
   if (request.expiresSec <= options.nowSec)
-    throw new LinkRequestError('the link would already be expired: its end is not in the future');
+    throw new LinkRequestError('the link would already be expired: its end is not in the future', 'expiresSec');
   // A stream route signs the stream's playlist, whichever file of the stream was named.
   const signedPath = route.signedPath(path);
   if (typeof signedPath !== 'string') throw new LinkRequestError(signedPath.detail);
@@ -93,7 +105,7 @@ export function signLink(loaded: LoadedConfig, request: SignRequest, options: Li
   try {
     signed = route.scheme.sign({ ...request, path: signedPath });
   } catch (error) {
-    throw new LinkRequestError((error as Error).message);
+    throw new LinkRequestError((error as Error).message, error instanceof SignRequestError ? error.field : undefined);
   }
   const configured = loaded.config.routes.find((r) => r.name === route.name);
   const base = options.baseUrl ?? configured?.publicBaseUrl ?? loaded.config.signing?.publicBaseUrl ?? '';

@@ -12,7 +12,7 @@
 import { hash, randomBytes } from 'node:crypto';
 import { canonicalIp } from '../core/client-ip.js';
 import { digestEquals } from '../core/digest-equals.js';
-import type { SignOption } from '../core/sign-request.js';
+import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
 import { tokenParamReader } from '../core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
@@ -73,16 +73,19 @@ function create(keys: readonly RouteKey[]): TokenScheme<AltaToken> {
     sign(request) {
       checkSignRequest(request, signOptions, 'alta');
       const { path, expiresSec, notBeforeSec, clientIp, nonce } = request;
-      if (clientIp === undefined) throw new TypeError('alta tokens are bound to a client IP: give one');
+      if (clientIp === undefined) throw new SignRequestError('clientIp', 'alta tokens are bound to a client IP: give one');
       const ip = canonicalIp(clientIp);
       if (ip !== clientIp) {
-        throw new TypeError(`client IP ${JSON.stringify(clientIp)} is not canonical${ip ? ` (write ${ip})` : ''}`);
+        throw new SignRequestError(
+          'clientIp',
+          `client IP ${JSON.stringify(clientIp)} is not canonical${ip ? ` (write ${ip})` : ''}`,
+        );
       }
       const salt = nonce ?? randomBytes(4).toString('hex');
-      if (!saltPattern.test(salt)) throw new TypeError('the salt must be 1 to 64 characters from [0-9A-Za-z]');
+      if (!saltPattern.test(salt)) throw new SignRequestError('nonce', 'the salt must be 1 to 64 characters from [0-9A-Za-z]');
       const start = formatUnixTime(notBeforeSec ?? Math.floor(Date.now() / 1000));
       const end = formatUnixTime(expiresSec);
-      if (end < start) throw new RangeError('end is before start');
+      if (end < start) throw new SignRequestError('notBeforeSec', 'end is before start');
       const digest = hash('sha1', path + ip + start + end + secrets[0] + salt, 'hex');
       return { carrier: 'query', query: `token=${digest}-${salt}-${end}-${start}` };
     },

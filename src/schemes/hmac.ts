@@ -8,7 +8,7 @@
  */
 import { canonicalIp, parseIpRange } from '../core/client-ip.js';
 import { hmacSha256Key } from '../core/hmac-sha256.js';
-import type { SignOption } from '../core/sign-request.js';
+import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { type Rejection, rejection, Verdict } from '../core/verdict.js';
@@ -143,14 +143,16 @@ function create(keys: readonly RouteKey[], options: HmacOptions, routePrefix: st
       const { path, expiresSec, notBeforeSec, clientIp, scopeDepth, sessionId } = request;
       const exp = formatUnixTime(expiresSec);
       const nbf = notBeforeSec === undefined ? '' : formatUnixTime(notBeforeSec);
-      if (nbf > exp) throw new RangeError('the start is after the end');
+      if (nbf > exp) throw new SignRequestError('notBeforeSec', 'the start is after the end');
       let scope = `exact:${path}`;
       if (scopeDepth !== undefined) {
         const prefix =
           Number.isInteger(scopeDepth) && scopeDepth >= 0 && scopeDepth <= maxDepth ? prefixOf(path, scopeDepth) : undefined;
-        if (prefix === undefined) throw new RangeError(`scope depth ${scopeDepth} does not fit the path ${path}`);
+        if (prefix === undefined)
+          throw new SignRequestError('scopeDepth', `scope depth ${scopeDepth} does not fit the path ${path}`);
         if (!prefix.startsWith(routePrefix)) {
-          throw new RangeError(
+          throw new SignRequestError(
+            'scopeDepth',
             `scope depth ${scopeDepth} covers ${prefix}, outside the route ${routePrefix}: the service would refuse the token`,
           );
         }
@@ -158,12 +160,13 @@ function create(keys: readonly RouteKey[], options: HmacOptions, routePrefix: st
       }
       if (clientIp !== undefined && parseIpRange(clientIp) === undefined) {
         const canonical = canonicalIp(clientIp.split('/')[0] ?? '');
-        throw new TypeError(
+        throw new SignRequestError(
+          'clientIp',
           `client IP or range ${JSON.stringify(clientIp)} is not canonical${canonical ? ` (address: ${canonical}, no host bits)` : ''}`,
         );
       }
       if (sessionId !== undefined && !sidPattern.test(sessionId))
-        throw new TypeError('the session id must be 1 to 64 characters from [A-Za-z0-9_-]');
+        throw new SignRequestError('sessionId', 'the session id must be 1 to 64 characters from [A-Za-z0-9_-]');
       const signed = hmacSignedString({ kid: signing.id, exp, nbf, scope, ip: clientIp ?? '', sid: sessionId ?? '' });
       const mac = byId.get(signing.id)!.sign(signed, macBytes).toString('base64url');
       const value = [
