@@ -8,6 +8,6 @@ export type { SignedToken } from './core/token-scheme.js';
 export { type Rejection, Verdict } from './core/verdict.js';
 export { expiresIn, type HmacSignerOptions, hmacSigner } from './hmac-signer.js';
 export { LinkRequestError } from './links/sign-link.js';
-export { configSigner, type RouteSigner, type SignedLink, type SignerEnvironment } from './route-signer.js';
+export { configSigner, type RouteSigner, routeSigner, type SignedLink, type SignerEnvironment } from './route-signer.js';
 export { findScheme, schemes } from './schemes/registry.js';
 export type { RouteKey, SchemeDefinition, SignRequest, TokenScheme } from './schemes/scheme.js';

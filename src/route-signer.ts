@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { compileGate } from './config/compile-gate.js';
 import { ConfigError } from './config/config-error.js';
 import { type LoadedConfig, loadConfig } from './config/load-config.js';
+import { parseConfig } from './config/parse-config.js';
 import { type SignRequest, unixNow } from './core/sign-request.js';
 import { type LinkOptions, type SignedLink, signLink } from './links/sign-link.js';
 
@@ -20,6 +22,8 @@ export interface RouteSigner {
 export interface SignerEnvironment {
   /** Where `env` key sources are read (default: process.env). */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Where relative key `file` paths start (routeSigner; default: the working directory). */
+  readonly baseDir?: string;
 }
 
 function signerOf(loaded: LoadedConfig, route: string): RouteSigner {
@@ -43,4 +47,31 @@ export function configSigner(configFile: string, route: string, environment: Sig
     ]);
   }
   return signerOf(loaded, route);
+}
+
+/**
+ * A signer for one route written as in a config file's `routes` (`{ "prefix", "scheme", "keys",
+ * "options", "stream", "publicBaseUrl" }`), for programs without a tokengate config file. The
+ * route is validated and its keys loaded as the service does; problems throw a ConfigError.
+ */
+export function routeSigner(route: Readonly<Record<string, unknown>>, environment: SignerEnvironment = {}): RouteSigner {
+  const source = 'route given to routeSigner';
+  const config = parseConfig({
+    listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+    admin: { port: 0 },
+    routes: [route],
+  });
+  if (Array.isArray(config)) throw new ConfigError(source, config);
+  const compiled = compileGate(config, { baseDir: environment.baseDir ?? process.cwd(), env: environment.env ?? process.env });
+  if (compiled.problems.length > 0) throw new ConfigError(source, compiled.problems);
+  const loaded: LoadedConfig = {
+    config,
+    gate: compiled.gate,
+    warnings: compiled.warnings,
+    demoSecrets: compiled.demoSecrets,
+    source,
+    digest: '',
+    signingToken: undefined,
+  };
+  return signerOf(loaded, config.routes[0]!.name);
 }

@@ -70,3 +70,22 @@ it('"One route of your own": the config starts and the sign command makes a link
     await own.stop();
   }
 });
+
+it('the default config prints the signing page address and a token made for the run, which signs in', async () => {
+  const port = service.ports.get('admin')!;
+  await expect.poll(() => service.stderr()).toMatch(/Access token \(made for this run, never logged\): /);
+  expect(service.stderr()).toContain(`Signing page: http://127.0.0.1:${port}/ (API: /api/v1/)`);
+  const token = /never logged\): (\S+)/.exec(service.stderr())![1]!;
+  const login = await fetch(`http://127.0.0.1:${port}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: `http://127.0.0.1:${port}` },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  expect(login.status).toBe(303);
+  expect(login.headers.get('location')).toBe('/');
+  const session = login.headers.get('set-cookie')!.split(';')[0]!;
+  const page = await fetch(`http://127.0.0.1:${port}/`, { headers: { Cookie: session } });
+  expect(page.status).toBe(200);
+  expect(await page.text()).toContain('Generate a link');
+});

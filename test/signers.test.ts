@@ -14,7 +14,7 @@ import { authorize } from '../src/core/authorize.js';
 import { parseRequestTarget } from '../src/core/request-target.js';
 import { isRejection, Verdict } from '../src/core/verdict.js';
 import { LinkRequestError } from '../src/links/sign-link.js';
-import { configSigner } from '../src/route-signer.js';
+import { configSigner, routeSigner } from '../src/route-signer.js';
 import { tempDir, writeConfig } from './helpers/service-process.js';
 
 const dir = tempDir();
@@ -163,5 +163,29 @@ describe('every link any signer makes is accepted by the service', () => {
       /routes\[1\]\.keys\[0\]: environment variable ALTA/,
     );
     expect(() => configSigner(file, 'nope', { env })).toThrow(/no route named "nope"/);
+  });
+});
+
+describe('routeSigner: one route written as in a config file, no config file', () => {
+  it('signs links the service allows, and refuses an invalid route with every problem', () => {
+    const vod = routeSigner(
+      { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'vod.key' }] },
+      { baseDir: dir },
+    );
+    const link = vod.sign({ path: '/vod/été.mp4', expiresSec: now + 60, clientIp: '192.0.2.0/24' });
+    expect(serviceVerdict(link, '192.0.2.77', now)).toBe(Verdict.allow);
+    const tv = routeSigner(
+      { prefix: '/tv/', scheme: 'alta', keys: [{ id: 't', env: 'ALTA' }], stream: { playlist: 'index.m3u8', depth: 1 } },
+      { env },
+    );
+    const channel = tv.sign({ path: '/tv/news/seg-9.ts', expiresSec: now + 60, clientIp: '192.0.2.5' });
+    expect(channel.path).toBe('/tv/news/seg-9.ts');
+    expect(serviceVerdict(channel, '192.0.2.5', now)).toBe(Verdict.allow);
+    expect(() => routeSigner({ prefix: '/x/', scheme: 'nope', keys: [] })).toThrow(
+      /unknown scheme "nope"[\s\S]*keys: must be a non-empty array/,
+    );
+    expect(() => routeSigner({ prefix: '/x/', scheme: 'hmac', keys: [{ id: 'k', env: 'MISSING_KEY' }] }, { env: {} })).toThrow(
+      /environment variable MISSING_KEY is not set/,
+    );
   });
 });
