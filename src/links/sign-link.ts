@@ -100,7 +100,7 @@ export function signLink(loaded: LoadedConfig, request: SignRequest, options: Li
     throw new LinkRequestError('the link would already be expired: its end is not in the future', 'expiresSec');
   // A stream route signs the stream's playlist, whichever file of the stream was named.
   const signedPath = route.signedPath(path);
-  if (typeof signedPath !== 'string') throw new LinkRequestError(signedPath.detail);
+  if (typeof signedPath !== 'string') throw new LinkRequestError(signedPath.detail, 'path');
   let signed: ReturnType<Route['scheme']['sign']>;
   try {
     signed = route.scheme.sign({ ...request, path: signedPath });
