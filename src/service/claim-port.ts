@@ -2,9 +2,9 @@ import { createServer } from 'node:net';
 
 /**
  * Binds `host:port` for a moment without SO_REUSEPORT and returns the port (port 0: one the
- * kernel picks). Worker threads share their ports through SO_REUSEPORT, which would also let
- * them silently join a port that another tokengate (a stale instance, a second deploy) holds;
- * this plain bind fails instead, so the service refuses to start as with one worker.
+ * kernel picks). The uws engine listens with SO_REUSEPORT (its worker threads share ports), which
+ * would also let it silently join a port that another tokengate (a stale instance, a second
+ * deploy) holds; this plain bind fails instead, so the service refuses to start (exit 71).
  */
 export function claimPort(host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {

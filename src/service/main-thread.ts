@@ -11,6 +11,7 @@ import { type EngineChoice, selectEngine } from '../http/select-engine.js';
 import type { Logger } from '../log.js';
 import { type ServiceMetrics, serviceMetrics } from '../metrics/exposition.js';
 import { version } from '../version.js';
+import { claimPort } from './claim-port.js';
 import { configWatcher } from './config-watch.js';
 import { Service } from './service.js';
 import { effectiveConfig, sayWarnings } from './startup-log.js';
@@ -192,10 +193,15 @@ export async function runService(configFile: string | undefined, logger: Logger)
       pool = await startWorkerPool({ configFile, files, listeners: config.listeners, count: workers, logger });
       service.state.workersReady = pool.ready;
     }
-    running = await service.start(
-      { engine, auth: pool === undefined ? config.listeners : [], grpc: config.grpcListeners },
-      logger,
-    );
+    // An engine that shares ports (uws: SO_REUSEPORT) would silently join a port another process
+    // holds: claim each one with a plain bind first, as the worker pool does.
+    const auth =
+      pool !== undefined
+        ? []
+        : engine.sharesPorts
+          ? await Promise.all(config.listeners.map(async (l) => ({ ...l, port: await claimPort(l.host, l.port) })))
+          : config.listeners;
+    running = await service.start({ engine, auth, grpc: config.grpcListeners }, logger);
   } catch (error) {
     admin?.closeAll();
     // Worker threads must close their uWS sockets before the process exits (else Node aborts).
