@@ -1,4 +1,5 @@
 import { hash, randomBytes } from 'node:crypto';
+import { cookieValue } from '../core/cookie-value.js';
 
 /** How long a page login lasts. */
 const sessionMs = 12 * 3600 * 1000;
@@ -41,13 +42,6 @@ export class Sessions {
 }
 
 function sessionIdOf(cookieHeader: string | undefined): string | undefined {
-  if (cookieHeader === undefined) return undefined;
-  for (const pair of cookieHeader.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq > 0 && pair.slice(0, eq).trim() === sessionCookie) {
-      const id = pair.slice(eq + 1).trim();
-      return /^[A-Za-z0-9_-]{43}$/.test(id) ? id : undefined;
-    }
-  }
-  return undefined;
+  const id = cookieHeader === undefined ? undefined : cookieValue(cookieHeader, sessionCookie);
+  return typeof id === 'string' && /^[A-Za-z0-9_-]{43}$/.test(id) ? id : undefined;
 }

@@ -1,4 +1,4 @@
-import { trimOws } from '../core/http-whitespace.js';
+import { cookieValue } from '../core/cookie-value.js';
 import type { TokenHeaders } from '../core/token-headers.js';
 import { tokenParamReader } from '../core/token-params.js';
 import { isRejection, type Rejection, rejection, Verdict } from '../core/verdict.js';
@@ -14,18 +14,6 @@ export interface TokenPlace {
 
 const noToken = rejection(Verdict.missing, 'no token');
 const repeatedHeader = rejection(Verdict.malformed, 'the token header or cookie appears more than once');
-
-/** The value of cookie `name` in a Cookie header; null when it appears more than once. */
-function cookieValue(header: string, name: string): string | undefined | null {
-  let found: string | undefined;
-  for (const pair of header.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq < 0 || trimOws(pair.slice(0, eq)) !== name) continue;
-    if (found !== undefined) return null;
-    found = trimOws(pair.slice(eq + 1));
-  }
-  return found;
-}
 
 /**
  * Reads the raw token text from where the route says it travels: one query parameter (raw, never
