@@ -5,7 +5,7 @@
  * separately from the same config; and a path the service would refuse, or one another route
  * serves, is refused by the signer.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -163,6 +163,14 @@ describe('every link any signer makes is accepted by the service', () => {
       /routes\[1\]\.keys\[0\]: environment variable ALTA/,
     );
     expect(() => configSigner(file, 'nope', { env })).toThrow(/no route named "nope"/);
+    // Nor the signing API's access token: another secret this signer does not need.
+    const withApi = writeConfig(
+      dir,
+      { ...JSON.parse(readFileSync(file, 'utf8')), signing: { tokenFile: 'absent.token' } },
+      'api.json',
+    );
+    expect(configSigner(withApi, 'my', { env }).sign({ path: '/my/b', expiresSec: now + 60 }).route).toBe('my');
+    expect(() => loadConfig(withApi, env)).toThrow(/signing: cannot read key file/);
   });
 });
 

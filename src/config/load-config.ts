@@ -106,7 +106,8 @@ export function loadConfig(
   if (Array.isArray(config)) throw new ConfigError(source, config);
   const baseDir = file === undefined ? process.cwd() : dirname(source);
   const compiled = compileGate(config, { baseDir, env, readFile }, only);
-  const signingToken = loadSigningToken(config, { baseDir, env, readFile });
+  // A signer for some routes (`only`) reads none of the other secrets, the API's token included.
+  const signingToken = only === undefined ? loadSigningToken(config, { baseDir, env, readFile }) : undefined;
   const problems = [...compiled.problems, ...(typeof signingToken === 'object' ? signingToken.problems : [])];
   if (problems.length > 0) throw new ConfigError(source, problems);
   return {
