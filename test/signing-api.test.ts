@@ -373,3 +373,30 @@ describe('AccessGate', () => {
     expect(gate.check('the-right-token-0123', '192.0.2.1', 60_000)).toBe('ok');
   });
 });
+
+describe('signing access token from a file', () => {
+  it('a reload (SIGHUP) reads the token file again: the new token opens the API, the old one no longer does', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'signing.token'), 'first-token-0123456789');
+    const file = writeConfig(dir, {
+      listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
+      admin: { port: 0 },
+      signing: { tokenFile: 'signing.token' },
+      routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'a', env: 'AZION_SECRET' }] }],
+    });
+    const running = await startService(['serve', '--config', file], { AZION_SECRET: 'azion-secret-for-tests' });
+    try {
+      const port = running.ports.get('admin')!;
+      const status = async (token: string) =>
+        (await fetch(`http://127.0.0.1:${port}/api/v1/routes`, { headers: { Authorization: `Bearer ${token}` } })).status;
+      expect(await status('first-token-0123456789')).toBe(200);
+      writeFileSync(join(dir, 'signing.token'), 'second-token-0123456789');
+      running.process.kill('SIGHUP');
+      await expect.poll(() => running.stderr()).toMatch(/"msg":"config reloaded"/);
+      expect(await status('second-token-0123456789')).toBe(200);
+      expect(await status('first-token-0123456789')).toBe(403);
+    } finally {
+      await running.stop();
+    }
+  });
+});

@@ -1,8 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { AccessGate } from '../admin/access.js';
 import { listenAdmin } from '../admin/admin-listener.js';
-import { Sessions } from '../admin/sessions.js';
-import type { SigningContext } from '../admin/signing-api.js';
 import { type ConfigFiles, type LoadedConfig, loadConfig, recordingReader } from '../config/load-config.js';
 import { ExitCode } from '../exit-codes.js';
 import type { RunningListener } from '../http/engine.js';
@@ -14,6 +10,7 @@ import { version } from '../version.js';
 import { claimPort } from './claim-port.js';
 import { configWatcher } from './config-watch.js';
 import { Service } from './service.js';
+import { signingContext } from './signing-context.js';
 import { effectiveConfig, sayWarnings } from './startup-log.js';
 import { startWorkerPool, type WorkerPool } from './worker-pool.js';
 
@@ -229,33 +226,4 @@ export async function runService(configFile: string | undefined, logger: Logger)
       `\n  Signing page: http://${host}:${admin.port}/ (API: /api/v1/)\n  Access token (made for this run, never logged): ${signing.randomToken}\n\n`,
     );
   }
-}
-
-/** The signing API's context when `signing` is configured: its access token from the config, or made now. */
-function signingContext(
-  serving: { loaded: LoadedConfig },
-  metrics: ServiceMetrics,
-  logger: Logger,
-): { context: SigningContext; randomToken: string | undefined } | undefined {
-  const { signing } = serving.loaded.config;
-  if (signing === undefined) return undefined;
-  const randomToken = signing.token === 'random' ? randomBytes(24).toString('base64url') : undefined;
-  // A reload may change a token file: the gate follows the config now serving.
-  let token = randomToken ?? serving.loaded.signingToken!;
-  let access = new AccessGate(token);
-  const context: SigningContext = {
-    current: () => serving.loaded,
-    get access() {
-      const next = randomToken ?? serving.loaded.signingToken ?? token;
-      if (next !== token) {
-        token = next;
-        access = new AccessGate(token);
-      }
-      return access;
-    },
-    sessions: new Sessions(),
-    metrics,
-    logger,
-  };
-  return { context, randomToken };
 }
