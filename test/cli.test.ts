@@ -277,6 +277,10 @@ describe('CLI commands, help and signing options', () => {
     const cookieValue = cookie[1]!.replace(/^Cookie: /, '');
     expect((await runCli(['verify', '--config', file, cookie[0]!, '--cookie', `other=1; ${cookieValue}`], env)).code).toBe(0);
     expect((await runCli(['verify', '--config', file, cookie[0]!], env)).stdout).toMatch(/^verdict: missing$/m);
+    // A link without a query (the token is in the cookie): the hints still see the whole path.
+    const dir = (await runCli(['sign', '--config', file, '--path', '/ck/dir/', '--ttl', '60'], env)).stdout.split('\n');
+    const slashless = await runCli(['verify', '--config', file, '/ck/dir', '--cookie', dir[1]!.replace(/^Cookie: /, '')], env);
+    expect(slashless.stdout).toMatch(/hint: +the signature matches the path with a trailing slash \(\/ck\/dir\/\)/);
     const header = (await runCli(['sign', '--config', file, '--path', '/hd/a.pdf', '--ttl', '60'], env)).stdout.split('\n');
     expect((await runCli(['verify', '--config', file, header[0]!, '--header', header[1]!], env)).code).toBe(0);
     expect((await runCli(['verify', '--config', file, header[0]!, '--header', 'no colon'], env)).code).toBe(64);

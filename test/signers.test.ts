@@ -13,7 +13,7 @@ import { loadConfig } from '../src/config/load-config.js';
 import { authorize } from '../src/core/authorize.js';
 import { parseRequestTarget } from '../src/core/request-target.js';
 import { isRejection, Verdict } from '../src/core/verdict.js';
-import { LinkRequestError } from '../src/links/sign-link.js';
+import { LinkRequestError, signLink } from '../src/links/sign-link.js';
 import { configSigner, routeSigner } from '../src/route-signer.js';
 import { tempDir, writeConfig } from './helpers/service-process.js';
 
@@ -152,6 +152,22 @@ describe('every link any signer makes is accepted by the service', () => {
     expect(() => signers.tv!.sign({ path: '/tv/a/index.m3u8', expiresSec })).toThrow(/binds tokens to the client IP/);
     expect(() => signers.tv!.sign({ path: '/tv/a/index.m3u8', expiresSec, clientIp: '192.0.2.01' })).toThrow(/not canonical/);
     expect(() => signers.vod!.sign({ path: '/vod/a/b', expiresSec, scopeDepth: 0 })).toThrow(/outside the route/);
+  });
+
+  it('hands out nothing the service would refuse: a signing bug is caught by the self-check', () => {
+    const loaded = loadConfig(file, env);
+    const scheme = loaded.gate.routes.find((r) => r.name === 'vod')!.scheme;
+    const real = scheme.sign.bind(scheme);
+    // A bug in a scheme's signer: one character of the MAC changed.
+    scheme.sign = (request) => {
+      const token = real(request);
+      return token.carrier === 'query'
+        ? { ...token, query: token.query.replace(/m=(.)/, (_, c) => `m=${c === 'A' ? 'B' : 'A'}`) }
+        : token;
+    };
+    expect(() => signLink(loaded, { path: '/vod/a', expiresSec: now + 60 }, { nowSec: now })).toThrow(
+      /the service would refuse this link \(forged: .*\); nothing was handed out/,
+    );
   });
 
   it('loads only the keys of its route', () => {
