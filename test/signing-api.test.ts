@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -184,6 +185,27 @@ describe('signing API', () => {
     expect((await post('/api/v1/sign', { path: '/vod/a', ttlSec: 60 }, { Origin: `http://127.0.0.1:${admin}` })).status).toBe(
       200,
     );
+    // A body announced far over the limit, or not JSON, is refused at once, not read to its end.
+    for (const type of ['application/json', 'text/plain']) {
+      const started = Date.now();
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(admin, '127.0.0.1', () => {
+          socket.write(
+            `POST /api/v1/sign HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${accessToken}\r\nContent-Type: ${type}\r\nContent-Length: 100000000\r\n\r\n${'x'.repeat(20_000)}`,
+          );
+        });
+        let text = '';
+        socket.on('data', (chunk) => {
+          text += chunk;
+        });
+        socket.on('close', () => resolve(text));
+        socket.on('error', reject);
+        setTimeout(() => socket.destroy(), 3000);
+      });
+      expect(answer, type).toMatch(type === 'text/plain' ? /^HTTP\/1\.1 415 / : /^HTTP\/1\.1 413 /);
+      expect(answer).toMatch(/\r\nConnection: close\r\n/i);
+      expect(Date.now() - started).toBeLessThan(2000);
+    }
     const get = await api('/api/v1/sign');
     expect(get.status).toBe(405);
     expect(get.headers.get('allow')).toBe('POST');

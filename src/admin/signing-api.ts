@@ -43,23 +43,27 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-/** The request body as JSON, or the status and message to refuse it with. */
+/**
+ * The request body as JSON, or the status and message to refuse it with. A body that is not JSON
+ * or grows past the limit is refused at once, never read to its end: the refusal closes the
+ * connection (`refuse`), so unread bytes are never parsed as another request.
+ */
 function readJson(req: IncomingMessage): Promise<{ value: unknown } | { status: number; error: string }> {
+  const tooLarge = { status: 413, error: `the body is larger than ${maxBodyBytes} bytes` };
   return new Promise((resolve) => {
     const type = req.headers['content-type'] ?? '';
     if (!/^application\/json\s*(;|$)/i.test(type)) {
-      resolve({ status: 415, error: 'the body must be JSON (Content-Type: application/json)' });
-      req.resume();
-      return;
+      return resolve({ status: 415, error: 'the body must be JSON (Content-Type: application/json)' });
     }
+    if (Number(req.headers['content-length'] ?? 0) > maxBodyBytes) return resolve(tooLarge);
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size <= maxBodyBytes) chunks.push(chunk);
+      else resolve(tooLarge);
     });
     req.on('end', () => {
-      if (size > maxBodyBytes) return resolve({ status: 413, error: `the body is larger than ${maxBodyBytes} bytes` });
       try {
         resolve({ value: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
       } catch {
@@ -68,6 +72,13 @@ function readJson(req: IncomingMessage): Promise<{ value: unknown } | { status: 
     });
     req.on('error', () => resolve({ status: 400, error: 'the body could not be read' }));
   });
+}
+
+/** Answers a refused body and closes the connection once the answer is written. */
+function refuse(req: IncomingMessage, res: ServerResponse, status: number, error: string): void {
+  req.pause();
+  sendJson(res, status, { error }, { Connection: 'close' });
+  res.once('finish', () => req.socket.destroySoon());
 }
 
 function optionalInteger(p: Problems, obj: Readonly<Record<string, unknown>>, key: string, min: number, max: number) {
@@ -233,7 +244,7 @@ export async function serveSigningApi(
   if (method === 'GET') return sendJson(res, 200, { routes: routeList(ctx.current()) });
   if (!sameOrigin(req, bySession)) return sendJson(res, 403, { error: 'cross-origin requests are refused' });
   const body = await readJson(req);
-  if (!('value' in body)) return sendJson(res, body.status, { error: body.error });
+  if (!('value' in body)) return refuse(req, res, body.status, body.error);
   if (path === '/api/v1/sign') return sign(ctx, body.value, caller, res);
   return verify(ctx, body.value, res);
 }
