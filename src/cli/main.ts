@@ -16,11 +16,13 @@ import { runService } from '../service/main-thread.js';
 import { version } from '../version.js';
 import { type CommandName, commands, usage } from './commands.js';
 
-function seconds(text: string | undefined, flag: string): number | undefined {
+function wholeNumber(text: string | undefined, flag: string, unit: string): number | undefined {
   if (text === undefined) return undefined;
-  if (!/^[0-9]{1,10}$/.test(text)) throw new UsageError(`--${flag} must be a whole number of seconds`);
+  if (!/^[0-9]{1,10}$/.test(text)) throw new UsageError(`--${flag} must be a whole number of ${unit}`);
   return Number(text);
 }
+
+const seconds = (text: string | undefined, flag: string) => wholeNumber(text, flag, 'seconds');
 
 function isCommand(name: string | undefined): name is CommandName {
   return name !== undefined && Object.hasOwn(commands, name);
@@ -80,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
       expiresSec: (notBeforeSec ?? nowSec) + ttlSec,
       notBeforeSec,
       clientIp: text('ip'),
-      scopeDepth: seconds(text('scope-depth'), 'scope-depth'),
+      scopeDepth: wholeNumber(text('scope-depth'), 'scope-depth', 'segments'),
       sessionId: text('session'),
     };
     const problems = new Problems();
