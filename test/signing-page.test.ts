@@ -192,6 +192,8 @@ describe('signing page in Chromium', () => {
     const page = await loggedIn();
     const session = (await page.context().cookies()).find((cookie) => cookie.name === 'tokengate_session')!;
     expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    // 12 hours, as docs/signing.md says.
+    expect(Math.abs(session.expires - Date.now() / 1000 - 12 * 3600)).toBeLessThan(60);
     const withSession = () =>
       fetch(`http://127.0.0.1:${admin}/api/v1/routes`, { headers: { Cookie: `${session.name}=${session.value}` } });
     expect((await withSession()).status).toBe(200);
