@@ -8,6 +8,7 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { benchArgs, positiveNumber } from './args.js';
 import { compare } from './harness.js';
 
 interface Build {
@@ -53,8 +54,17 @@ async function load(dist: string): Promise<Build> {
   };
 }
 
-const base = process.argv.find((arg) => arg.startsWith('--base='))?.slice('--base='.length);
-if (base === undefined) throw new Error('usage: npm run bench:ab -- --base=<dist directory of the other build>');
+const command = 'npm run bench:ab --';
+const args = benchArgs(command, 'The hot path of this build (dist/) against another, alternated in one process.', {
+  base: { type: 'string', value: 'dir', help: 'dist/ directory of the other build (required)' },
+  rounds: { type: 'string', value: 'n', help: 'rounds, the median is reported (default 9)' },
+});
+const base = args.base;
+if (base === undefined) {
+  process.stderr.write(`${command}: --base=<dist directory of the other build> is required\n`);
+  process.exit(64);
+}
+const rounds = positiveNumber(command, 'rounds', args.rounds, 9);
 const builds = { base: await load(base), this: await load('dist') };
 const noHeaders = { get: () => undefined };
 const ipv4 = '203.0.113.7';
@@ -84,7 +94,6 @@ for (const [kind, { path, extra, ip }] of Object.entries(kinds)) {
     cases[`${kind} allow: ${name}`] = (i) => build.answer(fields[i & 1023]!, build.gate, now);
   }
 }
-const rounds = Number(process.argv.find((arg) => arg.startsWith('--rounds='))?.slice('--rounds='.length) ?? 9);
 compare(
   `Hot path A/B (listener edge + authorize), --base=${base} vs this build, median of ${rounds} rounds`,
   cases,

@@ -4,7 +4,10 @@
  * then times hits and misses at that size.
  */
 import { verdictCache } from '../src/config/verdict-cache.js';
+import { benchArgs } from './args.js';
 import { measure } from './harness.js';
+
+benchArgs('npm run bench:cache-memory --', 'Memory and lookup cost of a full verdict cache (1M entries); printed.', {});
 
 const entries = 1_000_000;
 const key = (i: number) => `/my/videos/title-${i}/segment-${i % 997}.ts\n1795412388\nm6WCATfRgS_5lcyChCPgr${'AQgw'[i & 3]}`;

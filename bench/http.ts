@@ -23,6 +23,7 @@ import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { encodeCheckRequest, envoyClient } from '../test/helpers/envoy-wire.js';
 import { nginxBinary, renderExampleConfig, withTestPaths } from '../test/helpers/nginx.js';
+import { benchArgs } from './args.js';
 import { type Group, type Row, renderMarkdown, renderSvg } from './report.js';
 import {
   type BenchServiceOptions,
@@ -37,16 +38,49 @@ import {
   waitForPort,
 } from './scenarios.js';
 
-const quick = process.argv.includes('--quick');
-/** `--only=nginx,workers` runs only those groups (one-core, metrics, engines, doors, workers, nginx; "one-core" includes "half load"). */
-const only = process.argv
-  .find((arg) => arg.startsWith('--only='))
-  ?.slice('--only='.length)
-  .split(',');
+const groups = ['one-core', 'metrics', 'engines', 'doors', 'workers', 'nginx'] as const;
+const args = benchArgs('npm run bench --', 'HTTP benchmark; writes bench/results/latest.{json,md,svg}.', {
+  quick: { type: 'boolean', help: 'one run of 3 s per row instead of three of 6 s' },
+  only: {
+    type: 'string',
+    value: 'group,...',
+    help: `run only these groups (${groups.join(', ')}); other rows of the last results stay`,
+  },
+  'dry-run': { type: 'boolean', help: 'print what would run and for how long, run nothing, write nothing' },
+});
+const quick = args.quick;
+const only = args.only?.split(',');
+const unknownGroups = only?.filter((name) => !(groups as readonly string[]).includes(name)) ?? [];
+if (unknownGroups.length > 0) {
+  process.stderr.write(`npm run bench --: --only: unknown group ${unknownGroups.join(', ')} (groups: ${groups.join(', ')})\n`);
+  process.exit(64);
+}
 const runGroup = (name: string) => only === undefined || only.includes(name);
 const durationSec = quick ? 3 : 6;
 const runs = quick ? 1 : 3;
 const connections = 50;
+/** Loads of `durationSec` each group runs (rows × runs, or rows × rounds where alternated), and the short probes. */
+const plan: Record<(typeof groups)[number], { loads: number; probeSec: number; what: string }> = {
+  'one-core': { loads: 43 * runs, probeSec: quick ? 0 : 56, what: 'every scheme and the baselines on one core, then half load' },
+  metrics: { loads: 12 * (quick ? 1 : 5), probeSec: 0, what: 'metrics on and off, alternated' },
+  engines: { loads: 18 * (quick ? 1 : 5), probeSec: 0, what: 'uws and node engines, alternated' },
+  doors: { loads: 6 * runs, probeSec: 0, what: 'HTTP header form, target form, gRPC' },
+  workers: { loads: 12 * runs, probeSec: 0, what: '1 worker against 2, both cores' },
+  nginx: { loads: 10 * runs, probeSec: 0, what: 'nginx.example.conf in front against nginx secure_link' },
+};
+const planned = groups.filter(runGroup);
+const plannedSec = planned.reduce((sum, group) => sum + plan[group].loads * (durationSec + 1) + plan[group].probeSec, 0);
+process.stdout.write(
+  `npm run bench: ${planned.length} group(s), about ${Math.ceil(plannedSec / 60)} min (${quick ? '1 run of 3 s' : '3 runs of 6 s'} per row):\n` +
+    planned
+      .map(
+        (group) =>
+          `  ${group.padEnd(9)} ~${Math.ceil((plan[group].loads * (durationSec + 1) + plan[group].probeSec) / 60)} min: ${plan[group].what}\n`,
+      )
+      .join('') +
+    `then writes bench/results/latest.{json,md,svg}${only === undefined ? '' : ' (rows of other groups kept)'}.\n`,
+);
+if (args['dry-run']) process.exit(0);
 const root = resolve('.');
 const work = mkdtempSync(join(tmpdir(), 'tokengate-bench-'));
 chmodSync(work, 0o755); // nginx's workers (user www-data) read the files under it

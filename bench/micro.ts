@@ -7,7 +7,10 @@ import { authorize } from '../src/core/authorize.js';
 import { hmacSha256Key } from '../src/core/hmac-sha256.js';
 import { gateFor } from '../test/helpers/gates.js';
 import { signedUrl } from '../test/helpers/signed-url.js';
+import { benchArgs } from './args.js';
 import { compare } from './harness.js';
+
+benchArgs('npm run bench:micro --', 'Micro-benchmarks of the decision core and the HMAC routes; printed.', {});
 
 const hmacHex = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
 const gate = gateFor(

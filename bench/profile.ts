@@ -11,14 +11,22 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { benchArgs, positiveNumber } from './args.js';
 import { schemes, targetPrefix, tokengateConfig, tokenLists, waitForPort } from './scenarios.js';
 
-const arg = (name: string, fallback: string) =>
-  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
-const scheme = arg('scheme', 'azion') as (typeof schemes)[number];
-const depth = Number(arg('depth', '10'));
-const seconds = Number(arg('seconds', '6'));
-if (!schemes.includes(scheme)) throw new Error(`--scheme must be one of ${schemes.join(', ')}`);
+const command = 'npm run bench:profile --';
+const args = benchArgs(command, "Where a request's server time goes (V8 CPU profile under wrk); printed, not saved.", {
+  scheme: { type: 'string', value: schemes.join('|'), help: 'scheme of the signed URLs (default azion)' },
+  depth: { type: 'string', value: 'n', help: 'wrk pipelining depth (default 10)' },
+  seconds: { type: 'string', value: 'n', help: 'how long to load (default 6)' },
+});
+const scheme = (args.scheme ?? 'azion') as (typeof schemes)[number];
+const depth = positiveNumber(command, 'depth', args.depth, 10);
+const seconds = positiveNumber(command, 'seconds', args.seconds, 6);
+if (!schemes.includes(scheme)) {
+  process.stderr.write(`${command}: --scheme must be one of ${schemes.join(', ')}\n`);
+  process.exit(64);
+}
 const root = resolve('.');
 const work = mkdtempSync(join(tmpdir(), 'tokengate-profile-'));
 

@@ -23,30 +23,33 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/helpers/nginx.js';
+import { benchArgs, positiveNumber } from './args.js';
 import { clientIp, formOf, schemes, targetPrefix, tokengateConfig, tokenLists, waitForPort } from './scenarios.js';
 
-function option(name: string, fallback: number): number;
-function option(name: string, fallback: string): string;
-function option(name: string, fallback: number | string): number | string {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
-  if (arg === undefined) return fallback;
-  const value = arg.slice(name.length + 3);
-  if (typeof fallback === 'string') return value;
-  const number = Number(value);
-  if (!Number.isFinite(number) || number <= 0) throw new Error(`--${name} must be a positive number, got "${value}"`);
-  return number;
-}
-
+const command = 'npm run soak --';
+const args = benchArgs(command, 'The built service under checked mixed traffic; exit 0 when every check holds, 1 otherwise.', {
+  seconds: { type: 'string', value: 'n', help: 'how long to send traffic (default 60)' },
+  engine: { type: 'string', value: 'uws|node', help: 'HTTP engine (default uws)' },
+  workers: { type: 'string', value: 'n', help: 'auth workers (default 1)' },
+  connections: { type: 'string', value: 'n', help: 'keepalive connections (default 16)' },
+  'rss-growth-mib': { type: 'string', value: 'n', help: 'largest RSS growth after the warm-up (default 32)' },
+  'loop-p99-ms': { type: 'string', value: 'n', help: 'largest event-loop delay p99 (default 50)' },
+  'loop-max-ms': { type: 'string', value: 'n', help: 'largest event-loop delay (default 1000)' },
+});
 const settings = {
-  seconds: option('seconds', 60),
-  engine: option('engine', 'uws'),
-  workers: option('workers', 1),
-  connections: option('connections', 16),
-  rssGrowthMiB: option('rss-growth-mib', 32),
-  loopP99Ms: option('loop-p99-ms', 50),
-  loopMaxMs: option('loop-max-ms', 1000),
+  seconds: positiveNumber(command, 'seconds', args.seconds, 60),
+  engine: args.engine ?? 'uws',
+  workers: positiveNumber(command, 'workers', args.workers, 1),
+  connections: positiveNumber(command, 'connections', args.connections, 16),
+  rssGrowthMiB: positiveNumber(command, 'rss-growth-mib', args['rss-growth-mib'], 32),
+  loopP99Ms: positiveNumber(command, 'loop-p99-ms', args['loop-p99-ms'], 50),
+  loopMaxMs: positiveNumber(command, 'loop-max-ms', args['loop-max-ms'], 1000),
 };
-if (settings.engine !== 'uws' && settings.engine !== 'node') throw new Error('--engine must be uws or node');
+if (settings.engine !== 'uws' && settings.engine !== 'node') {
+  process.stderr.write(`${command}: --engine must be uws or node\n`);
+  process.exit(64);
+}
+process.stdout.write(`soak: ${settings.seconds} s of mixed traffic, engine ${settings.engine}, ${settings.workers} worker(s)\n`);
 const sampleEveryMs = 5000;
 /** A request without an answer for this long counts as lost. */
 const answerTimeoutMs = 5000;
