@@ -6,14 +6,16 @@
  */
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config/config-error.js';
 import { defaultConfig } from '../src/config/default-config.js';
+import { jsonErrorOffset } from '../src/config/json-error-place.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { parseConfig } from '../src/config/parse-config.js';
 import { authorize } from '../src/core/authorize.js';
 import { Verdict } from '../src/core/verdict.js';
-import { tempDir, writeConfig } from './helpers/service-process.js';
+import { runCli, tempDir, writeConfig } from './helpers/service-process.js';
 
 const listener = { port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' };
 const problemsOf = (raw: unknown) => {
@@ -250,6 +252,107 @@ describe('config validation', () => {
     // No run of 3+ characters of the content appears in the message (40 bits of a key leaked before).
     const words = content.match(/[A-Za-z0-9+/=-]{3,}/g) ?? [];
     for (const word of words) for (let i = 0; i + 3 <= word.length; i++) expect(problem).not.toContain(word.slice(i, i + 3));
+  });
+
+  it.each([
+    ['{ "listeners": [', 1, 17],
+    ['{\n  "a": 1,\n  "b": x\n}', 3, 8],
+    ['{\n  "routes": [\n    { "prefix": "/a/" },\n  ]\n}', 4, 3],
+    ['{"a": 1}}', 1, 9],
+    ['{"a": "s3cr3t\u0001"}', 1, 14],
+    ['{"a": 01}', 1, 8],
+    ['{"a": "\\x"}', 1, 9],
+  ])('a JSON syntax error gives its line and column: %j', (content, line, column) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'bad.json'), content);
+    expect(loadProblems(join(dir, 'bad.json'))).toEqual([`not valid JSON at line ${line}, column ${column}`]);
+  });
+
+  it('the JSON error scan agrees with JSON.parse on what is valid (5000 near-JSON texts)', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.json(),
+          fc
+            .array(fc.constantFrom(...'{}[]:,"\\ \n0123-.eEtrufalsn\u0001ab'.split('')), { maxLength: 30 })
+            .map((c) => c.join('')),
+          fc
+            .tuple(fc.json(), fc.nat(40), fc.constantFrom('', ',', '}', '"', '\\', ']', ' '))
+            .map(([t, at, insert]) => t.slice(0, at) + insert + t.slice(at + 1)),
+        ),
+        (text) => {
+          let valid = true;
+          try {
+            JSON.parse(text);
+          } catch {
+            valid = false;
+          }
+          expect(jsonErrorOffset(text) === undefined).toBe(valid);
+        },
+      ),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('an empty config file or TOKENGATE_CONFIG says "empty"', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'empty.json'), ' \n');
+    expect(loadProblems(join(dir, 'empty.json'))).toEqual(['the config file is empty']);
+    const fromEnv = await runCli(['sign', '--path', '/my/a', '--ttl', '60'], { TOKENGATE_CONFIG: '' });
+    expect(fromEnv.code).toBe(64);
+    expect(fromEnv.stderr).toMatch(/TOKENGATE_CONFIG is set but empty/);
+    expect(fromEnv.stderr).not.toMatch(/EISDIR/);
+    const fromFlag = await runCli(['serve', '--config', '']);
+    expect(fromFlag.code).toBe(64);
+    expect(fromFlag.stderr).toMatch(/--config is empty/);
+  });
+
+  it('refuses a base64-declared key that is all hex digits, and says "trailing newline" of a secret ending in one', () => {
+    const hex = 'cfbae06f6c5d2a1b9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d';
+    const dir = tempDir();
+    const file = writeConfig(dir, {
+      listeners: [listener],
+      routes: [
+        { prefix: '/v/', scheme: 'hmac', keys: [{ id: 'k', env: 'HEX', encoding: 'base64' }] },
+        { prefix: '/a/', scheme: 'azion', keys: [{ id: 'k', env: 'NL' }] },
+        { prefix: '/t/', scheme: 'alta', keys: [{ id: 'k', env: 'CRLF' }] },
+      ],
+    });
+    const problems = loadProblems(file, { HEX: hex, NL: 'a-long-secret-value\n', CRLF: 'a-long-secret-value\r\n' });
+    expect(problems[0]).toBe(
+      'routes[0].keys[0]: the key is declared base64 but is all hex digits: set "encoding": "hex" (or give it in base64)',
+    );
+    expect(problems[1]).toMatch(/^routes\[1\]\.keys\[0\]: the secret ends with a trailing newline/);
+    expect(problems[2]).toMatch(/^routes\[2\]\.keys\[0\]: the secret ends with a trailing newline/);
+    expect(problems.join('\n')).not.toContain(hex.slice(0, 8));
+    // The same key as hex, and real base64, load.
+    for (const env of [
+      { HEX: hex, encoding: 'hex' },
+      { HEX: Buffer.from(hex, 'hex').toString('base64'), encoding: 'base64' },
+    ]) {
+      const ok = writeConfig(dir, {
+        listeners: [listener],
+        routes: [{ prefix: '/v/', scheme: 'hmac', keys: [{ id: 'k', env: 'HEX', encoding: env.encoding }] }],
+      });
+      expect(loadConfig(ok, { HEX: env.HEX }).gate.routes).toHaveLength(1);
+    }
+  });
+
+  it('warns when the admin listener is not on loopback (its endpoints have no authentication)', () => {
+    const dir = tempDir();
+    const route = { prefix: '/a/', scheme: 'azion', keys: [{ id: 'k', env: 'K' }] };
+    const env = { K: 'a-long-enough-secret' };
+    const open = loadConfig(
+      writeConfig(dir, { listeners: [listener], admin: { host: '0.0.0.0', port: 0 }, routes: [route] }),
+      env,
+    );
+    expect(open.warnings).toContainEqual(
+      expect.stringMatching(/^admin listener on 0\.0\.0\.0:0: \/metrics, \/healthz and \/readyz answer anyone/),
+    );
+    for (const host of ['127.0.0.1', '127.0.0.2', '::1', 'localhost']) {
+      const closed = loadConfig(writeConfig(dir, { listeners: [listener], admin: { host, port: 0 }, routes: [route] }), env);
+      expect(closed.warnings.filter((w) => w.startsWith('admin listener'))).toEqual([]);
+    }
   });
 
   it('sorts routes so the longest prefix wins, and denies paths no route covers', () => {

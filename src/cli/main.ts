@@ -58,6 +58,13 @@ async function main(argv: string[]): Promise<number> {
   }
   const text = (name: string) => values[name] as string | undefined;
   const configFile = text('config') ?? process.env.TOKENGATE_CONFIG;
+  if (configFile === '') {
+    throw new UsageError(
+      text('config') === undefined
+        ? 'TOKENGATE_CONFIG is set but empty (unset it for the embedded default config)'
+        : '--config is empty',
+    );
+  }
   const nowSec = seconds(text('now'), 'now') ?? Math.floor(Date.now() / 1000);
   if (command === 'serve') {
     if (rest.length > 0) throw new UsageError('serve takes no arguments');

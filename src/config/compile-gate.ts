@@ -37,6 +37,10 @@ function decodeKey(bytes: Buffer, encoding: KeyEncoding): Buffer | string {
   if (encoding === 'hex') {
     return /^(?:[0-9a-fA-F]{2})+$/.test(text) ? Buffer.from(text, 'hex') : 'the key is not valid hex (an even number of 0-9a-f)';
   }
+  // 32 hex digits or more are also valid base64, decoding to other bytes: every token would be "forged".
+  if (text.length >= 32 && /^[0-9a-fA-F]+$/.test(text)) {
+    return 'the key is declared base64 but is all hex digits: set "encoding": "hex" (or give it in base64)';
+  }
   const decoded = Buffer.from(text, 'base64');
   const canonical = (b64: string) => b64.replaceAll('-', '+').replaceAll('_', '/').replace(/=+$/, '');
   if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text) || canonical(decoded.toString('base64')) !== canonical(text)) {

@@ -6,7 +6,9 @@ import { compileGate, type KeyEnvironment, loadSecret } from './compile-gate.js'
 import type { Config, RouteConfig } from './config.js';
 import { ConfigError } from './config-error.js';
 import { defaultConfig } from './default-config.js';
+import { jsonErrorPlace } from './json-error-place.js';
 import { parseConfig } from './parse-config.js';
+import { isLoopbackHost } from './parse-signing.js';
 
 export interface LoadedConfig {
   readonly config: Config;
@@ -48,20 +50,6 @@ export function snapshotReader(files: ConfigFiles): (path: string) => Buffer {
 }
 
 /**
- * Where JSON.parse stopped, as " at line L, column C", or "" when it does not say. Never the
- * parser's message itself: V8 quotes the text around the error, and a key file passed as
- * --config would print part of the key.
- */
-function jsonErrorPlace(text: string, message: string): string {
-  const position = /at position (\d+)/.exec(message);
-  if (position === null) return ' (is this a JSON config file?)';
-  const offset = Math.min(Number(position[1]), text.length);
-  const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  return ` at line ${line}, column ${offset - before.lastIndexOf('\n')}`;
-}
-
-/**
  * The signing access token: 16 to 256 printable ASCII characters (it is typed into a login form
  * and sent in an Authorization header). Never in a problem's text.
  */
@@ -96,10 +84,12 @@ export function loadConfig(
     } catch (error) {
       throw new ConfigError(source, [`cannot read config file (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
     }
+    if (text.trim() === '') throw new ConfigError(source, ['the config file is empty']);
     try {
       raw = JSON.parse(text);
-    } catch (error) {
-      throw new ConfigError(source, [`not valid JSON${jsonErrorPlace(text, (error as Error).message)}`]);
+    } catch {
+      // Never JSON.parse's message: it quotes the text around the error.
+      throw new ConfigError(source, [`not valid JSON${jsonErrorPlace(text)}`]);
     }
   }
   const config = parseConfig(raw);
@@ -113,7 +103,12 @@ export function loadConfig(
   return {
     config,
     gate: compiled.gate,
-    warnings: compiled.warnings,
+    warnings: isLoopbackHost(config.admin.host)
+      ? compiled.warnings
+      : [
+          ...compiled.warnings,
+          `admin listener on ${config.admin.host}:${config.admin.port}: /metrics, /healthz and /readyz answer anyone who reaches it, without authentication; keep that port on a private network (firewall, Kubernetes NetworkPolicy)`,
+        ],
     demoSecrets: compiled.demoSecrets,
     source,
     digest: hash('sha256', text, 'hex'),

@@ -3,6 +3,9 @@ import type { Problems } from './problems.js';
 
 const loopbackHosts = ['127.0.0.1', '::1', 'localhost'];
 
+/** A host only this machine reaches: 127.0.0.0/8, ::1, localhost. */
+export const isLoopbackHost = (host: string) => loopbackHosts.includes(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+
 /**
  * A public base URL: `http(s)://host[:port]`, nothing else. A path would change the path the
  * proxy sees, which is not the path that was signed; credentials, query and fragment have no place.
@@ -47,7 +50,7 @@ export function parseSigning(raw: unknown, adminHost: string, p: Problems): Sign
     p.add('signing', 'needs exactly one of "tokenFile", "tokenEnv" or "randomToken": true');
   } else if (sources[0] === 'randomToken') {
     if (obj.randomToken !== true) p.add('signing.randomToken', 'must be true (or leave it out and give tokenFile or tokenEnv)');
-    if (!loopbackHosts.includes(adminHost)) {
+    if (!isLoopbackHost(adminHost)) {
       p.add('signing.randomToken', 'needs a loopback admin host (127.0.0.1, ::1): elsewhere give tokenFile or tokenEnv');
     }
   } else {

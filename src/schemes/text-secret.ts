@@ -9,6 +9,9 @@ export function textSecretProblem(secret: Buffer): string | undefined {
   if (secret.length === 0) return 'the secret is empty';
   const text = secret.toString('utf8');
   if (!Buffer.from(text, 'utf8').equals(secret)) return 'the secret is not valid UTF-8 text';
+  if (/[\r\n]$/.test(text)) {
+    return 'the secret ends with a trailing newline (one is stripped from the end of a key file, none from an environment variable): remove it';
+  }
   if (/[\u0000-\u001f\u007f]/.test(text)) return 'the secret contains a control character';
   return undefined;
 }
