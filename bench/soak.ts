@@ -208,9 +208,9 @@ async function scrape(adminPort: number): Promise<{ text: string; sample: Omit<S
   return {
     text,
     sample: {
-      rssMiB: value('tokengate_process_resident_memory_bytes') / 2 ** 20,
-      loopP99Ms: value('tokengate_nodejs_eventloop_lag_p99_seconds') * 1000,
-      loopMaxMs: value('tokengate_nodejs_eventloop_lag_max_seconds') * 1000,
+      rssMiB: value('process_resident_memory_bytes') / 2 ** 20,
+      loopP99Ms: value('nodejs_eventloop_lag_p99_seconds') * 1000,
+      loopMaxMs: value('nodejs_eventloop_lag_max_seconds') * 1000,
     },
   };
 }

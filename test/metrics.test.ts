@@ -102,12 +102,96 @@ describe.each([1, 2])('metrics with %i worker(s)', (workers) => {
       expect(sample(text, 'tokengate_engine_info', { engine })).toBe(1);
       expect(text).toMatch(/^tokengate_build_info\{version="\d+\.\d+\.\d+",node_version="v20\./m);
       expect(text).toMatch(/^tokengate_config_info\{source="[^"]+config\.json",digest="[0-9a-f]{64}"\} 1$/m);
-      expect(text).toMatch(/^tokengate_process_resident_memory_bytes \d+/m);
+      expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
       expect(text).not.toContain(key);
 
       // Scrapes add nothing: the counters only move with auth requests.
       const again = await scrape(service);
       expect(sample(again.text, 'tokengate_requests_total', requests('vod', 'hmac', 'allow'))).toBe(7);
+    } finally {
+      await service.stop();
+    }
+  });
+});
+
+describe('metric names and series', () => {
+  it('standard process_* and nodejs_* names, no gauge named _total, no series that cannot move, a restart counter', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'key.hex'), key);
+    const file = writeConfig(dir, {
+      listeners: [{ name: 'auth', port: 0, ...listenerSources('headers') }],
+      admin: { port: 0 },
+      routes: [
+        { name: 'files', prefix: '/my/', scheme: 'azion', keys: [{ id: 'a', env: 'AZ' }] },
+        { name: 'tv', prefix: '/tv/', scheme: 'alta', keys: [{ id: 'b', env: 'AL' }] },
+        {
+          name: 'vod',
+          prefix: '/vod/',
+          scheme: 'hmac',
+          keys: [{ id: 'k1', file: 'key.hex' }],
+          stream: { playlist: 'index.m3u8', depth: 1 },
+        },
+      ],
+    });
+    const service = await startService(['serve', '--config', file], {
+      AZ: 'azion-secret-long-enough',
+      AL: 'alta-secret-long-enough',
+    });
+    try {
+      expect(await send(service.ports.get('auth')!, ['/elsewhere/x'])).toEqual([403]);
+      const { text } = await scrape(service);
+      for (const name of [
+        'process_cpu_seconds_total',
+        'process_resident_memory_bytes',
+        'process_start_time_seconds',
+        'nodejs_eventloop_lag_p99_seconds',
+        'nodejs_heap_size_used_bytes',
+        'nodejs_gc_duration_seconds_count',
+      ]) {
+        expect(text).toMatch(new RegExp(`^${name}(\\{[^}]*\\})? \\S+$`, 'm'));
+      }
+      expect(text).not.toMatch(/^tokengate_(process|nodejs)_/m);
+      const gauges = [...text.matchAll(/^# TYPE (\S+) gauge$/gm)].map((m) => m[1]!);
+      expect(gauges.length).toBeGreaterThan(10);
+      expect(gauges.filter((name) => name.endsWith('_total'))).toEqual([]);
+      expect(sample(text, 'tokengate_worker_restarts_total')).toBe(0);
+      expect(text).toMatch(
+        /^# HELP tokengate_decision_duration_seconds .*Excludes waiting for the thread, socket I\/O and HTTP parsing\.$/m,
+      );
+      const series = (route: string) =>
+        [
+          ...text.matchAll(
+            new RegExp(
+              `^tokengate_requests_total\\{listener="auth",route="${route}",scheme="[a-z]*",verdict="([a-z-]+)"\\} \\d+$`,
+              'gm',
+            ),
+          ),
+        ]
+          .map((m) => m[1]!)
+          .sort();
+      expect(series('')).toEqual(['bad-source', 'bad-uri', 'error', 'no-route']);
+      expect(series('files')).toEqual(['allow', 'expired', 'forged', 'malformed', 'missing']);
+      expect(series('tv')).toEqual([
+        'allow',
+        'bad-source',
+        'expired',
+        'forged',
+        'malformed',
+        'missing',
+        'not-yet-valid',
+        'wrong-ip',
+      ]);
+      expect(series('vod')).toEqual([
+        'allow',
+        'bad-source',
+        'expired',
+        'forged',
+        'malformed',
+        'missing',
+        'no-route',
+        'not-yet-valid',
+        'wrong-ip',
+      ]);
     } finally {
       await service.stop();
     }

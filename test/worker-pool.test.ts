@@ -70,6 +70,7 @@ describe('worker pool supervision', () => {
       // Exactly one worker failed (the other kept serving) and was replaced.
       const exits = lines.join('').match(/"code":70,"thread":(\d+),"msg":"auth worker exited; starting a replacement"/g) ?? [];
       expect(exits).toHaveLength(1);
+      expect(pool.restarts()).toBe(1);
       const victimId = /"thread":(\d+)/.exec(exits[0]!)![1];
       expect(lines.join('')).toMatch(new RegExp(`"workers":2,"replaced":${victimId},"msg":"auth worker replaced"`));
       // Nothing was ever allowed wrongly or denied: every answer was 200 or a reset connection.

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { type Gate, type Route, sortRoutes } from '../core/authorize.js';
+import { type Gate, type Route, routeVerdicts, sortRoutes } from '../core/authorize.js';
 import { sameAsRequest, streamSignedPath } from '../core/signed-path.js';
 import type { RouteKey } from '../core/token-scheme.js';
 import type { KeyEncoding } from '../schemes/scheme.js';
@@ -109,6 +109,11 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
       // A new gate (config load or reload) means new caches: nothing verified under old keys survives.
       // Stream routes reuse one token for every playlist and segment, so lookups mostly hit there.
       cache: (route.verdictCache ?? route.stream !== undefined) ? verdictCache(config.verdictCache.maxEntries) : undefined,
+      verdicts: routeVerdicts({
+        clientIp: scheme.clientIp,
+        startTimes: scheme.signOptions.includes('notBeforeSec'),
+        scoped: route.stream?.depth !== undefined,
+      }),
     });
   }
   return {

@@ -19,6 +19,32 @@ export interface Route {
   readonly signedPath: SignedPathFor;
   /** Genuine signatures seen recently; undefined where a lookup would cost more than the hash. */
   readonly cache: VerdictCache | undefined;
+  /** Every verdict a request that reached this route can get (`routeVerdicts`): metrics expose only these. */
+  readonly verdicts: ReadonlySet<Verdict>;
+}
+
+/** What a request rejected before any route matched can get. */
+export const preRouteVerdicts: ReadonlySet<Verdict> = new Set([
+  Verdict.badUri,
+  Verdict.noRoute,
+  Verdict.badSource,
+  Verdict.error,
+]);
+
+/**
+ * What a request that reached a route can get, following `authorize`: the token verdicts, plus
+ * wrong-ip and bad-source where the scheme reads the client IP, not-yet-valid where tokens carry
+ * a start time, no-route where a stream scope can be too shallow.
+ */
+export function routeVerdicts(route: { clientIp: ClientIpUse; startTimes: boolean; scoped: boolean }): ReadonlySet<Verdict> {
+  const out = new Set<Verdict>([Verdict.allow, Verdict.missing, Verdict.malformed, Verdict.forged, Verdict.expired]);
+  if (route.clientIp !== 'unused') {
+    out.add(Verdict.wrongIp);
+    out.add(Verdict.badSource);
+  }
+  if (route.startTimes) out.add(Verdict.premature);
+  if (route.scoped) out.add(Verdict.noRoute);
+  return out;
 }
 
 /** Everything a decision depends on besides the request and the clock. Immutable once built. */

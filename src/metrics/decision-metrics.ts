@@ -8,6 +8,7 @@ import { Verdict } from '../core/verdict.js';
 
 /** Every verdict, in the order the per-route count arrays use. */
 export const verdicts: readonly Verdict[] = Object.values(Verdict);
+
 const verdictIndex = Object.fromEntries(verdicts.map((verdict, i) => [verdict, i])) as Record<Verdict, number>;
 
 /**

@@ -5,6 +5,8 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, type MetricValue, Registry } from 'prom-client';
 import type { LoadedConfig } from '../config/load-config.js';
+import { preRouteVerdicts } from '../core/authorize.js';
+import type { Verdict } from '../core/verdict.js';
 import { latencyBounds, type MetricsSnapshot, mergeSnapshots, verdicts } from './decision-metrics.js';
 
 export interface ServiceMetrics {
@@ -23,6 +25,8 @@ export interface ExpositionSources {
   snapshots(): Promise<readonly MetricsSnapshot[]>;
   /** Auth worker threads currently serving (1 when the main thread serves). */
   workers(): number;
+  /** Auth workers that exited unexpectedly and were replaced. */
+  workerRestarts(): number;
   readonly engine: string;
   /** Serving with the fallback engine because the configured one cannot load on this machine. */
   readonly engineFallback: boolean;
@@ -69,11 +73,17 @@ function snapshotHistogram(name: string, help: string, labelName: string) {
 
 export function serviceMetrics(sources: ExpositionSources): ServiceMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'tokengate_' });
+  // The standard process_* and nodejs_* series generic dashboards and alerts look for. process_*
+  // cover the whole process (every worker thread); nodejs_* the main thread's isolate and loop.
+  collectDefaultMetrics({ register: registry });
+  // Gauges named like counters: their unsuffixed twins (nodejs_active_handles...) say the same.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
   let snapshot: MetricsSnapshot = { requests: [], latency: [], caches: [] };
   const latency = snapshotHistogram(
     'tokengate_decision_duration_seconds',
-    'Time to decide one auth request (URI checks, route, token parse, signature, clock), by listener.',
+    'Time tokengate spent deciding each auth request, by listener: from the parsed request to the chosen answer (source headers, URI checks, route, token, signature, clock). Excludes waiting for the thread, socket I/O and HTTP parsing.',
     'listener',
   );
   registry.registerMetric(latency as never);
@@ -86,15 +96,30 @@ export function serviceMetrics(sources: ExpositionSources): ServiceMetrics {
     },
   });
   new Counter({
+    name: 'tokengate_worker_restarts_total',
+    help: 'Auth worker threads that exited unexpectedly and were replaced.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.workerRestarts());
+    },
+  });
+  /** Verdicts each route can give (its scheme's and its client-IP rule's), from the serving config. */
+  let routeVerdicts = new Map<string, ReadonlySet<Verdict>>();
+  new Counter({
     name: 'tokengate_requests_total',
-    help: 'Auth requests decided, by listener, route, scheme and verdict (route "" = rejected before routing).',
+    help: 'Auth requests decided, by listener, route, scheme and verdict (route "" = rejected before routing); only verdicts the route can give, or that were counted.',
     labelNames: ['listener', 'route', 'scheme', 'verdict'],
     registers: [registry],
     collect() {
       this.reset();
       for (const row of snapshot.requests) {
+        const possible = row.route === '' ? preRouteVerdicts : routeVerdicts.get(`${row.route}\n${row.scheme}`);
         for (const [i, verdict] of verdicts.entries()) {
-          this.inc({ listener: row.listener, route: row.route, scheme: row.scheme, verdict }, row.counts[i] ?? 0);
+          const count = row.counts[i] ?? 0;
+          // Never hide a count; leave out series that cannot move.
+          if (count === 0 && possible !== undefined && !possible.has(verdict)) continue;
+          this.inc({ listener: row.listener, route: row.route, scheme: row.scheme, verdict }, count);
         }
       }
     },
@@ -184,6 +209,7 @@ export function serviceMetrics(sources: ExpositionSources): ServiceMetrics {
     },
     configLoaded(loaded) {
       if (loads++ > 0) reloads.inc({ result: 'success' });
+      routeVerdicts = new Map(loaded.gate.routes.map((route) => [`${route.name}\n${route.schemeId}`, route.verdicts]));
       keys.reset();
       for (const route of loaded.gate.routes) {
         for (const keyId of route.keyIds) keys.set({ route: route.name, scheme: route.schemeId, key_id: keyId }, 1);

@@ -174,6 +174,7 @@ export async function runService(configFile: string | undefined, logger: Logger)
     engineFallback: choice.fallbackReason !== undefined,
     version,
     workers: () => pool?.size() ?? 1,
+    workerRestarts: () => pool?.restarts() ?? 0,
     snapshots: async () => {
       const own = service.snapshot();
       return [...((await pool?.snapshots()) ?? []), ...(own === undefined ? [] : [own])];

@@ -17,6 +17,8 @@ export interface WorkerPool {
   snapshots(): Promise<MetricsSnapshot[]>;
   /** Workers currently running. */
   size(): number;
+  /** Workers that exited unexpectedly and were replaced (or are being replaced) since the start. */
+  restarts(): number;
   /** True while every worker listens (not during a replacement, not while stopping). */
   ready(): boolean;
   /** Stops accepting connections; answers on open ones close them (Connection: close). */
@@ -120,6 +122,7 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
   const handles = new Set<WorkerHandle>();
   /** What exited workers had counted. */
   const retired: MetricsSnapshot[] = [];
+  let restarts = 0;
 
   const spawn = (): Promise<readonly number[]> =>
     new Promise((resolve, reject) => {
@@ -137,6 +140,7 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
         // What it counted stays counted (its cache entries are gone with it).
         retired.push(retire(handle.latest));
         if (stopping) return;
+        restarts++;
         logger.log('error', 'auth worker exited; starting a replacement', { code, thread: handle.thread });
         setTimeout(() => {
           spawn().then(
@@ -171,6 +175,7 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
     },
     snapshots: async () => [...retired, ...(await Promise.all([...handles].map((handle) => handle.metrics())))],
     size: () => handles.size,
+    restarts: () => restarts,
     ready: () => !stopping && [...handles].filter((handle) => handle.listening).length === count,
     drain: () => {
       stopping = true;
