@@ -105,8 +105,11 @@ export interface Config {
   readonly grpcListeners: readonly GrpcListenerConfig[];
   readonly admin: AdminListenerConfig;
   readonly clockSkewSec: number;
-  /** Auth-listener worker threads sharing each port (SO_REUSEPORT); 1 serves on the main thread. */
-  readonly workers: number;
+  /**
+   * Auth-listener worker threads sharing each port (SO_REUSEPORT); 1 serves on the main thread.
+   * "auto" (uws only): as many as the CPUs the process may use, cgroup limits included (service/cpu-budget.ts).
+   */
+  readonly workers: number | 'auto';
   readonly verdictCache: VerdictCacheConfig;
   /** Record decisions for /metrics (on by default; off only to measure what recording costs). */
   readonly metrics: boolean;

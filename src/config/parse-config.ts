@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import type { AdminListenerConfig, AuthListenerConfig, Config, GrpcListenerConfig, ListenerBase, RouteConfig } from './config.js';
 import { parseListener } from './parse-listener.js';
 import { parseRoute } from './parse-route.js';
@@ -33,9 +32,9 @@ export function parseConfig(raw: unknown): Config | string[] {
     root.workers === undefined || root.workers === 'auto'
       ? engine === 'node'
         ? 1
-        : availableParallelism()
+        : 'auto'
       : p.integer(root, 'workers', 'config', 1, 1, 64);
-  if (engine === 'node' && workers > 1) {
+  if (engine === 'node' && workers !== 1) {
     p.add('config.workers', 'must be 1 or "auto" with engine "node" (node:http cannot share a port between threads)');
   }
   const listeners: AuthListenerConfig[] = [];

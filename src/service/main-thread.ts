@@ -9,6 +9,7 @@ import { type ServiceMetrics, serviceMetrics } from '../metrics/exposition.js';
 import { version } from '../version.js';
 import { claimPort } from './claim-port.js';
 import { configWatcher } from './config-watch.js';
+import { cpuBudget } from './cpu-budget.js';
 import { Service } from './service.js';
 import { signingContext } from './signing-context.js';
 import { effectiveConfig, sayWarnings } from './startup-log.js';
@@ -144,6 +145,15 @@ function engineFor(loaded: LoadedConfig, logger: Logger): EngineChoice {
   }
 }
 
+/** `workers` as configured, or for "auto" the CPUs this process may use (at most 64), logged with the reason. */
+function workerCount(workers: number | 'auto', logger: Logger): number {
+  if (workers !== 'auto') return workers;
+  const budget = cpuBudget();
+  const count = Math.min(budget.cpus, 64);
+  logger.log('info', 'workers "auto"', { workers: count, reason: budget.reason });
+  return count;
+}
+
 /** Starts the service and runs it until SIGTERM/SIGINT (reloading on SIGHUP); resolves once it is listening. */
 export async function runService(configFile: string | undefined, logger: Logger): Promise<void> {
   const { loaded, files } = loadSnapshot(configFile);
@@ -151,7 +161,7 @@ export async function runService(configFile: string | undefined, logger: Logger)
   const choice = engineFor(loaded, logger);
   const { engine } = choice;
   // Only an engine that shares ports between threads runs workers; the node engine serves on the main thread.
-  const workers = engine.sharesPorts && config.listeners.length > 0 ? config.workers : 1;
+  const workers = engine.sharesPorts && config.listeners.length > 0 ? workerCount(config.workers, logger) : 1;
   if (choice.fallbackReason !== undefined) {
     logger.log('warn', 'engine fallback: the native uWS engine cannot load here; serving with the node engine', {
       reason: choice.fallbackReason,

@@ -31,8 +31,11 @@ export function startService(
   env: Record<string, string> = {},
   expectedListeners = 2,
   cli = cliPath,
+  /** A command that execs the rest, e.g. ["taskset", "-c", "0"]. */
+  prefix: readonly string[] = [],
 ): Promise<RunningService> {
-  const child = spawn(process.execPath, [cli, ...args], {
+  const command = [...prefix, process.execPath, cli, ...args];
+  const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
