@@ -44,11 +44,11 @@ function cgroupMounts(mountinfo: string): { v1?: CgroupMount; v2?: CgroupMount }
     const mountPoint = fields[4];
     if (root === undefined || mountPoint === undefined) continue;
     // mountinfo escapes spaces and other bytes as octal (\040).
-    const unescape = (text: string) =>
+    const unescapeOctal = (text: string) =>
       text.replace(/\\([0-7]{3})/g, (_m, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
-    if (fsType === 'cgroup2') found.v2 ??= { version: 2, root: unescape(root), mountPoint: unescape(mountPoint) };
+    if (fsType === 'cgroup2') found.v2 ??= { version: 2, root: unescapeOctal(root), mountPoint: unescapeOctal(mountPoint) };
     if (fsType === 'cgroup' && superOptions.split(',').includes('cpu')) {
-      found.v1 ??= { version: 1, root: unescape(root), mountPoint: unescape(mountPoint) };
+      found.v1 ??= { version: 1, root: unescapeOctal(root), mountPoint: unescapeOctal(mountPoint) };
     }
   }
   return found;
