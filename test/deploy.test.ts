@@ -33,6 +33,7 @@ function yamlDocs(path: string): Json[] {
   for (const doc of docs) expect(doc.errors, `${path}: ${doc.errors.join('; ')}`).toEqual([]);
   return docs.map((doc) => doc.toJSON() as Json);
 }
+/** An object of deploy/kubernetes by kind, from its file (test/kubernetes.test.ts checks the rendered kit). */
 const k8s = (kind: string): Json => {
   const found = filesUnder('kubernetes/')
     .filter((f) => f.endsWith('.yaml'))
@@ -54,54 +55,6 @@ describe('deploy kit', () => {
       if (file.endsWith('.json')) expect(() => JSON.parse(read(file)), file).not.toThrow();
     }
     expect(Array.isArray(parseConfig(JSON.parse(read('config.example.json'))))).toBe(false);
-  });
-
-  it('Kubernetes: ports and probes match the service defaults, the pod runs unprivileged and drains before it is killed', () => {
-    const config = parseConfig(JSON.parse(k8s('ConfigMap').data['config.json'])) as Config;
-    expect(Array.isArray(config), JSON.stringify(config)).toBe(false);
-    const defaults = parseConfig(defaultConfig) as Config;
-    expect(config.listeners[0]!.port).toBe(defaults.listeners[0]!.port);
-    expect(config.admin.port).toBe(defaults.admin.port);
-    const deployment = k8s('Deployment');
-    const pod = deployment.spec.template.spec;
-    const container = pod.containers[0];
-    const ports = Object.fromEntries(container.ports.map((p: Json) => [p.name, p.containerPort]));
-    expect(ports).toEqual({ auth: config.listeners[0]!.port, admin: config.admin.port });
-    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
-    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'admin' });
-    // The drain delay outlasts the readiness probe's reaction, and the pod outlasts the drain.
-    const probe = container.readinessProbe;
-    expect(config.shutdownDelaySec).toBeGreaterThanOrEqual(probe.periodSeconds * probe.failureThreshold);
-    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(config.shutdownDelaySec + 1);
-    expect(pod.securityContext.runAsNonRoot).toBe(true);
-    expect(container.securityContext).toMatchObject({
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'] },
-    });
-    expect(container.resources.requests.cpu).toBeDefined();
-    expect(container.resources.limits.memory).toBeDefined();
-    // Keys come from the Secret's files, never from the ConfigMap.
-    const keyMount = container.volumeMounts.find((m: Json) => m.name === 'keys');
-    expect(pod.volumes.find((v: Json) => v.name === 'keys').secret.secretName).toBe(k8s('Secret').metadata.name);
-    for (const route of config.routes)
-      for (const key of route.keys) expect(key.file).toMatch(new RegExp(`^${keyMount.mountPath}/`));
-    const service = k8s('Service');
-    expect(service.spec.ports.map((p: Json) => [p.name, p.port])).toEqual([
-      ['auth', config.listeners[0]!.port],
-      ['admin', config.admin.port],
-    ]);
-    expect(k8s('ServiceMonitor').spec.endpoints[0]).toMatchObject({ port: 'admin', path: '/metrics' });
-    expect(k8s('ServiceMonitor').spec.selector.matchLabels).toEqual(service.metadata.labels);
-    expect(k8s('HorizontalPodAutoscaler').spec.scaleTargetRef.name).toBe(deployment.metadata.name);
-    expect(k8s('PodDisruptionBudget').spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
-    const kustomization = yamlDocs('kubernetes/kustomization.yaml')[0]!;
-    expect([...kustomization.resources].sort()).toEqual(
-      filesUnder('kubernetes/')
-        .filter((f) => f.endsWith('.yaml') && !f.endsWith('kustomization.yaml'))
-        .map((f) => f.slice('kubernetes/'.length))
-        .sort(),
-    );
   });
 
   it('Dockerfile: Node 20 on Debian 12 in both stages, non-root, health check on the default admin port', () => {

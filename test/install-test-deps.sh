@@ -2,7 +2,7 @@
 # Installs the Debian packages that the integration tests run for real: nginx and Caddy (the
 # proxies in front of the service), PHP, Python and curl for the documented signing snippets (run
 # against the service), Chromium for the signing page's browser tests (driven by playwright-core,
-# no browser download), and libfaketime for the clock tests.
+# no browser download), and libfaketime for the clock tests. Checks for kubectl (kustomize).
 # Idempotent; `npm test` runs it first and CI runs it through `npm test`.
 set -eu
 missing=""
@@ -14,6 +14,12 @@ command -v curl >/dev/null 2>&1 || missing="$missing curl"
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1 ] ||
   missing="$missing faketime"
+# kubectl renders the Kubernetes kit with its built-in kustomize (v5: components, labels). Debian's
+# kubernetes-client (1.20) embeds kustomize 2, too old; the kubectl of Kubernetes' own packages is.
+if ! kubectl version --client 2>/dev/null | grep -q '^Kustomize Version: v5'; then
+  echo "install-test-deps: test/kubernetes.test.ts needs kubectl with kustomize v5 (kubectl 1.27 or newer) on PATH" >&2
+  exit 1
+fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
   echo "install-test-deps: missing$missing; run as root: apt-get install$missing" >&2

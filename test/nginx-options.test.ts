@@ -125,7 +125,11 @@ describe('ingress-nginx shape: "403 + X-Token-Status: expired" compatibility mod
   let s: Setup;
   beforeAll(async () => {
     const template = readFileSync(new URL('./nginx/ingress-nginx-shape.conf', import.meta.url), 'utf8');
-    s = await setup({ uriHeader: 'X-Auth-Request-Redirect', clientIpHeader: 'X-Real-IP', expiredStatus: 403 }, (paths) =>
+    // The listener exactly as deploy/ingress-nginx ships it (ports and host aside).
+    const shipped = JSON.parse(readFileSync(new URL('../deploy/ingress-nginx/config.json', import.meta.url), 'utf8'));
+    const { name: _name, host: _host, port: _port, ...listener } = shipped.listeners[0];
+    expect(listener).toEqual({ uriHeader: 'X-Auth-Request-Redirect', clientIpHeader: 'X-Real-IP', expiredStatus: 403 });
+    s = await setup(listener, (paths) =>
       withTestPaths(
         template
           .replaceAll('__LISTEN__', `127.0.0.1:${paths.listenPort}`)
@@ -150,5 +154,8 @@ describe('ingress-nginx shape: "403 + X-Token-Status: expired" compatibility mod
     // Client headers reach the auth service here, but never the two tokengate reads.
     expect((await get('/my/uri', { 'X-Auth-Request-Redirect': url, 'X-Real-IP': '198.51.100.1' })).status).toBe(403);
     expect((await get(published, { 'X-Auth-Request-Redirect': url })).status).toBe(403);
+    // ingress-nginx neither sets nor removes X-Original-URI: a listener reading it (the base
+    // Kubernetes config) would check the client's choice here and allow the unsigned /my/uri.
+    expect((await get('/my/uri', { 'X-Original-URI': url })).status).toBe(403);
   });
 });
