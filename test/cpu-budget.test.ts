@@ -7,6 +7,7 @@
 import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cpuBudget } from '../src/service/cpu-budget.js';
+import { docBlock } from './helpers/doc-blocks.js';
 import { logLines, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const files = (entries: Record<string, string>) => (path: string) => entries[path];
@@ -17,12 +18,14 @@ const v1Mounts = (root: string) =>
   `36 31 0:33 ${root} /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory\n`;
 
 describe('cpuBudget', () => {
-  it('cgroup v2 in a container (Kubernetes limits.cpu: 1500m on a 30-CPU node): 2', () => {
+  it('cgroup v2 in a container (Kubernetes limits.cpu: 1500m on a 30-CPU node): 2, logged as docs/operations.md shows', () => {
     const budget = cpuBudget(
       files({ '/proc/self/mountinfo': v2Mount, '/proc/self/cgroup': '0::/\n', '/sys/fs/cgroup/cpu.max': '150000 100000\n' }),
       30,
     );
     expect(budget.cpus).toBe(2);
+    const shown = JSON.parse(docBlock('docs/operations.md', 'workers-auto-log')) as Record<string, unknown>;
+    expect(shown).toEqual({ level: 'info', time: expect.any(String), workers: 2, reason: budget.reason, msg: 'workers "auto"' });
     expect(budget.reason).toBe(
       'CPU limit of 1.5 CPU(s), rounded up (cgroup v2 /sys/fs/cgroup/cpu.max "150000 100000"); 30 CPU(s) this process may run on (affinity and cpuset)',
     );

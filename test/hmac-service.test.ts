@@ -8,12 +8,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
+import { docBlock } from './helpers/doc-blocks.js';
 import { authRequest, header, rawRequest } from './helpers/raw-http.js';
 import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const keyHex = `${'c0ffee'.repeat(10)}c0ff`;
-/** The signing snippets live in docs/formats.md. */
-const readme = readFileSync(new URL('../docs/formats.md', import.meta.url), 'utf8');
 let service: RunningService;
 let port: number;
 
@@ -84,11 +83,12 @@ describe('hmac carriers through the service', () => {
 });
 
 describe('docs/formats.md signing snippets, run as written', () => {
-  const snippet = (language: string) => {
-    const block = new RegExp(`<!-- snippet:${language} -->\\n\`\`\`\\w+\\n([\\s\\S]*?)\`\`\``).exec(readme)?.[1];
-    if (block === undefined) throw new Error(`README has no ${language} snippet`);
-    return block;
+  const snippets = {
+    typescript: docBlock('docs/formats.md', 'typescript'),
+    python: docBlock('docs/formats.md', 'python'),
+    php: docBlock('docs/formats.md', 'php'),
   };
+  const snippet = (language: keyof typeof snippets) => snippets[language];
   const run = (command: string, args: string[], env: Record<string, string> = {}) =>
     new Promise<string>((resolve, reject) =>
       execFile(

@@ -18,6 +18,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { docBlock } from './helpers/doc-blocks.js';
 import { freePort, nginxBinary, withTestPaths } from './helpers/nginx.js';
 import { authStatus } from './helpers/raw-http.js';
 import { startService, tempDir, writeConfig } from './helpers/service-process.js';
@@ -34,14 +35,6 @@ const sh = (script: string, cwd = checkout, env: Record<string, string> = {}) =>
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: 180_000,
   });
-
-/** The fenced block after `marker` in a document of the repository. */
-function block(document: string, marker: string): string {
-  const text = readFileSync(join(repo, document), 'utf8');
-  const at = text.indexOf(marker);
-  expect(at, `${document}: ${marker}`).toBeGreaterThanOrEqual(0);
-  return /```\w*\n([\s\S]*?)```/.exec(text.slice(at))![1]!;
-}
 
 beforeAll(() => {
   // Tracked and new files, as a clean clone would have them (plus uncommitted edits).
@@ -63,10 +56,10 @@ describe('README quickstart and docs/nginx.md "From zero to a protected director
   });
 
   it('`npm ci && npm start` installs, builds and serves the embedded default config on 8080 and 9090', async () => {
-    const command = block('README.md', '## Quickstart').trim();
+    const command = docBlock('README.md', 'install-and-start').trim();
     expect(command).toBe('npm ci && npm start');
     // docs/nginx.md starts the same way, in the background.
-    expect(block('docs/nginx.md', '## From zero to a protected directory').split('\n')[0]).toMatch(/^npm ci && npm start &\s+#/);
+    expect(docBlock('docs/nginx.md', 'from-zero').split('\n')[0]).toMatch(/^npm ci && npm start &\s+#/);
     started = spawn('bash', ['-c', command], { cwd: checkout, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     started.stdout!.on('data', (chunk) => (output += chunk));
     started.stderr!.on('data', (chunk) => (output += chunk));
@@ -76,7 +69,7 @@ describe('README quickstart and docs/nginx.md "From zero to a protected director
   }, 150_000);
 
   it('then nginx with nginx.example.conf serves a signed file and refuses the unsigned one', async () => {
-    const script = block('docs/nginx.md', '## From zero to a protected directory').split('\n').slice(1).join('\n');
+    const script = docBlock('docs/nginx.md', 'from-zero').split('\n').slice(1).join('\n');
     const port = await freePort();
     const www = join(work, 'www');
     const prefix = join(work, 'nginx');
@@ -193,7 +186,7 @@ describe('the package, installed as the systemd unit says', () => {
     mkdirSync(join(project, 'node_modules'), { recursive: true });
     cpSync(join(opt, 'lib/node_modules/tokengate'), join(project, 'node_modules/tokengate'), { recursive: true });
     writeFileSync(join(project, 'package.json'), JSON.stringify({ type: 'module' }));
-    writeFileSync(join(project, 'sign.ts'), block('docs/formats.md', '<!-- snippet:typescript -->'));
+    writeFileSync(join(project, 'sign.ts'), docBlock('docs/formats.md', 'typescript'));
     writeFileSync(
       join(project, 'tsconfig.json'),
       JSON.stringify({

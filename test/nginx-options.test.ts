@@ -6,6 +6,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
+import { docBlock } from './helpers/doc-blocks.js';
 import { freePort, type RunningNginx, renderExampleConfig, startNginx, withTestPaths } from './helpers/nginx.js';
 import { type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
@@ -129,6 +130,9 @@ describe('ingress-nginx shape: "403 + X-Token-Status: expired" compatibility mod
     const shipped = JSON.parse(readFileSync(new URL('../deploy/ingress-nginx/config.json', import.meta.url), 'utf8'));
     const { name: _name, host: _host, port: _port, ...listener } = shipped.listeners[0];
     expect(listener).toEqual({ uriHeader: 'X-Auth-Request-Redirect', clientIpHeader: 'X-Real-IP', expiredStatus: 403 });
+    // docs/nginx.md shows the same listener.
+    const { name: _n, port: _p, ...documented } = JSON.parse(docBlock('docs/nginx.md', 'ingress-listener'));
+    expect(documented).toEqual(listener);
     s = await setup(listener, (paths) =>
       withTestPaths(
         template

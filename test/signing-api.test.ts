@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Verdict } from '../src/core/verdict.js';
+import { docBlock } from './helpers/doc-blocks.js';
 import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const accessToken = 'signing-token-0123456789abcdef';
@@ -246,9 +247,6 @@ describe('signing API', () => {
   });
 
   it('the curl, Python and PHP clients of docs/signing.md run as written and get links the auth listener allows', async () => {
-    const doc = readFileSync(new URL('../docs/signing.md', import.meta.url), 'utf8');
-    const snippet = (language: string) =>
-      new RegExp(`<!-- snippet:${language} -->\\n\`\`\`\\w+\\n([\\s\\S]*?)\`\`\``).exec(doc)?.[1];
     const env = { ...process.env, TOKENGATE_ADMIN: `http://127.0.0.1:${admin}`, TOKENGATE_TOKEN: accessToken };
     const run = (command: string, args: string[]) =>
       new Promise<string>((resolve, reject) =>
@@ -256,9 +254,9 @@ describe('signing API', () => {
           error ? reject(new Error(`${command}: ${stderr || error.message}`)) : resolve(stdout),
         ),
       );
-    const curl = JSON.parse(await run('sh', ['-c', snippet('curl')!])) as { url: string };
-    const python = (await run('python3', ['-c', snippet('python')!])).trim();
-    const php = (await run('php', ['-r', snippet('php')!])).trim();
+    const curl = JSON.parse(await run('sh', ['-c', docBlock('docs/signing.md', 'curl')])) as { url: string };
+    const python = (await run('python3', ['-c', docBlock('docs/signing.md', 'python')])).trim();
+    const php = (await run('php', ['-r', docBlock('docs/signing.md', 'php')])).trim();
     for (const url of [curl.url, python, php]) {
       expect(url).toMatch(/^https:\/\/media\.example\.com\/vod\/movie\/index\.m3u8\?tg=v1~/);
       expect(await authorizeLink({ url }, '203.0.113.7')).toBe(200);
