@@ -3,8 +3,14 @@
  * Each table's first line is its baseline; the last column is speed relative to it.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { authorize } from '../src/core/authorize.js';
+import { openSync, writeSync } from 'node:fs';
+import { authorize, type Gate } from '../src/core/authorize.js';
 import { hmacSha256Key } from '../src/core/hmac-sha256.js';
+import { noHeaders } from '../src/core/token-headers.js';
+import { decisionLogger } from '../src/http/decision-log.js';
+import { listenerEdge } from '../src/http/listener-edge.js';
+import type { SourceFields } from '../src/http/request-sources.js';
+import { createLogger } from '../src/log.js';
 import { gateFor } from '../test/helpers/gates.js';
 import { signedUrl } from '../test/helpers/signed-url.js';
 import { benchArgs } from './args.js';
@@ -96,5 +102,38 @@ for (const [scheme, list] of [
     'no cache': (i) => authorize(gate, list[i & 1023]!, ip, now),
     'cache hit': (i) => authorize(hitting, list[i & 1023]!, ip, now),
     'cache miss (lookup + verify + insert + evict)': (i) => authorize(missing, list[i & 1023]!, ip, now),
+  });
+}
+
+// Decision log: what one logged line adds to a decision (the listener edge's whole decision, then
+// the line: the second parse for key id and fingerprint, pino's JSON, one write to /dev/null).
+{
+  const devNull = openSync('/dev/null', 'w');
+  const logger = createLogger('info', (line) => writeSync(devNull, line));
+  const edge = listenerEdge({
+    name: 'auth',
+    host: '127.0.0.1',
+    port: 0,
+    uriHeader: 'x-original-uri',
+    clientIpHeader: 'x-real-ip',
+  } as never);
+  const forged = azion.map((url) => `${url.slice(0, -1)}1`);
+  const fields = (uri: string): SourceFields => ({ uri, uriCount: 1, clientIp: ip, clientIpCount: 1, headers: noHeaders });
+  const allFields = forged.map(fields);
+  const logged = (decisionLog: Gate['decisionLog']) => ({ ...gate, decisionLog });
+  const off = gate;
+  const every = logged({ verdicts: 'denials', sample: 1, maxPerSec: 1e9 });
+  const sampled = logged({ verdicts: 'denials', sample: 0.01, maxPerSec: 1e9 });
+  const log = decisionLogger('auth', logger);
+  const run = (g: Gate) => (i: number) => {
+    const f = allFields[i & 1023]!;
+    const result = edge.answer(f, g, now);
+    log(result, f, g);
+    return result;
+  };
+  compare('Decision log, azion forged (1024 distinct tokens): the edge decision plus the log line', {
+    'decision log off': run(off),
+    'every denial logged (sample 1)': run(every),
+    'one denial in a hundred logged (sample 0.01)': run(sampled),
   });
 }

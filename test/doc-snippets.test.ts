@@ -93,7 +93,8 @@ describe('snippets run here', () => {
     const slash = docBlock('docs/configuration.md', 'verify-slash').split('\n');
     expect(slash[0]).toBe("$ tokengate verify '/my/dir?st=...&e=...'");
     const signed = (await runCli(['sign', '--path', '/my/dir/', '--ttl', '600'])).stdout.trim();
-    expect((await runCli(['verify', `/my/dir?${signed.split('?')[1]}`])).stdout).toBe(slash.slice(1).join('\n'));
+    const printed = (await runCli(['verify', `/my/dir?${signed.split('?')[1]}`])).stdout;
+    expect(printed.replace(/^fp: {6}[\w-]{12}$/m, 'fp:      ...')).toBe(slash.slice(1).join('\n'));
   });
 
   it('engines: the uws listener shown is accepted by the uws engine', () => {

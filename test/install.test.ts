@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docBlock } from './helpers/doc-blocks.js';
-import { freePort, nginxBinary, withTestPaths } from './helpers/nginx.js';
+import { freePort, nginxBinary, renderExampleConfig } from './helpers/nginx.js';
 import { authStatus } from './helpers/raw-http.js';
 import { startService, tempDir, writeConfig } from './helpers/service-process.js';
 
@@ -86,11 +86,14 @@ describe('README quickstart and docs/nginx.md "From zero to a protected director
       )
       .replaceAll('http://localhost', `http://localhost:${port}`);
     expect(adapted).not.toMatch(/sudo|\/etc\/nginx|apt-get/);
-    const example = readFileSync(join(checkout, 'nginx.example.conf'), 'utf8')
-      .replace('listen 80;', `listen 127.0.0.1:${port};`)
-      .replace('root /var/www/protected;', `root ${www};`)
-      .replace('/var/cache/nginx/tokengate', join(prefix, 'cache'));
-    writeFileSync(conf, withTestPaths(example, prefix));
+    writeFileSync(
+      conf,
+      renderExampleConfig(
+        { listenPort: port, tokengatePort: 8080, prefix, root: www },
+        [],
+        new URL(`file://${join(checkout, 'nginx.example.conf')}`),
+      ),
+    );
     execFileSync('chmod', ['755', work]);
     try {
       const out = sh(adapted.replaceAll('nginx -', `${nginxBinary()} -`), checkout);

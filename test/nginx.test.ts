@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -315,5 +315,58 @@ describe('tokengate down or slow', () => {
       tokengate.process.kill('SIGCONT');
     }
     expect((await get(url)).status).toBe(200);
+  });
+});
+
+describe('logs as shipped: the verdict in the access log, no token in either log', () => {
+  /** One more nginx from the example on the same tokengate, with its own prefix and logs. */
+  async function nginxWith(shippedErrorLogLevel: boolean) {
+    const listenPort = await freePort();
+    const prefix = join(dir, `nginx-logs-${shippedErrorLogLevel ? 'crit' : 'error'}`);
+    // Not shipped: the tests' level (NGINX_LOG_LEVEL or info, which includes "error").
+    const config = renderExampleConfig({ listenPort, tokengatePort, prefix, root: join(dir, 'root'), shippedErrorLogLevel });
+    const server = await startNginx(config, prefix, listenPort);
+    return { server, base: `http://127.0.0.1:${listenPort}`, prefix };
+  }
+
+  it('each request is one access-log line with the verdict and the path, never the query', async () => {
+    const shipped = await nginxWith(true);
+    try {
+      const url = await sign(['--path', '/my/video.mp4', '--ttl', '600']);
+      const forged = url.replace(/st=(.)/, (_m, c: string) => `st=${c === 'A' ? 'B' : 'A'}`);
+      expect((await fetch(`${shipped.base}${url}`)).status).toBe(200);
+      expect((await fetch(`${shipped.base}${forged}`)).status).toBe(403);
+      expect((await fetch(`${shipped.base}${published}`)).status).toBe(410);
+      const lines = readFileSync(join(shipped.prefix, 'tokengate-access.log'), 'utf8').trim().split('\n');
+      expect(lines.map((line) => /"GET (\S+) HTTP\/1\.1" (\d{3}) \d+ verdict="([a-z-]*)"/.exec(line)?.slice(1))).toEqual([
+        ['/my/video.mp4', '200', 'valid'],
+        ['/my/video.mp4', '403', 'forged'],
+        ['/my/uri', '410', 'expired'],
+      ]);
+      expect(lines.join('\n')).not.toMatch(/st=|e=\d|\?/);
+    } finally {
+      await shipped.server.stop();
+    }
+  });
+
+  it('with tokengate down, nginx at a lower level writes the token into its error log; the shipped "crit" does not', async () => {
+    const shipped = await nginxWith(true);
+    const verbose = await nginxWith(false);
+    const url = await sign(['--path', '/my/video.mp4', '--ttl', '600']);
+    const st = /st=([\w-]+)/.exec(url)![1]!;
+    await tokengate.stop();
+    try {
+      expect((await fetch(`${shipped.base}${url}`)).status).toBe(503);
+      expect((await fetch(`${verbose.base}${url}`)).status).toBe(503);
+      // The contrast shows the level matters: nginx quotes the request line in "error" lines.
+      expect(verbose.server.errorLog()).toContain(st);
+      expect(shipped.server.errorLog()).not.toContain(st);
+      expect(readFileSync(join(shipped.prefix, 'tokengate-access.log'), 'utf8')).toMatch(
+        /"GET \/my\/video\.mp4 HTTP\/1\.1" 503 \d+ verdict=""/,
+      );
+    } finally {
+      tokengate = await startTokengate();
+      await Promise.all([shipped.server.stop(), verbose.server.stop()]);
+    }
   });
 });

@@ -116,11 +116,14 @@ async function main(argv: string[]): Promise<number> {
     if (match === null) throw new UsageError('--header must be "NAME: VALUE"');
     headers.add(match[1]!.toLowerCase(), match[2]!);
   }
-  const { decision, hints } = explain(loadConfig(configFile).gate, rest[0]!, text('ip'), nowSec, headers);
+  const { decision, hints, details } = explain(loadConfig(configFile).gate, rest[0]!, text('ip'), nowSec, headers);
   const lines = [
     `verdict: ${decision.verdict}`,
     `route:   ${decision.route ? `${decision.route.name} (${decision.route.prefix}, ${decision.route.schemeId})` : '-'}`,
     `reason:  ${decision.detail}`,
+    ...(details.keyId === undefined ? [] : [`key:     ${details.keyId}`]),
+    // The decision log's "fp": the same token, the same fingerprint.
+    ...(details.fingerprint === undefined ? [] : [`fp:      ${details.fingerprint}`]),
     ...hints.map((hint) => `hint:    ${hint}`),
   ];
   const end = new Date(decision.expiresSec * 1000).toISOString();

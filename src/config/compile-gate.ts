@@ -121,6 +121,7 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
       routes: Object.freeze(sortRoutes(routes)),
       clockSkewSec: config.clockSkewSec,
       tokenHeaders: Object.freeze([...new Set(config.routes.flatMap((r) => r.scheme.tokenHeaders(r.options)))]),
+      decisionLog: config.decisionLog,
     }),
     warnings,
     demoSecrets: config.routes.some((route) => route.keys.some((key) => key.publicDemoSecret !== undefined)),

@@ -1,3 +1,4 @@
+import type { DecisionLogSettings } from '../core/authorize.js';
 import type { StreamScope } from '../core/signed-path.js';
 import type { KeyEncoding, SchemeDefinition } from '../schemes/scheme.js';
 
@@ -110,6 +111,8 @@ export interface Config {
    * "auto" (uws only): as many as the CPUs the process may use, cgroup limits included (service/cpu-budget.ts).
    */
   readonly workers: number | 'auto';
+  /** Per-request decision log lines; undefined: off. */
+  readonly decisionLog: DecisionLogSettings | undefined;
   readonly verdictCache: VerdictCacheConfig;
   /** Record decisions for /metrics (on by default; off only to measure what recording costs). */
   readonly metrics: boolean;

@@ -1,3 +1,4 @@
+import type { DecisionLogSettings } from '../core/authorize.js';
 import type { AdminListenerConfig, AuthListenerConfig, Config, GrpcListenerConfig, ListenerBase, RouteConfig } from './config.js';
 import { parseListener } from './parse-listener.js';
 import { parseRoute } from './parse-route.js';
@@ -21,6 +22,7 @@ export function parseConfig(raw: unknown): Config | string[] {
       'engineFallback',
       'routes',
       'signing',
+      'decisionLog',
     ]) ?? {};
   // node by default: it hands over the bytes the proxy sent; uws trims header values (docs/engines.md).
   const engine = root.engine === undefined ? 'node' : root.engine;
@@ -80,6 +82,7 @@ export function parseConfig(raw: unknown): Config | string[] {
   }
   const reloadOnChange = root.reloadOnChange === true;
   const signing = parseSigning(root.signing, admin.host, p);
+  const decisionLog = parseDecisionLog(root.decisionLog, p);
   crossCheck([...listeners, ...grpcListeners], listenerPaths, admin, routes, p);
   if (engine === 'uws') uwsConditions(listeners, listenerPaths, routes, p);
   if (p.list.length > 0) return p.list;
@@ -97,7 +100,21 @@ export function parseConfig(raw: unknown): Config | string[] {
     engineFallback: engineFallback === 'node' ? 'node' : 'none',
     routes: routes as RouteConfig[],
     signing,
+    decisionLog,
   });
+}
+
+/** `decisionLog`: absent (off), or which decisions get a log line, sampled and capped. */
+function parseDecisionLog(raw: unknown, p: Problems): DecisionLogSettings | undefined {
+  if (raw === undefined) return undefined;
+  const obj = p.object(raw, 'decisionLog', ['verdicts', 'sample', 'maxPerSec']) ?? {};
+  const verdicts = obj.verdicts === undefined ? 'denials' : obj.verdicts;
+  if (verdicts !== 'denials' && verdicts !== 'all') p.add('decisionLog.verdicts', 'must be "denials" or "all"');
+  const sample = obj.sample === undefined ? 1 : obj.sample;
+  if (typeof sample !== 'number' || !(sample > 0 && sample <= 1))
+    p.add('decisionLog.sample', 'must be a number above 0, at most 1');
+  const maxPerSec = p.integer(obj, 'maxPerSec', 'decisionLog', 1000, 1, 1_000_000);
+  return { verdicts: verdicts === 'all' ? 'all' : 'denials', sample: typeof sample === 'number' ? sample : 1, maxPerSec };
 }
 
 function crossCheck(

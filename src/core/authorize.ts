@@ -55,6 +55,18 @@ export interface Gate {
   readonly clockSkewSec: number;
   /** Lowercase names of the request headers some route reads (cookies, token headers). */
   readonly tokenHeaders: readonly string[];
+  /** The per-request decision log (config `decisionLog`), off when undefined; in the gate so a reload switches it atomically. */
+  readonly decisionLog?: DecisionLogSettings | undefined;
+}
+
+/** Which decisions get a log line (config `decisionLog`). */
+export interface DecisionLogSettings {
+  /** "denials": every answer but an allow; "all": allows too. */
+  readonly verdicts: 'denials' | 'all';
+  /** The share of those decisions logged, in (0, 1]. */
+  readonly sample: number;
+  /** At most this many lines a second per serving thread; the rest are counted, then reported. */
+  readonly maxPerSec: number;
 }
 
 export interface Decision {

@@ -53,6 +53,12 @@ export interface TokenScheme<T extends ParsedToken = ParsedToken> {
    * the same key are the same signed material. Used only when the route's verdict cache is on.
    */
   cacheKey(token: T): string;
+  /**
+   * Off the hot path (the decision log, `tokengate verify`): the signature as the token carries
+   * it, and the id of the key that made it (the one the token names, or the first of the
+   * route's keys that verifies it; undefined when none does).
+   */
+  identify(token: T): { readonly keyId: string | undefined; readonly signature: string };
   /** The token that makes `request.path` valid, signed with the route's first key. */
   sign(request: SignRequest): SignedToken;
 }

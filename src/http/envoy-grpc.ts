@@ -16,6 +16,7 @@ import type { GrpcListenerConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
 import type { Answer } from './answers.js';
+import { decisionLogger } from './decision-log.js';
 import type { RunningListener, ServiceState } from './engine.js';
 import { listenerEdge, logEdgeProblem } from './listener-edge.js';
 import { RequestSources } from './request-sources.js';
@@ -104,6 +105,7 @@ export async function listenEnvoyGrpc(
   metrics: ListenerMetrics | undefined,
 ): Promise<RunningListener> {
   const edge = listenerEdge(listener, metrics);
+  const logDecision = decisionLogger(listener.name, logger);
   const responses = new WeakMap<Answer, CheckResponse>();
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxRequestBytes,
@@ -121,9 +123,11 @@ export async function listenEnvoyGrpc(
       logEdgeProblem(result, listener, logger);
       if (result.answer.status === 503) {
         callback({ code: grpc.status.UNAVAILABLE, details: `tokengate cannot decide: ${result.decision.verdict}` });
-        return;
+      } else {
+        callback(null, responseFor(responses, result.answer, result.decision.verdict));
       }
-      callback(null, responseFor(responses, result.answer, result.decision.verdict));
+      // After answering: the line costs the caller nothing.
+      logDecision(result, sources, gate);
     },
   });
   let port: number;

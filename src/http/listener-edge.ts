@@ -22,6 +22,8 @@ export interface EdgeResult {
   readonly decision: Decision;
   /** Set when deciding threw (a bug): the answer is then 503, never an allow. */
   readonly error?: unknown;
+  /** The client IP the decision used (the header, or its `clientIpHop` entry); undefined when none. */
+  readonly clientIp?: string | undefined;
 }
 
 export interface ListenerEdge {
@@ -100,7 +102,7 @@ export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics):
       const decision: Decision =
         typeof clientIp === 'object' ? deny(clientIp, undefined) : authorize(gate, fields.uri, clientIp, nowSec, fields.headers);
       const answer = decision.verdict === Verdict.allow ? allowFor(decision.expiresSec - nowSec) : denials.get(decision.verdict)!;
-      return { answer, decision };
+      return { answer, decision, clientIp: typeof clientIp === 'string' ? clientIp : undefined };
     } catch (error) {
       return { answer: denials.get(Verdict.error)!, decision: internalError, error };
     }

@@ -2,6 +2,7 @@ import type { AuthListenerConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
 import type { Answer } from './answers.js';
+import { decisionLogger } from './decision-log.js';
 import type { HttpEngine, RunningListener, ServiceState } from './engine.js';
 import { listenerEdge, logEdgeProblem } from './listener-edge.js';
 import { hardenedServer, listen, refuseVersion } from './node-server.js';
@@ -26,6 +27,7 @@ function listenAuth(
   metrics: ListenerMetrics | undefined,
 ): Promise<RunningListener> {
   const edge = listenerEdge(listener, metrics);
+  const logDecision = decisionLogger(listener.name, logger);
   const { uriHeader, clientIpHeader, pathPrefix, clientIpInPath } = listener;
   const flat = new WeakMap<Answer, string[]>();
   const server = hardenedServer(listener.name, logger, (req, res) => {
@@ -44,6 +46,7 @@ function listenAuth(
     res.end();
     if (close) res.once('finish', () => req.socket.destroySoon());
     logEdgeProblem(result, listener, logger);
+    logDecision(result, sources, gate);
   });
   return listen(server, listener.name, listener.host, listener.port);
 }

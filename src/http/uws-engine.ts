@@ -1,6 +1,7 @@
 import type { AuthListenerConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
+import { decisionLogger } from './decision-log.js';
 import type { HttpEngine, RunningListener, ServiceState } from './engine.js';
 import { listenerEdge, logEdgeProblem } from './listener-edge.js';
 import type { Uws } from './native-uws.js';
@@ -48,6 +49,7 @@ function listenAuth(
   metrics: ListenerMetrics | undefined,
 ): Promise<RunningListener> {
   const edge = listenerEdge(listener, metrics);
+  const logDecision = decisionLogger(listener.name, logger);
   const { uriHeader, clientIpHeader, pathPrefix, clientIpInPath } = listener;
   const app = uws.App();
   app.any('/*', (res, req) => {
@@ -92,6 +94,7 @@ function listenAuth(
     for (const [name, value] of wire.headers) res.writeHeader(name, value);
     res.end(undefined, state.closing === true);
     logEdgeProblem(result, listener, logger);
+    logDecision(result, sources, gate);
   });
   return listen(uws, app, listener.name, listener.host, listener.port);
 }

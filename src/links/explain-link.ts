@@ -1,9 +1,12 @@
 import { authorize, type Decision, type Gate } from '../core/authorize.js';
+import { type DecisionDetails, decisionDetails } from '../core/decision-details.js';
 import { noHeaders, type TokenHeaders } from '../core/token-headers.js';
 import { Verdict } from '../core/verdict.js';
 
 export interface Explanation {
   readonly decision: Decision;
+  /** The key that signed the token and its fingerprint, as the decision log writes them. */
+  readonly details: DecisionDetails;
   /** Extra guidance for a human; empty when there is nothing more to say. */
   readonly hints: readonly string[];
 }
@@ -89,5 +92,5 @@ export function explain(
   if (decision.verdict === Verdict.badSource && clientIp === undefined) {
     hints.push(`this route binds tokens to the client IP: give ${ipInput}`);
   }
-  return { decision, hints };
+  return { decision, hints, details: decisionDetails(gate, uri, clientIp, headers, decision) };
 }

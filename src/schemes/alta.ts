@@ -67,6 +67,12 @@ function create(keys: readonly RouteKey[]): TokenScheme<AltaToken> {
       }
       return false;
     },
+    identify(token) {
+      const i = secrets.findIndex((secret) =>
+        digestEquals(hash('sha1', token.signedPrefix + secret + token.signedSalt, 'binary'), token.hex, 'hex'),
+      );
+      return { keyId: keys[i]?.id, signature: token.hex };
+    },
     cacheKey(token) {
       return `${token.signedPrefix}\n${token.signedSalt}\n${token.hex}`;
     },

@@ -46,6 +46,12 @@ function create(keys: readonly RouteKey[]): TokenScheme<AzionToken> {
       }
       return false;
     },
+    identify(token) {
+      const i = secrets.findIndex((secret) =>
+        digestEquals(hash('md5', secret + token.path + token.expiresText, 'binary'), token.st, 'base64url'),
+      );
+      return { keyId: keys[i]?.id, signature: token.st };
+    },
     cacheKey(token) {
       return `${token.path}\n${token.expiresText}\n${token.st}`;
     },

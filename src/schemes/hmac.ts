@@ -135,6 +135,11 @@ function create(keys: readonly RouteKey[], options: HmacOptions, routePrefix: st
     verify(token) {
       return token.key.verify16(token.signed, token.mac);
     },
+    identify(token) {
+      // The token names its key: the second line of the signed string is "k=<id>".
+      const keyId = token.key.verify16(token.signed, token.mac) ? token.signed.split('\n')[1]!.slice(2) : undefined;
+      return { keyId, signature: token.mac };
+    },
     cacheKey(token) {
       return `${token.signed}\n${token.mac}`;
     },

@@ -26,6 +26,11 @@ export interface NginxPaths {
   readonly prefix: string;
   /** The static origin's document root. */
   readonly root: string;
+  /**
+   * Keep the example's error_log level ("crit", which keeps tokens out of the log). By default
+   * tests log at NGINX_LOG_LEVEL or "info", so they can read what nginx complains about.
+   */
+  readonly shippedErrorLogLevel?: boolean;
 }
 
 /**
@@ -42,6 +47,13 @@ export function renderExampleConfig(
   text = replaceOnce(text, 'server 127.0.0.1:8080;', `server 127.0.0.1:${paths.tokengatePort};`);
   text = replaceOnce(text, 'root /var/www/protected;', `root ${paths.root};`);
   text = replaceOnce(text, '/var/cache/nginx/tokengate', join(paths.prefix, 'cache'));
+  text = replaceOnce(
+    text,
+    'access_log /var/log/nginx/access.log tokengate;',
+    `access_log ${join(paths.prefix, 'tokengate-access.log')} tokengate;`,
+  );
+  const level = paths.shippedErrorLogLevel === true ? 'crit' : (process.env.NGINX_LOG_LEVEL ?? 'info');
+  text = replaceOnce(text, 'error_log /var/log/nginx/error.log crit;', `error_log ${join(paths.prefix, 'error.log')} ${level};`);
   for (const option of options) {
     const marker = `#[${option}] `;
     if (!text.includes(marker)) throw new Error(`nginx template has no option ${option}`);
@@ -55,7 +67,8 @@ export function withTestPaths(text: string, prefix: string): string {
   const temp = (name: string) => `${name}_temp_path ${join(prefix, 'tmp', name)};`;
   const head = `pid ${join(prefix, 'nginx.pid')};\nerror_log ${join(prefix, 'error.log')} ${process.env.NGINX_LOG_LEVEL ?? 'info'};\n`;
   const http = [
-    `access_log ${join(prefix, 'access.log')};`,
+    // The example has its own access_log (the tokengate format); other configs log here.
+    ...(/^\s*access_log /m.test(text) ? [] : [`access_log ${join(prefix, 'access.log')};`]),
     temp('client_body'),
     temp('proxy'),
     temp('fastcgi'),
