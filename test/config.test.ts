@@ -349,6 +349,8 @@ describe('config validation', () => {
     expect(open.warnings).toContainEqual(
       expect.stringMatching(/^admin listener on 0\.0\.0\.0:0: \/metrics, \/healthz and \/readyz answer anyone/),
     );
+    const v6 = loadConfig(writeConfig(dir, { listeners: [listener], admin: { host: '::', port: 0 }, routes: [route] }), env);
+    expect(v6.warnings).toContainEqual(expect.stringMatching(/^admin listener on \[::\]:0: /));
     for (const host of ['127.0.0.1', '127.0.0.2', '::1', 'localhost']) {
       const closed = loadConfig(writeConfig(dir, { listeners: [listener], admin: { host, port: 0 }, routes: [route] }), env);
       expect(closed.warnings.filter((w) => w.startsWith('admin listener'))).toEqual([]);

@@ -74,7 +74,7 @@ describe('deploy kit', () => {
     expect(unit).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
     expect(unit).toMatch(/^KillSignal=SIGTERM$/m);
     expect(Number(/^TimeoutStopSec=(\d+)$/m.exec(unit)?.[1])).toBeGreaterThanOrEqual(10);
-    expect(unit).toMatch(/^RestartPreventExitStatus=69 78$/m);
+    expect(unit).toMatch(/^RestartPreventExitStatus=64 69 78$/m);
   });
 
   it('the dashboard and the alert rules use only metrics a running instance exports', async () => {

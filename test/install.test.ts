@@ -15,7 +15,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docBlock } from './helpers/doc-blocks.js';
@@ -209,4 +209,64 @@ describe('the package, installed as the systemd unit says', () => {
     const url = sh(`node out/sign.js`, project, { TOKENGATE_KEY: 'e6'.repeat(32) }).trim();
     expect(url).toMatch(/^\/vod\/movie\/index\.m3u8\?tg=v1~k=2026-11~e=\d{10}~p=2~m=[\w-]{22}$/);
   }, 60_000);
+});
+
+describe('the container image, built step by step without a Docker engine', () => {
+  it("the Dockerfile's build stage commands build, prune and leave a runnable service", async () => {
+    const dockerfile = readFileSync(join(repo, 'deploy/docker/Dockerfile'), 'utf8');
+    const [buildStage, finalStage] = dockerfile.split(/^FROM /m).slice(1) as [string, string];
+    expect(buildStage).toMatch(/^node:20-bookworm-slim AS build$/m);
+    const image = join(work, 'image-build');
+    mkdirSync(image);
+    // COPY lines take files from the checkout; RUN lines run there, in order (the base image is
+    // Debian 12 with Node 20, as this machine).
+    for (const line of buildStage.split('\n')) {
+      const copy = /^COPY (.+) (\S+)$/.exec(line);
+      if (copy !== null) {
+        // "COPY a b ./" puts each source in the work directory; "COPY src ./src" names the destination.
+        const [sources, destination] = [copy[1]!.split(' '), copy[2]!];
+        for (const source of sources) {
+          const target = destination.endsWith('/') ? join(image, basename(source)) : join(image, destination);
+          cpSync(join(checkout, source), target, { recursive: true });
+        }
+      }
+      const run = /^RUN (.+)$/.exec(line);
+      if (run !== null) sh(run[1]!, image, { npm_config_prefer_offline: 'true' });
+    }
+    // The final stage copies package.json, node_modules and dist, and starts dist/cli/main.js.
+    expect([...finalStage.matchAll(/^COPY --from=build \/src\/(\S+) /gm)].map((m) => m[1])).toEqual([
+      'package.json',
+      'node_modules',
+      'dist',
+    ]);
+    expect(finalStage).toMatch(/^ENTRYPOINT \["node", "\/opt\/tokengate\/dist\/cli\/main\.js"\]$/m);
+    const runtime = join(work, 'image-runtime');
+    for (const part of ['package.json', 'node_modules', 'dist'])
+      cpSync(join(image, part), join(runtime, part), { recursive: true });
+    // Pruned: no dev dependency is left, and the service starts from the production tree alone.
+    expect(existsSync(join(runtime, 'node_modules', 'typescript'))).toBe(false);
+    expect(existsSync(join(runtime, 'node_modules', 'vitest'))).toBe(false);
+    const config = writeConfig(
+      work,
+      {
+        listeners: [{ name: 'auth', port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+        admin: { port: 0 },
+        routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', publicDemoSecret: 'mysecret' }] }],
+      },
+      'image-config.json',
+    );
+    const service = await startService(
+      ['serve', '--config', config],
+      { NODE_ENV: 'production' },
+      2,
+      join(runtime, 'dist/cli/main.js'),
+    );
+    try {
+      expect(await authStatus(service.ports.get('auth')!, '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000', '192.0.2.1')).toBe(
+        410,
+      );
+    } finally {
+      await service.stop();
+    }
+  }, 180_000);
 });

@@ -22,6 +22,7 @@ import { authStatus } from './helpers/raw-http.js';
 import { logLines, startService, tempDir } from './helpers/service-process.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
 // biome-ignore lint/suspicious/noExplicitAny: rendered manifests of any shape
 type Json = Record<string, any>;
 
@@ -187,6 +188,12 @@ describe.each(Object.entries(kits))('kustomize %s', (name, dir) => {
     expect(container.resources.requests.cpu).toBeDefined();
     expect(container.resources.limits.memory).toBeDefined();
     expect(one('HorizontalPodAutoscaler').spec.scaleTargetRef.name).toBe(deployment.metadata.name);
+    // The image the docs build: the package's version.
+    expect(container.image).toBe(`tokengate:${version}`);
+    expect(readFileSync(join(root, 'docs/operations.md'), 'utf8')).toContain(
+      `docker build -f deploy/docker/Dockerfile -t tokengate:${version} .`,
+    );
+    expect(readFileSync(join(root, 'deploy/docker/Dockerfile'), 'utf8')).toContain(`-t tokengate:${version} .`);
     expect(one('PodDisruptionBudget').spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
   });
 
@@ -202,9 +209,9 @@ describe.each(Object.entries(kits))('kustomize %s', (name, dir) => {
     expect(policy.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(policy.egress).toEqual([]);
     const rule = (port: string) => policy.ingress.find((r: Json) => r.ports.some((p: Json) => p.port === port));
-    expect(rule('auth').from).toContainEqual({
-      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } },
-    });
+    // Only the ingress-nginx kit, whose config reads what ingress-nginx overwrites, admits its namespace.
+    const ingressNginx = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } };
+    expect(rule('auth').from).toEqual(name === 'ingress-nginx' ? [{ podSelector: {} }, ingressNginx] : [{ podSelector: {} }]);
     expect(rule('admin').from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]);
     expect(rule('admin')).not.toBe(rule('auth'));
     if (name === 'with-monitoring') {
@@ -217,7 +224,7 @@ describe.each(Object.entries(kits))('kustomize %s', (name, dir) => {
 });
 
 describe('kustomize ingress-nginx', () => {
-  it('tokengate reads tokengate reads the two headers ingress-nginx overwrites, never X-Original-URI; auth-url is the auth Service', () => {
+  it('tokengate reads the two headers ingress-nginx overwrites, never X-Original-URI; auth-url is the auth Service', () => {
     const docs = render(kits['ingress-nginx']);
     const one = (kind: string, objectName?: string) =>
       docs.find((doc) => doc.kind === kind && (objectName === undefined || doc.metadata.name === objectName))!;
@@ -265,7 +272,7 @@ describe('kustomize, as the docs combine it', () => {
 });
 
 describe('a ConfigMap and Secret update, as kubelet writes it, reaches the running service', () => {
-  it('the shipped config with reloadOnChange reloads after the ..data symlink swap', async () => {
+  it('the shipped config with reloadOnChange reloads after each ..data symlink swap, of the Secret and of the ConfigMap', async () => {
     const shipped = render(kits.base).find((doc) => doc.kind === 'ConfigMap')!.data['config.json'] as string;
     const dir = tempDir();
     /** A kubelet-style volume: files are links into ..data, which points at a timestamped directory. */
@@ -307,8 +314,16 @@ describe('a ConfigMap and Secret update, as kubelet writes it, reaches the runni
         .toBe(true);
       expect(await authStatus(port, sign(newKey), '192.0.2.1')).toBe(200);
       expect(await authStatus(port, sign(oldKey), '192.0.2.1')).toBe(403);
+      // Then the ConfigMap: a config that adds a route for /live/ (same key file).
+      const live = hmacSigner({ keyId: '2026-11', key: newKey }).sign({ path: '/live/a/1.ts', expiresSec: expiresIn(600) });
+      expect(await authStatus(port, live, '192.0.2.1')).toBe(403);
+      config.routes.push({ ...config.routes[0], name: 'live', prefix: '/live/' });
+      volume('config', { 'config.json': JSON.stringify(config) }, 2);
+      const reloads = () => logLines(service.stderr()).filter((line) => line.msg === 'config reloaded').length;
+      await expect.poll(reloads, { timeout: 8000, interval: 200 }).toBe(2);
+      expect(await authStatus(port, live, '192.0.2.1')).toBe(200);
     } finally {
       await service.stop();
     }
-  }, 20_000);
+  }, 30_000);
 });

@@ -198,6 +198,24 @@ describe('metric names and series', () => {
   });
 });
 
+describe('worker restarts in the exposition', () => {
+  it('tokengate_worker_restarts_total is what the pool counted', async () => {
+    const { serviceMetrics } = await import('../src/metrics/exposition.js');
+    let restarts = 0;
+    const metrics = serviceMetrics({
+      engine: 'uws',
+      engineFallback: false,
+      version: '0.0.0',
+      workers: () => 2,
+      workerRestarts: () => restarts,
+      snapshots: async () => [],
+    });
+    expect(sample(await metrics.render(), 'tokengate_worker_restarts_total')).toBe(0);
+    restarts = 3;
+    expect(sample(await metrics.render(), 'tokengate_worker_restarts_total')).toBe(3);
+  });
+});
+
 describe('metrics across reloads', () => {
   it('count reloads by result, keep counters and cache totals across a reload, and follow key changes', async () => {
     const { dir, file } = setUp(1);

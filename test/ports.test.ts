@@ -22,6 +22,8 @@ describe('a second instance on the same ports exits 71', () => {
     ['node, auth listener', 'node', 1, 'auth'],
     ['envoy-grpc listener', 'node', 1, 'grpc'],
     ['admin listener', 'node', 1, 'admin'],
+    ['uws, two workers, admin listener', 'uws', 2, 'admin'],
+    ['uws, workers "auto", envoy-grpc listener', 'uws', 'auto', 'grpc'],
   ] as const)('%s', async (_name, engine, workers, shared) => {
     const [auth, grpc, admin, otherAuth, otherGrpc, otherAdmin] = await freePorts(6);
     const config = (authPort: number, grpcPort: number, adminPort: number) =>

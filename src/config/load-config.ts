@@ -107,7 +107,7 @@ export function loadConfig(
       ? compiled.warnings
       : [
           ...compiled.warnings,
-          `admin listener on ${config.admin.host}:${config.admin.port}: /metrics, /healthz and /readyz answer anyone who reaches it, without authentication; keep that port on a private network (firewall, Kubernetes NetworkPolicy)`,
+          `admin listener on ${config.admin.host.includes(':') ? `[${config.admin.host}]` : config.admin.host}:${config.admin.port}: /metrics, /healthz and /readyz answer anyone who reaches it, without authentication; keep that port on a private network (firewall, Kubernetes NetworkPolicy)`,
         ],
     demoSecrets: compiled.demoSecrets,
     source,

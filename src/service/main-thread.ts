@@ -150,7 +150,8 @@ function workerCount(workers: number | 'auto', logger: Logger): number {
   if (workers !== 'auto') return workers;
   const budget = cpuBudget();
   const count = Math.min(budget.cpus, 64);
-  logger.log('info', 'workers "auto"', { workers: count, reason: budget.reason });
+  const reason = count < budget.cpus ? `${budget.reason}; at most 64 workers` : budget.reason;
+  logger.log('info', 'workers "auto"', { workers: count, reason });
   return count;
 }
 
