@@ -4,6 +4,7 @@ import { type Gate, type Route, routeVerdicts, sortRoutes } from '../core/author
 import { sameAsRequest, streamSignedPath } from '../core/signed-path.js';
 import type { RouteKey } from '../core/token-scheme.js';
 import type { KeyEncoding } from '../schemes/scheme.js';
+import { textSecretProblem } from '../schemes/text-secret.js';
 import type { Config, KeySource, RouteConfig } from './config.js';
 import { verdictCache } from './verdict-cache.js';
 
@@ -97,14 +98,30 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
       }
       keys.push({ id: source.id, secret });
     }
-    if (keys.length !== route.keys.length) continue;
+    // Secret options (a salt...) load like keys: from a file or the environment, never inline.
+    let options = route.options;
+    let secretsLoaded = true;
+    const secretOptions = scheme.secretOptions?.(options) ?? [];
+    if (secretOptions.length > 0) {
+      const resolved: Record<string, unknown> = { ...(options as Record<string, unknown>) };
+      for (const [name, source] of secretOptions) {
+        const loaded = loadSecret({ id: name, ...source }, where);
+        const problem = typeof loaded === 'string' ? loaded : textSecretProblem(loaded);
+        if (problem !== undefined) {
+          problems.push(`routes[${i}].options.${name}: ${problem}`);
+          secretsLoaded = false;
+        } else resolved[name] = (loaded as Buffer).toString('utf8');
+      }
+      options = resolved;
+    }
+    if (keys.length !== route.keys.length || !secretsLoaded) continue;
     routes.push({
       name: route.name,
       prefix: route.prefix,
       schemeId: scheme.id,
       clientIp: scheme.clientIp,
       keyIds: keys.map((key) => key.id),
-      scheme: scheme.create(keys, route.options, route.prefix),
+      scheme: scheme.create(keys, options, route.prefix),
       signedPath: route.stream === undefined ? sameAsRequest : streamSignedPath(route.prefix, route.stream),
       // A new gate (config load or reload) means new caches: nothing verified under old keys survives.
       // Stream routes reuse one token for every playlist and segment, so lookups mostly hit there.

@@ -34,7 +34,7 @@ export interface ParsedToken {
    * A binding that does not hold for this request (e.g. the client IP is outside the token's
    * range), reported only once the signature is known to be genuine.
    */
-  readonly bindingMismatch?: Rejection;
+  readonly bindingMismatch?: Rejection | undefined;
 }
 
 /** A signed token and how the client presents it. */

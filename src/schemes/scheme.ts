@@ -35,6 +35,11 @@ export interface SchemeDefinition<O = unknown> {
   /** Lowercase names of the request headers a route with these options reads (cookie, token header). */
   tokenHeaders(options: O): readonly string[];
   /**
+   * Options that are secrets (`{ "file" }` or `{ "env" }`, never inline), by name: the config
+   * loads each like a key and hands `create` the options with its text in their place.
+   */
+  secretOptions?(options: O): readonly (readonly [string, { readonly file: string } | { readonly env: string }])[];
+  /**
    * Binds the format to a route's keys and options. `routePrefix` is the route's prefix: a token
    * whose scope reaches outside it never verifies, so a key shared by two routes cannot let one
    * route's token open the other (docs/security.md rule 9).
