@@ -15,7 +15,7 @@ const hex = (byte: number) => `%${byte.toString(16).padStart(2, '0')}`;
 function escapeNode(text: string): string {
   return encodeURIComponent(text)
     .replace(/[~'*]/g, (c) => hex(c.charCodeAt(0)))
-    .replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase());
+    .replace(/%[0-9A-F]{2}/g, (code) => code.toLowerCase());
 }
 
 function escapePython(text: string): string {

@@ -93,7 +93,7 @@ function create(keys: readonly RouteKey[], options: AkamaiOptions, routePrefix: 
   if (typeof options.salt === 'object') throw new Error('akamai: the salt option was not loaded');
   const saltSuffix = options.salt === undefined ? '' : `${d}salt=${options.salt}`;
   const read = tokenReader(options);
-  const escape = escaper(escapeEarly);
+  const escapeText = escaper(escapeEarly);
   const macPattern = new RegExp(`^[0-9a-f]{${hexLength[algorithm]}}$`);
   const mac = (key: Buffer, text: string) => createHmac(algorithm, key).update(text, 'utf8').digest('binary');
   const secrets = keys.map((key) => key.secret);
@@ -146,7 +146,7 @@ function create(keys: readonly RouteKey[], options: AkamaiOptions, routePrefix: 
       if (acls !== undefined && acls.length > maxAcls) return tooManyAcls;
       let signed = body;
       if (acls === undefined) {
-        signed += `${d}url=${escape(ignoreQueryString || query === '' ? path : `${path}?${query}`)}`;
+        signed += `${d}url=${escapeText(ignoreQueryString || query === '' ? path : `${path}?${query}`)}`;
       }
       signed += saltSuffix;
       return {
@@ -180,7 +180,7 @@ function create(keys: readonly RouteKey[], options: AkamaiOptions, routePrefix: 
         if (canonicalIp(clientIp) !== clientIp) {
           throw new SignRequestError('clientIp', 'akamai tokens bind one IP address, written canonically (no range)');
         }
-        fields.push(`ip=${escape(clientIp)}`);
+        fields.push(`ip=${escapeText(clientIp)}`);
       }
       if (notBeforeSec !== undefined) fields.push(`st=${formatUnixTime(notBeforeSec)}`);
       fields.push(`exp=${formatUnixTime(expiresSec)}`);
@@ -196,8 +196,8 @@ function create(keys: readonly RouteKey[], options: AkamaiOptions, routePrefix: 
         }
         fields.push(`acl=${acl}`);
       }
-      if (sessionId !== undefined) fields.push(`id=${escape(sessionId)}`);
-      const hashed = [...fields, ...(acl === undefined ? [`url=${escape(path)}`] : [])].join(d) + saltSuffix;
+      if (sessionId !== undefined) fields.push(`id=${escapeText(sessionId)}`);
+      const hashed = [...fields, ...(acl === undefined ? [`url=${escapeText(path)}`] : [])].join(d) + saltSuffix;
       const token = [...fields, `hmac=${createHmac(algorithm, secrets[0]!).update(hashed, 'utf8').digest('hex')}`].join(d);
       return options.carrier === 'query'
         ? { carrier: 'query', query: `${options.name}=${token}` }
