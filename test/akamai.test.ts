@@ -5,8 +5,9 @@
  * SDK's escaping against Python's own urllib; tokengate's signer byte for byte like the SDK's.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/parse-config.js';
@@ -329,7 +330,45 @@ describe('configuration', () => {
     ]);
   });
 
+  it('the salt loads like a key: from a file (one final newline stripped) or the environment, with its problems named', async () => {
+    const { loadConfig } = await import('../src/config/load-config.js');
+    const { tempDir, writeConfig } = await import('./helpers/service-process.js');
+    const dir = tempDir();
+    writeFileSync(join(dir, 'key.hex'), `${key}\n`);
+    writeFileSync(join(dir, 'salt'), 'pepper\n');
+    const config = (salt: unknown) =>
+      writeConfig(dir, { listeners, routes: [{ ...route({ salt }), keys: [{ id: 'k', file: 'key.hex' }] }] });
+    const loaded = loadConfig(config({ file: 'salt' }), {});
+    const token = new EdgeAuth({ key, endTime: 1_800_000_600, salt: 'pepper' }).generateURLToken('/a.zip');
+    expect(decide(loaded.gate, withToken('/a.zip', token), 1_800_000_000)).toBe(Verdict.allow);
+    expect(() => loadConfig(config({ file: 'absent' }), {})).toThrow(
+      /routes\[0\]\.options\.salt: cannot read key file .*absent \(ENOENT\)/,
+    );
+    expect(() => loadConfig(config({ env: 'SALT' }), {})).toThrow(
+      /routes\[0\]\.options\.salt: environment variable SALT is not set or empty/,
+    );
+  });
+
   it('keys are hex: odd length or a non-hex digit is a config error', () => {
     for (const bad of ['abc', 'zz'.repeat(16)]) expect(() => gateFor([route()], { AKAMAI_KEY: bad })).toThrow(/not valid hex/);
+  });
+});
+
+describe('docs/akamai.md', () => {
+  it('the route shown is valid', async () => {
+    const { docBlock } = await import('./helpers/doc-blocks.js');
+    const shown = JSON.parse(docBlock('docs/akamai.md', 'akamai-route'));
+    const config = parseConfig({
+      listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+      routes: [shown],
+    });
+    expect(config).toMatchObject({
+      routes: [
+        {
+          name: 'downloads',
+          options: { algorithm: 'sha256', carrier: 'query', name: '__token__', escapeEarly: 'off', ignoreQueryString: true },
+        },
+      ],
+    });
   });
 });
