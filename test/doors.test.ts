@@ -12,6 +12,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
@@ -30,6 +31,14 @@ const clientIp = '127.0.0.1';
 const otherIp = '198.51.100.7';
 const hmac = hmacSigner({ keyId: 'k', key: hmacKey });
 const alta = altaSigner('/live/', altaKey);
+const akamaiKey = '5c'.repeat(32);
+/** A token of Akamai's own Node SDK (akamai-edgeauth): ACL or URL, bound to `ip`. */
+const akamai = (kind: 'acl' | 'url', path: string, ip: string, ttl = 600) => {
+  const EdgeAuth = createRequire(import.meta.url)('akamai-edgeauth');
+  const now = Math.floor(Date.now() / 1000);
+  const sdk = new EdgeAuth({ key: akamaiKey, startTime: now - 60, endTime: now + ttl, ip });
+  return `${path}?__token__=${kind === 'acl' ? sdk.generateACLToken('/dl/*') : sdk.generateURLToken(path)}`;
+};
 const forge = (url: string) => url.replace(/token=(.)/, (_m, c: string) => `token=${c === 'a' ? 'b' : 'a'}`);
 
 let dir: string;
@@ -65,6 +74,27 @@ const cases: readonly { name: string; uri: () => string; expected: Verdict }[] =
     name: 'wrong IP (hmac: a signed IP binding)',
     uri: () => hmac.sign({ path: '/vod/a.mp4', expiresSec: expiresIn(600), clientIp: otherIp }),
     expected: { status: 403, tokenStatus: 'wrong-ip' },
+  },
+  {
+    name: 'valid (akamai ACL token)',
+    uri: () => akamai('acl', '/dl/f.zip', clientIp),
+    expected: { status: 200, tokenStatus: 'valid' },
+  },
+  {
+    name: 'valid (akamai URL token)',
+    uri: () => akamai('url', '/dl/f.zip', clientIp),
+    expected: { status: 200, tokenStatus: 'valid' },
+  },
+  {
+    name: 'akamai URL token for another path',
+    uri: () => akamai('url', '/dl/other.zip', clientIp).replace('/dl/other.zip', '/dl/f.zip'),
+    expected: { status: 403, tokenStatus: 'forged' },
+  },
+  { name: 'akamai wrong IP', uri: () => akamai('acl', '/dl/f.zip', otherIp), expected: { status: 403, tokenStatus: 'wrong-ip' } },
+  {
+    name: 'akamai expired',
+    uri: () => akamai('acl', '/dl/f.zip', clientIp, -10),
+    expected: { status: 410, tokenStatus: 'expired' },
   },
   { name: 'missing token', uri: () => '/live/ch/seg-1.ts', expected: { status: 403, tokenStatus: 'missing' } },
   { name: 'bad URI', uri: () => '/live/ch/%2e%2e/seg-1.ts?token=x', expected: { status: 403, tokenStatus: 'bad-uri' } },
@@ -119,6 +149,7 @@ beforeAll(() => {
   for (const [path, content] of [
     ['/live/ch/seg-1.ts', 'segment one\n'],
     ['/vod/a.mp4', 'video a\n'],
+    ['/dl/f.zip', 'download f\n'],
   ] as const) {
     mkdirSync(join(root, path, '..'), { recursive: true });
     writeFileSync(join(root, path), content);
@@ -156,11 +187,16 @@ describe.each(['uws', 'node'] as const)('every door, %s engine', (engine: Engine
         routes: [
           { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.hex' }] },
           { name: 'live', prefix: '/live/', scheme: 'alta', keys: [{ id: 'a', env: 'TG_ALTA' }] },
+          { name: 'dl', prefix: '/dl/', scheme: 'akamai', keys: [{ id: 'a', env: 'TG_AKAMAI' }] },
         ],
       },
       `${engine}.json`,
     );
-    service = await startService(['serve', '--config', file], { TG_ALTA: altaKey }, engine === 'uws' ? 3 : 6);
+    service = await startService(
+      ['serve', '--config', file],
+      { TG_ALTA: altaKey, TG_AKAMAI: akamaiKey },
+      engine === 'uws' ? 3 : 6,
+    );
     grpcClient = envoyClient(service.ports.get('envoy-grpc')!);
     const fromHttp = (response: { status: number; headers: ReadonlyMap<string, readonly string[]> }) => ({
       status: response.status,

@@ -42,6 +42,8 @@ function origin(root: string): void {
   };
   put('/my/video.mp4', randomBytes(4096));
   put('/my/uri', 'the published example path\n');
+  put('/unrouted.txt', 'not for anyone\n');
+  put('/elsewhere/deep/file.txt', 'not for anyone\n');
   for (const channel of ['news', 'sport']) {
     put(
       `/tv/${channel}/index.m3u8`,
@@ -137,6 +139,14 @@ describe('through real nginx', () => {
     expect((await get(url)).status).toBe(200);
     expect((await get(published)).status).toBe(410);
     expect(nginx.errorLog()).not.toMatch(/auth request unexpected status/);
+  });
+
+  it('a file outside every route is never served unchecked: 403 no-route, also under a location of no route', async () => {
+    const response = await get('/unrouted.txt');
+    expect([response.status, await response.text()]).not.toContain('not for anyone\n');
+    expect(response.status).toBe(403);
+    const deep = await get('/elsewhere/deep/file.txt?st=m6WCATfRgS_5lcyChCPgrw&e=4102444800');
+    expect(deep.status).toBe(403);
   });
 
   it('410 for a genuine token past its end, with no "auth request unexpected status" in the error log', async () => {
