@@ -13,7 +13,7 @@ import { gateFor } from './helpers/gates.js';
 import { signedUrl } from './helpers/signed-url.js';
 
 // 32-byte keys written in hex: text for the legacy schemes, decoded bytes for hmac.
-const env = { KEY_ONE: '6b'.repeat(32), KEY_TWO: '7c'.repeat(32) };
+const baseEnv = { KEY_ONE: '6b'.repeat(32), KEY_TWO: '7c'.repeat(32) };
 const path = '/c/dir/file-1.ts';
 const ip = '198.51.100.7';
 const now = 1_800_000_000;
@@ -32,9 +32,24 @@ function prng(seed: number): () => number {
   };
 }
 
+/** What a format needs besides keys: Cloud CDN signs the host (baseUrl) and takes 16-byte base64url keys. */
+const needs: Record<string, { options?: object; env?: Record<string, string> }> = {
+  'google-cdn': {
+    options: { baseUrl: 'https://cdn.example.com' },
+    env: { KEY_ONE: Buffer.alloc(16, 0x6b).toString('base64url'), KEY_TWO: Buffer.alloc(16, 0x7c).toString('base64url') },
+  },
+};
+
 for (const scheme of schemes) {
   describe(`contract: ${scheme.id}`, () => {
-    const route = (keys: string[]) => ({ prefix: '/c/', scheme: scheme.id, keys: keys.map((name) => ({ id: name, env: name })) });
+    const { options, env: keys = {} } = needs[scheme.id] ?? {};
+    const env = { ...baseEnv, ...keys };
+    const route = (names: string[]) => ({
+      prefix: '/c/',
+      scheme: scheme.id,
+      keys: names.map((name) => ({ id: name, env: name })),
+      ...(options === undefined ? {} : { options }),
+    });
     const gate = gateFor([route(['KEY_ONE', 'KEY_TWO'])], env, skew);
     const clientIp = scheme.clientIp === 'unused' ? undefined : ip;
     const hasStart = scheme.signOptions.includes('notBeforeSec');
