@@ -15,6 +15,7 @@ import { loadConfig } from '../src/config/load-config.js';
 import { parseConfig } from '../src/config/parse-config.js';
 import { authorize } from '../src/core/authorize.js';
 import { Verdict } from '../src/core/verdict.js';
+import { schemes } from '../src/schemes/registry.js';
 import { runCli, tempDir, writeConfig } from './helpers/service-process.js';
 
 const listener = { port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' };
@@ -92,7 +93,7 @@ describe('config validation', () => {
       'admin.port: must be an integer',
       'config.clockSkewSec: must be an integer from 0 to 3600',
       'routes[0].prefix: must be a plain path starting with "/"',
-      'routes[0].scheme: unknown scheme "nope" (known: azion, alta, hmac)',
+      `routes[0].scheme: unknown scheme "nope" (known: ${schemes.map((scheme) => scheme.id).join(', ')})`,
       'routes[0].keys: must be a non-empty array',
       'routes[1].prefix: must be a plain path starting with "/" (the path contains a dot-segment',
       'routes[1].options.foo: unknown option',

@@ -11,6 +11,7 @@
  * Over 250 lines: one table of cases through every door, started once; splitting it would split the table.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -38,6 +39,13 @@ const akamai = (kind: 'acl' | 'url', path: string, ip: string, ttl = 600) => {
   const now = Math.floor(Date.now() / 1000);
   const sdk = new EdgeAuth({ key: akamaiKey, startTime: now - 60, endTime: now + ttl, ip });
   return `${path}?__token__=${kind === 'acl' ? sdk.generateACLToken('/dl/*') : sdk.generateURLToken(path)}`;
+};
+const googleKey = Buffer.alloc(16, 0x3d);
+/** A Cloud CDN signed URL as Google's samples make it: HMAC-SHA1 over the whole URL, padded base64url. */
+const google = (path: string, ttl = 600) => {
+  const policy = `Expires=${Math.floor(Date.now() / 1000) + ttl}&KeyName=cdn-key`;
+  const signature = createHmac('sha1', googleKey).update(`https://files.example${path}?${policy}`).digest('base64url');
+  return `${path}?${policy}&Signature=${signature}=`;
 };
 const forge = (url: string) => url.replace(/token=(.)/, (_m, c: string) => `token=${c === 'a' ? 'b' : 'a'}`);
 
@@ -96,6 +104,13 @@ const cases: readonly { name: string; uri: () => string; expected: Verdict }[] =
     uri: () => akamai('acl', '/dl/f.zip', clientIp, -10),
     expected: { status: 410, tokenStatus: 'expired' },
   },
+  { name: 'valid (google-cdn signed URL)', uri: () => google('/gcdn/g.bin'), expected: { status: 200, tokenStatus: 'valid' } },
+  {
+    name: 'google-cdn signed URL for another path',
+    uri: () => google('/gcdn/other.bin').replace('/gcdn/other.bin', '/gcdn/g.bin'),
+    expected: { status: 403, tokenStatus: 'forged' },
+  },
+  { name: 'google-cdn expired', uri: () => google('/gcdn/g.bin', -10), expected: { status: 410, tokenStatus: 'expired' } },
   { name: 'missing token', uri: () => '/live/ch/seg-1.ts', expected: { status: 403, tokenStatus: 'missing' } },
   { name: 'bad URI', uri: () => '/live/ch/%2e%2e/seg-1.ts?token=x', expected: { status: 403, tokenStatus: 'bad-uri' } },
 ];
@@ -150,6 +165,7 @@ beforeAll(() => {
     ['/live/ch/seg-1.ts', 'segment one\n'],
     ['/vod/a.mp4', 'video a\n'],
     ['/dl/f.zip', 'download f\n'],
+    ['/gcdn/g.bin', 'google g\n'],
   ] as const) {
     mkdirSync(join(root, path, '..'), { recursive: true });
     writeFileSync(join(root, path), content);
@@ -188,13 +204,21 @@ describe.each(['uws', 'node'] as const)('every door, %s engine', (engine: Engine
           { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.hex' }] },
           { name: 'live', prefix: '/live/', scheme: 'alta', keys: [{ id: 'a', env: 'TG_ALTA' }] },
           { name: 'dl', prefix: '/dl/', scheme: 'akamai', keys: [{ id: 'a', env: 'TG_AKAMAI' }] },
+          {
+            name: 'gcdn',
+            prefix: '/gcdn/',
+            scheme: 'google-cdn',
+            keys: [{ id: 'cdn-key', env: 'TG_GOOGLE' }],
+            // The uws engine reads no header: signed URLs only there.
+            options: { baseUrl: 'https://files.example', cookies: engine === 'node' },
+          },
         ],
       },
       `${engine}.json`,
     );
     service = await startService(
       ['serve', '--config', file],
-      { TG_ALTA: altaKey, TG_AKAMAI: akamaiKey },
+      { TG_ALTA: altaKey, TG_AKAMAI: akamaiKey, TG_GOOGLE: googleKey.toString('base64url') },
       engine === 'uws' ? 3 : 6,
     );
     grpcClient = envoyClient(service.ports.get('envoy-grpc')!);

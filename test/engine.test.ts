@@ -197,7 +197,16 @@ describe('engine selection in config', () => {
         engine: 'uws',
         routes: [{ prefix: '/c/', scheme: 'hmac', keys: [{ id: 'k', env: 'K' }], options: { carrier: 'cookie' } }],
       },
-      'routes[0].options.carrier: a token in a cookie or header cannot be read with engine "uws"',
+      'routes[0].options: this route reads the request header(s) cookie (a token in a cookie or header, or a host), which engine "uws" cannot read safely',
+    ],
+    [
+      {
+        engine: 'uws',
+        routes: [
+          { prefix: '/c/', scheme: 'google-cdn', keys: [{ id: 'k', env: 'K' }], options: { baseUrl: 'https://cdn.example.com' } },
+        ],
+      },
+      'use engine "node", or "cookies": false and no hostHeader',
     ],
     [{ listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpInPath: true }] }, 'clientIpInPath: needs pathPrefix'],
     [{ listeners: [{ port: 0, pathPrefix: '/t', clientIpInPath: true, clientIpHeader: 'X-Real-IP' }] }, 'two client IP sources'],

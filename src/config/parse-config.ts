@@ -170,10 +170,11 @@ function uwsConditions(
       p.add(`${paths[i]}.clientIpHeader`, `cannot be used with engine "uws" (${why}): use clientIpInPath, or engine "node"`);
   });
   routes.forEach((route, i) => {
-    if (route !== undefined && route.scheme.tokenHeaders(route.options).length > 0)
+    const headers = route === undefined ? [] : route.scheme.tokenHeaders(route.options);
+    if (headers.length > 0)
       p.add(
-        `routes[${i}].options.carrier`,
-        `a token in a cookie or header cannot be read with engine "uws" (${why}): use engine "node"`,
+        `routes[${i}].options`,
+        `this route reads the request header(s) ${headers.join(', ')} (a token in a cookie or header, or a host), which engine "uws" cannot read safely (${why}): use engine "node"${route?.scheme.id === 'google-cdn' ? ', or "cookies": false and no hostHeader' : ''}`,
       );
   });
 }
