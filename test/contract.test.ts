@@ -106,11 +106,12 @@ for (const scheme of schemes) {
       expect(checked).toBeGreaterThan(1000);
     });
 
-    it(`client IP binding is as declared (clientIp: ${scheme.clientIp})`, () => {
+    it(`client IP binding is as declared (clientIp: ${scheme.clientIp}, ${scheme.ipBinding ?? 'default'})`, () => {
       const url = sign(gate, now + 600);
       if (scheme.clientIp !== 'unused') {
         // Formats that hash the IP cannot tell a wrong IP from a forgery; formats that sign a range can.
-        expect(decide(url, now, gate, '198.51.100.8')).toBe(scheme.clientIp === 'required' ? Verdict.forged : Verdict.wrongIp);
+        const hashed = (scheme.ipBinding ?? (scheme.clientIp === 'required' ? 'hashed' : 'signed')) === 'hashed';
+        expect(decide(url, now, gate, '198.51.100.8')).toBe(hashed ? Verdict.forged : Verdict.wrongIp);
         expect(decide(url, now, gate, '::ffff:198.51.100.7')).toBe(Verdict.allow);
       } else {
         expect(decide(url, now, gate, '203.0.113.200')).toBe(Verdict.allow);

@@ -26,6 +26,12 @@ export interface SchemeDefinition<O = unknown> {
   readonly signOptions: readonly SignOption[];
   /** required: every token is bound to the client IP; optional: tokens may be. */
   readonly clientIp: ClientIpUse;
+  /**
+   * How a bound IP is checked: "signed" (the token carries the address, so another client is
+   * told apart: wrong-ip) or "hashed" (only hashed in, so another client's request is forged).
+   * Default: hashed for required, signed for optional.
+   */
+  readonly ipBinding?: 'signed' | 'hashed';
   /** Accepted key encodings; the first is the default. */
   readonly keyEncodings: readonly KeyEncoding[];
   /** Why a loaded secret cannot serve this format, or undefined when it can. */

@@ -1,0 +1,170 @@
+/**
+ * bunny.net token authentication against the vectors BunnyWay publishes with its SDKs
+ * (BunnyCDN.TokenAuthentication e2e/vectors.json, made by its python3/token.py): every HS256
+ * vector allowed with its own inputs (client IP, country) and denied with others; the advanced
+ * and basic generations by their documented formulas; tokengate's signer reproduces the vectors.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/parse-config.js';
+import { authorize, findRoute } from '../src/core/authorize.js';
+import { Verdict } from '../src/core/verdict.js';
+import { gateFor } from './helpers/gates.js';
+
+interface Case {
+  name: string;
+  path: string;
+  userIp: string;
+  isDirectory: boolean;
+  pathAllowed: string;
+  countriesAllowed: string;
+  countriesBlocked: string;
+  ignoreParams: boolean;
+  speedLimit: number;
+  countryCode: string;
+}
+const data = JSON.parse(readFileSync(new URL('./vectors/bunny-hs256.json', import.meta.url), 'utf8')) as {
+  inputs: { key: string; expires: number; cases: Case[] };
+  vectors: { name: string; signedUrl: string; token: string }[];
+};
+const { key, expires } = data.inputs;
+const gateWith = (options: Record<string, unknown> = {}) =>
+  gateFor([{ name: 'zone', prefix: '/', scheme: 'bunny', keys: [{ id: 'k', env: 'BUNNY_KEY' }], options }], { BUNNY_KEY: key });
+const country = (code: string) => ({ get: (name: string) => (name === 'x-country-code' ? code : undefined) });
+const gate = gateWith({ countryHeader: 'X-Country-Code' });
+const before = expires - 60;
+
+/** The request a vector's signed URL makes: the path form's segment moved into the query (same signed message). */
+function requestOf(signedUrl: string): string {
+  const url = new URL(signedUrl);
+  const pathForm = /^\/bcdn_token=([^/]*)(\/.*)$/.exec(url.pathname);
+  return pathForm === null ? `${url.pathname}${url.search}` : `${pathForm[2]}?${pathForm[1]!.replace(/^/, 'token=')}`;
+}
+
+describe('HS256: the published vectors', () => {
+  const cases = data.inputs.cases;
+  it.each(data.vectors.map((v) => [v.name, v] as const))('%s', (_name, vector) => {
+    const input = cases.find((c) => c.name === vector.name)!;
+    const uri = requestOf(vector.signedUrl);
+    const ip = input.userIp === '' ? '203.0.113.50' : input.userIp;
+    expect(authorize(gate, uri, ip, before, country(input.countryCode)).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, uri, ip, expires + 1, country(input.countryCode)).verdict).toBe(Verdict.expired);
+    expect(authorize(gate, uri, ip, expires, country(input.countryCode)).verdict).toBe(Verdict.allow);
+    // Any change of the URL's signed parts denies.
+    const other = uri.replace(/300kb\.jpg|abc\//, (part) => (part === 'abc/' ? 'abd/' : '301kb.jpg'));
+    if (input.pathAllowed === '')
+      expect(authorize(gate, other, ip, before, country(input.countryCode)).verdict).toBe(Verdict.forged);
+    if (!input.ignoreParams) {
+      expect(authorize(gate, `${uri}&extra=1`, ip, before, country(input.countryCode)).verdict).toBe(Verdict.forged);
+    } else {
+      expect(authorize(gate, `${uri}&extra=1`, ip, before, country(input.countryCode)).verdict).toBe(Verdict.allow);
+    }
+    if (input.userIp !== '') {
+      const elsewhere = input.userIp.includes(':') ? '2001:db8:85a4::1' : '1.2.4.4';
+      expect(authorize(gate, uri, elsewhere, before, country(input.countryCode)).verdict).toBe(Verdict.forged);
+      expect(authorize(gate, uri, undefined, before, country(input.countryCode)).verdict).toBe(Verdict.badSource);
+    }
+    if (input.countriesAllowed !== '') expect(authorize(gate, uri, ip, before, country('DE')).verdict).toBe(Verdict.forged);
+    if (input.countriesBlocked !== '') expect(authorize(gate, uri, ip, before, country('RU')).verdict).toBe(Verdict.forged);
+  });
+
+  it('an IPv6 token covers its /64; an IPv4 token its address (or the /24 when signed for x.y.z.0)', () => {
+    const v6 = requestOf(data.vectors.find((v) => v.name === 'ip_v6_only')!.signedUrl);
+    expect(authorize(gate, v6, '2001:db8:85a3::ffff:1', before).verdict).toBe(Verdict.allow);
+    const v4 = requestOf(data.vectors.find((v) => v.name === 'ip_v4_only')!.signedUrl);
+    expect(authorize(gate, v4, '1.2.3.5', before).verdict).toBe(Verdict.forged);
+    const signer = findRoute(gate, '/x')!.scheme;
+    const network = signer.sign({ path: '/300kb.jpg', expiresSec: expires, clientIp: '1.2.3.0' }) as { query: string };
+    expect(authorize(gate, `/300kb.jpg?${network.query}`, '1.2.3.77', before).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, `/300kb.jpg?${network.query}`, '1.2.4.77', before).verdict).toBe(Verdict.forged);
+  });
+
+  it('token_path scopes the token to the paths under it (a plain string prefix)', () => {
+    const uri = requestOf(data.vectors.find((v) => v.name === 'path_only')!.signedUrl);
+    expect(authorize(gate, uri.replace('/abc/300kb.jpg', '/abc/deeper/x.ts'), '203.0.113.5', before).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, uri.replace('/abc/300kb.jpg', '/abx/300kb.jpg'), '203.0.113.5', before).verdict).toBe(Verdict.forged);
+  });
+
+  it("a country-restricted token needs the route's countryHeader", () => {
+    const uri = requestOf(data.vectors.find((v) => v.name === 'countries_only')!.signedUrl);
+    expect(authorize(gateWith(), uri, '203.0.113.5', before, country('CA')).verdict).toBe(Verdict.forged);
+    expect(authorize(gate, uri, '203.0.113.5', before, country('ca')).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, uri, '203.0.113.5', before).verdict).toBe(Verdict.forged);
+  });
+
+  it("tokengate's signer makes the vectors' tokens", () => {
+    const signer = findRoute(gate, '/x')!.scheme;
+    const plain = signer.sign({ path: '/300kb.jpg', expiresSec: expires }) as { query: string };
+    expect(plain.query).toBe(new URL(data.vectors.find((v) => v.name === 'plain')!.signedUrl).search.slice(1));
+    const ip = signer.sign({ path: '/300kb.jpg', expiresSec: expires, clientIp: '1.2.3.4' }) as { query: string };
+    expect(ip.query).toBe(new URL(data.vectors.find((v) => v.name === 'ip_v4_only')!.signedUrl).search.slice(1));
+  });
+});
+
+describe('advanced (SHA256) and basic (MD5) tokens, by their documented formulas', () => {
+  const b64 = (digest: Buffer) => digest.toString('base64url');
+  const now = 1_800_000_000;
+  const exp = String(now + 600);
+  it('advanced: SHA256(key + path + expires [+ ip] + sorted params), parameters signed', () => {
+    const token = b64(createHash('sha256').update(`${key}/dir/${exp}token_countries_blocked=RU&token_path=/dir/`).digest());
+    const uri = `/dir/a.mp4?token=${token}&token_path=%2Fdir%2F&token_countries_blocked=RU&expires=${exp}`;
+    expect(authorize(gate, uri, '203.0.113.5', now, country('US')).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, uri, '203.0.113.5', now, country('RU')).verdict).toBe(Verdict.forged);
+    expect(authorize(gate, uri.replace('RU', 'CN'), '203.0.113.5', now, country('US')).verdict).toBe(Verdict.forged);
+    const withIp = b64(createHash('sha256').update(`${key}/dir/a.mp4${exp}203.0.113.5`).digest());
+    const ipGate = gateWith({ ipValidation: true });
+    expect(authorize(ipGate, `/dir/a.mp4?token=${withIp}&expires=${exp}`, '203.0.113.5', now).verdict).toBe(Verdict.allow);
+    expect(authorize(ipGate, `/dir/a.mp4?token=${withIp}&expires=${exp}`, '203.0.113.6', now).verdict).toBe(Verdict.forged);
+  });
+
+  it('basic: MD5(key + path + expires), and each generation can be switched off', () => {
+    const token = b64(createHash('md5').update(`${key}/dir/a.mp4${exp}`).digest());
+    const uri = `/dir/a.mp4?token=${token}&expires=${exp}`;
+    expect(authorize(gate, uri, undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, uri.replace('a.mp4', 'b.mp4'), undefined, now).verdict).toBe(Verdict.forged);
+    const hs256Only = gateWith({ accept: ['hs256'] });
+    expect(authorize(hs256Only, uri, undefined, now).verdict).toBe(Verdict.malformed);
+    expect(authorize(hs256Only, uri, undefined, now).detail).toBe('this route does not accept basic tokens');
+  });
+
+  it('grammar: one of each parameter, canonical base64url, ten-digit expires', () => {
+    const signer = findRoute(gate, '/x')!.scheme;
+    const url = `/a.jpg?${(signer.sign({ path: '/a.jpg', expiresSec: now + 60 }) as { query: string }).query}`;
+    expect(authorize(gate, url, undefined, now).verdict).toBe(Verdict.allow);
+    for (const variant of [
+      `${url}&token=x`,
+      url.replace(/expires=\d+/, 'expires=01'),
+      url.replace(/token=HS256-/, 'token=HS512-'),
+      url.replace(/(token=HS256-[\w-]{42})(.)/, (_m, head: string, last: string) => `${head}${last === 'A' ? 'B' : 'A'}`),
+      url.replace(/&expires=\d+/, ''),
+      `${url}&x=%zz`,
+    ]) {
+      const verdict = authorize(gate, variant, undefined, now).verdict;
+      expect([variant, verdict === Verdict.allow || verdict === Verdict.expired]).toEqual([variant, false]);
+    }
+    expect(authorize(gate, '/a.jpg', undefined, now).verdict).toBe(Verdict.missing);
+  });
+
+  it('config refuses unknown generations and options', () => {
+    const listeners = [{ port: 0, uriHeader: 'X-Original-URI' }];
+    const route = { prefix: '/', scheme: 'bunny', keys: [{ id: 'k', env: 'K' }] };
+    expect(
+      parseConfig({ listeners, routes: [{ ...route, options: { accept: ['hs512'], ipValidation: 'yes', speed: 1 } }] }),
+    ).toEqual([
+      'routes[0].options.speed: unknown option (known: accept, ipValidation, countryHeader)',
+      'routes[0].options.accept: must list some of "hs256", "advanced", "basic", each once',
+      'routes[0].options.ipValidation: must be true or false',
+    ]);
+  });
+});
+
+describe('docs/bunny.md', () => {
+  it('the route shown is valid', async () => {
+    const { docBlock } = await import('./helpers/doc-blocks.js');
+    const shown = JSON.parse(docBlock('docs/bunny.md', 'bunny-route'));
+    expect(parseConfig({ listeners: [{ port: 0, uriHeader: 'X-Original-URI' }], routes: [shown] })).toMatchObject({
+      routes: [{ options: { accept: ['hs256', 'advanced'], ipValidation: false, countryHeader: 'x-country-code' } }],
+    });
+  });
+});
