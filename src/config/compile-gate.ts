@@ -76,6 +76,9 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
   const problems: string[] = [];
   const warnings: string[] = [];
   const routes: Route[] = [];
+  const pathTokens = [
+    ...new Set(config.routes.flatMap((route) => (route.scheme.pathToken === undefined ? [] : [route.scheme.pathToken]))),
+  ];
   for (const [i, route] of config.routes.entries()) {
     if (only !== undefined && !only(route)) continue;
     const { scheme } = route;
@@ -129,8 +132,10 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
       verdicts: routeVerdicts({
         clientIp: scheme.clientIp,
         startTimes: scheme.signOptions.includes('notBeforeSec'),
-        scoped: route.stream?.depth !== undefined,
+        // A path token meant for another route's format is "no-route" here.
+        scoped: route.stream?.depth !== undefined || (pathTokens.length > 0 && scheme.pathToken === undefined),
       }),
+      pathToken: scheme.pathToken,
     });
   }
   return {
@@ -139,6 +144,7 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
       clockSkewSec: config.clockSkewSec,
       tokenHeaders: Object.freeze([...new Set(config.routes.flatMap((r) => r.scheme.tokenHeaders(r.options)))]),
       decisionLog: config.decisionLog,
+      pathTokens: Object.freeze(pathTokens),
     }),
     warnings,
     demoSecrets: config.routes.some((route) => route.keys.some((key) => key.publicDemoSecret !== undefined)),

@@ -21,6 +21,8 @@ export interface Route {
   readonly cache: VerdictCache | undefined;
   /** Every verdict a request that reached this route can get (`routeVerdicts`): metrics expose only these. */
   readonly verdicts: ReadonlySet<Verdict>;
+  /** How a first path segment carrying this route's token starts ("bcdn_token="); undefined: never. */
+  readonly pathToken?: string | undefined;
 }
 
 /** What a request rejected before any route matched can get. */
@@ -55,6 +57,8 @@ export interface Gate {
   readonly clockSkewSec: number;
   /** Lowercase names of the request headers some route reads (cookies, token headers). */
   readonly tokenHeaders: readonly string[];
+  /** The path-token markers of the routes that have one (`Route.pathToken`); empty for most gates. */
+  readonly pathTokens?: readonly string[] | undefined;
   /** The per-request decision log (config `decisionLog`), off when undefined; in the gate so a reload switches it atomically. */
   readonly decisionLog?: DecisionLogSettings | undefined;
 }
@@ -84,6 +88,22 @@ const forged = rejection(Verdict.forged, 'the signature does not match (key, pat
 const expired = rejection(Verdict.expired, 'the signature is genuine but the token has expired');
 const premature = rejection(Verdict.premature, 'the signature is genuine but the token is not valid yet');
 const valid = 'the signature is genuine and the token is within its validity window';
+const foreignPathToken = rejection(Verdict.noRoute, "a token in the path's first segment, for a route whose format reads none");
+const pathTokenAlone = rejection(Verdict.badUri, "the path is only a token segment: the file's path must follow it");
+
+/**
+ * Splits a path token off the path (`/bcdn_token=…/dir/file` → the segment and `/dir/file`)
+ * when the gate has routes that read one; the route is then chosen on the rest.
+ */
+export function splitPathToken(gate: Gate, path: string): { path: string; pathToken: string | undefined } | Rejection {
+  const markers = gate.pathTokens;
+  if (markers === undefined || markers.length === 0) return { path, pathToken: undefined };
+  const slash = path.indexOf('/', 1);
+  const first = slash < 0 ? path.slice(1) : path.slice(1, slash);
+  if (!markers.some((marker) => first.startsWith(marker))) return { path, pathToken: undefined };
+  if (slash < 0) return pathTokenAlone;
+  return { path: path.slice(slash), pathToken: first };
+}
 
 export function sortRoutes(routes: readonly Route[]): Route[] {
   return [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
@@ -114,8 +134,14 @@ export function authorize(
 ): Decision {
   const target = parseRequestTarget(uri);
   if (isRejection(target)) return deny(target, undefined);
-  const route = findRoute(gate, target.path);
+  const split = splitPathToken(gate, target.path);
+  if (isRejection(split)) return deny(split, undefined);
+  const route = findRoute(gate, split.path);
   if (route === undefined) return deny(noRoute, undefined);
+  // A path token only for a route of a format that reads one: never a detour around another route's check.
+  if (split.pathToken !== undefined && (route.pathToken === undefined || !split.pathToken.startsWith(route.pathToken))) {
+    return deny(foreignPathToken, route);
+  }
   // Parsed once, here, into the value the schemes receive.
   let ip: ClientIp | undefined;
   if (route.clientIp === 'required') {
@@ -126,9 +152,9 @@ export function authorize(
     // Only tokens bound to an IP need it; those get undefined and say so themselves.
     ip = parseClientIp(clientIp);
   }
-  const path = route.signedPath(target.path);
+  const path = route.signedPath(split.path);
   if (typeof path !== 'string') return deny(path, route);
-  const token = route.scheme.parse({ path, query: target.query, clientIp: ip, headers });
+  const token = route.scheme.parse({ path, query: target.query, clientIp: ip, headers, pathToken: split.pathToken });
   if (isRejection(token)) return deny(token, route);
   const cache = route.cache;
   let genuine: boolean;

@@ -23,6 +23,11 @@ export interface TokenInput {
    */
   readonly clientIp: ClientIp | undefined;
   readonly headers: TokenHeaders;
+  /**
+   * For formats that carry the token in the path's first segment (bunny's
+   * `/bcdn_token=…&expires=…/dir/file`): that segment, without its "/"; `path` is then the rest.
+   */
+  readonly pathToken?: string | undefined;
 }
 
 /** The validity window every parsed token carries; the core checks it after the signature. */

@@ -45,6 +45,7 @@ const badToken = m('token must be HS256-[1-]<43 base64url>, 43 base64url charact
 const repeated = m('a query parameter appears more than once (which one was signed?)');
 const encodedName = m('a token parameter name (token, expires, token_path...) is percent-encoded');
 const noTokenParam = m('the token parameter is missing (expires is there)');
+const pathMarker = 'bcdn_token=';
 const bunnyNames = [
   'token',
   'expires',
@@ -140,8 +141,10 @@ function create(keys: readonly RouteKey[], options: BunnyOptions, routePrefix: s
   };
 
   return {
-    parse({ path, query, clientIp, headers }) {
-      const params = queryParams(query);
+    parse({ path, query, clientIp, headers, pathToken }) {
+      // The path form: /bcdn_token=<token>[&k=v…]&expires=<t>/dir/file, its parameters then the query's.
+      const fromPath = pathToken === undefined ? '' : `token=${pathToken.slice(pathMarker.length)}`;
+      const params = queryParams(fromPath === '' ? query : query === '' ? fromPath : `${fromPath}&${query}`);
       if (!(params instanceof Map)) return params;
       const token = params.get('token');
       const expiresText = params.get('expires');
@@ -299,6 +302,7 @@ export const bunny: SchemeDefinition<BunnyOptions> = {
   summary: 'bunny.net: ?token=HS256-[1-]<HMAC-SHA256>&expires= (also advanced SHA256 and basic MD5 tokens), token_path, IP lock',
   clientIp: 'optional',
   ipBinding: 'hashed',
+  pathToken: pathMarker,
   keyEncodings: ['text'],
   tokenHeaders: (options) => (options.countryHeader === undefined ? [] : [options.countryHeader]),
   keyProblem: textSecretProblem,

@@ -32,6 +32,8 @@ export interface SchemeDefinition<O = unknown> {
    * Default: hashed for required, signed for optional.
    */
   readonly ipBinding?: 'signed' | 'hashed';
+  /** How a first path segment that carries the token starts (bunny's "bcdn_token="); the route is chosen on the rest. */
+  readonly pathToken?: string;
   /** Accepted key encodings; the first is the default. */
   readonly keyEncodings: readonly KeyEncoding[];
   /** Why a loaded secret cannot serve this format, or undefined when it can. */
