@@ -163,3 +163,43 @@ describe('ingress-nginx shape: "403 + X-Token-Status: expired" compatibility mod
     expect((await get('/my/uri', { 'X-Original-URI': url })).status).toBe(403);
   });
 });
+
+describe('option bunny-path: bunny.net path tokens through real nginx', () => {
+  let s: Setup;
+  beforeAll(async () => {
+    s = await setup(
+      { uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' },
+      (paths) => renderExampleConfig(paths, ['bunny-path']),
+      {
+        name: 'zone',
+        prefix: '/my/',
+        scheme: 'bunny',
+        keys: [{ id: 'k', file: 'azion.key' }],
+      },
+    );
+  });
+  afterAll(async () => {
+    await Promise.all([s?.nginx.stop(), s?.tokengate.stop()]);
+  });
+
+  it('the file under the token segment is served for a genuine token, never for a forged one or none', async () => {
+    const query = (await sign(s, 600)).split('?')[1]!;
+    const pathForm = (q: string) => `${s.base}/bcdn_token=${q.replace(/^token=/, '')}/my/uri`;
+    const valid = await fetch(pathForm(query));
+    expect([valid.status, await valid.text()]).toEqual([200, 'protected bytes\n']);
+    const forged = query.replace(/HS256-(.)/, (_m, c: string) => `HS256-${c === 'A' ? 'B' : 'A'}`);
+    expect((await fetch(pathForm(forged))).status).toBe(403);
+    expect((await fetch(`${s.base}/bcdn_token=/my/uri`)).status).toBe(403);
+    expect((await fetch(`${s.base}/my/uri`)).status).toBe(403);
+    // A dot-segment behind the token segment: nginx would normalise it away; tokengate refuses it.
+    const sneaky = await rawGet(s, `/bcdn_token=${query.replace(/^token=/, '')}/my/../my/uri`);
+    expect(sneaky).toBe(403);
+  });
+});
+
+/** A GET with the target exactly as given (fetch would resolve dot-segments first). */
+async function rawGet(s: Setup, target: string): Promise<number> {
+  const { rawRequest } = await import('./helpers/raw-http.js');
+  const port = Number(new URL(s.base).port);
+  return (await rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: files\r\nConnection: close\r\n\r\n`)).status;
+}
