@@ -19,13 +19,27 @@ import { compare } from './harness.js';
 benchArgs('npm run bench:micro --', 'Micro-benchmarks of the decision core and the HMAC routes; printed.', {});
 
 const hmacHex = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
+/** The CDN formats' routes (keys as each takes them), with or without the verdict cache. */
+const cdnKeys = { D: hmacHex, E: Buffer.alloc(16, 7).toString('base64url'), F: 'benchmark-bunny-security-key' };
+const cdnRoutes = (verdictCache: boolean) => [
+  { prefix: '/ak/', scheme: 'akamai', keys: [{ id: 'k', env: 'D' }], verdictCache },
+  {
+    prefix: '/gc/',
+    scheme: 'google-cdn',
+    keys: [{ id: 'k', env: 'E' }],
+    options: { baseUrl: 'https://cdn.example.com' },
+    verdictCache,
+  },
+  { prefix: '/bn/', scheme: 'bunny', keys: [{ id: 'k', env: 'F' }], verdictCache },
+];
 const gate = gateFor(
   [
     { prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'A' }] },
     { prefix: '/tv/', scheme: 'alta', keys: [{ id: 'k', env: 'B' }] },
     { prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', env: 'C' }] },
+    ...cdnRoutes(false),
   ],
-  { A: 'benchmark-secret-azion', B: 'benchmark-secret-alta', C: hmacHex },
+  { A: 'benchmark-secret-azion', B: 'benchmark-secret-alta', C: hmacHex, ...cdnKeys },
 );
 const now = Math.floor(Date.now() / 1000);
 const ip = '203.0.113.7';
@@ -37,6 +51,9 @@ const urls = (path: (i: number) => string, bound: boolean) =>
 const azion = urls((i) => `/my/videos/${i}/segment.ts`, false);
 const alta = urls((i) => `/tv/channel-${i}/index.m3u8`, true);
 const hmac = urls((i) => `/vod/movie-${i}/index.m3u8`, true);
+const akamai = urls((i) => `/ak/movie-${i}/index.m3u8`, true);
+const googleCdn = urls((i) => `/gc/movie-${i}/index.m3u8`, false);
+const bunny = urls((i) => `/bn/movie-${i}/index.m3u8`, false);
 /** The same URLs with the first character of st changed: always a forged signature (the last character of the URL is a digit of e, which a change can leave genuine). */
 const forgedAzion = azion.map((url) => url.replace(/st=(.)/, (_m, c: string) => `st=${c === 'A' ? 'B' : 'A'}`));
 if (forgedAzion.some((url) => authorize(gate, url, ip, now).verdict !== 'forged')) throw new Error('a forged URL is not forged');
@@ -55,6 +72,9 @@ compare('Decision per request (authorize: URI rules, routing, grammar, signature
   'azion allow (distinct tokens)': (i) => authorize(gate, azion[i & 1023]!, ip, now),
   'alta allow (distinct tokens)': (i) => authorize(gate, alta[i & 1023]!, ip, now),
   'hmac allow (distinct tokens)': (i) => authorize(gate, hmac[i & 1023]!, ip, now),
+  'akamai allow (distinct tokens)': (i) => authorize(gate, akamai[i & 1023]!, ip, now),
+  'google-cdn allow (distinct tokens)': (i) => authorize(gate, googleCdn[i & 1023]!, ip, now),
+  'bunny allow (distinct tokens)': (i) => authorize(gate, bunny[i & 1023]!, ip, now),
   'azion forged': (i) => authorize(gate, forgedAzion[i & 1023]!, ip, now),
   'azion malformed (cheapest rejection)': (i) => authorize(gate, `${azion[i & 1023]!}&e=1`, ip, now),
 });
@@ -89,8 +109,9 @@ const cachedGate = (maxEntries: number) =>
       { prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'A' }], verdictCache: true },
       { prefix: '/tv/', scheme: 'alta', keys: [{ id: 'k', env: 'B' }], verdictCache: true },
       { prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', env: 'C' }], verdictCache: true },
+      ...cdnRoutes(true),
     ],
-    { A: 'benchmark-secret-azion', B: 'benchmark-secret-alta', C: hmacHex },
+    { A: 'benchmark-secret-azion', B: 'benchmark-secret-alta', C: hmacHex, ...cdnKeys },
     30,
     { maxEntries },
   );
@@ -100,6 +121,9 @@ for (const [scheme, list] of [
   ['azion', azion],
   ['alta', alta],
   ['hmac', hmac],
+  ['akamai', akamai],
+  ['google-cdn', googleCdn],
+  ['bunny', bunny],
 ] as const) {
   compare(`Verdict cache, ${scheme} (1024 distinct valid tokens)`, {
     'no cache': (i) => authorize(gate, list[i & 1023]!, ip, now),

@@ -47,6 +47,16 @@ const google = (path: string, ttl = 600) => {
   const signature = createHmac('sha1', googleKey).update(`https://files.example${path}?${policy}`).digest('base64url');
   return `${path}?${policy}&Signature=${signature}=`;
 };
+const bunnyKey = 'doors-test-bunny-security-key';
+/** A bunny.net HS256 token as BunnyWay's samples make it: HMAC-SHA256(key, path + expires + IP bytes). */
+const bunnyUrl = (path: string, ip: string, ttl = 600) => {
+  const expires = String(Math.floor(Date.now() / 1000) + ttl);
+  const ipBytes = Buffer.from(ip.split('.').map(Number));
+  const mac = createHmac('sha256', bunnyKey)
+    .update(Buffer.concat([Buffer.from(`${path}${expires}`), ipBytes]))
+    .digest('base64url');
+  return `${path}?token=HS256-1-${mac}&expires=${expires}`;
+};
 const forge = (url: string) => url.replace(/token=(.)/, (_m, c: string) => `token=${c === 'a' ? 'b' : 'a'}`);
 
 let dir: string;
@@ -111,6 +121,17 @@ const cases: readonly { name: string; uri: () => string; expected: Verdict }[] =
     expected: { status: 403, tokenStatus: 'forged' },
   },
   { name: 'google-cdn expired', uri: () => google('/gcdn/g.bin', -10), expected: { status: 410, tokenStatus: 'expired' } },
+  {
+    name: 'valid (bunny HS256, IP-bound)',
+    uri: () => bunnyUrl('/bn/b.bin', clientIp),
+    expected: { status: 200, tokenStatus: 'valid' },
+  },
+  {
+    name: 'bunny wrong IP (hashed in)',
+    uri: () => bunnyUrl('/bn/b.bin', otherIp),
+    expected: { status: 403, tokenStatus: 'forged' },
+  },
+  { name: 'bunny expired', uri: () => bunnyUrl('/bn/b.bin', clientIp, -10), expected: { status: 410, tokenStatus: 'expired' } },
   { name: 'missing token', uri: () => '/live/ch/seg-1.ts', expected: { status: 403, tokenStatus: 'missing' } },
   { name: 'bad URI', uri: () => '/live/ch/%2e%2e/seg-1.ts?token=x', expected: { status: 403, tokenStatus: 'bad-uri' } },
 ];
@@ -166,6 +187,7 @@ beforeAll(() => {
     ['/vod/a.mp4', 'video a\n'],
     ['/dl/f.zip', 'download f\n'],
     ['/gcdn/g.bin', 'google g\n'],
+    ['/bn/b.bin', 'bunny b\n'],
   ] as const) {
     mkdirSync(join(root, path, '..'), { recursive: true });
     writeFileSync(join(root, path), content);
@@ -204,6 +226,7 @@ describe.each(['uws', 'node'] as const)('every door, %s engine', (engine: Engine
           { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.hex' }] },
           { name: 'live', prefix: '/live/', scheme: 'alta', keys: [{ id: 'a', env: 'TG_ALTA' }] },
           { name: 'dl', prefix: '/dl/', scheme: 'akamai', keys: [{ id: 'a', env: 'TG_AKAMAI' }] },
+          { name: 'bn', prefix: '/bn/', scheme: 'bunny', keys: [{ id: 'b', env: 'TG_BUNNY' }] },
           {
             name: 'gcdn',
             prefix: '/gcdn/',
@@ -218,7 +241,7 @@ describe.each(['uws', 'node'] as const)('every door, %s engine', (engine: Engine
     );
     service = await startService(
       ['serve', '--config', file],
-      { TG_ALTA: altaKey, TG_AKAMAI: akamaiKey, TG_GOOGLE: googleKey.toString('base64url') },
+      { TG_ALTA: altaKey, TG_AKAMAI: akamaiKey, TG_GOOGLE: googleKey.toString('base64url'), TG_BUNNY: bunnyKey },
       engine === 'uws' ? 3 : 6,
     );
     grpcClient = envoyClient(service.ports.get('envoy-grpc')!);
