@@ -198,3 +198,20 @@ describe('docs/bunny.md', () => {
     });
   });
 });
+
+describe('decision details of a path-form token', () => {
+  it('the key and fingerprint are found as for the query form', async () => {
+    const { decisionDetails } = await import('../src/core/decision-details.js');
+    const { noHeaders } = await import('../src/core/token-headers.js');
+    const signer = findRoute(gate, '/x')!.scheme;
+    const { query } = signer.sign({ path: '/abc/', expiresSec: 1_800_000_060 }) as { query: string };
+    const uri = `/bcdn_token=${query.replace(/^token=/, '')}/abc/`;
+    const decision = authorize(gate, uri, undefined, 1_800_000_000);
+    expect(decision.verdict).toBe(Verdict.allow);
+    const details = decisionDetails(gate, uri, undefined, noHeaders, decision);
+    expect(details.keyId).toBe('k');
+    expect(details).toEqual(
+      decisionDetails(gate, `/abc/?${query}`, undefined, noHeaders, authorize(gate, `/abc/?${query}`, undefined, 1_800_000_000)),
+    );
+  });
+});

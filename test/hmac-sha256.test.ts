@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hmacSha256Key } from '../src/core/hmac-sha256.js';
+import { hmacKey, hmacSha256Key } from '../src/core/hmac-sha256.js';
 
 describe('HMAC-SHA256 with prebuilt key blocks', () => {
   it('matches node:crypto createHmac for key and message lengths around every block boundary', () => {
@@ -17,6 +17,24 @@ describe('HMAC-SHA256 with prebuilt key blocks', () => {
         expect(key.verify16(message, wrong.toString('base64url'))).toBe(false);
         expect(key.verify16(message, expected.subarray(0, 15).toString('base64url'))).toBe(false);
         expect(key.verify16(message, expected.subarray(0, 17).toString('base64url'))).toBe(false);
+      }
+    }
+  });
+});
+
+describe('hmacKey (prebuilt key blocks) for the CDN formats', () => {
+  it('equals createHmac for sha256, sha1 and md5, text and bytes, short and long messages, short and long keys', () => {
+    const reference = createHmac;
+    for (const algorithm of ['sha256', 'sha1', 'md5'] as const) {
+      for (const keyLength of [1, 16, 64, 65, 200]) {
+        const key = randomBytes(keyLength);
+        const digest = hmacKey(algorithm, key);
+        for (const length of [0, 1, 63, 64, 65, 1000, 9216, 9217, 40_000]) {
+          const bytes = randomBytes(length);
+          const text = 'é'.repeat(length % 5000) + bytes.toString('base64').slice(0, length);
+          expect(digest(bytes)).toBe(reference(algorithm, key).update(bytes).digest('binary'));
+          expect(digest(text)).toBe(reference(algorithm, key).update(text, 'utf8').digest('binary'));
+        }
       }
     }
   });

@@ -4,7 +4,7 @@
  * second parse), so the hot path carries none of it.
  */
 import { hash } from 'node:crypto';
-import { type Decision, findRoute, type Gate } from './authorize.js';
+import { type Decision, findRoute, type Gate, splitPathToken } from './authorize.js';
 import { parseClientIp } from './client-ip.js';
 import { parseRequestTarget } from './request-target.js';
 import type { TokenHeaders } from './token-headers.js';
@@ -42,13 +42,15 @@ export function decisionDetails(
       ? none
       : { keyId: undefined, fingerprint: fingerprint(`${query}\n${headerText}`) };
   if (isRejection(target)) return raw;
-  const route = decision.route ?? findRoute(gate, target.path);
+  const split = splitPathToken(gate, target.path);
+  if (isRejection(split)) return raw;
+  const route = decision.route ?? findRoute(gate, split.path);
   if (route === undefined) return raw;
-  const path = route.signedPath(target.path);
+  const path = route.signedPath(split.path);
   if (typeof path !== 'string') return raw;
   const ip = clientIp === undefined ? undefined : parseClientIp(clientIp);
   if (route.clientIp === 'required' && ip === undefined) return raw;
-  const token = route.scheme.parse({ path, query: target.query, clientIp: ip, headers });
+  const token = route.scheme.parse({ path, query: target.query, clientIp: ip, headers, pathToken: split.pathToken });
   if (isRejection(token)) return raw;
   const { keyId, signature } = route.scheme.identify(token);
   return { keyId, fingerprint: fingerprint(signature) };

@@ -26,26 +26,8 @@ const maxFastMessage = 9216;
 const maxFastBytes = 3 * maxFastMessage;
 
 export function hmacSha256Key(secret: Buffer): HmacSha256Key {
-  const block = Buffer.alloc(64);
-  (secret.length > 64 ? hash('sha256', secret, 'buffer') : secret).copy(block);
-  const inner = Buffer.alloc(64 + maxFastBytes);
-  const outer = Buffer.alloc(64 + 32);
-  for (let i = 0; i < 64; i++) {
-    inner[i] = block[i]! ^ 0x36;
-    outer[i] = block[i]! ^ 0x5c;
-  }
   /** The HMAC as a latin1 string (see digestEquals for why strings). */
-  const digest = (message: string): string => {
-    let innerInput: Buffer;
-    if (message.length <= maxFastMessage) {
-      const length = inner.write(message, 64, 'utf8');
-      innerInput = inner.subarray(0, 64 + length);
-    } else {
-      innerInput = Buffer.concat([inner.subarray(0, 64), Buffer.from(message, 'utf8')]);
-    }
-    outer.write(hash('sha256', innerInput, 'binary'), 64, 'latin1');
-    return hash('sha256', outer, 'binary');
-  };
+  const digest = hmacKey('sha256', secret);
   return {
     verify16(message, mac) {
       return digestEquals(digest(message).slice(0, 16), mac, 'base64url');
@@ -53,5 +35,38 @@ export function hmacSha256Key(secret: Buffer): HmacSha256Key {
     sign(message, bytes) {
       return Buffer.from(digest(message).slice(0, bytes), 'latin1');
     },
+  };
+}
+
+/** Digest lengths of the hashes HMAC keys are prepared for (all have 64-byte blocks). */
+const digestBytes = { sha256: 32, sha1: 20, md5: 16 } as const;
+
+/**
+ * HMAC with the key's padded blocks built once (the construction measured above), for any of the
+ * 64-byte-block hashes the formats use: returns the digest of a message (UTF-8 text, or bytes) as
+ * a latin1 string. ≈2.5x faster than createHmac per call for short messages.
+ */
+export function hmacKey(algorithm: keyof typeof digestBytes, secret: Buffer): (message: string | Buffer) => string {
+  const block = Buffer.alloc(64);
+  (secret.length > 64 ? hash(algorithm, secret, 'buffer') : secret).copy(block);
+  const inner = Buffer.alloc(64 + maxFastBytes);
+  const outer = Buffer.alloc(64 + digestBytes[algorithm]);
+  for (let i = 0; i < 64; i++) {
+    inner[i] = block[i]! ^ 0x36;
+    outer[i] = block[i]! ^ 0x5c;
+  }
+  return (message) => {
+    let innerInput: Buffer;
+    if (typeof message === 'string' && message.length <= maxFastMessage) {
+      const length = inner.write(message, 64, 'utf8');
+      innerInput = inner.subarray(0, 64 + length);
+    } else if (typeof message !== 'string' && message.length <= maxFastBytes) {
+      message.copy(inner, 64);
+      innerInput = inner.subarray(0, 64 + message.length);
+    } else {
+      innerInput = Buffer.concat([inner.subarray(0, 64), typeof message === 'string' ? Buffer.from(message, 'utf8') : message]);
+    }
+    outer.write(hash(algorithm, innerInput, 'binary'), 64, 'latin1');
+    return hash(algorithm, outer, 'binary');
   };
 }

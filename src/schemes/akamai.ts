@@ -10,6 +10,7 @@
 import { createHmac } from 'node:crypto';
 import { type ClientIp, canonicalIp, parseClientIp } from '../core/client-ip.js';
 import { digestEquals } from '../core/digest-equals.js';
+import { hmacKey } from '../core/hmac-sha256.js';
 import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
@@ -95,8 +96,9 @@ function create(keys: readonly RouteKey[], options: AkamaiOptions, routePrefix: 
   const read = tokenReader(options);
   const escapeText = escaper(escapeEarly);
   const macPattern = new RegExp(`^[0-9a-f]{${hexLength[algorithm]}}$`);
-  const mac = (key: Buffer, text: string) => createHmac(algorithm, key).update(text, 'utf8').digest('binary');
   const secrets = keys.map((key) => key.secret);
+  const macs = new Map(secrets.map((secret) => [secret, hmacKey(algorithm, secret)]));
+  const mac = (key: Buffer, text: string) => macs.get(key)!(text);
 
   return {
     parse({ path, query, clientIp, headers }) {

@@ -13,6 +13,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { type ClientIp, canonicalIp, parseClientIp } from '../core/client-ip.js';
 import { digestEquals } from '../core/digest-equals.js';
+import { hmacKey } from '../core/hmac-sha256.js';
 import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
@@ -124,6 +125,7 @@ function ipBytes(ip: ClientIp): Buffer {
 
 function create(keys: readonly RouteKey[], options: BunnyOptions, routePrefix: string): TokenScheme<BunnyToken> {
   const secrets = keys.map((key) => key.secret);
+  const macs = secrets.map((secret) => hmacKey('sha256', secret));
   const texts = keys.map((key) => key.secret.toString('utf8'));
   const { accept, ipValidation, countryHeader } = options;
 
@@ -212,7 +214,7 @@ function create(keys: readonly RouteKey[], options: BunnyOptions, routePrefix: s
     identify(token) {
       const digestOf = (i: number, message: Buffer) =>
         token.kind === 'hs256'
-          ? createHmac('sha256', secrets[i]!).update(message).digest('binary')
+          ? macs[i]!(message)
           : createHash(token.kind === 'advanced' ? 'sha256' : 'md5')
               .update(Buffer.concat([Buffer.from(texts[i]!, 'utf8'), message]))
               .digest('binary');

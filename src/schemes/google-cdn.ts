@@ -13,6 +13,7 @@
 import { createHmac } from 'node:crypto';
 import { cookieValue } from '../core/cookie-value.js';
 import { digestEquals } from '../core/digest-equals.js';
+import { hmacKey } from '../core/hmac-sha256.js';
 import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
@@ -100,7 +101,9 @@ function decodePrefix(text: string): string | undefined {
 function create(keys: readonly RouteKey[], options: GoogleCdnOptions, routePrefix: string): TokenScheme<GoogleToken> {
   const byName = new Map(keys.map((key) => [key.id, key]));
   const scheme = options.baseUrl.slice(0, options.baseUrl.indexOf('://'));
-  const sign = (key: RouteKey, text: string) => createHmac('sha1', key.secret).update(text, 'latin1').digest('binary');
+  const macs = new Map(keys.map((key) => [key, hmacKey('sha1', key.secret)]));
+  // URLs are ASCII (the URI rules), so UTF-8 and latin1 give the same bytes.
+  const sign = (key: RouteKey, text: string) => macs.get(key)!(text);
 
   const token = (
     signed: string,
