@@ -4,7 +4,7 @@
  * vector allowed with its own inputs (client IP, country) and denied with others; the advanced
  * and basic generations by their documented formulas; tokengate's signer reproduces the vectors.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/parse-config.js';
@@ -213,5 +213,51 @@ describe('decision details of a path-form token', () => {
     expect(details).toEqual(
       decisionDetails(gate, `/abc/?${query}`, undefined, noHeaders, authorize(gate, `/abc/?${query}`, undefined, 1_800_000_000)),
     );
+  });
+});
+
+describe('attacks on a format that joins its fields without separators', () => {
+  const now = 1_800_000_000;
+  const E = String(now + 600);
+  /** An HS256 token as bunny's samples make it. */
+  const hs256 = (head: string, ip: Buffer, tail: string, bound: boolean) =>
+    `HS256-${bound ? '1-' : ''}${createHmac('sha256', key)
+      .update(Buffer.concat([Buffer.from(head), ip, Buffer.from(tail)]))
+      .digest('base64url')}`;
+
+  it('an IP-bound token cannot be rewritten into an unbound one with a parameter that carries the IP bytes', () => {
+    const token = hs256(`/a/${E}`, Buffer.from([10, 1, 2, 3]), 'token_ignore_params=true&token_path=/a/', true);
+    const genuine = `/a/x.mp4?token=${token}&token_ignore_params=true&token_path=%2Fa%2F&expires=${E}`;
+    expect(authorize(gate, genuine, '10.1.2.3', now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, genuine, '5.6.7.8', now).verdict).toBe(Verdict.forged);
+    const unbound = token.replace('HS256-1-', 'HS256-');
+    const attack = `/a/other/secret.mp4?token=${unbound}&token_path=%2Fa%2F&expires=${E}&%0A%01%02%03token_ignore_params=true`;
+    expect(authorize(gate, attack, '5.6.7.8', now).verdict).toBe(Verdict.malformed);
+    // Printable IP bytes ("ABCD" = 65.66.67.68) pass the parameter grammar: ipValidation is what
+    // refuses the unbound token (docs/bunny.md says so).
+    const printable = hs256(`/a/${E}`, Buffer.from('ABCD'), 'token_path=/a/', true).replace('HS256-1-', 'HS256-');
+    const rebuilt = `/a/?token=${printable}&ABCDtoken_path=%2Fa%2F&expires=${E}`;
+    expect(authorize(gate, rebuilt, '5.6.7.8', now).verdict).toBe(Verdict.allow);
+    expect(authorize(gateWith({ ipValidation: true }), rebuilt, '5.6.7.8', now).verdict).toBe(Verdict.malformed);
+  });
+
+  it('"+" in a path is itself, never a space (a token for "a b" does not open "a+b")', () => {
+    const advanced = createHash('sha256').update(`${key}/v/a b.mp4${E}`).digest('base64url');
+    expect(authorize(gate, `/v/a%20b.mp4?token=${advanced}&expires=${E}`, undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, `/v/a+b.mp4?token=${advanced}&expires=${E}`, undefined, now).verdict).toBe(Verdict.forged);
+    const scoped = hs256(`/v/a b/${E}`, Buffer.alloc(0), 'token_path=/v/a b/', false);
+    expect(authorize(gate, `/v/a%20b/x?token=${scoped}&token_path=%2Fv%2Fa%20b%2F&expires=${E}`, undefined, now).verdict).toBe(
+      Verdict.allow,
+    );
+    expect(authorize(gate, `/v/a+b/x?token=${scoped}&token_path=%2Fv%2Fa%20b%2F&expires=${E}`, undefined, now).verdict).toBe(
+      Verdict.forged,
+    );
+  });
+
+  it("one IP's text cannot continue into a parameter name (advanced with ipValidation)", () => {
+    const ipGate = gateWith({ ipValidation: true });
+    const advanced = createHash('sha256').update(`${key}/p/f.mp4${E}10.0.0.12x=1`).digest('base64url');
+    expect(authorize(ipGate, `/p/f.mp4?token=${advanced}&x=1&expires=${E}`, '10.0.0.12', now).verdict).toBe(Verdict.allow);
+    expect(authorize(ipGate, `/p/f.mp4?token=${advanced}&expires=${E}&2x=1`, '10.0.0.1', now).verdict).toBe(Verdict.malformed);
   });
 });

@@ -173,3 +173,17 @@ describe('docs/google-cdn.md', () => {
     });
   });
 });
+
+describe('a URLPrefix must have a path after the host', () => {
+  it('"https://cdn.example.com" alone (no "/") is malformed: it would cover other hosts and ports', () => {
+    const gate = gateWith('https://cdn.example.com', { hostHeader: 'X-Fwd-Host' });
+    const prefix = Buffer.from('https://cdn.example.com').toString('base64url');
+    const padded = prefix + '='.repeat((4 - (prefix.length % 4)) % 4);
+    const policy = `URLPrefix=${padded}&Expires=1900000000&KeyName=my-key`;
+    const signature = createHmac('sha1', Buffer.from(vectors.key_base64url, 'base64url')).update(policy).digest('base64url');
+    const host = (value: string) => ({ get: (name: string) => (name === 'x-fwd-host' ? value : undefined) });
+    const uri = `/x?${policy}&Signature=${signature}=`;
+    expect(authorize(gate, uri, undefined, 1_800_000_000, host('cdn.example.com.evil.net')).verdict).toBe(Verdict.malformed);
+    expect(authorize(gate, uri, undefined, 1_800_000_000, host('cdn.example.com')).verdict).toBe(Verdict.malformed);
+  });
+});

@@ -26,7 +26,10 @@ export type BunnyKind = 'hs256' | 'advanced' | 'basic';
 export interface BunnyOptions {
   /** The generations this route accepts. */
   readonly accept: readonly BunnyKind[];
-  /** The zone's "IP validation" for advanced and basic tokens: the client IP is in their hash (HS256 tokens say so themselves). */
+  /**
+   * The zone's "IP validation": advanced and basic tokens hash the client IP, and HS256 tokens
+   * must be IP-bound ("1-"); without it, HS256 tokens say themselves whether they are.
+   */
   readonly ipValidation: boolean;
   /** Lowercase name of a proxy-set header with the client's ISO country code, for token_countries. */
   readonly countryHeader: string | undefined;
@@ -44,6 +47,10 @@ const noToken = rejection(Verdict.missing, 'no token parameter in the query');
 const noExpires = m('the token has no expires parameter');
 const badToken = m('token must be HS256-[1-]<43 base64url>, 43 base64url characters (advanced) or 22 (basic)');
 const repeated = m('a query parameter appears more than once (which one was signed?)');
+const badParam = m(
+  'a query parameter name must start with a letter or "_" (letters, digits, "_.-[]"), and no value may hold "&", "=" or a control byte once decoded',
+);
+const unboundToken = m('this route binds every token to the client IP (ipValidation): an HS256 token without "1-" is refused');
 const encodedName = m('a token parameter name (token, expires, token_path...) is percent-encoded');
 const noTokenParam = m('the token parameter is missing (expires is there)');
 const pathMarker = 'bcdn_token=';
@@ -76,13 +83,28 @@ const digestShape: Record<BunnyKind, RegExp> = {
   basic: /^()([A-Za-z0-9_-]{21}[AQgw])$/,
 };
 
+/** A query name or value: `+` is a space there. */
 function decode(text: string): string | undefined {
+  return decodePath(text.replaceAll('+', ' '));
+}
+
+/** A path: `+` is itself (a file named "a+b" is not "a b"). */
+function decodePath(text: string): string | undefined {
   try {
-    return decodeURIComponent(text.replaceAll('+', ' '));
+    return decodeURIComponent(text);
   } catch {
     return undefined;
   }
 }
+
+/**
+ * The format joins path, expires, the IP and the parameters with no separator, so a parameter
+ * could otherwise carry bytes that rebuild another token's message (an IP-bound token made into
+ * an unbound one, or one IP's text continued into another's). Names start with a letter or "_"
+ * and hold only letters, digits and "_.-[]"; values hold no control byte, "&" or "=".
+ */
+const paramName = /^[A-Za-z_][A-Za-z0-9_.\-[\]]{0,63}$/;
+const paramValue = /^[^\u0000-\u001f\u007f&=]*$/;
 
 /** The query's parameters, raw names and decoded values; undefined when one repeats or does not decode. */
 function queryParams(query: string): Map<string, string> | Rejection {
@@ -97,6 +119,7 @@ function queryParams(query: string): Map<string, string> | Rejection {
     if (name !== undefined && name !== rawName && bunnyNames.includes(name)) return encodedName;
     const value = decode(eq < 0 ? '' : pair.slice(eq + 1));
     if (name === undefined || value === undefined) return badEscape;
+    if (!paramName.test(name) || !paramValue.test(value)) return badParam;
     if (params.has(name)) return repeated;
     params.set(name, value);
   }
@@ -163,8 +186,11 @@ function create(keys: readonly RouteKey[], options: BunnyOptions, routePrefix: s
       signedParams.delete('expires');
       const tokenPath = signedParams.get('token_path');
       if (tokenPath !== undefined && !tokenPath.startsWith('/')) return badTokenPath;
-      const decodedPath = decode(path);
+      const decodedPath = decodePath(path);
       if (decodedPath === undefined) return badEscape;
+      // With IP validation the zone refuses tokens that bind no IP (and an IP-bound HS256 token
+      // cannot then be passed off as an unbound one: its "1-" is not signed).
+      if (kind === 'hs256' && ipValidation && ipMarker === '') return unboundToken;
       let messages: Buffer[];
       if (kind === 'hs256') {
         const signed =
@@ -240,7 +266,7 @@ function create(keys: readonly RouteKey[], options: BunnyOptions, routePrefix: s
         if (!tokenPath.startsWith(routePrefix)) {
           throw new SignRequestError('scopeDepth', `the scope ${tokenPath} reaches outside the route ${routePrefix}`);
         }
-        if (decode(tokenPath) !== tokenPath)
+        if (decodePath(tokenPath) !== tokenPath)
           throw new SignRequestError('scopeDepth', 'the scope must be plain ASCII without "%"');
       }
       let ip: Buffer = Buffer.alloc(0);

@@ -52,7 +52,7 @@ const badCookie = m(`${cookieName} must be URLPrefix=<b64>:Expires=<t>:KeyName=<
 const repeatedCookie = m(`the ${cookieName} cookie appears more than once`);
 const badKeyName = m('KeyName must be 1 to 63 characters from [A-Za-z0-9_-]');
 const badSignature = m('Signature must be 28 characters of base64url with padding (an HMAC-SHA1)');
-const badPrefix = m('URLPrefix must be base64url with padding of an http(s) URL');
+const badPrefix = m('URLPrefix must be base64url with padding of an http(s) URL with a path after the host ("https://host/...")');
 const badHost = rejection(Verdict.badSource, 'the host header is missing, repeated or not a host name');
 const unknownKey = rejection(Verdict.forged, 'KeyName names a key this route does not have (never configured, or removed)');
 const outsidePrefix = rejection(Verdict.forged, 'the URL is outside the signed URLPrefix (a genuine signature for other URLs)');
@@ -95,7 +95,9 @@ function decodePrefix(text: string): string | undefined {
   const bytes = Buffer.from(text, 'base64url');
   if (bytes.toString('base64url') !== text.replace(/=+$/, '')) return undefined;
   const prefix = bytes.toString('latin1');
-  return /^https?:\/\/[\x21-\x7e]+$/.test(prefix) ? prefix : undefined;
+  // A path after the host: "https://cdn.example.com" alone would also be a prefix of
+  // "https://cdn.example.com.evil.net/" or "...com:8443/" on a route that takes the host from a header.
+  return /^https?:\/\/[^/]+\/[\x21-\x7e]*$/.test(prefix) ? prefix : undefined;
 }
 
 function create(keys: readonly RouteKey[], options: GoogleCdnOptions, routePrefix: string): TokenScheme<GoogleToken> {
