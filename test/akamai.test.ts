@@ -321,7 +321,7 @@ describe('configuration', () => {
     });
     expect(problems).toEqual([
       'routes[0].options.ignoreQueryString: must be true when the token travels in the query (a URL cannot sign its own token)',
-      'routes[1].options.name: header names with "_" (such as __token__) are dropped by nginx and other proxies: choose another name (docs/akamai.md)',
+      'routes[1].options.name: header names with "_" (such as __token__) are dropped by nginx and other proxies (and hang the uWS engine): choose another name',
       'routes[2].options.salt: must be { "file": PATH } or { "env": NAME } (a secret, never inline)',
       'routes[3].options.algorithm: must be "sha256", "sha1" or "md5"',
       'routes[3].options.escapeEarly: must be "off", "node" (the Node SDK) or "python" (the Python SDK)',

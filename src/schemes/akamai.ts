@@ -17,7 +17,7 @@ import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { isRejection, type Rejection, rejection, Verdict } from '../core/verdict.js';
 import { type EscapeEarly, escaper, unescapeValue } from './akamai-escape.js';
 import { OptionProblems, type ParsedToken, type RouteKey, type SchemeDefinition, type TokenScheme } from './scheme.js';
-import { type Carrier, type TokenPlace, tokenHeadersOf, tokenReader } from './token-place.js';
+import { type Carrier, readTokenPlace, type TokenPlace, tokenHeadersOf, tokenReader } from './token-place.js';
 
 export type AkamaiAlgorithm = 'sha256' | 'sha1' | 'md5';
 const hexLength: Record<AkamaiAlgorithm, number> = { sha256: 64, sha1: 40, md5: 32 };
@@ -54,6 +54,11 @@ const badChar = m('a token field contains a space, a control character or a byte
 const startAfterEnd = m('st is after exp');
 const badIp = m('ip is not an IPv4 or IPv6 address');
 const tooManyAcls = m(`acl lists more than ${maxAcls} entries`);
+const unknownField = m('a token field other than ip, st, exp, acl, id, data and hmac');
+const repeatedField = Object.fromEntries(fieldNames.map((name) => [name, m(`${name} appears more than once`)])) as Record<
+  FieldName,
+  Rejection
+>;
 const parseStart = timeFieldParser('st');
 const parseEnd = timeFieldParser('exp');
 const noClientIp = rejection(Verdict.badSource, 'the token is bound to a client IP but the request has no usable client IP');
@@ -119,8 +124,9 @@ function create(keys: readonly RouteKey[], options: AkamaiOptions, routePrefix: 
         const eq = body.indexOf('=', start);
         if (eq < 0 || eq >= end - 1) return emptyField;
         const name = body.slice(start, eq);
-        if (!(fieldNames as readonly string[]).includes(name)) return m(`unknown token field "${name.slice(0, 16)}"`);
-        if (values[name as FieldName] !== undefined) return m(`${name} appears more than once`);
+        // Never the client's text in a reason: reasons reach the decision log.
+        if (!(fieldNames as readonly string[]).includes(name)) return unknownField;
+        if (values[name as FieldName] !== undefined) return repeatedField[name as FieldName];
         const value = body.slice(eq + 1, end);
         if (!/^[\x21-\x7e]+$/.test(value)) return badChar;
         values[name as FieldName] = value;
@@ -220,18 +226,8 @@ function readOptions(raw: Readonly<Record<string, unknown>>, path: string): Akam
   for (const key of Object.keys(raw)) {
     if (!known.includes(key)) problems.push(`${path}.${key}: unknown option (known: ${known.join(', ')})`);
   }
-  const carrier = raw.carrier ?? 'query';
-  if (carrier !== 'query' && carrier !== 'cookie' && carrier !== 'header')
-    problems.push(`${path}.carrier: must be "query", "cookie" or "header"`);
-  const name = raw.name;
-  if (name !== undefined && (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(name))) {
-    problems.push(`${path}.name: must be a parameter, cookie or header name of letters, digits, "-" and "_"`);
-  }
-  if (carrier === 'header' && typeof name === 'string' && name.includes('_')) {
-    problems.push(
-      `${path}.name: header names with "_" (such as __token__) are dropped by nginx and other proxies: choose another name (docs/akamai.md)`,
-    );
-  }
+  const place = readTokenPlace(raw, path, defaultNames, problems);
+  const carrier = place.carrier;
   const algorithm = raw.algorithm ?? 'sha256';
   if (algorithm !== 'sha256' && algorithm !== 'sha1' && algorithm !== 'md5')
     problems.push(`${path}.algorithm: must be "sha256", "sha1" or "md5"`);
@@ -268,11 +264,8 @@ function readOptions(raw: Readonly<Record<string, unknown>>, path: string): Akam
     }
   }
   if (problems.length > 0) return new OptionProblems(problems);
-  const place = carrier as Carrier;
-  const chosen = (name as string | undefined) ?? defaultNames[place];
   return {
-    carrier: place,
-    name: place === 'header' ? chosen.toLowerCase() : chosen,
+    ...place,
     algorithm: algorithm as AkamaiAlgorithm,
     escapeEarly: escapeEarly as EscapeEarly,
     ignoreQueryString: ignoreQueryString as boolean,

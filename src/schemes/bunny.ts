@@ -47,6 +47,9 @@ const noToken = rejection(Verdict.missing, 'no token parameter in the query');
 const noExpires = m('the token has no expires parameter');
 const badToken = m('token must be HS256-[1-]<43 base64url>, 43 base64url characters (advanced) or 22 (basic)');
 const repeated = m('a query parameter appears more than once (which one was signed?)');
+const refusedKind = Object.fromEntries(
+  (['hs256', 'advanced', 'basic'] as const).map((kind) => [kind, m(`this route does not accept ${kind} tokens`)]),
+) as Record<BunnyKind, Rejection>;
 const badParam = m(
   'a query parameter name must start with a letter or "_" (letters, digits, "_.-[]"), and no value may hold "&", "=" or a control byte once decoded',
 );
@@ -179,7 +182,7 @@ function create(keys: readonly RouteKey[], options: BunnyOptions, routePrefix: s
       if (typeof expiresSec !== 'number') return expiresSec;
       const kind = (['hs256', 'advanced', 'basic'] as const).find((k) => digestShape[k].test(token));
       if (kind === undefined) return badToken;
-      if (!accept.includes(kind)) return m(`this route does not accept ${kind} tokens`);
+      if (!accept.includes(kind)) return refusedKind[kind];
       const [, ipMarker = '', digest = ''] = digestShape[kind].exec(token)!;
       const signedParams = new Map(params);
       signedParams.delete('token');

@@ -13,7 +13,7 @@ import { checkSignRequest } from '../core/signable-path.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { type Rejection, rejection, Verdict } from '../core/verdict.js';
 import { OptionProblems, type ParsedToken, type RouteKey, type SchemeDefinition, type TokenScheme } from './scheme.js';
-import { type Carrier, type TokenPlace, tokenHeadersOf, tokenReader } from './token-place.js';
+import { type Carrier, readTokenPlace, type TokenPlace, tokenHeadersOf, tokenReader } from './token-place.js';
 
 const version = 'tokengate-hmac-v1';
 export const hmacMinKeyBytes = 32;
@@ -194,20 +194,8 @@ function readOptions(raw: Readonly<Record<string, unknown>>, path: string): Hmac
   for (const key of Object.keys(raw)) {
     if (key !== 'carrier' && key !== 'name') problems.push(`${path}.${key}: unknown option (known: carrier, name)`);
   }
-  const carrier = raw.carrier ?? 'query';
-  if (carrier !== 'query' && carrier !== 'cookie' && carrier !== 'header')
-    problems.push(`${path}.carrier: must be "query", "cookie" or "header"`);
-  const name = raw.name;
-  if (name !== undefined && (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(name))) {
-    problems.push(`${path}.name: must be a parameter, cookie or header name of letters, digits, "-" and "_"`);
-  }
-  if (carrier === 'header' && typeof name === 'string' && name.includes('_')) {
-    problems.push(`${path}.name: header names with "_" are dropped by proxies (and hang the uWS engine)`);
-  }
-  if (problems.length > 0) return new OptionProblems(problems);
-  const known = carrier as Carrier;
-  const chosen = (name as string | undefined) ?? defaultNames[known];
-  return { carrier: known, name: known === 'header' ? chosen.toLowerCase() : chosen };
+  const place = readTokenPlace(raw, path, defaultNames, problems);
+  return problems.length > 0 ? new OptionProblems(problems) : place;
 }
 
 const signOptions: readonly SignOption[] = ['notBeforeSec', 'clientIp', 'scopeDepth', 'sessionId'];
