@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { type Gate, type Route, routeVerdicts, sortRoutes } from '../core/authorize.js';
+import { nginxTarget } from '../core/nginx-uri.js';
 import { sameAsRequest, streamSignedPath } from '../core/signed-path.js';
 import type { RouteKey } from '../core/token-scheme.js';
+import { isRejection } from '../core/verdict.js';
 import type { KeyEncoding } from '../schemes/scheme.js';
 import { textSecretProblem } from '../schemes/text-secret.js';
 import type { Config, KeySource, RouteConfig } from './config.js';
@@ -50,6 +52,12 @@ function decodeKey(bytes: Buffer, encoding: KeyEncoding): Buffer | string {
   return decoded;
 }
 
+/** A route prefix as nginx's `$uri` reads it (its escapes decoded). */
+function nginxPrefixOf(prefix: string): string {
+  const read = nginxTarget(prefix);
+  return isRejection(read) ? prefix : read.path;
+}
+
 export function loadSecret(source: KeySource, where: KeyEnvironment): Buffer | string {
   if (source.file !== undefined) {
     const path = isAbsolute(source.file) ? source.file : resolve(where.baseDir, source.file);
@@ -76,6 +84,7 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
   const problems: string[] = [];
   const warnings: string[] = [];
   const routes: Route[] = [];
+  const nginxMode = config.routes.some((route) => route.scheme.nginxUri === true);
   const pathTokens = [
     ...new Set(config.routes.flatMap((route) => (route.scheme.pathToken === undefined ? [] : [route.scheme.pathToken]))),
   ];
@@ -136,8 +145,14 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
         scoped: route.stream?.depth !== undefined || (pathTokens.length > 0 && scheme.pathToken === undefined),
       }),
       pathToken: scheme.pathToken,
+      nginxUri: scheme.nginxUri === true,
+      nginxPrefix: nginxMode ? nginxPrefixOf(route.prefix) : undefined,
     });
   }
+  // Routes are chosen on nginx's $uri once one route's format signs it: each prefix as nginx reads it.
+  const nginxRoutes = nginxMode
+    ? [...routes].sort((a, b) => (b.nginxPrefix ?? b.prefix).length - (a.nginxPrefix ?? a.prefix).length)
+    : undefined;
   return {
     gate: Object.freeze({
       routes: Object.freeze(sortRoutes(routes)),
@@ -145,6 +160,7 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
       tokenHeaders: Object.freeze([...new Set(config.routes.flatMap((r) => r.scheme.tokenHeaders(r.options)))]),
       decisionLog: config.decisionLog,
       pathTokens: Object.freeze(pathTokens),
+      nginxRoutes: nginxRoutes === undefined ? undefined : Object.freeze(nginxRoutes),
     }),
     warnings,
     demoSecrets: config.routes.some((route) => route.keys.some((key) => key.publicDemoSecret !== undefined)),

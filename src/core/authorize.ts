@@ -1,4 +1,5 @@
 import { type ClientIp, parseClientIp } from './client-ip.js';
+import { nginxTarget } from './nginx-uri.js';
 import { parseRequestTarget } from './request-target.js';
 import type { SignedPathFor } from './signed-path.js';
 import { noHeaders, type TokenHeaders } from './token-headers.js';
@@ -23,6 +24,10 @@ export interface Route {
   readonly verdicts: ReadonlySet<Verdict>;
   /** How a first path segment carrying this route's token starts ("bcdn_token="); undefined: never. */
   readonly pathToken?: string | undefined;
+  /** The format signs nginx's `$uri` (nginx-uri.ts): the route gets that path, not the raw one. */
+  readonly nginxUri?: boolean | undefined;
+  /** In a gate with `nginxRoutes`: the prefix as nginx's `$uri` reads it (escapes decoded). */
+  readonly nginxPrefix?: string | undefined;
 }
 
 /** What a request rejected before any route matched can get. */
@@ -59,6 +64,11 @@ export interface Gate {
   readonly tokenHeaders: readonly string[];
   /** The path-token markers of the routes that have one (`Route.pathToken`); empty for most gates. */
   readonly pathTokens?: readonly string[] | undefined;
+  /**
+   * Set when some route's format signs nginx's `$uri`: every route, sorted longest `nginxPrefix`
+   * first. Routes are then chosen on the path as nginx reads it (`selectRoute`).
+   */
+  readonly nginxRoutes?: readonly Route[] | undefined;
   /** The per-request decision log (config `decisionLog`), off when undefined; in the gate so a reload switches it atomically. */
   readonly decisionLog?: DecisionLogSettings | undefined;
 }
@@ -119,6 +129,68 @@ export function deny(reason: Rejection, route: Route | undefined): Decision {
   return { verdict: reason.verdict, detail: reason.detail, route, expiresSec: 0 };
 }
 
+/** A request's route and what its scheme reads: the path (after any path token) and the raw query. */
+export interface Selected {
+  readonly route: Route;
+  readonly path: string;
+  readonly query: string;
+  readonly pathToken: string | undefined;
+}
+
+const otherReading = rejection(
+  Verdict.badUri,
+  "nginx reads this path as another route's (escapes or dot-segments move it): a raw-path route accepts only the spelling that picks it either way",
+);
+
+function isDecision(selected: Selected | Decision): selected is Decision {
+  return (selected as Decision).verdict !== undefined;
+}
+
+/** The route on the raw path, with the strict URI rules of request-target.ts. */
+function selectOnRawPath(gate: Gate, uri: string): Selected | Decision {
+  const target = parseRequestTarget(uri);
+  if (isRejection(target)) return deny(target, undefined);
+  const split = splitPathToken(gate, target.path);
+  if (isRejection(split)) return deny(split, undefined);
+  const route = findRoute(gate, split.path);
+  if (route === undefined) return deny(noRoute, undefined);
+  // A path token only for a route of a format that reads one: never a detour around another route's check.
+  if (split.pathToken !== undefined && (route.pathToken === undefined || !split.pathToken.startsWith(route.pathToken))) {
+    return deny(foreignPathToken, route);
+  }
+  return { route, path: split.path, query: target.query, pathToken: split.pathToken };
+}
+
+/**
+ * Which route a request reaches and the path its scheme reads. In a gate with routes that sign
+ * nginx's `$uri`, the route is chosen as nginx chooses a location: on `$uri`. Such a route then
+ * reads `$uri`; any other route must also be the one the raw path picks under the strict rules,
+ * so no spelling reaches a raw-path route through nginx's normalisation.
+ */
+export function selectRoute(gate: Gate, uri: string): Selected | Decision {
+  const nginxRoutes = gate.nginxRoutes;
+  if (nginxRoutes === undefined) return selectOnRawPath(gate, uri);
+  const target = nginxTarget(uri);
+  if (isRejection(target)) return deny(target, undefined);
+  const split = splitPathToken(gate, target.path);
+  if (isRejection(split)) return deny(split, undefined);
+  let route: Route | undefined;
+  for (const candidate of nginxRoutes) {
+    if (split.path.startsWith(candidate.nginxPrefix ?? candidate.prefix)) {
+      route = candidate;
+      break;
+    }
+  }
+  if (route === undefined) return deny(noRoute, undefined);
+  if (route.nginxUri === true) {
+    if (split.pathToken !== undefined) return deny(foreignPathToken, route);
+    return { route, path: target.path, query: target.query, pathToken: undefined };
+  }
+  const raw = selectOnRawPath(gate, uri);
+  if (isDecision(raw)) return raw.verdict === Verdict.noRoute ? deny(otherReading, undefined) : raw;
+  return raw.route === route ? raw : deny(otherReading, undefined);
+}
+
 /**
  * The whole decision, pure and synchronous: `uri` is the raw original request target, `clientIp`
  * the raw value of the proxy-set client IP header (undefined when none is configured).
@@ -132,16 +204,9 @@ export function authorize(
   nowSec: number,
   headers: TokenHeaders = noHeaders,
 ): Decision {
-  const target = parseRequestTarget(uri);
-  if (isRejection(target)) return deny(target, undefined);
-  const split = splitPathToken(gate, target.path);
-  if (isRejection(split)) return deny(split, undefined);
-  const route = findRoute(gate, split.path);
-  if (route === undefined) return deny(noRoute, undefined);
-  // A path token only for a route of a format that reads one: never a detour around another route's check.
-  if (split.pathToken !== undefined && (route.pathToken === undefined || !split.pathToken.startsWith(route.pathToken))) {
-    return deny(foreignPathToken, route);
-  }
+  const selected = selectRoute(gate, uri);
+  if (isDecision(selected)) return selected;
+  const { route } = selected;
   // Parsed once, here, into the value the schemes receive.
   let ip: ClientIp | undefined;
   if (route.clientIp === 'required') {
@@ -152,9 +217,9 @@ export function authorize(
     // Only tokens bound to an IP need it; those get undefined and say so themselves.
     ip = parseClientIp(clientIp);
   }
-  const path = route.signedPath(split.path);
+  const path = route.signedPath(selected.path);
   if (typeof path !== 'string') return deny(path, route);
-  const token = route.scheme.parse({ path, query: target.query, clientIp: ip, headers, pathToken: split.pathToken });
+  const token = route.scheme.parse({ path, query: selected.query, clientIp: ip, headers, pathToken: selected.pathToken });
   if (isRejection(token)) return deny(token, route);
   const cache = route.cache;
   let genuine: boolean;

@@ -18,6 +18,8 @@ export interface ClientIp {
   readonly v4: number;
   /** The eight 16-bit groups of an IPv6 address; undefined for IPv4. */
   readonly v6: readonly number[] | undefined;
+  /** The IPv4 address was written IPv4-mapped (`::ffff:a.b.c.d`); formats that sign nginx's `$remote_addr` text need it. */
+  readonly mapped?: true;
 }
 
 /** Parses an address written any valid way; undefined when it is not one address. */
@@ -31,7 +33,7 @@ export function parseClientIp(text: string): ClientIp | undefined {
   if (groups === undefined) return undefined;
   if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff) {
     const v4 = groups[6]! * 0x10000 + groups[7]!;
-    return { text: `${v4 >>> 24}.${(v4 >>> 16) & 0xff}.${(v4 >>> 8) & 0xff}.${v4 & 0xff}`, v4, v6: undefined };
+    return { text: `${v4 >>> 24}.${(v4 >>> 16) & 0xff}.${(v4 >>> 8) & 0xff}.${v4 & 0xff}`, v4, v6: undefined, mapped: true };
   }
   return { text: ipv6Text(groups), v4: -1, v6: groups };
 }

@@ -4,9 +4,8 @@
  * second parse), so the hot path carries none of it.
  */
 import { hash } from 'node:crypto';
-import { type Decision, findRoute, type Gate, splitPathToken } from './authorize.js';
+import { type Decision, type Gate, selectRoute } from './authorize.js';
 import { parseClientIp } from './client-ip.js';
-import { parseRequestTarget } from './request-target.js';
 import type { TokenHeaders } from './token-headers.js';
 import { isRejection, Verdict } from './verdict.js';
 
@@ -34,23 +33,20 @@ export function decisionDetails(
 ): DecisionDetails {
   const none: DecisionDetails = { keyId: undefined, fingerprint: undefined };
   if (decision.verdict === Verdict.missing) return none;
-  const target = parseRequestTarget(uri);
-  const query = isRejection(target) ? uri.slice(uri.indexOf('?') + 1 || uri.length) : target.query;
+  const selected = selectRoute(gate, uri);
+  const query = 'verdict' in selected ? uri.slice(uri.indexOf('?') + 1 || uri.length) : selected.query;
   const headerText = gate.tokenHeaders.map((name) => headers.get(name) ?? '').join('\n');
   const raw =
     query === '' && headerText.replaceAll('\n', '') === ''
       ? none
       : { keyId: undefined, fingerprint: fingerprint(`${query}\n${headerText}`) };
-  if (isRejection(target)) return raw;
-  const split = splitPathToken(gate, target.path);
-  if (isRejection(split)) return raw;
-  const route = decision.route ?? findRoute(gate, split.path);
-  if (route === undefined) return raw;
-  const path = route.signedPath(split.path);
+  if ('verdict' in selected) return raw;
+  const { route } = selected;
+  const path = route.signedPath(selected.path);
   if (typeof path !== 'string') return raw;
   const ip = clientIp === undefined ? undefined : parseClientIp(clientIp);
   if (route.clientIp === 'required' && ip === undefined) return raw;
-  const token = route.scheme.parse({ path, query: target.query, clientIp: ip, headers, pathToken: split.pathToken });
+  const token = route.scheme.parse({ path, query: selected.query, clientIp: ip, headers, pathToken: selected.pathToken });
   if (isRejection(token)) return raw;
   const { keyId, signature } = route.scheme.identify(token);
   return { keyId, fingerprint: fingerprint(signature) };

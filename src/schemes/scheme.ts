@@ -34,6 +34,11 @@ export interface SchemeDefinition<O = unknown> {
   readonly ipBinding?: 'signed' | 'hashed';
   /** How a first path segment that carries the token starts (bunny's "bcdn_token="); the route is chosen on the rest. */
   readonly pathToken?: string;
+  /**
+   * The format signs nginx's `$uri` (nginx-uri.ts: decoded, dot-segments resolved, slashes
+   * merged) rather than the raw path: its routes get that path, and routes are then chosen on it.
+   */
+  readonly nginxUri?: boolean;
   /** Accepted key encodings; the first is the default. */
   readonly keyEncodings: readonly KeyEncoding[];
   /** Why a loaded secret cannot serve this format, or undefined when it can. */
