@@ -11,7 +11,7 @@
  * Over 250 lines: one table of cases through every door, started once; splitting it would split the table.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -56,6 +56,13 @@ const bunnyUrl = (path: string, ip: string, ttl = 600) => {
     .update(Buffer.concat([Buffer.from(`${path}${expires}`), ipBytes]))
     .digest('base64url');
   return `${path}?token=HS256-1-${mac}&expires=${expires}`;
+};
+const secureLinkSecret = 'doors-test-secure-link-secret';
+/** An nginx secure_link link as nginx's documentation makes it: md5(expires + $uri + $remote_addr + " secret"). */
+const secureLink = (path: string, ip: string, ttl = 600) => {
+  const expires = Math.floor(Date.now() / 1000) + ttl;
+  const md5 = createHash('md5').update(`${expires}${path}${ip} ${secureLinkSecret}`).digest('base64url');
+  return `${path}?md5=${md5}&expires=${expires}`;
 };
 const forge = (url: string) => url.replace(/token=(.)/, (_m, c: string) => `token=${c === 'a' ? 'b' : 'a'}`);
 
@@ -132,6 +139,26 @@ const cases: readonly { name: string; uri: () => string; expected: Verdict }[] =
     expected: { status: 403, tokenStatus: 'forged' },
   },
   { name: 'bunny expired', uri: () => bunnyUrl('/bn/b.bin', clientIp, -10), expected: { status: 410, tokenStatus: 'expired' } },
+  {
+    name: 'valid (nginx secure_link, IP-bound)',
+    uri: () => secureLink('/sl/s.bin', clientIp),
+    expected: { status: 200, tokenStatus: 'valid' },
+  },
+  {
+    name: 'nginx secure_link wrong IP (hashed in)',
+    uri: () => secureLink('/sl/s.bin', otherIp),
+    expected: { status: 403, tokenStatus: 'forged' },
+  },
+  {
+    name: 'nginx secure_link expired',
+    uri: () => secureLink('/sl/s.bin', clientIp, -10),
+    expected: { status: 410, tokenStatus: 'expired' },
+  },
+  {
+    name: 'nginx secure_link, missing expires',
+    uri: () => secureLink('/sl/s.bin', clientIp).replace(/&expires=\d+/, ''),
+    expected: { status: 403, tokenStatus: 'malformed' },
+  },
   { name: 'missing token', uri: () => '/live/ch/seg-1.ts', expected: { status: 403, tokenStatus: 'missing' } },
   { name: 'bad URI', uri: () => '/live/ch/%2e%2e/seg-1.ts?token=x', expected: { status: 403, tokenStatus: 'bad-uri' } },
 ];
@@ -188,6 +215,7 @@ beforeAll(() => {
     ['/dl/f.zip', 'download f\n'],
     ['/gcdn/g.bin', 'google g\n'],
     ['/bn/b.bin', 'bunny b\n'],
+    ['/sl/s.bin', 'secure link s\n'],
   ] as const) {
     mkdirSync(join(root, path, '..'), { recursive: true });
     writeFileSync(join(root, path), content);
@@ -227,6 +255,14 @@ describe.each(['uws', 'node'] as const)('every door, %s engine', (engine: Engine
           { name: 'live', prefix: '/live/', scheme: 'alta', keys: [{ id: 'a', env: 'TG_ALTA' }] },
           { name: 'dl', prefix: '/dl/', scheme: 'akamai', keys: [{ id: 'a', env: 'TG_AKAMAI' }] },
           { name: 'bn', prefix: '/bn/', scheme: 'bunny', keys: [{ id: 'b', env: 'TG_BUNNY' }] },
+          // A format that signs nginx's $uri: every route is then chosen on it (the mixed gate).
+          {
+            name: 'sl',
+            prefix: '/sl/',
+            scheme: 'nginx-secure-link',
+            keys: [{ id: 's', env: 'TG_SECURE_LINK' }],
+            options: { md5: '$secure_link_expires$uri$remote_addr $secret' },
+          },
           {
             name: 'gcdn',
             prefix: '/gcdn/',
@@ -241,7 +277,13 @@ describe.each(['uws', 'node'] as const)('every door, %s engine', (engine: Engine
     );
     service = await startService(
       ['serve', '--config', file],
-      { TG_ALTA: altaKey, TG_AKAMAI: akamaiKey, TG_GOOGLE: googleKey.toString('base64url'), TG_BUNNY: bunnyKey },
+      {
+        TG_ALTA: altaKey,
+        TG_AKAMAI: akamaiKey,
+        TG_GOOGLE: googleKey.toString('base64url'),
+        TG_BUNNY: bunnyKey,
+        TG_SECURE_LINK: secureLinkSecret,
+      },
       engine === 'uws' ? 3 : 6,
     );
     grpcClient = envoyClient(service.ports.get('envoy-grpc')!);

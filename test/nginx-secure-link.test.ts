@@ -13,13 +13,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorize, findRoute } from '../src/core/authorize.js';
 import { parseClientIp } from '../src/core/client-ip.js';
+import { nginxTarget } from '../src/core/nginx-uri.js';
 import { Verdict } from '../src/core/verdict.js';
 import { nginxAddressText, nginxSecureLink, parseExpression } from '../src/schemes/nginx-secure-link.js';
 import { OptionProblems } from '../src/schemes/scheme.js';
+import { docBlock } from './helpers/doc-blocks.js';
 import { gateFor } from './helpers/gates.js';
 import { freePort, type RunningNginx, renderExampleConfig, startNginx, withTestPaths } from './helpers/nginx.js';
 import { RawConnection } from './helpers/raw-http.js';
-import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
+import { type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const vectors = JSON.parse(readFileSync(new URL('./vectors/nginx-secure-link.json', import.meta.url), 'utf8')) as {
   cases: { name: string; expression?: string; md5?: string; url: string; remote_addr?: string }[];
@@ -401,5 +403,31 @@ describe('nginx-secure-link: the same answers as real nginx secure_link', () => 
       expect(got.nginx.slice(0, 3), why).toBe(nginxAnswer);
       expect(got.tokengate, why).toBe('403');
     }
+  });
+});
+
+describe('docs/nginx-secure-link.md', () => {
+  const page = readFileSync(new URL('../docs/nginx-secure-link.md', import.meta.url), 'utf8');
+  it('the route shown loads, and its sign command makes the link the documented formula gives', async () => {
+    const dir = tempDir();
+    const shown = JSON.parse(docBlock('docs/nginx-secure-link.md', 'nginx-secure-link-route')) as {
+      keys: { id: string; file: string }[];
+    };
+    writeFileSync(join(dir, 'secure-link-secret'), 'my-secret\n');
+    shown.keys[0]!.file = join(dir, 'secure-link-secret');
+    const configFile = writeConfig(dir, {
+      listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+      routes: [shown],
+    });
+    const command = /`tokengate (sign --route downloads [^`]*)`/.exec(page)![1]!.split(' ');
+    const result = await runCli([...command, '--config', configFile]);
+    expect(result.code, result.stderr).toBe(0);
+    const link = result.stdout.trim();
+    const expires = /expires=(\d+)/.exec(link)![1]!;
+    expect(link).toBe(`/s/file.bin?md5=${token('/s/file.bin', expires, '192.0.2.10', 'my-secret')}&expires=${expires}`);
+  });
+  it('its example of $uri is what nginxTarget computes', () => {
+    expect(page).toContain('`/x/../s//%6cink` is `/s/link`');
+    expect(nginxTarget('/x/../s//%6cink')).toEqual({ path: '/s/link', query: '' });
   });
 });
