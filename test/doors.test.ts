@@ -64,6 +64,18 @@ const secureLink = (path: string, ip: string, ttl = 600) => {
   const md5 = createHash('md5').update(`${expires}${path}${ip} ${secureLinkSecret}`).digest('base64url');
   return `${path}?md5=${md5}&expires=${expires}`;
 };
+const wowzaSecret = 'doors-test-wowza-secret';
+/** A Wowza SecureToken v2 link by the documented procedure: SHA-256 of the stream path and the sorted items. */
+const wowzaUrl = (stream: string, file: string, ttl = 600) => {
+  const end = Math.floor(Date.now() / 1000) + ttl;
+  const items = [`wowzatokenendtime=${end}`, wowzaSecret].sort().join('&');
+  const digest = createHash('sha256')
+    .update(`${stream.slice(1)}?${items}`)
+    .digest('base64')
+    .replaceAll('+', '-')
+    .replaceAll('/', '_');
+  return `${stream}/${file}?wowzatokenendtime=${end}&wowzatokenhash=${digest}`;
+};
 const forge = (url: string) => url.replace(/token=(.)/, (_m, c: string) => `token=${c === 'a' ? 'b' : 'a'}`);
 
 let dir: string;
@@ -159,6 +171,17 @@ const cases: readonly { name: string; uri: () => string; expected: Verdict }[] =
     uri: () => secureLink('/sl/s.bin', clientIp).replace(/&expires=\d+/, ''),
     expected: { status: 403, tokenStatus: 'malformed' },
   },
+  {
+    name: 'valid (wowza SecureToken v2)',
+    uri: () => wowzaUrl('/wz/cam1', 'w.ts'),
+    expected: { status: 200, tokenStatus: 'valid' },
+  },
+  {
+    name: 'wowza token of another stream',
+    uri: () => wowzaUrl('/wz/cam2', 'w.ts').replace('/wz/cam2/', '/wz/cam1/'),
+    expected: { status: 403, tokenStatus: 'forged' },
+  },
+  { name: 'wowza expired', uri: () => wowzaUrl('/wz/cam1', 'w.ts', -10), expected: { status: 410, tokenStatus: 'expired' } },
   { name: 'missing token', uri: () => '/live/ch/seg-1.ts', expected: { status: 403, tokenStatus: 'missing' } },
   { name: 'bad URI', uri: () => '/live/ch/%2e%2e/seg-1.ts?token=x', expected: { status: 403, tokenStatus: 'bad-uri' } },
 ];
@@ -216,6 +239,7 @@ beforeAll(() => {
     ['/gcdn/g.bin', 'google g\n'],
     ['/bn/b.bin', 'bunny b\n'],
     ['/sl/s.bin', 'secure link s\n'],
+    ['/wz/cam1/w.ts', 'wowza w\n'],
   ] as const) {
     mkdirSync(join(root, path, '..'), { recursive: true });
     writeFileSync(join(root, path), content);
@@ -263,6 +287,7 @@ describe.each(['uws', 'node'] as const)('every door, %s engine', (engine: Engine
             keys: [{ id: 's', env: 'TG_SECURE_LINK' }],
             options: { md5: '$secure_link_expires$uri$remote_addr $secret' },
           },
+          { name: 'wz', prefix: '/wz/', scheme: 'wowza', keys: [{ id: 'w', env: 'TG_WOWZA' }] },
           {
             name: 'gcdn',
             prefix: '/gcdn/',
@@ -283,6 +308,7 @@ describe.each(['uws', 'node'] as const)('every door, %s engine', (engine: Engine
         TG_GOOGLE: googleKey.toString('base64url'),
         TG_BUNNY: bunnyKey,
         TG_SECURE_LINK: secureLinkSecret,
+        TG_WOWZA: wowzaSecret,
       },
       engine === 'uws' ? 3 : 6,
     );
