@@ -12,7 +12,8 @@
  * Groups: one core (every scheme: distinct tokens, one token repeated with the verdict cache,
  * forged, expired; metrics on and off); workers (1 vs N, both cores shared with wrk);
  * half load (p99 at about half the maximum throughput); nginx (the shipped nginx.example.conf in
- * front of tokengate against nginx's own secure_link check, for the same file).
+ * front of tokengate against nginx's own secure_link check, for the same file); formats (every
+ * token format on one core, distinct tokens without the verdict cache, one repeated token with it).
  *
  * Over 250 lines: every HTTP group runs from this one script so each group's baselines are measured in the same run on the same machine state.
  */
@@ -28,6 +29,8 @@ import { type Group, type Row, renderMarkdown, renderSvg } from './report.js';
 import {
   type BenchServiceOptions,
   clientIp,
+  formatLists,
+  formatSchemes,
   formOf,
   type SourceForm,
   schemes,
@@ -38,7 +41,7 @@ import {
   waitForPort,
 } from './scenarios.js';
 
-const groups = ['one-core', 'metrics', 'engines', 'doors', 'workers', 'nginx'] as const;
+const groups = ['one-core', 'metrics', 'engines', 'doors', 'workers', 'nginx', 'formats'] as const;
 const args = benchArgs('npm run bench --', 'HTTP benchmark; writes bench/results/latest.{json,md,svg}.', {
   quick: { type: 'boolean', help: 'one run of 3 s per row instead of three of 6 s' },
   only: {
@@ -67,6 +70,7 @@ const plan: Record<(typeof groups)[number], { loads: number; probeSec: number; w
   doors: { loads: 6 * runs, probeSec: 0, what: 'HTTP header form, target form, gRPC' },
   workers: { loads: 12 * runs, probeSec: 0, what: '1 worker against 2, both cores' },
   nginx: { loads: 10 * runs, probeSec: 0, what: 'nginx.example.conf in front against nginx secure_link' },
+  formats: { loads: 20 * runs, probeSec: 0, what: 'every token format, distinct tokens and one repeated token' },
 };
 const planned = groups.filter(runGroup);
 const plannedSec = planned.reduce((sum, group) => sum + plan[group].loads * (durationSec + 1) + plan[group].probeSec, 0);
@@ -682,6 +686,38 @@ async function nginx(lists: Record<string, string[]>): Promise<void> {
   }
 }
 
+/**
+ * Every format on one core (uws, target form), pipelining 1: distinct tokens with the verdict
+ * cache off, one repeated token with it on; each row against azion's in the same service.
+ */
+async function formats(): Promise<void> {
+  const lists = formatLists();
+  const raw = await startTokengate({ metrics: true, workers: 1, routes: 'formats' });
+  const nginxUri = await startTokengate({ metrics: true, workers: 1, routes: 'formats-nginx' });
+  try {
+    process.stdout.write(
+      `\nwrk, every format, one server core, ${connections} connections, pipelining 1, ${runs} run(s) of ${durationSec} s\n`,
+    );
+    for (const [server, schemesHere] of [
+      [raw, formatSchemes.filter((s) => s !== 'nginx-secure-link')],
+      [nginxUri, ['azion', 'nginx-secure-link'] as const],
+    ] as const) {
+      const tag = server === raw ? '' : ' (gate with an nginx-secure-link route)';
+      const baseline = `tokengate azion valid, distinct tokens${tag}`;
+      for (const scheme of schemesHere) {
+        for (const kind of ['valid, distinct tokens', 'valid, one token repeated, verdict cache on']) {
+          const uris = lists[`${scheme} ${kind}`]!;
+          const label = `tokengate ${scheme} ${kind}${tag}`;
+          await expectStatus(server, uris[0]!, 200, label);
+          await measure('formats', label, server, uris, 'wrk', { depth: 1, expected: 200 }, baseline);
+        }
+      }
+    }
+  } finally {
+    await Promise.all([raw.stop(), nginxUri.stop()]);
+  }
+}
+
 async function main(): Promise<void> {
   await sh('npm', ['run', '-s', 'build']);
   const lists = tokenLists();
@@ -691,6 +727,7 @@ async function main(): Promise<void> {
   if (runGroup('doors')) await doors(lists);
   if (runGroup('workers')) await workers(lists);
   if (runGroup('nginx')) await nginx(lists);
+  if (runGroup('formats')) await formats();
   const out = join(root, 'bench', 'results');
   mkdirSync(out, { recursive: true });
   // With --only, the other groups' rows of the previous run stay (each row says when it was measured).

@@ -20,7 +20,13 @@ benchArgs('npm run bench:micro --', 'Micro-benchmarks of the decision core and t
 
 const hmacHex = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
 /** The CDN formats' routes (keys as each takes them), with or without the verdict cache. */
-const cdnKeys = { D: hmacHex, E: Buffer.alloc(16, 7).toString('base64url'), F: 'benchmark-bunny-security-key' };
+const cdnKeys = {
+  D: hmacHex,
+  E: Buffer.alloc(16, 7).toString('base64url'),
+  F: 'benchmark-bunny-security-key',
+  G: 'benchmark-wowza-shared-secret',
+  H: 'benchmark-secure-link-secret',
+};
 const cdnRoutes = (verdictCache: boolean) => [
   { prefix: '/ak/', scheme: 'akamai', keys: [{ id: 'k', env: 'D' }], verdictCache },
   {
@@ -31,7 +37,20 @@ const cdnRoutes = (verdictCache: boolean) => [
     verdictCache,
   },
   { prefix: '/bn/', scheme: 'bunny', keys: [{ id: 'k', env: 'F' }], verdictCache },
+  { prefix: '/wz/', scheme: 'wowza', keys: [{ id: 'k', env: 'G' }], verdictCache },
 ];
+/** nginx secure_link makes a gate choose routes on nginx's $uri (a cost for every route): its own gate, azion beside it. */
+const secureLinkRoutes = (verdictCache: boolean) => [
+  {
+    prefix: '/sl/',
+    scheme: 'nginx-secure-link',
+    keys: [{ id: 'k', env: 'H' }],
+    options: { md5: '$secure_link_expires$uri$remote_addr $secret' },
+    verdictCache,
+  },
+  { prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'A' }], verdictCache },
+];
+const secureLinkGate = gateFor(secureLinkRoutes(false), { A: 'benchmark-secret-azion', H: 'benchmark-secure-link-secret' });
 const gate = gateFor(
   [
     { prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'A' }] },
@@ -54,6 +73,10 @@ const hmac = urls((i) => `/vod/movie-${i}/index.m3u8`, true);
 const akamai = urls((i) => `/ak/movie-${i}/index.m3u8`, true);
 const googleCdn = urls((i) => `/gc/movie-${i}/index.m3u8`, false);
 const bunny = urls((i) => `/bn/movie-${i}/index.m3u8`, false);
+const wowza = urls((i) => `/wz/movie-${i}/index.m3u8`, false);
+const secureLink = Array.from({ length: 1024 }, (_, i) =>
+  signedUrl(secureLinkGate, { path: `/sl/movie-${i}/index.m3u8`, expiresSec: now + 3600, clientIp: ip }),
+);
 /** The same URLs with the first character of st changed: always a forged signature (the last character of the URL is a digit of e, which a change can leave genuine). */
 const forgedAzion = azion.map((url) => url.replace(/st=(.)/, (_m, c: string) => `st=${c === 'A' ? 'B' : 'A'}`));
 if (forgedAzion.some((url) => authorize(gate, url, ip, now).verdict !== 'forged')) throw new Error('a forged URL is not forged');
@@ -75,6 +98,9 @@ compare('Decision per request (authorize: URI rules, routing, grammar, signature
   'akamai allow (distinct tokens)': (i) => authorize(gate, akamai[i & 1023]!, ip, now),
   'google-cdn allow (distinct tokens)': (i) => authorize(gate, googleCdn[i & 1023]!, ip, now),
   'bunny allow (distinct tokens)': (i) => authorize(gate, bunny[i & 1023]!, ip, now),
+  'wowza allow (distinct tokens)': (i) => authorize(gate, wowza[i & 1023]!, ip, now),
+  'nginx-secure-link allow (distinct tokens, its own gate)': (i) => authorize(secureLinkGate, secureLink[i & 1023]!, ip, now),
+  'azion allow in a gate with an nginx-secure-link route': (i) => authorize(secureLinkGate, azion[i & 1023]!, ip, now),
   'azion forged': (i) => authorize(gate, forgedAzion[i & 1023]!, ip, now),
   'azion malformed (cheapest rejection)': (i) => authorize(gate, `${azion[i & 1023]!}&e=1`, ip, now),
 });
@@ -124,11 +150,23 @@ for (const [scheme, list] of [
   ['akamai', akamai],
   ['google-cdn', googleCdn],
   ['bunny', bunny],
+  ['wowza', wowza],
 ] as const) {
   compare(`Verdict cache, ${scheme} (1024 distinct valid tokens)`, {
     'no cache': (i) => authorize(gate, list[i & 1023]!, ip, now),
     'cache hit': (i) => authorize(hitting, list[i & 1023]!, ip, now),
     'cache miss (lookup + verify + insert + evict)': (i) => authorize(missing, list[i & 1023]!, ip, now),
+  });
+}
+
+{
+  const env = { A: 'benchmark-secret-azion', H: 'benchmark-secure-link-secret' };
+  const hit = gateFor(secureLinkRoutes(true), env, 30, { maxEntries: 100_000 });
+  const miss = gateFor(secureLinkRoutes(true), env, 30, { maxEntries: 16 });
+  compare('Verdict cache, nginx-secure-link (1024 distinct valid tokens)', {
+    'no cache': (i) => authorize(secureLinkGate, secureLink[i & 1023]!, ip, now),
+    'cache hit': (i) => authorize(hit, secureLink[i & 1023]!, ip, now),
+    'cache miss (lookup + verify + insert + evict)': (i) => authorize(miss, secureLink[i & 1023]!, ip, now),
   });
 }
 

@@ -1,5 +1,5 @@
 /** Renders benchmark rows as Markdown tables and an SVG bar chart (no dependencies). */
-export type Group = 'one core' | 'half load' | 'metrics' | 'engines' | 'doors' | 'workers' | 'nginx';
+export type Group = 'one core' | 'half load' | 'metrics' | 'engines' | 'doors' | 'workers' | 'nginx' | 'formats';
 
 export interface Row {
   readonly group: Group;
@@ -47,6 +47,11 @@ const groups: Record<Group, { title: string; baselines: readonly [string, string
   workers: {
     title: '1 worker vs one per core; server and wrk share every core (no spare core for the load here)',
     baselines: [],
+  },
+  formats: {
+    title:
+      "Every token format (uws, one server core, load on CPU 1): distinct tokens with the verdict cache off, one token repeated with it on; nginx-secure-link in a service of its own (routes chosen on nginx's $uri), with azion beside it",
+    baselines: [['vs azion, same service', '=baseline']],
   },
   nginx: {
     title: 'End to end through nginx (one nginx worker on CPU 0, wrk on CPU 1), one 4 KiB file, distinct tokens',

@@ -49,6 +49,80 @@ export function tokenLists(): Record<string, string[]> {
   return lists;
 }
 
+/** Every format, each a route with the verdict cache off (`/f/<scheme>/`) and one with it on (`/fc/<scheme>/`). */
+export const formatSchemes = ['azion', 'alta', 'hmac', 'akamai', 'google-cdn', 'bunny', 'wowza', 'nginx-secure-link'] as const;
+export type FormatScheme = (typeof formatSchemes)[number];
+/** Each format's key as its route reads it (file contents), and its options. */
+const formatKeys: Record<FormatScheme, string> = {
+  azion: secrets.azion,
+  alta: secrets.alta,
+  hmac: secrets.hmac,
+  akamai: 'cd'.repeat(32),
+  'google-cdn': Buffer.alloc(16, 0x5e).toString('base64url'),
+  bunny: 'bench-bunny-security-key-0123',
+  wowza: 'bench-wowza-shared-secret-0123',
+  'nginx-secure-link': 'bench-secure-link-secret-0123',
+};
+const formatOptions: Partial<Record<FormatScheme, object>> = {
+  'google-cdn': { baseUrl: 'https://cdn.example.com', cookies: false },
+  'nginx-secure-link': { md5: '$secure_link_expires$uri$remote_addr $secret' },
+};
+
+/**
+ * The routes of a formats service. The nginx-secure-link route makes the service choose routes
+ * on nginx's $uri, which costs every other route too: it gets a service of its own (`nginx`),
+ * with azion beside it to show that cost.
+ */
+export function formatRoutes(which: 'raw' | 'nginx', key: (scheme: FormatScheme) => object): object[] {
+  const chosen =
+    which === 'nginx' ? (['azion', 'nginx-secure-link'] as const) : formatSchemes.filter((s) => s !== 'nginx-secure-link');
+  return chosen.flatMap((scheme) =>
+    [false, true].map((verdictCache) => ({
+      name: `${scheme}${verdictCache ? '-cached' : ''}`,
+      prefix: `/${verdictCache ? 'fc' : 'f'}/${scheme}/`,
+      scheme,
+      keys: [{ id: 'k', ...key(scheme) }],
+      ...(formatOptions[scheme] === undefined ? {} : { options: formatOptions[scheme] }),
+      verdictCache,
+    })),
+  );
+}
+
+/** Per format: 10,000 distinct valid tokens (cache off) and one token repeated (cache on), for the target form's client IP. */
+export function formatLists(): Record<string, string[]> {
+  const env = Object.fromEntries(formatSchemes.map((scheme) => [`K_${scheme.replaceAll('-', '_')}`, formatKeys[scheme]]));
+  const gate = gateFor(
+    [
+      ...formatRoutes('raw', (s) => ({ env: `K_${s.replaceAll('-', '_')}` })),
+      ...formatRoutes('nginx', (s) => ({ env: `K_${s.replaceAll('-', '_')}` })),
+    ].filter(
+      (route, i, all) => all.findIndex((r) => (r as { prefix: string }).prefix === (route as { prefix: string }).prefix) === i,
+    ),
+    env,
+  );
+  const lists: Record<string, string[]> = {};
+  for (const scheme of formatSchemes) {
+    const sign = (path: string) =>
+      signedUrl(gate, {
+        path,
+        expiresSec: now + 3600,
+        ...(scheme === 'alta' ? { notBeforeSec: now - 7200 } : {}),
+        ...(scheme === 'alta' || scheme === 'nginx-secure-link' ? { clientIp } : {}),
+      });
+    lists[`${scheme} valid, distinct tokens`] = Array.from({ length: 10_000 }, (_, i) =>
+      sign(`/f/${scheme}/title-${i}/seg-${i % 7}.ts`),
+    );
+    lists[`${scheme} valid, one token repeated, verdict cache on`] = [sign(`/fc/${scheme}/title/seg.ts`)];
+  }
+  return lists;
+}
+
+/** Writes each format's key file into `work` (for `routes: "formats"`). */
+function formatKeyFiles(work: string): (scheme: FormatScheme) => object {
+  for (const scheme of formatSchemes) writeFileSync(join(work, `format-${scheme}.key`), formatKeys[scheme]);
+  return (scheme) => ({ file: `format-${scheme}.key` });
+}
+
 /** Where the auth listener reads the original request: headers, or the auth request's own target. */
 export type SourceForm = 'headers' | 'target';
 
@@ -60,6 +134,8 @@ export interface BenchServiceOptions {
   /** Default: target for uws (its only form), headers for node (the embedded default config's). */
   readonly form?: SourceForm;
   readonly extraListeners?: readonly object[];
+  /** Default: the azion, alta and hmac routes; "formats": every other format's; "formats-nginx": nginx-secure-link and azion. */
+  readonly routes?: 'default' | 'formats' | 'formats-nginx';
 }
 
 /** The form a service built from `options` reads. */
@@ -95,14 +171,17 @@ export function tokengateConfig(work: string, port: number, adminPort: number, o
       engine: options.engine ?? 'uws',
       listeners: [{ port, ...listenerSources(formOf(options)) }, ...(options.extraListeners ?? [])],
       admin: { port: adminPort },
-      routes: [
-        route('azion', '/my/', 'azion', 'azion.key', false),
-        route('alta', '/tv/', 'alta', 'alta.key', false),
-        route('hmac', '/vod/', 'hmac', 'hmac.key', false),
-        route('azion-cached', '/myc/', 'azion', 'azion.key', true),
-        route('alta-cached', '/tvc/', 'alta', 'alta.key', true),
-        route('hmac-cached', '/vodc/', 'hmac', 'hmac.key', true),
-      ],
+      routes:
+        options.routes === 'formats' || options.routes === 'formats-nginx'
+          ? formatRoutes(options.routes === 'formats' ? 'raw' : 'nginx', formatKeyFiles(work))
+          : [
+              route('azion', '/my/', 'azion', 'azion.key', false),
+              route('alta', '/tv/', 'alta', 'alta.key', false),
+              route('hmac', '/vod/', 'hmac', 'hmac.key', false),
+              route('azion-cached', '/myc/', 'azion', 'azion.key', true),
+              route('alta-cached', '/tvc/', 'alta', 'alta.key', true),
+              route('hmac-cached', '/vodc/', 'hmac', 'hmac.key', true),
+            ],
     }),
   );
   return file;

@@ -7,10 +7,11 @@
  * docs/security.md rule 11), which its config refuses. Every door must give every case the same
  * verdict. Then what is particular to Envoy HTTP mode and to
  * Caddy's forward_auth. Routes and paths are those of deploy/caddy/Caddyfile (/vod/, /live/).
+ * Real nginx with the shipped nginx.example.conf is a door too, on both engines.
  *
  * Over 250 lines: one table of cases through every door, started once; splitting it would split the table.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -18,7 +19,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
 import { encodeCheckRequest, envoyClient } from './helpers/envoy-wire.js';
-import { freePort } from './helpers/nginx.js';
+import { freePort, type RunningNginx, renderExampleConfig, startNginx } from './helpers/nginx.js';
 import { firstAnswer, insert, pooled, positions, probeBytes } from './helpers/raw-bytes.js';
 import { header, rawRequest } from './helpers/raw-http.js';
 import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
@@ -260,6 +261,7 @@ describe.each(['uws', 'node'] as const)('every door, %s engine', (engine: Engine
   let caddy: Awaited<ReturnType<typeof startCaddy>>;
   let caddyPort: number;
   let grpcClient: ReturnType<typeof envoyClient>;
+  let nginx: RunningNginx;
   const doors: Record<string, Door> = {};
 
   beforeAll(async () => {
@@ -333,6 +335,42 @@ describe.each(['uws', 'node'] as const)('every door, %s engine', (engine: Engine
         ? { status: 200, tokenStatus: verdict.headers['x-token-status'] }
         : { status: verdict.httpStatus || 403, tokenStatus: verdict.headers['x-token-status'] };
     };
+    // Real nginx with nginx.example.conf as shipped, in front of the listener it suits this engine:
+    // the target form for uws, the headers for node. The verdict is what nginx logged from
+    // tokengate's X-Token-Status (the shipped access log's verdict="…"); allowed: the file itself.
+    const nginxPort = await freePort();
+    const nginxPrefix = join(dir, `nginx-${engine}`);
+    execFileSync('chmod', ['-R', 'a+rX', dir]); // nginx's workers run unprivileged: they read the files
+    nginx = await startNginx(
+      renderExampleConfig({
+        listenPort: nginxPort,
+        tokengatePort: service.ports.get(engine === 'uws' ? 'nginx-target' : 'nginx')!,
+        prefix: nginxPrefix,
+        root,
+      }),
+      nginxPrefix,
+      nginxPort,
+    );
+    const accessLog = () => {
+      try {
+        return readFileSync(join(nginxPrefix, 'tokengate-access.log'), 'utf8').split('\n').filter(Boolean);
+      } catch {
+        return [];
+      }
+    };
+    doors['real nginx (nginx.example.conf)'] = async (uri) => {
+      const before = accessLog().length;
+      const response = await rawRequest(nginxPort, `GET ${uri} HTTP/1.1\r\nHost: files.example\r\nConnection: close\r\n\r\n`);
+      // nginx logs after it answered: wait for this request's line.
+      let lines = accessLog();
+      for (let waited = 0; lines.length === before && waited < 2000; waited += 10) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        lines = accessLog();
+      }
+      const tokenStatus = /verdict="([^"]*)"/.exec(lines[before] ?? '')?.[1];
+      if (response.status !== 200) return { status: response.status, tokenStatus };
+      return { status: response.body === files.get(uri.split('?')[0]!) ? 200 : -1, tokenStatus };
+    };
     if (engine === 'uws') return;
     caddyPort = await freePort();
     caddy = await startCaddy(caddyPort, service.ports.get('caddy')!);
@@ -362,7 +400,7 @@ describe.each(['uws', 'node'] as const)('every door, %s engine', (engine: Engine
 
   afterAll(async () => {
     grpcClient?.close();
-    await Promise.all([caddy?.stop(), service?.stop()]);
+    await Promise.all([caddy?.stop(), nginx?.stop(), service?.stop()]);
   });
 
   it('the same verdict for every case through every door', async () => {
@@ -376,7 +414,7 @@ describe.each(['uws', 'node'] as const)('every door, %s engine', (engine: Engine
       }
     }
     expect(table).toEqual(expected);
-    expect(Object.keys(doors)).toHaveLength(engine === 'uws' ? 2 : 5);
+    expect(Object.keys(doors)).toHaveLength(engine === 'uws' ? 3 : 6);
   });
 
   // Envoy HTTP mode (X-Real-IP) and Caddy (X-Forwarded-Uri) read header sources: the uws engine's

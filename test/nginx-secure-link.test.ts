@@ -21,6 +21,7 @@ import { docBlock } from './helpers/doc-blocks.js';
 import { gateFor } from './helpers/gates.js';
 import { freePort, type RunningNginx, renderExampleConfig, startNginx, withTestPaths } from './helpers/nginx.js';
 import { RawConnection } from './helpers/raw-http.js';
+import { scannedBy } from './helpers/scanned.js';
 import { type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const vectors = JSON.parse(readFileSync(new URL('./vectors/nginx-secure-link.json', import.meta.url), 'utf8')) as {
@@ -168,6 +169,21 @@ describe('nginx-secure-link: request values', () => {
     const m = createHash('md5').update(`/f ${secret}`).digest('base64url');
     expect(authorize(forever, `/f?md5=${m}`, undefined, 9_999_999_999).verdict).toBe(Verdict.allow);
     expect(authorize(forever, `/f?md5=${m}&expires=1`, undefined, now).verdict).toBe(Verdict.allow);
+  });
+});
+
+describe('nginx-secure-link: reading the query is linear in it', () => {
+  const gate = gateWith({ md5: '$secure_link_expires$uri$arg_user $secret' });
+  it.each([
+    ['"&" only', (n: number) => '&'.repeat(n)],
+    ['names without "="', (n: number) => 'a&'.repeat(n / 2)],
+    ['one "=" at the end', (n: number) => `${'&'.repeat(n)}x=1`],
+  ])('%s: indexOf scans at most 3 characters per query character', (_name, make) => {
+    for (const n of [1000, 8000]) {
+      const query = make(n);
+      const scanned = scannedBy(() => authorize(gate, `/f?${query}`, '192.0.2.1', 1_900_000_000));
+      expect(scanned).toBeLessThanOrEqual(3 * query.length);
+    }
   });
 });
 

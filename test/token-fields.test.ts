@@ -1,7 +1,8 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { noToken, tokenParamReader } from '../src/core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../src/core/unix-time.js';
 import { isRejection } from '../src/core/verdict.js';
+import { scannedBy } from './helpers/scanned.js';
 
 describe('time fields: exactly ten ASCII digits, no leading zero (docs/security.md rule 3)', () => {
   const parse = timeFieldParser('e');
@@ -59,22 +60,6 @@ describe('token parameters: raw, each exactly once', () => {
 });
 
 describe('query parsing is linear in the query (issue: "?" + 8,180 "&" cost ≈0.5 ms a decision)', () => {
-  /** Characters String.prototype.indexOf looks at while `run` parses long strings (a count, not a time). */
-  function scannedBy(run: () => void): number {
-    const original = String.prototype.indexOf;
-    let scanned = 0;
-    const spy = vi.spyOn(String.prototype, 'indexOf').mockImplementation(function (this: string, search, from) {
-      const found = original.call(this, search, from);
-      if (this.length > 1000) scanned += (found < 0 ? this.length : found) - Math.max(0, from ?? 0);
-      return found;
-    });
-    try {
-      run();
-    } finally {
-      spy.mockRestore();
-    }
-    return scanned;
-  }
   const read = tokenParamReader(['st', 'e']);
   it.each([
     ['"&" only', (n: number) => '&'.repeat(n)],

@@ -189,11 +189,17 @@ function requestValues(sources: readonly ValueSource[]): RequestValues {
     const values: (string | undefined)[] = new Array(args.length).fill(undefined);
     if (args.length === 0 || query === '') return values;
     let start = 0;
+    // Linear: the "=" found last is reused until the pairs pass it (searching it again from every
+    // "&" of "?&&&…" would be quadratic).
+    let eq = -1;
     while (start <= query.length) {
       let end = query.indexOf('&', start);
       if (end < 0) end = query.length;
-      const eq = query.indexOf('=', start);
-      const nameEnd = eq >= 0 && eq < end ? eq : end;
+      if (eq < start) {
+        eq = query.indexOf('=', start);
+        if (eq < 0) eq = query.length;
+      }
+      const nameEnd = eq < end ? eq : end;
       const name = query.slice(start, nameEnd).toLowerCase();
       const index = args.indexOf(name);
       if (index >= 0) {
@@ -203,7 +209,6 @@ function requestValues(sources: readonly ValueSource[]): RequestValues {
       } else if (name.includes('%') && args.includes(safeDecode(name).toLowerCase())) {
         return encodedName;
       }
-      // Resume after this pair; an "=" search past `end` is redone from the next pair (bounded by the pair).
       start = end + 1;
     }
     return values;
