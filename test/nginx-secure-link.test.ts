@@ -11,6 +11,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileGate } from '../src/config/compile-gate.js';
+import { parseConfig } from '../src/config/parse-config.js';
 import { authorize, findRoute } from '../src/core/authorize.js';
 import { parseClientIp } from '../src/core/client-ip.js';
 import { nginxTarget } from '../src/core/nginx-uri.js';
@@ -96,6 +98,48 @@ describe('nginx-secure-link: configuration', () => {
   });
 });
 
+describe('nginx-secure-link: warnings and config problems', () => {
+  const compile = (routes: unknown[]) => {
+    const config = parseConfig({ listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }], routes });
+    if (Array.isArray(config)) throw new Error(config.join());
+    return compileGate(config, { baseDir: '/', env: { K: secret } });
+  };
+  const route = (md5: string, prefix = '/s/') => ({
+    name: 'sl',
+    prefix,
+    scheme: 'nginx-secure-link',
+    keys: [{ id: 'k', env: 'K' }],
+    options: { md5 },
+  });
+  it('warns where a value can move into the next, as the documented expression lets it', () => {
+    expect(compile([route(documented)]).warnings).toEqual([expect.stringContaining('$uri and $remote_addr are adjacent')]);
+    expect(compile([route('$secure_link_expires$remote_addr$uri $secret')]).warnings).toEqual([]);
+    expect(compile([route('$secure_link_expires$uri $remote_addr $secret')]).warnings).toEqual([]);
+    expect(compile([route('$secure_link_expires$uri$arg_u$http_x_t $secret')]).warnings).toHaveLength(2);
+    // The move the warning describes, shown: a link for /a/b1 from 2.3.4.5 opens /a/b from 12.3.4.5.
+    const gate = compile([route(documented, '/a/')]).gate;
+    const live = 1_900_000_060;
+    const uri = `/a/b1?md5=${token('/a/b1', live, '2.3.4.5')}&expires=${live}`;
+    expect(authorize(gate, uri.replace('/a/b1?', '/a/b?'), '12.3.4.5', 1_900_000_000).verdict).toBe(Verdict.allow);
+  });
+  it('refuses two prefixes that nginx reads as one', () => {
+    const other = { name: 'az', prefix: '/%61/', scheme: 'azion', keys: [{ id: 'k', env: 'K' }] };
+    expect(compile([route(documented, '/a/'), other]).problems).toEqual([
+      expect.stringContaining('the same prefix as nginx reads it'),
+    ]);
+  });
+  it('a stream scope counts its segments after the prefix as nginx reads it', () => {
+    const streamRoute = { ...route('$secure_link_expires$uri $secret', '/%74v/'), stream: { playlist: 'index.m3u8', depth: 1 } };
+    const gate = gateFor([streamRoute], { K: secret });
+    const live = 1_900_000_060;
+    const md5 = createHash('md5').update(`${live}/tv/c/index.m3u8 ${secret}`).digest('base64url');
+    const q = `md5=${md5}&expires=${live}`;
+    expect(authorize(gate, `/tv/c/seg-1.ts?${q}`, undefined, 1_900_000_000).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, `/%74v/c/x/../seg-1.ts?${q}`, undefined, 1_900_000_000).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, `/tv/d/seg-1.ts?${q}`, undefined, 1_900_000_000).verdict).toBe(Verdict.forged);
+  });
+});
+
 describe('nginx-secure-link: $remote_addr as nginx writes it', () => {
   it.each([
     ['127.0.0.1', '127.0.0.1'],
@@ -153,6 +197,20 @@ describe('nginx-secure-link: request values', () => {
     expect(decide(`/f?user=alice&${q}`, 't1', null)).toBe(Verdict.malformed);
     expect(decide(`/f?user=alice&${q}&md5=${m}`, 't1', 'sid=s9')).toBe(Verdict.malformed);
   });
+  it('refuses a header or cookie value outside ASCII (a door that decodes UTF-8 would hash other bytes)', () => {
+    const m = md5('/f', 'alice', 'A', 's9');
+    const q = `user=alice&md5=${m}&expires=${expires}`;
+    expect(authorize(gate, `/f?${q}`, undefined, now, headers('A', 'sid=s9')).verdict).toBe(Verdict.allow);
+    for (const [tenant, cookie] of [
+      ['\u0141', 'sid=s9'],
+      ['\u6c41', 'sid=s9'],
+      ['\u00c1', 'sid=s9'],
+      ['A', 'sid=\u0161'],
+    ] as const) {
+      expect(authorize(gate, `/f?${q}`, undefined, now, headers(tenant, cookie)).verdict).toBe(Verdict.malformed);
+    }
+  });
+
   it('the signer refuses what it cannot know', () => {
     expect(() => findRoute(gate, '/f')!.scheme.sign({ path: '/f', expiresSec: expires })).toThrow(/\$arg_user/);
     const noExpiry = gateWith({ secureLink: '$arg_md5', md5: '$uri $secret' });
@@ -234,6 +292,7 @@ describe('nginx-secure-link: the same answers as real nginx secure_link', () => 
   let oracle: RunningNginx;
   let shipped: RunningNginx;
   let tokengate: RunningService;
+  let tokengatePortOf: number;
   const now = () => Math.floor(Date.now() / 1000);
 
   beforeAll(async () => {
@@ -255,9 +314,17 @@ describe('nginx-secure-link: the same answers as real nginx secure_link', () => 
           keys: [{ id: 'k', file: 'sl.key' }],
           options: { md5: documented },
         },
+        {
+          name: 'cookie',
+          prefix: '/c/',
+          scheme: 'nginx-secure-link',
+          keys: [{ id: 'k', file: 'sl.key' }],
+          options: { md5: '$secure_link_expires$uri|$cookie_sid $secret' },
+        },
       ],
     });
     tokengate = await startService(['serve', '--config', configFile]);
+    tokengatePortOf = tokengatePort;
     const shippedPort = await freePort();
     const shippedPrefix = join(dir, 'shipped');
     const shippedConfig = renderExampleConfig({ listenPort: shippedPort, tokengatePort, prefix: shippedPrefix, root }).replace(
@@ -275,6 +342,13 @@ describe('nginx-secure-link: the same answers as real nginx secure_link', () => 
         `        listen 127.0.0.1:${oraclePort};`,
         `        listen [::1]:${oraclePort};`,
         `        root ${root};`,
+        '        location /c/ {',
+        '            secure_link $arg_md5,$arg_expires;',
+        `            secure_link_md5 "$secure_link_expires$uri|$cookie_sid ${secret}";`,
+        '            if ($secure_link = "") { return 403; }',
+        '            if ($secure_link = "0") { return 410; }',
+        '            return 200 "ok";',
+        '        }',
         '        location / {',
         '            secure_link $arg_md5,$arg_expires;',
         `            secure_link_md5 "$secure_link_expires$uri$remote_addr ${secret}";`,
@@ -375,6 +449,49 @@ describe('nginx-secure-link: the same answers as real nginx secure_link', () => 
     // Every answer occurs, or the comparison proves little.
     expect([...statuses].sort()).toEqual(['200', '400', '403', '410']);
     expect(compared).toBeGreaterThan(700);
+  });
+
+  it('reads $cookie_ as nginx does, and refuses a cookie nginx could read twice', async () => {
+    const live = now() + 300;
+    const link = (sid: string) =>
+      `/c/f?md5=${createHash('md5').update(`${live}/c/f|${sid} ${secret}`).digest('base64url')}&expires=${live}`;
+    const send = async (port: number, request: string) => {
+      const connection = await RawConnection.open(port);
+      try {
+        connection.write(request);
+        return (await connection.read()).status;
+      } finally {
+        connection.destroy();
+      }
+    };
+    const asNginx = (target: string, cookie: string) =>
+      send(oracle.port, `GET ${target} HTTP/1.1\r\nHost: files\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`);
+    const asTokengate = (target: string, cookie: string) =>
+      send(
+        tokengatePortOf,
+        `GET /auth HTTP/1.1\r\nHost: t\r\nX-Original-URI: ${target}\r\nX-Real-IP: 127.0.0.1\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`,
+      );
+    // Same answers: nginx's separators, spaces, case, and values that run to ";" (a "," included).
+    for (const [cookie, signedFor] of [
+      ['sid=alice', 'alice'],
+      ['a=1; SID=alice', 'alice'],
+      ['a=1,sid=alice', 'alice'],
+      ['sid = alice', 'alice'],
+      ['sidx=1; sid=alice', 'alice'],
+      ['a=1', ''],
+      ['sid\t=alice', ''],
+      ['sid=bob', 'alice'],
+    ] as const) {
+      const target = link(signedFor);
+      expect([cookie, await asTokengate(target, cookie)]).toEqual([cookie, await asNginx(target, cookie)]);
+    }
+    // Stricter: nginx reads the first "sid" (bob), an application may read the other: refused.
+    expect(await asNginx(link('bob'), 'a=1, sid=bob; sid=alice')).toBe(200);
+    expect(await asTokengate(link('alice'), 'a=1, sid=bob; sid=alice')).toBe(403);
+    expect(await asTokengate(link('bob'), 'a=1, sid=bob; sid=alice')).toBe(403);
+    // A value running past a "," holds another cookie's start: nginx reads "alice, b=2"; tokengate refuses "sid" seen twice only when it is.
+    expect(await asNginx(link('alice, b=2'), 'sid=alice, b=2')).toBe(200);
+    expect(await asTokengate(link('alice, b=2'), 'sid=alice, b=2')).toBe(200);
   });
 
   it("tokengate's signer makes links real nginx accepts", async () => {

@@ -123,6 +123,13 @@ describe('wowza: semantics', () => {
     expect(decide(open)).toBe(Verdict.malformed);
     expect(decide(open, 9_999_999_999, gateWith({ endTime: 'optional' }))).toBe(Verdict.allow);
   });
+  it('a short custom prefix does not refuse unrelated parameters that start like it in another case', () => {
+    const short = gateWith({ prefix: 'tok' });
+    const url = phpUrl(['', '/live/_definst_/cam1', 'playlist.m3u8', secret, now - 10, now + 60, null, 'tok']);
+    expect(decide(url, now, short)).toBe(Verdict.allow);
+    expect(decide(`${url}&Tokyo=1&TOKEN=2`, now, short)).toBe(Verdict.allow);
+    expect(decide(`${url}&TOKHASH=x`, now, short)).toBe(Verdict.malformed);
+  });
   it('writes the client IP as Java does', () => {
     expect(javaAddressText(parseClientIp('2001:db8::1')!)).toBe('2001:db8:0:0:0:0:0:1');
     expect(javaAddressText(parseClientIp('::ffff:192.0.2.1')!)).toBe('192.0.2.1');

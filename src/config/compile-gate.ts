@@ -126,6 +126,8 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
       }
       options = resolved;
     }
+    for (const warning of scheme.warnings?.(route.options) ?? [])
+      warnings.push(`route "${route.name}" (${route.prefix}): ${warning}`);
     if (keys.length !== route.keys.length || !secretsLoaded) continue;
     routes.push({
       name: route.name,
@@ -134,7 +136,11 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
       clientIp: scheme.clientIp,
       keyIds: keys.map((key) => key.id),
       scheme: scheme.create(keys, options, route.prefix),
-      signedPath: route.stream === undefined ? sameAsRequest : streamSignedPath(route.prefix, route.stream),
+      // A route that reads nginx's $uri counts its stream's segments after the prefix as nginx reads it.
+      signedPath:
+        route.stream === undefined
+          ? sameAsRequest
+          : streamSignedPath(scheme.nginxUri === true ? nginxPrefixOf(route.prefix) : route.prefix, route.stream),
       // A new gate (config load or reload) means new caches: nothing verified under old keys survives.
       // Stream routes reuse one token for every playlist and segment, so lookups mostly hit there.
       cache: (route.verdictCache ?? route.stream !== undefined) ? verdictCache(config.verdictCache.maxEntries) : undefined,
@@ -149,7 +155,21 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
       nginxPrefix: nginxMode ? nginxPrefixOf(route.prefix) : undefined,
     });
   }
-  // Routes are chosen on nginx's $uri once one route's format signs it: each prefix as nginx reads it.
+  // Routes are chosen on nginx's $uri once one route's format signs it: each prefix as nginx reads it,
+  // and two prefixes that read the same would leave one route unreachable.
+  if (nginxMode) {
+    const seen = new Map<string, string>();
+    for (const route of routes) {
+      const read = route.nginxPrefix ?? route.prefix;
+      const other = seen.get(read);
+      if (other !== undefined) {
+        problems.push(
+          `routes: "${other}" and "${route.prefix}" are the same prefix as nginx reads it (${JSON.stringify(read)}): one route would never be reached`,
+        );
+      }
+      seen.set(read, route.prefix);
+    }
+  }
   const nginxRoutes = nginxMode
     ? [...routes].sort((a, b) => (b.nginxPrefix ?? b.prefix).length - (a.nginxPrefix ?? a.prefix).length)
     : undefined;

@@ -17,7 +17,6 @@ import { hash } from 'node:crypto';
 import type { ClientIp } from '../core/client-ip.js';
 import { canonicalIp, parseClientIp } from '../core/client-ip.js';
 import { digestEquals } from '../core/digest-equals.js';
-import { trimOws } from '../core/http-whitespace.js';
 import { nginxTarget } from '../core/nginx-uri.js';
 import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
@@ -65,6 +64,8 @@ const md5Pattern = /^[A-Za-z0-9_-]{21}[AQgw](?:==)?$/;
 const badMd5 = m('the hash must be 22 characters of base64url (an MD5 digest), optionally followed by "=="');
 const noClientIp = rejection(Verdict.badSource, 'the expression signs $remote_addr but the request has no usable client IP');
 const nameChar = /[A-Za-z0-9_]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range is the point
+const nonAscii = /[^\x00-\x7f]/;
 
 function describe(source: ValueSource): string {
   return `$${source.from}_${source.from === 'http' ? source.name.replaceAll('-', '_') : source.name}`;
@@ -181,6 +182,7 @@ function requestValues(sources: readonly ValueSource[]): RequestValues {
   }
   const args = unique.filter((s) => s.from === 'arg').map((s) => s.name);
   const repeated = unique.map((s) => m(`${describe(s)} is given more than once (which one would the origin read?)`));
+  const notAscii = unique.map((s) => m(`${describe(s)} holds a character outside ASCII`));
   const encodedName = m('a parameter the expression reads is given with a percent-encoded name');
   const bareName = m('a parameter the expression reads has no "="');
   const argIndex = unique.map((s) => (s.from === 'arg' ? args.indexOf(s.name) : -1));
@@ -223,14 +225,17 @@ function requestValues(sources: readonly ValueSource[]): RequestValues {
       for (const [i, source] of unique.entries()) {
         if (source.from === 'arg') {
           out.push(argValues[argIndex[i]!]);
-        } else if (source.from === 'http') {
-          const value = headers.get(source.name);
-          if (value === null) return repeated[i]!;
-          out.push(value);
         } else {
-          cookieValues ??= readCookies(headers.get('cookie'), cookies);
-          if (cookieValues === undefined || isRejection(cookieValues)) return cookieValues ?? repeated[i]!;
-          const value = cookieValues[cookies.indexOf(source.name)];
+          let value: string | undefined | null;
+          if (source.from === 'http') value = headers.get(source.name);
+          else {
+            cookieValues ??= readCookies(headers.get('cookie'), cookies);
+            if (isRejection(cookieValues)) return cookieValues;
+            value = cookieValues[cookies.indexOf(source.name)];
+          }
+          if (value === null) return repeated[i]!;
+          // Bytes a door may have decoded otherwise (the gRPC door reads UTF-8): ASCII only.
+          if (value !== undefined && nonAscii.test(value)) return notAscii[i]!;
           out.push(value);
         }
       }
@@ -240,19 +245,37 @@ function requestValues(sources: readonly ValueSource[]): RequestValues {
 }
 
 const repeatedCookie = m('a cookie the expression reads is given more than once (which one would the origin read?)');
+const SPACE = 0x20;
 
-/** Cookies by name in any case, as nginx's `$cookie_…` matches them; a name given twice is refused. */
+/**
+ * Cookies as nginx 1.22's `$cookie_…` reads them (ngx_http_parse_multi_header_lines): a cookie
+ * starts the header or follows ";" or "," and spaces; its name matches in any case, then spaces,
+ * "=", spaces; its value runs to the next ";" (a "," included). Every start is looked at, so a
+ * name found twice (also inside another cookie's value, after a ",") is refused.
+ */
 function readCookies(header: string | undefined | null, names: readonly string[]): (string | undefined)[] | Rejection {
   if (header === null) return repeatedCookie;
   const values: (string | undefined)[] = new Array(names.length).fill(undefined);
   if (header === undefined) return values;
-  for (const pair of header.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq < 0) continue;
-    const index = names.indexOf(trimOws(pair.slice(0, eq)).toLowerCase());
-    if (index < 0) continue;
-    if (values[index] !== undefined) return repeatedCookie;
-    values[index] = trimOws(pair.slice(eq + 1));
+  const end = header.length;
+  let start = 0;
+  while (start < end) {
+    for (const [i, name] of names.entries()) {
+      if (header.slice(start, start + name.length).toLowerCase() !== name) continue;
+      let p = start + name.length;
+      while (p < end && header.charCodeAt(p) === SPACE) p++;
+      if (p >= end || header.charCodeAt(p) !== 0x3d) continue;
+      p++;
+      while (p < end && header.charCodeAt(p) === SPACE) p++;
+      if (values[i] !== undefined) return repeatedCookie;
+      const last = header.indexOf(';', p);
+      values[i] = header.slice(p, last < 0 ? end : last);
+    }
+    while (start < end) {
+      const code = header.charCodeAt(start++);
+      if (code === 0x3b || code === 0x2c) break;
+    }
+    while (start < end && header.charCodeAt(start) === SPACE) start++;
   }
   return values;
 }
@@ -336,8 +359,7 @@ function create(keys: readonly RouteKey[], options: NginxSecureLinkOptions): Tok
         address = nginxAddressText(clientIp);
       }
       const parts = evaluate(path, expiresText, address, read);
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range is the point
-      const ascii = parts.every((part) => !/[^\x00-\x7f]/.test(part));
+      const ascii = parts.every((part) => !nonAscii.test(part));
       return { parts, ascii, md5: signature.slice(0, 22), signature, expiresSec, notBeforeSec: 0 };
     },
     verify: (token) => matches(token) >= 0,
@@ -456,6 +478,29 @@ function readOptions(raw: Readonly<Record<string, unknown>>, path: string): Ngin
   return { hash: hashSource, expires: expiresSource, md5 };
 }
 
+/** Variables of request values whose end can move into the next one when nothing separates them. */
+function variableLength(item: ExpressionItem | undefined): string | undefined {
+  if (item === undefined || !('variable' in item)) return undefined;
+  if (item.variable === 'uri') return '$uri';
+  if (item.variable === 'remote_addr') return '$remote_addr';
+  if (item.variable === 'value') return describe(item.source);
+  return undefined;
+}
+
+/** Adjacent request values with no separator: a signed value's end can move into the next (as in nginx). */
+function warnings(options: NginxSecureLinkOptions): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < options.md5.length; i++) {
+    const [a, b] = [variableLength(options.md5[i]), variableLength(options.md5[i + 1])];
+    // The IP's text never holds "/", and $uri always starts with one: that boundary cannot move.
+    if (a === undefined || b === undefined || (a === '$remote_addr' && b === '$uri')) continue;
+    out.push(
+      `md5: ${a} and ${b} are adjacent with nothing between them, so one value's end can move into the other (with "$uri$remote_addr", a link for /a/b1 from 2.3.4.5 also opens /a/b from 12.3.4.5; nginx reads it the same way): put a separator between them, in this expression and in your signers`,
+    );
+  }
+  return out;
+}
+
 const signOptions: readonly SignOption[] = ['clientIp'];
 
 export const nginxSecureLink: SchemeDefinition<NginxSecureLinkOptions> = {
@@ -475,5 +520,6 @@ export const nginxSecureLink: SchemeDefinition<NginxSecureLinkOptions> = {
   ],
   keyProblem: textSecretProblem,
   readOptions,
+  warnings,
   create,
 };

@@ -43,6 +43,8 @@ export interface SchemeDefinition<O = unknown> {
   readonly keyEncodings: readonly KeyEncoding[];
   /** Why a loaded secret cannot serve this format, or undefined when it can. */
   keyProblem(secret: Buffer): string | undefined;
+  /** What to say loudly at startup about options that are valid but weak (never key material). */
+  warnings?(options: O): readonly string[];
   /** A route's raw `options` object (`{}` when absent) as typed options, or every problem (prefixed with `path`). */
   readOptions(raw: Readonly<Record<string, unknown>>, path: string): O | OptionProblems;
   /** Lowercase names of the request headers a route with these options reads (cookie, token header). */

@@ -72,7 +72,7 @@ function create(keys: readonly RouteKey[], options: WowzaOptions): TokenScheme<W
   const hashName = `${prefix}hash`;
   const startName = `${prefix}starttime`;
   const endName = `${prefix}endtime`;
-  const lowerPrefix = prefix.toLowerCase();
+  const ownNames = [hashName, startName, endName].map((name) => name.toLowerCase());
   const digestPattern = digestPatterns[algorithm];
   const parseStart = timeFieldParser(startName);
   const parseEnd = timeFieldParser(endName);
@@ -83,7 +83,7 @@ function create(keys: readonly RouteKey[], options: WowzaOptions): TokenScheme<W
   const repeated = m(`a ${prefix} parameter appears more than once`);
   const badName = m(`a ${prefix} parameter name must be ${prefix} then letters, digits, "_", "." or "-"`);
   const badValue = m(`a ${prefix} parameter value must be at most 256 letters, digits or "._~-" (no escapes)`);
-  const otherCase = m(`a parameter is named like ${prefix} in another case or percent-encoded`);
+  const otherCase = m(`${hashName}, ${startName} or ${endName} is given in another case or percent-encoded`);
   const tooMany = m(`more than ${maxItems} ${prefix} parameters`);
   const endBeforeStart = m(`${endName} is before ${startName}`);
 
@@ -109,8 +109,8 @@ function create(keys: readonly RouteKey[], options: WowzaOptions): TokenScheme<W
           const eq = pair.indexOf('=');
           const name = eq < 0 ? pair : pair.slice(0, eq);
           if (!name.startsWith(prefix)) {
-            const lower = (name.includes('%') ? safeDecode(name) : name).toLowerCase();
-            if (lower.startsWith(lowerPrefix)) return otherCase;
+            // The hash and the times in another case or percent-encoded: which one would Wowza read?
+            if (ownNames.includes((name.includes('%') ? safeDecode(name) : name).toLowerCase())) return otherCase;
             continue;
           }
           if (eq < 0 || !suffixPattern.test(name.slice(prefix.length))) return badName;
