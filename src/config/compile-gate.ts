@@ -143,7 +143,11 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
           : streamSignedPath(scheme.nginxUri === true ? nginxPrefixOf(route.prefix) : route.prefix, route.stream),
       // A new gate (config load or reload) means new caches: nothing verified under old keys survives.
       // Stream routes reuse one token for every playlist and segment, so lookups mostly hit there.
-      cache: (route.verdictCache ?? route.stream !== undefined) ? verdictCache(config.verdictCache.maxEntries) : undefined,
+      // Formats whose verification costs far more than a lookup (CloudFront's public keys) have it on by default.
+      cache:
+        (route.verdictCache ?? (route.stream !== undefined || scheme.verdictCacheByDefault === true))
+          ? verdictCache(config.verdictCache.maxEntries)
+          : undefined,
       verdicts: routeVerdicts({
         clientIp: scheme.clientIp,
         startTimes: scheme.signOptions.includes('notBeforeSec'),

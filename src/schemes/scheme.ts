@@ -39,6 +39,8 @@ export interface SchemeDefinition<O = unknown> {
    * merged) rather than the raw path: its routes get that path, and routes are then chosen on it.
    */
   readonly nginxUri?: boolean;
+  /** The verdict cache is on for this format's routes unless a route says otherwise (verification costs far more than a lookup). */
+  readonly verdictCacheByDefault?: boolean;
   /** Accepted key encodings; the first is the default. */
   readonly keyEncodings: readonly KeyEncoding[];
   /** Why a loaded secret cannot serve this format, or undefined when it can. */

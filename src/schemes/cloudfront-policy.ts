@@ -1,0 +1,225 @@
+/**
+ * CloudFront custom policies, read strictly (docs/cloudfront.md): JSON of exactly the documented
+ * shape, one statement, each key once, integers for times, nothing unknown.
+ *   {"Statement":[{"Resource":"<url with * and ?>",
+ *                  "Condition":{"DateLessThan":{"AWS:EpochTime":<t>},
+ *                               "DateGreaterThan":{"AWS:EpochTime":<t>},
+ *                               "IpAddress":{"AWS:SourceIp":"<a.b.c.d[/n]>"}}}]}
+ * A small parser of its own: JSON.parse keeps the last of two equal keys without a word, and
+ * this text is read only after its signature is known to be genuine, so it stays short (at most
+ * 4096 bytes, nesting at most 6) and linear.
+ */
+
+export interface SourceRange {
+  readonly text: string;
+  readonly network: number;
+  readonly mask: number;
+}
+
+export interface CloudFrontPolicy {
+  /** undefined: the statement has no Resource (every URL the key is trusted for). */
+  readonly resource: string | undefined;
+  readonly dateLessThan: number;
+  readonly dateGreaterThan: number | undefined;
+  readonly sourceIp: SourceRange | undefined;
+}
+
+export const maxPolicyBytes = 4096;
+const maxDepth = 6;
+
+type Json = string | number | JsonObject | Json[];
+interface JsonObject {
+  readonly [key: string]: Json;
+}
+
+class JsonError extends Error {}
+
+/** A strict JSON reader: objects with unique keys, arrays, strings, non-negative integers; nothing else. */
+function readJson(text: string): Json {
+  let i = 0;
+  const space = () => {
+    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+  };
+  const expect = (char: string) => {
+    space();
+    if (text[i] !== char) throw new JsonError(`expected "${char}" at ${i}`);
+    i++;
+  };
+  const string = (): string => {
+    expect('"');
+    let out = '';
+    for (;;) {
+      const char = text[i++];
+      if (char === undefined) throw new JsonError('unterminated string');
+      if (char === '"') return out;
+      if (char.charCodeAt(0) < 0x20) throw new JsonError('control character in a string');
+      if (char !== '\\') {
+        out += char;
+        continue;
+      }
+      const escape = text[i++];
+      const simple: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+      if (escape !== undefined && simple[escape] !== undefined) out += simple[escape];
+      else if (escape === 'u' && /^[0-9A-Fa-f]{4}$/.test(text.slice(i, i + 4))) {
+        out += String.fromCharCode(Number.parseInt(text.slice(i, i + 4), 16));
+        i += 4;
+      } else throw new JsonError('bad escape in a string');
+    }
+  };
+  const value = (depth: number): Json => {
+    if (depth > maxDepth) throw new JsonError('nested too deeply');
+    space();
+    const char = text[i];
+    if (char === '"') return string();
+    if (char === '{') {
+      i++;
+      const object: Record<string, Json> = {};
+      space();
+      if (text[i] === '}') {
+        i++;
+        return object;
+      }
+      for (;;) {
+        const key = string();
+        if (Object.hasOwn(object, key)) throw new JsonError(`"${key}" appears twice`);
+        expect(':');
+        object[key] = value(depth + 1);
+        space();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        expect('}');
+        return object;
+      }
+    }
+    if (char === '[') {
+      i++;
+      const array: Json[] = [];
+      space();
+      if (text[i] === ']') {
+        i++;
+        return array;
+      }
+      for (;;) {
+        array.push(value(depth + 1));
+        space();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        expect(']');
+        return array;
+      }
+    }
+    const digits = /^(0|[1-9][0-9]{0,10})(?![0-9.eE])/.exec(text.slice(i, i + 12));
+    if (digits === null) throw new JsonError(`unexpected ${char === undefined ? 'end' : `"${char}"`} at ${i}`);
+    i += digits[1]!.length;
+    return Number(digits[1]);
+  };
+  const out = value(0);
+  space();
+  if (i !== text.length) throw new JsonError('text after the policy');
+  return out;
+}
+
+const isObject = (value: Json | undefined): value is JsonObject =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function onlyKeys(object: JsonObject, where: string, required: readonly string[], optional: readonly string[]): void {
+  for (const key of Object.keys(object)) {
+    if (!required.includes(key) && !optional.includes(key)) throw new JsonError(`${where} has an unknown field "${key}"`);
+  }
+  for (const key of required) if (!Object.hasOwn(object, key)) throw new JsonError(`${where} has no "${key}"`);
+}
+
+function epochTime(condition: Json | undefined, where: string): number {
+  if (!isObject(condition)) throw new JsonError(`${where} must be an object`);
+  onlyKeys(condition, where, ['AWS:EpochTime'], []);
+  const time = condition['AWS:EpochTime'];
+  if (typeof time !== 'number' || time > 9_999_999_999) throw new JsonError(`${where}."AWS:EpochTime" must be unix seconds`);
+  return time;
+}
+
+/** An IPv4 address with an optional /0-32 mask, canonical dotted quad. */
+function sourceRange(text: string): SourceRange | undefined {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(text);
+  if (match === null) return undefined;
+  const octets = match.slice(1, 5).map((octet) => (octet.length > 1 && octet.startsWith('0') ? 256 : Number(octet)));
+  const bits = match[5] === undefined ? 32 : match[5].length > 1 && match[5].startsWith('0') ? 33 : Number(match[5]);
+  if (octets.some((octet) => octet > 255) || bits > 32) return undefined;
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  const address = ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0;
+  return { text, network: (address & mask) >>> 0, mask };
+}
+
+/** The policy, or why it is refused. */
+export function parsePolicy(text: string): CloudFrontPolicy | string {
+  if (text.length > maxPolicyBytes) return `the policy is longer than ${maxPolicyBytes} bytes`;
+  try {
+    const root = readJson(text);
+    if (!isObject(root)) throw new JsonError('the policy must be an object');
+    onlyKeys(root, 'the policy', ['Statement'], []);
+    const statements = root.Statement;
+    if (!Array.isArray(statements) || statements.length !== 1) throw new JsonError('Statement must hold exactly one statement');
+    const statement = statements[0];
+    if (!isObject(statement)) throw new JsonError('the statement must be an object');
+    onlyKeys(statement, 'the statement', ['Condition'], ['Resource']);
+    const resource = statement.Resource;
+    if (resource !== undefined && (typeof resource !== 'string' || resource === ''))
+      throw new JsonError('Resource must be a URL');
+    const condition = statement.Condition;
+    if (!isObject(condition)) throw new JsonError('Condition must be an object');
+    onlyKeys(condition, 'Condition', ['DateLessThan'], ['DateGreaterThan', 'IpAddress']);
+    const dateLessThan = epochTime(condition.DateLessThan, 'DateLessThan');
+    const dateGreaterThan =
+      condition.DateGreaterThan === undefined ? undefined : epochTime(condition.DateGreaterThan, 'DateGreaterThan');
+    let sourceIp: SourceRange | undefined;
+    if (condition.IpAddress !== undefined) {
+      const ip = condition.IpAddress;
+      if (!isObject(ip)) throw new JsonError('IpAddress must be an object');
+      onlyKeys(ip, 'IpAddress', ['AWS:SourceIp'], []);
+      const range = ip['AWS:SourceIp'];
+      sourceIp = typeof range === 'string' ? sourceRange(range) : undefined;
+      if (sourceIp === undefined) throw new JsonError('"AWS:SourceIp" must be an IPv4 address or CIDR range (a.b.c.d/n)');
+    }
+    return { resource: resource as string | undefined, dateLessThan, dateGreaterThan, sourceIp };
+  } catch (error) {
+    if (error instanceof JsonError) return error.message;
+    throw error;
+  }
+}
+
+/**
+ * CloudFront's Resource match: "*" any run of characters (none included), "?" exactly one, the
+ * rest literal, over the whole URL. Greedy, leftmost segments: each text character is looked at a
+ * bounded number of times per pattern segment, and the pattern is signed (read after the signature).
+ */
+export function resourceMatches(pattern: string, url: string): boolean {
+  const segments = pattern.split('*');
+  const matchAt = (segment: string, at: number) => {
+    if (at + segment.length > url.length) return false;
+    for (let k = 0; k < segment.length; k++) if (segment[k] !== '?' && segment[k] !== url[at + k]) return false;
+    return true;
+  };
+  if (segments.length === 1) return pattern.length === url.length && matchAt(pattern, 0);
+  const first = segments[0]!;
+  const last = segments[segments.length - 1]!;
+  if (!matchAt(first, 0) || first.length + last.length > url.length || !matchAt(last, url.length - last.length)) return false;
+  let at = first.length;
+  const end = url.length - last.length;
+  for (let s = 1; s < segments.length - 1; s++) {
+    const segment = segments[s]!;
+    if (segment === '') continue;
+    let found = -1;
+    for (let p = at; p + segment.length <= end; p++) {
+      if (matchAt(segment, p)) {
+        found = p;
+        break;
+      }
+    }
+    if (found < 0) return false;
+    at = found + segment.length;
+  }
+  return true;
+}

@@ -1,0 +1,369 @@
+/**
+ * AWS CloudFront signed URLs and signed cookies (docs/cloudfront.md): a public-key format.
+ *   canned: <url>[?query&]Expires=<t>&Key-Pair-Id=<id>&Signature=<sig>[&Hash-Algorithm=SHA256]
+ *           signs {"Statement":[{"Resource":"<url>","Condition":{"DateLessThan":{"AWS:EpochTime":<t>}}}]}
+ *   custom: <url>[?query&]Policy=<b64>&Key-Pair-Id=<id>&Signature=<sig>[&Hash-Algorithm=SHA256]
+ *           signs the policy's bytes (cloudfront-policy.ts reads it)
+ *   cookies: CloudFront-Expires or CloudFront-Policy, CloudFront-Signature, CloudFront-Key-Pair-Id,
+ *            CloudFront-Hash-Algorithm
+ * b64 is CloudFront's base64 ("+" "=" "/" written "-" "_" "~"), sig the RSA (PKCS#1 v1.5) or
+ * ECDSA (DER) signature of SHA-1, or SHA-256 when the request says so, by the public key that
+ * Key-Pair-Id names. <url> is the route's base URL, the path and the query before the
+ * CloudFront parameters, as received. Valid while now < DateLessThan and, if given,
+ * now > DateGreaterThan. The Resource and the client IP are compared only after the signature.
+ */
+import { createPrivateKey, createPublicKey, createSign, type KeyObject, verify } from 'node:crypto';
+import { parseClientIp } from '../core/client-ip.js';
+import { cookieValue } from '../core/cookie-value.js';
+import { type SignOption, SignRequestError } from '../core/sign-request.js';
+import { checkSignRequest } from '../core/signable-path.js';
+import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
+import { type Rejection, rejection, Verdict } from '../core/verdict.js';
+import { type CloudFrontPolicy, maxPolicyBytes, parsePolicy, resourceMatches, type SourceRange } from './cloudfront-policy.js';
+import { OptionProblems, type ParsedToken, type RouteKey, type SchemeDefinition, type TokenScheme } from './scheme.js';
+
+export interface CloudFrontOptions {
+  /** "https://host[:port]" as the signers wrote it before the path. */
+  readonly baseUrl: string;
+  /** Lowercase name of a proxy-set header holding the request's host (multi-host routes). */
+  readonly hostHeader: string | undefined;
+  /** Read the CloudFront-* signed cookies (on by default). */
+  readonly cookies: boolean;
+  /** Accept custom policies without a Resource (every URL of the route): off unless said. */
+  readonly allowNoResource: boolean;
+  /** What `tokengate sign` hashes with: SHA1 (the SDK's default) or SHA256. */
+  readonly signHash: 'SHA1' | 'SHA256';
+}
+
+interface RouteCloudFrontKey {
+  readonly id: string;
+  readonly publicKey: KeyObject;
+  readonly ec: boolean;
+  /** The private key when the file holds one (signing for tests and migrations). */
+  readonly privateKey: KeyObject | undefined;
+}
+
+interface CloudFrontToken extends ParsedToken {
+  readonly key: RouteCloudFrontKey;
+  readonly hash: 'sha1' | 'sha256';
+  /** The signed bytes: the canned policy built from the request, or the custom policy as sent. */
+  readonly signed: Buffer;
+  readonly signature: Buffer;
+  readonly signatureText: string;
+}
+
+const m = (detail: string) => rejection(Verdict.malformed, detail);
+const noToken = rejection(Verdict.missing, 'no CloudFront Signature in the query and no CloudFront-Signature cookie');
+const missingKeyPairId = m('Missing Key-Pair-Id');
+const missingSignature = m('Missing Signature');
+const missingPolicy = m('Missing Expires or Policy (one of them)');
+const bothPolicies = m('Expires and Policy given together');
+const badHashAlgorithm = m('Hash-Algorithm must be SHA256 (or absent: SHA1)');
+const badSignature = m("Signature must be CloudFront's base64 (A-Z a-z 0-9 - ~, padded with _)");
+const badPolicyEncoding = m("Policy must be CloudFront's base64 of a UTF-8 JSON policy");
+const repeated = m('a CloudFront parameter or cookie is given more than once');
+const notTrailing = m('the CloudFront parameters must end the query (Expires or Policy, Key-Pair-Id, Signature, Hash-Algorithm)');
+const otherSpelling = m('a CloudFront parameter is named in another case or percent-encoded');
+const unknownKey = rejection(Verdict.forged, 'Unknown key: Key-Pair-Id names no public key of this route');
+const outsideResource = rejection(Verdict.forged, "the URL is outside the policy's Resource (a genuine policy for other URLs)");
+const outsideRange = rejection(Verdict.wrongIp, "the client IP is outside the policy's AWS:SourceIp");
+const noClientIp = rejection(Verdict.badSource, 'the policy binds an IP range but the request has no usable IPv4 client IP');
+const noResource = m('the policy has no Resource, and this route does not accept such policies (allowNoResource)');
+const badHost = rejection(Verdict.badSource, 'the host header is missing, repeated or not a host name');
+const parseExpires = timeFieldParser('Expires');
+const signedNames = ['Expires', 'Policy', 'Key-Pair-Id', 'Signature', 'Hash-Algorithm'];
+const lowerSignedNames = signedNames.map((name) => name.toLowerCase());
+const cookieNames = signedNames.map((name) => `CloudFront-${name}`);
+
+/** CloudFront's base64 ("-" "_" "~" for "+" "=" "/"), strictly: the one canonical spelling, or undefined. */
+export function decodeCloudFrontBase64(text: string, maxBytes: number): Buffer | undefined {
+  if (text.length === 0 || text.length % 4 !== 0 || text.length > ((maxBytes + 2) / 3) * 4 + 4) return undefined;
+  if (!/^[A-Za-z0-9~-]+_{0,2}$/.test(text)) return undefined;
+  const standard = text.replaceAll('-', '+').replaceAll('_', '=').replaceAll('~', '/');
+  const bytes = Buffer.from(standard, 'base64');
+  return bytes.toString('base64') === standard ? bytes : undefined;
+}
+
+export function encodeCloudFrontBase64(bytes: Buffer): string {
+  return bytes.toString('base64').replaceAll('+', '-').replaceAll('=', '_').replaceAll('/', '~');
+}
+
+/** The canned policy for a URL and end time, byte for byte as CloudFront and its SDKs write it. */
+export function cannedPolicy(url: string, expires: number): string {
+  return `{"Statement":[{"Resource":${JSON.stringify(url)},"Condition":{"DateLessThan":{"AWS:EpochTime":${expires}}}}]}`;
+}
+
+/** The route's key file: a public key (RSA 2048+ or ECDSA P-256), or a private key whose public half it holds. */
+function readKey(id: string, pem: Buffer): RouteCloudFrontKey | string {
+  let publicKey: KeyObject;
+  let privateKey: KeyObject | undefined;
+  const text = pem.toString('utf8');
+  try {
+    if (text.includes('PRIVATE KEY')) {
+      privateKey = createPrivateKey(text);
+      publicKey = createPublicKey(privateKey);
+    } else publicKey = createPublicKey(text);
+  } catch {
+    return 'the key file is not a PEM public key (or private key) that Node can read';
+  }
+  const details = publicKey.asymmetricKeyDetails ?? {};
+  if (publicKey.asymmetricKeyType === 'rsa') {
+    if ((details.modulusLength ?? 0) < 2048) return 'the RSA key is shorter than 2048 bits';
+    return { id, publicKey, ec: false, privateKey };
+  }
+  if (publicKey.asymmetricKeyType === 'ec' && details.namedCurve === 'prime256v1') return { id, publicKey, ec: true, privateKey };
+  return 'the key must be RSA (2048 bits or more) or ECDSA P-256';
+}
+
+function create(keys: readonly RouteKey[], options: CloudFrontOptions): TokenScheme<CloudFrontToken> {
+  const routeKeys = new Map<string, RouteCloudFrontKey>();
+  for (const key of keys) {
+    const read = readKey(key.id, key.secret);
+    // keyProblem refused unreadable keys at load; this cannot fail for a loaded route.
+    if (typeof read !== 'string') routeKeys.set(key.id, read);
+  }
+  const { baseUrl, hostHeader, cookies, allowNoResource } = options;
+  const scheme = baseUrl.slice(0, baseUrl.indexOf('//') + 2);
+
+  /** The CloudFront parameters at the end of the query, and the query before them. */
+  const fromQuery = (query: string): { values: Map<string, string>; rest: string } | Rejection | undefined => {
+    const values = new Map<string, string>();
+    const pairs = query === '' ? [] : query.split('&');
+    let firstSigned = pairs.length;
+    for (let i = pairs.length - 1; i >= 0; i--) {
+      const pair = pairs[i]!;
+      const eq = pair.indexOf('=');
+      const name = eq < 0 ? pair : pair.slice(0, eq);
+      if (!signedNames.includes(name)) break;
+      if (values.has(name)) return repeated;
+      values.set(name, eq < 0 ? '' : pair.slice(eq + 1));
+      firstSigned = i;
+    }
+    // A CloudFront name anywhere before them, or in another spelling, is refused.
+    for (let i = 0; i < firstSigned; i++) {
+      const pair = pairs[i]!;
+      const eq = pair.indexOf('=');
+      const name = eq < 0 ? pair : pair.slice(0, eq);
+      if (signedNames.includes(name)) return notTrailing;
+      const lower = (name.includes('%') ? safeDecode(name) : name).toLowerCase();
+      if (lowerSignedNames.includes(lower)) return otherSpelling;
+    }
+    for (const [name] of values)
+      if (lowerSignedNames.includes(name.toLowerCase()) && !signedNames.includes(name)) return otherSpelling;
+    if (values.size === 0) return undefined;
+    return { values, rest: pairs.slice(0, firstSigned).join('&') };
+  };
+
+  const fromCookies = (header: string | undefined | null): Map<string, string> | Rejection | undefined => {
+    if (header === null) return repeated;
+    if (header === undefined) return undefined;
+    const values = new Map<string, string>();
+    for (const [i, cookie] of cookieNames.entries()) {
+      const value = cookieValue(header, cookie);
+      if (value === null) return repeated;
+      if (value !== undefined) values.set(signedNames[i]!, value);
+    }
+    return values.size === 0 ? undefined : values;
+  };
+
+  const sourceMatches = (range: SourceRange, ip: number) => (ip & range.mask) >>> 0 === range.network;
+
+  return {
+    parse({ path, query, clientIp, headers }) {
+      let found = fromQuery(query);
+      if (found !== undefined && 'verdict' in found) return found;
+      let values = found?.values;
+      let rest = found?.rest ?? query;
+      if (values === undefined && cookies) {
+        const fromCookie = fromCookies(headers.get('cookie'));
+        if (fromCookie !== undefined && 'verdict' in fromCookie) return fromCookie;
+        values = fromCookie;
+        rest = query;
+      }
+      found = undefined;
+      if (values === undefined || !values.has('Signature')) return values === undefined ? noToken : missingSignature;
+      const keyPairId = values.get('Key-Pair-Id');
+      if (keyPairId === undefined || keyPairId === '') return missingKeyPairId;
+      const expiresText = values.get('Expires');
+      const policyText = values.get('Policy');
+      if (expiresText === undefined && policyText === undefined) return missingPolicy;
+      if (expiresText !== undefined && policyText !== undefined) return bothPolicies;
+      const algorithm = values.get('Hash-Algorithm');
+      if (algorithm !== undefined && algorithm !== 'SHA256') return badHashAlgorithm;
+      const signatureText = values.get('Signature')!;
+      const signature = decodeCloudFrontBase64(signatureText, 1024);
+      if (signature === undefined) return badSignature;
+      const key = routeKeys.get(keyPairId);
+      if (key === undefined) return unknownKey;
+      let origin = baseUrl;
+      if (hostHeader !== undefined) {
+        const host = headers.get(hostHeader);
+        if (typeof host !== 'string' || !/^[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?$/.test(host)) return badHost;
+        origin = `${scheme}${host.toLowerCase()}`;
+      }
+      const url = `${origin}${path}${rest === '' ? '' : `?${rest}`}`;
+      const hash = algorithm === 'SHA256' ? 'sha256' : 'sha1';
+      if (expiresText !== undefined) {
+        const expires = parseExpires(expiresText);
+        if (typeof expires !== 'number') return expires;
+        // DateLessThan: valid while now < Expires.
+        const signed = Buffer.from(cannedPolicy(url, expires), 'utf8');
+        return { key, hash, signed, signature, signatureText, expiresSec: expires - 1, notBeforeSec: 0 };
+      }
+      const bytes = decodeCloudFrontBase64(policyText!, maxPolicyBytes);
+      if (bytes === undefined) return badPolicyEncoding;
+      const text = new TextDecoder('utf-8', { fatal: true });
+      let json: string;
+      try {
+        json = text.decode(bytes);
+      } catch {
+        return badPolicyEncoding;
+      }
+      const policy: CloudFrontPolicy | string = parsePolicy(json);
+      if (typeof policy === 'string') return m(`the policy is refused: ${policy}`);
+      if (policy.resource === undefined && !allowNoResource) return noResource;
+      const token: CloudFrontToken = {
+        key,
+        hash,
+        signed: bytes,
+        signature,
+        signatureText,
+        expiresSec: policy.dateLessThan - 1,
+        notBeforeSec: policy.dateGreaterThan === undefined ? 0 : policy.dateGreaterThan + 1,
+        // Compared only once the signature is genuine (authorize reads it after verify).
+        get bindingMismatch(): Rejection | undefined {
+          if (policy.resource !== undefined && !resourceMatches(policy.resource, url)) return outsideResource;
+          if (policy.sourceIp !== undefined) {
+            if (clientIp === undefined || clientIp.v6 !== undefined) return clientIp === undefined ? noClientIp : outsideRange;
+            if (!sourceMatches(policy.sourceIp, clientIp.v4)) return outsideRange;
+          }
+          return undefined;
+        },
+      };
+      return token;
+    },
+    verify(token) {
+      try {
+        return verify(
+          token.hash,
+          token.signed,
+          token.key.ec ? { key: token.key.publicKey, dsaEncoding: 'der' } : token.key.publicKey,
+          token.signature,
+        );
+      } catch {
+        return false;
+      }
+    },
+    identify(token) {
+      const genuine = this.verify(token);
+      return { keyId: genuine ? token.key.id : undefined, signature: token.signatureText };
+    },
+    cacheKey(token) {
+      return `${token.key.id}\n${token.hash}\n${token.signed.toString('latin1')}\n${token.signatureText}`;
+    },
+    sign(request) {
+      checkSignRequest(request, ['notBeforeSec', 'clientIp'], 'cloudfront');
+      const key = routeKeys.get(keys[0]!.id)!;
+      if (key.privateKey === undefined) {
+        throw new SignRequestError('path', "this route's first key file holds a public key: signing needs the private key");
+      }
+      if (hostHeader !== undefined)
+        throw new SignRequestError('path', 'this route takes the host from a header: sign with a fixed baseUrl');
+      const url = `${baseUrl}${request.path}`;
+      const expires = Number(formatUnixTime(request.expiresSec));
+      let policy: string;
+      let custom = false;
+      if (request.notBeforeSec === undefined && request.clientIp === undefined) policy = cannedPolicy(url, expires);
+      else {
+        custom = true;
+        const condition: Record<string, unknown> = { DateLessThan: { 'AWS:EpochTime': expires } };
+        if (request.notBeforeSec !== undefined)
+          condition.DateGreaterThan = { 'AWS:EpochTime': Number(formatUnixTime(request.notBeforeSec)) };
+        if (request.clientIp !== undefined) {
+          const [address = '', bits] = request.clientIp.split('/');
+          const ip = parseClientIp(address);
+          if (
+            ip === undefined ||
+            ip.v6 !== undefined ||
+            ip.text !== address ||
+            (bits !== undefined && !/^(?:[0-9]|[12][0-9]|3[0-2])$/.test(bits))
+          ) {
+            throw new SignRequestError('clientIp', 'CloudFront binds IPv4 addresses or ranges only (a.b.c.d or a.b.c.d/n)');
+          }
+          condition.IpAddress = { 'AWS:SourceIp': `${address}/${bits ?? '32'}` };
+        }
+        policy = JSON.stringify({ Statement: [{ Resource: url, Condition: condition }] });
+      }
+      const signer = createSign(options.signHash === 'SHA256' ? 'sha256' : 'sha1');
+      signer.update(policy);
+      const signature = encodeCloudFrontBase64(
+        signer.sign(key.ec ? { key: key.privateKey, dsaEncoding: 'der' } : key.privateKey),
+      );
+      const head = custom ? `Policy=${encodeCloudFrontBase64(Buffer.from(policy, 'utf8'))}` : `Expires=${expires}`;
+      const tail = options.signHash === 'SHA256' ? '&Hash-Algorithm=SHA256' : '';
+      return { carrier: 'query', query: `${head}&Key-Pair-Id=${key.id}&Signature=${signature}${tail}` };
+    },
+  };
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+function readOptions(raw: Readonly<Record<string, unknown>>, path: string): CloudFrontOptions | OptionProblems {
+  const problems: string[] = [];
+  const known = ['baseUrl', 'hostHeader', 'cookies', 'allowNoResource', 'signHash'];
+  for (const key of Object.keys(raw)) {
+    if (!known.includes(key)) problems.push(`${path}.${key}: unknown option (known: ${known.join(', ')})`);
+  }
+  const baseUrl = raw.baseUrl;
+  if (typeof baseUrl !== 'string' || !/^https?:\/\/[a-z0-9.-]{1,253}(?::[0-9]{1,5})?$/.test(baseUrl)) {
+    problems.push(
+      `${path}.baseUrl: required: the URL before the path as signers write it, "https://host[:port]" in lowercase, no path`,
+    );
+  }
+  const hostHeader = raw.hostHeader;
+  if (hostHeader !== undefined && (typeof hostHeader !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(hostHeader))) {
+    problems.push(`${path}.hostHeader: must be a header name your proxy sets`);
+  }
+  const cookies = raw.cookies ?? true;
+  if (typeof cookies !== 'boolean') problems.push(`${path}.cookies: must be true or false`);
+  const allowNoResource = raw.allowNoResource ?? false;
+  if (typeof allowNoResource !== 'boolean') problems.push(`${path}.allowNoResource: must be true or false`);
+  const signHash = raw.signHash ?? 'SHA1';
+  if (signHash !== 'SHA1' && signHash !== 'SHA256') problems.push(`${path}.signHash: must be "SHA1" or "SHA256"`);
+  if (problems.length > 0) return new OptionProblems(problems);
+  return {
+    baseUrl: baseUrl as string,
+    hostHeader: (hostHeader as string | undefined)?.toLowerCase(),
+    cookies: cookies as boolean,
+    allowNoResource: allowNoResource as boolean,
+    signHash: signHash as 'SHA1' | 'SHA256',
+  };
+}
+
+const signOptions: readonly SignOption[] = ['notBeforeSec', 'clientIp'];
+
+export const cloudfront: SchemeDefinition<CloudFrontOptions> = {
+  id: 'cloudfront',
+  signOptions,
+  summary:
+    'AWS CloudFront signed URLs and cookies: canned (Expires) and custom (Policy) policies, RSA or ECDSA public keys by Key-Pair-Id',
+  clientIp: 'optional',
+  keyEncodings: ['text'],
+  verdictCacheByDefault: true,
+  tokenHeaders: (options) => [
+    ...(options.cookies ? ['cookie'] : []),
+    ...(options.hostHeader === undefined ? [] : [options.hostHeader]),
+  ],
+  keyProblem: (secret) => {
+    const read = readKey('k', secret);
+    return typeof read === 'string' ? read : undefined;
+  },
+  readOptions,
+  create,
+};

@@ -1,0 +1,286 @@
+/**
+ * CloudFront signed URLs and cookies against AWS's own signer (@aws-sdk/cloudfront-signer), with
+ * RSA and ECDSA keys made by openssl here: canned and custom policies, wildcards, IP ranges,
+ * start times, SHA1 and SHA256, cookies, key rotation; strict policies; tokengate's signer
+ * byte-identical to the SDK for the same inputs.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { getSignedCookies, getSignedUrl } from '@aws-sdk/cloudfront-signer';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { authorize, findRoute, type Gate } from '../src/core/authorize.js';
+import { Verdict } from '../src/core/verdict.js';
+import { encodeCloudFrontBase64 } from '../src/schemes/cloudfront.js';
+import { parsePolicy, resourceMatches } from '../src/schemes/cloudfront-policy.js';
+import { gateFor } from './helpers/gates.js';
+import { tempDir } from './helpers/service-process.js';
+
+const base = 'https://cdn.example.com';
+const now = Math.floor(Date.now() / 1000);
+const date = (seconds: number) => new Date(seconds * 1000).toISOString();
+const keys: Record<string, { private: string; public: string }> = {};
+let gate: Gate;
+
+function openssl(args: string[]): void {
+  execFileSync('openssl', args, { stdio: 'pipe' });
+}
+
+beforeAll(() => {
+  const dir = tempDir();
+  const made: [string, string[]][] = [
+    ['rsa', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048']],
+    ['rsa2', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048']],
+    ['ec', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']],
+    ['rsa1024', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024']],
+    ['ec384', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384']],
+  ];
+  for (const [name, args] of made) {
+    const privateFile = join(dir, `${name}.pem`);
+    const publicFile = join(dir, `${name}.pub.pem`);
+    openssl([...args, '-out', privateFile]);
+    openssl(['pkey', '-in', privateFile, '-pubout', '-out', publicFile]);
+    keys[name] = { private: readFileSync(privateFile, 'utf8'), public: readFileSync(publicFile, 'utf8') };
+  }
+  gate = gateFor(
+    [
+      {
+        name: 'cdn',
+        prefix: '/',
+        scheme: 'cloudfront',
+        keys: [
+          { id: 'KRSA', env: 'RSA' },
+          { id: 'KEC', env: 'EC' },
+        ],
+        options: { baseUrl: base },
+      },
+    ],
+    { RSA: keys.rsa!.public, EC: keys.ec!.public },
+  );
+});
+
+const target = (url: string) => url.slice(base.length);
+const decide = (uri: string, at = now, ip: string | undefined = '203.0.113.9', cookie?: string) =>
+  authorize(gate, uri, ip, at, { get: (name: string) => (name === 'cookie' ? cookie : undefined) }).verdict;
+const sdkUrl = (options: Record<string, unknown>) =>
+  target(getSignedUrl({ keyPairId: 'KRSA', privateKey: keys.rsa!.private, ...options } as Parameters<typeof getSignedUrl>[0]));
+
+describe('cloudfront: URLs the SDK signs', () => {
+  it.each([
+    ['RSA', 'SHA1'],
+    ['RSA', 'SHA256'],
+    ['EC', 'SHA1'],
+    ['EC', 'SHA256'],
+  ] as const)('canned policy, %s key, %s', (kind, algorithm) => {
+    const key =
+      kind === 'RSA' ? { keyPairId: 'KRSA', privateKey: keys.rsa!.private } : { keyPairId: 'KEC', privateKey: keys.ec!.private };
+    const uri = target(getSignedUrl({ url: `${base}/videos/a.mp4`, dateLessThan: date(now + 600), algorithm, ...key }));
+    expect(uri).toContain('Expires=');
+    expect(decide(uri)).toBe(Verdict.allow);
+    expect(decide(uri, now + 599)).toBe(Verdict.allow);
+    expect(decide(uri, now + 600)).toBe(Verdict.expired);
+    expect(decide(uri.replace('/videos/a.mp4', '/videos/b.mp4'))).toBe(Verdict.forged);
+    // Without the algorithm parameter a SHA256 signature is checked as SHA1, and the other way round.
+    const flipped = algorithm === 'SHA256' ? uri.replace('&Hash-Algorithm=SHA256', '') : `${uri}&Hash-Algorithm=SHA256`;
+    expect(decide(flipped)).toBe(Verdict.forged);
+  });
+
+  it('the URL as received, with its query in order; the SDK encodes the path first', () => {
+    const withQuery = sdkUrl({ url: `${base}/v/a.mp4?b=2&a=1`, dateLessThan: date(now + 600) });
+    expect(decide(withQuery)).toBe(Verdict.allow);
+    expect(decide(withQuery.replace('b=2&a=1', 'a=1&b=2'))).toBe(Verdict.forged);
+    expect(decide(withQuery.replace('b=2&a=1&', ''))).toBe(Verdict.forged);
+    const spaced = sdkUrl({ url: `${base}/v/a b.mp4`, dateLessThan: date(now + 600) });
+    expect(spaced.startsWith('/v/a%20b.mp4?')).toBe(true);
+    expect(decide(spaced)).toBe(Verdict.allow);
+  });
+
+  it('custom policy: start time, IP range, the SDK writes it when either is given', () => {
+    const started = sdkUrl({ url: `${base}/v/s.mp4`, dateLessThan: date(now + 600), dateGreaterThan: date(now + 100) });
+    expect(started).toContain('Policy=');
+    expect(decide(started, now + 101)).toBe(Verdict.allow);
+    expect(decide(started, now + 100 - 31)).toBe(Verdict.premature);
+    const ranged = sdkUrl({ url: `${base}/v/r.mp4`, dateLessThan: date(now + 600), ipAddress: '203.0.113.0/24' });
+    expect(decide(ranged, now, '203.0.113.200')).toBe(Verdict.allow);
+    expect(decide(ranged, now, '198.51.100.1')).toBe(Verdict.wrongIp);
+    expect(decide(ranged, now, '2001:db8::1')).toBe(Verdict.wrongIp);
+    expect(authorize(gate, ranged, undefined, now).verdict).toBe(Verdict.badSource);
+    const single = sdkUrl({ url: `${base}/v/r.mp4`, dateLessThan: date(now + 600), ipAddress: '203.0.113.9' });
+    expect(decide(single, now, '203.0.113.9')).toBe(Verdict.allow);
+    expect(decide(single, now, '203.0.113.10')).toBe(Verdict.wrongIp);
+  });
+
+  it('custom policy: Resource wildcards over the whole URL, query included', () => {
+    const policy = (resource: string) =>
+      JSON.stringify({ Statement: [{ Resource: resource, Condition: { DateLessThan: { 'AWS:EpochTime': now + 600 } } }] });
+    const signed = (resource: string, path: string) => {
+      // The SDK appends its parameters to the Resource (with "&" when it holds a "?"): take them alone.
+      const url = sdkUrl({ policy: policy(resource) });
+      return `${path}${path.includes('?') ? '&' : '?'}${url.slice(url.indexOf('Policy='))}`;
+    };
+    expect(decide(signed(`${base}/videos/*`, '/videos/a.mp4'))).toBe(Verdict.allow);
+    expect(decide(signed(`${base}/videos/*`, '/videos/x/y.ts?q=1'))).toBe(Verdict.allow);
+    expect(decide(signed(`${base}/videos/*`, '/other/a.mp4'))).toBe(Verdict.forged);
+    expect(decide(signed(`${base}/v/seg-?.ts`, '/v/seg-1.ts'))).toBe(Verdict.allow);
+    expect(decide(signed(`${base}/v/seg-?.ts`, '/v/seg-10.ts'))).toBe(Verdict.forged);
+    expect(decide(signed('*://cdn.example.com/*', '/any'))).toBe(Verdict.allow);
+    expect(decide(signed('https://other.example.com/*', '/any'))).toBe(Verdict.forged);
+  });
+
+  it('signed cookies, canned and custom', () => {
+    const canned = getSignedCookies({
+      url: `${base}/c/a.mp4`,
+      keyPairId: 'KEC',
+      privateKey: keys.ec!.private,
+      dateLessThan: date(now + 600),
+    }) as unknown as Record<string, string>;
+    const header = (cookies: Record<string, string>) =>
+      Object.entries(cookies)
+        .map(([name, value]) => `${name}=${value}`)
+        .join('; ');
+    expect(canned['CloudFront-Expires']).toBeDefined();
+    expect(decide('/c/a.mp4', now, undefined, header(canned))).toBe(Verdict.allow);
+    expect(decide('/c/b.mp4', now, undefined, header(canned))).toBe(Verdict.forged);
+    const custom = getSignedCookies({
+      policy: JSON.stringify({
+        Statement: [{ Resource: `${base}/c/*`, Condition: { DateLessThan: { 'AWS:EpochTime': now + 600 } } }],
+      }),
+      keyPairId: 'KRSA',
+      privateKey: keys.rsa!.private,
+      algorithm: 'SHA256',
+    }) as unknown as Record<string, string>;
+    expect(decide('/c/any/file.ts', now, undefined, header(custom))).toBe(Verdict.allow);
+    expect(decide('/d/file.ts', now, undefined, header(custom))).toBe(Verdict.forged);
+    expect(decide('/c/x.ts', now, undefined, `${header(custom)}; CloudFront-Signature=x`)).toBe(Verdict.malformed);
+  });
+
+  it('keys: selected by Key-Pair-Id; unknown or removed keys are forged; RSA under 2048 and P-384 refused at load', () => {
+    const uri = sdkUrl({ url: `${base}/k.mp4`, dateLessThan: date(now + 600) });
+    expect(decide(uri.replace('Key-Pair-Id=KRSA', 'Key-Pair-Id=KEC'))).toBe(Verdict.forged);
+    expect(authorize(gate, uri.replace('Key-Pair-Id=KRSA', 'Key-Pair-Id=KNONE'), undefined, now).detail).toMatch(/^Unknown key/);
+    const rotated = gateFor(
+      [{ name: 'cdn', prefix: '/', scheme: 'cloudfront', keys: [{ id: 'KEC', env: 'EC' }], options: { baseUrl: base } }],
+      { EC: keys.ec!.public },
+    );
+    expect(authorize(rotated, uri, undefined, now).verdict).toBe(Verdict.forged);
+    for (const weak of ['rsa1024', 'ec384']) {
+      expect(() =>
+        gateFor([{ name: 'w', prefix: '/', scheme: 'cloudfront', keys: [{ id: 'KW', env: 'W' }], options: { baseUrl: base } }], {
+          W: keys[weak]!.public,
+        }),
+      ).toThrow(/RSA \(2048 bits or more\) or ECDSA P-256|shorter than 2048/);
+    }
+  });
+
+  it('every one-character change of the signature or the policy denies, never as expired', () => {
+    const uri = sdkUrl({ url: `${base}/m.mp4`, dateLessThan: date(now + 600), ipAddress: '203.0.113.0/24' });
+    const query = uri.slice(uri.indexOf('?') + 1);
+    const policyStart = uri.indexOf('Policy=') + 7;
+    const policyEnd = uri.indexOf('&', policyStart);
+    const signatureStart = uri.indexOf('Signature=') + 10;
+    let checked = 0;
+    for (const [from, to] of [
+      [policyStart, policyEnd],
+      [signatureStart, uri.length],
+    ] as const) {
+      for (let i = from; i < to; i++) {
+        for (const char of ['A', 'z', '0', '-', '~', '_']) {
+          if (uri[i] === char) continue;
+          const changed = uri.slice(0, i) + char + uri.slice(i + 1);
+          const verdict = decide(changed);
+          if (verdict === Verdict.allow || verdict === Verdict.expired) throw new Error(`${changed} gave ${verdict}`);
+          checked++;
+        }
+      }
+    }
+    expect(query).toContain('Signature=');
+    expect(checked).toBeGreaterThan(1000);
+  });
+});
+
+describe('cloudfront: policies are read strictly and never throw', () => {
+  const ok = `{"Statement":[{"Resource":"${base}/x","Condition":{"DateLessThan":{"AWS:EpochTime":${now + 600}}}}]}`;
+  it('the shape AWS documents, whitespace allowed', () => {
+    expect(parsePolicy(ok)).toMatchObject({ resource: `${base}/x`, dateLessThan: now + 600 });
+    expect(parsePolicy(JSON.stringify(JSON.parse(ok), null, 2))).toMatchObject({ resource: `${base}/x` });
+  });
+  it.each([
+    ['duplicate key', ok.replace('"DateLessThan"', '"DateLessThan":{"AWS:EpochTime":9999999999},"DateLessThan"'), /twice/],
+    ['unknown field', ok.replace('"Condition"', '"Effect":"Allow","Condition"'), /unknown field/],
+    ['two statements', ok.replace('}]}', '},{"Condition":{"DateLessThan":{"AWS:EpochTime":1}}}]}'), /exactly one/],
+    ['a string time', ok.replace(`:${now + 600}`, `:"${now + 600}"`), /unix seconds/],
+    ['a fraction', ok.replace(`:${now + 600}`, `:${now + 600}.5`), /unexpected/],
+    ['no DateLessThan', ok.replace(/"DateLessThan":\{[^}]*\}/, '"DateGreaterThan":{"AWS:EpochTime":1}'), /no "DateLessThan"/],
+    ['deep nesting', `${'['.repeat(5000)}${']'.repeat(5000)}`, /longer than|nested/],
+    ['huge', `{"Statement":[{"Resource":"${'a'.repeat(5000)}"}]}`, /longer than/],
+    ['an IPv6 range', ok.replace('"Condition":{', '"Condition":{"IpAddress":{"AWS:SourceIp":"2001:db8::/32"},'), /IPv4/],
+    ['a leading zero in an IP', ok.replace('"Condition":{', '"Condition":{"IpAddress":{"AWS:SourceIp":"10.0.0.01/32"},'), /IPv4/],
+    ['text after', `${ok} x`, /after the policy/],
+    ['not JSON', 'Statement', /unexpected/],
+  ])('%s is refused', (_name, text, message) => {
+    expect(parsePolicy(text)).toMatch(message);
+  });
+  it('a refused policy in a request is malformed, whatever its signature', () => {
+    for (const text of ['{', '[]', `${'{"a":'.repeat(50)}1${'}'.repeat(50)}`, '\u0000']) {
+      const uri = `/x?Policy=${encodeCloudFrontBase64(Buffer.from(text))}&Key-Pair-Id=KRSA&Signature=${encodeCloudFrontBase64(Buffer.alloc(256, 1))}`;
+      expect(decide(uri)).toBe(Verdict.malformed);
+    }
+  });
+  it('wildcards: "*" any run, "?" one character, nothing else special', () => {
+    expect(resourceMatches('https://h/a*', 'https://h/a')).toBe(true);
+    expect(resourceMatches('https://h/*.ts', 'https://h/x/y.ts')).toBe(true);
+    expect(resourceMatches('https://h/*.ts', 'https://h/x/y.tsx')).toBe(false);
+    expect(resourceMatches('https://h/a?c', 'https://h/abc')).toBe(true);
+    expect(resourceMatches('https://h/a?c', 'https://h/ac')).toBe(false);
+    expect(resourceMatches('*a*a*a*b', `${'a'.repeat(3000)}`)).toBe(false);
+    expect(resourceMatches('https://h/[a]', 'https://h/a')).toBe(false);
+  });
+});
+
+describe("cloudfront: tokengate's signer", () => {
+  const signer = (key: 'rsa' | 'ec', signHash = 'SHA1') =>
+    findRoute(
+      gateFor(
+        [
+          {
+            name: 'cdn',
+            prefix: '/',
+            scheme: 'cloudfront',
+            keys: [{ id: key === 'rsa' ? 'KRSA' : 'KEC', env: 'P' }],
+            options: { baseUrl: base, signHash },
+          },
+        ],
+        { P: keys[key]!.private },
+      ),
+      '/',
+    )!.scheme;
+  it.each([
+    ['SHA1', {}],
+    ['SHA256', {}],
+    ['SHA1', { notBeforeSec: now - 60 }],
+    ['SHA256', { clientIp: '203.0.113.0/24' }],
+    ['SHA1', { clientIp: '203.0.113.9', notBeforeSec: now - 60 }],
+  ] as const)('RSA, %s, %j: byte-identical to the SDK', (signHash, extra) => {
+    const ours = signer('rsa', signHash).sign({ path: '/v/a%20b.mp4', expiresSec: now + 600, ...extra });
+    const theirs = getSignedUrl({
+      url: `${base}/v/a b.mp4`,
+      keyPairId: 'KRSA',
+      privateKey: keys.rsa!.private,
+      dateLessThan: date(now + 600),
+      ...('notBeforeSec' in extra ? { dateGreaterThan: date(extra.notBeforeSec) } : {}),
+      ...('clientIp' in extra ? { ipAddress: extra.clientIp } : {}),
+      algorithm: signHash,
+    });
+    expect(ours.carrier === 'query' && `${base}/v/a%20b.mp4?${ours.query}`).toBe(theirs);
+    expect(decide(target(theirs))).toBe(Verdict.allow);
+  });
+  it('ECDSA signatures differ each time: the same parameters and both verify', () => {
+    const ours = signer('ec').sign({ path: '/v/e.mp4', expiresSec: now + 600 });
+    if (ours.carrier !== 'query') throw new Error('query expected');
+    expect(ours.query).toMatch(new RegExp(`^Expires=${now + 600}&Key-Pair-Id=KEC&Signature=[A-Za-z0-9~-]+_{0,2}$`));
+    expect(decide(`/v/e.mp4?${ours.query}`)).toBe(Verdict.allow);
+  });
+  it('a route whose key file holds only the public key cannot sign', () => {
+    expect(() => findRoute(gate, '/')!.scheme.sign({ path: '/v/a.mp4', expiresSec: now + 600 })).toThrow(/private key/);
+  });
+});
