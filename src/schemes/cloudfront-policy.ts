@@ -34,6 +34,17 @@ interface JsonObject {
 
 class JsonError extends Error {}
 
+const simpleEscapes: Readonly<Record<string, string>> = {
+  '"': '"',
+  '\\': '\\',
+  '/': '/',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+};
+
 /** A strict JSON reader: objects with unique keys, arrays, strings, non-negative integers; nothing else. */
 function readJson(text: string): Json {
   let i = 0;
@@ -57,10 +68,9 @@ function readJson(text: string): Json {
         out += char;
         continue;
       }
-      const escape = text[i++];
-      const simple: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
-      if (escape !== undefined && simple[escape] !== undefined) out += simple[escape];
-      else if (escape === 'u' && /^[0-9A-Fa-f]{4}$/.test(text.slice(i, i + 4))) {
+      const escaped = text[i++];
+      if (escaped !== undefined && simpleEscapes[escaped] !== undefined) out += simpleEscapes[escaped];
+      else if (escaped === 'u' && /^[0-9A-Fa-f]{4}$/.test(text.slice(i, i + 4))) {
         out += String.fromCharCode(Number.parseInt(text.slice(i, i + 4), 16));
         i += 4;
       } else throw new JsonError('bad escape in a string');
