@@ -284,3 +284,28 @@ describe("cloudfront: tokengate's signer", () => {
     expect(() => findRoute(gate, '/')!.scheme.sign({ path: '/v/a.mp4', expiresSec: now + 600 })).toThrow(/private key/);
   });
 });
+
+describe('docs/cloudfront.md', () => {
+  it('the route shown loads with a public key; its sign command signs with a private key file', async () => {
+    const { docBlock } = await import('./helpers/doc-blocks.js');
+    const { runCli, writeConfig } = await import('./helpers/service-process.js');
+    const { writeFileSync } = await import('node:fs');
+    const dir = tempDir();
+    const shown = JSON.parse(docBlock('docs/cloudfront.md', 'cloudfront-route')) as {
+      keys: { id: string; file: string }[];
+    };
+    writeFileSync(join(dir, 'public.pem'), keys.rsa!.public);
+    writeFileSync(join(dir, 'private.pem'), keys.rsa!.private);
+    shown.keys[0]!.file = join(dir, 'public.pem');
+    const verifying = gateFor([{ ...shown, keys: [{ id: shown.keys[0]!.id, env: 'PUB' }] }], { PUB: keys.rsa!.public });
+    shown.keys[0]!.file = join(dir, 'private.pem');
+    const configFile = writeConfig(dir, { listeners: [{ port: 0, uriHeader: 'X-Original-URI' }], routes: [shown] });
+    const page = readFileSync(new URL('../docs/cloudfront.md', import.meta.url), 'utf8');
+    const command = /`tokengate (sign --route cdn [^`]*)`/.exec(page)![1]!.split(/\s+/);
+    const result = await runCli([...command, '--config', configFile]);
+    expect(result.code, result.stderr).toBe(0);
+    const link = result.stdout.trim();
+    expect(link).toMatch(/^\/videos\/a\.mp4\?Expires=\d{10}&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=[A-Za-z0-9~-]+_{0,2}$/);
+    expect(authorize(verifying, link, undefined, Math.floor(Date.now() / 1000)).verdict).toBe(Verdict.allow);
+  });
+});

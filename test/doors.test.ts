@@ -12,10 +12,11 @@
  * Over 250 lines: one table of cases through every door, started once; splitting it would split the table.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { getSignedUrl } from '@aws-sdk/cloudfront-signer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
 import { encodeCheckRequest, envoyClient } from './helpers/envoy-wire.js';
@@ -77,6 +78,15 @@ const wowzaUrl = (stream: string, file: string, ttl = 600) => {
     .replaceAll('/', '_');
   return `${stream}/${file}?wowzatokenendtime=${end}&wowzatokenhash=${digest}`;
 };
+const cloudfrontKeys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+/** A CloudFront canned-policy URL as AWS's own SDK signs it (@aws-sdk/cloudfront-signer). */
+const cloudfrontUrl = (path: string, ttl = 600) =>
+  getSignedUrl({
+    url: `https://files.example${path}`,
+    keyPairId: 'KDOORS',
+    privateKey: cloudfrontKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    dateLessThan: new Date((Math.floor(Date.now() / 1000) + ttl) * 1000).toISOString(),
+  }).slice('https://files.example'.length);
 const forge = (url: string) => url.replace(/token=(.)/, (_m, c: string) => `token=${c === 'a' ? 'b' : 'a'}`);
 
 let dir: string;
@@ -183,6 +193,17 @@ const cases: readonly { name: string; uri: () => string; expected: Verdict }[] =
     expected: { status: 403, tokenStatus: 'forged' },
   },
   { name: 'wowza expired', uri: () => wowzaUrl('/wz/cam1', 'w.ts', -10), expected: { status: 410, tokenStatus: 'expired' } },
+  {
+    name: 'valid (cloudfront canned policy)',
+    uri: () => cloudfrontUrl('/cf/c.bin'),
+    expected: { status: 200, tokenStatus: 'valid' },
+  },
+  {
+    name: 'cloudfront URL for another path',
+    uri: () => cloudfrontUrl('/cf/other.bin').replace('/cf/other.bin', '/cf/c.bin'),
+    expected: { status: 403, tokenStatus: 'forged' },
+  },
+  { name: 'cloudfront expired', uri: () => cloudfrontUrl('/cf/c.bin', -10), expected: { status: 410, tokenStatus: 'expired' } },
   { name: 'missing token', uri: () => '/live/ch/seg-1.ts', expected: { status: 403, tokenStatus: 'missing' } },
   { name: 'bad URI', uri: () => '/live/ch/%2e%2e/seg-1.ts?token=x', expected: { status: 403, tokenStatus: 'bad-uri' } },
 ];
@@ -241,6 +262,7 @@ beforeAll(() => {
     ['/bn/b.bin', 'bunny b\n'],
     ['/sl/s.bin', 'secure link s\n'],
     ['/wz/cam1/w.ts', 'wowza w\n'],
+    ['/cf/c.bin', 'cloudfront c\n'],
   ] as const) {
     mkdirSync(join(root, path, '..'), { recursive: true });
     writeFileSync(join(root, path), content);
@@ -291,6 +313,13 @@ describe.each(['uws', 'node'] as const)('every door, %s engine', (engine: Engine
           },
           { name: 'wz', prefix: '/wz/', scheme: 'wowza', keys: [{ id: 'w', env: 'TG_WOWZA' }] },
           {
+            name: 'cf',
+            prefix: '/cf/',
+            scheme: 'cloudfront',
+            keys: [{ id: 'KDOORS', env: 'TG_CLOUDFRONT' }],
+            options: { baseUrl: 'https://files.example', cookies: engine === 'node' },
+          },
+          {
             name: 'gcdn',
             prefix: '/gcdn/',
             scheme: 'google-cdn',
@@ -311,6 +340,7 @@ describe.each(['uws', 'node'] as const)('every door, %s engine', (engine: Engine
         TG_BUNNY: bunnyKey,
         TG_SECURE_LINK: secureLinkSecret,
         TG_WOWZA: wowzaSecret,
+        TG_CLOUDFRONT: cloudfrontKeys.publicKey.export({ type: 'spki', format: 'pem' }) as string,
       },
       engine === 'uws' ? 3 : 6,
     );
