@@ -2,7 +2,7 @@
  * Micro-benchmarks of the decision core and the HMAC routes: `npm run bench:micro`.
  * Each table's first line is its baseline; the last column is speed relative to it.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { openSync, writeSync } from 'node:fs';
 import { authorize, type Gate } from '../src/core/authorize.js';
 import { hmacSha256Key } from '../src/core/hmac-sha256.js';
@@ -168,6 +168,41 @@ for (const [scheme, list] of [
     'cache hit': (i) => authorize(hit, secureLink[i & 1023]!, ip, now),
     'cache miss (lookup + verify + insert + evict)': (i) => authorize(miss, secureLink[i & 1023]!, ip, now),
   });
+}
+
+// CloudFront: a public-key check per request, against the verdict cache (on by default for it).
+{
+  const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pem = (key: KeyObject, type: 'pkcs8' | 'spki') => key.export({ type, format: 'pem' }) as string;
+  const routes = (verdictCache: boolean) =>
+    (['rsa', 'ec'] as const).map((kind) => ({
+      prefix: `/cf-${kind}/`,
+      scheme: 'cloudfront',
+      keys: [{ id: `K${kind.toUpperCase()}`, env: kind.toUpperCase() }],
+      options: { baseUrl: 'https://cdn.example.com' },
+      verdictCache,
+    }));
+  const signing = gateFor(routes(false), { RSA: pem(rsa.privateKey, 'pkcs8'), EC: pem(ec.privateKey, 'pkcs8') });
+  const env = { RSA: pem(rsa.publicKey, 'spki'), EC: pem(ec.publicKey, 'spki') };
+  const off = gateFor(routes(false), env);
+  const hit = gateFor(routes(true), env, 30, { maxEntries: 100_000 });
+  const miss = gateFor(routes(true), env, 30, { maxEntries: 16 });
+  for (const kind of ['rsa', 'ec'] as const) {
+    const list = Array.from({ length: 1024 }, (_, i) =>
+      signedUrl(signing, { path: `/cf-${kind}/movie-${i}/index.m3u8`, expiresSec: now + 3600 }),
+    );
+    compare(
+      `Verdict cache, cloudfront ${kind === 'rsa' ? 'RSA 2048' : 'ECDSA P-256'} canned (1024 distinct valid tokens)`,
+      {
+        'no cache (a signature check per request)': (i) => authorize(off, list[i & 1023]!, ip, now),
+        'cache hit (the default)': (i) => authorize(hit, list[i & 1023]!, ip, now),
+        'cache miss (lookup + verify + insert + evict)': (i) => authorize(miss, list[i & 1023]!, ip, now),
+      },
+      // A signature check costs tens of microseconds: fewer calls per round keep the run short.
+      10_000,
+    );
+  }
 }
 
 // Decision log: what one logged line adds to a decision (the listener edge's whole decision, then
