@@ -226,6 +226,30 @@ describe('cloudfront: policies are read strictly and never throw', () => {
       expect(decide(uri)).toBe(Verdict.malformed);
     }
   });
+  it('a "*" before fixed text never runs into the query: a proxy serves by path', () => {
+    const host = 'https://cdn.example.com';
+    for (const [pattern, url] of [
+      ['http*://cdn.example.com/training/*', `${host}/private/payroll.pdf?a=http://cdn.example.com/training/`],
+      ['*://cdn.example.com/training/*', `${host}/private/payroll.pdf?a=://cdn.example.com/training/`],
+      [`${host}/users/*/avatar.png`, `${host}/users/bob/private.pdf?/avatar.png`],
+      [`${host}/*/hls/*`, `${host}/private/x.mp4?x=/hls/`],
+      [`${host}/*.mp4`, `${host}/secret.key?x=.mp4`],
+    ]) {
+      expect([pattern, url, resourceMatches(pattern!, url!)]).toEqual([pattern, url, false]);
+    }
+    // What those patterns are for still matches, queries included under a trailing "*".
+    expect(resourceMatches('http*://cdn.example.com/training/*', `${host}/training/a.mp4?x=1`)).toBe(true);
+    expect(resourceMatches(`${host}/users/*/avatar.png`, `${host}/users/bob/avatar.png`)).toBe(true);
+    expect(resourceMatches(`${host}/*/hls/*`, `${host}/a/b/hls/seg.ts?t=1`)).toBe(true);
+    expect(resourceMatches(`${host}/*.mp4`, `${host}/a/b.mp4`)).toBe(true);
+    expect(resourceMatches(`${host}/*?x=*`, `${host}/a.mp4?x=1`)).toBe(true);
+  });
+  it('"__proto__" is a key like any other, and a byte-order mark is refused', () => {
+    const proto = `{"Statement":[{"Condition":{"DateLessThan":{"AWS:EpochTime":${now + 600}}},"__proto__":{"Resource":"${base}/b"}}]}`;
+    expect(parsePolicy(proto)).toMatch(/unknown field "__proto__"/);
+    const uri = `/x?Policy=${encodeCloudFrontBase64(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(ok)]))}&Key-Pair-Id=KRSA&Signature=${encodeCloudFrontBase64(Buffer.alloc(256, 1))}`;
+    expect(decide(uri)).toBe(Verdict.malformed);
+  });
   it('wildcards: "*" any run, "?" one character, nothing else special', () => {
     expect(resourceMatches('https://h/a*', 'https://h/a')).toBe(true);
     expect(resourceMatches('https://h/*.ts', 'https://h/x/y.ts')).toBe(true);

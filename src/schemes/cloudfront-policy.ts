@@ -83,7 +83,8 @@ function readJson(text: string): Json {
     if (char === '"') return string();
     if (char === '{') {
       i++;
-      const object: Record<string, Json> = {};
+      // No prototype: "__proto__" is a key like any other (and an unknown one).
+      const object: Record<string, Json> = Object.create(null);
       space();
       if (text[i] === '}') {
         i++;
@@ -201,9 +202,13 @@ export function parsePolicy(text: string): CloudFrontPolicy | string {
 }
 
 /**
- * CloudFront's Resource match: "*" any run of characters (none included), "?" exactly one, the
- * rest literal, over the whole URL. Greedy, leftmost segments: each text character is looked at a
- * bounded number of times per pattern segment, and the pattern is signed (read after the signature).
+ * CloudFront's Resource match over the whole URL: "*" any run of characters, "?" exactly one,
+ * the rest literal; except that a "*" other than a trailing one never runs across a "?" of the
+ * URL. A proxy serves by path: without that rule, a Resource of "https://cdn/users/", a star,
+ * then "/avatar.png" would open "/users/bob/secret.pdf?/avatar.png", the fixed text found in the
+ * query instead of the path.
+ * Greedy leftmost segments; the cost is at most the URL's length times the pattern's, and the
+ * pattern is signed (matched only after the signature is genuine).
  */
 export function resourceMatches(pattern: string, url: string): boolean {
   const segments = pattern.split('*');
@@ -215,14 +220,19 @@ export function resourceMatches(pattern: string, url: string): boolean {
   if (segments.length === 1) return pattern.length === url.length && matchAt(pattern, 0);
   const first = segments[0]!;
   const last = segments[segments.length - 1]!;
-  if (!matchAt(first, 0) || first.length + last.length > url.length || !matchAt(last, url.length - last.length)) return false;
+  if (!matchAt(first, 0)) return false;
+  /** The furthest a non-trailing "*" starting at `at` may run: up to the next "?" of the URL. */
+  const reach = (at: number) => {
+    const question = url.indexOf('?', at);
+    return question < 0 ? url.length : question;
+  };
   let at = first.length;
-  const end = url.length - last.length;
   for (let s = 1; s < segments.length - 1; s++) {
     const segment = segments[s]!;
     if (segment === '') continue;
+    const limit = reach(at);
     let found = -1;
-    for (let p = at; p + segment.length <= end; p++) {
+    for (let p = at; p <= limit && p + segment.length <= url.length; p++) {
       if (matchAt(segment, p)) {
         found = p;
         break;
@@ -231,5 +241,7 @@ export function resourceMatches(pattern: string, url: string): boolean {
     if (found < 0) return false;
     at = found + segment.length;
   }
-  return true;
+  if (last === '') return true;
+  const start = url.length - last.length;
+  return start >= at && start <= reach(at) && matchAt(last, start);
 }

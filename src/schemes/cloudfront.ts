@@ -212,7 +212,8 @@ function create(keys: readonly RouteKey[], options: CloudFrontOptions): TokenSch
       }
       const bytes = decodeCloudFrontBase64(policyText!, maxPolicyBytes);
       if (bytes === undefined) return badPolicyEncoding;
-      const text = new TextDecoder('utf-8', { fatal: true });
+      // ignoreBOM: a byte-order mark stays a character, which the JSON reader refuses.
+      const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
       let json: string;
       try {
         json = text.decode(bytes);
