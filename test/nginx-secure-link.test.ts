@@ -96,6 +96,18 @@ describe('nginx-secure-link: configuration', () => {
     if (read instanceof OptionProblems) throw new Error(read.problems.join());
     expect(nginxSecureLink.tokenHeaders(read)).toEqual(['cookie', 'x-user']);
   });
+  it('a route reading a header or cookie is refused on the uws engine, as the page says', () => {
+    const routes = [
+      {
+        prefix: '/s/',
+        scheme: 'nginx-secure-link',
+        keys: [{ id: 'k', env: 'K' }],
+        options: { md5: '$secure_link_expires$uri$cookie_sid $secret' },
+      },
+    ];
+    const refused = parseConfig({ engine: 'uws', listeners: [{ port: 0, pathPrefix: '/t', clientIpInPath: true }], routes });
+    expect(Array.isArray(refused) ? refused.join('\n') : '').toMatch(/engine "uws" cannot read safely/);
+  });
 });
 
 describe('nginx-secure-link: warnings and config problems', () => {

@@ -19,38 +19,55 @@ export function tokenParamReader(names: readonly string[]): TokenParamReader {
   return (query) => {
     const values: (string | undefined)[] = new Array(names.length).fill(undefined);
     let found = 0;
-    let start = 0;
-    // Linear in the query: each indexOf resumes past the previous match, and a missing "=" is
-    // remembered as the query's end. (Searching "=" from every "&" again was quadratic: "?"
-    // followed by 8,180 "&" cost ≈0.5 ms a decision, a cheap CPU amplifier.)
-    let eq = -1;
-    while (start <= query.length) {
-      let end = query.indexOf('&', start);
-      if (end < 0) end = query.length;
-      if (eq < start) {
-        eq = query.indexOf('=', start);
-        if (eq < 0) eq = query.length;
-      }
-      const nameEnd = eq < end ? eq : end;
-      const name = query.slice(start, nameEnd);
+    const refused = forEachQueryPair(query, (name, value) => {
       const index = names.indexOf(name);
       if (index >= 0) {
         if (values[index] !== undefined) return repeated[index]!;
-        if (nameEnd === end) return noValue[index]!;
-        values[index] = query.slice(nameEnd + 1, end);
+        if (value === undefined) return noValue[index]!;
+        values[index] = value;
         found++;
       } else if (name.includes('%') && names.includes(safeDecode(name))) {
         return encodedName;
       }
-      start = end + 1;
-    }
+      return undefined;
+    });
+    if (refused !== undefined) return refused;
     if (found === names.length) return values;
     if (found === 0) return noToken;
     return missing[values.indexOf(undefined)]!;
   };
 }
 
-function safeDecode(text: string): string {
+/**
+ * Calls `visit` with each "&"-separated pair of a raw query: its name and its raw value
+ * (undefined when the pair has no "="), empty pairs included; stops at the first rejection
+ * `visit` returns and returns it. Linear in the query: each indexOf resumes past the previous
+ * match, and a missing "=" is remembered as the query's end. (Searching "=" from every "&"
+ * again was quadratic: "?" followed by 8,180 "&" cost ≈0.5 ms a decision.)
+ */
+export function forEachQueryPair(
+  query: string,
+  visit: (name: string, value: string | undefined) => Rejection | undefined,
+): Rejection | undefined {
+  let start = 0;
+  let eq = -1;
+  while (start <= query.length) {
+    let end = query.indexOf('&', start);
+    if (end < 0) end = query.length;
+    if (eq < start) {
+      eq = query.indexOf('=', start);
+      if (eq < 0) eq = query.length;
+    }
+    const nameEnd = eq < end ? eq : end;
+    const refused = visit(query.slice(start, nameEnd), nameEnd === end ? undefined : query.slice(nameEnd + 1, end));
+    if (refused !== undefined) return refused;
+    start = end + 1;
+  }
+  return undefined;
+}
+
+/** decodeURIComponent, or the text itself when it does not decode (to compare names in every spelling). */
+export function safeDecode(text: string): string {
   try {
     return decodeURIComponent(text);
   } catch {

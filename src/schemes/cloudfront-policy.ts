@@ -7,7 +7,8 @@
  *                               "IpAddress":{"AWS:SourceIp":"<a.b.c.d[/n]>"}}}]}
  * A small parser of its own: JSON.parse keeps the last of two equal keys without a word, and
  * this text is read only after its signature is known to be genuine, so it stays short (at most
- * 4096 bytes, nesting at most 6) and linear.
+ * 4096 bytes, nesting at most 6) and linear. Its messages name the place in the shape, never the
+ * policy's own text: they reach the decision log before the signature is checked.
  */
 
 export interface SourceRange {
@@ -53,7 +54,7 @@ function readJson(text: string): Json {
   };
   const expect = (char: string) => {
     space();
-    if (text[i] !== char) throw new JsonError(`expected "${char}" at ${i}`);
+    if (text[i] !== char) throw new JsonError(`expected "${char}"`);
     i++;
   };
   const string = (): string => {
@@ -92,7 +93,7 @@ function readJson(text: string): Json {
       }
       for (;;) {
         const key = string();
-        if (Object.hasOwn(object, key)) throw new JsonError(`"${key}" appears twice`);
+        if (Object.hasOwn(object, key)) throw new JsonError('an object has a key twice');
         expect(':');
         object[key] = value(depth + 1);
         space();
@@ -124,7 +125,7 @@ function readJson(text: string): Json {
       }
     }
     const digits = /^(0|[1-9][0-9]{0,10})(?![0-9.eE])/.exec(text.slice(i, i + 12));
-    if (digits === null) throw new JsonError(`unexpected ${char === undefined ? 'end' : `"${char}"`} at ${i}`);
+    if (digits === null) throw new JsonError(char === undefined ? 'unexpected end' : 'unexpected text where a value belongs');
     i += digits[1]!.length;
     return Number(digits[1]);
   };
@@ -139,7 +140,7 @@ const isObject = (value: Json | undefined): value is JsonObject =>
 
 function onlyKeys(object: JsonObject, where: string, required: readonly string[], optional: readonly string[]): void {
   for (const key of Object.keys(object)) {
-    if (!required.includes(key) && !optional.includes(key)) throw new JsonError(`${where} has an unknown field "${key}"`);
+    if (!required.includes(key) && !optional.includes(key)) throw new JsonError(`${where} has an unknown field`);
   }
   for (const key of required) if (!Object.hasOwn(object, key)) throw new JsonError(`${where} has no "${key}"`);
 }

@@ -17,6 +17,7 @@ import { parseClientIp } from '../core/client-ip.js';
 import { cookieValue } from '../core/cookie-value.js';
 import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
+import { safeDecode } from '../core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { type Rejection, rejection, Verdict } from '../core/verdict.js';
 import { type CloudFrontPolicy, maxPolicyBytes, parsePolicy, resourceMatches, type SourceRange } from './cloudfront-policy.js';
@@ -71,6 +72,18 @@ const noClientIp = rejection(Verdict.badSource, 'the policy binds an IP range bu
 const noResource = m('the policy has no Resource, and this route does not accept such policies (allowNoResource)');
 const badHost = rejection(Verdict.badSource, 'the host header is missing, repeated or not a host name');
 const parseExpires = timeFieldParser('Expires');
+// ignoreBOM: a byte-order mark stays a character, which the JSON reader refuses.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** One rejection per reason of parsePolicy (a fixed set: its messages hold no text of the policy). */
+const policyRejections = new Map<string, Rejection>();
+function policyRefused(reason: string): Rejection {
+  let refused = policyRejections.get(reason);
+  if (refused === undefined) {
+    refused = m(`the policy is refused: ${reason}`);
+    policyRejections.set(reason, refused);
+  }
+  return refused;
+}
 const signedNames = ['Expires', 'Policy', 'Key-Pair-Id', 'Signature', 'Hash-Algorithm'];
 const lowerSignedNames = signedNames.map((name) => name.toLowerCase());
 const cookieNames = signedNames.map((name) => `CloudFront-${name}`);
@@ -212,16 +225,14 @@ function create(keys: readonly RouteKey[], options: CloudFrontOptions): TokenSch
       }
       const bytes = decodeCloudFrontBase64(policyText!, maxPolicyBytes);
       if (bytes === undefined) return badPolicyEncoding;
-      // ignoreBOM: a byte-order mark stays a character, which the JSON reader refuses.
-      const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
       let json: string;
       try {
-        json = text.decode(bytes);
+        json = utf8.decode(bytes);
       } catch {
         return badPolicyEncoding;
       }
       const policy: CloudFrontPolicy | string = parsePolicy(json);
-      if (typeof policy === 'string') return m(`the policy is refused: ${policy}`);
+      if (typeof policy === 'string') return policyRefused(policy);
       if (policy.resource === undefined && !allowNoResource) return noResource;
       const token: CloudFrontToken = {
         key,
@@ -305,14 +316,6 @@ function create(keys: readonly RouteKey[], options: CloudFrontOptions): TokenSch
       return { carrier: 'query', query: `${head}&Key-Pair-Id=${key.id}&Signature=${signature}${tail}` };
     },
   };
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 function readOptions(raw: Readonly<Record<string, unknown>>, path: string): CloudFrontOptions | OptionProblems {

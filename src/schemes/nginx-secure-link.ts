@@ -21,6 +21,7 @@ import { nginxTarget } from '../core/nginx-uri.js';
 import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
 import type { TokenHeaders } from '../core/token-headers.js';
+import { forEachQueryPair, safeDecode } from '../core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { isRejection, type Rejection, rejection, Verdict } from '../core/verdict.js';
 import { OptionProblems, type ParsedToken, type RouteKey, type SchemeDefinition, type TokenScheme } from './scheme.js';
@@ -190,29 +191,19 @@ function requestValues(sources: readonly ValueSource[]): RequestValues {
   const readArgs = (query: string): (string | undefined)[] | Rejection => {
     const values: (string | undefined)[] = new Array(args.length).fill(undefined);
     if (args.length === 0 || query === '') return values;
-    let start = 0;
-    // Linear: the "=" found last is reused until the pairs pass it (searching it again from every
-    // "&" of "?&&&…" would be quadratic).
-    let eq = -1;
-    while (start <= query.length) {
-      let end = query.indexOf('&', start);
-      if (end < 0) end = query.length;
-      if (eq < start) {
-        eq = query.indexOf('=', start);
-        if (eq < 0) eq = query.length;
-      }
-      const nameEnd = eq < end ? eq : end;
-      const name = query.slice(start, nameEnd).toLowerCase();
+    const refused = forEachQueryPair(query, (raw, value) => {
+      const name = raw.toLowerCase();
       const index = args.indexOf(name);
       if (index >= 0) {
         if (values[index] !== undefined) return repeated[unique.findIndex((s) => s.from === 'arg' && s.name === name)]!;
-        if (nameEnd === end) return bareName;
-        values[index] = query.slice(nameEnd + 1, end);
+        if (value === undefined) return bareName;
+        values[index] = value;
       } else if (name.includes('%') && args.includes(safeDecode(name).toLowerCase())) {
         return encodedName;
       }
-      start = end + 1;
-    }
+      return undefined;
+    });
+    if (refused !== undefined) return refused;
     return values;
   };
   return {
@@ -278,14 +269,6 @@ function readCookies(header: string | undefined | null, names: readonly string[]
     while (start < end && header.charCodeAt(start) === SPACE) start++;
   }
   return values;
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 function sameSource(a: ValueSource, b: ValueSource): boolean {

@@ -17,6 +17,7 @@ import { parseClientIp } from '../core/client-ip.js';
 import { digestEquals } from '../core/digest-equals.js';
 import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
+import { safeDecode } from '../core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { type Rejection, rejection, Verdict } from '../core/verdict.js';
 import { OptionProblems, type ParsedToken, type RouteKey, type SchemeDefinition, type TokenScheme } from './scheme.js';
@@ -179,14 +180,6 @@ function create(keys: readonly RouteKey[], options: WowzaOptions): TokenScheme<W
       return { carrier: 'query', query: `${query.join('&')}&${hashName}=${digest}` };
     },
   };
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 function readOptions(raw: Readonly<Record<string, unknown>>, path: string): WowzaOptions | OptionProblems {
