@@ -191,13 +191,13 @@ function requestValues(sources: readonly ValueSource[]): RequestValues {
   const readArgs = (query: string): (string | undefined)[] | Rejection => {
     const values: (string | undefined)[] = new Array(args.length).fill(undefined);
     if (args.length === 0 || query === '') return values;
-    const refused = forEachQueryPair(query, (raw, value) => {
+    const refused = forEachQueryPair(query, (raw, valueStart, end) => {
       const name = raw.toLowerCase();
       const index = args.indexOf(name);
       if (index >= 0) {
         if (values[index] !== undefined) return repeated[unique.findIndex((s) => s.from === 'arg' && s.name === name)]!;
-        if (value === undefined) return bareName;
-        values[index] = value;
+        if (valueStart < 0) return bareName;
+        values[index] = query.slice(valueStart, end);
       } else if (name.includes('%') && args.includes(safeDecode(name).toLowerCase())) {
         return encodedName;
       }
