@@ -66,3 +66,33 @@ describe('client IP from an X-Forwarded-For list (clientIpHop)', () => {
     expect(decision(1, `${client},`).detail).toBe('address 1 from the right of the x-forwarded-for header is empty');
   });
 });
+
+describe('Cache-Control of an allow', () => {
+  const maxAgeFor = (secondsLeft: number, cacheMaxAgeSec = 3600) => {
+    const listener: AuthListenerConfig = {
+      name: 'cache',
+      host: '127.0.0.1',
+      port: 0,
+      uriHeader: 'x-forwarded-uri',
+      pathPrefix: undefined,
+      clientIpInPath: false,
+      clientIpHeader: 'x-forwarded-for',
+      clientIpHop: undefined,
+      expiredStatus: 410,
+      cacheMaxAgeSec,
+    };
+    const sources = new RequestSources(listener.uriHeader, listener.clientIpHeader, gate.tokenHeaders);
+    sources.add('x-forwarded-uri', url);
+    sources.add('x-forwarded-for', client);
+    const { answer, decision } = listenerEdge(listener).answer(sources, gate, now + 600 - secondsLeft);
+    expect(decision.verdict).toBe('allow');
+    return answer.headers.find(([name]) => name === 'Cache-Control')![1];
+  };
+  it('is one second less than the token has left (caches keep an answer through its last whole second), capped', () => {
+    expect(maxAgeFor(600)).toBe('max-age=599');
+    expect(maxAgeFor(2)).toBe('max-age=1');
+    expect(maxAgeFor(1)).toBe('max-age=0');
+    expect(maxAgeFor(0)).toBe('max-age=0');
+    expect(maxAgeFor(600, 60)).toBe('max-age=60');
+  });
+});

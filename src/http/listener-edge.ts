@@ -101,7 +101,11 @@ export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics):
       const clientIp = clientIpOf(fields);
       const decision: Decision =
         typeof clientIp === 'object' ? deny(clientIp, undefined) : authorize(gate, fields.uri, clientIp, nowSec, fields.headers);
-      const answer = decision.verdict === Verdict.allow ? allowFor(decision.expiresSec - nowSec) : denials.get(decision.verdict)!;
+      // One second less than the token has left: caches count in whole seconds and keep an answer
+      // through its last second (nginx serves it while valid_sec >= now), and may stamp it a second
+      // after this decision, so the full count let nginx's auth cache serve an allow past the token.
+      const answer =
+        decision.verdict === Verdict.allow ? allowFor(decision.expiresSec - nowSec - 1) : denials.get(decision.verdict)!;
       return { answer, decision, clientIp: typeof clientIp === 'string' ? clientIp : undefined };
     } catch (error) {
       return { answer: denials.get(Verdict.error)!, decision: internalError, error };
