@@ -1,6 +1,10 @@
 import { type SignRequest, unixNow } from './core/sign-request.js';
 import { signablePath } from './core/signable-path.js';
 import type { SignedToken } from './core/token-scheme.js';
+
+/** An hmac token: in the query, or one cookie or header. */
+export type HmacSignedToken = Exclude<SignedToken, { readonly carrier: 'cookies' }>;
+
 import { hmac } from './schemes/hmac.js';
 import { OptionProblems } from './schemes/scheme.js';
 
@@ -46,13 +50,15 @@ export function hmacSigner(options: HmacSignerOptions) {
      * The signed token and how it travels, with the path it was signed for: raw non-ASCII text is
      * percent-encoded as UTF-8 (the link must use this `path`); a path the service would refuse throws.
      */
-    token(request: SignRequest): SignedToken & { readonly path: string } {
+    token(request: SignRequest): HmacSignedToken & { readonly path: string } {
       const { path } = signablePath(request.path);
       if (routePrefix !== undefined && !path.startsWith(routePrefix))
         throw new RangeError(`the path ${path} is not under the route ${routePrefix}`);
       if (request.scopeDepth !== undefined && routePrefix === undefined)
         throw new TypeError("scopeDepth needs the signer's routePrefix: a scope wider than the route would be refused");
-      return { ...scheme.sign({ ...request, path }), path };
+      const signed = scheme.sign({ ...request, path });
+      if (signed.carrier === 'cookies') throw new TypeError('hmac tokens are one cookie'); // never: hmac signs one value
+      return { ...signed, path };
     },
     /** `path?tg=...` for query-carried tokens. */
     sign(request: SignRequest): string {

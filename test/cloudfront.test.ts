@@ -326,6 +326,89 @@ describe("cloudfront: tokengate's signer", () => {
     expect(ours.query).toMatch(new RegExp(`^Expires=${now + 600}&Key-Pair-Id=KEC&Signature=[A-Za-z0-9~-]+_{0,2}$`));
     expect(decide(`/v/e.mp4?${ours.query}`)).toBe(Verdict.allow);
   });
+  it.each([
+    ['SHA1', {}],
+    ['SHA256', {}],
+    ['SHA1', { notBeforeSec: now - 60 }],
+    ['SHA256', { clientIp: '203.0.113.0/24', notBeforeSec: now - 60 }],
+  ] as const)('signed cookies, RSA, %s, %j: the cookies getSignedCookies writes, in its order', (signHash, extra) => {
+    const ours = signer('rsa', signHash).sign({ path: '/v/c.mp4', expiresSec: now + 600, cookies: true, ...extra });
+    const theirs = getSignedCookies({
+      url: `${base}/v/c.mp4`,
+      keyPairId: 'KRSA',
+      privateKey: keys.rsa!.private,
+      dateLessThan: date(now + 600),
+      ...('notBeforeSec' in extra ? { dateGreaterThan: date(extra.notBeforeSec) } : {}),
+      ...('clientIp' in extra ? { ipAddress: extra.clientIp } : {}),
+      algorithm: signHash,
+    });
+    if (ours.carrier !== 'cookies') throw new Error('cookies expected');
+    expect(ours.cookies.map(({ name, value }) => [name, value])).toEqual(
+      Object.entries(theirs).map(([name, value]) => [name, String(value)]),
+    );
+    const header = Object.entries(theirs)
+      .map(([name, value]) => `${name}=${value}`)
+      .join('; ');
+    expect(decide('/v/c.mp4', now, '203.0.113.9', header)).toBe(Verdict.allow);
+    expect(decide('/v/d.mp4', now, '203.0.113.9', header)).toBe(Verdict.forged);
+  });
+  it('a scope signs a Resource ending in "*": the policy is the one the SDK signs for that Resource', () => {
+    const scoped = signer('rsa').sign({ path: '/v/show/index.m3u8', expiresSec: now + 600, scopeDepth: 2, cookies: true });
+    if (scoped.carrier !== 'cookies') throw new Error('cookies expected');
+    const policy = JSON.stringify({
+      Statement: [{ Resource: `${base}/v/show/*`, Condition: { DateLessThan: { 'AWS:EpochTime': now + 600 } } }],
+    });
+    const theirs = getSignedCookies({ keyPairId: 'KRSA', privateKey: keys.rsa!.private, policy });
+    expect(Object.fromEntries(scoped.cookies.map(({ name, value }) => [name, value]))).toEqual(theirs);
+    const header = Object.entries(theirs)
+      .map(([name, value]) => `${name}=${value}`)
+      .join('; ');
+    for (const path of ['/v/show/index.m3u8', '/v/show/720p/seg-1.ts', '/v/show/a.ts?x=1'])
+      expect(decide(path, now, undefined, header), path).toBe(Verdict.allow);
+    for (const path of ['/v/other/index.m3u8', '/v/show', '/v/shows/a.ts'])
+      expect(decide(path, now, undefined, header), path).toBe(Verdict.forged);
+    // The same scope as a signed URL: the policy rides in the query.
+    const url = signer('rsa').sign({ path: '/v/show/index.m3u8', expiresSec: now + 600, scopeDepth: 2 });
+    if (url.carrier !== 'query') throw new Error('query expected');
+    expect(decide(`/v/show/720p/seg-1.ts?${url.query}`)).toBe(Verdict.allow);
+    expect(decide(`/v/else/seg-1.ts?${url.query}`)).toBe(Verdict.forged);
+  });
+  it('refuses what would sign more than asked or what the route cannot read', () => {
+    const rsa = signer('rsa');
+    const at = { expiresSec: now + 600 };
+    // "*" is a wildcard in a custom policy's Resource: a path holding one is refused there.
+    expect(() => rsa.sign({ path: '/v/a*.mp4', ...at, notBeforeSec: now })).toThrow(/wildcard/);
+    expect(() => rsa.sign({ path: '/v/*/a.mp4', ...at, scopeDepth: 2 })).toThrow(/wildcard/);
+    // A canned policy's Resource is the URL itself, compared exactly.
+    const canned = rsa.sign({ path: '/v/a*.mp4', ...at });
+    expect(canned.carrier === 'query' && decide(`/v/a*.mp4?${canned.query}`)).toBe(Verdict.allow);
+    expect(canned.carrier === 'query' && decide(`/v/ab.mp4?${canned.query}`)).toBe(Verdict.forged);
+    expect(() => rsa.sign({ path: '/v/a.mp4', ...at, scopeDepth: 3 })).toThrow(/does not fit/);
+    expect(() => rsa.sign({ path: '/v/a.mp4', ...at, clientIp: '2001:db8::1' })).toThrow(/IPv4/);
+    expect(() => rsa.sign({ path: '/v/a.mp4', ...at, clientIp: '203.0.113.9/24/1' })).toThrow(/IPv4/);
+    expect(() => rsa.sign({ path: '/v/a.mp4', ...at, sessionId: 's' })).toThrow(/cannot sign sessionId/);
+    const nested = (options: Record<string, unknown>) =>
+      findRoute(
+        gateFor(
+          [
+            {
+              name: 'v',
+              prefix: '/v/',
+              scheme: 'cloudfront',
+              keys: [{ id: 'KRSA', env: 'P' }],
+              options: { baseUrl: base, ...options },
+            },
+          ],
+          { P: keys.rsa!.private },
+        ),
+        '/v/',
+      )!.scheme;
+    expect(() => nested({}).sign({ path: '/v/show/a.ts', ...at, scopeDepth: 0 })).toThrow(/outside the route \/v\//);
+    expect(() => nested({ cookies: false }).sign({ path: '/v/a.ts', ...at, cookies: true })).toThrow(
+      /does not read signed cookies/,
+    );
+    expect(nested({ cookies: false }).sign({ path: '/v/a.ts', ...at, cookies: false }).carrier).toBe('query');
+  });
   it('a route whose key file holds only the public key cannot sign', () => {
     expect(() => findRoute(gate, '/')!.scheme.sign({ path: '/v/a.mp4', expiresSec: now + 600 })).toThrow(/private key/);
   });
@@ -351,7 +434,29 @@ describe('docs/cloudfront.md', () => {
     const result = await runCli([...command, '--config', configFile]);
     expect(result.code, result.stderr).toBe(0);
     const link = result.stdout.trim();
-    expect(link).toMatch(/^\/videos\/a\.mp4\?Expires=\d{10}&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=[A-Za-z0-9~-]+_{0,2}$/);
-    expect(authorize(verifying, link, undefined, Math.floor(Date.now() / 1000)).verdict).toBe(Verdict.allow);
+    // The link starts with the route's baseUrl: the host is part of what was signed.
+    expect(link).toMatch(
+      /^https:\/\/d111111abcdef8\.cloudfront\.net\/videos\/a\.mp4\?Expires=\d{10}&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=[A-Za-z0-9~-]+_{0,2}$/,
+    );
+    const target = link.slice('https://d111111abcdef8.cloudfront.net'.length);
+    expect(authorize(verifying, target, undefined, Math.floor(Date.now() / 1000)).verdict).toBe(Verdict.allow);
+    // The cookies command: the link, then a Cookie line whose cookies open the whole stream.
+    const cookies = await runCli([
+      ...docBlock('docs/cloudfront.md', 'cloudfront-cookies').split(/\s+/).slice(1),
+      '--config',
+      configFile,
+    ]);
+    expect(cookies.code, cookies.stderr).toBe(0);
+    const [url, cookieLine, ...more] = cookies.stdout.trim().split('\n');
+    expect([url, more]).toEqual(['https://d111111abcdef8.cloudfront.net/videos/show/index.m3u8', []]);
+    expect(cookieLine).toMatch(
+      /^Cookie: CloudFront-Key-Pair-Id=K2JCJMDEHXQW5F; CloudFront-Signature=[^;]+; CloudFront-Policy=[^;]+$/,
+    );
+    const header = cookieLine!.slice('Cookie: '.length);
+    const at = Math.floor(Date.now() / 1000);
+    const decideWith = (path: string) =>
+      authorize(verifying, path, undefined, at, { get: (name: string) => (name === 'cookie' ? header : undefined) }).verdict;
+    expect(decideWith('/videos/show/1080p/seg-9.ts')).toBe(Verdict.allow);
+    expect(decideWith('/videos/other/index.m3u8')).toBe(Verdict.forged);
   });
 });

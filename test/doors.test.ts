@@ -16,7 +16,7 @@ import { createHash, createHmac, generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { getSignedUrl } from '@aws-sdk/cloudfront-signer';
+import { getSignedCookies, getSignedUrl } from '@aws-sdk/cloudfront-signer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
 import { encodeCheckRequest, envoyClient } from './helpers/envoy-wire.js';
@@ -479,6 +479,70 @@ describe.each(['uws', 'node'] as const)('every door, %s engine', (engine: Engine
       const response = await ask('/tokengate/live/ch/seg-1.ts', `X-Original-URI: ${alta('/live/ch/seg-1.ts', clientIp)}\r\n`);
       expect([response.status, header(response, 'x-token-status')]).toEqual([403, 'missing']);
     });
+  });
+
+  it('CloudFront signed cookies (made by the SDK) through every door that passes the Cookie header', async () => {
+    const cookies = (resource: string, ttl: number) =>
+      Object.entries(
+        getSignedCookies({
+          keyPairId: 'KDOORS',
+          privateKey: cloudfrontKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+          policy: JSON.stringify({
+            Statement: [
+              {
+                Resource: `https://files.example${resource}`,
+                Condition: { DateLessThan: { 'AWS:EpochTime': Math.floor(Date.now() / 1000) + ttl } },
+              },
+            ],
+          }),
+        }),
+      )
+        .map(([name, value]) => `${name}=${value}`)
+        .join('; ');
+    const through: Record<string, (cookie: string) => Promise<number>> = {
+      'nginx-style headers': async (cookie) =>
+        (
+          await rawRequest(
+            service.ports.get('nginx')!,
+            `GET /auth HTTP/1.1\r\nHost: tokengate\r\nX-Original-URI: /cf/c.bin\r\nX-Real-IP: ${clientIp}\r\nCookie: ${cookie}\r\n\r\n`,
+          )
+        ).status,
+      // With `cookie` in the ext_authz filter's allowed_headers (docs/cloudfront.md).
+      'Envoy HTTP mode': async (cookie) =>
+        (
+          await rawRequest(
+            service.ports.get('envoy-http')!,
+            `GET /tokengate/cf/c.bin HTTP/1.1\r\nHost: files.example\r\nContent-Length: 0\r\nX-Real-IP: ${clientIp}\r\nCookie: ${cookie}\r\n\r\n`,
+          )
+        ).status,
+      'Envoy gRPC mode': async (cookie) => {
+        const verdict = await grpcClient.check(
+          encodeCheckRequest({
+            method: 'GET',
+            path: '/cf/c.bin',
+            headers: { 'x-envoy-external-address': clientIp, ':path': '/cf/c.bin', cookie },
+          }),
+        );
+        return verdict.code === 0 ? 200 : verdict.httpStatus || 403;
+      },
+      'Caddy forward_auth': async (cookie) => {
+        const response = await rawRequest(
+          caddyPort,
+          `GET /cf/c.bin HTTP/1.1\r\nHost: files.example\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`,
+        );
+        return response.status === 200 && response.body !== files.get('/cf/c.bin') ? -1 : response.status;
+      },
+    };
+    const table: Record<string, number[]> = {};
+    for (const [door, ask] of Object.entries(through)) {
+      table[door] = [
+        await ask(`a=1; ${cookies('/cf/*', 600)}`),
+        await ask(cookies('/cf/other.bin', 600)),
+        await ask(cookies('/cf/*', -10)),
+        await ask('a=1'),
+      ];
+    }
+    expect(table).toEqual(Object.fromEntries(Object.keys(through).map((door) => [door, [200, 403, 410, 403]])));
   });
 
   describe('Caddy forward_auth (deploy/caddy/Caddyfile)', () => {

@@ -1,9 +1,13 @@
 /**
  * The optional nginx shapes, each with real nginx and the real service: the auth-answer cache
- * of nginx.example.conf, and the ingress-nginx shape with tokengate's "403 + expired" mode.
+ * and the cookie line of nginx.example.conf, bunny's path tokens, and the ingress-nginx shape
+ * with tokengate's "403 + expired" mode.
  */
+
+import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { getSignedCookies } from '@aws-sdk/cloudfront-signer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
 import { docBlock } from './helpers/doc-blocks.js';
@@ -28,6 +32,7 @@ async function setup(
   listener: Record<string, unknown>,
   nginxConfig: (paths: { listenPort: number; tokengatePort: number; prefix: string; root: string }) => string,
   route: Record<string, unknown> = azionRoute,
+  files: (dir: string) => void = () => {},
 ): Promise<Setup> {
   const dir = tempDir();
   const root = join(dir, 'root');
@@ -35,6 +40,7 @@ async function setup(
   writeFileSync(join(root, 'my', 'uri'), 'protected bytes\n');
   writeFileSync(join(dir, 'azion.key'), 'mysecret\n');
   writeFileSync(join(dir, 'hmac.key'), `${hmacKey}\n`);
+  files(dir);
   chmodSync(dir, 0o755); // nginx workers run unprivileged: they must reach the origin files
   const tokengatePort = await freePort();
   const configFile = writeConfig(dir, {
@@ -119,6 +125,74 @@ describe('option auth-cache on a route whose token travels in a cookie or header
     expect((await get(withToken)).status).toBe(200); // from the cache by now
     expect((await get()).status).toBe(403);
     expect((await get({ [Object.keys(withToken)[0]!]: 'tg=v1~k=k~e=4102444800~m=AAAAAAAAAAAAAAAAAAAAAA' })).status).toBe(403);
+  });
+});
+
+describe("option cookies: CloudFront signed cookies (made by AWS's SDK) through real nginx", () => {
+  let s: Setup;
+  const keys = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  const cookieHeader = (cookies: object) =>
+    Object.entries(cookies)
+      .map(([name, value]) => `${name}=${value}`)
+      .join('; ');
+  const signed = (resource: string, ttl: number, extra: Record<string, unknown> = {}) =>
+    getSignedCookies({
+      keyPairId: 'KNGINX',
+      privateKey: keys.privateKey,
+      policy: JSON.stringify({
+        Statement: [
+          {
+            Resource: `https://cdn.example.com${resource}`,
+            Condition: { DateLessThan: { 'AWS:EpochTime': Math.floor(Date.now() / 1000) + ttl } },
+          },
+        ],
+      }),
+      ...extra,
+    });
+  afterAll(async () => {
+    await Promise.all([s?.nginx.stop(), s?.tokengate.stop()]);
+  });
+
+  it.each([
+    ['headers', { uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+    ['target form', { pathPrefix: '/tokengate', clientIpInPath: true }],
+  ])('%s listener: with the documented line the cookies open the file; without it nothing does', async (_name, listener) => {
+    await Promise.all([s?.nginx.stop(), s?.tokengate.stop()]);
+    const route = {
+      name: 'cdn',
+      prefix: '/my/',
+      scheme: 'cloudfront',
+      keys: [{ id: 'KNGINX', file: 'cloudfront.pem' }],
+      options: { baseUrl: 'https://cdn.example.com' },
+    };
+    const write = (dir: string) => writeFileSync(join(dir, 'cloudfront.pem'), keys.publicKey);
+    s = await setup(listener, (paths) => renderExampleConfig(paths, ['cookies']), route, write);
+    const get = (cookie?: string) => fetch(`${s.base}/my/uri`, { headers: cookie === undefined ? {} : { Cookie: cookie } });
+    const valid = await get(`theme=dark; ${cookieHeader(signed('/my/*', 600))}`);
+    expect([valid.status, await valid.text()]).toEqual([200, 'protected bytes\n']);
+    expect((await get(cookieHeader(signed('/my/uri', 600, { algorithm: 'SHA256' })))).status).toBe(200);
+    expect((await get()).status).toBe(403);
+    expect((await get(cookieHeader(signed('/other/*', 600)))).status).toBe(403);
+    const forged = signed('/my/*', 600);
+    const signature = forged['CloudFront-Signature'];
+    forged['CloudFront-Signature'] = `${signature[0] === 'A' ? 'B' : 'A'}${signature.slice(1)}`;
+    expect((await get(cookieHeader(forged))).status).toBe(403);
+    expect((await get(cookieHeader(signed('/my/*', -5)))).status).toBe(410);
+    // The shipped config without the line: tokengate never sees the cookies.
+    await s.nginx.stop();
+    const port = Number(new URL(s.base).port);
+    const prefix = join(s.dir, 'nginx-plain');
+    const tokengatePort = Number(JSON.parse(readFileSync(s.configFile, 'utf8')).listeners[0].port);
+    s.nginx = await startNginx(
+      renderExampleConfig({ listenPort: port, tokengatePort, prefix, root: join(s.dir, 'root') }),
+      prefix,
+      port,
+    );
+    expect((await get(cookieHeader(signed('/my/*', 600)))).status).toBe(403);
   });
 });
 

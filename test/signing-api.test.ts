@@ -5,6 +5,7 @@
  * routes listing without key material, the log line and the metric.
  */
 import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -17,6 +18,11 @@ import { type RunningService, startService, tempDir, writeConfig } from './helpe
 const accessToken = 'signing-token-0123456789abcdef';
 const hmacKey = 'ab'.repeat(32);
 const altaSecret = 'alta-secret-for-tests';
+const cloudfrontKey = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+});
 
 let service: RunningService;
 let admin: number;
@@ -53,6 +59,7 @@ beforeAll(async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'signing.token'), `${accessToken}\n`);
   writeFileSync(join(dir, 'hmac.key'), hmacKey);
+  writeFileSync(join(dir, 'cloudfront.pem'), cloudfrontKey.privateKey);
   const file = writeConfig(dir, {
     listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
     admin: { port: 0 },
@@ -74,6 +81,13 @@ beforeAll(async () => {
         keys: [{ id: 'k1', file: 'hmac.key' }],
         options: { carrier: 'cookie' },
         publicBaseUrl: 'https://books.example.com',
+      },
+      {
+        name: 'cf',
+        prefix: '/cf/',
+        scheme: 'cloudfront',
+        keys: [{ id: 'KCF', file: 'cloudfront.pem' }],
+        options: { baseUrl: 'https://cdn.example.com' },
       },
     ],
   });
@@ -109,7 +123,9 @@ describe('signing API', () => {
       ['tv', 'alta', ['t1'], 'required', 'https://media.example.com'],
       ['vod', 'hmac', ['k1'], 'optional', 'https://media.example.com'],
       ['ck', 'hmac', ['k1'], 'optional', 'https://books.example.com'],
+      ['cf', 'cloudfront', ['KCF'], 'optional', 'https://cdn.example.com'],
     ]);
+    for (const secret of cloudfrontKey.privateKey.split('\n').slice(1, -2)) expect(text).not.toContain(secret);
     expect(routes[3]!.options).toEqual({ carrier: 'cookie', name: 'tg' });
   });
 
@@ -146,6 +162,52 @@ describe('signing API', () => {
     expect(ck.url).toBe('https://books.example.com/ck/books/b.pdf');
     expect(ck.carrier).toBe('cookie');
     expect(await authorizeLink({ url: ck.url as string }, '192.0.2.1')).toBe(403);
+  });
+
+  it('cloudfront: signed cookies when asked (every cookie, in order), a signed URL otherwise', async () => {
+    const response = await post('/api/v1/sign', { path: '/cf/show/index.m3u8', ttlSec: 600, scopeDepth: 2, cookies: true });
+    const link = (await response.json()) as {
+      url: string;
+      carrier: string;
+      query?: string;
+      cookie?: unknown;
+      cookies: { name: string; value: string }[];
+    };
+    expect(response.status, JSON.stringify(link)).toBe(200);
+    expect([link.url, link.carrier, link.query, link.cookie]).toEqual([
+      'https://cdn.example.com/cf/show/index.m3u8',
+      'cookie',
+      undefined,
+      undefined,
+    ]);
+    expect(link.cookies.map(({ name }) => name)).toEqual(['CloudFront-Key-Pair-Id', 'CloudFront-Signature', 'CloudFront-Policy']);
+    const header = link.cookies.map(({ name, value }) => `${name}=${value}`).join('; ');
+    const ask = async (path: string, cookie?: string) =>
+      (
+        await fetch(`http://127.0.0.1:${auth}/`, {
+          headers: { 'X-Original-URI': path, 'X-Real-IP': '192.0.2.1', ...(cookie === undefined ? {} : { Cookie: cookie }) },
+        })
+      ).status;
+    // The scope: every file under /cf/show/, nothing beside it, nothing without the cookies.
+    expect(await ask('/cf/show/720p/seg-1.ts', header)).toBe(200);
+    expect(await ask('/cf/other/seg-1.ts', header)).toBe(403);
+    expect(await ask('/cf/show/720p/seg-1.ts')).toBe(403);
+    const url = (await (await post('/api/v1/sign', { path: '/cf/a.mp4', ttlSec: 600 })).json()) as { url: string };
+    expect(url.url).toMatch(/^https:\/\/cdn\.example\.com\/cf\/a\.mp4\?Expires=\d{10}&Key-Pair-Id=KCF&Signature=/);
+    expect(await authorizeLink(url, '192.0.2.1')).toBe(200);
+    const problems = (await (await post('/api/v1/sign', { path: '/vod/a', ttlSec: 60, cookies: true })).json()) as {
+      problems: string[];
+    };
+    expect(problems.problems).toEqual([expect.stringMatching(/^body\.cookies: hmac tokens cannot sign cookies/)]);
+    // The host is signed: a link of this route starts with its baseUrl, never another.
+    const elsewhere = (await (
+      await post('/api/v1/sign', { path: '/cf/a', ttlSec: 60, baseUrl: 'https://media.example.com' })
+    ).json()) as { problems: string[] };
+    expect(elsewhere.problems).toEqual([expect.stringMatching(/^body\.baseUrl: .*start with https:\/\/cdn\.example\.com/)]);
+    const typed = (await (await post('/api/v1/sign', { path: '/cf/a', ttlSec: 60, cookies: 'yes' })).json()) as {
+      problems: string[];
+    };
+    expect(typed.problems).toEqual(['body.cookies: must be true or false']);
   });
 
   it('answers 400 with every problem and its field', async () => {

@@ -12,7 +12,7 @@ import type { SignRequest } from '../core/sign-request.js';
 import { statusFor } from '../http/answers.js';
 import { CapturedHeaders } from '../http/request-sources.js';
 import { explain } from '../links/explain-link.js';
-import { LinkRequestError, linkJson, signLink } from '../links/sign-link.js';
+import { LinkRequestError, linkBaseOf, linkJson, signLink } from '../links/sign-link.js';
 import type { Logger } from '../log.js';
 import type { ServiceMetrics } from '../metrics/exposition.js';
 import { type AccessGate, bearerToken } from './access.js';
@@ -89,7 +89,25 @@ function optionalString(p: Problems, obj: Readonly<Record<string, unknown>>, key
   return obj[key] === undefined ? undefined : p.string(obj, key, 'body');
 }
 
-const signFields = ['route', 'path', 'expiresSec', 'ttlSec', 'notBeforeSec', 'clientIp', 'scopeDepth', 'sessionId', 'baseUrl'];
+function optionalBoolean(p: Problems, obj: Readonly<Record<string, unknown>>, key: string): boolean | undefined {
+  const value = obj[key];
+  if (value === undefined || typeof value === 'boolean') return value;
+  p.add(`body.${key}`, 'must be true or false');
+  return undefined;
+}
+
+const signFields = [
+  'route',
+  'path',
+  'expiresSec',
+  'ttlSec',
+  'notBeforeSec',
+  'clientIp',
+  'scopeDepth',
+  'sessionId',
+  'cookies',
+  'baseUrl',
+];
 
 /** A sign request's JSON body as the one SignRequest shape, or every problem with its field. */
 export function readSignBody(
@@ -112,6 +130,7 @@ export function readSignBody(
     clientIp: optionalString(p, obj, 'clientIp'),
     scopeDepth: optionalInteger(p, obj, 'scopeDepth', 0, 32),
     sessionId: optionalString(p, obj, 'sessionId'),
+    cookies: optionalBoolean(p, obj, 'cookies'),
   };
   const route = optionalString(p, obj, 'route');
   const baseUrl = parseBaseUrl(obj.baseUrl, 'body.baseUrl', p);
@@ -128,7 +147,7 @@ function routeList(loaded: LoadedConfig) {
     signs: route.scheme.signOptions,
     options: route.options,
     stream: route.stream ?? null,
-    publicBaseUrl: route.publicBaseUrl ?? loaded.config.signing?.publicBaseUrl ?? null,
+    publicBaseUrl: linkBaseOf(loaded, route.name) ?? null,
   }));
 }
 

@@ -12,8 +12,8 @@ and the signing API with an access token printed at start.`,
   },
   sign: {
     usage: `Usage: tokengate sign --path PATH --ttl SECONDS [--start UNIX] [--route NAME|PREFIX]
-                     [--ip IP|CIDR] [--scope-depth N] [--session ID] [--base-url URL]
-                     [--json] [--now UNIX] [--config FILE]
+                     [--ip IP|CIDR] [--scope-depth N] [--session ID] [--cookies]
+                     [--base-url URL] [--json] [--now UNIX] [--config FILE]
 
 Prints a link for PATH signed with the first key of the route that serves it (the one the
 service matches; --route must name that route). The link is checked with the service's own
@@ -21,11 +21,12 @@ decision first: nothing is printed that the service would refuse.
   --ttl          lifetime in seconds, counted from --start (or from now)
   --start        the start of validity, unix seconds (formats with a start time)
   --ip           the client IP the link is bound to (alta: required; hmac: an address or CIDR range)
-  --scope-depth  hmac: the token covers every path under the first N segments of PATH
+  --scope-depth  hmac, cloudfront: the token covers every path under the first N segments of PATH
   --session      hmac: an opaque session id signed into the token
+  --cookies      cloudfront: signed cookies (printed as a Cookie line) instead of a signed URL
   --base-url     https://host[:port] the link starts with (default: the config's publicBaseUrl)
   --json         the link and its fields as JSON, as the signing API answers
-An option the route's format cannot sign (--ip for azion, --scope-depth outside hmac, --start
+An option the route's format cannot sign (--ip for azion, --scope-depth for azion, --start
 without a start time) is refused, never dropped.`,
     options: {
       config: { type: 'string' },
@@ -36,6 +37,7 @@ without a start time) is refused, never dropped.`,
       ip: { type: 'string' },
       'scope-depth': { type: 'string' },
       session: { type: 'string' },
+      cookies: { type: 'boolean' },
       'base-url': { type: 'string' },
       json: { type: 'boolean' },
       now: { type: 'string' },
@@ -69,7 +71,7 @@ export const usage = `tokengate: validates signed URLs for reverse proxies (200 
 Usage:
   tokengate serve  [--config FILE]
   tokengate sign   --path PATH --ttl SECONDS [--start UNIX] [--route NAME|PREFIX] [--ip IP|CIDR]
-                   [--scope-depth N] [--session ID] [--base-url URL] [--json] [--config FILE]
+                   [--scope-depth N] [--session ID] [--cookies] [--base-url URL] [--json] [--config FILE]
   tokengate verify URL [--ip IP] [--cookie COOKIES] [--header "NAME: VALUE"] [--now UNIX] [--config FILE]
   tokengate --version
   tokengate <command> --help

@@ -91,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
       clientIp: text('ip'),
       scopeDepth: wholeNumber(text('scope-depth'), 'scope-depth', 'segments'),
       sessionId: text('session'),
+      cookies: values.cookies === true ? true : undefined,
     };
     const problems = new Problems();
     const baseUrl = parseBaseUrl(text('base-url'), '--base-url', problems);

@@ -174,7 +174,7 @@ function uwsConditions(
     if (headers.length > 0)
       p.add(
         `routes[${i}].options`,
-        `this route reads the request header(s) ${headers.join(', ')} (a token in a cookie or header, or a host), which engine "uws" cannot read safely (${why}): use engine "node"${route?.scheme.id === 'google-cdn' ? ', or "cookies": false and no hostHeader' : ''}`,
+        `this route reads the request header(s) ${headers.join(', ')} (a token in a cookie or header, or a host), which engine "uws" cannot read safely (${why}): use engine "node"${route?.scheme.id === 'google-cdn' || route?.scheme.id === 'cloudfront' ? ', or "cookies": false and no hostHeader' : ''}`,
       );
   });
 }

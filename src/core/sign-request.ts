@@ -18,6 +18,11 @@ export interface SignRequest {
   readonly sessionId?: string | undefined;
   /** A per-token random value where the format has one (Alta's salt); random when omitted. */
   readonly nonce?: string | undefined;
+  /**
+   * Where the format has signed cookies besides signed URLs (cloudfront): the token as cookies,
+   * the link without a query. False is the same as absent.
+   */
+  readonly cookies?: boolean | undefined;
 }
 
 /** A sign request a format cannot honour; `field` names the field at fault (forms show the message next to it). */
@@ -33,7 +38,7 @@ export class SignRequestError extends TypeError {
 /** The optional fields of a SignRequest a format may or may not sign. */
 export type SignOption = Exclude<keyof SignRequest, 'path' | 'expiresSec'>;
 
-export const signOptions: readonly SignOption[] = ['notBeforeSec', 'clientIp', 'scopeDepth', 'sessionId', 'nonce'];
+export const signOptions: readonly SignOption[] = ['notBeforeSec', 'clientIp', 'scopeDepth', 'sessionId', 'nonce', 'cookies'];
 
 /** The clock signers read when the caller gives no time: whole unix seconds. */
 export function unixNow(): number {

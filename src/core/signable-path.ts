@@ -57,7 +57,7 @@ export function checkSignRequest(request: SignRequest, supported: readonly SignO
   if (signablePath(request.path).path !== request.path)
     throw new UnsignablePathError('the path must be percent-encoded (UTF-8) before signing');
   for (const option of signOptions) {
-    if (request[option] !== undefined && !supported.includes(option)) {
+    if (request[option] !== undefined && request[option] !== false && !supported.includes(option)) {
       throw new SignRequestError(
         option,
         `${schemeId} tokens cannot sign ${option}${supported.length > 0 ? ` (they sign: ${supported.join(', ')})` : ' (they sign only the path and the end time)'}`,

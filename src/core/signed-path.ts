@@ -39,3 +39,13 @@ export function streamSignedPath(prefix: string, scope: StreamScope): SignedPath
     return requestPath.slice(0, end + 1) + playlist;
   };
 }
+
+/** The prefix of `path` made of its first `depth` segments, ending with "/", or undefined. */
+export function prefixOf(path: string, depth: number): string | undefined {
+  let end = 0;
+  for (let i = 0; i < depth; i++) {
+    end = path.indexOf('/', end + 1);
+    if (end < 0) return undefined;
+  }
+  return path.slice(0, end + 1);
+}

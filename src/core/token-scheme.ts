@@ -42,10 +42,20 @@ export interface ParsedToken {
   readonly bindingMismatch?: Rejection | undefined;
 }
 
-/** A signed token and how the client presents it. */
+/** A cookie or header: its name and value. */
+export interface NamedValue {
+  readonly name: string;
+  readonly value: string;
+}
+
+/**
+ * A signed token and how the client presents it: in the query, in one cookie or header, or
+ * (formats whose token is several cookies, as CloudFront's signed cookies) in `cookies`.
+ */
 export type SignedToken =
   | { readonly carrier: 'query'; readonly query: string }
-  | { readonly carrier: 'cookie' | 'header'; readonly name: string; readonly value: string };
+  | ({ readonly carrier: 'cookie' | 'header' } & NamedValue)
+  | { readonly carrier: 'cookies'; readonly cookies: readonly NamedValue[] };
 
 /** A scheme bound to a route's keys and options: everything derivable is computed by `create`. */
 export interface TokenScheme<T extends ParsedToken = ParsedToken> {
@@ -66,4 +76,9 @@ export interface TokenScheme<T extends ParsedToken = ParsedToken> {
   identify(token: T): { readonly keyId: string | undefined; readonly signature: string };
   /** The token that makes `request.path` valid, signed with the route's first key. */
   sign(request: SignRequest): SignedToken;
+  /**
+   * For formats that sign the URL's scheme and host too (`baseUrl` of google-cdn, cloudfront):
+   * the `https://host[:port]` every link of the route starts with, whatever else is configured.
+   */
+  readonly linkBase?: string | undefined;
 }

@@ -3,6 +3,7 @@ import { authorize, type Route } from '../core/authorize.js';
 import { parseIpRange } from '../core/client-ip.js';
 import { type SignRequest, SignRequestError } from '../core/sign-request.js';
 import { signablePath } from '../core/signable-path.js';
+import type { NamedValue } from '../core/token-scheme.js';
 import { Verdict } from '../core/verdict.js';
 
 /** A link that cannot be signed as asked; the message says why (never a secret). */
@@ -45,6 +46,15 @@ function pickRoute(loaded: LoadedConfig, path: string, named: string | undefined
   return route;
 }
 
+/**
+ * What a route's links start with: the base URL its format signs (google-cdn, cloudfront), else
+ * the route's `publicBaseUrl`, then `signing.publicBaseUrl`.
+ */
+export function linkBaseOf(loaded: LoadedConfig, routeName: string): string | undefined {
+  const signed = loaded.gate.routes.find((r) => r.name === routeName)?.scheme.linkBase;
+  return signed ?? loaded.config.routes.find((r) => r.name === routeName)?.publicBaseUrl ?? loaded.config.signing?.publicBaseUrl;
+}
+
 /** A signed link and everything a caller needs to hand it out. */
 export interface SignedLink {
   readonly route: string;
@@ -60,9 +70,12 @@ export interface SignedLink {
   readonly carrier: 'query' | 'cookie' | 'header';
   /** The token's query string (query carrier). */
   readonly query: string | undefined;
-  /** The cookie or header that carries the token (cookie and header carriers). */
-  readonly cookie: { readonly name: string; readonly value: string } | undefined;
-  readonly header: { readonly name: string; readonly value: string } | undefined;
+  /** Every cookie the client sends (cookie carrier): one, or several (CloudFront's signed cookies). */
+  readonly cookies: readonly NamedValue[] | undefined;
+  /** The cookie of formats whose token is one cookie (the only entry of `cookies`). */
+  readonly cookie: NamedValue | undefined;
+  /** The header that carries the token (header carrier). */
+  readonly header: NamedValue | undefined;
   readonly notBeforeSec: number | undefined;
   readonly expiresSec: number;
 }
@@ -107,10 +120,21 @@ export function signLink(loaded: LoadedConfig, request: SignRequest, options: Li
   } catch (error) {
     throw new LinkRequestError((error as Error).message, error instanceof SignRequestError ? error.field : undefined);
   }
-  const configured = loaded.config.routes.find((r) => r.name === route.name);
-  const base = options.baseUrl ?? configured?.publicBaseUrl ?? loaded.config.signing?.publicBaseUrl ?? '';
+  const { linkBase } = route.scheme;
+  if (linkBase !== undefined && options.baseUrl !== undefined && options.baseUrl !== linkBase) {
+    throw new LinkRequestError(
+      `route "${route.name}" (${route.schemeId}) signs the URL with its host: its links start with ${linkBase} (its baseUrl option), not ${options.baseUrl}`,
+      'baseUrl',
+    );
+  }
+  const base = linkBase ?? options.baseUrl ?? linkBaseOf(loaded, route.name) ?? '';
   const query = signed.carrier === 'query' ? signed.query : undefined;
-  const carried = signed.carrier === 'query' ? undefined : { name: signed.name, value: signed.value };
+  const cookies =
+    signed.carrier === 'cookies'
+      ? signed.cookies.map(({ name, value }) => ({ name, value }))
+      : signed.carrier === 'cookie'
+        ? [{ name: signed.name, value: signed.value }]
+        : undefined;
   const link: SignedLink = {
     route: route.name,
     scheme: route.schemeId,
@@ -118,10 +142,11 @@ export function signLink(loaded: LoadedConfig, request: SignRequest, options: Li
     path,
     encoded: signable.encoded,
     url: `${base}${path}${query === undefined ? '' : `?${query}`}`,
-    carrier: signed.carrier,
+    carrier: signed.carrier === 'cookies' ? 'cookie' : signed.carrier,
     query,
-    cookie: signed.carrier === 'cookie' ? carried : undefined,
-    header: signed.carrier === 'header' ? carried : undefined,
+    cookies,
+    cookie: cookies?.length === 1 ? cookies[0] : undefined,
+    header: signed.carrier === 'header' ? { name: signed.name, value: signed.value } : undefined,
     notBeforeSec: request.notBeforeSec,
     expiresSec: request.expiresSec,
   };
@@ -136,8 +161,8 @@ function selfCheck(loaded: LoadedConfig, link: SignedLink, clientIp: string | un
   const client = clientIp === undefined ? undefined : parseIpRange(clientIp)?.text.split('/')[0];
   const headers = {
     get: (name: string) =>
-      link.cookie !== undefined && name === 'cookie'
-        ? `${link.cookie.name}=${link.cookie.value}`
+      link.cookies !== undefined && name === 'cookie'
+        ? cookieHeader(link.cookies)
         : link.header !== undefined && name === link.header.name.toLowerCase()
           ? link.header.value
           : undefined,
@@ -151,9 +176,14 @@ function selfCheck(loaded: LoadedConfig, link: SignedLink, clientIp: string | un
   }
 }
 
+/** The Cookie header value that sends `cookies`. */
+export function cookieHeader(cookies: readonly NamedValue[]): string {
+  return cookies.map(({ name, value }) => `${name}=${value}`).join('; ');
+}
+
 /** What a person pastes or a client sends: the link, and the cookie or header line that carries the token. */
 export function linkText(link: SignedLink): string {
-  if (link.cookie !== undefined) return `${link.url}\nCookie: ${link.cookie.name}=${link.cookie.value}`;
+  if (link.cookies !== undefined) return `${link.url}\nCookie: ${cookieHeader(link.cookies)}`;
   if (link.header !== undefined) return `${link.url}\n${link.header.name}: ${link.header.value}`;
   return link.url;
 }

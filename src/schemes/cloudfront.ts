@@ -17,6 +17,7 @@ import { parseClientIp } from '../core/client-ip.js';
 import { cookieValue } from '../core/cookie-value.js';
 import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
+import { prefixOf } from '../core/signed-path.js';
 import { safeDecode } from '../core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { type Rejection, rejection, Verdict } from '../core/verdict.js';
@@ -128,7 +129,7 @@ function readKey(id: string, pem: Buffer): RouteCloudFrontKey | string {
   return 'the key must be RSA (2048 bits or more) or ECDSA P-256';
 }
 
-function create(keys: readonly RouteKey[], options: CloudFrontOptions): TokenScheme<CloudFrontToken> {
+function create(keys: readonly RouteKey[], options: CloudFrontOptions, routePrefix: string): TokenScheme<CloudFrontToken> {
   const routeKeys = new Map<string, RouteCloudFrontKey>();
   for (const key of keys) {
     const read = readKey(key.id, key.secret);
@@ -182,6 +183,7 @@ function create(keys: readonly RouteKey[], options: CloudFrontOptions): TokenSch
   const sourceMatches = (range: SourceRange, ip: number) => (ip & range.mask) >>> 0 === range.network;
 
   return {
+    linkBase: baseUrl,
     parse({ path, query, clientIp, headers }) {
       let found = fromQuery(query);
       if (found !== undefined && 'verdict' in found) return found;
@@ -274,48 +276,83 @@ function create(keys: readonly RouteKey[], options: CloudFrontOptions): TokenSch
       return `${token.key.id}\n${token.hash}\n${token.signed.toString('latin1')}\n${token.signatureText}`;
     },
     sign(request) {
-      checkSignRequest(request, ['notBeforeSec', 'clientIp'], 'cloudfront');
+      checkSignRequest(request, signOptions, 'cloudfront');
       const key = routeKeys.get(keys[0]!.id)!;
       if (key.privateKey === undefined) {
         throw new SignRequestError('path', "this route's first key file holds a public key: signing needs the private key");
       }
       if (hostHeader !== undefined)
         throw new SignRequestError('path', 'this route takes the host from a header: sign with a fixed baseUrl');
-      const url = `${baseUrl}${request.path}`;
+      const asCookies = request.cookies === true;
+      if (asCookies && !cookies)
+        throw new SignRequestError('cookies', 'this route does not read signed cookies (its option "cookies" is false)');
+      const { path, scopeDepth } = request;
       const expires = Number(formatUnixTime(request.expiresSec));
+      // A Resource reads "*" and "?" as wildcards: the path (or the scope's prefix) is written
+      // into custom policies only when it has neither, so no link covers more than asked.
+      let resource = `${baseUrl}${path}`;
+      if (scopeDepth !== undefined) {
+        const prefix = Number.isInteger(scopeDepth) && scopeDepth >= 0 ? prefixOf(path, scopeDepth) : undefined;
+        if (prefix === undefined)
+          throw new SignRequestError('scopeDepth', `scope depth ${scopeDepth} does not fit the path ${path}`);
+        if (!prefix.startsWith(routePrefix)) {
+          throw new SignRequestError(
+            'scopeDepth',
+            `scope depth ${scopeDepth} covers ${prefix}, outside the route ${routePrefix}: the link would be wider than the route`,
+          );
+        }
+        resource = `${baseUrl}${prefix}*`;
+      }
+      const custom = request.notBeforeSec !== undefined || request.clientIp !== undefined || scopeDepth !== undefined;
+      if (custom && /[*?]/.test(scopeDepth === undefined ? path : resource.slice(0, -1))) {
+        throw new SignRequestError(
+          'path',
+          'a CloudFront policy reads "*" as a wildcard: percent-encode it (%2A) to sign this path',
+        );
+      }
       let policy: string;
-      let custom = false;
-      if (request.notBeforeSec === undefined && request.clientIp === undefined) policy = cannedPolicy(url, expires);
+      if (!custom) policy = cannedPolicy(resource, expires);
       else {
-        custom = true;
         const condition: Record<string, unknown> = { DateLessThan: { 'AWS:EpochTime': expires } };
         if (request.notBeforeSec !== undefined)
           condition.DateGreaterThan = { 'AWS:EpochTime': Number(formatUnixTime(request.notBeforeSec)) };
-        if (request.clientIp !== undefined) {
-          const [address = '', bits] = request.clientIp.split('/');
-          const ip = parseClientIp(address);
-          if (
-            ip === undefined ||
-            ip.v6 !== undefined ||
-            ip.text !== address ||
-            (bits !== undefined && !/^(?:[0-9]|[12][0-9]|3[0-2])$/.test(bits))
-          ) {
-            throw new SignRequestError('clientIp', 'CloudFront binds IPv4 addresses or ranges only (a.b.c.d or a.b.c.d/n)');
-          }
-          condition.IpAddress = { 'AWS:SourceIp': `${address}/${bits ?? '32'}` };
-        }
-        policy = JSON.stringify({ Statement: [{ Resource: url, Condition: condition }] });
+        if (request.clientIp !== undefined) condition.IpAddress = { 'AWS:SourceIp': sourceRange(request.clientIp) };
+        policy = JSON.stringify({ Statement: [{ Resource: resource, Condition: condition }] });
       }
       const signer = createSign(options.signHash === 'SHA256' ? 'sha256' : 'sha1');
       signer.update(policy);
       const signature = encodeCloudFrontBase64(
         signer.sign(key.ec ? { key: key.privateKey, dsaEncoding: 'der' } : key.privateKey),
       );
-      const head = custom ? `Policy=${encodeCloudFrontBase64(Buffer.from(policy, 'utf8'))}` : `Expires=${expires}`;
-      const tail = options.signHash === 'SHA256' ? '&Hash-Algorithm=SHA256' : '';
-      return { carrier: 'query', query: `${head}&Key-Pair-Id=${key.id}&Signature=${signature}${tail}` };
+      // Names and order as the SDK writes them (getSignedUrl's query, getSignedCookies' object).
+      const fields: [string, string][] = [
+        custom ? ['Policy', encodeCloudFrontBase64(Buffer.from(policy, 'utf8'))] : ['Expires', String(expires)],
+        ['Key-Pair-Id', key.id],
+        ['Signature', signature],
+        ...(options.signHash === 'SHA256' ? [['Hash-Algorithm', 'SHA256'] as [string, string]] : []),
+      ];
+      if (!asCookies) return { carrier: 'query', query: fields.map(([name, value]) => `${name}=${value}`).join('&') };
+      const order = ['Key-Pair-Id', 'Signature', 'Expires', 'Policy', 'Hash-Algorithm'];
+      fields.sort(([a], [b]) => order.indexOf(a) - order.indexOf(b));
+      return { carrier: 'cookies', cookies: fields.map(([name, value]) => ({ name: `CloudFront-${name}`, value })) };
     },
   };
+}
+
+/** `a.b.c.d/n` for a policy from a signer's IPv4 address or range; anything else is refused. */
+function sourceRange(clientIp: string): string {
+  const [address = '', bits, extra] = clientIp.split('/');
+  const ip = parseClientIp(address);
+  if (
+    extra !== undefined ||
+    ip === undefined ||
+    ip.v6 !== undefined ||
+    ip.text !== address ||
+    (bits !== undefined && !/^(?:[0-9]|[12][0-9]|3[0-2])$/.test(bits))
+  ) {
+    throw new SignRequestError('clientIp', 'CloudFront binds IPv4 addresses or ranges only (a.b.c.d or a.b.c.d/n)');
+  }
+  return `${address}/${bits ?? '32'}`;
 }
 
 function readOptions(raw: Readonly<Record<string, unknown>>, path: string): CloudFrontOptions | OptionProblems {
@@ -350,7 +387,7 @@ function readOptions(raw: Readonly<Record<string, unknown>>, path: string): Clou
   };
 }
 
-const signOptions: readonly SignOption[] = ['notBeforeSec', 'clientIp'];
+const signOptions: readonly SignOption[] = ['notBeforeSec', 'clientIp', 'scopeDepth', 'cookies'];
 
 export const cloudfront: SchemeDefinition<CloudFrontOptions> = {
   id: 'cloudfront',

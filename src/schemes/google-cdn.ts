@@ -134,6 +134,7 @@ function create(keys: readonly RouteKey[], options: GoogleCdnOptions, routePrefi
   };
 
   return {
+    linkBase: options.baseUrl,
     parse({ path, query, headers }) {
       let base = options.baseUrl;
       if (options.hostHeader !== undefined) {

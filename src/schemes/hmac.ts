@@ -10,6 +10,7 @@ import { canonicalIp, parseIpRange } from '../core/client-ip.js';
 import { hmacSha256Key } from '../core/hmac-sha256.js';
 import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
+import { prefixOf } from '../core/signed-path.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { type Rejection, rejection, Verdict } from '../core/verdict.js';
 import { OptionProblems, type ParsedToken, type RouteKey, type SchemeDefinition, type TokenScheme } from './scheme.js';
@@ -57,16 +58,6 @@ const outsideRange = rejection(Verdict.wrongIp, 'the client IP is outside the ad
 const parseExpires = timeFieldParser('e');
 const parseNotBefore = timeFieldParser('n');
 const tags = ['k', 'e', 'n', 'p', 'i', 's'] as const;
-
-/** The prefix of `path` made of its first `depth` segments, ending with "/", or undefined. */
-function prefixOf(path: string, depth: number): string | undefined {
-  let end = 0;
-  for (let i = 0; i < depth; i++) {
-    end = path.indexOf('/', end + 1);
-    if (end < 0) return undefined;
-  }
-  return path.slice(0, end + 1);
-}
 
 /** The exact string the MAC covers. */
 export function hmacSignedString(f: { kid: string; exp: string; nbf: string; scope: string; ip: string; sid: string }): string {

@@ -94,6 +94,7 @@ async function appPage() {
     show('notBeforeSec', route.signs.includes('notBeforeSec'));
     show('scopeDepth', route.signs.includes('scopeDepth'));
     show('sessionId', route.signs.includes('sessionId'));
+    show('cookies', route.signs.includes('cookies'));
     $('clientIp').required = route.clientIp === 'required';
     $('clientIp-note').textContent =
       route.clientIp === 'required'
@@ -145,6 +146,7 @@ async function appPage() {
       clientIp: optional('clientIp', route?.clientIp !== 'unused'),
       scopeDepth: optional('scopeDepth', route?.signs.includes('scopeDepth')),
       sessionId: optional('sessionId', route?.signs.includes('sessionId')),
+      cookies: route?.signs.includes('cookies') && $('cookies').checked ? true : undefined,
     };
     if (body.scopeDepth !== undefined) body.scopeDepth = Number(body.scopeDepth);
     const { status, body: answer } = await api('/api/v1/sign', body);
@@ -157,10 +159,13 @@ async function appPage() {
     $('link').value = answer.url;
     $('expiry').textContent =
       `Valid ${answer.start ? `from ${utcText(answer.notBeforeSec)} ` : ''}until ${utcText(answer.expiresSec)}: expires ${inWords(answer.expiresSec)}.`;
-    const carried = answer.cookie ?? answer.header;
-    $('carrier').hidden = carried === undefined;
-    if (carried !== undefined) {
-      const line = answer.cookie ? `Cookie: ${carried.name}=${carried.value}` : `${carried.name}: ${carried.value}`;
+    const line = answer.cookies
+      ? `Cookie: ${answer.cookies.map(({ name, value }) => `${name}=${value}`).join('; ')}`
+      : answer.header
+        ? `${answer.header.name}: ${answer.header.value}`
+        : undefined;
+    $('carrier').hidden = line === undefined;
+    if (line !== undefined) {
       $('carrier-line').value = line;
       $('curl').value = `curl -H '${line}' '${answer.url}'`;
     }
