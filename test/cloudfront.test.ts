@@ -11,7 +11,7 @@ import { getSignedCookies, getSignedUrl } from '@aws-sdk/cloudfront-signer';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { authorize, findRoute, type Gate } from '../src/core/authorize.js';
 import { Verdict } from '../src/core/verdict.js';
-import { encodeCloudFrontBase64 } from '../src/schemes/cloudfront.js';
+import { decodeCloudFrontBase64, encodeCloudFrontBase64 } from '../src/schemes/cloudfront.js';
 import { parsePolicy, resourceMatches } from '../src/schemes/cloudfront-policy.js';
 import { gateFor } from './helpers/gates.js';
 import { tempDir } from './helpers/service-process.js';
@@ -202,6 +202,45 @@ describe('cloudfront: URLs the SDK signs', () => {
     }
     expect(query).toContain('Signature=');
     expect(checked).toBeGreaterThan(1000);
+  });
+});
+
+describe("cloudfront: CloudFront's base64, one spelling", () => {
+  /** The straightforward strict decoder (charset, then Node's decoder and a round trip): the oracle. */
+  const reference = (text: string, maxBytes: number) => {
+    if (text.length === 0 || text.length % 4 !== 0 || text.length > ((maxBytes + 2) / 3) * 4 + 4) return undefined;
+    if (!/^[A-Za-z0-9~-]+_{0,2}$/.test(text)) return undefined;
+    const standard = text.replaceAll('-', '+').replaceAll('_', '=').replaceAll('~', '/');
+    const bytes = Buffer.from(standard, 'base64');
+    return bytes.toString('base64') === standard ? bytes : undefined;
+  };
+  it('agrees with the round-trip decoder on random text, every canonical encoding and every one-character change', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-~_+/=.%é\u0000 ';
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const texts: string[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const length = random(4) === 0 ? random(40) : 4 * (1 + random(10));
+      texts.push(Array.from({ length }, () => alphabet[random(alphabet.length)]).join(''));
+    }
+    for (let n = 0; n <= 40; n++) {
+      const canonical = encodeCloudFrontBase64(Buffer.from(Array.from({ length: n }, () => random(256))));
+      texts.push(canonical);
+      for (let at = 0; at < canonical.length; at++)
+        for (const c of ['A', 'B', 'Q', 'g', 'w', '_', '-', '~', '=', '+'])
+          texts.push(`${canonical.slice(0, at)}${c}${canonical.slice(at + 1)}`);
+    }
+    let decoded = 0;
+    for (const text of texts) {
+      const expected = reference(text, 64);
+      expect(decodeCloudFrontBase64(text, 64), JSON.stringify(text)).toEqual(expected);
+      if (expected !== undefined) decoded++;
+    }
+    expect(decoded).toBeGreaterThan(1000);
+    expect(decodeCloudFrontBase64('AAAA'.repeat(24), 64)).toBeUndefined(); // 72 bytes: over the cap
   });
 });
 

@@ -18,7 +18,7 @@ import { cookieValue } from '../core/cookie-value.js';
 import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
 import { prefixOf } from '../core/signed-path.js';
-import { safeDecode } from '../core/token-params.js';
+import { forEachQueryPair, safeDecode } from '../core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { type Rejection, rejection, Verdict } from '../core/verdict.js';
 import { type CloudFrontPolicy, maxPolicyBytes, parsePolicy, resourceMatches, type SourceRange } from './cloudfront-policy.js';
@@ -48,9 +48,14 @@ interface RouteCloudFrontKey {
 interface CloudFrontToken extends ParsedToken {
   readonly key: RouteCloudFrontKey;
   readonly hash: 'sha1' | 'sha256';
-  /** The signed bytes: the canned policy built from the request, or the custom policy as sent. */
-  readonly signed: Buffer;
-  readonly signature: Buffer;
+  /**
+   * What the signature covers, as text: the canned policy built from the request, or the custom
+   * policy's CloudFront base64 as sent (canonical, so one text per policy). The cache key's
+   * material; the bytes are made only to verify.
+   */
+  readonly signedText: string;
+  readonly canned: boolean;
+  /** CloudFront's base64 of the signature, checked canonical; decoded only to verify (a cache hit never needs it). */
   readonly signatureText: string;
 }
 
@@ -73,6 +78,8 @@ const noClientIp = rejection(Verdict.badSource, 'the policy binds an IP range bu
 const noResource = m('the policy has no Resource, and this route does not accept such policies (allowNoResource)');
 const badHost = rejection(Verdict.badSource, 'the host header is missing, repeated or not a host name');
 const parseExpires = timeFieldParser('Expires');
+/** An RSA-4096 signature is 512 bytes; a DER ECDSA P-256 one at most 72. */
+const maxSignatureBytes = 1024;
 // ignoreBOM: a byte-order mark stays a character, which the JSON reader refuses.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** One rejection per reason of parsePolicy (a fixed set: its messages hold no text of the policy). */
@@ -89,13 +96,31 @@ const signedNames = ['Expires', 'Policy', 'Key-Pair-Id', 'Signature', 'Hash-Algo
 const lowerSignedNames = signedNames.map((name) => name.toLowerCase());
 const cookieNames = signedNames.map((name) => `CloudFront-${name}`);
 
-/** CloudFront's base64 ("-" "_" "~" for "+" "=" "/"), strictly: the one canonical spelling, or undefined. */
+const cloudFrontBase64 = /^[A-Za-z0-9~-]+_{0,2}$/;
+/** Each character's 6-bit value in CloudFront's base64 alphabet (other code units: unused). */
+const sextets = new Int8Array(128);
+for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-~'].entries())
+  sextets[c.charCodeAt(0)] = i;
+
+/**
+ * True when `text` is the one canonical spelling of some bytes (at most `maxBytes`) in
+ * CloudFront's base64 ("-" "_" "~" for "+" "=" "/"): its alphabet, a length that is a multiple
+ * of 4, at most two "_" and only at the end, and the unused bits of the last character zero.
+ * Checked without decoding: a cache hit never needs the bytes.
+ */
+export function isCloudFrontBase64(text: string, maxBytes: number): boolean {
+  const length = text.length;
+  if (length === 0 || length % 4 !== 0 || length > ((maxBytes + 2) / 3) * 4 + 4 || !cloudFrontBase64.test(text)) return false;
+  const padding = text.charCodeAt(length - 1) === 0x5f ? (text.charCodeAt(length - 2) === 0x5f ? 2 : 1) : 0;
+  const last = sextets[text.charCodeAt(length - 1 - padding)]!;
+  return (last & (padding === 2 ? 0x0f : padding === 1 ? 0x03 : 0)) === 0;
+}
+
+/** The bytes of a canonical CloudFront base64 text, or undefined (see isCloudFrontBase64). */
 export function decodeCloudFrontBase64(text: string, maxBytes: number): Buffer | undefined {
-  if (text.length === 0 || text.length % 4 !== 0 || text.length > ((maxBytes + 2) / 3) * 4 + 4) return undefined;
-  if (!/^[A-Za-z0-9~-]+_{0,2}$/.test(text)) return undefined;
-  const standard = text.replaceAll('-', '+').replaceAll('_', '=').replaceAll('~', '/');
-  const bytes = Buffer.from(standard, 'base64');
-  return bytes.toString('base64') === standard ? bytes : undefined;
+  if (!isCloudFrontBase64(text, maxBytes)) return undefined;
+  // Node's base64 decoder reads "-" as "+" already; "~" is CloudFront's own "/"; padding is optional.
+  return Buffer.from(text.replaceAll('~', '/').replaceAll('_', ''), 'base64');
 }
 
 export function encodeCloudFrontBase64(bytes: Buffer): string {
@@ -139,33 +164,31 @@ function create(keys: readonly RouteKey[], options: CloudFrontOptions, routePref
   const { baseUrl, hostHeader, cookies, allowNoResource } = options;
   const scheme = baseUrl.slice(0, baseUrl.indexOf('//') + 2);
 
-  /** The CloudFront parameters at the end of the query, and the query before them. */
+  /** The CloudFront parameters at the end of the query, and the query before them: one pass. */
   const fromQuery = (query: string): { values: Map<string, string>; rest: string } | Rejection | undefined => {
-    const values = new Map<string, string>();
-    const pairs = query === '' ? [] : query.split('&');
-    let firstSigned = pairs.length;
-    for (let i = pairs.length - 1; i >= 0; i--) {
-      const pair = pairs[i]!;
-      const eq = pair.indexOf('=');
-      const name = eq < 0 ? pair : pair.slice(0, eq);
-      if (!signedNames.includes(name)) break;
-      if (values.has(name)) return repeated;
-      values.set(name, eq < 0 ? '' : pair.slice(eq + 1));
-      firstSigned = i;
-    }
-    // A CloudFront name anywhere before them, or in another spelling, is refused.
-    for (let i = 0; i < firstSigned; i++) {
-      const pair = pairs[i]!;
-      const eq = pair.indexOf('=');
-      const name = eq < 0 ? pair : pair.slice(0, eq);
-      if (signedNames.includes(name)) return notTrailing;
+    if (query === '') return undefined;
+    let values: Map<string, string> | undefined;
+    let rest = '';
+    let pairStart = 0;
+    const refused = forEachQueryPair(query, (name, valueStart, end) => {
+      const start = pairStart;
+      pairStart = end + 1;
+      if (signedNames.includes(name)) {
+        if (values === undefined) {
+          values = new Map();
+          rest = start === 0 ? '' : query.slice(0, start - 1);
+        }
+        if (values.has(name)) return repeated;
+        values.set(name, valueStart < 0 ? '' : query.slice(valueStart, end));
+        return undefined;
+      }
+      // Anything after a CloudFront parameter: they do not end the query.
+      if (values !== undefined) return notTrailing;
       const lower = (name.includes('%') ? safeDecode(name) : name).toLowerCase();
-      if (lowerSignedNames.includes(lower)) return otherSpelling;
-    }
-    for (const [name] of values)
-      if (lowerSignedNames.includes(name.toLowerCase()) && !signedNames.includes(name)) return otherSpelling;
-    if (values.size === 0) return undefined;
-    return { values, rest: pairs.slice(0, firstSigned).join('&') };
+      return lowerSignedNames.includes(lower) ? otherSpelling : undefined;
+    });
+    if (refused !== undefined) return refused;
+    return values === undefined ? undefined : { values, rest };
   };
 
   const fromCookies = (header: string | undefined | null): Map<string, string> | Rejection | undefined => {
@@ -206,8 +229,7 @@ function create(keys: readonly RouteKey[], options: CloudFrontOptions, routePref
       const algorithm = values.get('Hash-Algorithm');
       if (algorithm !== undefined && algorithm !== 'SHA256') return badHashAlgorithm;
       const signatureText = values.get('Signature')!;
-      const signature = decodeCloudFrontBase64(signatureText, 1024);
-      if (signature === undefined) return badSignature;
+      if (!isCloudFrontBase64(signatureText, maxSignatureBytes)) return badSignature;
       const key = routeKeys.get(keyPairId);
       if (key === undefined) return unknownKey;
       let origin = baseUrl;
@@ -222,8 +244,8 @@ function create(keys: readonly RouteKey[], options: CloudFrontOptions, routePref
         const expires = parseExpires(expiresText);
         if (typeof expires !== 'number') return expires;
         // DateLessThan: valid while now < Expires.
-        const signed = Buffer.from(cannedPolicy(url, expires), 'utf8');
-        return { key, hash, signed, signature, signatureText, expiresSec: expires - 1, notBeforeSec: 0 };
+        const signedText = cannedPolicy(url, expires);
+        return { key, hash, signedText, canned: true, signatureText, expiresSec: expires - 1, notBeforeSec: 0 };
       }
       const bytes = decodeCloudFrontBase64(policyText!, maxPolicyBytes);
       if (bytes === undefined) return badPolicyEncoding;
@@ -239,8 +261,8 @@ function create(keys: readonly RouteKey[], options: CloudFrontOptions, routePref
       const token: CloudFrontToken = {
         key,
         hash,
-        signed: bytes,
-        signature,
+        signedText: policyText!,
+        canned: false,
         signatureText,
         expiresSec: policy.dateLessThan - 1,
         notBeforeSec: policy.dateGreaterThan === undefined ? 0 : policy.dateGreaterThan + 1,
@@ -260,9 +282,9 @@ function create(keys: readonly RouteKey[], options: CloudFrontOptions, routePref
       try {
         return verify(
           token.hash,
-          token.signed,
+          token.canned ? Buffer.from(token.signedText, 'utf8') : decodeCloudFrontBase64(token.signedText, maxPolicyBytes)!,
           token.key.ec ? { key: token.key.publicKey, dsaEncoding: 'der' } : token.key.publicKey,
-          token.signature,
+          decodeCloudFrontBase64(token.signatureText, maxSignatureBytes)!,
         );
       } catch {
         return false;
@@ -273,7 +295,8 @@ function create(keys: readonly RouteKey[], options: CloudFrontOptions, routePref
       return { keyId: genuine ? token.key.id : undefined, signature: token.signatureText };
     },
     cacheKey(token) {
-      return `${token.key.id}\n${token.hash}\n${token.signed.toString('latin1')}\n${token.signatureText}`;
+      // A canned policy starts with "{", which CloudFront's base64 never holds: the two kinds never meet.
+      return `${token.key.id}\n${token.hash}\n${token.signedText}\n${token.signatureText}`;
     },
     sign(request) {
       checkSignRequest(request, signOptions, 'cloudfront');
