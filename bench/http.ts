@@ -29,6 +29,7 @@ import { type Group, type Row, renderMarkdown, renderSvg } from './report.js';
 import {
   type BenchServiceOptions,
   clientIp,
+  cloudfrontLists,
   formatLists,
   formatSchemes,
   formOf,
@@ -41,7 +42,7 @@ import {
   waitForPort,
 } from './scenarios.js';
 
-const groups = ['one-core', 'metrics', 'engines', 'doors', 'workers', 'nginx', 'formats'] as const;
+const groups = ['one-core', 'metrics', 'engines', 'doors', 'workers', 'nginx', 'formats', 'cloudfront'] as const;
 const args = benchArgs('npm run bench --', 'HTTP benchmark; writes bench/results/latest.{json,md,svg}.', {
   quick: { type: 'boolean', help: 'one run of 3 s per row instead of three of 6 s' },
   only: {
@@ -71,6 +72,7 @@ const plan: Record<(typeof groups)[number], { loads: number; probeSec: number; w
   workers: { loads: 12 * runs, probeSec: 0, what: '1 worker against 2, both cores' },
   nginx: { loads: 10 * runs, probeSec: 0, what: 'nginx.example.conf in front against nginx secure_link' },
   formats: { loads: 20 * runs, probeSec: 0, what: 'every token format, distinct tokens and one repeated token' },
+  cloudfront: { loads: 7 * runs, probeSec: 0, what: 'CloudFront RSA and ECDSA: distinct, repeated, a 90% hit mix' },
 };
 const planned = groups.filter(runGroup);
 const plannedSec = planned.reduce((sum, group) => sum + plan[group].loads * (durationSec + 1) + plan[group].probeSec, 0);
@@ -718,6 +720,33 @@ async function formats(): Promise<void> {
   }
 }
 
+/**
+ * CloudFront on one core (uws, target form), pipelining 1, RSA 2048 and ECDSA P-256: distinct
+ * tokens with the verdict cache off (a signature check per request), one repeated token with it
+ * on, and a 90%-hit mix in a service whose cache holds 500 entries; against azion in the same service.
+ */
+async function cloudfront(): Promise<void> {
+  const lists = cloudfrontLists();
+  const main = await startTokengate({ metrics: true, workers: 1, routes: 'cloudfront' });
+  const small = await startTokengate({ metrics: true, workers: 1, routes: 'cloudfront', cacheEntries: 500 });
+  try {
+    process.stdout.write(
+      `\nwrk, cloudfront, one server core, ${connections} connections, pipelining 1, ${runs} run(s) of ${durationSec} s\n`,
+    );
+    const baseline = 'tokengate azion valid, distinct tokens (cloudfront service)';
+    await measure('cloudfront', baseline, main, lists['azion valid, distinct tokens']!, 'wrk', { depth: 1, expected: 200 });
+    for (const [name, uris] of Object.entries(lists)) {
+      if (!name.startsWith('cloudfront ')) continue;
+      const server = name.includes('(500 entries)') ? small : main;
+      const label = `tokengate ${name}`;
+      await expectStatus(server, uris[0]!, 200, label);
+      await measure('cloudfront', label, server, uris, 'wrk', { depth: 1, expected: 200 }, baseline);
+    }
+  } finally {
+    await Promise.all([main.stop(), small.stop()]);
+  }
+}
+
 async function main(): Promise<void> {
   await sh('npm', ['run', '-s', 'build']);
   const lists = tokenLists();
@@ -728,6 +757,7 @@ async function main(): Promise<void> {
   if (runGroup('workers')) await workers(lists);
   if (runGroup('nginx')) await nginx(lists);
   if (runGroup('formats')) await formats();
+  if (runGroup('cloudfront')) await cloudfront();
   const out = join(root, 'bench', 'results');
   mkdirSync(out, { recursive: true });
   // With --only, the other groups' rows of the previous run stay (each row says when it was measured).

@@ -1,5 +1,5 @@
 /** Renders benchmark rows as Markdown tables and an SVG bar chart (no dependencies). */
-export type Group = 'one core' | 'half load' | 'metrics' | 'engines' | 'doors' | 'workers' | 'nginx' | 'formats';
+export type Group = 'one core' | 'half load' | 'metrics' | 'engines' | 'doors' | 'workers' | 'nginx' | 'formats' | 'cloudfront';
 
 export interface Row {
   readonly group: Group;
@@ -51,6 +51,11 @@ const groups: Record<Group, { title: string; baselines: readonly [string, string
   formats: {
     title:
       "Every token format (uws, one server core, load on CPU 1): distinct tokens with the verdict cache off, one token repeated with it on; nginx-secure-link in a service of its own (routes chosen on nginx's $uri), with azion beside it",
+    baselines: [['vs azion, same service', '=baseline']],
+  },
+  cloudfront: {
+    title:
+      'CloudFront (uws, one server core, load on CPU 1): distinct tokens with the verdict cache off (a signature check per request), one token repeated with it on, a 90%-hit mix (500-entry cache); azion in the same service',
     baselines: [['vs azion, same service', '=baseline']],
   },
   nginx: {

@@ -1,4 +1,5 @@
 /** What the HTTP benchmarks send, the config they serve it with, and how they wait for a server (bench/http.ts, bench/profile.ts). */
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -117,10 +118,91 @@ export function formatLists(): Record<string, string[]> {
   return lists;
 }
 
+/** CloudFront's key pairs for the bench, made once per run (RSA 2048 and ECDSA P-256). */
+let cloudfrontPairs: Record<'rsa' | 'ec', { privatePem: string; publicPem: string }> | undefined;
+function cloudfrontKeys(): Record<'rsa' | 'ec', { privatePem: string; publicPem: string }> {
+  const pair = (made: { privateKey: KeyObject; publicKey: KeyObject }) => ({
+    privatePem: made.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    publicPem: made.publicKey.export({ type: 'spki', format: 'pem' }) as string,
+  });
+  cloudfrontPairs ??= {
+    rsa: pair(generateKeyPairSync('rsa', { modulusLength: 2048 })),
+    ec: pair(generateKeyPairSync('ec', { namedCurve: 'prime256v1' })),
+  };
+  return cloudfrontPairs;
+}
+
+/**
+ * The routes of the CloudFront service: azion (the baseline) and, per key type, a route with the
+ * verdict cache off (`/cf/<kind>/`) and one with it on (`/cfc/<kind>/`, the default for cloudfront).
+ */
+function cloudfrontRoutes(azion: object, key: (kind: 'rsa' | 'ec') => object): object[] {
+  return [
+    { name: 'azion', prefix: '/f/azion/', scheme: 'azion', keys: [{ id: 'k', ...azion }], verdictCache: false },
+    ...(['rsa', 'ec'] as const).flatMap((kind) =>
+      [false, true].map((verdictCache) => ({
+        name: `cloudfront-${kind}${verdictCache ? '-cached' : ''}`,
+        prefix: `/${verdictCache ? 'cfc' : 'cf'}/${kind}/`,
+        scheme: 'cloudfront',
+        keys: [{ id: `K${kind.toUpperCase()}`, ...key(kind) }],
+        options: { baseUrl: 'https://cdn.example.com', cookies: false },
+        verdictCache,
+      })),
+    ),
+  ];
+}
+
+/**
+ * Per key type, canned-policy URLs as the SDK writes them: 10,000 distinct (cache off: a check
+ * per request); one repeated (cache on: HLS, every segment with the same policy); and a mix of
+ * 10,000 requests where every tenth is one of 1,000 tokens seen once per pass and the rest go to
+ * 100 hot tokens (with a 500-entry cache the cold ones are evicted before they return: about
+ * 10% misses, 90% hits). Also azion's distinct tokens, the baseline.
+ */
+export function cloudfrontLists(): Record<string, string[]> {
+  const keys = cloudfrontKeys();
+  const signing = gateFor(
+    cloudfrontRoutes({ env: 'AZION' }, (kind) => ({ env: kind.toUpperCase() })),
+    {
+      AZION: secrets.azion,
+      RSA: keys.rsa.privatePem,
+      EC: keys.ec.privatePem,
+    },
+  );
+  const lists: Record<string, string[]> = {
+    'azion valid, distinct tokens': Array.from({ length: 10_000 }, (_, i) =>
+      signedUrl(signing, { path: `/f/azion/title-${i}/seg-${i % 7}.ts`, expiresSec: now + 3600 }),
+    ),
+  };
+  for (const kind of ['rsa', 'ec'] as const) {
+    const sign = (prefix: string, path: string) =>
+      signedUrl(signing, { path: `/${prefix}/${kind}/${path}`, expiresSec: now + 3600 });
+    const name = kind === 'rsa' ? 'RSA 2048' : 'ECDSA P-256';
+    lists[`cloudfront ${name} valid, distinct tokens, verdict cache off`] = Array.from({ length: 10_000 }, (_, i) =>
+      sign('cf', `title-${i}/seg-${i % 7}.ts`),
+    );
+    lists[`cloudfront ${name} valid, one token repeated, verdict cache on`] = [sign('cfc', 'title/seg.ts')];
+    const hot = Array.from({ length: 100 }, (_, i) => sign('cfc', `hot-${i}/seg.ts`));
+    lists[`cloudfront ${name} valid, 90% repeated and 10% new tokens, verdict cache on (500 entries)`] = Array.from(
+      { length: 10_000 },
+      (_, i) => (i % 10 === 0 ? sign('cfc', `cold-${i / 10}/seg.ts`) : hot[i % 100]!),
+    );
+  }
+  return lists;
+}
+
 /** Writes each format's key file into `work` (for `routes: "formats"`). */
 function formatKeyFiles(work: string): (scheme: FormatScheme) => object {
   for (const scheme of formatSchemes) writeFileSync(join(work, `format-${scheme}.key`), formatKeys[scheme]);
   return (scheme) => ({ file: `format-${scheme}.key` });
+}
+
+/** The CloudFront service's routes, its public keys and azion's secret written into `work`. */
+function cloudfrontRouteFiles(work: string): object[] {
+  const keys = cloudfrontKeys();
+  writeFileSync(join(work, 'azion.key'), secrets.azion);
+  for (const kind of ['rsa', 'ec'] as const) writeFileSync(join(work, `cloudfront-${kind}.pem`), keys[kind].publicPem);
+  return cloudfrontRoutes({ file: 'azion.key' }, (kind) => ({ file: `cloudfront-${kind}.pem` }));
 }
 
 /** Where the auth listener reads the original request: headers, or the auth request's own target. */
@@ -134,8 +216,13 @@ export interface BenchServiceOptions {
   /** Default: target for uws (its only form), headers for node (the embedded default config's). */
   readonly form?: SourceForm;
   readonly extraListeners?: readonly object[];
-  /** Default: the azion, alta and hmac routes; "formats": every other format's; "formats-nginx": nginx-secure-link and azion. */
-  readonly routes?: 'default' | 'formats' | 'formats-nginx';
+  /**
+   * Default: the azion, alta and hmac routes; "formats": every other format's; "formats-nginx":
+   * nginx-secure-link and azion; "cloudfront": azion and cloudfront (RSA, ECDSA; cache off and on).
+   */
+  readonly routes?: 'default' | 'formats' | 'formats-nginx' | 'cloudfront';
+  /** The verdict cache's entries per route (default: the service's 100,000). */
+  readonly cacheEntries?: number;
 }
 
 /** The form a service built from `options` reads. */
@@ -171,17 +258,20 @@ export function tokengateConfig(work: string, port: number, adminPort: number, o
       engine: options.engine ?? 'uws',
       listeners: [{ port, ...listenerSources(formOf(options)) }, ...(options.extraListeners ?? [])],
       admin: { port: adminPort },
+      ...(options.cacheEntries === undefined ? {} : { verdictCache: { maxEntries: options.cacheEntries } }),
       routes:
-        options.routes === 'formats' || options.routes === 'formats-nginx'
-          ? formatRoutes(options.routes === 'formats' ? 'raw' : 'nginx', formatKeyFiles(work))
-          : [
-              route('azion', '/my/', 'azion', 'azion.key', false),
-              route('alta', '/tv/', 'alta', 'alta.key', false),
-              route('hmac', '/vod/', 'hmac', 'hmac.key', false),
-              route('azion-cached', '/myc/', 'azion', 'azion.key', true),
-              route('alta-cached', '/tvc/', 'alta', 'alta.key', true),
-              route('hmac-cached', '/vodc/', 'hmac', 'hmac.key', true),
-            ],
+        options.routes === 'cloudfront'
+          ? cloudfrontRouteFiles(work)
+          : options.routes === 'formats' || options.routes === 'formats-nginx'
+            ? formatRoutes(options.routes === 'formats' ? 'raw' : 'nginx', formatKeyFiles(work))
+            : [
+                route('azion', '/my/', 'azion', 'azion.key', false),
+                route('alta', '/tv/', 'alta', 'alta.key', false),
+                route('hmac', '/vod/', 'hmac', 'hmac.key', false),
+                route('azion-cached', '/myc/', 'azion', 'azion.key', true),
+                route('alta-cached', '/tvc/', 'alta', 'alta.key', true),
+                route('hmac-cached', '/vodc/', 'hmac', 'hmac.key', true),
+              ],
     }),
   );
   return file;
