@@ -41,6 +41,7 @@ describe('bench arguments', () => {
     ['ab.js', []],
     ['micro.js', ['--x']],
     ['cache-memory.js', ['--entries=5']],
+    ['cache-memory.js', ['--material=nope']],
   ])('%s %j is refused with exit 64 before anything runs', (script, args) => {
     const before = snapshot();
     const out = run(script, args);

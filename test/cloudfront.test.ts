@@ -499,3 +499,49 @@ describe('docs/cloudfront.md', () => {
     expect(decideWith('/videos/other/index.m3u8')).toBe(Verdict.forged);
   });
 });
+
+describe('cloudfront: the service answers as CloudFront when asked, and says why it denied', () => {
+  it("410 by default, 403 with expiredStatus 403 (CloudFront's answer), X-Token-Status expired on both; the reason in tokengate verify", async () => {
+    const { startService, runCli, writeConfig } = await import('./helpers/service-process.js');
+    const dir = tempDir();
+    const route = {
+      name: 'cdn',
+      prefix: '/',
+      scheme: 'cloudfront',
+      keys: [{ id: 'KRSA', env: 'RSA' }],
+      options: { baseUrl: base },
+    };
+    const file = writeConfig(dir, {
+      listeners: [
+        { name: 'tokengate', port: 0, uriHeader: 'X-Original-URI' },
+        { name: 'cloudfront-like', port: 0, uriHeader: 'X-Original-URI', expiredStatus: 403 },
+      ],
+      admin: { port: 0 },
+      routes: [route],
+    });
+    const service = await startService(['serve', '--config', file], { RSA: keys.rsa!.public });
+    try {
+      const ask = async (listener: string, uri: string) => {
+        const response = await fetch(`http://127.0.0.1:${service.ports.get(listener)}/`, { headers: { 'X-Original-URI': uri } });
+        return [response.status, response.headers.get('x-token-status')];
+      };
+      const valid = sdkUrl({ url: `${base}/v/a.mp4`, dateLessThan: date(now + 600) });
+      const expired = sdkUrl({ url: `${base}/v/a.mp4`, dateLessThan: date(now - 5) });
+      expect(await ask('tokengate', valid)).toEqual([200, 'valid']);
+      expect(await ask('cloudfront-like', valid)).toEqual([200, 'valid']);
+      expect(await ask('tokengate', expired)).toEqual([410, 'expired']);
+      expect(await ask('cloudfront-like', expired)).toEqual([403, 'expired']);
+      // The reasons, as CloudFront's own messages name them.
+      const verify = async (uri: string) => {
+        const result = await runCli(['verify', `${base}${uri}`, '--config', file], { RSA: keys.rsa!.public });
+        return /^reason: +(.*)$/m.exec(result.stdout)?.[1];
+      };
+      expect(await verify(valid.replace(/&Key-Pair-Id=KRSA/, ''))).toBe('Missing Key-Pair-Id');
+      expect(await verify(valid.replace(/&Signature=[^&]*/, ''))).toBe('Missing Signature');
+      expect(await verify(valid.replace('Key-Pair-Id=KRSA', 'Key-Pair-Id=KGONE'))).toMatch(/^Unknown key/);
+      expect(await verify(valid.replace(/Expires=\d+&/, ''))).toMatch(/^Missing Expires or Policy/);
+    } finally {
+      await service.stop();
+    }
+  });
+});
