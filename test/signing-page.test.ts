@@ -5,6 +5,7 @@
  * from the auth listener from its client IP and 403 from another; the check panel explains a
  * forged, an expired and an out-of-scope link; no console errors; the strict CSP holds.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -76,6 +77,10 @@ beforeAll(async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'signing.token'), accessToken);
   writeFileSync(join(dir, 'hmac.key'), 'ef'.repeat(32));
+  writeFileSync(
+    join(dir, 'cloudfront.pem'),
+    generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  );
   const file = writeConfig(dir, {
     listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
     admin: { port: 0 },
@@ -91,6 +96,13 @@ beforeAll(async () => {
       },
       { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', file: 'hmac.key' }] },
       { name: 'books', prefix: '/ck/', scheme: 'hmac', keys: [{ id: 'k1', file: 'hmac.key' }], options: { carrier: 'cookie' } },
+      {
+        name: 'cdn',
+        prefix: '/cf/',
+        scheme: 'cloudfront',
+        keys: [{ id: 'KCF', file: 'cloudfront.pem' }],
+        options: { baseUrl: 'https://cdn.example.com' },
+      },
     ],
   });
   service = await startService(['serve', '--config', file], { AZION: 'mysecret', ALTA: 'secret' });
@@ -159,6 +171,28 @@ describe('signing page in Chromium', () => {
     await expect.poll(() => page.locator('#path-error').textContent()).toMatch(/the service would refuse this path/);
     expect(await page.evaluate('document.activeElement.id')).toBe('path');
     expect(await page.locator('#clientIp-error').textContent()).toBe('');
+    await page.close();
+  });
+
+  it('cloudfront: the "As signed cookies" box gives the Cookie line; the box shows only where a format signs cookies', async () => {
+    const page = await loggedIn();
+    await page.getByLabel('Route', { exact: true }).selectOption('vod');
+    expect(await page.getByLabel(/As signed cookies/).isVisible()).toBe(false);
+    await page.getByLabel('Route', { exact: true }).selectOption('cdn');
+    await page.getByLabel(/As signed cookies/).check();
+    const { link } = await generate(page, { route: 'cdn', path: '/cf/show/index.m3u8', scope: '2' });
+    expect(link).toBe('https://cdn.example.com/cf/show/index.m3u8');
+    const cookieLine = await page.getByLabel('Send with this request header').inputValue();
+    expect(cookieLine).toMatch(/^Cookie: CloudFront-Key-Pair-Id=KCF; CloudFront-Signature=[^;]+; CloudFront-Policy=[^;]+$/);
+    const cookie = cookieLine.slice('Cookie: '.length);
+    expect(await authStatus('/cf/show/720p/seg-1.ts', '192.0.2.1', cookie)).toBe(200);
+    expect(await authStatus('/cf/else/seg-1.ts', '192.0.2.1', cookie)).toBe(403);
+    expect(await authStatus('/cf/show/720p/seg-1.ts', '192.0.2.1')).toBe(403);
+    // Unchecked: a signed URL.
+    await page.getByLabel(/As signed cookies/).uncheck();
+    const url = await generate(page, { route: 'cdn', path: '/cf/a.mp4' });
+    expect(url.link).toMatch(/^https:\/\/cdn\.example\.com\/cf\/a\.mp4\?Expires=\d{10}&Key-Pair-Id=KCF&Signature=/);
+    expect(await authStatus(url.link, '192.0.2.1')).toBe(200);
     await page.close();
   });
 
