@@ -519,7 +519,7 @@ describe('cloudfront: the service answers as CloudFront when asked, and says why
       admin: { port: 0 },
       routes: [route],
     });
-    const service = await startService(['serve', '--config', file], { RSA: keys.rsa!.public });
+    const service = await startService(['serve', '--config', file], { RSA: keys.rsa!.public }, 3);
     try {
       const ask = async (listener: string, uri: string) => {
         const response = await fetch(`http://127.0.0.1:${service.ports.get(listener)}/`, { headers: { 'X-Original-URI': uri } });

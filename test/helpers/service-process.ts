@@ -49,6 +49,7 @@ export function startService(
     }, 5000);
     child.stderr!.setEncoding('utf8');
     let pending = '';
+    let settled = false;
     child.stderr!.on('data', (chunk: string) => {
       stderr += chunk;
       pending += chunk;
@@ -59,7 +60,20 @@ export function startService(
         const entry = JSON.parse(line) as { msg: string; listener?: string; port?: number };
         if (entry.msg === 'listening' && entry.listener !== undefined) ports.set(entry.listener, entry.port!);
       }
+      if (settled) return;
+      if (ports.size > expectedListeners) {
+        settled = true;
+        clearTimeout(timer);
+        child.kill('SIGKILL');
+        reject(
+          new Error(
+            `the service opened ${ports.size} listeners, more than the ${expectedListeners} expected: pass expectedListeners`,
+          ),
+        );
+        return;
+      }
       if (ports.size === expectedListeners) {
+        settled = true;
         clearTimeout(timer);
         resolve({
           process: child,
