@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawRequest } from './helpers/raw-http.js';
+import { withEnginesHere } from './helpers/runtime.js';
 import { type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const docs = readFileSync(new URL('../docs/engines.md', import.meta.url), 'utf8');
@@ -14,7 +15,7 @@ const documented = (engine: string) =>
     .split(', ')
     .map((name) => name.replaceAll('`', '').toLowerCase());
 
-describe.each(['node', 'uws'] as const)('answer headers, %s engine', (engine) => {
+describe.each(withEnginesHere(['node', 'uws'] as const, (engine) => engine))('answer headers, %s engine', (engine) => {
   let service: RunningService;
   let valid = '';
   const expired = '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000';

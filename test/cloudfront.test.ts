@@ -121,8 +121,23 @@ describe('cloudfront: URLs the SDK signs', () => {
     expect(decide(signed(`${base}/videos/*`, '/videos/a.mp4'))).toBe(Verdict.allow);
     expect(decide(signed(`${base}/videos/*`, '/videos/x/y.ts?q=1'))).toBe(Verdict.allow);
     expect(decide(signed(`${base}/videos/*`, '/other/a.mp4'))).toBe(Verdict.forged);
-    expect(decide(signed(`${base}/v/seg-?.ts`, '/v/seg-1.ts'))).toBe(Verdict.allow);
-    expect(decide(signed(`${base}/v/seg-?.ts`, '/v/seg-10.ts'))).toBe(Verdict.forged);
+    // "?" is literal unless the route says questionMarkWildcard (see "a canned signature resent").
+    expect(decide(signed(`${base}/v/seg-?.ts`, '/v/seg-1.ts'))).toBe(Verdict.forged);
+    expect(decide(signed(`${base}/v/a.ts?x=*`, '/v/a.ts?x=1'))).toBe(Verdict.allow);
+    const wildcards = gateFor(
+      [
+        {
+          name: 'cdn',
+          prefix: '/',
+          scheme: 'cloudfront',
+          keys: [{ id: 'KRSA', env: 'RSA' }],
+          options: { baseUrl: base, questionMarkWildcard: true },
+        },
+      ],
+      { RSA: keys.rsa!.public },
+    );
+    expect(authorize(wildcards, signed(`${base}/v/seg-?.ts`, '/v/seg-1.ts'), undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(wildcards, signed(`${base}/v/seg-?.ts`, '/v/seg-10.ts'), undefined, now).verdict).toBe(Verdict.forged);
     expect(decide(signed('*://cdn.example.com/*', '/any'))).toBe(Verdict.allow);
     expect(decide(signed('https://other.example.com/*', '/any'))).toBe(Verdict.forged);
   });
@@ -202,6 +217,143 @@ describe('cloudfront: URLs the SDK signs', () => {
     }
     expect(query).toContain('Signature=');
     expect(checked).toBeGreaterThan(1000);
+  });
+});
+
+describe('cloudfront: signed links never open more than asked', () => {
+  it('a scope that would also open a nested route sharing the key is refused; a deeper one is signed', async () => {
+    const { loadConfig } = await import('../src/config/load-config.js');
+    const { signLink } = await import('../src/links/sign-link.js');
+    const { writeConfig } = await import('./helpers/service-process.js');
+    const { writeFileSync } = await import('node:fs');
+    const dir = tempDir();
+    writeFileSync(join(dir, 'k.pem'), keys.rsa!.private);
+    const route = (name: string, prefix: string) => ({
+      name,
+      prefix,
+      scheme: 'cloudfront',
+      keys: [{ id: 'K1', file: 'k.pem' }],
+      options: { baseUrl: base },
+    });
+    const file = writeConfig(dir, {
+      listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
+      routes: [route('cdn', '/media/'), route('inner', '/media/private/')],
+    });
+    const loaded = loadConfig(file, {});
+    // A signer that loads the outer route's keys only cannot probe the inner route: the shared key decides.
+    const { configSigner } = await import('../src/route-signer.js');
+    expect(() => configSigner(file, 'cdn').sign({ path: '/media/a.mp4', expiresSec: now + 600, scopeDepth: 1 })).toThrow(
+      /also covers route "inner"/,
+    );
+    const sign = (path: string, scopeDepth: number, cookies?: boolean) =>
+      signLink(loaded, { path, expiresSec: now + 600, scopeDepth, cookies }, { nowSec: now });
+    expect(() => sign('/media/a.mp4', 1)).toThrow(/also covers route "inner"/);
+    expect(() => sign('/media/a.mp4', 1, true)).toThrow(/also covers route "inner"/);
+    const deeper = sign('/media/show/a.mp4', 2);
+    const query = deeper.query!;
+    expect(authorize(loaded.gate, `/media/show/b.ts?${query}`, undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(loaded.gate, `/media/private/b.ts?${query}`, undefined, now).verdict).toBe(Verdict.forged);
+  });
+  it('a start time is checked one second after it: CloudFront windows exclude DateGreaterThan itself', async () => {
+    const { loadConfig } = await import('../src/config/load-config.js');
+    const { signLink } = await import('../src/links/sign-link.js');
+    const { writeConfig } = await import('./helpers/service-process.js');
+    const { writeFileSync } = await import('node:fs');
+    const dir = tempDir();
+    writeFileSync(join(dir, 'k.pem'), keys.rsa!.private);
+    const loaded = loadConfig(
+      writeConfig(dir, {
+        clockSkewSec: 0,
+        listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
+        routes: [
+          { name: 'cdn', prefix: '/', scheme: 'cloudfront', keys: [{ id: 'K1', file: 'k.pem' }], options: { baseUrl: base } },
+        ],
+      }),
+      {},
+    );
+    const link = signLink(loaded, { path: '/a.mp4', expiresSec: now + 600, notBeforeSec: now + 60 }, { nowSec: now });
+    const target = `/a.mp4?${link.query}`;
+    expect(authorize(loaded.gate, target, undefined, now + 60).verdict).toBe(Verdict.premature);
+    expect(authorize(loaded.gate, target, undefined, now + 61).verdict).toBe(Verdict.allow);
+  });
+});
+
+describe('cloudfront: a canned signature resent as a custom policy', () => {
+  // The bytes of a canned policy are also a valid custom policy: whoever holds a canned link can
+  // send its signature with Policy=<those bytes>, where the URL's own characters become wildcards.
+  const asPolicy = (link: string, path: string) => {
+    const expires = Number(/Expires=(\d+)/.exec(link)![1]);
+    const signature = /Signature=([^&]+)/.exec(link)![1];
+    const url = `${base}${link.slice(0, link.indexOf('Expires=') - 1)}`;
+    const policy = encodeCloudFrontBase64(
+      Buffer.from(
+        `{"Statement":[{"Resource":${JSON.stringify(url)},"Condition":{"DateLessThan":{"AWS:EpochTime":${expires}}}}]}`,
+      ),
+    );
+    return `${path}?Policy=${policy}&Key-Pair-Id=KRSA&Signature=${signature}`;
+  };
+  it('the "?" of a canned URL\'s query is a literal "?" unless the route asks for the wildcard', () => {
+    const link = sdkUrl({ url: `${base}/v?id=1`, dateLessThan: date(now + 600) });
+    expect(decide(link)).toBe(Verdict.allow);
+    expect(decide(asPolicy(link, '/v'))).toBe(Verdict.forged); // the policy's URL has the query
+    for (const path of ['/v/id=1', '/vXid=1', '/v.id=1']) expect(decide(asPolicy(link, path)), path).toBe(Verdict.forged);
+    const wildcards = gateFor(
+      [
+        {
+          name: 'cdn',
+          prefix: '/',
+          scheme: 'cloudfront',
+          keys: [{ id: 'KRSA', env: 'RSA' }],
+          options: { baseUrl: base, questionMarkWildcard: true },
+        },
+      ],
+      { RSA: keys.rsa!.public },
+    );
+    expect(authorize(wildcards, asPolicy(link, '/v/id=1'), undefined, now).verdict).toBe(Verdict.allow);
+  });
+  it('tokengate never signs a path with "*", canned included (its canned bytes would be a wildcard policy)', () => {
+    const rsa = findRoute(
+      gateFor(
+        [{ name: 'cdn', prefix: '/', scheme: 'cloudfront', keys: [{ id: 'KRSA', env: 'P' }], options: { baseUrl: base } }],
+        {
+          P: keys.rsa!.private,
+        },
+      ),
+      '/',
+    )!.scheme;
+    expect(() => rsa.sign({ path: '/media/free/*', expiresSec: now + 600 })).toThrow(/wildcard/);
+    expect(() => rsa.sign({ path: '/media/a*b.mp4', expiresSec: now + 600, cookies: true })).toThrow(/wildcard/);
+    const encoded = rsa.sign({ path: '/media/a%2Ab.mp4', expiresSec: now + 600 });
+    expect(encoded.carrier === 'query' && decide(`/media/a%2Ab.mp4?${encoded.query}`)).toBe(Verdict.allow);
+  });
+});
+
+describe('cloudfront: the signed cookies are read in one pass', () => {
+  it('cookieValues gives, per name, what reading the header once per name gives', async () => {
+    const { cookieValues } = await import('../src/core/cookie-value.js');
+    const { trimOws } = await import('../src/core/http-whitespace.js');
+    /** The reader of one cookie, a pass per name: the oracle. */
+    const one = (header: string, name: string) => {
+      let found: string | undefined;
+      for (const pair of header.split(';')) {
+        const eq = pair.indexOf('=');
+        if (eq < 0 || trimOws(pair.slice(0, eq)) !== name) continue;
+        if (found !== undefined) return null;
+        found = trimOws(pair.slice(eq + 1));
+      }
+      return found;
+    };
+    const names = ['CloudFront-Policy', 'CloudFront-Signature', 'a', 'b', ''];
+    const parts = ['CloudFront-Policy', 'CloudFront-Signature', 'a', 'b', '=', ';', ' ', '\t', ',', 'x', 'cloudfront-policy'];
+    let seed = 11;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (let i = 0; i < 5000; i++) {
+      const header = Array.from({ length: random(12) }, () => parts[random(parts.length)]).join('');
+      expect(cookieValues(header, names), JSON.stringify(header)).toEqual(names.map((name) => one(header, name)));
+    }
   });
 });
 
@@ -311,12 +463,14 @@ describe('cloudfront: policies are read strictly and never throw', () => {
     const uri = `/x?Policy=${encodeCloudFrontBase64(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(ok)]))}&Key-Pair-Id=KRSA&Signature=${encodeCloudFrontBase64(Buffer.alloc(256, 1))}`;
     expect(decide(uri)).toBe(Verdict.malformed);
   });
-  it('wildcards: "*" any run, "?" one character, nothing else special', () => {
+  it('wildcards: "*" any run, "?" itself or (questionMarkWildcard) one character, nothing else special', () => {
     expect(resourceMatches('https://h/a*', 'https://h/a')).toBe(true);
     expect(resourceMatches('https://h/*.ts', 'https://h/x/y.ts')).toBe(true);
     expect(resourceMatches('https://h/*.ts', 'https://h/x/y.tsx')).toBe(false);
-    expect(resourceMatches('https://h/a?c', 'https://h/abc')).toBe(true);
-    expect(resourceMatches('https://h/a?c', 'https://h/ac')).toBe(false);
+    expect(resourceMatches('https://h/a?c', 'https://h/abc')).toBe(false);
+    expect(resourceMatches('https://h/a?c', 'https://h/a?c')).toBe(true);
+    expect(resourceMatches('https://h/a?c', 'https://h/abc', true)).toBe(true);
+    expect(resourceMatches('https://h/a?c', 'https://h/ac', true)).toBe(false);
     expect(resourceMatches('*a*a*a*b', `${'a'.repeat(3000)}`)).toBe(false);
     expect(resourceMatches('https://h/[a]', 'https://h/a')).toBe(false);
   });
@@ -418,10 +572,8 @@ describe("cloudfront: tokengate's signer", () => {
     // "*" is a wildcard in a custom policy's Resource: a path holding one is refused there.
     expect(() => rsa.sign({ path: '/v/a*.mp4', ...at, notBeforeSec: now })).toThrow(/wildcard/);
     expect(() => rsa.sign({ path: '/v/*/a.mp4', ...at, scopeDepth: 2 })).toThrow(/wildcard/);
-    // A canned policy's Resource is the URL itself, compared exactly.
-    const canned = rsa.sign({ path: '/v/a*.mp4', ...at });
-    expect(canned.carrier === 'query' && decide(`/v/a*.mp4?${canned.query}`)).toBe(Verdict.allow);
-    expect(canned.carrier === 'query' && decide(`/v/ab.mp4?${canned.query}`)).toBe(Verdict.forged);
+    // In a canned policy too: its bytes, resent as a custom policy, would be a wildcard.
+    expect(() => rsa.sign({ path: '/v/a*.mp4', ...at })).toThrow(/wildcard/);
     expect(() => rsa.sign({ path: '/v/a.mp4', ...at, scopeDepth: 3 })).toThrow(/does not fit/);
     expect(() => rsa.sign({ path: '/v/a.mp4', ...at, clientIp: '2001:db8::1' })).toThrow(/IPv4/);
     expect(() => rsa.sign({ path: '/v/a.mp4', ...at, clientIp: '203.0.113.9/24/1' })).toThrow(/IPv4/);

@@ -15,6 +15,7 @@ import type { Logger } from '../src/log.js';
 import { docBlock } from './helpers/doc-blocks.js';
 import { gateFor } from './helpers/gates.js';
 import { authStatus, formFor, listenerSources } from './helpers/raw-http.js';
+import { withEnginesHere } from './helpers/runtime.js';
 import { logLines, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const published = '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000';
@@ -145,41 +146,44 @@ describe('decisionLogger', () => {
   });
 });
 
-describe.each(['node', 'uws'] as const)('decision log in the running service (%s engine)', (engine) => {
-  it('is switched on by a reload, writes the documented line, and its fp is the one `tokengate verify` prints', async () => {
-    const dir = tempDir();
-    const config = (extra: object) => ({
-      engine,
-      workers: 1,
-      admin: { port: 0 },
-      listeners: [{ name: 'auth', port: 0, ...listenerSources(formFor(engine)) }],
-      routes: [{ name: 'demo-azion', prefix: '/my/', scheme: 'azion', keys: [{ id: 'published-example', env: 'AZ' }] }],
-      ...extra,
+describe.each(withEnginesHere(['node', 'uws'] as const, (engine) => engine))(
+  'decision log in the running service (%s engine)',
+  (engine) => {
+    it('is switched on by a reload, writes the documented line, and its fp is the one `tokengate verify` prints', async () => {
+      const dir = tempDir();
+      const config = (extra: object) => ({
+        engine,
+        workers: 1,
+        admin: { port: 0 },
+        listeners: [{ name: 'auth', port: 0, ...listenerSources(formFor(engine)) }],
+        routes: [{ name: 'demo-azion', prefix: '/my/', scheme: 'azion', keys: [{ id: 'published-example', env: 'AZ' }] }],
+        ...extra,
+      });
+      const file = writeConfig(dir, config({}));
+      const env = { AZ: 'mysecret' };
+      const service = await startService(['serve', '--config', file], env);
+      try {
+        const port = service.ports.get('auth')!;
+        const form = formFor(engine);
+        expect(await authStatus(port, forged, '203.0.113.7', form)).toBe(403);
+        writeFileSync(file, JSON.stringify(config({ decisionLog: { verdicts: 'denials' } })));
+        service.process.kill('SIGHUP');
+        await expect.poll(() => logLines(service.stderr()).some((line) => line.msg === 'config reloaded')).toBe(true);
+        expect(await authStatus(port, forged, '203.0.113.7', form)).toBe(403);
+        expect(await authStatus(port, published, '203.0.113.7', form)).toBe(410);
+        await expect.poll(() => logLines(service.stderr()).filter((line) => line.msg === 'decision').length).toBe(2);
+        const [forgedLine, expiredLine] = logLines(service.stderr()).filter((line) => line.msg === 'decision');
+        // Exactly the documented line's fields, in its order.
+        const shown = JSON.parse(docBlock('docs/operations.md', 'decision-line')) as Record<string, unknown>;
+        expect(Object.keys(forgedLine!)).toEqual(Object.keys(shown));
+        expect({ ...forgedLine, time: shown.time, fp: shown.fp }).toEqual(shown);
+        expect(expiredLine).toMatchObject({ verdict: 'expired', keyId: 'published-example', route: 'demo-azion' });
+        const verify = await runCli(['verify', published, '--config', file], env);
+        expect(verify.stdout).toContain(`fp:      ${expiredLine!.fp}`);
+        expect(service.stderr()).not.toMatch(/m6WCATfRgS|AAAAAAAAAAAA|st=|\/my\/uri/);
+      } finally {
+        await service.stop();
+      }
     });
-    const file = writeConfig(dir, config({}));
-    const env = { AZ: 'mysecret' };
-    const service = await startService(['serve', '--config', file], env);
-    try {
-      const port = service.ports.get('auth')!;
-      const form = formFor(engine);
-      expect(await authStatus(port, forged, '203.0.113.7', form)).toBe(403);
-      writeFileSync(file, JSON.stringify(config({ decisionLog: { verdicts: 'denials' } })));
-      service.process.kill('SIGHUP');
-      await expect.poll(() => logLines(service.stderr()).some((line) => line.msg === 'config reloaded')).toBe(true);
-      expect(await authStatus(port, forged, '203.0.113.7', form)).toBe(403);
-      expect(await authStatus(port, published, '203.0.113.7', form)).toBe(410);
-      await expect.poll(() => logLines(service.stderr()).filter((line) => line.msg === 'decision').length).toBe(2);
-      const [forgedLine, expiredLine] = logLines(service.stderr()).filter((line) => line.msg === 'decision');
-      // Exactly the documented line's fields, in its order.
-      const shown = JSON.parse(docBlock('docs/operations.md', 'decision-line')) as Record<string, unknown>;
-      expect(Object.keys(forgedLine!)).toEqual(Object.keys(shown));
-      expect({ ...forgedLine, time: shown.time, fp: shown.fp }).toEqual(shown);
-      expect(expiredLine).toMatchObject({ verdict: 'expired', keyId: 'published-example', route: 'demo-azion' });
-      const verify = await runCli(['verify', published, '--config', file], env);
-      expect(verify.stdout).toContain(`fp:      ${expiredLine!.fp}`);
-      expect(service.stderr()).not.toMatch(/m6WCATfRgS|AAAAAAAAAAAA|st=|\/my\/uri/);
-    } finally {
-      await service.stop();
-    }
-  });
-});
+  },
+);

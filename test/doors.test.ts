@@ -23,6 +23,7 @@ import { encodeCheckRequest, envoyClient } from './helpers/envoy-wire.js';
 import { freePort, type RunningNginx, renderExampleConfig, startNginx } from './helpers/nginx.js';
 import { firstAnswer, insert, pooled, positions, probeBytes } from './helpers/raw-bytes.js';
 import { header, rawRequest } from './helpers/raw-http.js';
+import { withEnginesHere } from './helpers/runtime.js';
 import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
 import { altaSigner } from './helpers/signed-url.js';
 
@@ -278,7 +279,7 @@ const headerListeners = [
   { name: 'caddy', port: 0, uriHeader: 'X-Forwarded-Uri', clientIpHeader: 'X-Forwarded-For' },
 ];
 
-describe.each(['uws', 'node'] as const)('every door, %s engine', (engine: EngineName) => {
+describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('every door, %s engine', (engine: EngineName) => {
   let service: RunningService;
   let caddy: Awaited<ReturnType<typeof startCaddy>>;
   let caddyPort: number;

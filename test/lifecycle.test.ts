@@ -20,6 +20,7 @@ import {
   type SourceForm,
   sourcedRequest,
 } from './helpers/raw-http.js';
+import { withEnginesHere } from './helpers/runtime.js';
 import { cliPath, logLines, type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const keys = { k1: '11'.repeat(32), k2: '22'.repeat(32) };
@@ -90,11 +91,16 @@ async function clientLoop(port: number, form: SourceForm, uris: readonly string[
   return { sent, answers, lost };
 }
 
-describe.each([
-  [1, 'uws'],
-  [2, 'uws'],
-  [1, 'node'],
-] as const)('lifecycle with %i worker(s), %s engine', (workers, engine) => {
+describe.each(
+  withEnginesHere(
+    [
+      [1, 'uws'],
+      [2, 'uws'],
+      [1, 'node'],
+    ] as const,
+    ([, engine]) => engine,
+  ),
+)('lifecycle with %i worker(s), %s engine', (workers, engine) => {
   it('SIGTERM under load: /readyz fails first, every accepted request is answered, exit 0 within the bound', async () => {
     const { file, form } = setUp(workers, ['k1'], { shutdownDelaySec: 1, engine });
     const service = await startService(['serve', '--config', file]);

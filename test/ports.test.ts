@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { claimPort } from '../src/service/claim-port.js';
 import { listenerSources } from './helpers/raw-http.js';
+import { withEnginesHere } from './helpers/runtime.js';
 import { runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const env = { AZION_SECRET: 'azion-secret-for-ports' };
@@ -16,15 +17,20 @@ const routes = [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'AZION
 const freePorts = (count: number) => Promise.all(Array.from({ length: count }, () => claimPort('127.0.0.1', 0)));
 
 describe('a second instance on the same ports exits 71', () => {
-  it.each([
-    ['uws, one thread, auth listener', 'uws', 1, 'auth'],
-    ['uws, two workers, auth listener', 'uws', 2, 'auth'],
-    ['node, auth listener', 'node', 1, 'auth'],
-    ['envoy-grpc listener', 'node', 1, 'grpc'],
-    ['admin listener', 'node', 1, 'admin'],
-    ['uws, two workers, admin listener', 'uws', 2, 'admin'],
-    ['uws, workers "auto", envoy-grpc listener', 'uws', 'auto', 'grpc'],
-  ] as const)('%s', async (_name, engine, workers, shared) => {
+  it.each(
+    withEnginesHere(
+      [
+        ['uws, one thread, auth listener', 'uws', 1, 'auth'],
+        ['uws, two workers, auth listener', 'uws', 2, 'auth'],
+        ['node, auth listener', 'node', 1, 'auth'],
+        ['envoy-grpc listener', 'node', 1, 'grpc'],
+        ['admin listener', 'node', 1, 'admin'],
+        ['uws, two workers, admin listener', 'uws', 2, 'admin'],
+        ['uws, workers "auto", envoy-grpc listener', 'uws', 'auto', 'grpc'],
+      ] as const,
+      ([, engine]) => engine,
+    ),
+  )('%s', async (_name, engine, workers, shared) => {
     const [auth, grpc, admin, otherAuth, otherGrpc, otherAdmin] = await freePorts(6);
     const config = (authPort: number, grpcPort: number, adminPort: number) =>
       writeConfig(tempDir(), {

@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authRequest, header, RawConnection, rawRequest } from './helpers/raw-http.js';
+import { uwsLoads, uwsOnly } from './helpers/runtime.js';
 import { type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const realIp = '203.0.113.7';
@@ -350,23 +351,26 @@ describe('process lifecycle', () => {
     expect(result.stderr).toMatch(/cannot listen/);
   });
 
-  it('exits 71, not an abort, when a gRPC port is taken after the worker threads started', async () => {
-    const dir = tempDir();
-    const file = writeConfig(dir, {
-      workers: 2,
-      engine: 'uws',
-      listeners: [
-        { port: 0, pathPrefix: '/tokengate' },
-        { name: 'envoy-grpc', protocol: 'envoy-grpc', port: authPort },
-      ],
-      admin: { port: 0 },
-      routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'K' }] }],
-    });
-    const result = await runCli(['serve', '--config', file], { K: 'some-long-enough-secret' });
-    expect(result.code).toBe(71);
-    expect(result.stderr).toMatch(/"level":"fatal".*envoy-grpc listener cannot listen/);
-    expect(result.stderr).not.toMatch(/Assertion failed|uv_loop_close/);
-  });
+  it.skipIf(!uwsLoads)(
+    `exits 71, not an abort, when a gRPC port is taken after the worker threads started ${uwsOnly}`,
+    async () => {
+      const dir = tempDir();
+      const file = writeConfig(dir, {
+        workers: 2,
+        engine: 'uws',
+        listeners: [
+          { port: 0, pathPrefix: '/tokengate' },
+          { name: 'envoy-grpc', protocol: 'envoy-grpc', port: authPort },
+        ],
+        admin: { port: 0 },
+        routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'K' }] }],
+      });
+      const result = await runCli(['serve', '--config', file], { K: 'some-long-enough-secret' });
+      expect(result.code).toBe(71);
+      expect(result.stderr).toMatch(/"level":"fatal".*envoy-grpc listener cannot listen/);
+      expect(result.stderr).not.toMatch(/Assertion failed|uv_loop_close/);
+    },
+  );
 
   it('the embedded default config warns loudly about its public demo secrets', async () => {
     // Start on the default config but on free ports: the documented ports may be in use here.

@@ -1,8 +1,10 @@
+import type { KeySource } from '../config/config.js';
 import type { LoadedConfig } from '../config/load-config.js';
 import { authorize, type Route } from '../core/authorize.js';
 import { parseIpRange } from '../core/client-ip.js';
 import { type SignRequest, SignRequestError } from '../core/sign-request.js';
 import { signablePath } from '../core/signable-path.js';
+import { prefixOf } from '../core/signed-path.js';
 import type { NamedValue } from '../core/token-scheme.js';
 import { Verdict } from '../core/verdict.js';
 
@@ -151,12 +153,75 @@ export function signLink(loaded: LoadedConfig, request: SignRequest, options: Li
     expiresSec: request.expiresSec,
   };
   selfCheck(loaded, link, request.clientIp, options.nowSec);
+  if (request.scopeDepth !== undefined)
+    nestedCheck(loaded, route, link, prefixOf(signedPath, request.scopeDepth), request.clientIp, options.nowSec);
   return link;
+}
+
+/**
+ * A scope that covers the prefix of a nested route: the link must not open it (CloudFront routes
+ * that share a key would: a Resource ending in "*" matches there too). Probed with the service's
+ * own decision on a path in each such route.
+ */
+function nestedCheck(
+  loaded: LoadedConfig,
+  route: Route,
+  link: SignedLink,
+  scope: string | undefined,
+  clientIp: string | undefined,
+  nowSec: number,
+): void {
+  if (scope === undefined) return;
+  const own = loaded.config.routes.find((r) => r.name === route.name);
+  const source = (key: KeySource) => key.file ?? key.env ?? key.publicDemoSecret;
+  for (const nested of loaded.config.routes) {
+    if (nested.name === route.name || !nested.prefix.startsWith(scope) || nested.prefix.length <= route.prefix.length) continue;
+    let opens: boolean;
+    if (loaded.gate.routes.some((r) => r.name === nested.name)) {
+      // A few segments deep, so stream routes (a channel directory, then files) take it as a file of theirs.
+      const probe = { ...link, path: `${nested.prefix}${'tokengate-probe/'.repeat(3)}probe.ts` };
+      opens = verdictAt(loaded, probe, clientIp, nowSec) === Verdict.allow;
+    } else {
+      // A signer that loaded this route's keys only: a nested route of the same format with one
+      // of the same keys (id or source) may accept the link.
+      opens =
+        nested.scheme.id === route.schemeId &&
+        nested.keys.some((key) => own?.keys.some((mine) => mine.id === key.id || source(mine) === source(key)) === true);
+    }
+    if (opens) {
+      throw new LinkRequestError(
+        `the scope ${scope} also covers route "${nested.name}" (${nested.prefix}), which accepts this route's keys: choose a deeper scope`,
+        'scopeDepth',
+      );
+    }
+  }
 }
 
 /** The service's verdict on the link at its start (or now): anything but an allow is a bug, and nothing is handed out. */
 function selfCheck(loaded: LoadedConfig, link: SignedLink, clientIp: string | undefined, nowSec: number): void {
-  const at = Math.max(nowSec, link.notBeforeSec ?? nowSec);
+  const decision = decisionAt(loaded, link, clientIp, nowSec);
+  if (decision.verdict !== Verdict.allow) {
+    throw new LinkRequestError(
+      `the service would refuse this link (${decision.verdict}: ${decision.detail}); nothing was handed out`,
+    );
+  }
+}
+
+const verdictAt = (...args: Parameters<typeof decisionAt>) => decisionAt(...args).verdict;
+
+/**
+ * The service's decision on the link just after its start (or now): one second after the start,
+ * where the end allows it, since some formats' windows exclude the start itself (CloudFront's
+ * DateGreaterThan).
+ */
+function decisionAt(loaded: LoadedConfig, link: SignedLink, clientIp: string | undefined, nowSec: number) {
+  const start =
+    link.notBeforeSec === undefined
+      ? nowSec
+      : link.notBeforeSec + 1 < link.expiresSec
+        ? link.notBeforeSec + 1
+        : link.notBeforeSec;
+  const at = Math.max(nowSec, start);
   // A range's network address is a client inside it.
   const client = clientIp === undefined ? undefined : parseIpRange(clientIp)?.text.split('/')[0];
   const headers = {
@@ -168,12 +233,7 @@ function selfCheck(loaded: LoadedConfig, link: SignedLink, clientIp: string | un
           : undefined,
   };
   const uri = `${link.path}${link.query === undefined ? '' : `?${link.query}`}`;
-  const decision = authorize(loaded.gate, uri, client ?? clientIp, at, headers);
-  if (decision.verdict !== Verdict.allow) {
-    throw new LinkRequestError(
-      `the service would refuse this link (${decision.verdict}: ${decision.detail}); nothing was handed out`,
-    );
-  }
+  return authorize(loaded.gate, uri, client ?? clientIp, at, headers);
 }
 
 /** The Cookie header value that sends `cookies`. */

@@ -5,10 +5,11 @@
  *                  "Condition":{"DateLessThan":{"AWS:EpochTime":<t>},
  *                               "DateGreaterThan":{"AWS:EpochTime":<t>},
  *                               "IpAddress":{"AWS:SourceIp":"<a.b.c.d[/n]>"}}}]}
- * A small parser of its own: JSON.parse keeps the last of two equal keys without a word, and
- * this text is read only after its signature is known to be genuine, so it stays short (at most
- * 4096 bytes, nesting at most 6) and linear. Its messages name the place in the shape, never the
- * policy's own text: they reach the decision log before the signature is checked.
+ * A small parser of its own: JSON.parse keeps the last of two equal keys without a word. The
+ * text is read before its signature is checked (the signature covers these bytes; the policy's
+ * end time and Resource are needed whatever the verdict cache says), so it stays short (at most
+ * 4096 bytes, nesting at most 6) and linear, and its messages name the place in the shape, never
+ * the policy's own text: they reach the decision log.
  */
 
 export interface SourceRange {
@@ -203,19 +204,24 @@ export function parsePolicy(text: string): CloudFrontPolicy | string {
 }
 
 /**
- * CloudFront's Resource match over the whole URL: "*" any run of characters, "?" exactly one,
- * the rest literal; except that a "*" other than a trailing one never runs across a "?" of the
- * URL. A proxy serves by path: without that rule, a Resource of "https://cdn/users/", a star,
+ * CloudFront's Resource match over the whole URL: "*" any run of characters, "?" exactly one
+ * (only with `questionMarkWildcard`; otherwise "?" is itself), the rest literal; except that a
+ * "*" other than a trailing one never runs across a "?" of the URL. Why "?" is literal unless a
+ * route asks: a canned policy's bytes are also a custom policy, so whoever holds a canned link
+ * for "https://cdn/v?id=1" could resend its signature with those bytes as Policy and, with "?"
+ * a wildcard, open "/v/id=1". A proxy serves by path: without that rule, a Resource of "https://cdn/users/", a star,
  * then "/avatar.png" would open "/users/bob/secret.pdf?/avatar.png", the fixed text found in the
  * query instead of the path.
  * Greedy leftmost segments; the cost is at most the URL's length times the pattern's, and the
  * pattern is signed (matched only after the signature is genuine).
  */
-export function resourceMatches(pattern: string, url: string): boolean {
+export function resourceMatches(pattern: string, url: string, questionMarkWildcard = false): boolean {
   const segments = pattern.split('*');
   const matchAt = (segment: string, at: number) => {
     if (at + segment.length > url.length) return false;
-    for (let k = 0; k < segment.length; k++) if (segment[k] !== '?' && segment[k] !== url[at + k]) return false;
+    for (let k = 0; k < segment.length; k++) {
+      if (segment[k] !== url[at + k] && !(questionMarkWildcard && segment[k] === '?')) return false;
+    }
     return true;
   };
   if (segments.length === 1) return pattern.length === url.length && matchAt(pattern, 0);

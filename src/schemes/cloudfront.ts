@@ -14,7 +14,7 @@
  */
 import { createPrivateKey, createPublicKey, createSign, type KeyObject, verify } from 'node:crypto';
 import { parseClientIp } from '../core/client-ip.js';
-import { cookieValue } from '../core/cookie-value.js';
+import { cookieValues } from '../core/cookie-value.js';
 import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
 import { prefixOf } from '../core/signed-path.js';
@@ -35,6 +35,8 @@ export interface CloudFrontOptions {
   readonly allowNoResource: boolean;
   /** What `tokengate sign` hashes with: SHA1 (the SDK's default) or SHA256. */
   readonly signHash: 'SHA1' | 'SHA256';
+  /** "?" in a Resource is CloudFront's one-character wildcard (off: "?" is itself). */
+  readonly questionMarkWildcard: boolean;
 }
 
 interface RouteCloudFrontKey {
@@ -161,7 +163,7 @@ function create(keys: readonly RouteKey[], options: CloudFrontOptions, routePref
     // keyProblem refused unreadable keys at load; this cannot fail for a loaded route.
     if (typeof read !== 'string') routeKeys.set(key.id, read);
   }
-  const { baseUrl, hostHeader, cookies, allowNoResource } = options;
+  const { baseUrl, hostHeader, cookies, allowNoResource, questionMarkWildcard } = options;
   const scheme = baseUrl.slice(0, baseUrl.indexOf('//') + 2);
 
   /** The CloudFront parameters at the end of the query, and the query before them: one pass. */
@@ -195,8 +197,7 @@ function create(keys: readonly RouteKey[], options: CloudFrontOptions, routePref
     if (header === null) return repeated;
     if (header === undefined) return undefined;
     const values = new Map<string, string>();
-    for (const [i, cookie] of cookieNames.entries()) {
-      const value = cookieValue(header, cookie);
+    for (const [i, value] of cookieValues(header, cookieNames).entries()) {
       if (value === null) return repeated;
       if (value !== undefined) values.set(signedNames[i]!, value);
     }
@@ -268,7 +269,8 @@ function create(keys: readonly RouteKey[], options: CloudFrontOptions, routePref
         notBeforeSec: policy.dateGreaterThan === undefined ? 0 : policy.dateGreaterThan + 1,
         // Compared only once the signature is genuine (authorize reads it after verify).
         get bindingMismatch(): Rejection | undefined {
-          if (policy.resource !== undefined && !resourceMatches(policy.resource, url)) return outsideResource;
+          if (policy.resource !== undefined && !resourceMatches(policy.resource, url, questionMarkWildcard))
+            return outsideResource;
           if (policy.sourceIp !== undefined) {
             if (clientIp === undefined || clientIp.v6 !== undefined) return clientIp === undefined ? noClientIp : outsideRange;
             if (!sourceMatches(policy.sourceIp, clientIp.v4)) return outsideRange;
@@ -311,8 +313,14 @@ function create(keys: readonly RouteKey[], options: CloudFrontOptions, routePref
         throw new SignRequestError('cookies', 'this route does not read signed cookies (its option "cookies" is false)');
       const { path, scopeDepth } = request;
       const expires = Number(formatUnixTime(request.expiresSec));
-      // A Resource reads "*" and "?" as wildcards: the path (or the scope's prefix) is written
-      // into custom policies only when it has neither, so no link covers more than asked.
+      // "*" is a Resource wildcard, in a canned policy too: its bytes, resent as a custom policy
+      // with the same signature, would open every path the "*" matches. Signable paths hold no "?".
+      if (path.includes('*')) {
+        throw new SignRequestError(
+          'path',
+          'a CloudFront policy reads "*" as a wildcard: percent-encode it (%2A) to sign this path',
+        );
+      }
       let resource = `${baseUrl}${path}`;
       if (scopeDepth !== undefined) {
         const prefix = Number.isInteger(scopeDepth) && scopeDepth >= 0 ? prefixOf(path, scopeDepth) : undefined;
@@ -327,12 +335,6 @@ function create(keys: readonly RouteKey[], options: CloudFrontOptions, routePref
         resource = `${baseUrl}${prefix}*`;
       }
       const custom = request.notBeforeSec !== undefined || request.clientIp !== undefined || scopeDepth !== undefined;
-      if (custom && /[*?]/.test(scopeDepth === undefined ? path : resource.slice(0, -1))) {
-        throw new SignRequestError(
-          'path',
-          'a CloudFront policy reads "*" as a wildcard: percent-encode it (%2A) to sign this path',
-        );
-      }
       let policy: string;
       if (!custom) policy = cannedPolicy(resource, expires);
       else {
@@ -380,7 +382,7 @@ function sourceRange(clientIp: string): string {
 
 function readOptions(raw: Readonly<Record<string, unknown>>, path: string): CloudFrontOptions | OptionProblems {
   const problems: string[] = [];
-  const known = ['baseUrl', 'hostHeader', 'cookies', 'allowNoResource', 'signHash'];
+  const known = ['baseUrl', 'hostHeader', 'cookies', 'allowNoResource', 'signHash', 'questionMarkWildcard'];
   for (const key of Object.keys(raw)) {
     if (!known.includes(key)) problems.push(`${path}.${key}: unknown option (known: ${known.join(', ')})`);
   }
@@ -398,6 +400,8 @@ function readOptions(raw: Readonly<Record<string, unknown>>, path: string): Clou
   if (typeof cookies !== 'boolean') problems.push(`${path}.cookies: must be true or false`);
   const allowNoResource = raw.allowNoResource ?? false;
   if (typeof allowNoResource !== 'boolean') problems.push(`${path}.allowNoResource: must be true or false`);
+  const questionMarkWildcard = raw.questionMarkWildcard ?? false;
+  if (typeof questionMarkWildcard !== 'boolean') problems.push(`${path}.questionMarkWildcard: must be true or false`);
   const signHash = raw.signHash ?? 'SHA1';
   if (signHash !== 'SHA1' && signHash !== 'SHA256') problems.push(`${path}.signHash: must be "SHA1" or "SHA256"`);
   if (problems.length > 0) return new OptionProblems(problems);
@@ -407,6 +411,7 @@ function readOptions(raw: Readonly<Record<string, unknown>>, path: string): Clou
     cookies: cookies as boolean,
     allowNoResource: allowNoResource as boolean,
     signHash: signHash as 'SHA1' | 'SHA256',
+    questionMarkWildcard: questionMarkWildcard as boolean,
   };
 }
 
