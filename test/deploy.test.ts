@@ -57,15 +57,51 @@ describe('deploy kit', () => {
     expect(Array.isArray(parseConfig(JSON.parse(read('config.example.json'))))).toBe(false);
   });
 
-  it('Dockerfile: Node 20 on Debian 12 in both stages, non-root, health check on the default admin port', () => {
+  it('Dockerfile: Node 24 LTS on Debian 12 in both stages, non-root, health check on the default admin port', () => {
     const dockerfile = read('docker/Dockerfile');
     const from = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
-    expect(from).toEqual(['node:20-bookworm-slim', 'node:20-bookworm-slim']);
+    expect(from).toEqual(['node:24-bookworm-slim', 'node:24-bookworm-slim']);
     expect(dockerfile).toMatch(/^USER 1000:1000$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*http:\/\/127\.0\.0\.1:9090\/healthz/m);
     expect(dockerfile).toMatch(/^EXPOSE 8080 9090$/m);
     expect(dockerfile).toMatch(/npm ci/);
     expect(read('docker/Dockerfile.dockerignore')).toMatch(/^!package-lock\.json$/m);
+  });
+
+  it("the image's Node and the engine of the configs it ships with agree: each serves on that Node", async () => {
+    const major = /^FROM node:(\d+)-bookworm-slim$/m.exec(read('docker/Dockerfile'))![1]!;
+    // The Node 24 binary of the second test run (test/install-node24.sh, run by `npm test` first).
+    const node = process.env.TOKENGATE_NODE24 ?? fileURLToPath(new URL('../.node24/bin/node', import.meta.url));
+    expect(execFileSync(node, ['--version'], { encoding: 'utf8' })).toMatch(new RegExp(`^v${major}\\.`));
+    const shipped = {
+      'kubernetes/base/configmap.yaml': JSON.parse(yamlDocs('kubernetes/base/configmap.yaml')[0]!.data['config.json']),
+      'ingress-nginx/config.json': JSON.parse(read('ingress-nginx/config.json')),
+    };
+    for (const [file, config] of Object.entries(shipped)) {
+      const parsed = parseConfig(config) as Config;
+      // The uWS build loads only on Node 20 (ABI 115): anything else needs the node engine.
+      if (major !== '20') expect(parsed.engine, file).toBe('node');
+      const dir = tempDir();
+      writeFileSync(join(dir, 'key'), 'e7'.repeat(32));
+      const local = writeConfig(dir, {
+        ...config,
+        listeners: config.listeners.map((l: Json) => ({ ...l, host: '127.0.0.1', port: 0 })),
+        admin: { ...config.admin, host: '127.0.0.1', port: 0 },
+        routes: (config.routes ?? [{ prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'key' }] }]).map((r: Json) => ({
+          ...r,
+          keys: r.keys.map((k: Json) => ({ id: k.id, file: join(dir, 'key') })),
+        })),
+      });
+      const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+      const service = await startService(['serve', '--config', local], {}, 2, cli, [], node);
+      try {
+        const metrics = await (await fetch(`http://127.0.0.1:${service.ports.get('admin')}/metrics`)).text();
+        expect(metrics, file).toMatch(new RegExp(`^nodejs_version_info\\{version="v${major}\\.`, 'm'));
+        expect(metrics, file).toMatch(/^tokengate_engine_info\{engine="node"\} 1$/m);
+      } finally {
+        await service.stop();
+      }
+    }
   });
 
   it('systemd: reload is SIGHUP, stop is SIGTERM with time to drain, bad configs are not restarted', () => {

@@ -164,7 +164,12 @@ describe('the package, installed as the systemd unit says', () => {
       admin: { port: 0 },
       routes: [{ name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: join(etc, 'keys', 'vod') }] }],
     });
-    const local = unit.replaceAll('/opt/tokengate', opt).replaceAll('/etc/tokengate', etc);
+    // The unit runs the host's Node as /usr/bin/node: here, the Node this run is for.
+    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node /m);
+    const local = unit
+      .replaceAll('/opt/tokengate', opt)
+      .replaceAll('/etc/tokengate', etc)
+      .replace('ExecStart=/usr/bin/node ', `ExecStart=${process.execPath} `);
     const file = join(work, 'tokengate.service');
     writeFileSync(file, local);
     const check = spawn('systemd-analyze', ['verify', file]);

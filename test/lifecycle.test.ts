@@ -20,7 +20,7 @@ import {
   type SourceForm,
   sourcedRequest,
 } from './helpers/raw-http.js';
-import { withEnginesHere } from './helpers/runtime.js';
+import { uwsLoads, withEnginesHere } from './helpers/runtime.js';
 import { cliPath, logLines, type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const keys = { k1: '11'.repeat(32), k2: '22'.repeat(32) };
@@ -167,8 +167,10 @@ describe.each(
 });
 
 describe('reload and start refusals', () => {
+  /** Two uws workers (a reload reaches every thread) where uWS loads, the node engine elsewhere. */
+  const reloadWorkers = uwsLoads ? 2 : 1;
   it('a broken or deleted config on SIGHUP is rejected with its reason and the old one keeps serving', async () => {
-    const { file, form } = setUp(2, ['k1']);
+    const { file, form } = setUp(reloadWorkers, ['k1']);
     const service = await startService(['serve', '--config', file]);
     try {
       const port = service.ports.get('auth')!;
@@ -196,7 +198,7 @@ describe('reload and start refusals', () => {
   });
 
   it('"reloadOnChange": an edited config file, then a key file it added, are reloaded without a signal', async () => {
-    const { dir, file, form, rewrite } = setUp(2, ['k1'], { reloadOnChange: true });
+    const { dir, file, form, rewrite } = setUp(reloadWorkers, ['k1'], { reloadOnChange: true });
     const service = await startService(['serve', '--config', file]);
     try {
       const port = service.ports.get('auth')!;

@@ -33,8 +33,10 @@ export function startService(
   cli = cliPath,
   /** A command that execs the rest, e.g. ["taskset", "-c", "0"]. */
   prefix: readonly string[] = [],
+  /** The Node binary (default: the one running the tests). */
+  node: string = process.execPath,
 ): Promise<RunningService> {
-  const command = [...prefix, process.execPath, cli, ...args];
+  const command = [...prefix, node, cli, ...args];
   const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
