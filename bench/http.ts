@@ -42,7 +42,7 @@ import {
   waitForPort,
 } from './scenarios.js';
 
-const groups = ['one-core', 'metrics', 'engines', 'doors', 'workers', 'nginx', 'formats', 'cloudfront'] as const;
+const groups = ['one-core', 'metrics', 'engines', 'runtimes', 'doors', 'workers', 'nginx', 'formats', 'cloudfront'] as const;
 const args = benchArgs('npm run bench --', 'HTTP benchmark; writes bench/results/latest.{json,md,svg}.', {
   quick: { type: 'boolean', help: 'one run of 3 s per row instead of three of 6 s' },
   only: {
@@ -68,6 +68,7 @@ const plan: Record<(typeof groups)[number], { loads: number; probeSec: number; w
   'one-core': { loads: 43 * runs, probeSec: quick ? 0 : 56, what: 'every scheme and the baselines on one core, then half load' },
   metrics: { loads: 12 * (quick ? 1 : 5), probeSec: 0, what: 'metrics on and off, alternated' },
   engines: { loads: 18 * (quick ? 1 : 5), probeSec: 0, what: 'uws and node engines, alternated' },
+  runtimes: { loads: 9 * (quick ? 1 : 3), probeSec: 0, what: 'Node 24 (node engine) beside Node 20 (both engines), alternated' },
   doors: { loads: 6 * runs, probeSec: 0, what: 'HTTP header form, target form, gRPC' },
   workers: { loads: 12 * runs, probeSec: 0, what: '1 worker against 2, both cores' },
   nginx: { loads: 10 * runs, probeSec: 0, what: 'nginx.example.conf in front against nginx secure_link' },
@@ -142,8 +143,11 @@ async function startProcess(argv: string[], port: number, cpus = '0', env: Recor
   };
 }
 
-const startNode = (args: string[], port = nextPort++, cpus = '0') =>
-  startProcess([process.execPath, ...args.map((a) => a.replace('{port}', String(port)))], port, cpus);
+const startNode = (args: string[], port = nextPort++, cpus = '0', node = process.execPath) =>
+  startProcess([node, ...args.map((a) => a.replace('{port}', String(port)))], port, cpus);
+
+/** The Node 24 binary `npm test` installs (test/install-node24.sh), or TOKENGATE_NODE24. */
+const node24 = process.env.TOKENGATE_NODE24 ?? join(root, '.node24/bin/node');
 
 /** utime + stime of the given processes (all their threads), in seconds. */
 function cpuSeconds(pids: readonly number[]): number {
@@ -159,10 +163,10 @@ function cpuSeconds(pids: readonly number[]): number {
   return ticks / 100; // USER_HZ
 }
 
-async function startTokengate(options: BenchServiceOptions, cpus = '0'): Promise<Server> {
+async function startTokengate(options: BenchServiceOptions, cpus = '0', node = process.execPath): Promise<Server> {
   const port = nextPort++;
   const file = tokengateConfig(work, port, nextPort++, options);
-  const server = await startNode([join(root, 'dist/cli/main.js'), 'serve', '--config', file], port, cpus);
+  const server = await startNode([join(root, 'dist/cli/main.js'), 'serve', '--config', file], port, cpus, node);
   return { ...server, form: formOf(options) };
 }
 
@@ -429,9 +433,9 @@ async function alternated(
   what: string,
   services: readonly (readonly [string, Server])[],
   lists: Record<string, string[]>,
+  { rounds = quick ? 1 : 5, depths = [1, 10] }: { rounds?: number; depths?: readonly number[] } = {},
 ): Promise<void> {
-  const rounds = quick ? 1 : 5;
-  for (const depth of [1, 10]) {
+  for (const depth of depths) {
     process.stdout.write(`\nwrk, ${what} in alternation, ${rounds} round(s) of ${durationSec} s, pipelining ${depth}\n`);
     for (const scheme of schemes) {
       const uris = lists[`${scheme} valid, distinct tokens`]!;
@@ -490,6 +494,35 @@ async function engines(lists: Record<string, string[]>): Promise<void> {
     );
   } finally {
     await Promise.all([uws.stop(), nodeTarget.stop(), nodeHeaders.stop()]);
+  }
+}
+
+/**
+ * Node 24 LTS beside Node 20: the node engine (header form, the default deployment) on each, and
+ * the uws engine, which loads on Node 20 only; alternated, pipelining 1, median of 3 rounds.
+ */
+async function runtimes(lists: Record<string, string[]>): Promise<void> {
+  const version = await sh(node24, ['--version']).catch(() => '');
+  if (!version.startsWith('v24.')) {
+    throw new Error(`runtimes: no Node 24 at ${node24}: run "sh test/install-node24.sh" (or set TOKENGATE_NODE24)`);
+  }
+  const uws20 = await startTokengate({ metrics: true, workers: 1, engine: 'uws' });
+  const node20 = await startTokengate({ metrics: true, workers: 1, engine: 'node', form: 'headers' });
+  const node24Headers = await startTokengate({ metrics: true, workers: 1, engine: 'node', form: 'headers' }, '0', node24);
+  try {
+    await alternated(
+      'runtimes',
+      `Node ${process.version} against Node ${version.trim()}`,
+      [
+        [`uws engine, target form, Node ${process.version}`, uws20],
+        [`node engine, header form, Node ${process.version}`, node20],
+        [`node engine, header form, Node ${version.trim()}`, node24Headers],
+      ],
+      lists,
+      { rounds: quick ? 1 : 3, depths: [1] },
+    );
+  } finally {
+    await Promise.all([uws20.stop(), node20.stop(), node24Headers.stop()]);
   }
 }
 
@@ -753,6 +786,7 @@ async function main(): Promise<void> {
   if (runGroup('one-core')) await oneCore(lists);
   if (runGroup('metrics')) await metricsCost(lists);
   if (runGroup('engines')) await engines(lists);
+  if (runGroup('runtimes')) await runtimes(lists);
   if (runGroup('doors')) await doors(lists);
   if (runGroup('workers')) await workers(lists);
   if (runGroup('nginx')) await nginx(lists);

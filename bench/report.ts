@@ -1,5 +1,15 @@
 /** Renders benchmark rows as Markdown tables and an SVG bar chart (no dependencies). */
-export type Group = 'one core' | 'half load' | 'metrics' | 'engines' | 'doors' | 'workers' | 'nginx' | 'formats' | 'cloudfront';
+export type Group =
+  | 'one core'
+  | 'half load'
+  | 'metrics'
+  | 'engines'
+  | 'runtimes'
+  | 'doors'
+  | 'workers'
+  | 'nginx'
+  | 'formats'
+  | 'cloudfront';
 
 export interface Row {
   readonly group: Group;
@@ -34,6 +44,11 @@ const groups: Record<Group, { title: string; baselines: readonly [string, string
     title:
       'Engines (one server core): uws in its target form, node in the same target form, node in the header form (the default deployment); the three services measured in alternation, median of 5 rounds',
     baselines: [['vs uws engine', '=baseline']],
+  },
+  runtimes: {
+    title:
+      'Node 24 LTS beside Node 20 (one server core): the node engine in the header form on each, the uws engine (Node 20 only) in its target form; the three services measured in alternation, median of 3 rounds',
+    baselines: [['vs uws on Node 20', '=baseline']],
   },
   doors: {
     title:
