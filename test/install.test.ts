@@ -15,7 +15,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docBlock } from './helpers/doc-blocks.js';
@@ -220,11 +220,16 @@ describe('the container image, built step by step without a Docker engine', () =
   it("the Dockerfile's build stage commands build, prune and leave a runnable service", async () => {
     const dockerfile = readFileSync(join(repo, 'deploy/docker/Dockerfile'), 'utf8');
     const [buildStage, finalStage] = dockerfile.split(/^FROM /m).slice(1) as [string, string];
-    expect(buildStage).toMatch(/^node:20-bookworm-slim AS build$/m);
+    expect(buildStage).toMatch(/^node:24-bookworm-slim AS build$/m);
+    // The image's Node: this run's when it is Node 24, else the Node 24 that `npm test` installs.
+    const node = process.version.startsWith('v24.')
+      ? process.execPath
+      : (process.env.TOKENGATE_NODE24 ?? join(repo, '.node24/bin/node'));
+    const path = `${dirname(node)}:${process.env.PATH}`;
     const image = join(work, 'image-build');
     mkdirSync(image);
     // COPY lines take files from the checkout; RUN lines run there, in order (the base image is
-    // Debian 12 with Node 20, as this machine).
+    // Debian 12, as this machine, with Node 24 first on PATH).
     for (const line of buildStage.split('\n')) {
       const copy = /^COPY (.+) (\S+)$/.exec(line);
       if (copy !== null) {
@@ -236,7 +241,7 @@ describe('the container image, built step by step without a Docker engine', () =
         }
       }
       const run = /^RUN (.+)$/.exec(line);
-      if (run !== null) sh(run[1]!, image, { npm_config_prefer_offline: 'true' });
+      if (run !== null) sh(run[1]!, image, { npm_config_prefer_offline: 'true', PATH: path });
     }
     // The final stage copies package.json, node_modules and dist, and starts dist/cli/main.js.
     expect([...finalStage.matchAll(/^COPY --from=build \/src\/(\S+) /gm)].map((m) => m[1])).toEqual([
@@ -265,6 +270,8 @@ describe('the container image, built step by step without a Docker engine', () =
       { NODE_ENV: 'production' },
       2,
       join(runtime, 'dist/cli/main.js'),
+      [],
+      node,
     );
     try {
       expect(await authStatus(service.ports.get('auth')!, '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000', '192.0.2.1')).toBe(
