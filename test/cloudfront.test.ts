@@ -5,16 +5,19 @@
  * byte-identical to the SDK for the same inputs.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getSignedCookies, getSignedUrl } from '@aws-sdk/cloudfront-signer';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/load-config.js';
 import { authorize, findRoute, type Gate } from '../src/core/authorize.js';
 import { Verdict } from '../src/core/verdict.js';
+import { signLink } from '../src/links/sign-link.js';
+import { configSigner } from '../src/route-signer.js';
 import { decodeCloudFrontBase64, encodeCloudFrontBase64 } from '../src/schemes/cloudfront.js';
 import { parsePolicy, resourceMatches } from '../src/schemes/cloudfront-policy.js';
 import { gateFor } from './helpers/gates.js';
-import { tempDir } from './helpers/service-process.js';
+import { tempDir, writeConfig } from './helpers/service-process.js';
 
 const base = 'https://cdn.example.com';
 const now = Math.floor(Date.now() / 1000);
@@ -59,6 +62,20 @@ beforeAll(() => {
   );
 });
 
+/** A one-route gate (key KRSA: `pem`, the RSA public key by default) with `options` beside the baseUrl. */
+const cdnGate = (options: Record<string, unknown> = {}, pem = keys.rsa!.public, prefix = '/') =>
+  gateFor(
+    [
+      {
+        name: 'cdn',
+        prefix,
+        scheme: 'cloudfront',
+        keys: [{ id: 'KRSA', env: 'K' }],
+        options: { baseUrl: base, ...options },
+      },
+    ],
+    { K: pem },
+  );
 const target = (url: string) => url.slice(base.length);
 const decide = (uri: string, at = now, ip: string | undefined = '203.0.113.9', cookie?: string) =>
   authorize(gate, uri, ip, at, { get: (name: string) => (name === 'cookie' ? cookie : undefined) }).verdict;
@@ -124,18 +141,7 @@ describe('cloudfront: URLs the SDK signs', () => {
     // "?" is literal unless the route says questionMarkWildcard (see "a canned signature resent").
     expect(decide(signed(`${base}/v/seg-?.ts`, '/v/seg-1.ts'))).toBe(Verdict.forged);
     expect(decide(signed(`${base}/v/a.ts?x=*`, '/v/a.ts?x=1'))).toBe(Verdict.allow);
-    const wildcards = gateFor(
-      [
-        {
-          name: 'cdn',
-          prefix: '/',
-          scheme: 'cloudfront',
-          keys: [{ id: 'KRSA', env: 'RSA' }],
-          options: { baseUrl: base, questionMarkWildcard: true },
-        },
-      ],
-      { RSA: keys.rsa!.public },
-    );
+    const wildcards = cdnGate({ questionMarkWildcard: true });
     expect(authorize(wildcards, signed(`${base}/v/seg-?.ts`, '/v/seg-1.ts'), undefined, now).verdict).toBe(Verdict.allow);
     expect(authorize(wildcards, signed(`${base}/v/seg-?.ts`, '/v/seg-10.ts'), undefined, now).verdict).toBe(Verdict.forged);
     expect(decide(signed('*://cdn.example.com/*', '/any'))).toBe(Verdict.allow);
@@ -221,27 +227,29 @@ describe('cloudfront: URLs the SDK signs', () => {
 });
 
 describe('cloudfront: signed links never open more than asked', () => {
-  it('a scope that would also open a nested route sharing the key is refused; a deeper one is signed', async () => {
-    const { loadConfig } = await import('../src/config/load-config.js');
-    const { signLink } = await import('../src/links/sign-link.js');
-    const { writeConfig } = await import('./helpers/service-process.js');
-    const { writeFileSync } = await import('node:fs');
+  /** A config file whose routes (name, prefix) all sign with one RSA private key, K1, and the config loaded. */
+  const configOf = (routes: [string, string][], extra: Record<string, unknown> = {}) => {
     const dir = tempDir();
     writeFileSync(join(dir, 'k.pem'), keys.rsa!.private);
-    const route = (name: string, prefix: string) => ({
-      name,
-      prefix,
-      scheme: 'cloudfront',
-      keys: [{ id: 'K1', file: 'k.pem' }],
-      options: { baseUrl: base },
-    });
     const file = writeConfig(dir, {
+      ...extra,
       listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
-      routes: [route('cdn', '/media/'), route('inner', '/media/private/')],
+      routes: routes.map(([name, prefix]) => ({
+        name,
+        prefix,
+        scheme: 'cloudfront',
+        keys: [{ id: 'K1', file: 'k.pem' }],
+        options: { baseUrl: base },
+      })),
     });
-    const loaded = loadConfig(file, {});
+    return { file, loaded: loadConfig(file, {}) };
+  };
+  it('a scope that would also open a nested route sharing the key is refused; a deeper one is signed', () => {
+    const { file, loaded } = configOf([
+      ['cdn', '/media/'],
+      ['inner', '/media/private/'],
+    ]);
     // A signer that loads the outer route's keys only cannot probe the inner route: the shared key decides.
-    const { configSigner } = await import('../src/route-signer.js');
     expect(() => configSigner(file, 'cdn').sign({ path: '/media/a.mp4', expiresSec: now + 600, scopeDepth: 1 })).toThrow(
       /also covers route "inner"/,
     );
@@ -254,23 +262,8 @@ describe('cloudfront: signed links never open more than asked', () => {
     expect(authorize(loaded.gate, `/media/show/b.ts?${query}`, undefined, now).verdict).toBe(Verdict.allow);
     expect(authorize(loaded.gate, `/media/private/b.ts?${query}`, undefined, now).verdict).toBe(Verdict.forged);
   });
-  it('a start time is checked one second after it: CloudFront windows exclude DateGreaterThan itself', async () => {
-    const { loadConfig } = await import('../src/config/load-config.js');
-    const { signLink } = await import('../src/links/sign-link.js');
-    const { writeConfig } = await import('./helpers/service-process.js');
-    const { writeFileSync } = await import('node:fs');
-    const dir = tempDir();
-    writeFileSync(join(dir, 'k.pem'), keys.rsa!.private);
-    const loaded = loadConfig(
-      writeConfig(dir, {
-        clockSkewSec: 0,
-        listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
-        routes: [
-          { name: 'cdn', prefix: '/', scheme: 'cloudfront', keys: [{ id: 'K1', file: 'k.pem' }], options: { baseUrl: base } },
-        ],
-      }),
-      {},
-    );
+  it('a start time is checked one second after it: CloudFront windows exclude DateGreaterThan itself', () => {
+    const { loaded } = configOf([['cdn', '/']], { clockSkewSec: 0 });
     const link = signLink(loaded, { path: '/a.mp4', expiresSec: now + 600, notBeforeSec: now + 60 }, { nowSec: now });
     const target = `/a.mp4?${link.query}`;
     expect(authorize(loaded.gate, target, undefined, now + 60).verdict).toBe(Verdict.premature);
@@ -297,18 +290,7 @@ describe('cloudfront: a canned signature resent as a custom policy', () => {
     expect(decide(link)).toBe(Verdict.allow);
     expect(decide(asPolicy(link, '/v'))).toBe(Verdict.forged); // the policy's URL has the query
     for (const path of ['/v/id=1', '/vXid=1', '/v.id=1']) expect(decide(asPolicy(link, path)), path).toBe(Verdict.forged);
-    const wildcards = gateFor(
-      [
-        {
-          name: 'cdn',
-          prefix: '/',
-          scheme: 'cloudfront',
-          keys: [{ id: 'KRSA', env: 'RSA' }],
-          options: { baseUrl: base, questionMarkWildcard: true },
-        },
-      ],
-      { RSA: keys.rsa!.public },
-    );
+    const wildcards = cdnGate({ questionMarkWildcard: true });
     expect(authorize(wildcards, asPolicy(link, '/v/id=1'), undefined, now).verdict).toBe(Verdict.allow);
   });
   it('tokengate never signs a path with "*", canned included (its canned bytes would be a wildcard policy)', () => {
@@ -493,6 +475,16 @@ describe("cloudfront: tokengate's signer", () => {
       ),
       '/',
     )!.scheme;
+  /** What the SDK is given for the same inputs as tokengate's signer: the RSA key, the end in 600 s, and `extra`. */
+  const sdkInput = (url: string, algorithm: 'SHA1' | 'SHA256', extra: { notBeforeSec?: number; clientIp?: string }) => ({
+    url,
+    keyPairId: 'KRSA',
+    privateKey: keys.rsa!.private,
+    dateLessThan: date(now + 600),
+    ...(extra.notBeforeSec === undefined ? {} : { dateGreaterThan: date(extra.notBeforeSec) }),
+    ...(extra.clientIp === undefined ? {} : { ipAddress: extra.clientIp }),
+    algorithm,
+  });
   it.each([
     ['SHA1', {}],
     ['SHA256', {}],
@@ -501,15 +493,7 @@ describe("cloudfront: tokengate's signer", () => {
     ['SHA1', { clientIp: '203.0.113.9', notBeforeSec: now - 60 }],
   ] as const)('RSA, %s, %j: byte-identical to the SDK', (signHash, extra) => {
     const ours = signer('rsa', signHash).sign({ path: '/v/a%20b.mp4', expiresSec: now + 600, ...extra });
-    const theirs = getSignedUrl({
-      url: `${base}/v/a b.mp4`,
-      keyPairId: 'KRSA',
-      privateKey: keys.rsa!.private,
-      dateLessThan: date(now + 600),
-      ...('notBeforeSec' in extra ? { dateGreaterThan: date(extra.notBeforeSec) } : {}),
-      ...('clientIp' in extra ? { ipAddress: extra.clientIp } : {}),
-      algorithm: signHash,
-    });
+    const theirs = getSignedUrl(sdkInput(`${base}/v/a b.mp4`, signHash, extra));
     expect(ours.carrier === 'query' && `${base}/v/a%20b.mp4?${ours.query}`).toBe(theirs);
     expect(decide(target(theirs))).toBe(Verdict.allow);
   });
@@ -526,15 +510,7 @@ describe("cloudfront: tokengate's signer", () => {
     ['SHA256', { clientIp: '203.0.113.0/24', notBeforeSec: now - 60 }],
   ] as const)('signed cookies, RSA, %s, %j: the cookies getSignedCookies writes, in its order', (signHash, extra) => {
     const ours = signer('rsa', signHash).sign({ path: '/v/c.mp4', expiresSec: now + 600, cookies: true, ...extra });
-    const theirs = getSignedCookies({
-      url: `${base}/v/c.mp4`,
-      keyPairId: 'KRSA',
-      privateKey: keys.rsa!.private,
-      dateLessThan: date(now + 600),
-      ...('notBeforeSec' in extra ? { dateGreaterThan: date(extra.notBeforeSec) } : {}),
-      ...('clientIp' in extra ? { ipAddress: extra.clientIp } : {}),
-      algorithm: signHash,
-    });
+    const theirs = getSignedCookies(sdkInput(`${base}/v/c.mp4`, signHash, extra));
     if (ours.carrier !== 'cookies') throw new Error('cookies expected');
     expect(ours.cookies.map(({ name, value }) => [name, value])).toEqual(
       Object.entries(theirs).map(([name, value]) => [name, String(value)]),
@@ -578,22 +554,7 @@ describe("cloudfront: tokengate's signer", () => {
     expect(() => rsa.sign({ path: '/v/a.mp4', ...at, clientIp: '2001:db8::1' })).toThrow(/IPv4/);
     expect(() => rsa.sign({ path: '/v/a.mp4', ...at, clientIp: '203.0.113.9/24/1' })).toThrow(/IPv4/);
     expect(() => rsa.sign({ path: '/v/a.mp4', ...at, sessionId: 's' })).toThrow(/cannot sign sessionId/);
-    const nested = (options: Record<string, unknown>) =>
-      findRoute(
-        gateFor(
-          [
-            {
-              name: 'v',
-              prefix: '/v/',
-              scheme: 'cloudfront',
-              keys: [{ id: 'KRSA', env: 'P' }],
-              options: { baseUrl: base, ...options },
-            },
-          ],
-          { P: keys.rsa!.private },
-        ),
-        '/v/',
-      )!.scheme;
+    const nested = (options: Record<string, unknown>) => findRoute(cdnGate(options, keys.rsa!.private, '/v/'), '/v/')!.scheme;
     expect(() => nested({}).sign({ path: '/v/show/a.ts', ...at, scopeDepth: 0 })).toThrow(/outside the route \/v\//);
     expect(() => nested({ cookies: false }).sign({ path: '/v/a.ts', ...at, cookies: true })).toThrow(
       /does not read signed cookies/,
