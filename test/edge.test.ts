@@ -14,7 +14,8 @@ const now = 1_800_000_000;
 const client = '198.51.100.7';
 const url = signedUrl(gate, { path: '/tv/a.ts', expiresSec: now + 600, notBeforeSec: now - 60, clientIp: client });
 
-function decision(hop: number | undefined, forwardedFor: string) {
+/** The edge of a listener reading x-forwarded-uri and x-forwarded-for, answering `url` from `forwardedFor` at `at`. */
+function answerAt(forwardedFor: string, at: number, extra: Partial<AuthListenerConfig> = {}) {
   const listener: AuthListenerConfig = {
     name: 'lb',
     host: '127.0.0.1',
@@ -23,15 +24,17 @@ function decision(hop: number | undefined, forwardedFor: string) {
     pathPrefix: undefined,
     clientIpInPath: false,
     clientIpHeader: 'x-forwarded-for',
-    clientIpHop: hop,
+    clientIpHop: undefined,
     expiredStatus: 410,
     cacheMaxAgeSec: 60,
+    ...extra,
   };
   const sources = new RequestSources(listener.uriHeader, listener.clientIpHeader, gate.tokenHeaders);
   sources.add('x-forwarded-uri', url);
   sources.add('x-forwarded-for', forwardedFor);
-  return listenerEdge(listener).answer(sources, gate, now).decision;
+  return listenerEdge(listener).answer(sources, gate, at);
 }
+const decision = (hop: number | undefined, forwardedFor: string) => answerAt(forwardedFor, now, { clientIpHop: hop }).decision;
 const decide = (hop: number | undefined, forwardedFor: string): string => decision(hop, forwardedFor).verdict;
 
 describe('client IP from an X-Forwarded-For list (clientIpHop)', () => {
@@ -69,22 +72,7 @@ describe('client IP from an X-Forwarded-For list (clientIpHop)', () => {
 
 describe('Cache-Control of an allow', () => {
   const maxAgeFor = (secondsLeft: number, cacheMaxAgeSec = 3600) => {
-    const listener: AuthListenerConfig = {
-      name: 'cache',
-      host: '127.0.0.1',
-      port: 0,
-      uriHeader: 'x-forwarded-uri',
-      pathPrefix: undefined,
-      clientIpInPath: false,
-      clientIpHeader: 'x-forwarded-for',
-      clientIpHop: undefined,
-      expiredStatus: 410,
-      cacheMaxAgeSec,
-    };
-    const sources = new RequestSources(listener.uriHeader, listener.clientIpHeader, gate.tokenHeaders);
-    sources.add('x-forwarded-uri', url);
-    sources.add('x-forwarded-for', client);
-    const { answer, decision } = listenerEdge(listener).answer(sources, gate, now + 600 - secondsLeft);
+    const { answer, decision } = answerAt(client, now + 600 - secondsLeft, { cacheMaxAgeSec });
     expect(decision.verdict).toBe('allow');
     return answer.headers.find(([name]) => name === 'Cache-Control')![1];
   };

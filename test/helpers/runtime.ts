@@ -25,5 +25,7 @@ export function withEnginesHere<T>(cases: readonly T[], engineOf: (item: T) => s
   return cases.filter((item) => uwsLoads || engineOf(item) !== 'uws');
 }
 
-/** Why a uws case does not run here, for `it.skipIf(!uwsLoads)` names. */
-export const uwsOnly = `(uws engine: runs on Node ${uwsLoads ? process.version : '20; skipped on this Node'})`;
+/** Appended to the names of uws-only cases, which `it.skipIf(!uwsLoads)` skips where the uWS build cannot load. */
+export const uwsOnly = uwsLoads
+  ? '(uws engine)'
+  : `(uws engine: skipped on Node ${process.version}, the uWS build loads only on Node 20)`;
