@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { type Gate, type Route, routeVerdicts, sortRoutes } from '../core/authorize.js';
 import { nginxTarget } from '../core/nginx-uri.js';
+import { decodedPath, foldedPath, routeTable, samePrefixProblems } from '../core/path-readings.js';
 import { sameAsRequest, streamSignedPath } from '../core/signed-path.js';
 import type { RouteKey } from '../core/token-scheme.js';
 import { isRejection } from '../core/verdict.js';
@@ -88,6 +89,11 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
   const pathTokens = [
     ...new Set(config.routes.flatMap((route) => (route.scheme.pathToken === undefined ? [] : [route.scheme.pathToken]))),
   ];
+  // Prefixes that lie inside another route's under some reading (escapes decoded, case folded).
+  const read = config.routes.map((route) => foldedPath(decodedPath(route.prefix)));
+  const nestedPrefixes = new Set(
+    config.routes.filter((_, i) => read.some((outer, j) => j !== i && read[i]!.startsWith(outer))).map((r) => r.prefix),
+  );
   for (const [i, route] of config.routes.entries()) {
     if (only !== undefined && !only(route)) continue;
     const { scheme } = route;
@@ -135,7 +141,8 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
       schemeId: scheme.id,
       clientIp: scheme.clientIp,
       keyIds: keys.map((key) => key.id),
-      scheme: scheme.create(keys, options, route.prefix),
+      // A route inside another accepts only scopes inside its own prefix (nested-scope.ts).
+      scheme: scheme.create(keys, options, route.prefix, nestedPrefixes.has(route.prefix)),
       // A route that reads nginx's $uri counts its stream's segments after the prefix as nginx reads it.
       signedPath:
         route.stream === undefined
@@ -159,21 +166,10 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
       nginxPrefix: nginxMode ? nginxPrefixOf(route.prefix) : undefined,
     });
   }
-  // Routes are chosen on nginx's $uri once one route's format signs it: each prefix as nginx reads it,
-  // and two prefixes that read the same would leave one route unreachable.
-  if (nginxMode) {
-    const seen = new Map<string, string>();
-    for (const route of routes) {
-      const read = route.nginxPrefix ?? route.prefix;
-      const other = seen.get(read);
-      if (other !== undefined) {
-        problems.push(
-          `routes: "${other}" and "${route.prefix}" are the same prefix as nginx reads it (${JSON.stringify(read)}): one route would never be reached`,
-        );
-      }
-      seen.set(read, route.prefix);
-    }
-  }
+  // Two prefixes that read the same (escapes decoded as nginx does, case folded) leave one route
+  // unreachable, or reachable only through a spelling that another reading sends elsewhere.
+  problems.push(...samePrefixProblems(routes.map((route) => route.prefix)));
+  const table = routeTable(routes);
   const nginxRoutes = nginxMode
     ? [...routes].sort((a, b) => (b.nginxPrefix ?? b.prefix).length - (a.nginxPrefix ?? a.prefix).length)
     : undefined;
@@ -185,6 +181,8 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
       decisionLog: config.decisionLog,
       pathTokens: Object.freeze(pathTokens),
       nginxRoutes: nginxRoutes === undefined ? undefined : Object.freeze(nginxRoutes),
+      // Only gates with a route inside another (under some reading) compare readings; the rest pay nothing.
+      readings: table.outer.size > 0 ? table : undefined,
     }),
     warnings,
     demoSecrets: config.routes.some((route) => route.keys.some((key) => key.publicDemoSecret !== undefined)),

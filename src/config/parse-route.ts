@@ -1,4 +1,5 @@
 import { parseRequestTarget } from '../core/request-target.js';
+import { canonicalSpelling, unreservedEscape } from '../core/signable-path.js';
 import type { StreamScope } from '../core/signed-path.js';
 import { isRejection } from '../core/verdict.js';
 import { findScheme, schemes } from '../schemes/registry.js';
@@ -52,6 +53,10 @@ export function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig
     const target = parseRequestTarget(prefix);
     if (prefix.includes('?') || isRejection(target)) {
       p.add(`${path}.prefix`, `must be a plain path starting with "/"${isRejection(target) ? ` (${target.detail})` : ''}`);
+    } else if (/;|%3b/i.test(prefix)) {
+      p.add(`${path}.prefix`, 'must not contain ";" (Tomcat and Jetty cut path parameters: the prefix would name two paths)');
+    } else if (unreservedEscape.test(prefix)) {
+      p.add(`${path}.prefix`, `must spell letters, digits and "-._~" as themselves, not escaped (${canonicalSpelling(prefix)})`);
     }
   }
   const schemeId = p.string(obj, 'scheme', path);

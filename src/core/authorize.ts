@@ -1,5 +1,6 @@
 import { type ClientIp, parseClientIp } from './client-ip.js';
 import { nginxTarget } from './nginx-uri.js';
+import { otherReading, type RouteTable, readingsAgree } from './path-readings.js';
 import { parseRequestTarget } from './request-target.js';
 import type { SignedPathFor } from './signed-path.js';
 import { noHeaders, type TokenHeaders } from './token-headers.js';
@@ -69,6 +70,11 @@ export interface Gate {
    * first. Routes are then chosen on the path as nginx reads it (`selectRoute`).
    */
   readonly nginxRoutes?: readonly Route[] | undefined;
+  /**
+   * Every route under every reading of a path (path-readings.ts), set when some route lies inside
+   * another under one of them: a request to the outer route must pick it under every reading.
+   */
+  readonly readings?: RouteTable<Route> | undefined;
   /** The per-request decision log (config `decisionLog`), off when undefined; in the gate so a reload switches it atomically. */
   readonly decisionLog?: DecisionLogSettings | undefined;
 }
@@ -137,7 +143,7 @@ export interface Selected {
   readonly pathToken: string | undefined;
 }
 
-const otherReading = rejection(
+const nginxOtherRoute = rejection(
   Verdict.badUri,
   "nginx reads this path as another route's (escapes or dot-segments move it): a raw-path route accepts only the spelling that picks it either way",
 );
@@ -154,6 +160,8 @@ function selectOnRawPath(gate: Gate, uri: string): Selected | Decision {
   if (isRejection(split)) return deny(split, undefined);
   const route = findRoute(gate, split.path);
   if (route === undefined) return deny(noRoute, undefined);
+  // Origins serve the decoded, parameter-free, case-folded path: each must reach this route too (rule 12).
+  if (gate.readings !== undefined && !readingsAgree(gate.readings, route, split.path)) return deny(otherReading, undefined);
   // A path token only for a route of a format that reads one: never a detour around another route's check.
   if (split.pathToken !== undefined && (route.pathToken === undefined || !split.pathToken.startsWith(route.pathToken))) {
     return deny(foreignPathToken, route);
@@ -182,13 +190,17 @@ export function selectRoute(gate: Gate, uri: string): Selected | Decision {
     }
   }
   if (route === undefined) return deny(noRoute, undefined);
+  // `$uri` is already decoded; its parameter-free and case-folded readings must pick the same route.
+  if (gate.readings !== undefined && !readingsAgree(gate.readings, route, split.path, split.path)) {
+    return deny(otherReading, undefined);
+  }
   if (route.nginxUri === true) {
     if (split.pathToken !== undefined) return deny(foreignPathToken, route);
     return { route, path: target.path, query: target.query, pathToken: undefined };
   }
   const raw = selectOnRawPath(gate, uri);
-  if (isDecision(raw)) return raw.verdict === Verdict.noRoute ? deny(otherReading, undefined) : raw;
-  return raw.route === route ? raw : deny(otherReading, undefined);
+  if (isDecision(raw)) return raw.verdict === Verdict.noRoute ? deny(nginxOtherRoute, undefined) : raw;
+  return raw.route === route ? raw : deny(nginxOtherRoute, undefined);
 }
 
 /**

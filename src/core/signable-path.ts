@@ -20,6 +20,14 @@ export class UnsignablePathError extends SignRequestError {
 
 const nonAscii = /[^\x00-\x7f]/;
 
+/** An escape of a letter, digit, "-", ".", "_" or "~": RFC 3986 says write the character itself. */
+export const unreservedEscape = /%(?:3[0-9]|4[1-9a-f]|5[0-9a]|6[1-9a-f]|7[0-9a]|2[de]|5f|7e)/i;
+
+/** `path` with every escape of an unreserved character written as the character (RFC 3986 6.2.2.2). */
+export function canonicalSpelling(path: string): string {
+  return path.replace(new RegExp(unreservedEscape.source, 'gi'), (hex) => String.fromCharCode(Number.parseInt(hex.slice(1), 16)));
+}
+
 /**
  * Checks a path with the same URI rules as the service (docs/security.md rule 10), so no signer hands
  * out a link the service refuses or one that opens another file. Raw non-ASCII text is
@@ -45,6 +53,12 @@ export function signablePath(text: string): SignablePath {
   if (path.includes('?')) throw new UnsignablePathError('the path contains "?": sign the path only, without a query');
   const target = parseRequestTarget(path);
   if (isRejection(target)) throw new UnsignablePathError(`the service would refuse this path: ${target.detail}`);
+  // Origins read "%70" as "p": one file, two spellings, and the route is chosen on the plain one (rule 12).
+  if (unreservedEscape.test(path)) {
+    throw new UnsignablePathError(
+      `the path escapes a letter, digit or "-._~", which origins read as the character itself: sign ${canonicalSpelling(path)}`,
+    );
+  }
   return { path, encoded };
 }
 

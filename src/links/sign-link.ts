@@ -2,6 +2,7 @@ import type { KeySource } from '../config/config.js';
 import type { LoadedConfig } from '../config/load-config.js';
 import { authorize, type Route } from '../core/authorize.js';
 import { parseIpRange } from '../core/client-ip.js';
+import { decodedPath, rawEntry, readingsAgree, routeTable, withoutParams } from '../core/path-readings.js';
 import { type SignRequest, SignRequestError } from '../core/sign-request.js';
 import { signablePath } from '../core/signable-path.js';
 import { prefixOf } from '../core/signed-path.js';
@@ -21,15 +22,23 @@ export class LinkRequestError extends Error {
 }
 
 /**
- * The route that serves the path, as the service matches it (longest prefix). A route named
- * must be that one: a token signed for an outer route would open a nested one.
+ * The route that serves the path, as the service matches it (longest prefix, every reading of
+ * the path agreeing: path-readings.ts). A route named must be that one: a token signed for an
+ * outer route would open a nested one.
  */
 function pickRoute(loaded: LoadedConfig, path: string, named: string | undefined): Route {
   // Matched against every configured route (a signer may have loaded the keys of one only).
   const { routes } = loaded.config;
-  let serving: (typeof routes)[number] | undefined;
-  for (const r of routes) if (path.startsWith(r.prefix) && r.prefix.length > (serving?.prefix.length ?? -1)) serving = r;
+  const table = routeTable(routes);
+  const serving = rawEntry(table, path);
   const known = routes.map((r) => `${r.name} (${r.prefix}, ${r.scheme.id})`).join(', ');
+  if (serving !== undefined && !readingsAgree(table, serving, path)) {
+    const plain = withoutParams(decodedPath(path));
+    throw new LinkRequestError(
+      `path ${path} is read by origins as ${plain} too (escapes decoded, ";" parameters cut, case folded), which reaches another route than "${serving.name}": sign the path as the route spells it`,
+      'path',
+    );
+  }
   if (named !== undefined) {
     const wanted = routes.find((r) => r.name === named || r.prefix === named);
     if (wanted === undefined) throw new LinkRequestError(`no route named "${named}"; routes: ${known}`, 'route');
@@ -159,9 +168,10 @@ export function signLink(loaded: LoadedConfig, request: SignRequest, options: Li
 }
 
 /**
- * A scope that covers the prefix of a nested route: the link must not open it (CloudFront routes
- * that share a key would: a Resource ending in "*" matches there too). Probed with the service's
- * own decision on a path in each such route.
+ * A scope that covers the prefix of a nested route: the link must not open it. Every scoped format
+ * refuses an outer route's scope inside a nested route (nested-scope.ts, hmac's own rule 9); this
+ * probes that with the service's own decision on a path in each such route whose keys are loaded,
+ * so a regression there is never handed out as a link.
  */
 function nestedCheck(
   loaded: LoadedConfig,
@@ -172,23 +182,12 @@ function nestedCheck(
   nowSec: number,
 ): void {
   if (scope === undefined) return;
-  const own = loaded.config.routes.find((r) => r.name === route.name);
-  const source = (key: KeySource) => key.file ?? key.env ?? key.publicDemoSecret;
   for (const nested of loaded.config.routes) {
     if (nested.name === route.name || !nested.prefix.startsWith(scope) || nested.prefix.length <= route.prefix.length) continue;
-    let opens: boolean;
-    if (loaded.gate.routes.some((r) => r.name === nested.name)) {
-      // A few segments deep, so stream routes (a channel directory, then files) take it as a file of theirs.
-      const probe = { ...link, path: `${nested.prefix}${'tokengate-probe/'.repeat(3)}probe.ts` };
-      opens = verdictAt(loaded, probe, clientIp, nowSec) === Verdict.allow;
-    } else {
-      // A signer that loaded this route's keys only: a nested route of the same format with one
-      // of the same keys (id or source) may accept the link.
-      opens =
-        nested.scheme.id === route.schemeId &&
-        nested.keys.some((key) => own?.keys.some((mine) => mine.id === key.id || source(mine) === source(key)) === true);
-    }
-    if (opens) {
+    if (!loaded.gate.routes.some((r) => r.name === nested.name)) continue;
+    // A few segments deep, so stream routes (a channel directory, then files) take it as a file of theirs.
+    const probe = { ...link, path: `${nested.prefix}${'tokengate-probe/'.repeat(3)}probe.ts` };
+    if (verdictAt(loaded, probe, clientIp, nowSec) === Verdict.allow) {
       throw new LinkRequestError(
         `the scope ${scope} also covers route "${nested.name}" (${nested.prefix}), which accepts this route's keys: choose a deeper scope`,
         'scopeDepth',

@@ -7,10 +7,12 @@
  * spelling are whatever the signer wrote. ACL tokens cover the paths their ACLs match (`*` any
  * run of characters, `/` included; `?` one character), checked only once the MAC is genuine.
  */
+
 import { createHmac } from 'node:crypto';
 import { type ClientIp, canonicalIp, parseClientIp } from '../core/client-ip.js';
 import { digestEquals } from '../core/digest-equals.js';
 import { hmacKey } from '../core/hmac-sha256.js';
+import { fixedPrefix, outerScope, scopeFitsRoute } from '../core/nested-scope.js';
 import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
@@ -94,7 +96,12 @@ export function aclMatches(acl: string, path: string): boolean {
   return a === acl.length;
 }
 
-function create(keys: readonly RouteKey[], options: AkamaiOptions, routePrefix: string): TokenScheme<AkamaiToken> {
+function create(
+  keys: readonly RouteKey[],
+  options: AkamaiOptions,
+  routePrefix: string,
+  nested = false,
+): TokenScheme<AkamaiToken> {
   const { algorithm, fieldDelimiter: d, aclDelimiter, ignoreQueryString, escapeEarly } = options;
   if (typeof options.salt === 'object') throw new Error('akamai: the salt option was not loaded');
   const saltSuffix = options.salt === undefined ? '' : `${d}salt=${options.salt}`;
@@ -165,7 +172,14 @@ function create(keys: readonly RouteKey[], options: AkamaiOptions, routePrefix: 
         // Read by the core only once the MAC is genuine: a forged ACL is never matched.
         get bindingMismatch() {
           if (ipMismatch !== undefined) return ipMismatch;
-          return acls === undefined || acls.some((acl) => aclMatches(acl, path)) ? undefined : outsideAcl;
+          if (acls === undefined) return undefined;
+          let covered = false;
+          for (const acl of acls) {
+            if (!aclMatches(acl, path)) continue;
+            if (scopeFitsRoute(fixedPrefix(acl, '*?'), routePrefix, nested)) return undefined;
+            covered = true;
+          }
+          return covered ? outerScope : outsideAcl;
         },
       };
     },

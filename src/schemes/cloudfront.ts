@@ -12,9 +12,11 @@
  * CloudFront parameters, as received. Valid while now < DateLessThan and, if given,
  * now > DateGreaterThan. The Resource and the client IP are compared only after the signature.
  */
+
 import { createPrivateKey, createPublicKey, createSign, type KeyObject, verify } from 'node:crypto';
 import { parseClientIp } from '../core/client-ip.js';
 import { cookieValues } from '../core/cookie-value.js';
+import { fixedPrefix, outerScope, scopeFitsRoute, urlPath } from '../core/nested-scope.js';
 import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
 import { prefixOf } from '../core/signed-path.js';
@@ -156,7 +158,12 @@ function readKey(id: string, pem: Buffer): RouteCloudFrontKey | string {
   return 'the key must be RSA (2048 bits or more) or ECDSA P-256';
 }
 
-function create(keys: readonly RouteKey[], options: CloudFrontOptions, routePrefix: string): TokenScheme<CloudFrontToken> {
+function create(
+  keys: readonly RouteKey[],
+  options: CloudFrontOptions,
+  routePrefix: string,
+  nested = false,
+): TokenScheme<CloudFrontToken> {
   const routeKeys = new Map<string, RouteCloudFrontKey>();
   for (const key of keys) {
     const read = readKey(key.id, key.secret);
@@ -271,6 +278,9 @@ function create(keys: readonly RouteKey[], options: CloudFrontOptions, routePref
         get bindingMismatch(): Rejection | undefined {
           if (policy.resource !== undefined && !resourceMatches(policy.resource, url, questionMarkWildcard))
             return outsideResource;
+          const fixed =
+            policy.resource === undefined ? undefined : urlPath(fixedPrefix(policy.resource, questionMarkWildcard ? '*?' : '*'));
+          if (!scopeFitsRoute(fixed, routePrefix, nested)) return outerScope;
           if (policy.sourceIp !== undefined) {
             if (clientIp === undefined || clientIp.v6 !== undefined) return clientIp === undefined ? noClientIp : outsideRange;
             if (!sourceMatches(policy.sourceIp, clientIp.v4)) return outsideRange;

@@ -10,10 +10,12 @@
  * (`baseUrl`), or takes the host from a proxy-set header (`hostHeader`). URLPrefix is a plain
  * string prefix of the URL: "https://cdn.example.com/vid" also covers "/video/" and "/vid.mp4".
  */
+
 import { createHmac } from 'node:crypto';
 import { cookieValue } from '../core/cookie-value.js';
 import { digestEquals } from '../core/digest-equals.js';
 import { hmacKey } from '../core/hmac-sha256.js';
+import { outerScope, scopeFitsRoute, urlPath } from '../core/nested-scope.js';
 import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
@@ -100,7 +102,12 @@ function decodePrefix(text: string): string | undefined {
   return /^https?:\/\/[^/]+\/[\x21-\x7e]*$/.test(prefix) ? prefix : undefined;
 }
 
-function create(keys: readonly RouteKey[], options: GoogleCdnOptions, routePrefix: string): TokenScheme<GoogleToken> {
+function create(
+  keys: readonly RouteKey[],
+  options: GoogleCdnOptions,
+  routePrefix: string,
+  nested = false,
+): TokenScheme<GoogleToken> {
   const byName = new Map(keys.map((key) => [key.id, key]));
   const scheme = options.baseUrl.slice(0, options.baseUrl.indexOf('://'));
   const macs = new Map(keys.map((key) => [key, hmacKey('sha1', key.secret)]));
@@ -128,7 +135,9 @@ function create(keys: readonly RouteKey[], options: GoogleCdnOptions, routePrefi
       expiresSec,
       notBeforeSec: 0,
       get bindingMismatch() {
-        return prefix === undefined || url.startsWith(prefix) ? undefined : outsidePrefix;
+        if (prefix === undefined) return undefined;
+        if (!url.startsWith(prefix)) return outsidePrefix;
+        return scopeFitsRoute(urlPath(prefix), routePrefix, nested) ? undefined : outerScope;
       },
     };
   };

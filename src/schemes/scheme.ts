@@ -59,7 +59,8 @@ export interface SchemeDefinition<O = unknown> {
   /**
    * Binds the format to a route's keys and options. `routePrefix` is the route's prefix: a token
    * whose scope reaches outside it never verifies, so a key shared by two routes cannot let one
-   * route's token open the other (docs/security.md rule 9).
+   * route's token open the other (docs/security.md rule 9). `nested`: the route lies inside another
+   * route, so a scope pattern wider than its prefix was signed for that outer route (nested-scope.ts).
    */
-  create(keys: readonly RouteKey[], options: O, routePrefix: string): TokenScheme;
+  create(keys: readonly RouteKey[], options: O, routePrefix: string, nested?: boolean): TokenScheme;
 }
