@@ -1,3 +1,4 @@
+import { maxUriBytes } from './request-target.js';
 import { type Rejection, rejection, Verdict } from './verdict.js';
 
 /**
@@ -9,8 +10,10 @@ import { type Rejection, rejection, Verdict } from './verdict.js';
  *   (`/vod/%70remium/` is `/vod/premium/`); bytes as a latin1 string, as nginx-uri.ts writes them;
  * - without parameters: each segment cut at its first ";" (Tomcat, Jetty: `/vod/premium;x/` is
  *   `/vod/premium/`), after decoding, so "%3B" counts too;
- * - folded: either of the above in one case and NFKC form, as case-insensitive file systems and
- *   normalising origins read it (`/vod/PREMIUM/`).
+ * - folded: either of the above in one case and NFKC form, each segment as Windows names it, as
+ *   case-insensitive file systems and normalising origins read it (`/vod/PREMIUM/`,
+ *   `/vod/premium./`, `/vod/premium::$INDEX_ALLOCATION/`); 8.3 short names (`PREMIU~1`) cannot be
+ *   read back, so a path with one never reaches an outer route's files past a nested one.
  *
  * The URI rules already refuse everything that moves a segment boundary (`%2F`, dot-segments in
  * every spelling, `//`), so each reading maps segments to segments and keeps prefixes: a path that
@@ -35,6 +38,8 @@ export interface RouteTable<T extends Prefixed> {
   readonly folded: readonly ReadPrefix<T>[];
   /** The entries another entry lies inside under some reading: only their paths need every reading. */
   readonly outer: ReadonlySet<T>;
+  /** The most "/" any prefix holds: readings keep segments apart, so only that many of a path's matter. */
+  readonly depth: number;
 }
 
 export const otherReading: Rejection = rejection(
@@ -49,22 +54,23 @@ function hexValue(code: number): number {
   return -1;
 }
 
+const scratch = Buffer.alloc(maxUriBytes);
+
 /** Every "%XY" decoded to its byte (a latin1 string); the path's escapes are well-formed (request-target.ts). */
 export function decodedPath(path: string): string {
-  let at = path.indexOf('%');
-  if (at < 0) return path;
-  let out = '';
-  let from = 0;
-  while (at >= 0 && at + 2 < path.length) {
-    const high = hexValue(path.charCodeAt(at + 1));
-    const low = hexValue(path.charCodeAt(at + 2));
-    if (high >= 0 && low >= 0) {
-      out += path.slice(from, at) + String.fromCharCode((high << 4) | low);
-      from = at + 3;
-    }
-    at = path.indexOf('%', high >= 0 && low >= 0 ? at + 3 : at + 1);
+  if (!path.includes('%')) return path;
+  if (path.length > maxUriBytes) return path;
+  let u = 0;
+  for (let i = 0; i < path.length; i++) {
+    const code = path.charCodeAt(i);
+    const high = code === 0x25 && i + 2 < path.length ? hexValue(path.charCodeAt(i + 1)) : -1;
+    const low = high < 0 ? -1 : hexValue(path.charCodeAt(i + 2));
+    if (low >= 0) {
+      scratch[u++] = (high << 4) | low;
+      i += 2;
+    } else scratch[u++] = code & 0xff;
   }
-  return out + path.slice(from);
+  return scratch.toString('latin1', 0, u);
 }
 
 /** Each segment cut at its first ";" (Tomcat and Jetty drop path parameters before serving). */
@@ -85,17 +91,51 @@ export function withoutParams(path: string): string {
 
 const nonAscii = /[^\x00-\x7f]/;
 
-/** One case and NFKC form: ASCII lower case, or, with non-ASCII bytes, the UTF-8 text case-folded. */
+/**
+ * The path as a case-insensitive, normalising file system reads it: one case and NFKC form (ASCII
+ * lower case, or with non-ASCII bytes the UTF-8 text case-folded), and each segment as Windows
+ * names it: cut at its first ":" (NTFS streams: `premium::$INDEX_ALLOCATION` is the directory
+ * `premium`), trailing dots and spaces dropped (`premium.` and `premium%20` are `premium`).
+ */
 export function foldedPath(latin1: string): string {
-  if (!nonAscii.test(latin1)) return latin1.toLowerCase();
-  return Buffer.from(latin1, 'latin1').toString('utf8').normalize('NFKC').toLowerCase().normalize('NFKC');
+  const text = nonAscii.test(latin1)
+    ? Buffer.from(latin1, 'latin1').toString('utf8').normalize('NFKC').toLowerCase().normalize('NFKC')
+    : latin1.toLowerCase();
+  return windowsNameChange.test(text) ? windowsNamed(text) : text;
 }
+
+/** A ":" anywhere, or a dot or space that ends a segment: only then do Windows names differ. */
+const windowsNameChange = /:|[. ](?:\/|$)/;
+
+/** Each segment cut at its first ":", then without trailing dots and spaces; one pass. */
+function windowsNamed(text: string): string {
+  let out = '';
+  let start = 0;
+  let stop = -1; // the first ":" of the current segment
+  for (let i = 0; i <= text.length; i++) {
+    const code = i === text.length ? 0x2f : text.charCodeAt(i);
+    if (code === 0x3a && stop < 0) stop = i;
+    if (code !== 0x2f) continue;
+    let last = stop < 0 ? i : stop;
+    while (last > start && (text.charCodeAt(last - 1) === 0x2e || text.charCodeAt(last - 1) === 0x20)) last--;
+    out += text.slice(start, last) + (i === text.length ? '' : '/');
+    start = i + 1;
+    stop = -1;
+  }
+  return out;
+}
+
+/** An 8.3 short name (`PREMIU~1`): a Windows origin maps it to a long name no reading can know. */
+const shortName = /~[0-9]/;
 
 /** Whether a reading could differ from the raw text: an escape, a parameter, an upper-case letter or a high byte. */
 function mayReadOtherwise(path: string): boolean {
   for (let i = 0; i < path.length; i++) {
     const code = path.charCodeAt(i);
-    if (code === 0x25 || code === 0x3b || (code >= 0x41 && code <= 0x5a) || code >= 0x80) return true;
+    if (code === 0x25 || code === 0x3b || code === 0x3a || code === 0x7e || (code >= 0x41 && code <= 0x5a) || code >= 0x80)
+      return true;
+    // "." or " " (escaped: caught above) at a segment's end.
+    if (code === 0x2e && (i + 1 === path.length || path.charCodeAt(i + 1) === 0x2f)) return true;
   }
   return false;
 }
@@ -112,7 +152,9 @@ export function routeTable<T extends Prefixed>(entries: readonly T[]): RouteTabl
   for (const list of [raw.map((entry) => ({ prefix: entry.prefix, entry })), decoded, folded]) {
     for (const a of list) for (const b of list) if (a !== b && b.prefix.startsWith(a.prefix)) outer.add(a.entry);
   }
-  return { raw, decoded, folded, outer };
+  // One segment more than the deepest prefix's, for prefixes that end inside a segment ("/vod/pre").
+  const depth = 1 + Math.max(0, ...entries.map((entry) => entry.prefix.split('/').length - 1));
+  return { raw, decoded, folded, outer, depth };
 }
 
 function pick<T>(list: readonly ReadPrefix<T>[], path: string): T | undefined {
@@ -125,8 +167,12 @@ function pick<T>(list: readonly ReadPrefix<T>[], path: string): T | undefined {
  * gates, nginx's `$uri`) picked. `decoded` is the path already decoded (nginx's `$uri`).
  */
 export function readingsAgree<T extends Prefixed>(table: RouteTable<T>, entry: T, path: string, decoded?: string): boolean {
-  if (!table.outer.has(entry) || !mayReadOtherwise(path)) return true;
-  const read = decoded ?? decodedPath(path);
+  if (!table.outer.has(entry)) return true;
+  // Readings keep segments apart: those past the deepest prefix's cannot change the route.
+  const head = upToSlash(decoded ?? path, table.depth);
+  if (!mayReadOtherwise(head)) return true;
+  const read = decoded === undefined ? decodedPath(head) : head;
+  if (shortName.test(read)) return false;
   const cut = withoutParams(read);
   return (
     pick(table.decoded, read) === entry &&
@@ -134,6 +180,16 @@ export function readingsAgree<T extends Prefixed>(table: RouteTable<T>, entry: T
     pick(table.folded, foldedPath(read)) === entry &&
     pick(table.folded, foldedPath(cut)) === entry
   );
+}
+
+/** `path` up to and including its `count`-th "/" (all of it when it has fewer). */
+function upToSlash(path: string, count: number): string {
+  let at = -1;
+  for (let i = 0; i < count; i++) {
+    at = path.indexOf('/', at + 1);
+    if (at < 0) return path;
+  }
+  return path.slice(0, at + 1);
 }
 
 /** The entry whose prefix the raw path starts with, longest first. */
