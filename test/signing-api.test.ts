@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
@@ -376,6 +377,19 @@ describe('signing API', () => {
     await check('post', '/api/v1/verify', await post('/api/v1/verify', { url: '/nowhere' }));
     await check('post', '/api/v1/verify', await post('/api/v1/verify', {}));
     await check('get', '/api/v1/routes', await api('/api/v1/routes', { token: null }));
+    // Another Host (DNS rebinding): fetch cannot send one, node:http can.
+    const misdirected = await new Promise<Response>((resolve, reject) =>
+      httpGet(
+        { port: admin, path: '/api/v1/routes', headers: { Host: 'rebind.example', Authorization: `Bearer ${accessToken}` } },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk) => (text += chunk));
+          res.on('end', () => resolve(new Response(text, { status: res.statusCode! })));
+        },
+      ).on('error', reject),
+    );
+    expect(misdirected.status).toBe(421);
+    await check('get', '/api/v1/routes', misdirected);
     // The request schemas name exactly the fields the service accepts.
     for (const [path, schema] of [
       ['/api/v1/sign', 'SignRequest'],
@@ -449,10 +463,22 @@ describe('AccessGate', () => {
       expect(gate.check(given, '192.0.2.1', 0)).toBe('wrong');
     }
     expect(gate.check('the-right-token-0123', '192.0.2.2', 0)).toBe('ok');
-    for (let i = 0; i < 5; i++) gate.check('wrong', '192.0.2.1', 1);
+    for (let i = 0; i < 5; i++) gate.check(`wrong-${i}`, '192.0.2.1', 1);
     expect(gate.check('the-right-token-0123', '192.0.2.1', 2)).toBe('limited');
     expect(gate.retryAfterSec('192.0.2.1', 2)).toBe(60);
     expect(gate.check('the-right-token-0123', '192.0.2.1', 60_000)).toBe('ok');
+  });
+
+  it('counts different wrong tokens per client: the same one sent again is no new guess', async () => {
+    const { AccessGate } = await import('../src/admin/access.js');
+    const gate = new AccessGate('the-right-token-0123');
+    for (let i = 0; i < 50; i++) expect(gate.check('a-stale-token', 'loopback', i)).toBe('wrong');
+    for (let i = 0; i < 8; i++) expect(gate.check(`guess-${i}`, 'loopback', 100)).toBe('wrong');
+    expect(gate.check('the-right-token-0123', 'loopback', 101)).toBe('ok');
+    expect(gate.check('guess-8', 'loopback', 102)).toBe('wrong');
+    expect(gate.check('the-right-token-0123', 'loopback', 103)).toBe('limited');
+    // Another client is counted apart.
+    expect(gate.check('the-right-token-0123', '2001:db8::/64', 103)).toBe('ok');
   });
 });
 

@@ -1,51 +1,57 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 
-/** Failed attempts one client address may make per window before it must wait. */
+/** Different wrong tokens one client may send per window before it must wait. */
 const maxFailures = 10;
 const windowMs = 60_000;
-/** Addresses remembered at most (the oldest are forgotten first), so a flood cannot grow the map. */
+/** Clients remembered at most (the oldest are forgotten first), so a flood cannot grow the map. */
 const maxTracked = 10_000;
 
 export type AccessResult = 'ok' | 'missing' | 'wrong' | 'limited';
 
 /**
  * Bearer-token access to the signing API: the token is compared in constant time (both sides
- * hashed first, so neither length nor content shows in the timing), and an address that fails
- * `maxFailures` times in a minute is refused (429) until its window ends, even with the right token.
+ * hashed first, so neither length nor content shows in the timing), and a client that sends
+ * `maxFailures` different wrong tokens in a minute is refused (429) until its window ends, even
+ * with the right token. Failures are counted per client (AdminClient.key: the forwarded client
+ * behind a trusted proxy, loopback and each IPv6 /64 as one) and per presented token: the same
+ * wrong token sent again is no new guess (a program with a rotated-away token retrying, a form
+ * sent twice), so it does not use up the tries of everyone behind the same address.
  */
 export class AccessGate {
   private readonly expected: Buffer;
-  private readonly failures = new Map<string, { count: number; since: number }>();
+  /** Per client: the digests of the wrong tokens it sent in its window (at most maxFailures). */
+  private readonly failures = new Map<string, { tried: Set<string>; since: number }>();
 
   constructor(token: string) {
     this.expected = hash('sha256', token, 'buffer');
   }
 
-  /** Whether `given` (the token, or undefined when none was sent) opens the API for `address`. */
-  check(given: string | undefined, address: string, nowMs: number = Date.now()): AccessResult {
-    const seen = this.failures.get(address);
-    if (seen !== undefined && nowMs - seen.since >= windowMs) this.failures.delete(address);
-    else if (seen !== undefined && seen.count >= maxFailures) return 'limited';
+  /** Whether `given` (the token, or undefined when none was sent) opens the API for `client`. */
+  check(given: string | undefined, client: string, nowMs: number = Date.now()): AccessResult {
+    const seen = this.failures.get(client);
+    if (seen !== undefined && nowMs - seen.since >= windowMs) this.failures.delete(client);
+    else if (seen !== undefined && seen.tried.size >= maxFailures) return 'limited';
     if (given === undefined) return 'missing';
-    if (timingSafeEqual(hash('sha256', given, 'buffer'), this.expected)) return 'ok';
-    this.fail(address, nowMs);
+    const digest = hash('sha256', given, 'buffer');
+    if (timingSafeEqual(digest, this.expected)) return 'ok';
+    this.fail(client, digest.toString('base64', 0, 16), nowMs);
     return 'wrong';
   }
 
-  /** Seconds until `address` may try again. */
-  retryAfterSec(address: string, nowMs: number = Date.now()): number {
-    const seen = this.failures.get(address);
+  /** Seconds until `client` may try again. */
+  retryAfterSec(client: string, nowMs: number = Date.now()): number {
+    const seen = this.failures.get(client);
     return seen === undefined ? 0 : Math.max(1, Math.ceil((seen.since + windowMs - nowMs) / 1000));
   }
 
-  private fail(address: string, nowMs: number): void {
-    const seen = this.failures.get(address);
+  private fail(client: string, tried: string, nowMs: number): void {
+    const seen = this.failures.get(client);
     if (seen !== undefined) {
-      seen.count++;
+      seen.tried.add(tried);
       return;
     }
     if (this.failures.size >= maxTracked) this.failures.delete(this.failures.keys().next().value!);
-    this.failures.set(address, { count: 1, since: nowMs });
+    this.failures.set(client, { tried: new Set([tried]), since: nowMs });
   }
 }
 

@@ -1,16 +1,23 @@
 import type { ServerResponse } from 'node:http';
 import type { AdminListenerConfig } from '../config/config.js';
+import { parseIpRange } from '../core/client-ip.js';
 import { isReady, type RunningListener, type ServiceState } from '../http/engine.js';
 import { hardenedServer, listen, refuseVersion } from '../http/node-server.js';
 import type { Logger } from '../log.js';
 import type { ServiceMetrics } from '../metrics/exposition.js';
+import { adminClient } from './admin-client.js';
+import { AllowedHosts } from './allowed-hosts.js';
 import { type SigningContext, sendJson, serveSigningApi } from './signing-api.js';
-import { serveSigningPage } from './signing-page.js';
+import { isPagePath, serveSigningPage } from './signing-page.js';
+
+const misdirected = 'this admin listener does not answer for that Host: name it in admin.allowedHosts';
 
 /**
  * The admin listener (/healthz, /readyz, /metrics, and with `signing` the signing API), always
  * on node:http whatever the auth engine: it is not on the hot path, and one implementation
- * answers HEAD like GET everywhere.
+ * answers HEAD like GET everywhere. What can be read or done here (/metrics, the page, the API)
+ * answers only for the listener's own host names (AllowedHosts: DNS rebinding); the probes answer
+ * whatever Host they name, and reveal nothing.
  */
 export function listenAdmin(
   admin: AdminListenerConfig,
@@ -27,12 +34,26 @@ export function listenAdmin(
     });
     res.end(body);
   };
+  const trusted = admin.trustedProxies.map((text) => parseIpRange(text)!);
+  const hosts = new AllowedHosts(admin);
   const server = hardenedServer('admin', logger, (req, res) => {
     if (refuseVersion(req, res)) return;
     const path = req.url?.split('?')[0] ?? '';
-    if (signing !== undefined && serveSigningPage(signing, req, res, path)) return;
-    if (signing !== undefined && path.startsWith('/api/')) {
-      serveSigningApi(signing, req, res, path).catch((error: unknown) => {
+    const api = signing !== undefined && path.startsWith('/api/');
+    const guarded = path === '/metrics' || api || (signing !== undefined && isPagePath(path));
+    if (guarded && !hosts.allows(req.headers.host, signing?.current().config)) {
+      logger.limited('admin-host', 'warn', 'admin listener: request for another host refused', {
+        host: req.headers.host?.slice(0, 256),
+        path: path.slice(0, 256),
+        caller: adminClient(req, trusted).address,
+      });
+      if (api) sendJson(res, 421, { error: misdirected });
+      else plain(res, 421, `${misdirected}\n`);
+      return;
+    }
+    if (signing !== undefined && serveSigningPage(signing, req, res, path, trusted)) return;
+    if (signing !== undefined && api) {
+      serveSigningApi(signing, req, res, path, trusted).catch((error: unknown) => {
         logger.limited('signing-error', 'error', 'signing API: internal error', {
           error: String((error as Error)?.stack ?? error),
         });

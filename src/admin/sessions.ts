@@ -5,20 +5,23 @@ import { cookieValue } from '../core/cookie-value.js';
 const sessionMs = 12 * 3600 * 1000;
 const maxSessions = 1000;
 export const sessionCookie = 'tokengate_session';
+const attributes = { http: '', https: '; Secure' } as const;
 
 /**
  * Logins of the signing page: a random id in an HttpOnly, SameSite=Strict cookie, kept here as
  * its SHA-256 only (memory only: a restart logs everyone out). Bounded: the oldest go first.
+ * Over https the cookie is also `Secure`, so the browser never sends it over plain http; over
+ * http (a loopback listener opened directly) it cannot be, or the browser would not keep it.
  */
 export class Sessions {
   private readonly live = new Map<string, number>();
 
-  /** A new session; returns the Set-Cookie value. */
-  open(nowMs: number = Date.now()): string {
+  /** A new session for a page reached `over` http or https; returns the Set-Cookie value. */
+  open(over: 'http' | 'https', nowMs: number = Date.now()): string {
     const id = randomBytes(32).toString('base64url');
     if (this.live.size >= maxSessions) this.live.delete(this.live.keys().next().value!);
     this.live.set(hash('sha256', id, 'base64'), nowMs + sessionMs);
-    return `${sessionCookie}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${sessionMs / 1000}`;
+    return `${sessionCookie}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${sessionMs / 1000}${attributes[over]}`;
   }
 
   /** Whether the request's Cookie header holds a live session. */
@@ -34,10 +37,10 @@ export class Sessions {
   }
 
   /** Ends the request's session; returns the Set-Cookie value that clears the cookie. */
-  close(cookieHeader: string | undefined): string {
+  close(cookieHeader: string | undefined, over: 'http' | 'https'): string {
     const id = sessionIdOf(cookieHeader);
     if (id !== undefined) this.live.delete(hash('sha256', id, 'base64'));
-    return `${sessionCookie}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`;
+    return `${sessionCookie}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0${attributes[over]}`;
   }
 }
 

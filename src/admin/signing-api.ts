@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LoadedConfig } from '../config/load-config.js';
 import { parseBaseUrl } from '../config/parse-signing.js';
 import { Problems } from '../config/problems.js';
+import type { IpRange } from '../core/client-ip.js';
 import type { SignRequest } from '../core/sign-request.js';
 import { statusFor } from '../http/answers.js';
 import { CapturedHeaders } from '../http/request-sources.js';
@@ -16,6 +17,7 @@ import { LinkRequestError, linkBaseOf, linkJson, signLink } from '../links/sign-
 import type { Logger } from '../log.js';
 import type { ServiceMetrics } from '../metrics/exposition.js';
 import { type AccessGate, bearerToken } from './access.js';
+import { type AdminClient, adminClient } from './admin-client.js';
 import type { Sessions } from './sessions.js';
 
 export interface SigningContext {
@@ -151,7 +153,7 @@ function routeList(loaded: LoadedConfig) {
   }));
 }
 
-function sign(ctx: SigningContext, body: unknown, caller: string, res: ServerResponse): void {
+function sign(ctx: SigningContext, body: unknown, client: AdminClient, res: ServerResponse): void {
   const nowSec = Math.floor(Date.now() / 1000);
   const parsed = readSignBody(body, nowSec);
   if (Array.isArray(parsed)) {
@@ -174,7 +176,8 @@ function sign(ctx: SigningContext, body: unknown, caller: string, res: ServerRes
     notBeforeSec: link.notBeforeSec,
     expiresSec: link.expiresSec,
     keyId: link.keyId,
-    caller,
+    caller: client.address,
+    proxy: client.proxy,
   });
   sendJson(res, 200, linkJson(link));
 }
@@ -212,7 +215,6 @@ function verify(ctx: SigningContext, body: unknown, res: ServerResponse): void {
   });
 }
 
-/** Handles `/api/...`; the caller has already matched the prefix. */
 /**
  * A POST a browser may have sent from another site is refused: when it says where it comes from
  * (Origin), that must be this listener; a page session must say it (browsers always do on POST).
@@ -223,25 +225,35 @@ export function sameOrigin(req: IncomingMessage, required: boolean): boolean {
   return origin === `http://${req.headers.host}` || origin === `https://${req.headers.host}`;
 }
 
+/**
+ * Handles `/api/...`; the caller has already matched the prefix. `trusted`: the ranges of the
+ * trusted proxies, whose X-Forwarded-For names the client that failed logins are counted for.
+ */
 export async function serveSigningApi(
   ctx: SigningContext,
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
+  trusted: readonly IpRange[],
 ): Promise<void> {
-  const caller = req.socket.remoteAddress ?? 'unknown';
+  const client = adminClient(req, trusted);
   const bearer = bearerToken(req.headers.authorization);
   const bySession = bearer === undefined && ctx.sessions.valid(req.headers.cookie);
-  const access = bySession ? 'ok' : ctx.access.check(bearer, caller);
+  const access = bySession ? 'ok' : ctx.access.check(bearer, client.key);
   if (access !== 'ok') {
-    if (access !== 'missing')
-      ctx.logger.limited('signing-access', 'warn', 'signing API: access refused', { caller, result: access });
+    if (access !== 'missing') {
+      ctx.logger.limited('signing-access', 'warn', 'signing API: access refused', {
+        caller: client.address,
+        proxy: client.proxy,
+        result: access,
+      });
+    }
     if (access === 'limited') {
       return sendJson(
         res,
         429,
         { error: 'too many failed attempts: wait and retry' },
-        { 'Retry-After': String(ctx.access.retryAfterSec(caller)) },
+        { 'Retry-After': String(ctx.access.retryAfterSec(client.key)) },
       );
     }
     if (access === 'missing') {
@@ -264,6 +276,6 @@ export async function serveSigningApi(
   if (!sameOrigin(req, bySession)) return sendJson(res, 403, { error: 'cross-origin requests are refused' });
   const body = await readJson(req);
   if (!('value' in body)) return refuse(req, res, body.status, body.error);
-  if (path === '/api/v1/sign') return sign(ctx, body.value, caller, res);
+  if (path === '/api/v1/sign') return sign(ctx, body.value, client, res);
   return verify(ctx, body.value, res);
 }

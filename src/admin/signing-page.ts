@@ -6,6 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IpRange } from '../core/client-ip.js';
+import { adminClient, reachedOverHttps } from './admin-client.js';
 import { type SigningContext, sameOrigin } from './signing-api.js';
 
 const assetsDir = new URL('./assets/', import.meta.url);
@@ -16,6 +18,9 @@ const assets: Record<string, { file: string; type: string }> = {
   '/assets/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
 };
 const loaded = new Map<string, Buffer>();
+
+/** Whether the page serves `path` (for some method): the paths the admin listener's Host check guards. */
+export const isPagePath = (path: string) => assets[path] !== undefined || path === '/logout' || path === '/favicon.ico';
 
 const securityHeaders = {
   'Content-Security-Policy':
@@ -62,8 +67,14 @@ function readToken(req: IncomingMessage): Promise<string | undefined> {
   });
 }
 
-/** Serves the page's paths; false when `path` is not one of them. */
-export function serveSigningPage(ctx: SigningContext, req: IncomingMessage, res: ServerResponse, path: string): boolean {
+/** Serves the page's paths; false when `path` is not one of them. `trusted`: the trusted proxies' ranges. */
+export function serveSigningPage(
+  ctx: SigningContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  trusted: readonly IpRange[],
+): boolean {
   const head = req.method === 'HEAD';
   const get = req.method === 'GET' || head;
   if (path.startsWith('/assets/') && get && assets[path] !== undefined) {
@@ -91,16 +102,23 @@ export function serveSigningPage(ctx: SigningContext, req: IncomingMessage, res:
       res.end('cross-origin requests are refused\n');
       return true;
     }
+    const over = reachedOverHttps(req, trusted) ? 'https' : 'http';
     if (path === '/logout') {
-      redirect(res, '/login', ctx.sessions.close(req.headers.cookie));
+      redirect(res, '/login', ctx.sessions.close(req.headers.cookie, over));
       return true;
     }
-    const caller = req.socket.remoteAddress ?? 'unknown';
+    const client = adminClient(req, trusted);
     void readToken(req).then((token) => {
       if (res.headersSent) return;
-      const result = ctx.access.check(token === '' ? undefined : token, caller);
-      if (result === 'ok') return redirect(res, '/', ctx.sessions.open());
-      if (result !== 'missing') ctx.logger.limited('signing-access', 'warn', 'signing page: login refused', { caller, result });
+      const result = ctx.access.check(token === '' ? undefined : token, client.key);
+      if (result === 'ok') return redirect(res, '/', ctx.sessions.open(over));
+      if (result !== 'missing') {
+        ctx.logger.limited('signing-access', 'warn', 'signing page: login refused', {
+          caller: client.address,
+          proxy: client.proxy,
+          result,
+        });
+      }
       redirect(res, result === 'limited' ? '/login?error=limited' : '/login?error=wrong');
     });
     return true;
