@@ -13,6 +13,7 @@ import type { SourceFields } from '../src/http/request-sources.js';
 import { createLogger } from '../src/log.js';
 import { gateFor } from '../test/helpers/gates.js';
 import { signedUrl } from '../test/helpers/signed-url.js';
+import { type CostRequest, type CostRoute, costNowSec, costRoutes } from '../test/helpers/worst-inputs.js';
 import { benchArgs } from './args.js';
 import { compare } from './harness.js';
 
@@ -217,7 +218,15 @@ for (const [scheme, list] of [
     uriHeader: 'x-original-uri',
     clientIpHeader: 'x-real-ip',
   } as never);
-  const fields = (uri: string): SourceFields => ({ uri, uriCount: 1, clientIp: ip, clientIpCount: 1, headers: noHeaders });
+  const fields = (uri: string): SourceFields => ({
+    uri,
+    uriCount: 1,
+    clientIp: ip,
+    clientIpCount: 1,
+    method: 'GET',
+    methodCount: 1,
+    headers: noHeaders,
+  });
   const allFields = forgedAzion.map(fields);
   const logged = (decisionLog: Gate['decisionLog']) => ({ ...gate, decisionLog });
   const off = gate;
@@ -235,4 +244,39 @@ for (const [scheme, list] of [
     'every denial logged (sample 1)': run(every),
     'one denial in a hundred logged (sample 0.01)': run(sampled),
   });
+}
+
+// Issue 26: the costliest unsigned request of about 8 KiB we know for each format, beside an
+// ordinary forged request of the same route (test/helpers/worst-inputs.ts; test/decision-cost.test.ts
+// bounds them). The costliest is picked by a short first measurement.
+{
+  const decide = (route: CostRoute, request: CostRequest) =>
+    authorize(route.gate, request.uri, request.clientIp, costNowSec, request.headers);
+  const quick = (run: () => unknown) => {
+    let least = Number.POSITIVE_INFINITY;
+    for (let round = 0; round < 3; round++) {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < 20; i++) run();
+      least = Math.min(least, Number(process.hrtime.bigint() - start));
+    }
+    return least;
+  };
+  const costliest = new Map<string, { route: CostRoute; name: string; request: CostRequest; ns: number }>();
+  for (const route of costRoutes()) {
+    for (const { name, request } of route.worst) {
+      const ns = quick(() => decide(route, request));
+      if (ns > (costliest.get(route.scheme)?.ns ?? 0)) costliest.set(route.scheme, { route, name, request, ns });
+    }
+  }
+  for (const [scheme, { route, name, request }] of costliest) {
+    compare(
+      `Unsigned request, ${scheme} (${route.variant}): the costliest of about 8 KiB against an ordinary forged one`,
+      {
+        'ordinary forged (a token signed with another key)': () => decide(route, route.ordinary),
+        [`costliest: ${name}`]: () => decide(route, request),
+      },
+      // Hundreds of microseconds a call at worst: fewer calls per round keep the run short.
+      500,
+    );
+  }
 }

@@ -6,9 +6,11 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../src/config/parse-config.js';
 import { authorize, findRoute } from '../src/core/authorize.js';
+import { canonicalIp } from '../src/core/client-ip.js';
 import { Verdict } from '../src/core/verdict.js';
 import { gateFor } from './helpers/gates.js';
 
@@ -259,5 +261,200 @@ describe('attacks on a format that joins its fields without separators', () => {
     const advanced = createHash('sha256').update(`${key}/p/f.mp4${E}10.0.0.12x=1`).digest('base64url');
     expect(authorize(ipGate, `/p/f.mp4?token=${advanced}&x=1&expires=${E}`, '10.0.0.12', now).verdict).toBe(Verdict.allow);
     expect(authorize(ipGate, `/p/f.mp4?token=${advanced}&expires=${E}&2x=1`, '10.0.0.1', now).verdict).toBe(Verdict.malformed);
+  });
+});
+
+describe('issue 26: an unsigned request costs no more for its parameters (the count is capped before decoding)', () => {
+  const now = 1_800_000_000;
+  const E = String(now + 600);
+  const signer = findRoute(gate, '/x')!.scheme;
+  const signed = (signer.sign({ path: '/v/a.mp4', expiresSec: now + 600, clientIp: '198.51.100.7' }) as { query: string }).query;
+  const params = (count: number) => Array.from({ length: count }, (_, i) => `p${i}=1`).join('&');
+
+  it('1,150 short parameters are refused before any is decoded', () => {
+    const decode = vi.spyOn(globalThis, 'decodeURIComponent');
+    try {
+      const decision = authorize(gate, `/v/a.mp4?${params(1150)}&${signed}`, '198.51.100.7', now);
+      expect([decision.verdict, decision.detail]).toEqual([Verdict.malformed, 'more than 32 query parameters']);
+      expect(decode).not.toHaveBeenCalled();
+      // The path form's parameters count too.
+      const pathForm = `/bcdn_token=${signed.replace(/^token=|&expires=\d+$/g, '')}&${params(40)}&expires=${E}/v/a.mp4`;
+      expect(authorize(gate, pathForm, '198.51.100.7', now).detail).toBe('more than 32 query parameters');
+      expect(decode).not.toHaveBeenCalled();
+    } finally {
+      decode.mockRestore();
+    }
+  });
+
+  it('32 parameters are read: a genuine token beside 29 others (token_ignore_params) is allowed, one more is refused', () => {
+    const token = createHmac('sha256', key).update(`/v/${E}token_ignore_params=true&token_path=/v/`).digest('base64url');
+    const uri = (others: number) =>
+      `/v/a.mp4?token=HS256-${token}&token_ignore_params=true&token_path=%2Fv%2F&${params(others)}&expires=${E}`;
+    expect(authorize(gate, uri(28), undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, uri(28), undefined, now).detail).not.toMatch(/more than/);
+    expect(authorize(gate, uri(29), undefined, now).verdict).toBe(Verdict.malformed);
+  });
+
+  it('"&" alone counts: a query of 8,000 empty pairs is refused as fast', () => {
+    expect(authorize(gate, `/v/a.mp4?${'&'.repeat(8000)}${signed}`, '198.51.100.7', now).detail).toBe(
+      'more than 32 query parameters',
+    );
+  });
+});
+
+describe('issue 26: advanced tokens with ipValidation, an IPv6 address and the parameters cannot be re-split', () => {
+  const now = 1_800_000_000;
+  const E = String(now + 600);
+  const ipGate = gateWith({ ipValidation: true });
+  /** An advanced token as bunny's samples make it: SHA256(key + path + expires + ip + sorted params). */
+  const advanced = (path: string, ip: string, data: string) =>
+    createHash('sha256').update(`${key}${path}${E}${ip}${data}`).digest('base64url');
+  const decide = (path: string, token: string, query: string, ip: string) =>
+    authorize(ipGate, `${path}?token=${token}${query === '' ? '' : `&${query}`}&expires=${E}`, ip, now);
+
+  it('a token for 2001:db8::a with bc=1 does not open for 2001:db8::ab with c=1, nor the other way round', () => {
+    const toShort = advanced('/f.mp4', '2001:db8::a', 'bc=1');
+    expect(decide('/f.mp4', toShort, 'c=1', '2001:db8::ab').verdict).not.toBe(Verdict.allow);
+    const toLong = advanced('/f.mp4', '2001:db8::ab', 'c=1');
+    expect(decide('/f.mp4', toLong, 'bc=1', '2001:db8::a').verdict).not.toBe(Verdict.allow);
+    // Both are the same bytes: the request whose split is ambiguous is refused, whichever it is.
+    expect(decide('/f.mp4', toShort, 'bc=1', '2001:db8::a').detail).toMatch(/IPv6 address and the parameters/);
+  });
+
+  it('nor for 2001:db8::ab with g=1 (a name that could not continue an address: the address could end earlier)', () => {
+    const token = advanced('/f.mp4', '2001:db8::a', 'bg=1');
+    expect(decide('/f.mp4', token, 'g=1', '2001:db8::ab').verdict).not.toBe(Verdict.allow);
+    const category = advanced('/f.mp4', '2001:db8:1:2:3:4:5:1', 'category=news');
+    expect(decide('/f.mp4', category, 'tegory=news', '2001:db8:1:2:3:4:5:1ca').verdict).not.toBe(Verdict.allow);
+  });
+
+  it('unambiguous IPv6 clients and every IPv4 client are served as before', () => {
+    const scoped = advanced('/d/', '2001:db8::1', 'token_path=/d/');
+    expect(decide('/d/x.ts', scoped, 'token_path=%2Fd%2F', '2001:db8::1').verdict).toBe(Verdict.allow);
+    expect(decide('/d/x.ts', scoped, 'token_path=%2Fd%2F', '2001:db8::2').verdict).toBe(Verdict.forged);
+    const bare = advanced('/f.mp4', '2001:db8::ab', '');
+    expect(decide('/f.mp4', bare, '', '2001:db8::ab').verdict).toBe(Verdict.allow);
+    const v4 = advanced('/f.mp4', '10.0.0.1', 'bc=1');
+    expect(decide('/f.mp4', v4, 'bc=1', '10.0.0.1').verdict).toBe(Verdict.allow);
+  });
+
+  it('property: a token issued to one IPv6 address and parameters never opens for another split of the same bytes', () => {
+    const hex = fc.constantFrom(...'0123456789abcdef'.split(''));
+    const group = fc.array(hex, { minLength: 1, maxLength: 4 }).map((chars) => chars.join('').replace(/^0+(?=.)/, ''));
+    const address = fc
+      .tuple(fc.array(group, { minLength: 1, maxLength: 3 }), group)
+      .map(([head, last]) => `2001:db8:${head.join(':')}::${last}`)
+      .filter((text) => canonicalIp(text) === text);
+    const name = fc.stringMatching(/^[a-fA-F_g-z][a-z0-9_]{0,5}$/);
+    const params = fc.uniqueArray(fc.tuple(name, fc.stringMatching(/^[a-z0-9]{1,3}$/)), {
+      minLength: 1,
+      maxLength: 3,
+      selector: ([n]) => n,
+    });
+    let resplit = 0;
+    fc.assert(
+      fc.property(address, params, (ip, pairs) => {
+        const sorted = [...pairs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+        const signedData = sorted.map(([n, v]) => `${n}=${v}`).join('&');
+        const token = advanced('/f.mp4', ip, signedData);
+        const whole = ip + signedData;
+        for (let cut = 1; cut < whole.length; cut++) {
+          const other = whole.slice(0, cut);
+          if (other === ip || canonicalIp(other) !== other) continue;
+          const query = whole.slice(cut);
+          // The attacker's parameters as a query (the signed data of a sorted query is itself).
+          const attack = decide('/f.mp4', token, query.replaceAll('/', '%2F'), other);
+          resplit++;
+          expect([ip, other, query, attack.verdict]).not.toEqual([ip, other, query, Verdict.allow]);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    // Not vacuous: many runs had another split of the same bytes.
+    expect(resplit).toBeGreaterThan(100);
+  });
+});
+
+describe('issue 26: the signer makes no token the validator refuses', () => {
+  it('HS256 binds an IPv6 address as bytes: every signed link opens on an ipValidation route, scoped or not', () => {
+    const ipGate = gateWith({ ipValidation: true });
+    const signer = findRoute(ipGate, '/x')!.scheme;
+    const now = 1_800_000_000;
+    fc.assert(
+      fc.property(fc.ipV6(), fc.boolean(), (raw, scoped) => {
+        const ip = canonicalIp(raw)!;
+        const { query } = signer.sign({
+          path: '/d/e/f.ts',
+          expiresSec: now + 60,
+          clientIp: ip,
+          ...(scoped ? { scopeDepth: 2 } : {}),
+        }) as { query: string };
+        expect(query.split('&').length).toBeLessThanOrEqual(32);
+        expect(authorize(ipGate, `/d/e/f.ts?${query}`, ip, now).verdict).toBe(Verdict.allow);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('issue 26 through the service', () => {
+  it('the IPv6 re-split and a query of 1,150 parameters are refused (403), an unambiguous IPv6 client is served', async () => {
+    const { startService, tempDir, writeConfig } = await import('./helpers/service-process.js');
+    const file = writeConfig(tempDir(), {
+      listeners: [{ name: 'auth', port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+      admin: { port: 0 },
+      routes: [
+        { name: 'zone', prefix: '/', scheme: 'bunny', keys: [{ id: 'k', env: 'BUNNY_KEY' }], options: { ipValidation: true } },
+      ],
+    });
+    const service = await startService(['serve', '--config', file], { BUNNY_KEY: key });
+    try {
+      const ask = async (uri: string, ip: string) => {
+        const response = await fetch(`http://127.0.0.1:${service.ports.get('auth')}/`, {
+          headers: { 'X-Original-URI': uri, 'X-Real-IP': ip },
+        });
+        return [response.status, response.headers.get('x-token-status')];
+      };
+      const E = String(Math.floor(Date.now() / 1000) + 600);
+      const advanced = (ip: string, data: string) =>
+        createHash('sha256').update(`${key}/f.mp4${E}${ip}${data}`).digest('base64url');
+      const issued = advanced('2001:db8::a', 'bc=1');
+      expect(await ask(`/f.mp4?token=${issued}&c=1&expires=${E}`, '2001:db8::ab')).toEqual([403, 'malformed']);
+      expect(await ask(`/f.mp4?token=${issued}&bc=1&expires=${E}`, '2001:db8::a')).toEqual([403, 'malformed']);
+      const plain = advanced('2001:db8::1', 'x=1');
+      expect(await ask(`/f.mp4?token=${plain}&x=1&expires=${E}`, '2001:db8::1')).toEqual([200, 'valid']);
+      expect(await ask(`/f.mp4?token=${plain}&x=1&expires=${E}`, '2001:db8::2')).toEqual([403, 'forged']);
+      const many = Array.from({ length: 1150 }, (_, i) => `p${i}=1`).join('&');
+      expect(await ask(`/f.mp4?${many}&token=${plain}&x=1&expires=${E}`, '2001:db8::1')).toEqual([403, 'malformed']);
+    } finally {
+      await service.stop();
+    }
+  });
+});
+
+describe('a limit of the format that cannot be closed (docs/bunny.md "What cannot be closed")', () => {
+  it('path + expires + IP re-split (basic, advanced, HS256 IPv4 with digit bytes), only for the address the digits leave', () => {
+    const ipGate = gateWith({ ipValidation: true });
+    const E = '1764312345';
+    const now = 1_764_312_000;
+    const basic = createHash('md5').update(`${key}/seg/a${E}11.2.3.4`).digest('base64url');
+    expect(authorize(ipGate, `/seg/a?token=${basic}&expires=${E}`, '11.2.3.4', now).verdict).toBe(Verdict.allow);
+    expect(authorize(ipGate, `/seg/a1?token=${basic}&expires=7643123451`, '1.2.3.4', now).verdict).toBe(Verdict.allow);
+    expect(authorize(ipGate, `/seg/a1?token=${basic}&expires=7643123451`, '1.2.3.5', now).verdict).toBe(Verdict.forged);
+    // HS256: only IP bytes that are ASCII digits move, and only with parameters after them.
+    const hs256 = createHmac('sha256', key)
+      .update(Buffer.concat([Buffer.from(`/p${E}`), Buffer.from([49, 2, 3, 4]), Buffer.from('ab=1')]))
+      .digest('base64url');
+    expect(authorize(ipGate, `/p?token=HS256-1-${hs256}&ab=1&expires=${E}`, '49.2.3.4', now).verdict).toBe(Verdict.allow);
+    expect(authorize(ipGate, `/p1?token=HS256-1-${hs256}&b=1&expires=7643123451`, '2.3.4.97', now).verdict).toBe(Verdict.allow);
+    expect(authorize(ipGate, `/p1?token=HS256-1-${hs256}&b=1&expires=7643123451`, '2.3.4.98', now).verdict).toBe(Verdict.forged);
+    // A token_path token cannot move: its path is also among the signed parameters.
+    const scoped = createHash('sha256').update(`${key}/d/${E}11.2.3.4token_path=/d/`).digest('base64url');
+    expect(authorize(ipGate, `/d/x?token=${scoped}&token_path=%2Fd%2F&expires=${E}`, '11.2.3.4', now).verdict).toBe(
+      Verdict.allow,
+    );
+    expect(authorize(ipGate, `/d/1x?token=${scoped}&token_path=%2Fd%2F1&expires=7643123451`, '1.2.3.4', now).verdict).toBe(
+      Verdict.forged,
+    );
   });
 });

@@ -10,6 +10,13 @@ export type TokenParamReader = (query: string) => (string | undefined)[] | Rejec
 
 export const noToken = rejection(Verdict.missing, 'no token parameter in the query');
 
+/**
+ * More "&"-separated pairs than any signed link carries: refused before more are read, so an
+ * unsigned query of 8 KiB of "&" or escaped names costs a bounded number of pair visits.
+ */
+export const maxQueryPairs = 256;
+const tooManyPairs = rejection(Verdict.malformed, `the query has more than ${maxQueryPairs} parameters`);
+
 export function tokenParamReader(names: readonly string[]): TokenParamReader {
   const repeated = names.map((name) => rejection(Verdict.malformed, `${name} appears more than once`));
   const noValue = names.map((name) => rejection(Verdict.malformed, `${name} has no "=" and no value`));
@@ -52,7 +59,9 @@ export function forEachQueryPair(
 ): Rejection | undefined {
   let start = 0;
   let eq = -1;
+  let pairs = 0;
   while (start <= query.length) {
+    if (++pairs > maxQueryPairs) return tooManyPairs;
     let end = query.indexOf('&', start);
     if (end < 0) end = query.length;
     if (eq < start) {

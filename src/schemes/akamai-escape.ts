@@ -10,29 +10,48 @@
  */
 export type EscapeEarly = 'off' | 'node' | 'python';
 
-const hex = (byte: number) => `%${byte.toString(16).padStart(2, '0')}`;
+const letters = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const hexDigits = Buffer.from('0123456789abcdef', 'latin1');
+/** A lone surrogate: encodeURIComponent throws on it (the Node SDK too). */
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/**
+ * An escaper that keeps the bytes of `kept` and writes every other UTF-8 byte as a lowercase %xx
+ * (a space as `space` if given), into a buffer byte by byte: a URL token escapes the whole URL
+ * before its MAC is checked, and strings built an escape at a time cost ≈300-400 µs for an 8 KiB
+ * URL of "/" (issue 26), this ≈25 µs.
+ */
+function byteEscaper(kept: string, space: number | undefined): (text: string) => string {
+  const keep = new Uint8Array(256);
+  for (const c of kept) keep[c.charCodeAt(0)] = 1;
+  return (text) => {
+    const bytes = Buffer.from(text, 'utf8');
+    const out = Buffer.allocUnsafe(bytes.length * 3);
+    let length = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      const byte = bytes[i]!;
+      if (keep[byte] === 1) out[length++] = byte;
+      else if (byte === 0x20 && space !== undefined) out[length++] = space;
+      else {
+        out[length++] = 0x25;
+        out[length++] = hexDigits[byte >> 4]!;
+        out[length++] = hexDigits[byte & 15]!;
+      }
+    }
+    return out.toString('latin1', 0, length);
+  };
+}
+
+const escapeNodeBytes = byteEscaper(`${letters}-_.!()`, undefined);
+
+/** encodeURIComponent's output with ~ ' * escaped too, every escape in lowercase. */
 function escapeNode(text: string): string {
-  return encodeURIComponent(text)
-    .replace(/[~'*]/g, (c) => hex(c.charCodeAt(0)))
-    .replace(/%[0-9A-F]{2}/g, (code) => code.toLowerCase());
+  if (loneSurrogate.test(text)) throw new URIError('URI malformed');
+  return escapeNodeBytes(text);
 }
 
-function escapePython(text: string): string {
-  let out = '';
-  for (const byte of Buffer.from(text, 'utf8')) {
-    const unreserved =
-      (byte >= 0x30 && byte <= 0x39) ||
-      (byte >= 0x41 && byte <= 0x5a) ||
-      (byte >= 0x61 && byte <= 0x7a) ||
-      byte === 0x5f ||
-      byte === 0x2e ||
-      byte === 0x2d ||
-      byte === 0x7e;
-    out += unreserved ? String.fromCharCode(byte) : byte === 0x20 ? '+' : hex(byte);
-  }
-  return out;
-}
+/** quote_plus(text, safe=""): letters, digits and "_.-~" kept, a space as "+". */
+const escapePython = byteEscaper(`${letters}_.-~`, 0x2b);
 
 export function escaper(mode: EscapeEarly): (text: string) => string {
   if (mode === 'node') return escapeNode;

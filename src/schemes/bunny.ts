@@ -9,11 +9,13 @@
  * only that and token_path). token_path replaces the path in the hash and scopes the token to
  * the paths under it. HS256 binds an IP as bytes: IPv4 exactly or its /24 (signed as x.y.z.0),
  * IPv6 its /64. Follows BunnyWay/BunnyCDN.TokenAuthentication's code and published vectors.
+ * Over 250 lines: three generations, their grammar and the rules a format without separators needs.
  */
 import { createHash, createHmac } from 'node:crypto';
 import { type ClientIp, canonicalIp, parseClientIp } from '../core/client-ip.js';
 import { digestEquals } from '../core/digest-equals.js';
 import { hmacKey } from '../core/hmac-sha256.js';
+import { outerScope, scopeFitsRoute } from '../core/nested-scope.js';
 import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
@@ -69,6 +71,9 @@ const bunnyNames = [
 const badEscape = m('a query parameter is not well-formed percent-encoded UTF-8');
 const badTokenPath = m('token_path must be a path starting with "/"');
 const noClientIp = rejection(Verdict.badSource, 'the token is bound to a client IP but the request has no usable client IP');
+const ipv6Resplit = m(
+  "an advanced token's IPv6 address and the parameters after it could be split elsewhere (another address, other parameters): use HS256 tokens for IPv6 clients",
+);
 const outsidePath = rejection(Verdict.forged, 'the path is outside the token_path the token was signed for');
 const noCountry = rejection(
   Verdict.forged,
@@ -108,12 +113,22 @@ function decodePath(text: string): string | undefined {
  */
 const paramName = /^[A-Za-z_][A-Za-z0-9_.\-[\]]{0,63}$/;
 const paramValue = /^[^\u0000-\u001f\u007f&=]*$/;
+/**
+ * At most this many "&"-separated pairs (empty ones too), counted before anything is decoded: every
+ * parameter is decoded, checked, sorted and hashed before the signature can be checked, so 1,150
+ * of them cost ≈100 ordinary decisions (issue 26). bunny's own parameters are seven.
+ */
+const maxPairs = 32;
+const tooManyPairs = m(`more than ${maxPairs} query parameters`);
 
-/** The query's parameters, raw names and decoded values; undefined when one repeats or does not decode. */
+/** The query's parameters, raw names and decoded values, or why they are refused. */
 function queryParams(query: string): Map<string, string> | Rejection {
   const params = new Map<string, string>();
   if (query === '') return params;
-  for (const pair of query.split('&')) {
+  // split stops at the limit: a query of 8,000 pairs costs what one of 33 does.
+  const pairs = query.split('&', maxPairs + 1);
+  if (pairs.length > maxPairs) return tooManyPairs;
+  for (const pair of pairs) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
     const rawName = eq < 0 ? pair : pair.slice(0, eq);
@@ -138,6 +153,25 @@ function signingData(params: ReadonlyMap<string, string>, skipEmpty: boolean): s
     .join('&');
 }
 
+/**
+ * Advanced tokens with IP validation hash the IP's text and then the sorted parameters with
+ * nothing between them, so "2001:db8::a" + "bc=1" is also "2001:db8::ab" + "c=1" (issue 26). An
+ * IPv6 client's text and parameters are refused when they could be split elsewhere, either way:
+ * the first name starts with a hex digit (it could continue the address), or the address ends in
+ * hex letters that could start a name, a shorter address before them. Canonical IPv4 text holds
+ * dots and ends with a digit, which no name starts with: it cannot move.
+ */
+function resplits(ipText: string, data: string): boolean {
+  if (data === '') return false;
+  if (/^[0-9A-Fa-f:]/.test(data)) return true;
+  for (let cut = ipText.lastIndexOf(':') + 1; cut < ipText.length; cut++) {
+    const code = ipText.charCodeAt(cut);
+    const shorter = ipText.slice(0, cut);
+    if (code >= 0x61 && code <= 0x66 && canonicalIp(shorter) === shorter) return true;
+  }
+  return false;
+}
+
 /** HS256's IP bytes: IPv4 as 4 bytes, IPv6 as 16 with the last 8 zeroed (its /64). */
 function ipBytes(ip: ClientIp): Buffer {
   if (ip.v6 === undefined) return Buffer.from([ip.v4 >>> 24, (ip.v4 >>> 16) & 255, (ip.v4 >>> 8) & 255, ip.v4 & 255]);
@@ -149,7 +183,7 @@ function ipBytes(ip: ClientIp): Buffer {
   return bytes;
 }
 
-function create(keys: readonly RouteKey[], options: BunnyOptions, routePrefix: string): TokenScheme<BunnyToken> {
+function create(keys: readonly RouteKey[], options: BunnyOptions, routePrefix: string, nested = false): TokenScheme<BunnyToken> {
   const secrets = keys.map((key) => key.secret);
   const macs = secrets.map((secret) => hmacKey('sha256', secret));
   const texts = keys.map((key) => key.secret.toString('utf8'));
@@ -214,13 +248,15 @@ function create(keys: readonly RouteKey[], options: BunnyOptions, routePrefix: s
           if (clientIp.v6 === undefined)
             messages.push(Buffer.concat([head, Buffer.from([exact[0]!, exact[1]!, exact[2]!, 0]), tail]));
         }
-      } else {
+      } else if (kind === 'advanced') {
         if (ipValidation && clientIp === undefined) return noClientIp;
         const ip = ipValidation ? clientIp!.text : '';
-        messages =
-          kind === 'advanced'
-            ? [Buffer.from(`${tokenPath ?? decodedPath}${expiresText}${ip}${signingData(signedParams, true)}`, 'utf8')]
-            : [Buffer.from(`${path}${expiresText}${ip}`, 'utf8')];
+        const data = signingData(signedParams, true);
+        if (ipValidation && clientIp!.v6 !== undefined && resplits(ip, data)) return ipv6Resplit;
+        messages = [Buffer.from(`${tokenPath ?? decodedPath}${expiresText}${ip}${data}`, 'utf8')];
+      } else {
+        if (ipValidation && clientIp === undefined) return noClientIp;
+        messages = [Buffer.from(`${path}${expiresText}${ipValidation ? clientIp!.text : ''}`, 'utf8')];
       }
       return {
         kind,
@@ -230,6 +266,7 @@ function create(keys: readonly RouteKey[], options: BunnyOptions, routePrefix: s
         notBeforeSec: 0,
         get bindingMismatch() {
           if (tokenPath !== undefined && !decodedPath.startsWith(tokenPath)) return outsidePath;
+          if (tokenPath !== undefined && !scopeFitsRoute(tokenPath, routePrefix, nested)) return outerScope;
           return countryMismatch(signedParams, headers);
         },
       };
@@ -257,6 +294,8 @@ function create(keys: readonly RouteKey[], options: BunnyOptions, routePrefix: s
     },
     sign(request) {
       checkSignRequest(request, signOptions, 'bunny');
+      // HS256 with token_path at most: within maxPairs, and the IP signed as bytes (the IPv6
+      // re-split refusal is for advanced tokens), so parse refuses nothing this makes.
       const { path, expiresSec, clientIp, scopeDepth } = request;
       const expires = formatUnixTime(expiresSec);
       let tokenPath: string | undefined;

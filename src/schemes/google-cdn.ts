@@ -18,6 +18,7 @@ import { hmacKey } from '../core/hmac-sha256.js';
 import { outerScope, scopeFitsRoute, urlPath } from '../core/nested-scope.js';
 import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
+import { forEachQueryPair, safeDecode } from '../core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
 import { type Rejection, rejection, Verdict } from '../core/verdict.js';
 import { OptionProblems, type ParsedToken, type RouteKey, type SchemeDefinition, type TokenScheme } from './scheme.js';
@@ -59,6 +60,8 @@ const badHost = rejection(Verdict.badSource, 'the host header is missing, repeat
 const unknownKey = rejection(Verdict.forged, 'KeyName names a key this route does not have (never configured, or removed)');
 const outsidePrefix = rejection(Verdict.forged, 'the URL is outside the signed URLPrefix (a genuine signature for other URLs)');
 const parseExpires = timeFieldParser('Expires');
+/** Stops the walk over the query at a signed name (forEachQueryPair stops at what its visitor returns). */
+const found = m('a signed parameter name');
 
 /** The query split at its last "&": name and raw value of each trailing parameter, last first. */
 function trailingParams(query: string, count: number): { params: [string, string][]; rest: string } {
@@ -76,19 +79,13 @@ function trailingParams(query: string, count: number): { params: [string, string
   return { params, rest };
 }
 
-/** A signed parameter name anywhere in `query`, raw or percent-encoded. */
+/**
+ * A signed parameter name anywhere in `query`, raw or percent-encoded. Only names with "%" are
+ * decoded (decoding each of 8,000 names cost ≈0.5 ms a request, issue 26).
+ */
 function mentionsSigned(query: string): boolean {
-  for (const pair of query.split('&')) {
-    const name = pair.slice(0, pair.indexOf('=') < 0 ? pair.length : pair.indexOf('='));
-    let decoded = name;
-    try {
-      decoded = decodeURIComponent(name);
-    } catch {
-      // a malformed escape is no signed name
-    }
-    if (signedNames.includes(name) || signedNames.includes(decoded)) return true;
-  }
-  return false;
+  const signed = (name: string) => signedNames.includes(name) || (name.includes('%') && signedNames.includes(safeDecode(name)));
+  return forEachQueryPair(query, (name) => (signed(name) ? found : undefined)) !== undefined;
 }
 
 /** Strict base64url-with-padding decoding of the URL prefix; undefined when not canonical. */
