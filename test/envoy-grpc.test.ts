@@ -146,7 +146,7 @@ describe('Envoy gRPC mode (envoy.service.auth.v3.Authorization/Check)', () => {
 
   it('deadlines: a tight one is met; calls whose deadline passes fail on the client, and nothing else changes', async () => {
     const url = hmac.sign({ path: '/vod/d.mp4', expiresSec: expiresIn(600) });
-    const request = encodeCheckRequest({ path: url, headers: { 'x-envoy-external-address': client } });
+    const request = encodeCheckRequest({ method: 'GET', path: url, headers: { 'x-envoy-external-address': client } });
     expect(await external.check(request, 250)).toMatchObject({ code: 0 });
     const outcomes = await Promise.all(Array.from({ length: 100 }, () => grpcCode(external.check(request, 1))));
     // Each either got its (correct) answer or hit its deadline; nothing else.
@@ -191,7 +191,7 @@ describe('Envoy gRPC mode (envoy.service.auth.v3.Authorization/Check)', () => {
 
   it('SIGTERM with gRPC calls in flight: every call answered or refused as unavailable, exit 0', async () => {
     const url = hmac.sign({ path: '/vod/stop.mp4', expiresSec: expiresIn(600) });
-    const request = encodeCheckRequest({ path: url, headers: { 'x-envoy-external-address': client } });
+    const request = encodeCheckRequest({ method: 'GET', path: url, headers: { 'x-envoy-external-address': client } });
     const calls = Array.from({ length: 200 }, (_, i) =>
       new Promise((resolve) => setTimeout(resolve, i)).then(() =>
         external.check(request, 2000).then(

@@ -38,7 +38,7 @@ describe('a second instance on the same ports exits 71', () => {
         workers,
         listeners: [
           { port: authPort, ...listenerSources(engine === 'uws' ? 'target' : 'headers') },
-          { protocol: 'envoy-grpc', port: grpcPort, clientIpHeader: 'x-real-ip' },
+          { protocol: 'envoy-grpc', port: grpcPort, clientIpHeader: 'x-forwarded-for', clientIpHop: 1 },
         ],
         admin: { port: adminPort },
         routes,

@@ -8,6 +8,7 @@
  *   allow               → status OK (0), ok_response
  *   deny (403 or 410)   → PERMISSION_DENIED (7), denied_response { status, X-Token-Status, Cache-Control }
  *   cannot decide (503) → the call fails with UNAVAILABLE (14): Envoy answers `status_on_error`
+ * Its connections and calls are accepted and bounded by src/http/grpc-connections.ts.
  */
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -18,13 +19,16 @@ import type { ListenerMetrics } from '../metrics/decision-metrics.js';
 import type { Answer } from './answers.js';
 import { decisionLogger } from './decision-log.js';
 import type { RunningListener, ServiceState } from './engine.js';
+import { GrpcConnections } from './grpc-connections.js';
 import { listenerEdge, logEdgeProblem } from './listener-edge.js';
 import { RequestSources } from './request-sources.js';
 
 /** The subset of CheckRequest tokengate reads (field names as in the proto: keepCase). */
 interface CheckRequest {
   readonly attributes?: {
-    readonly request?: { readonly http?: { readonly path?: string; readonly headers?: Readonly<Record<string, string>> } };
+    readonly request?: {
+      readonly http?: { readonly method?: string; readonly path?: string; readonly headers?: Readonly<Record<string, string>> };
+    };
   };
 }
 
@@ -89,15 +93,6 @@ function responseFor(cache: WeakMap<Answer, CheckResponse>, answer: Answer, verd
   return response;
 }
 
-function bind(server: grpc.Server, host: string, port: number): Promise<number> {
-  const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-  return new Promise((resolve, reject) =>
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) =>
-      error === null ? resolve(bound) : reject(error),
-    ),
-  );
-}
-
 export async function listenEnvoyGrpc(
   listener: GrpcListenerConfig,
   state: ServiceState,
@@ -107,9 +102,12 @@ export async function listenEnvoyGrpc(
   const edge = listenerEdge(listener, metrics);
   const logDecision = decisionLogger(listener.name, logger);
   const responses = new WeakMap<Answer, CheckResponse>();
+  const connections = new GrpcConnections(listener.name, listener, logger);
+  if (metrics !== undefined) metrics.connections = connections.counts;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxRequestBytes,
     'grpc.max_concurrent_streams': 1000,
+    ...connections.serverOptions(),
   });
   server.addService(authorizationService(), {
     Check(call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, callback: grpc.sendUnaryData<CheckResponse>) {
@@ -119,6 +117,7 @@ export async function listenEnvoyGrpc(
       // Envoy lower-cases header names and joins repeated ones with ",".
       for (const [name, value] of Object.entries(http?.headers ?? {})) sources.add(name.toLowerCase(), String(value));
       if (typeof http?.path === 'string') sources.setUri(http.path);
+      if (typeof http?.method === 'string') sources.setMethod(http.method);
       const result = edge.decide(sources, gate);
       logEdgeProblem(result, listener, logger);
       if (result.answer.status === 503) {
@@ -132,19 +131,24 @@ export async function listenEnvoyGrpc(
   });
   let port: number;
   try {
-    port = await bind(server, listener.host, listener.port);
+    port = await connections.listen(server, listener.host, listener.port);
   } catch (error) {
     server.forceShutdown();
-    throw new Error(
-      `${listener.name} listener cannot listen on ${listener.host}:${listener.port} (${(error as Error).message.split('\n')[0]})`,
-    );
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new Error(`${listener.name} listener cannot listen on ${listener.host}:${listener.port} (${reason})`);
   }
   return {
     name: listener.name,
     host: listener.host,
     port,
     // New calls are refused (Envoy then answers status_on_error or retries elsewhere); calls in flight finish.
-    close: () => server.tryShutdown(() => {}),
-    closeAll: () => server.forceShutdown(),
+    close: () => {
+      connections.close();
+      server.tryShutdown(() => {});
+    },
+    closeAll: () => {
+      server.forceShutdown();
+      connections.closeAll();
+    },
   };
 }

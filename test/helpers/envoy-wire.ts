@@ -4,6 +4,7 @@
  * Envoy would and read the answer the way Envoy would, so they check that src/proto is
  * wire-compatible rather than agreeing with itself.
  */
+import type { ClientHttp2Session, IncomingHttpHeaders } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 
 const varint = (value: number): number[] => {
@@ -152,4 +153,70 @@ export function envoyClient(port: number): {
       }),
     close: () => client.close(),
   };
+}
+
+/** The client connection preface and an empty SETTINGS frame: what an HTTP/2 client sends first (RFC 9113 §3.4). */
+export const h2ClientStart = Buffer.concat([
+  Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'),
+  // Frame header: length 0, type SETTINGS (4), no flags, stream 0.
+  Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
+]);
+
+/** A gRPC length-prefixed message: uncompressed flag, 4-byte big-endian length, the bytes. */
+export function grpcMessage(bytes: Buffer): Buffer {
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(bytes.length, 1);
+  return Buffer.concat([prefix, bytes]);
+}
+
+/** The request headers of an Authorization/Check call. */
+export const checkHeaders = Object.freeze({
+  ':method': 'POST',
+  ':path': '/envoy.service.auth.v3.Authorization/Check',
+  'content-type': 'application/grpc',
+  te: 'trailers',
+});
+
+/** How much of a Check call a raw HTTP/2 client sends: all of it, or a stalled part. */
+export type CheckSent = 'whole' | 'headers only' | 'half a message' | 'no end of stream';
+
+/**
+ * Authorization/Check over a raw HTTP/2 session (node:http2), which can stop sending where a real
+ * gRPC client never would. Resolves with the grpc-status the server sent (response headers for a
+ * trailers-only answer, else trailers) and the decoded answer, or 'no answer' after `waitMs`.
+ */
+export function rawCheck(
+  session: ClientHttp2Session,
+  request: Buffer,
+  sent: CheckSent,
+  waitMs: number,
+): Promise<{ grpcStatus: string | undefined; verdict: EnvoyVerdict | undefined } | 'no answer'> {
+  const stream = session.request(checkHeaders, { endStream: false });
+  const message = grpcMessage(request);
+  if (sent === 'whole') stream.end(message);
+  else if (sent === 'no end of stream') stream.write(message);
+  else if (sent === 'half a message') stream.write(message.subarray(0, Math.ceil(message.length / 2)));
+  return new Promise((resolve) => {
+    let grpcStatus: string | undefined;
+    const body: Buffer[] = [];
+    const timer = setTimeout(() => {
+      stream.close();
+      resolve('no answer');
+    }, waitMs);
+    const status = (headers: IncomingHttpHeaders) => {
+      const value = headers['grpc-status'];
+      if (typeof value === 'string') grpcStatus = value;
+    };
+    stream.on('response', status);
+    stream.on('trailers', status);
+    stream.on('data', (chunk: Buffer) => body.push(chunk));
+    stream.on('error', () => {});
+    // The server's end of the stream: a stalled client may still hold its own end open.
+    stream.on('end', () => {
+      clearTimeout(timer);
+      const bytes = Buffer.concat(body);
+      resolve({ grpcStatus, verdict: bytes.length > 5 ? decodeCheckResponse(bytes.subarray(5)) : undefined });
+      stream.close();
+    });
+  });
 }

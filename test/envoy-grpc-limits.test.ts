@@ -1,0 +1,260 @@
+/**
+ * The Envoy gRPC listener's connection limits (src/http/grpc-connections.ts), against the built
+ * service with raw peers that a real gRPC client would never be: silent sockets, HTTP/2 sessions
+ * without calls, calls whose request never completes, more connections than allowed, and a flood
+ * of silent connections in a process whose file limit is lowered, while its HTTP listener must
+ * keep answering. Node engine only, so the file runs on Node 20 and Node 24 alike.
+ */
+import { connect as h2Connect } from 'node:http2';
+import { connect, type Socket } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
+import { checkHeaders, encodeCheckRequest, envoyClient, h2ClientStart, rawCheck } from './helpers/envoy-wire.js';
+import { logLines, type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
+
+const hmacKey = '5a'.repeat(32);
+const hmac = hmacSigner({ keyId: 'k', key: hmacKey });
+const client = '198.51.100.7';
+const routes = [{ name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', env: 'TG_HMAC' }] }];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const validCheck = () =>
+  encodeCheckRequest({
+    method: 'GET',
+    path: hmac.sign({ path: '/vod/a.mp4', expiresSec: expiresIn(600) }),
+    headers: { 'x-envoy-external-address': client },
+  });
+
+/** A raw TCP peer: writes `first` (if any), then nothing; sees what the server sends and when it closes. */
+function rawPeer(port: number, first?: Buffer): Promise<{ socket: Socket; closed: Promise<void>; received(): number }> {
+  return new Promise((resolve, reject) => {
+    let received = 0;
+    const socket = connect(port, '127.0.0.1');
+    const closed = new Promise<void>((done) => socket.once('close', () => done()));
+    socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    socket.on('error', () => {});
+    socket.once('connect', () => {
+      if (first !== undefined) socket.write(first);
+      resolve({ socket, closed, received: () => received });
+    });
+    socket.once('close', () => reject(new Error('closed before connecting')));
+  });
+}
+
+/** 'closed' once the server closes the connection, 'open' if it has not after `ms` (a bound, not a measurement). */
+const closedWithin = (peer: { closed: Promise<void> }, ms: number) =>
+  Promise.race([peer.closed.then(() => 'closed'), sleep(ms).then(() => 'open')]);
+
+/** tokengate_grpc_limits_total for one listener and limit, read from /metrics. */
+async function limitCount(service: RunningService, listener: string, limit: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${service.ports.get('admin')}/metrics`)).text();
+  const match = new RegExp(`^tokengate_grpc_limits_total\\{listener="${listener}",limit="${limit}"\\} (\\d+)$`, 'm').exec(text);
+  return Number(match?.[1] ?? Number.NaN);
+}
+
+/** The count once it reaches `atLeast`, or whatever it is after 5 s (the metric is read after the close). */
+async function countReaching(service: RunningService, listener: string, limit: string, atLeast: number): Promise<number> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const count = await limitCount(service, listener, limit);
+    if (count >= atLeast || Date.now() > deadline) return count;
+    await sleep(50);
+  }
+}
+
+describe('Envoy gRPC listener: every connection and call is bounded', () => {
+  let service: RunningService;
+  // Short enough for a test, long enough for a client on a busy machine to send its preface.
+  const tight = { handshakeTimeoutMs: 1500, idleTimeoutMs: 2000, requestTimeoutMs: 500 };
+
+  beforeAll(async () => {
+    const file = writeConfig(tempDir(), {
+      engine: 'node',
+      workers: 1,
+      admin: { port: 0 },
+      listeners: [
+        { name: 'envoy-grpc', protocol: 'envoy-grpc', port: 0, clientIpHeader: 'x-envoy-external-address' },
+        { name: 'grpc-tight', protocol: 'envoy-grpc', port: 0, clientIpHeader: 'x-envoy-external-address', ...tight },
+        { name: 'grpc-few', protocol: 'envoy-grpc', port: 0, clientIpHeader: 'x-envoy-external-address', maxConnections: 4 },
+      ],
+      routes,
+    });
+    service = await startService(['serve', '--config', file], { TG_HMAC: hmacKey }, 4);
+  });
+
+  afterAll(async () => {
+    await service?.stop();
+  });
+
+  it('a connection that never sends the HTTP/2 preface and SETTINGS is closed after the handshake timeout (default 2 s), and counted', async () => {
+    const port = service.ports.get('envoy-grpc')!;
+    const before = await limitCount(service, 'envoy-grpc', 'handshake');
+    const silent = await rawPeer(port);
+    const halfPreface = await rawPeer(port, h2ClientStart.subarray(0, 16));
+    expect(await closedWithin(silent, 6000)).toBe('closed');
+    expect(await closedWithin(halfPreface, 1000)).toBe('closed');
+    expect(await countReaching(service, 'envoy-grpc', 'handshake', before + 2)).toBe(before + 2);
+    // Configured per listener: 1.5 s here.
+    const tightSilent = await rawPeer(service.ports.get('grpc-tight')!);
+    expect(await closedWithin(tightSilent, 5000)).toBe('closed');
+  });
+
+  it('an HTTP/2 connection without calls gets a GOAWAY after the idle timeout; one that stays open anyway is cut', async () => {
+    const port = service.ports.get('grpc-tight')!;
+    const before = await limitCount(service, 'grpc-tight', 'idle');
+    const session = h2Connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => {});
+    const goaway = new Promise<string>((resolve) => {
+      session.once('goaway', () => resolve('goaway'));
+      session.once('close', () => resolve('closed without a GOAWAY'));
+    });
+    // Sends the preface and SETTINGS, then nothing: never acknowledges, never closes.
+    const mute = await rawPeer(port, h2ClientStart);
+    // A call cancelled for its missing request leaves the client's half of the stream open: not idle
+    // to grpc-js (no GOAWAY ever), idle to tokengate once the call was answered.
+    const stalled = h2Connect(`http://127.0.0.1:${port}`);
+    stalled.on('error', () => {});
+    const stalledClosed = new Promise<void>((resolve) => stalled.once('close', () => resolve()));
+    const open = stalled.request(checkHeaders, { endStream: false });
+    open.on('error', () => {});
+    const answered = new Promise((resolve) => open.once('response', (headers) => resolve(headers['grpc-status'])));
+    expect(await Promise.race([answered, sleep(5000)])).toBe(String(grpc.status.DEADLINE_EXCEEDED));
+    expect(await Promise.race([goaway, sleep(8000).then(() => 'none')])).toBe('goaway');
+    expect(await closedWithin(mute, 8000)).toBe('closed');
+    expect(mute.received()).toBeGreaterThan(0);
+    expect(await closedWithin({ closed: stalledClosed }, 8000)).toBe('closed');
+    expect(await countReaching(service, 'grpc-tight', 'idle', before + 1)).toBeGreaterThanOrEqual(before + 1);
+    session.close();
+  });
+
+  it('a connection making calls is not idle, however long it lives', async () => {
+    const port = service.ports.get('grpc-tight')!;
+    const session = h2Connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => {});
+    let goaway = false;
+    session.once('goaway', () => (goaway = true));
+    // Calls every 200 ms for twice the 2 s idle timeout.
+    for (let i = 0; i < 20; i++) {
+      const answer = await rawCheck(session, validCheck(), 'whole', 5000);
+      expect(answer).toMatchObject({ grpcStatus: '0', verdict: { code: 0 } });
+      await sleep(200);
+    }
+    expect([goaway, session.closed, session.destroyed]).toEqual([false, false, false]);
+    session.close();
+  });
+
+  it('a call whose request never completes is cancelled with DEADLINE_EXCEEDED (default 2 s); the connection keeps serving', async () => {
+    const before = await limitCount(service, 'envoy-grpc', 'request');
+    const session = h2Connect(`http://127.0.0.1:${service.ports.get('envoy-grpc')!}`);
+    session.on('error', () => {});
+    const stalled = await Promise.all(
+      (['headers only', 'half a message', 'no end of stream'] as const).map((sent) =>
+        rawCheck(session, validCheck(), sent, 8000),
+      ),
+    );
+    expect(stalled).toEqual(Array(3).fill({ grpcStatus: String(grpc.status.DEADLINE_EXCEEDED), verdict: undefined }));
+    expect(await rawCheck(session, validCheck(), 'whole', 5000)).toMatchObject({ grpcStatus: '0', verdict: { code: 0 } });
+    expect(await countReaching(service, 'envoy-grpc', 'request', before + 3)).toBe(before + 3);
+    session.close();
+  });
+
+  it('beyond maxConnections a new connection is closed at once and counted; a closed one frees its place', async () => {
+    const port = service.ports.get('grpc-few')!;
+    const before = await limitCount(service, 'grpc-few', 'max-connections');
+    const held = await Promise.all(Array.from({ length: 4 }, () => rawPeer(port, h2ClientStart)));
+    // Each got the server's SETTINGS: accepted and served.
+    for (let i = 0; i < 50 && held.some((peer) => peer.received() === 0); i++) await sleep(50);
+    expect(held.map((peer) => peer.received() > 0)).toEqual([true, true, true, true]);
+    const extra = await rawPeer(port, h2ClientStart);
+    expect(await closedWithin(extra, 1500)).toBe('closed');
+    expect(extra.received()).toBe(0);
+    const refused = envoyClient(port);
+    try {
+      await expect(refused.check(validCheck(), 2000)).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+      expect(await countReaching(service, 'grpc-few', 'max-connections', before + 2)).toBeGreaterThanOrEqual(before + 2);
+    } finally {
+      refused.close();
+    }
+    held[0]!.socket.destroy();
+    try {
+      // The server sees the close asynchronously: a few bounded attempts, each on a new connection.
+      let answer: Awaited<ReturnType<typeof rawCheck>> = 'no answer';
+      const refusedAgain = () => answer === 'no answer' || answer.grpcStatus === undefined;
+      for (let i = 0; i < 20 && refusedAgain(); i++) {
+        const session = h2Connect(`http://127.0.0.1:${port}`);
+        session.on('error', () => {});
+        answer = await rawCheck(session, validCheck(), 'whole', 1000);
+        session.destroy();
+        if (refusedAgain()) await sleep(100);
+      }
+      expect(answer).toMatchObject({ grpcStatus: '0', verdict: { code: 0 } });
+    } finally {
+      for (const peer of held) peer.socket.destroy();
+    }
+  });
+});
+
+describe('Envoy gRPC listener flooded with silent connections, in a process with 96 open files', () => {
+  let service: RunningService;
+
+  beforeAll(async () => {
+    const file = writeConfig(tempDir(), {
+      engine: 'node',
+      workers: 1,
+      admin: { port: 0 },
+      listeners: [
+        { name: 'auth', port: 0, pathPrefix: '/tokengate', clientIpInPath: true },
+        { name: 'envoy-grpc', protocol: 'envoy-grpc', port: 0, clientIpHeader: 'x-envoy-external-address', maxConnections: 32 },
+        { name: 'grpc-greedy', protocol: 'envoy-grpc', port: 0, clientIpHeader: 'x-envoy-external-address', maxConnections: 64 },
+      ],
+      routes,
+    });
+    service = await startService(['serve', '--config', file], { TG_HMAC: hmacKey }, 4, undefined, [
+      'prlimit',
+      '--nofile=96:96',
+      '--',
+    ]);
+  });
+
+  afterAll(async () => {
+    await service?.stop();
+  });
+
+  it('a maxConnections over half the open-file limit is a warning at start', () => {
+    const warnings = logLines(service.stderr()).filter((line) => line.msg.startsWith('gRPC maxConnections'));
+    expect(warnings.map((line) => [line.listener, line.maxConnections, line.openFileLimit])).toEqual([['grpc-greedy', 64, 96]]);
+  });
+
+  it('the HTTP auth listener and the admin listener of the same process keep answering', async () => {
+    const grpcPort = service.ports.get('envoy-grpc')!;
+    const flood = await Promise.all(Array.from({ length: 150 }, () => rawPeer(grpcPort).catch(() => undefined)));
+    // The server takes connections in order: once this one is answered or closed, it has taken the flood.
+    const marker = await rawPeer(grpcPort, h2ClientStart);
+    for (let i = 0; i < 100 && marker.received() === 0 && (await closedWithin(marker, 50)) === 'open'; i++);
+    flood.push(marker);
+    try {
+      const url = hmac.sign({ path: '/vod/a.mp4', expiresSec: expiresIn(600) });
+      const auth = `http://127.0.0.1:${service.ports.get('auth')}/tokengate/${client}`;
+      const answers = [];
+      for (const path of [url, '/vod/a.mp4']) {
+        const response = await fetch(`${auth}${path}`, { signal: AbortSignal.timeout(3000) });
+        answers.push([response.status, response.headers.get('x-token-status')]);
+      }
+      expect(answers).toEqual([
+        [200, 'valid'],
+        [403, 'missing'],
+      ]);
+      // The connections beyond the limit were refused at once, not left to exhaust the files.
+      expect(await countReaching(service, 'envoy-grpc', 'max-connections', 151 - 32)).toBeGreaterThanOrEqual(151 - 32);
+    } finally {
+      for (const peer of flood) peer?.socket.destroy();
+    }
+    // And the gRPC listener itself serves again.
+    const check = envoyClient(grpcPort);
+    try {
+      expect(await check.check(validCheck(), 3000)).toMatchObject({ code: 0 });
+    } finally {
+      check.close();
+    }
+  });
+});
