@@ -45,7 +45,7 @@ describe('config validation', () => {
       clientIpHeader: 'x-real-ip',
       expiredStatus: 410,
     });
-    expect(loaded.config.admin).toEqual({ host: '127.0.0.1', port: 9090 });
+    expect(loaded.config.admin).toEqual({ host: '127.0.0.1', port: 9090, trustedProxies: [], allowedHosts: [] });
     expect(loaded.gate.routes.map((r) => [r.prefix, r.schemeId])).toEqual([
       ['/my/', 'azion'],
       ['/tv/', 'alta'],
@@ -154,6 +154,53 @@ describe('config validation', () => {
       ['caddy', 'x-forwarded-uri', undefined, 1],
     ]);
     expect(config.grpcListeners.map((l) => [l.name, l.clientIpHeader])).toEqual([['envoy-grpc', 'x-envoy-external-address']]);
+  });
+
+  it('envoy-grpc: the client IP only from a header Envoy sets; connection limits validated, for gRPC listeners only', () => {
+    const grpcListener = { protocol: 'envoy-grpc', port: 0 };
+    const problems = problemsOf({
+      listeners: [
+        // Copied from an HTTP listener: in gRPC mode Envoy forwards the client's own X-Real-IP.
+        { ...grpcListener, name: 'a', clientIpHeader: 'X-Real-IP' },
+        { ...grpcListener, name: 'b', handshakeTimeoutMs: 0, idleTimeoutMs: 999, requestTimeoutMs: 60_001, maxConnections: 0 },
+        { port: 0, uriHeader: 'X-Original-URI', idleTimeoutMs: 5000, maxConnections: 10 },
+      ],
+      routes: [{ prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', env: 'K' }] }],
+    });
+    expect(problems).toEqual([
+      'listeners[0].clientIpHeader: "x-real-ip" is whatever the client sent (in gRPC mode Envoy forwards the client\'s headers and sets only x-forwarded-for and x-envoy-external-address): use "x-forwarded-for" with "clientIpHop": 1 (the address Envoy appends with use_remote_address: true), or "x-envoy-external-address"',
+      'listeners[1].handshakeTimeoutMs: must be an integer from 100 to 60000',
+      'listeners[1].idleTimeoutMs: must be an integer from 1000 to 3600000',
+      'listeners[1].requestTimeoutMs: must be an integer from 100 to 60000',
+      'listeners[1].maxConnections: must be an integer from 1 to 100000',
+      'listeners[2].idleTimeoutMs: applies to "envoy-grpc" listeners only (HTTP listeners: 10 s idle, 1.5 s for a request head)',
+      'listeners[2].maxConnections: applies to "envoy-grpc" listeners only (HTTP listeners: 10 s idle, 1.5 s for a request head)',
+    ]);
+    const valid = parseConfig({
+      listeners: [
+        { ...grpcListener, name: 'xff', clientIpHeader: 'X-Forwarded-For', clientIpHop: 1 },
+        {
+          ...grpcListener,
+          name: 'external',
+          clientIpHeader: 'x-envoy-external-address',
+          idleTimeoutMs: 30_000,
+          maxConnections: 64,
+        },
+      ],
+      routes: [{ prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', env: 'K' }] }],
+    });
+    expect(Array.isArray(valid), JSON.stringify(valid)).toBe(false);
+    const limits = (valid as Exclude<typeof valid, string[]>).grpcListeners.map((l) => [
+      l.clientIpHeader,
+      l.handshakeTimeoutMs,
+      l.idleTimeoutMs,
+      l.requestTimeoutMs,
+      l.maxConnections,
+    ]);
+    expect(limits).toEqual([
+      ['x-forwarded-for', 2000, 10_000, 2000, 512],
+      ['x-envoy-external-address', 2000, 30_000, 2000, 64],
+    ]);
   });
 
   it('rejects a non-object root and empty sections', () => {

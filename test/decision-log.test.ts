@@ -44,6 +44,8 @@ describe('decisionLogger', () => {
     uriCount: 1,
     clientIp: '203.0.113.7',
     clientIpCount: 1,
+    method: 'GET',
+    methodCount: 1,
     headers: { get: () => undefined },
   });
   const decide = (gate: Gate, uri: string, nowSec: number) => edge.answer(fields(uri), gate, nowSec);

@@ -144,7 +144,7 @@ describe('deploy kit', () => {
     try {
       const url = hmacSigner({ keyId: 'k', key }).sign({ path: '/live/a.ts', expiresSec: expiresIn(60) });
       expect(await authStatus(service.ports.get('auth')!, url, '192.0.2.1', 'target')).toBe(200);
-      exposition = (await rawRequest(service.ports.get('admin')!, 'GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n')).body;
+      exposition = (await rawRequest(service.ports.get('admin')!, 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')).body;
     } finally {
       await service.stop();
     }

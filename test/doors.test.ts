@@ -211,6 +211,13 @@ const cases: readonly { name: string; uri: () => string; expected: Verdict }[] =
 
 /** A door: how one request reaches tokengate, normalised to status and X-Token-Status. */
 type Door = (uri: string) => Promise<Verdict>;
+/** A door asked with the client's `method`. */
+type MethodDoor = (uri: string, method: string) => Promise<Verdict>;
+
+const fromHttp = (response: { status: number; headers: ReadonlyMap<string, readonly string[]> }): Verdict => ({
+  status: response.status,
+  tokenStatus: response.headers.get('x-token-status')?.[0],
+});
 
 function startCaddy(listenPort: number, tokengatePort: number): Promise<{ stop(): Promise<void>; log(): string }> {
   let text = readFileSync(new URL('../deploy/caddy/Caddyfile', import.meta.url), 'utf8');
@@ -264,6 +271,8 @@ beforeAll(() => {
     ['/sl/s.bin', 'secure link s\n'],
     ['/wz/cam1/w.ts', 'wowza w\n'],
     ['/cf/c.bin', 'cloudfront c\n'],
+    // What the proxies serve for "/", the path no route covers: never to be reached through a token.
+    ['/index.html', 'the root index, not for anyone\n'],
   ] as const) {
     mkdirSync(join(root, path, '..'), { recursive: true });
     writeFileSync(join(root, path), content);
@@ -272,11 +281,20 @@ beforeAll(() => {
   writeFileSync(join(dir, 'hmac.hex'), hmacKey);
 });
 
+/** The listener of deploy/caddy/tokengate.json, as shipped (name and address aside). */
+const {
+  name: _name,
+  host: _host,
+  port: _port,
+  ...caddyListener
+} = JSON.parse(readFileSync(new URL('../deploy/caddy/tokengate.json', import.meta.url), 'utf8')).listeners[0];
+
 /** Doors that read the URI or the client IP from a header: the node engine's only. */
 const headerListeners = [
-  { name: 'nginx', port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' },
+  { name: 'nginx', port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP', methodHeader: 'X-Original-Method' },
+  // The auth request carries the original method itself: no method header.
   { name: 'envoy-http', port: 0, pathPrefix: '/tokengate', clientIpHeader: 'X-Real-IP' },
-  { name: 'caddy', port: 0, uriHeader: 'X-Forwarded-Uri', clientIpHeader: 'X-Forwarded-For' },
+  { name: 'caddy', port: 0, ...caddyListener },
 ];
 
 describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('every door, %s engine', (engine: EngineName) => {
@@ -286,6 +304,9 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
   let grpcClient: ReturnType<typeof envoyClient>;
   let nginx: RunningNginx;
   const doors: Record<string, Door> = {};
+  const methodDoors: Record<string, MethodDoor> = {};
+  /** The status nginx gave `target` (absolute-form), and whether it served the root's index. */
+  let nginxAbsolute: (target: string) => Promise<[number, boolean]>;
 
   beforeAll(async () => {
     const file = writeConfig(
@@ -295,7 +316,7 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
         workers: 1,
         admin: { port: 0 },
         listeners: [
-          { name: 'nginx-target', port: 0, pathPrefix: '/tokengate', clientIpInPath: true },
+          { name: 'nginx-target', port: 0, pathPrefix: '/tokengate', clientIpInPath: true, methodHeader: 'X-Original-Method' },
           { name: 'envoy-grpc', protocol: 'envoy-grpc', port: 0, clientIpHeader: 'x-envoy-external-address' },
           ...(engine === 'uws' ? [] : headerListeners),
         ],
@@ -346,26 +367,30 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
       engine === 'uws' ? 3 : 6,
     );
     grpcClient = envoyClient(service.ports.get('envoy-grpc')!);
-    const fromHttp = (response: { status: number; headers: ReadonlyMap<string, readonly string[]> }) => ({
-      status: response.status,
-      tokenStatus: response.headers.get('x-token-status')?.[0],
-    });
     // What nginx sends with `proxy_pass http://tokengate/tokengate/$remote_addr$request_uri`.
     doors['target form'] = async (uri) =>
       fromHttp(
         await rawRequest(
           service.ports.get('nginx-target')!,
-          `GET /tokengate/${clientIp}${uri} HTTP/1.1\r\nHost: tokengate\r\n\r\n`,
+          `GET /tokengate/${clientIp}${uri} HTTP/1.1\r\nHost: tokengate\r\nX-Original-Method: GET\r\n\r\n`,
         ),
       );
-    doors['Envoy gRPC mode'] = async (uri) => {
+    methodDoors['target form'] = async (uri, method) =>
+      fromHttp(
+        await rawRequest(
+          service.ports.get('nginx-target')!,
+          `GET /tokengate/${clientIp}${uri} HTTP/1.1\r\nHost: tokengate\r\nX-Original-Method: ${method}\r\n\r\n`,
+        ),
+      );
+    methodDoors['Envoy gRPC mode'] = async (uri, method) => {
       const verdict = await grpcClient.check(
-        encodeCheckRequest({ method: 'GET', path: uri, headers: { 'x-envoy-external-address': clientIp, ':path': uri } }),
+        encodeCheckRequest({ method, path: uri, headers: { 'x-envoy-external-address': clientIp, ':path': uri } }),
       );
       return verdict.code === 0
         ? { status: 200, tokenStatus: verdict.headers['x-token-status'] }
         : { status: verdict.httpStatus || 403, tokenStatus: verdict.headers['x-token-status'] };
     };
+    doors['Envoy gRPC mode'] = (uri) => methodDoors['Envoy gRPC mode']!(uri, 'GET');
     // Real nginx with nginx.example.conf as shipped, in front of the listener it suits this engine:
     // the target form for uws, the headers for node. The verdict is what nginx logged from
     // tokengate's X-Token-Status (the shipped access log's verdict="…"); allowed: the file itself.
@@ -389,27 +414,66 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
         return [];
       }
     };
-    doors['real nginx (nginx.example.conf)'] = async (uri) => {
-      const before = accessLog().length;
-      const response = await rawRequest(nginxPort, `GET ${uri} HTTP/1.1\r\nHost: files.example\r\nConnection: close\r\n\r\n`);
-      // nginx logs after it answered: wait for this request's line.
+    /** The verdict of the access-log line after the first `before` (nginx logs after it answered: waited for). */
+    const loggedVerdict = async (before: number) => {
       let lines = accessLog();
       for (let waited = 0; lines.length === before && waited < 2000; waited += 10) {
         await new Promise((resolve) => setTimeout(resolve, 10));
         lines = accessLog();
       }
-      const tokenStatus = /verdict="([^"]*)"/.exec(lines[before] ?? '')?.[1];
+      return /verdict="([^"]*)"/.exec(lines[before] ?? '')?.[1];
+    };
+    doors['real nginx (nginx.example.conf)'] = async (uri) => {
+      const before = accessLog().length;
+      const response = await rawRequest(nginxPort, `GET ${uri} HTTP/1.1\r\nHost: files.example\r\nConnection: close\r\n\r\n`);
+      const tokenStatus = await loggedVerdict(before);
       if (response.status !== 200) return { status: response.status, tokenStatus };
       return { status: response.body === files.get(uri.split('?')[0]!) ? 200 : -1, tokenStatus };
+    };
+    // A client that adds the method header the proxy sets, naming GET.
+    methodDoors['real nginx (nginx.example.conf)'] = async (uri, method) => {
+      const before = accessLog().length;
+      const response = await fetch(`http://127.0.0.1:${nginxPort}${uri}`, { method, headers: { 'X-Original-Method': 'GET' } });
+      const body = await response.text();
+      const tokenStatus = await loggedVerdict(before);
+      if (response.status !== 200) return { status: response.status, tokenStatus };
+      return { status: method === 'HEAD' || body === files.get(uri.split('?')[0]!) ? 200 : -1, tokenStatus };
+    };
+    nginxAbsolute = async (target) => {
+      const response = await rawRequest(nginxPort, `GET ${target} HTTP/1.1\r\nHost: files.example\r\nConnection: close\r\n\r\n`);
+      return [response.status, response.body === files.get('/index.html')];
     };
     if (engine === 'uws') return;
     caddyPort = await freePort();
     caddy = await startCaddy(caddyPort, service.ports.get('caddy')!);
+    methodDoors['nginx-style headers'] = async (uri, method) =>
+      fromHttp(
+        await rawRequest(
+          service.ports.get('nginx')!,
+          `GET /auth HTTP/1.1\r\nHost: tokengate\r\nX-Original-URI: ${uri}\r\nX-Real-IP: ${clientIp}\r\nX-Original-Method: ${method}\r\n\r\n`,
+        ),
+      );
+    // Envoy HTTP mode passes the client's method as the auth request's own; a client header is not read.
+    methodDoors['Envoy HTTP mode'] = async (uri, method) =>
+      fromHttp(
+        await rawRequest(
+          service.ports.get('envoy-http')!,
+          `${method} /tokengate${uri} HTTP/1.1\r\nHost: files.example\r\nContent-Length: 0\r\nX-Real-IP: ${clientIp}\r\nX-Original-Method: GET\r\n\r\n`,
+        ),
+      );
+    // A client that adds the method header Caddy sets, naming GET.
+    methodDoors['Caddy forward_auth'] = async (uri, method) => {
+      const response = await fetch(`http://127.0.0.1:${caddyPort}${uri}`, { method, headers: { 'X-Forwarded-Method': 'GET' } });
+      const body = await response.text();
+      if (response.status !== 200)
+        return { status: response.status, tokenStatus: response.headers.get('x-token-status') ?? undefined };
+      return { status: method === 'HEAD' || body === files.get(uri.split('?')[0]!) ? 200 : -1, tokenStatus: 'valid' };
+    };
     doors['nginx-style headers'] = async (uri) =>
       fromHttp(
         await rawRequest(
           service.ports.get('nginx')!,
-          `GET /auth HTTP/1.1\r\nHost: tokengate\r\nX-Original-URI: ${uri}\r\nX-Real-IP: ${clientIp}\r\n\r\n`,
+          `GET /auth HTTP/1.1\r\nHost: tokengate\r\nX-Original-URI: ${uri}\r\nX-Real-IP: ${clientIp}\r\nX-Original-Method: GET\r\n\r\n`,
         ),
       );
     // What Envoy sends with deploy/envoy/envoy-http.yaml: path_prefix + the original path and query.
@@ -448,6 +512,68 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
     expect(Object.keys(doors)).toHaveLength(engine === 'uws' ? 3 : 6);
   });
 
+  it('the method: a GET link opens GET and HEAD at every door; any other method is 403 bad-method, whatever method header the client adds', async () => {
+    const url = hmac.sign({ path: '/vod/a.mp4', expiresSec: expiresIn(600) });
+    const table: Record<string, Record<string, Verdict>> = {};
+    const expected: Record<string, Record<string, Verdict>> = {};
+    for (const [door, ask] of Object.entries(methodDoors)) {
+      for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS']) {
+        table[door] = { ...table[door], [method]: await ask(url, method) };
+        expected[door] = {
+          ...expected[door],
+          [method]:
+            method === 'GET' || method === 'HEAD'
+              ? { status: 200, tokenStatus: 'valid' }
+              : { status: 403, tokenStatus: 'bad-method' },
+        };
+      }
+    }
+    expect(table).toEqual(expected);
+    expect(Object.keys(methodDoors)).toHaveLength(engine === 'uws' ? 3 : 6);
+  });
+
+  it('a URI that does not start with "/" (nginx\'s $request_uri of "GET http://h?…"): never an allow, never a 5xx, at any door', async () => {
+    const url = hmac.sign({ path: '/vod/a.mp4', expiresSec: expiresIn(600) });
+    const badUri: Verdict = { status: 403, tokenStatus: 'bad-uri' };
+    const got: Record<string, unknown[]> = {};
+    const want: Record<string, unknown[]> = {};
+    const raw = async (listener: string, request: string) => fromHttp(await rawRequest(service.ports.get(listener)!, request));
+    // What the target form reads of nginx's "/tokengate/$remote_addr$request_uri" for such a request.
+    got['target form'] = [
+      await raw('nginx-target', `GET /tokengate/${clientIp}?${url} HTTP/1.1\r\nHost: t\r\nX-Original-Method: GET\r\n\r\n`),
+      await raw('nginx-target', `GET /tokengate/${clientIp}?x HTTP/1.1\r\nHost: t\r\nX-Original-Method: GET\r\n\r\n`),
+    ];
+    want['target form'] = [badUri, badUri];
+    got['Envoy gRPC mode'] = [
+      await methodDoors['Envoy gRPC mode']!(`?${url}`, 'GET'),
+      await methodDoors['Envoy gRPC mode']!('?x', 'GET'),
+    ];
+    want['Envoy gRPC mode'] = [badUri, badUri];
+    // nginx refuses such a target itself (400), and never serves "/" for it.
+    got['real nginx (nginx.example.conf)'] = [await nginxAbsolute(`http://h?${url}`), await nginxAbsolute('http://h?x')];
+    want['real nginx (nginx.example.conf)'] = [
+      [400, false],
+      [400, false],
+    ];
+    if (engine === 'node') {
+      got['nginx-style headers'] = [await methodDoors['nginx-style headers']!(`?${url}`, 'GET')];
+      want['nginx-style headers'] = [badUri];
+      got['Envoy HTTP mode'] = [
+        await raw('envoy-http', `GET /tokengate?${url} HTTP/1.1\r\nHost: t\r\nX-Real-IP: ${clientIp}\r\n\r\n`),
+        await raw('envoy-http', `GET /tokengate?x HTTP/1.1\r\nHost: t\r\nX-Real-IP: ${clientIp}\r\n\r\n`),
+      ];
+      want['Envoy HTTP mode'] = [badUri, badUri];
+      // Caddy reads "http://h?…" as the path "/" with that query: no route covers it.
+      const caddy = await rawRequest(
+        caddyPort,
+        `GET http://h?${url} HTTP/1.1\r\nHost: files.example\r\nConnection: close\r\n\r\n`,
+      );
+      got['Caddy forward_auth'] = [[...Object.values(fromHttp(caddy)), caddy.body === files.get('/index.html')]];
+      want['Caddy forward_auth'] = [[403, 'no-route', false]];
+    }
+    expect(got).toEqual(want);
+  });
+
   // Envoy HTTP mode (X-Real-IP) and Caddy (X-Forwarded-Uri) read header sources: the uws engine's
   // config refuses them (test/engine.test.ts), so their particulars run on the node engine only.
   if (engine === 'uws') return;
@@ -465,14 +591,19 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
       expect([response.status, header(response, 'x-token-status')]).toEqual([503, 'bad-source']);
     });
 
-    it('the original method does not matter (Envoy sends it, with Content-Length 0)', async () => {
+    it('the auth request’s own method is the original one (Envoy sends it, with Content-Length 0): GET and HEAD only', async () => {
       const url = alta('/live/ch/seg-1.ts', clientIp);
-      for (const method of ['HEAD', 'POST', 'DELETE']) {
+      for (const [method, status] of [
+        ['GET', 200],
+        ['HEAD', 200],
+        ['POST', 403],
+        ['DELETE', 403],
+      ] as const) {
         const response = await rawRequest(
           service.ports.get('envoy-http')!,
           `${method} /tokengate${url} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nX-Real-IP: ${clientIp}\r\n\r\n`,
         );
-        expect([method, response.status]).toEqual([method, 200]);
+        expect([method, response.status]).toEqual([method, status]);
       }
     });
 
@@ -505,7 +636,7 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
         (
           await rawRequest(
             service.ports.get('nginx')!,
-            `GET /auth HTTP/1.1\r\nHost: tokengate\r\nX-Original-URI: /cf/c.bin\r\nX-Real-IP: ${clientIp}\r\nCookie: ${cookie}\r\n\r\n`,
+            `GET /auth HTTP/1.1\r\nHost: tokengate\r\nX-Original-URI: /cf/c.bin\r\nX-Real-IP: ${clientIp}\r\nX-Original-Method: GET\r\nCookie: ${cookie}\r\n\r\n`,
           )
         ).status,
       // With `cookie` in the ext_authz filter's allowed_headers (docs/cloudfront.md).

@@ -99,7 +99,7 @@ describe('when the native uWS module cannot load', () => {
 function headOnly(port: number, path: string): Promise<{ status: number; afterHead: string }> {
   return new Promise((resolve, reject) => {
     let text = '';
-    const socket = connect(port, '127.0.0.1', () => socket.write(`HEAD ${path} HTTP/1.1\r\nHost: a\r\n\r\n`));
+    const socket = connect(port, '127.0.0.1', () => socket.write(`HEAD ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`));
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => (text += chunk));
     socket.on('error', reject);
@@ -182,7 +182,7 @@ describe('engine selection in config', () => {
     running.push(service);
     const admin = service.ports.get('admin')!;
     for (const path of ['/healthz', '/readyz', '/metrics', '/nowhere']) {
-      const get = await rawRequest(admin, `GET ${path} HTTP/1.1\r\nHost: a\r\n\r\n`);
+      const get = await rawRequest(admin, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
       const head = await headOnly(admin, path);
       expect([path, head.status, head.afterHead]).toEqual([path, get.status, '']);
     }

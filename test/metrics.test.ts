@@ -38,7 +38,7 @@ const send = (port: number, uris: readonly string[], form: SourceForm = 'headers
   Promise.all(uris.map((uri) => authStatus(port, uri, '192.0.2.1', form)));
 
 async function scrape(service: RunningService, path = '/metrics'): Promise<{ status: number; text: string; type: string }> {
-  const response = await rawRequest(service.ports.get('admin')!, `GET ${path} HTTP/1.1\r\nHost: admin\r\n\r\n`);
+  const response = await rawRequest(service.ports.get('admin')!, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
   return { status: response.status, text: response.body, type: header(response, 'content-type') ?? '' };
 }
 
@@ -173,9 +173,10 @@ describe('metric names and series', () => {
           .map((m) => m[1]!)
           .sort();
       expect(series('')).toEqual(['bad-source', 'bad-uri', 'error', 'no-route']);
-      expect(series('files')).toEqual(['allow', 'expired', 'forged', 'malformed', 'missing']);
+      expect(series('files')).toEqual(['allow', 'bad-method', 'expired', 'forged', 'malformed', 'missing']);
       expect(series('tv')).toEqual([
         'allow',
+        'bad-method',
         'bad-source',
         'expired',
         'forged',
@@ -186,6 +187,7 @@ describe('metric names and series', () => {
       ]);
       expect(series('vod')).toEqual([
         'allow',
+        'bad-method',
         'bad-source',
         'expired',
         'forged',

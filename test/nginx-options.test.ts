@@ -1,17 +1,20 @@
 /**
  * The optional nginx shapes, each with real nginx and the real service: the auth-answer cache
  * and the cookie line of nginx.example.conf, bunny's path tokens, and the ingress-nginx shape
- * with tokengate's "403 + expired" mode.
+ * with tokengate's "403 + expired" mode, alone and behind a load balancer.
  */
 
 import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { getSignedCookies } from '@aws-sdk/cloudfront-signer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
 import { docBlock } from './helpers/doc-blocks.js';
 import { freePort, type RunningNginx, renderExampleConfig, startNginx, withTestPaths } from './helpers/nginx.js';
+import { parseResponses } from './helpers/raw-http.js';
 import { type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const published = '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000';
@@ -64,12 +67,20 @@ async function sign(s: Setup, ttl: number, path = '/my/uri'): Promise<string> {
 describe('option auth-cache: nginx caches allows, never past the token, never denials', () => {
   let s: Setup;
   beforeAll(async () => {
-    s = await setup({ uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }, (paths) =>
+    s = await setup({ uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP', methodHeader: 'X-Original-Method' }, (paths) =>
       renderExampleConfig(paths, ['auth-cache']),
     );
   });
   afterAll(async () => {
     await Promise.all([s?.nginx.stop(), s?.tokengate.stop()]);
+  });
+
+  it('a cached allow for GET never answers another method: the method is in the key', async () => {
+    const url = await sign(s, 600);
+    expect((await fetch(`${s.base}${url}`)).status).toBe(200);
+    expect((await fetch(`${s.base}${url}`)).status).toBe(200); // from the cache by now
+    for (const method of ['DELETE', 'POST'])
+      expect([method, (await fetch(`${s.base}${url}`, { method })).status]).toEqual([method, 403]);
   });
 
   it('serves a cached allow while tokengate is away, but not after the token ends; 403 and 410 are never cached', async () => {
@@ -199,23 +210,19 @@ describe("option cookies: CloudFront signed cookies (made by AWS's SDK) through 
 describe('ingress-nginx shape: "403 + X-Token-Status: expired" compatibility mode', () => {
   let s: Setup;
   beforeAll(async () => {
-    const template = readFileSync(new URL('./nginx/ingress-nginx-shape.conf', import.meta.url), 'utf8');
     // The listener exactly as deploy/ingress-nginx ships it (ports and host aside).
     const shipped = JSON.parse(readFileSync(new URL('../deploy/ingress-nginx/config.json', import.meta.url), 'utf8'));
     const { name: _name, host: _host, port: _port, ...listener } = shipped.listeners[0];
-    expect(listener).toEqual({ uriHeader: 'X-Auth-Request-Redirect', clientIpHeader: 'X-Real-IP', expiredStatus: 403 });
+    expect(listener).toEqual({
+      uriHeader: 'X-Auth-Request-Redirect',
+      clientIpHeader: 'X-Real-IP',
+      methodHeader: 'X-Original-Method',
+      expiredStatus: 403,
+    });
     // docs/nginx.md shows the same listener.
     const { name: _n, port: _p, ...documented } = JSON.parse(docBlock('docs/nginx.md', 'ingress-listener'));
     expect(documented).toEqual(listener);
-    s = await setup(listener, (paths) =>
-      withTestPaths(
-        template
-          .replaceAll('__LISTEN__', `127.0.0.1:${paths.listenPort}`)
-          .replaceAll('__TOKENGATE__', `127.0.0.1:${paths.tokengatePort}`)
-          .replaceAll('__ROOT__', paths.root),
-        paths.prefix,
-      ),
-    );
+    s = await setup(listener, (paths) => ingressShape(paths, {}));
   });
   afterAll(async () => {
     await Promise.all([s?.nginx.stop(), s?.tokengate.stop()]);
@@ -235,6 +242,130 @@ describe('ingress-nginx shape: "403 + X-Token-Status: expired" compatibility mod
     // ingress-nginx neither sets nor removes X-Original-URI: a listener reading it (the base
     // Kubernetes config) would check the client's choice here and allow the unsigned /my/uri.
     expect((await get('/my/uri', { 'X-Original-URI': url })).status).toBe(403);
+  });
+
+  it('the method is X-Original-Method, which ingress-nginx sets over a client copy: a GET link opens GET and HEAD only', async () => {
+    const url = await sign(s, 600);
+    const ask = (method: string, headers: Record<string, string> = {}) => fetch(`${s.base}${url}`, { method, headers });
+    expect((await ask('HEAD')).status).toBe(200);
+    for (const method of ['DELETE', 'PUT', 'POST']) {
+      expect([method, (await ask(method)).status]).toEqual([method, 403]);
+      expect([method, (await ask(method, { 'X-Original-Method': 'GET' })).status]).toEqual([method, 403]);
+    }
+  });
+});
+
+/** The controller settings deploy/ingress-nginx ships for a load balancer in front (controller-config.yaml). */
+const controllerConfig = (): Record<string, string> =>
+  parse(readFileSync(new URL('../deploy/ingress-nginx/controller-config.yaml', import.meta.url), 'utf8')).data;
+
+/**
+ * The ingress-nginx shape for these controller ConfigMap keys: the realip lines and the listen
+ * option its nginx.tmpl writes for them (X-Forwarded-For and the PROXY protocol together, a
+ * chain of proxies, is not rendered here).
+ */
+function ingressShape(
+  paths: { listenPort: number; tokengatePort: number; prefix: string; root: string },
+  keys: Record<string, string>,
+) {
+  const forwarded = keys['use-forwarded-headers'] === 'true' || keys['enable-real-ip'] === 'true';
+  const proxyProtocol = keys['use-proxy-protocol'] === 'true';
+  if (forwarded && proxyProtocol) throw new Error('X-Forwarded-For behind the PROXY protocol is not rendered here');
+  const trusted = (keys['proxy-real-ip-cidr'] ?? '0.0.0.0/0').split(',').map((cidr) => cidr.trim());
+  const realIp =
+    forwarded || proxyProtocol
+      ? [`real_ip_header ${proxyProtocol ? 'proxy_protocol' : 'X-Forwarded-For'};`, 'real_ip_recursive on;']
+          .concat(trusted.map((cidr) => `set_real_ip_from ${cidr};`))
+          .join('\n    ')
+      : '';
+  const template = readFileSync(new URL('./nginx/ingress-nginx-shape.conf', import.meta.url), 'utf8');
+  return withTestPaths(
+    template
+      .replaceAll('__LISTEN__', `127.0.0.1:${paths.listenPort}${proxyProtocol ? ' proxy_protocol' : ''}`)
+      .replaceAll('__TOKENGATE__', `127.0.0.1:${paths.tokengatePort}`)
+      .replaceAll('__ROOT__', paths.root)
+      .replaceAll('__REALIP__', realIp),
+    paths.prefix,
+  );
+}
+
+/** One request on a connection from the loopback address `from`, after `proxyLine` (a PROXY protocol v1 header) if given. */
+function requestFrom(from: string, port: number, request: string, proxyLine = ''): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, localAddress: from }, () => socket.write(proxyLine + request, 'latin1'));
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (received += chunk));
+    socket.on('error', reject);
+    socket.setTimeout(3000, () => socket.destroy(new Error(`no answer within 3 s: ${JSON.stringify(received)}`)));
+    socket.on('close', () => resolve(parseResponses(received)[0]?.status ?? -1));
+  });
+}
+
+describe('ingress-nginx behind a load balancer: only the balancer names the client (deploy/ingress-nginx/controller-config.yaml)', () => {
+  // Loopback addresses play the parts: the test's load balancer, a client that reaches the
+  // controller directly, and the address a token is bound to that the client claims.
+  const balancer = '127.0.0.3';
+  const client = '127.0.0.2';
+  const claimed = '127.0.0.1';
+  const far = '198.51.100.9';
+  let dir: string;
+  let tokengate: RunningService;
+  const proxies: RunningNginx[] = [];
+  const key = Buffer.from(hmacKey, 'hex');
+  const linkFor = (ip: string) =>
+    hmacSigner({ keyId: 'k', key }).sign({ path: '/my/uri', expiresSec: expiresIn(600), clientIp: ip });
+  const get = (link: string, headers = '') => `GET ${link} HTTP/1.1\r\nHost: files\r\n${headers}Connection: close\r\n\r\n`;
+  /** An nginx in the ingress-nginx shape for these controller keys, in front of the shared tokengate. */
+  async function shapeWith(keys: Record<string, string>): Promise<number> {
+    const listenPort = await freePort();
+    const prefix = join(dir, `nginx-${proxies.length}`);
+    const paths = { listenPort, tokengatePort: tokengate.ports.get('auth')!, prefix, root: join(dir, 'root') };
+    proxies.push(await startNginx(ingressShape(paths, keys), prefix, listenPort));
+    return listenPort;
+  }
+  beforeAll(async () => {
+    const shipped = JSON.parse(readFileSync(new URL('../deploy/ingress-nginx/config.json', import.meta.url), 'utf8'));
+    const { name: _name, host: _host, port: _port, ...listener } = shipped.listeners[0];
+    const route = { name: 'files', prefix: '/my/', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.key' }] };
+    const s = await setup(listener, (paths) => ingressShape(paths, {}), route);
+    dir = s.dir;
+    tokengate = s.tokengate;
+    proxies.push(s.nginx);
+  });
+  afterAll(async () => {
+    await Promise.all([...proxies.map((nginx) => nginx.stop()), tokengate?.stop()]);
+  });
+
+  it('contrast: use-forwarded-headers with the default proxy-real-ip-cidr lets a client name the IP its link is bound to', async () => {
+    const port = await shapeWith({ 'use-forwarded-headers': 'true' });
+    expect(await requestFrom(client, port, get(linkFor(claimed)))).toBe(403);
+    expect(await requestFrom(client, port, get(linkFor(claimed), `X-Forwarded-For: ${claimed}\r\n`))).toBe(200);
+  });
+
+  it('as shipped (the PROXY protocol, proxy-real-ip-cidr the balancer): the balancer names the client; a client’s PROXY line or X-Forwarded-For changes nothing', async () => {
+    const keys = controllerConfig();
+    expect(keys).toEqual({ 'use-proxy-protocol': 'true', 'proxy-real-ip-cidr': '192.0.2.0/24' });
+    const port = await shapeWith({ ...keys, 'proxy-real-ip-cidr': `${balancer}/32` });
+    const proxyLine = (source: string) => `PROXY TCP4 ${source} 127.0.0.1 40000 80\r\n`;
+    expect(await requestFrom(balancer, port, get(linkFor(far)), proxyLine(far))).toBe(200);
+    expect(await requestFrom(balancer, port, get(linkFor(claimed), `X-Forwarded-For: ${claimed}\r\n`), proxyLine(far))).toBe(403);
+    expect(await requestFrom(client, port, get(linkFor(client)), proxyLine(client))).toBe(200);
+    expect(await requestFrom(client, port, get(linkFor(claimed)), proxyLine(claimed))).toBe(403);
+    expect(await requestFrom(client, port, get(linkFor(claimed), `X-Forwarded-For: ${claimed}\r\n`), proxyLine(client))).toBe(
+      403,
+    );
+  });
+
+  it('the alternative for an HTTP balancer (use-forwarded-headers, proxy-real-ip-cidr the balancer): only the address the balancer appended counts', async () => {
+    const { 'use-proxy-protocol': _pp, ...keys } = controllerConfig();
+    const port = await shapeWith({ ...keys, 'use-forwarded-headers': 'true', 'proxy-real-ip-cidr': `${balancer}/32` });
+    // The balancer appends the address it saw to what the client sent.
+    expect(await requestFrom(balancer, port, get(linkFor(far), `X-Forwarded-For: ${claimed}, ${far}\r\n`))).toBe(200);
+    expect(await requestFrom(balancer, port, get(linkFor(claimed), `X-Forwarded-For: ${claimed}, ${far}\r\n`))).toBe(403);
+    // A client that reaches the controller directly is itself.
+    expect(await requestFrom(client, port, get(linkFor(claimed), `X-Forwarded-For: ${claimed}\r\n`))).toBe(403);
+    expect(await requestFrom(client, port, get(linkFor(client), `X-Forwarded-For: ${claimed}\r\n`))).toBe(200);
   });
 });
 

@@ -1,6 +1,8 @@
 /**
  * Real nginx (Debian package) in front of the real service, configured from nginx.example.conf
- * with test ports and paths only; a static origin on disk. Asserts what a client sees.
+ * with test ports and paths only; a static origin on disk. Asserts what a client sees. The
+ * shipped config sends the original request in both listener forms; a second nginx, the same
+ * config, asks the service's target-form listener, and the cases of both forms run through both.
  *
  * Over 250 lines: the cases share one real nginx and one service, started once for the file.
  */
@@ -18,7 +20,8 @@ import {
   socketsOnPort,
   startNginx,
 } from './helpers/nginx.js';
-import { rawRequest } from './helpers/raw-http.js';
+import { firstAnswer, pooled } from './helpers/raw-bytes.js';
+import { type RawResponse, rawRequest } from './helpers/raw-http.js';
 import { type RunningService, runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const published = '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000';
@@ -27,8 +30,11 @@ const files = new Map<string, Buffer>();
 let dir: string;
 let configFile: string;
 let tokengatePort: number;
+let targetPort: number;
 let tokengate: RunningService;
 let nginx: RunningNginx;
+/** The same nginx.example.conf in front of the target-form listener (`/tokengate/<ip><uri>`). */
+let targetNginx: RunningNginx;
 let base: string;
 
 const env = { TG_TV_KEY: 'nginx-test-alta-secret' };
@@ -43,6 +49,8 @@ function origin(root: string): void {
   put('/my/video.mp4', randomBytes(4096));
   put('/my/uri', 'the published example path\n');
   put('/unrouted.txt', 'not for anyone\n');
+  // What nginx serves for "/" (the path no route covers): never to be reached through a token.
+  put('/index.html', 'the root index, not for anyone\n');
   put('/elsewhere/deep/file.txt', 'not for anyone\n');
   for (const channel of ['news', 'sport']) {
     put(
@@ -66,7 +74,7 @@ async function sign(args: string[]): Promise<string> {
 }
 
 function startTokengate(): Promise<RunningService> {
-  return startService(['serve', '--config', configFile], env);
+  return startService(['serve', '--config', configFile], env, 3);
 }
 
 const get = (path: string, init: RequestInit = {}) => fetch(`${base}${path}`, { redirect: 'manual', ...init });
@@ -79,8 +87,13 @@ beforeAll(async () => {
   // The published example's secret, so its URL is a genuine, expired token here.
   writeFileSync(join(dir, 'azion.key'), 'mysecret\n');
   tokengatePort = await freePort();
+  targetPort = await freePort();
   configFile = writeConfig(dir, {
-    listeners: [{ port: tokengatePort, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+    // The listener forms nginx.example.conf serves, each reading the method nginx passes in X-Original-Method.
+    listeners: [
+      { port: tokengatePort, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP', methodHeader: 'X-Original-Method' },
+      { name: 'target', port: targetPort, pathPrefix: '/tokengate', clientIpInPath: true, methodHeader: 'X-Original-Method' },
+    ],
     admin: { port: 0 },
     routes: [
       { name: 'files', prefix: '/my/', scheme: 'azion', keys: [{ id: 'k1', file: 'azion.key' }] },
@@ -101,10 +114,17 @@ beforeAll(async () => {
     listenPort,
   );
   base = `http://127.0.0.1:${listenPort}`;
+  const targetListen = await freePort();
+  const targetPrefix = join(dir, 'nginx-target');
+  targetNginx = await startNginx(
+    renderExampleConfig({ listenPort: targetListen, tokengatePort: targetPort, prefix: targetPrefix, root }),
+    targetPrefix,
+    targetListen,
+  );
 });
 
 afterAll(async () => {
-  await Promise.all([nginx?.stop(), tokengate?.stop()]);
+  await Promise.all([nginx?.stop(), targetNginx?.stop(), tokengate?.stop()]);
 });
 
 describe('nginx.example.conf as shipped', () => {
@@ -186,9 +206,9 @@ describe('through real nginx', () => {
     const denied = await get('/my/video.mp4?st=AAAAAAAAAAAAAAAAAAAAAA&e=1900000000', { method: 'POST', body });
     expect([denied.status, Date.now() - started < 1500]).toEqual([403, true]);
     started = Date.now();
-    // Allowed by tokengate; nginx's static origin then refuses the method itself.
-    const allowed = await get(url, { method: 'POST', body });
-    expect([allowed.status, Date.now() - started < 1500]).toEqual([405, true]);
+    // A genuine link, but the route allows GET and HEAD only (bad-method).
+    const refused = await get(url, { method: 'POST', body });
+    expect([refused.status, Date.now() - started < 1500]).toEqual([403, true]);
   });
 
   it('a client-supplied X-Original-URI or X-Real-IP cannot change the verdict', async () => {
@@ -210,6 +230,91 @@ describe('through real nginx', () => {
     // Without keepalive each check would leave its own socket (ESTABLISHED or TIME_WAIT): ~300.
     expect(socketsOnPort(tokengatePort)).toBeLessThanOrEqual(8);
   });
+});
+
+/** The tokengate_requests_total counts of the verdicts that page the on-call (bad-source, error). */
+async function pagingDecisions(): Promise<number> {
+  const response = await rawRequest(tokengate.ports.get('admin')!, 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  return [...response.body.matchAll(/^tokengate_requests_total\{[^}]*verdict="(?:bad-source|error)"\} (\d+)$/gm)]
+    .map((m) => Number(m[1]))
+    .reduce((a, b) => a + b, 0);
+}
+
+describe.each(['headers', 'target'] as const)('what a client chooses, through nginx.example.conf, %s form', (form) => {
+  const proxy = () => (form === 'headers' ? nginx : targetNginx);
+  const send = (request: string): Promise<RawResponse> => rawRequest(proxy().port, request);
+  const ask = (path: string, init: RequestInit = {}) =>
+    fetch(`http://127.0.0.1:${proxy().port}${path}`, { redirect: 'manual', ...init });
+  /** The verdict nginx logged for the first request `line` matches after `from` lines (it logs after answering). */
+  async function loggedVerdict(line: RegExp, from: number): Promise<string | undefined> {
+    const log = join(proxy().prefix, 'tokengate-access.log');
+    for (let waited = 0; waited <= 2000; waited += 20) {
+      const found = readFileSync(log, 'utf8')
+        .split('\n')
+        .slice(from)
+        .find((entry) => line.test(entry));
+      if (found !== undefined) return /verdict="([^"]*)"/.exec(found)?.[1];
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return undefined;
+  }
+  const logLength = () => readFileSync(join(proxy().prefix, 'tokengate-access.log'), 'utf8').split('\n').length - 1;
+
+  it('an absolute-form target with an empty path ("http://h?…") is refused by nginx (400), never the root behind a genuine token', async () => {
+    const url = await sign(['--path', '/my/video.mp4', '--ttl', '600']);
+    expect((await send(`GET ${url} HTTP/1.1\r\nHost: x\r\n\r\n`)).status).toBe(200);
+    // nginx's $request_uri of these starts with "?": the IP segment of the target form took it.
+    for (const target of [`http://h?${url}`, `http://h:80?${url}`, 'http://h?x', 'http://h:80?']) {
+      const response = await send(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect([target, response.status, response.body.includes('root index')]).toEqual([target, 400, false]);
+    }
+    // With a path, the absolute form is an ordinary request; without one, it is "/" (no route).
+    expect((await send(`GET http://h${url} HTTP/1.1\r\nHost: x\r\n\r\n`)).status).toBe(200);
+    expect((await send('GET http://h HTTP/1.1\r\nHost: x\r\n\r\n')).status).toBe(403);
+  });
+
+  it('a GET link opens GET and HEAD only (the route default): other methods are 403 bad-method, whatever the client says', async () => {
+    const url = await sign(['--path', '/my/video.mp4', '--ttl', '600']);
+    expect((await ask(url)).status).toBe(200);
+    const head = await ask(url, { method: 'HEAD' });
+    expect([head.status, head.headers.get('content-length')]).toEqual([200, '4096']);
+    for (const method of ['DELETE', 'PUT', 'POST', 'PATCH', 'OPTIONS', 'PROPFIND']) {
+      expect([method, (await ask(url, { method })).status]).toEqual([method, 403]);
+    }
+    // nginx sets X-Original-Method from $request_method and forwards no client header.
+    const from = logLength();
+    expect((await ask(url, { method: 'DELETE', headers: { 'X-Original-Method': 'GET' } })).status).toBe(403);
+    expect(await loggedVerdict(/"DELETE \/my\/video\.mp4 /, from)).toBe('bad-method');
+  });
+
+  it('the longest URI nginx takes gets a verdict, never a 5xx (the auth request carries it twice)', async () => {
+    // nginx takes a request line up to its 8k header buffer (a longer one is its own 414): this URI is 8,172 bytes.
+    const long = `/my/${'a'.repeat(8_125)}`;
+    const url = await sign(['--path', long, '--ttl', '600']);
+    const forged = url.replace(/st=(.)/, (_m, c: string) => `st=${c === 'A' ? 'B' : 'A'}`);
+    // Allowed, then the static origin has no such file.
+    expect((await send(`GET ${url} HTTP/1.1\r\nHost: x\r\n\r\n`)).status).toBe(404);
+    expect((await send(`GET ${forged} HTTP/1.1\r\nHost: x\r\n\r\n`)).status).toBe(403);
+    expect((await send(`GET ${long}${'b'.repeat(200)} HTTP/1.1\r\nHost: x\r\n\r\n`)).status).toBe(414);
+  });
+
+  it('any printable ASCII byte anywhere in the target: never a 5xx, and nothing pages the on-call', async () => {
+    const url = await sign(['--path', '/my/video.mp4', '--ttl', '600']);
+    const before = await pagingDecisions();
+    const targets: string[] = [];
+    for (let byte = 0x21; byte <= 0x7e; byte++) {
+      const b = String.fromCharCode(byte);
+      targets.push(`${b}${url}`, `/my/${b}video.mp4?${url.split('?')[1]}`, `${url.replace('&', `&${b}`)}`, `${url}${b}`);
+    }
+    const results = await pooled(targets.length, 8, (i) =>
+      firstAnswer(proxy().port, `GET ${targets[i]} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+    );
+    const fiveHundreds = results.flatMap(({ result }, i) =>
+      typeof result === 'number' && result >= 500 ? [[targets[i], result]] : [],
+    );
+    expect(fiveHundreds).toEqual([]);
+    expect(await pagingDecisions()).toBe(before);
+  }, 30_000);
 });
 
 describe('HLS through nginx: one playlist token covers the channel', () => {

@@ -162,6 +162,7 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
         scoped: route.stream?.depth !== undefined || (pathTokens.length > 0 && scheme.pathToken === undefined),
       }),
       pathToken: scheme.pathToken,
+      methods: new Set(route.methods),
       nginxUri: scheme.nginxUri === true,
       nginxPrefix: nginxMode ? nginxPrefixOf(route.prefix) : undefined,
     });

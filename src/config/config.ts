@@ -29,6 +29,8 @@ export interface RouteConfig {
   readonly verdictCache: boolean | undefined;
   /** Where clients fetch this route's files (`https://host[:port]`), for signed links; overrides `signing.publicBaseUrl`. */
   readonly publicBaseUrl: string | undefined;
+  /** The request methods a token opens (exact, case-sensitive names); GET and HEAD by default. */
+  readonly methods: readonly string[];
 }
 
 /** The secure-link generator page and the signing API on the admin listener (docs/signing.md). */
@@ -82,14 +84,39 @@ export interface AuthListenerConfig extends ListenerBase {
    * value comes from a header. The uws engine's only client IP source.
    */
   readonly clientIpInPath: boolean;
+  /**
+   * Lowercase name of the header carrying the original request's method (nginx:
+   * `X-Original-Method: $request_method`, Traefik and Caddy: `X-Forwarded-Method`); undefined:
+   * the auth request's own method (Envoy HTTP mode sends the original one).
+   */
+  readonly methodHeader: string | undefined;
 }
 
-/** Envoy's gRPC ext_authz (`envoy.service.auth.v3.Authorization/Check`); the URI is `attributes.request.http.path`. */
-export type GrpcListenerConfig = ListenerBase;
+/**
+ * Envoy's gRPC ext_authz (`envoy.service.auth.v3.Authorization/Check`); the URI is
+ * `attributes.request.http.path`. Its connections are bounded by src/http/grpc-connections.ts.
+ */
+export interface GrpcListenerConfig extends ListenerBase {
+  /** A connection must send the HTTP/2 preface and SETTINGS within this, or it is closed. */
+  readonly handshakeTimeoutMs: number;
+  /** A connection without calls this long gets a GOAWAY; a peer that keeps it open is cut 1 s later. */
+  readonly idleTimeoutMs: number;
+  /** A call whose request has not fully arrived within this is answered DEADLINE_EXCEEDED. */
+  readonly requestTimeoutMs: number;
+  /** Open connections at most; beyond, a new one is closed at once. */
+  readonly maxConnections: number;
+}
 
 export interface AdminListenerConfig {
   readonly host: string;
   readonly port: number;
+  /**
+   * Canonical addresses and CIDR ranges of the reverse proxies in front of the listener: only
+   * their `X-Forwarded-For` and `X-Forwarded-Proto` are read (docs/signing.md).
+   */
+  readonly trustedProxies: readonly string[];
+  /** Lowercase host names the listener answers for besides IP literals, `localhost`, its host and the publicBaseUrl hosts. */
+  readonly allowedHosts: readonly string[];
 }
 
 /**

@@ -11,6 +11,7 @@ export const defaultConfig = {
       port: 8080,
       uriHeader: 'X-Original-URI',
       clientIpHeader: 'X-Real-IP',
+      methodHeader: 'X-Original-Method',
     },
   ],
   admin: { host: '127.0.0.1', port: 9090 },

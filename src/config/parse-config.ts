@@ -1,5 +1,6 @@
 import type { DecisionLogSettings } from '../core/authorize.js';
 import type { AdminListenerConfig, AuthListenerConfig, Config, GrpcListenerConfig, ListenerBase, RouteConfig } from './config.js';
+import { parseAdmin } from './parse-admin.js';
 import { parseListener } from './parse-listener.js';
 import { parseRoute } from './parse-route.js';
 import { parseSigning } from './parse-signing.js';
@@ -59,11 +60,7 @@ export function parseConfig(raw: unknown): Config | string[] {
     }
     listenerPaths.push(...grpcPaths);
   }
-  const adminObj = p.object(root.admin === undefined ? {} : root.admin, 'admin', ['host', 'port']) ?? {};
-  const admin: AdminListenerConfig = {
-    host: p.string(adminObj, 'host', 'admin', '127.0.0.1'),
-    port: p.integer(adminObj, 'port', 'admin', 9090, 0, 65535),
-  };
+  const admin = parseAdmin(root.admin, p);
   const clockSkewSec = p.integer(root, 'clockSkewSec', 'config', 30, 0, 3600);
   const cacheObj = p.object(root.verdictCache === undefined ? {} : root.verdictCache, 'verdictCache', ['maxEntries']) ?? {};
   const verdictCache = { maxEntries: p.integer(cacheObj, 'maxEntries', 'verdictCache', 100_000, 1, 10_000_000) };

@@ -11,9 +11,24 @@ const listenerFields = [
   'clientIpHeader',
   'clientIpHop',
   'clientIpInPath',
+  'methodHeader',
   'expiredStatus',
   'cacheMaxAgeSec',
+  'handshakeTimeoutMs',
+  'idleTimeoutMs',
+  'requestTimeoutMs',
+  'maxConnections',
 ];
+
+/** The gRPC listener's connection limits; HTTP listeners have fixed ones (src/http/node-server.ts). */
+const grpcLimitFields = ['handshakeTimeoutMs', 'idleTimeoutMs', 'requestTimeoutMs', 'maxConnections'];
+
+/**
+ * The client IP headers Envoy itself sets in a gRPC check (x-forwarded-for: the address it appends
+ * with use_remote_address). Every other header there is the client's own: Envoy forwards the
+ * request's headers and, unlike HTTP mode's headers_to_add, adds none.
+ */
+const envoyClientIpHeaders = ['x-forwarded-for', 'x-envoy-external-address'];
 
 /** An HTTP listener, or (`"protocol": "envoy-grpc"`) an Envoy gRPC listener. */
 export function parseListener(
@@ -45,7 +60,25 @@ export function parseListener(
       if (obj[field] !== undefined)
         p.add(`${path}.${field}`, 'does not apply to "envoy-grpc" (the URI is attributes.request.http.path)');
     }
-    return { protocol, listener: base };
+    if (obj.methodHeader !== undefined)
+      p.add(`${path}.methodHeader`, 'does not apply to "envoy-grpc" (the method is attributes.request.http.method)');
+    if (clientIpHeader !== undefined && clientIpHeader !== '' && !envoyClientIpHeaders.includes(clientIpHeader)) {
+      p.add(
+        `${path}.clientIpHeader`,
+        `"${clientIpHeader}" is whatever the client sent (in gRPC mode Envoy forwards the client's headers and sets only x-forwarded-for and x-envoy-external-address): use "x-forwarded-for" with "clientIpHop": 1 (the address Envoy appends with use_remote_address: true), or "x-envoy-external-address"`,
+      );
+    }
+    const limits = {
+      handshakeTimeoutMs: p.integer(obj, 'handshakeTimeoutMs', path, 2000, 100, 60_000),
+      idleTimeoutMs: p.integer(obj, 'idleTimeoutMs', path, 10_000, 1000, 3_600_000),
+      requestTimeoutMs: p.integer(obj, 'requestTimeoutMs', path, 2000, 100, 60_000),
+      maxConnections: p.integer(obj, 'maxConnections', path, 512, 1, 100_000),
+    };
+    return { protocol, listener: { ...base, ...limits } };
+  }
+  for (const field of grpcLimitFields) {
+    if (obj[field] !== undefined)
+      p.add(`${path}.${field}`, 'applies to "envoy-grpc" listeners only (HTTP listeners: 10 s idle, 1.5 s for a request head)');
   }
   if ((obj.uriHeader === undefined) === (obj.pathPrefix === undefined)) {
     p.add(path, 'needs exactly one of "uriHeader" (nginx, Traefik, Caddy) or "pathPrefix" (Envoy HTTP mode)');
@@ -65,5 +98,9 @@ export function parseListener(
     p.add(`${path}.clientIpInPath`, 'needs pathPrefix (the target is <pathPrefix>/<client ip><original uri>)');
   if (clientIpInPath && clientIpHeader !== undefined)
     p.add(`${path}.clientIpInPath`, 'and clientIpHeader are two client IP sources: keep one');
-  return { protocol: 'http', listener: { ...base, uriHeader, pathPrefix, clientIpInPath } };
+  // Undefined: the auth request's own method (Envoy HTTP mode); nginx, Traefik and Caddy send GET and name the method in a header.
+  const methodHeader = p.headerName(obj, 'methodHeader', path, false);
+  if (methodHeader !== undefined && methodHeader !== '' && (methodHeader === uriHeader || methodHeader === clientIpHeader))
+    p.add(`${path}.methodHeader`, 'must be a header of its own, not the URI or client IP source');
+  return { protocol: 'http', listener: { ...base, uriHeader, pathPrefix, clientIpInPath, methodHeader } };
 }

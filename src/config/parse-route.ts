@@ -42,10 +42,31 @@ function parseStream(raw: unknown, path: string, prefix: string, p: Problems): S
   return { playlist, depth };
 }
 
+/** What a token opens unless its route says more: reading the file, and its headers alone. */
+export const defaultMethods: readonly string[] = Object.freeze(['GET', 'HEAD']);
+
+/** `methods`: names as the client sent them (case-sensitive; nginx's `$request_method` is capitals, "_" and "-"). */
+function parseMethods(raw: unknown, path: string, p: Problems): readonly string[] {
+  if (raw === undefined) return defaultMethods;
+  if (!Array.isArray(raw) || raw.length === 0) {
+    p.add(path, 'must be a non-empty array of method names, e.g. ["GET", "HEAD", "OPTIONS"]');
+    return defaultMethods;
+  }
+  raw.forEach((method: unknown, i) => {
+    if (typeof method !== 'string' || !/^[A-Z][A-Z_-]{0,31}$/.test(method)) {
+      p.add(`${path}[${i}]`, 'must be a method name in capitals, as clients send it ("GET", "HEAD", "OPTIONS"...)');
+    } else if (raw.indexOf(method) !== i) {
+      p.add(`${path}[${i}]`, `duplicate method "${method}"`);
+    }
+  });
+  return Object.freeze(raw.filter((method): method is string => typeof method === 'string'));
+}
+
 /** A route, or undefined when its scheme is unknown (the problem is recorded). */
 export function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig | undefined {
   const obj =
-    p.object(raw, path, ['name', 'prefix', 'scheme', 'keys', 'options', 'stream', 'verdictCache', 'publicBaseUrl']) ?? {};
+    p.object(raw, path, ['name', 'prefix', 'scheme', 'keys', 'options', 'stream', 'verdictCache', 'publicBaseUrl', 'methods']) ??
+    {};
   if (obj.verdictCache !== undefined && typeof obj.verdictCache !== 'boolean')
     p.add(`${path}.verdictCache`, 'must be true or false');
   const prefix = p.string(obj, 'prefix', path);
@@ -82,7 +103,8 @@ export function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig
   const stream = obj.stream === undefined ? undefined : parseStream(obj.stream, `${path}.stream`, prefix, p);
   const verdictCache = typeof obj.verdictCache === 'boolean' ? obj.verdictCache : undefined;
   const name = p.string(obj, 'name', path, prefix);
+  const methods = parseMethods(obj.methods, `${path}.methods`, p);
   if (scheme === undefined || options instanceof OptionProblems) return undefined;
   const publicBaseUrl = parseBaseUrl(obj.publicBaseUrl, `${path}.publicBaseUrl`, p);
-  return { name, prefix, scheme, keys, options, stream, verdictCache, publicBaseUrl };
+  return { name, prefix, scheme, keys, options, stream, verdictCache, publicBaseUrl, methods };
 }

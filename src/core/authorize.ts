@@ -29,6 +29,8 @@ export interface Route {
   readonly nginxUri?: boolean | undefined;
   /** In a gate with `nginxRoutes`: the prefix as nginx's `$uri` reads it (escapes decoded). */
   readonly nginxPrefix?: string | undefined;
+  /** The request methods a token opens (route `methods`, GET and HEAD by default); exact names. */
+  readonly methods: ReadonlySet<string>;
 }
 
 /** What a request rejected before any route matched can get. */
@@ -40,12 +42,19 @@ export const preRouteVerdicts: ReadonlySet<Verdict> = new Set([
 ]);
 
 /**
- * What a request that reached a route can get, following `authorize`: the token verdicts, plus
- * wrong-ip and bad-source where the scheme reads the client IP, not-yet-valid where tokens carry
- * a start time, no-route where a stream scope can be too shallow.
+ * What a request that reached a route can get, following `authorize`: bad-method and the token
+ * verdicts, plus wrong-ip and bad-source where the scheme reads the client IP, not-yet-valid
+ * where tokens carry a start time, no-route where a stream scope can be too shallow.
  */
 export function routeVerdicts(route: { clientIp: ClientIpUse; startTimes: boolean; scoped: boolean }): ReadonlySet<Verdict> {
-  const out = new Set<Verdict>([Verdict.allow, Verdict.missing, Verdict.malformed, Verdict.forged, Verdict.expired]);
+  const out = new Set<Verdict>([
+    Verdict.allow,
+    Verdict.badMethod,
+    Verdict.missing,
+    Verdict.malformed,
+    Verdict.forged,
+    Verdict.expired,
+  ]);
   if (route.clientIp !== 'unused') {
     out.add(Verdict.wrongIp);
     out.add(Verdict.badSource);
@@ -98,6 +107,7 @@ export interface Decision {
 }
 
 const noRoute = rejection(Verdict.noRoute, 'no route covers this path');
+const badMethod = rejection(Verdict.badMethod, 'the route does not allow the request method (its "methods")');
 const badIp = rejection(Verdict.badSource, 'the client IP header is not an IPv4 or IPv6 address');
 const noIp = rejection(Verdict.badSource, 'the route binds tokens to the client IP but no client IP is configured');
 const forged = rejection(Verdict.forged, 'the signature does not match (key, path, client IP or signed fields differ)');
@@ -205,29 +215,34 @@ export function selectRoute(gate: Gate, uri: string): Selected | Decision {
 
 /**
  * The whole decision, pure and synchronous: `uri` is the raw original request target, `clientIp`
- * the raw value of the proxy-set client IP header (undefined when none is configured).
+ * the raw value of the proxy-set client IP header, or the address the edge already parsed
+ * (undefined when none is configured), `method`
+ * the original request's method (undefined: not judged, as for `tokengate verify` and the signers).
  * Cheapest rejection first; the signature before the clock, so an unauthenticated time field
  * can never produce "expired".
  */
 export function authorize(
   gate: Gate,
   uri: string,
-  clientIp: string | undefined,
+  clientIp: string | ClientIp | undefined,
   nowSec: number,
   headers: TokenHeaders = noHeaders,
+  method?: string,
 ): Decision {
   const selected = selectRoute(gate, uri);
   if (isDecision(selected)) return selected;
   const { route } = selected;
-  // Parsed once, here, into the value the schemes receive.
+  // Before the token: a link handed out for reading never lets its holder write, whatever it carries.
+  if (method !== undefined && !route.methods.has(method)) return deny(badMethod, route);
+  // Parsed once, here or at the edge (the target form's IP segment), into the value the schemes receive.
   let ip: ClientIp | undefined;
   if (route.clientIp === 'required') {
     if (clientIp === undefined) return deny(noIp, route);
-    ip = parseClientIp(clientIp);
+    ip = typeof clientIp === 'string' ? parseClientIp(clientIp) : clientIp;
     if (ip === undefined) return deny(badIp, route);
   } else if (route.clientIp === 'optional' && clientIp !== undefined) {
     // Only tokens bound to an IP need it; those get undefined and say so themselves.
-    ip = parseClientIp(clientIp);
+    ip = typeof clientIp === 'string' ? parseClientIp(clientIp) : clientIp;
   }
   const path = route.signedPath(selected.path);
   if (typeof path !== 'string') return deny(path, route);

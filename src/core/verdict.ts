@@ -20,6 +20,8 @@ export const Verdict = {
   badUri: 'bad-uri',
   /** No configured route covers the path. */
   noRoute: 'no-route',
+  /** The route does not allow the request's method (route `methods`; GET and HEAD by default). */
+  badMethod: 'bad-method',
   /** A proxy-set source header is missing, empty, repeated or unparseable: a deployment error. */
   badSource: 'bad-source',
   /** The service itself failed (a bug); never an allow. */

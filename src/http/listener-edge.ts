@@ -1,20 +1,29 @@
 import type { AuthListenerConfig, ListenerBase } from '../config/config.js';
 import { authorize, type Decision, deny, type Gate } from '../core/authorize.js';
+import { type ClientIp, parseClientIp } from '../core/client-ip.js';
 import { trimOws } from '../core/http-whitespace.js';
-import { type Rejection, rejection, Verdict } from '../core/verdict.js';
+import { isRejection, type Rejection, rejection, Verdict } from '../core/verdict.js';
 import type { Logger } from '../log.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
 import { type Answer, makeAnswer, statusFor } from './answers.js';
 import type { SourceFields } from './request-sources.js';
 
 /** Any listener: HTTP (URI from a header or the target) or Envoy gRPC (URI from the CheckRequest). */
-export type EdgeListener = ListenerBase & Partial<Pick<AuthListenerConfig, 'uriHeader' | 'pathPrefix' | 'clientIpInPath'>>;
+export type EdgeListener = ListenerBase &
+  Partial<Pick<AuthListenerConfig, 'uriHeader' | 'pathPrefix' | 'clientIpInPath' | 'methodHeader'>>;
 
 /** How logs name where a listener reads the original URI. */
 function uriSourceOf(listener: EdgeListener): string {
   if (listener.uriHeader !== undefined) return `the ${listener.uriHeader} header`;
   if (listener.pathPrefix !== undefined) return `the request path under ${listener.pathPrefix}/`;
   return 'attributes.request.http.path';
+}
+
+/** How logs name where a listener reads the original method. */
+function methodSourceOf(listener: EdgeListener): string {
+  if (listener.methodHeader !== undefined) return `the ${listener.methodHeader} header`;
+  if (listener.uriHeader !== undefined || listener.pathPrefix !== undefined) return "the auth request's method";
+  return 'attributes.request.http.method';
 }
 
 export interface EdgeResult {
@@ -60,6 +69,9 @@ export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics):
   const uriSource = uriSourceOf(listener);
   const uriMissing = rejection(Verdict.badSource, `${uriSource} is missing or empty`);
   const uriRepeated = rejection(Verdict.badSource, `${uriSource} appears more than once`);
+  const methodSource = methodSourceOf(listener);
+  const methodMissing = rejection(Verdict.badSource, `${methodSource} is missing or empty`);
+  const methodRepeated = rejection(Verdict.badSource, `${methodSource} appears more than once`);
   const ipFromPath = listener.clientIpInPath === true;
   const readsIp = listener.clientIpHeader !== undefined || ipFromPath;
   const ipMissing = rejection(
@@ -69,6 +81,10 @@ export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics):
       : `the ${listener.clientIpHeader} header is missing or empty`,
   );
   const ipRepeated = rejection(Verdict.badSource, `the ${listener.clientIpHeader} header appears more than once`);
+  const ipSegmentBad = rejection(
+    Verdict.badSource,
+    `the client IP segment after ${listener.pathPrefix}/ is not an IPv4 or IPv6 address`,
+  );
   const hop = listener.clientIpHop;
   const ipHopMissing = rejection(Verdict.badSource, `the ${listener.clientIpHeader} header has fewer than ${hop} addresses`);
   const ipHopEmpty = rejection(
@@ -78,6 +94,8 @@ export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics):
   const sourceProblem = (fields: SourceFields): Rejection | undefined => {
     if (fields.uriCount > 1) return uriRepeated;
     if (fields.uri === '') return uriMissing;
+    if (fields.methodCount > 1) return methodRepeated;
+    if (fields.method === '') return methodMissing;
     if (!readsIp) return undefined;
     if (fields.clientIpCount > 1) return ipRepeated;
     if (fields.clientIp === '') return ipMissing;
@@ -85,11 +103,15 @@ export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics):
   };
   /**
    * The client IP text (the whole header, or with `clientIpHop` the Nth list entry from the
-   * right), undefined when the listener reads none, or why the source headers are unusable.
+   * right), the parsed IP segment of the target form, undefined when the listener reads none, or
+   * why the sources are unusable.
    */
-  const clientIpOf = (fields: SourceFields): string | undefined | Rejection => {
+  const clientIpOf = (fields: SourceFields): string | ClientIp | undefined | Rejection => {
     const problem = sourceProblem(fields);
     if (problem !== undefined || !readsIp) return problem;
+    // Carved out of the target, the segment is checked for every route, IP-bound or not: nginx
+    // writes $remote_addr there, so anything else means the URI was cut in the wrong place.
+    if (ipFromPath) return parseClientIp(fields.clientIp) ?? ipSegmentBad;
     if (hop === undefined) return fields.clientIp;
     const entries = fields.clientIp.split(',');
     if (entries.length < hop) return ipHopMissing;
@@ -99,14 +121,17 @@ export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics):
   const answer = (fields: SourceFields, gate: Gate, nowSec: number): EdgeResult => {
     try {
       const clientIp = clientIpOf(fields);
-      const decision: Decision =
-        typeof clientIp === 'object' ? deny(clientIp, undefined) : authorize(gate, fields.uri, clientIp, nowSec, fields.headers);
+      const decision: Decision = isRejection(clientIp)
+        ? deny(clientIp, undefined)
+        : authorize(gate, fields.uri, clientIp, nowSec, fields.headers, fields.method);
       // One second less than the token has left: caches count in whole seconds and keep an answer
       // through its last second (nginx serves it while valid_sec >= now), and may stamp it a second
       // after this decision, so the full count let nginx's auth cache serve an allow past the token.
       const answer =
         decision.verdict === Verdict.allow ? allowFor(decision.expiresSec - nowSec - 1) : denials.get(decision.verdict)!;
-      return { answer, decision, clientIp: typeof clientIp === 'string' ? clientIp : undefined };
+      const ipText =
+        clientIp === undefined || isRejection(clientIp) ? undefined : typeof clientIp === 'string' ? clientIp : fields.clientIp;
+      return { answer, decision, clientIp: ipText };
     } catch (error) {
       return { answer: denials.get(Verdict.error)!, decision: internalError, error };
     }

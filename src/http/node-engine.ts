@@ -28,12 +28,14 @@ function listenAuth(
 ): Promise<RunningListener> {
   const edge = listenerEdge(listener, metrics);
   const logDecision = decisionLogger(listener.name, logger);
-  const { uriHeader, clientIpHeader, pathPrefix, clientIpInPath } = listener;
+  const { uriHeader, clientIpHeader, pathPrefix, clientIpInPath, methodHeader } = listener;
   const flat = new WeakMap<Answer, string[]>();
   const server = hardenedServer(listener.name, logger, (req, res) => {
     if (refuseVersion(req, res)) return;
     const gate = state.gate;
-    const sources = new RequestSources(uriHeader, clientIpHeader, gate.tokenHeaders);
+    const sources = new RequestSources(uriHeader, clientIpHeader, gate.tokenHeaders, methodHeader);
+    // Without a method header, the auth request's own method is the original one (Envoy HTTP mode).
+    if (methodHeader === undefined) sources.setMethod(req.method ?? '');
     // rawHeaders keeps every line, so a repeated source header is seen (req.headers merges or drops repeats).
     const raw = req.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) sources.add(raw[i]!.toLowerCase(), raw[i + 1]!);

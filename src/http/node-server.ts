@@ -20,8 +20,14 @@ export const nodeLimits = Object.freeze({
   headersMs: 1_500,
   /** How often Node checks the head deadline. */
   checkMs: 250,
-  /** Request line plus headers; beyond it: 431 (Node's default, the same as nginx's 4 × 8k buffers' order). */
-  maxHeaderBytes: 16 * 1024,
+  /**
+   * Request line plus headers; beyond it: 431. Above what a shipped proxy can send for a client
+   * head nginx accepts (its 4 × 8k buffers): nginx.example.conf carries the URI twice (target and
+   * X-Original-URI, up to 8k each) and, for cookie routes, the Cookie line; ingress-nginx passes
+   * every client header and adds the URI twice. At Node's 16 KiB default, a genuine 8,172-byte
+   * link got 431, which nginx turns into 500 (a 503 for the client).
+   */
+  maxHeaderBytes: 64 * 1024,
 });
 
 const reasonPhrase: Record<number, string> = {

@@ -7,9 +7,17 @@ export interface SourceFields {
   uriCount: number;
   clientIp: string;
   clientIpCount: number;
+  /** The original request's method: the method header's value, or the auth request's own method. */
+  method: string;
+  methodCount: number;
   /** The headers the gate's routes read (cookies, token headers); noHeaders when none. */
   headers: TokenHeaders;
 }
+
+const SLASH = 0x2f;
+const QUESTION = 0x3f;
+/** The original URI's first character: its path's "/", or the "?" of a target with no path. */
+const startsUri = (code: number): boolean => code === SLASH || code === QUESTION;
 
 /** Headers copied out of a request for the schemes; allocated only when some route reads headers. */
 export class CapturedHeaders implements TokenHeaders {
@@ -38,6 +46,8 @@ export class RequestSources implements SourceFields {
   uriCount = 0;
   clientIp = '';
   clientIpCount = 0;
+  method = '';
+  methodCount = 0;
   headers: TokenHeaders = noHeaders;
   /** A body is announced (never waited for: the engine answers and closes). */
   bodyAnnounced = false;
@@ -51,6 +61,8 @@ export class RequestSources implements SourceFields {
     private readonly clientIpHeader: string | undefined,
     /** Lowercase names of the headers the gate's routes read. */
     private readonly wanted: readonly string[],
+    /** Undefined when the method is the auth request's own (`setMethod`). */
+    private readonly methodHeader?: string | undefined,
   ) {
     if (wanted.length > 0) this.headers = this.captured = new CapturedHeaders();
   }
@@ -63,6 +75,9 @@ export class RequestSources implements SourceFields {
     } else if (name === this.clientIpHeader) {
       this.clientIp = value;
       this.clientIpCount++;
+    } else if (name === this.methodHeader) {
+      this.method = value;
+      this.methodCount++;
     } else if (name === 'content-length') {
       this.lengths++;
       if (value !== '0') this.bodyAnnounced = true;
@@ -77,21 +92,33 @@ export class RequestSources implements SourceFields {
   /**
    * The original URI is the auth request's raw target minus `prefix` (Envoy sends `path_prefix` +
    * the original `:path`, query included; nginx `proxy_pass http://tokengate<prefix>$request_uri`),
-   * after the client IP segment with `clientIpInPath`. A target outside the prefix leaves the URI
-   * missing: a deployment error, answered 503.
+   * after the client IP segment with `clientIpInPath`. The URI starts at the first "/" or "?"
+   * after them: nginx's `$request_uri` of `GET http://h?x` is "?x", which the URI rules then
+   * refuse (403); taken into the IP segment, it let the client write the URI after it. A target
+   * outside the prefix leaves the URI missing: a deployment error, answered 503.
    */
   target(rawTarget: string, prefix: string, clientIpInPath: boolean): void {
-    if (!rawTarget.startsWith(prefix) || rawTarget.charCodeAt(prefix.length) !== 0x2f /* "/" */) return;
+    if (!rawTarget.startsWith(prefix)) return;
     let uriStart = prefix.length;
     if (clientIpInPath) {
-      // "<prefix>/<client ip><original uri>": the IP is the segment before the URI's own "/".
-      const slash = rawTarget.indexOf('/', prefix.length + 1);
-      if (slash < 0) return;
-      this.clientIp = rawTarget.slice(prefix.length + 1, slash);
+      // "<prefix>/<client ip><original uri>": the IP is the segment up to the URI's first "/" or "?".
+      if (rawTarget.charCodeAt(uriStart) !== SLASH) return;
+      const ipStart = uriStart + 1;
+      uriStart = ipStart;
+      while (uriStart < rawTarget.length && !startsUri(rawTarget.charCodeAt(uriStart))) uriStart++;
+      if (uriStart === rawTarget.length) return;
+      this.clientIp = rawTarget.slice(ipStart, uriStart);
       this.clientIpCount = 1;
-      uriStart = slash;
+    } else if (!startsUri(rawTarget.charCodeAt(uriStart))) {
+      return;
     }
     this.setUri(rawTarget.slice(uriStart));
+  }
+
+  /** The original method from a field of its own (the auth request's method, Envoy gRPC: `attributes.request.http.method`). */
+  setMethod(method: string): void {
+    this.method = method;
+    this.methodCount = 1;
   }
 
   /** The original URI from a field of its own (Envoy gRPC: `attributes.request.http.path`). */

@@ -50,11 +50,13 @@ function listenAuth(
 ): Promise<RunningListener> {
   const edge = listenerEdge(listener, metrics);
   const logDecision = decisionLogger(listener.name, logger);
-  const { uriHeader, clientIpHeader, pathPrefix, clientIpInPath } = listener;
+  const { uriHeader, clientIpHeader, pathPrefix, clientIpInPath, methodHeader } = listener;
   const app = uws.App();
   app.any('/*', (res, req) => {
     const gate = state.gate; // one config for the whole request, even across a reload
-    const sources = new RequestSources(uriHeader, clientIpHeader, gate.tokenHeaders);
+    const sources = new RequestSources(uriHeader, clientIpHeader, gate.tokenHeaders, methodHeader);
+    // Without a method header, the auth request's own method is the original one (getMethod lowercases it).
+    if (methodHeader === undefined) sources.setMethod(req.getCaseSensitiveMethod());
     // getUrl and getQuery (without a key) are the raw, undecoded parts of the request target.
     const url = req.getUrl();
     const query = req.getQuery();

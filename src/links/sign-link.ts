@@ -1,4 +1,3 @@
-import type { KeySource } from '../config/config.js';
 import type { LoadedConfig } from '../config/load-config.js';
 import { authorize, type Route } from '../core/authorize.js';
 import { parseIpRange } from '../core/client-ip.js';

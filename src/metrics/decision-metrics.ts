@@ -5,6 +5,7 @@
  */
 import type { Decision, Gate, Route } from '../core/authorize.js';
 import { Verdict } from '../core/verdict.js';
+import { type ConnectionCounts, type ConnectionRow, mergeConnectionRows } from './connection-metrics.js';
 
 /** Every verdict, in the order the per-route count arrays use. */
 export const verdicts: readonly Verdict[] = Object.values(Verdict);
@@ -26,9 +27,11 @@ export interface MetricsSnapshot {
   /** Non-cumulative counts per bucket of `latencyBounds`, plus one for +Inf. */
   readonly latency: readonly { listener: string; buckets: number[]; sum: number; count: number }[];
   readonly caches: readonly { route: string; scheme: string; hits: number; misses: number; entries: number }[];
+  /** Listeners that bound their own connections (gRPC): open connections and cut-offs. */
+  readonly connections: readonly ConnectionRow[];
 }
 
-export const emptySnapshot: MetricsSnapshot = Object.freeze({ requests: [], latency: [], caches: [] });
+export const emptySnapshot: MetricsSnapshot = Object.freeze({ requests: [], latency: [], caches: [], connections: [] });
 
 /** The counters of one auth listener in one thread. */
 export class ListenerMetrics {
@@ -38,6 +41,8 @@ export class ListenerMetrics {
   private readonly unrouted: Float64Array;
   private readonly buckets = new Float64Array(latencyBounds.length + 1);
   private latencySum = 0;
+  /** Set by a listener that bounds its own connections (the gRPC listener). */
+  connections: ConnectionCounts | undefined;
 
   constructor(readonly listener: string) {
     this.unrouted = this.seriesFor('', '');
@@ -75,7 +80,12 @@ export class ListenerMetrics {
     for (const route of gate.routes) if (!this.slots.has(route)) this.slotFor(route);
   }
 
-  snapshotInto(requests: MetricsSnapshot['requests'][number][], latency: MetricsSnapshot['latency'][number][]): void {
+  snapshotInto(
+    requests: MetricsSnapshot['requests'][number][],
+    latency: MetricsSnapshot['latency'][number][],
+    connections: ConnectionRow[],
+  ): void {
+    if (this.connections !== undefined) connections.push(this.connections.row(this.listener));
     for (const { route, scheme, counts } of this.series.values()) {
       requests.push({ listener: this.listener, route, scheme, counts: Array.from(counts) });
     }
@@ -117,7 +127,8 @@ export class ThreadMetrics {
   snapshot(): MetricsSnapshot {
     const requests: MetricsSnapshot['requests'][number][] = [];
     const latency: MetricsSnapshot['latency'][number][] = [];
-    for (const listener of this.listeners) listener.snapshotInto(requests, latency);
+    const connections: ConnectionRow[] = [];
+    for (const listener of this.listeners) listener.snapshotInto(requests, latency, connections);
     const caches = new Map<string, MetricsSnapshot['caches'][number]>();
     for (const [key, { route, scheme, hits, misses }] of this.retired)
       caches.set(key, { route, scheme, hits, misses, entries: 0 });
@@ -134,7 +145,7 @@ export class ThreadMetrics {
         entries: stats.entries,
       });
     }
-    return { requests, latency, caches: [...caches.values()] };
+    return { requests, latency, caches: [...caches.values()], connections };
   }
 }
 
@@ -175,7 +186,12 @@ export function mergeSnapshots(snapshots: readonly MetricsSnapshot[]): MetricsSn
       }
     }
   }
-  return { requests: [...requests.values()], latency: [...latency.values()], caches: [...caches.values()] };
+  return {
+    requests: [...requests.values()],
+    latency: [...latency.values()],
+    caches: [...caches.values()],
+    connections: mergeConnectionRows(snapshots.flatMap((snapshot) => snapshot.connections)),
+  };
 }
 
 /** Counts an exited worker's last snapshot as if it were still there, with its caches emptied. */

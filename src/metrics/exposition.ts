@@ -7,6 +7,7 @@ import { Counter, collectDefaultMetrics, Gauge, type MetricValue, Registry } fro
 import type { LoadedConfig } from '../config/load-config.js';
 import { preRouteVerdicts } from '../core/authorize.js';
 import type { Verdict } from '../core/verdict.js';
+import { connectionLimits } from './connection-metrics.js';
 import { latencyBounds, type MetricsSnapshot, mergeSnapshots, verdicts } from './decision-metrics.js';
 
 export interface ServiceMetrics {
@@ -80,7 +81,7 @@ export function serviceMetrics(sources: ExpositionSources): ServiceMetrics {
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
     registry.removeSingleMetric(name);
   }
-  let snapshot: MetricsSnapshot = { requests: [], latency: [], caches: [] };
+  let snapshot: MetricsSnapshot = { requests: [], latency: [], caches: [], connections: [] };
   const latency = snapshotHistogram(
     'tokengate_decision_duration_seconds',
     'Time tokengate spent deciding each auth request, by listener: from the parsed request to the chosen answer (source headers, URI checks, route, token, signature, clock). Excludes waiting for the thread, socket I/O and HTTP parsing.',
@@ -122,6 +123,28 @@ export function serviceMetrics(sources: ExpositionSources): ServiceMetrics {
           this.inc({ listener: row.listener, route: row.route, scheme: row.scheme, verdict }, count);
         }
       }
+    },
+  });
+  new Counter({
+    name: 'tokengate_grpc_limits_total',
+    help: 'Connections and calls an Envoy gRPC listener cut off, by limit: max-connections (refused at once), handshake (no HTTP/2 preface and SETTINGS in time), idle (kept open past the GOAWAY after the idle timeout), request (a call whose request did not arrive in time, answered DEADLINE_EXCEEDED).',
+    labelNames: ['listener', 'limit'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const row of snapshot.connections) {
+        for (const [i, limit] of connectionLimits.entries()) this.inc({ listener: row.listener, limit }, row.cut[i] ?? 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'tokengate_grpc_connections',
+    help: 'Open connections of each Envoy gRPC listener (at most its maxConnections).',
+    labelNames: ['listener'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const row of snapshot.connections) this.set({ listener: row.listener }, row.open);
     },
   });
   const cacheCounter = (name: string, help: string, field: 'hits' | 'misses') =>

@@ -175,6 +175,7 @@ export async function authStatus(
   clientIp = '192.0.2.1',
   form: SourceForm = 'headers',
 ): Promise<number> {
-  const response = await rawRequest(port, sourcedRequest(form, uri, clientIp));
+  // The method as nginx.example.conf sends it (listeners without methodHeader ignore the header).
+  const response = await rawRequest(port, sourcedRequest(form, uri, clientIp, [['X-Original-Method', 'GET']]));
   return response.status;
 }
