@@ -34,6 +34,11 @@ const altaKey = 'doors-test-alta-secret';
 const clientIp = '127.0.0.1';
 const otherIp = '198.51.100.7';
 const hmac = hmacSigner({ keyId: 'k', key: hmacKey });
+/** Links of the outer route /vod/ scoped to all of it: they must never open the nested /vod/premium/ (its own key). */
+const vodScope = (path: string) =>
+  hmacSigner({ keyId: 'k', key: hmacKey, routePrefix: '/vod/' })
+    .sign({ path: '/vod/free/x.mp4', expiresSec: expiresIn(600), scopeDepth: 1 })
+    .replace('/vod/free/x.mp4', path);
 const alta = altaSigner('/live/', altaKey);
 const akamaiKey = '5c'.repeat(32);
 /** A token of Akamai's own Node SDK (akamai-edgeauth): ACL or URL, bound to `ip`. */
@@ -205,6 +210,28 @@ const cases: readonly { name: string; uri: () => string; expected: Verdict }[] =
     expected: { status: 403, tokenStatus: 'forged' },
   },
   { name: 'cloudfront expired', uri: () => cloudfrontUrl('/cf/c.bin', -10), expected: { status: 410, tokenStatus: 'expired' } },
+  { name: 'valid (hmac scope of /vod/)', uri: () => vodScope('/vod/a.mp4'), expected: { status: 200, tokenStatus: 'valid' } },
+  // docs/security.md rule 12: the nested route under another spelling of its prefix, never opened by the outer scope.
+  {
+    name: 'outer scope, nested route spelled with an escape (/vod/%70remium/)',
+    uri: () => vodScope('/vod/%70remium/secret.mp4'),
+    expected: { status: 403, tokenStatus: 'bad-uri' },
+  },
+  {
+    name: 'outer scope, nested route spelled with a ; parameter (/vod/premium;x/)',
+    uri: () => vodScope('/vod/premium;x/secret.mp4'),
+    expected: { status: 403, tokenStatus: 'bad-uri' },
+  },
+  {
+    name: 'outer scope, nested route in upper case (/vod/PREMIUM/)',
+    uri: () => vodScope('/vod/PREMIUM/secret.mp4'),
+    expected: { status: 403, tokenStatus: 'bad-uri' },
+  },
+  {
+    name: 'outer scope, nested route spelled plainly',
+    uri: () => vodScope('/vod/premium/secret.mp4'),
+    expected: { status: 403, tokenStatus: 'forged' },
+  },
   { name: 'missing token', uri: () => '/live/ch/seg-1.ts', expected: { status: 403, tokenStatus: 'missing' } },
   { name: 'bad URI', uri: () => '/live/ch/%2e%2e/seg-1.ts?token=x', expected: { status: 403, tokenStatus: 'bad-uri' } },
 ];
@@ -265,6 +292,7 @@ beforeAll(() => {
   for (const [path, content] of [
     ['/live/ch/seg-1.ts', 'segment one\n'],
     ['/vod/a.mp4', 'video a\n'],
+    ['/vod/premium/secret.mp4', 'premium, for its own links only\n'],
     ['/dl/f.zip', 'download f\n'],
     ['/gcdn/g.bin', 'google g\n'],
     ['/bn/b.bin', 'bunny b\n'],
@@ -322,6 +350,7 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
         ],
         routes: [
           { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.hex' }] },
+          { name: 'premium', prefix: '/vod/premium/', scheme: 'hmac', keys: [{ id: 'p', env: 'TG_PREMIUM' }] },
           { name: 'live', prefix: '/live/', scheme: 'alta', keys: [{ id: 'a', env: 'TG_ALTA' }] },
           { name: 'dl', prefix: '/dl/', scheme: 'akamai', keys: [{ id: 'a', env: 'TG_AKAMAI' }] },
           { name: 'bn', prefix: '/bn/', scheme: 'bunny', keys: [{ id: 'b', env: 'TG_BUNNY' }] },
@@ -357,6 +386,7 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
       ['serve', '--config', file],
       {
         TG_ALTA: altaKey,
+        TG_PREMIUM: '9f'.repeat(32),
         TG_AKAMAI: akamaiKey,
         TG_GOOGLE: googleKey.toString('base64url'),
         TG_BUNNY: bunnyKey,
