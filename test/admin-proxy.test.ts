@@ -331,14 +331,16 @@ describe('the admin listener behind trusted proxies', () => {
       });
     expect(
       config({
-        trustedProxies: ['10.0.0.1/8', 'proxy.example', '10.0.0.0/33', '::ffff:10.0.0.1'],
+        trustedProxies: ['10.0.0.1/8', 'proxy.example', '10.0.0.0/33', '::ffff:10.0.0.1', '0.0.0.0/0', '::/0'],
         allowedHosts: ['a b', 'x:80', ''],
       }),
     ).toEqual([
-      'admin.trustedProxies[0]: must be an IP address or a CIDR range written canonically, without host bits (10.0.0.0/8, 2001:db8::/32)',
-      'admin.trustedProxies[1]: must be an IP address or a CIDR range written canonically, without host bits (10.0.0.0/8, 2001:db8::/32)',
-      'admin.trustedProxies[2]: must be an IP address or a CIDR range written canonically, without host bits (10.0.0.0/8, 2001:db8::/32)',
-      'admin.trustedProxies[3]: must be an IP address or a CIDR range written canonically, without host bits (10.0.0.0/8, 2001:db8::/32)',
+      'admin.trustedProxies[0]: must be an IP address or a CIDR range written canonically, without host bits (10.0.0.0/8, 2001:db8::/32), and not every address (/0)',
+      'admin.trustedProxies[1]: must be an IP address or a CIDR range written canonically, without host bits (10.0.0.0/8, 2001:db8::/32), and not every address (/0)',
+      'admin.trustedProxies[2]: must be an IP address or a CIDR range written canonically, without host bits (10.0.0.0/8, 2001:db8::/32), and not every address (/0)',
+      'admin.trustedProxies[3]: must be an IP address or a CIDR range written canonically, without host bits (10.0.0.0/8, 2001:db8::/32), and not every address (/0)',
+      'admin.trustedProxies[4]: must be an IP address or a CIDR range written canonically, without host bits (10.0.0.0/8, 2001:db8::/32), and not every address (/0)',
+      'admin.trustedProxies[5]: must be an IP address or a CIDR range written canonically, without host bits (10.0.0.0/8, 2001:db8::/32), and not every address (/0)',
       'admin.allowedHosts[0]: must be a host name (letters, digits, "-" and "."), without scheme or port',
       'admin.allowedHosts[1]: must be a host name (letters, digits, "-" and "."), without scheme or port',
       'admin.allowedHosts[2]: must be a host name (letters, digits, "-" and "."), without scheme or port',

@@ -41,8 +41,9 @@ export function parseAdmin(raw: unknown, p: Problems): AdminListenerConfig {
       obj,
       'trustedProxies',
       p,
-      (text) => parseIpRange(text)?.text,
-      'must be an IP address or a CIDR range written canonically, without host bits (10.0.0.0/8, 2001:db8::/32)',
+      // A range of every address (/0) would let any client name itself in X-Forwarded-For.
+      (text) => (/\/0$/.test(text) ? undefined : parseIpRange(text)?.text),
+      'must be an IP address or a CIDR range written canonically, without host bits (10.0.0.0/8, 2001:db8::/32), and not every address (/0)',
     ),
     allowedHosts: list(
       obj,
