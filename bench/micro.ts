@@ -7,6 +7,7 @@ import { openSync, writeSync } from 'node:fs';
 import { authorize, type Gate } from '../src/core/authorize.js';
 import { hmacSha256Key } from '../src/core/hmac-sha256.js';
 import { noHeaders } from '../src/core/token-headers.js';
+import { hmacSigner } from '../src/hmac-signer.js';
 import { decisionLogger } from '../src/http/decision-log.js';
 import { listenerEdge } from '../src/http/listener-edge.js';
 import type { SourceFields } from '../src/http/request-sources.js';
@@ -279,4 +280,31 @@ for (const [scheme, list] of [
       500,
     );
   }
+}
+
+// Issue 26, rule 12: what the readings of a path cost where one route lies inside another. A gate
+// with /vod/ and a nested /vod/premium/ (hmac), a genuine link of the outer route: plain (no reading
+// can differ: one scan of the path's first segments), with escapes and capitals (every reading
+// computed), and 8 KiB of escaped letters in one segment (the costliest spelling we know), each
+// beside the same link in a gate without the nested route (no reading at all).
+{
+  const routes = (nested: boolean) => [
+    { prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', env: 'H' }] },
+    ...(nested ? [{ prefix: '/vod/premium/', scheme: 'hmac', keys: [{ id: 'p', env: 'P' }] }] : []),
+  ];
+  const env = { H: hmacHex, P: 'ff'.repeat(32) };
+  const flat = gateFor(routes(false), env);
+  const nestedGate = gateFor(routes(true), env);
+  const link = (path: string) => hmacSigner({ keyId: 'k', key: hmacHex }).sign({ path, expiresSec: now + 3600 });
+  const plain = link('/vod/movie/index.m3u8');
+  const spelled = link('/vod/Movie%20Night/%C3%A9t%C3%A9.m3u8');
+  const long = `/vod/${'%C3%A9'.repeat(1300)}/x.ts?tg=v1~k=k~e=1900000000~m=AAAAAAAAAAAAAAAAAAAAAA`;
+  compare('Route readings (rule 12): an outer route with a nested one, against the same gate without it', {
+    'plain link, no nested route': () => authorize(flat, plain, ip, now),
+    'plain link, nested route': () => authorize(nestedGate, plain, ip, now),
+    'escapes and capitals, no nested route': () => authorize(flat, spelled, ip, now),
+    'escapes and capitals, nested route (every reading)': () => authorize(nestedGate, spelled, ip, now),
+    '8 KiB of escaped é in one segment, no nested route': () => authorize(flat, long, ip, now),
+    '8 KiB of escaped é in one segment, nested route': () => authorize(nestedGate, long, ip, now),
+  });
 }

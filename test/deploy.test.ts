@@ -14,6 +14,7 @@ import type { Config } from '../src/config/config.js';
 import { defaultConfig } from '../src/config/default-config.js';
 import { parseConfig } from '../src/config/parse-config.js';
 import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
+import { cpuBudget } from '../src/service/cpu-budget.js';
 import { authStatus, listenerSources, rawRequest } from './helpers/raw-http.js';
 import { startService, tempDir, writeConfig } from './helpers/service-process.js';
 
@@ -70,6 +71,7 @@ describe('deploy kit', () => {
 
   it("the image's Node and the engine of the configs it ships with agree: each serves on that Node", async () => {
     const major = /^FROM node:(\d+)-bookworm-slim$/m.exec(read('docker/Dockerfile'))![1]!;
+    expect((parseConfig(defaultConfig) as Config).workers, 'the embedded default').toBe('auto');
     // The Node 24 binary of the second test run (test/install-node24.sh, run by `npm test` first).
     const node = process.env.TOKENGATE_NODE24 ?? fileURLToPath(new URL('../.node24/bin/node', import.meta.url));
     expect(execFileSync(node, ['--version'], { encoding: 'utf8' })).toMatch(new RegExp(`^v${major}\\.`));
@@ -98,6 +100,9 @@ describe('deploy kit', () => {
         const metrics = await (await fetch(`http://127.0.0.1:${service.ports.get('admin')}/metrics`)).text();
         expect(metrics, file).toMatch(new RegExp(`^nodejs_version_info\\{version="v${major}\\.`, 'm'));
         expect(metrics, file).toMatch(/^tokengate_engine_info\{engine="node"\} 1$/m);
+        // "workers": "auto": on the image's Node the node engine's threads share the port, one per CPU.
+        expect(parsed.workers, file).toBe('auto');
+        expect(metrics, file).toMatch(new RegExp(`^tokengate_workers ${Math.min(cpuBudget().cpus, 64)}$`, 'm'));
       } finally {
         await service.stop();
       }

@@ -179,6 +179,9 @@ describe.each(Object.entries(kits))('kustomize %s', (name, dir) => {
     const probe = container.readinessProbe;
     expect(config.shutdownDelaySec).toBeGreaterThanOrEqual(probe.periodSeconds * probe.failureThreshold);
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(config.shutdownDelaySec + 1);
+    // "workers": "auto" reads the container's CPU limit (the cgroup quota): without one, a thread per CPU of the node.
+    expect(config.workers).toBe('auto');
+    expect(container.resources.limits.cpu).toMatch(/^\d+(\.\d+)?$|^\d+m$/);
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(container.securityContext).toMatchObject({
       allowPrivilegeEscalation: false,

@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
+import { nodeSharesPorts } from '../src/http/node-engine.js';
 import { authStatus, formFor, header, listenerSources, rawRequest, type SourceForm } from './helpers/raw-http.js';
 import { uwsLoads } from './helpers/runtime.js';
 import { type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
@@ -13,11 +14,11 @@ import { type RunningService, startService, tempDir, writeConfig } from './helpe
 const key = 'c3'.repeat(32);
 const signer = hmacSigner({ keyId: 'k1', key });
 
-/** One worker: the default node engine; more: uws, the engine that shares a port between threads. */
+/** One worker: the default node engine; more: uws where it loads, else node (where it shares a port between threads). */
 function setUp(workers: number, extra: Record<string, unknown> = {}) {
   const dir = tempDir();
   writeFileSync(join(dir, 'key.hex'), key);
-  const engine = workers > 1 ? 'uws' : 'node';
+  const engine = workers > 1 && uwsLoads ? 'uws' : 'node';
   const form = formFor(engine);
   const file = writeConfig(dir, {
     workers,
@@ -63,8 +64,8 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 
 const requests = (route: string, scheme: string, verdict: string) => ({ listener: 'auth', route, scheme, verdict });
 
-// Two workers need the uws engine (the one that shares a port): one worker only where it cannot load.
-describe.each(uwsLoads ? [1, 2] : [1])('metrics with %i worker(s)', (workers) => {
+// Two workers need an engine that shares a port between threads: uws, or node from Node 22.12.
+describe.each(uwsLoads || nodeSharesPorts ? [1, 2] : [1])('metrics with %i worker(s)', (workers) => {
   it('count every decision once by route, scheme and verdict, with latency, cache and info series', async () => {
     const { file, engine, form } = setUp(workers);
     const service = await startService(['serve', '--config', file]);

@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { nodeSharesPorts } from '../src/http/node-engine.js';
 import { uwsLoads } from './helpers/runtime.js';
 import { runCli, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
@@ -44,6 +45,25 @@ describe(`the runtime: Node ${expectedMajor}`, () => {
     const { version, engine } = await nodeVersionOfService(config({}));
     expect(version).toBe(process.version);
     expect(engine).toBe('node'); // the default engine, on every Node
+  });
+
+  it('engine "node" with workers: 2: two threads share the port from Node 22.12 (reusePort); on older Nodes exit 78 saying so', async () => {
+    expect(nodeSharesPorts).toBe(expectedMajor === '24');
+    const file = config({ engine: 'node', workers: 2 });
+    if (!nodeSharesPorts) {
+      const result = await runCli(['serve', '--config', file]);
+      expect(result.code).toBe(78);
+      expect(result.stderr).toContain('needs the node engine to share a port between threads');
+      return;
+    }
+    const service = await startService(['serve', '--config', file]);
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${service.ports.get('admin')}/metrics`)).text();
+      expect(text).toMatch(/^tokengate_workers 2$/m);
+      expect(text).toMatch(/^tokengate_engine_info\{engine="node"\} 1$/m);
+    } finally {
+      await service.stop();
+    }
   });
 
   it('engine "uws": serves where its build loads; elsewhere one fatal line with the fix and exit 69, or the node engine with engineFallback', async () => {

@@ -42,6 +42,7 @@ describe('worker pool supervision', () => {
       files: reader.files,
       listeners: [{ host: '127.0.0.1', port: 0 }],
       count: 2,
+      engine: 'uws',
       logger,
       entry: new URL('./helpers/crashing-auth-worker.mjs', import.meta.url),
     });

@@ -15,6 +15,8 @@ export const defaultConfig = {
     },
   ],
   admin: { host: '127.0.0.1', port: 9090 },
+  // One auth thread per CPU this process may use (on Node 20 the node engine serves one thread, and says so).
+  workers: 'auto',
   // The signing API on the (loopback) admin listener, with an access token made at each start
   // and printed once to the terminal.
   signing: { randomToken: true },

@@ -30,16 +30,17 @@ export function parseConfig(raw: unknown): Config | string[] {
   if (engine !== 'uws' && engine !== 'node') p.add('config.engine', 'must be "uws" or "node"');
   const engineFallback = root.engineFallback === undefined ? 'none' : root.engineFallback;
   if (engineFallback !== 'node' && engineFallback !== 'none') p.add('config.engineFallback', 'must be "node" or "none"');
-  // The node engine serves on one thread: Node 20's node:http cannot share a port between threads.
+  // Omitted: "auto" with uws, one thread with node (the shipped configs set "auto"). Whether the
+  // node engine can run several threads depends on the Node that serves (22.12+/24 can share a
+  // port, 20 cannot): decided at startup (src/service/main-thread.ts), not here.
   const workers =
-    root.workers === undefined || root.workers === 'auto'
-      ? engine === 'node'
-        ? 1
-        : 'auto'
-      : p.integer(root, 'workers', 'config', 1, 1, 64);
-  if (engine === 'node' && workers !== 1) {
-    p.add('config.workers', 'must be 1 or "auto" with engine "node" (node:http cannot share a port between threads)');
-  }
+    root.workers === 'auto'
+      ? 'auto'
+      : root.workers === undefined
+        ? engine === 'node'
+          ? 1
+          : 'auto'
+        : p.integer(root, 'workers', 'config', 1, 1, 64);
   const listeners: AuthListenerConfig[] = [];
   const grpcListeners: GrpcListenerConfig[] = [];
   /** Config path of each listener, in the order of `listeners` then `grpcListeners`. */

@@ -20,11 +20,24 @@ function flatHeaders(cache: WeakMap<Answer, string[]>, answer: Answer): string[]
   return flat;
 }
 
+/**
+ * Whether `node:http` on this Node and platform can share a listening port between threads:
+ * `reusePort` came in Node 22.12 and 23.1, and works on Linux (older Nodes ignore the option).
+ */
+export function reusePortOn(version: string, platform: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return platform === 'linux' && (major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12));
+}
+
+/** True where the node engine can run on worker threads sharing a port (Node 22.12+/24 on Linux). */
+export const nodeSharesPorts = reusePortOn(process.versions.node, process.platform);
+
 function listenAuth(
   listener: AuthListenerConfig,
   state: ServiceState,
   logger: Logger,
   metrics: ListenerMetrics | undefined,
+  reusePort: boolean,
 ): Promise<RunningListener> {
   const edge = listenerEdge(listener, metrics);
   const logDecision = decisionLogger(listener.name, logger);
@@ -50,16 +63,23 @@ function listenAuth(
     logEdgeProblem(result, listener, logger);
     logDecision(result, sources, gate);
   });
-  return listen(server, listener.name, listener.host, listener.port);
+  return listen(server, listener.name, listener.host, listener.port, reusePort);
 }
 
 /**
  * The hardened, portable engine: Node's own llhttp parser (strict: conflicting or malformed
  * framing is refused with 400, an oversized head with 431, a slow head with 408), no native code.
- * It serves on the main thread only: Node 20's `node:http` cannot share a port between threads.
+ * On one thread it listens exclusively. Where the runtime shares a port between threads
+ * (`nodeSharesPorts`), several worker threads serve the same port: `nodeWorkerEngine`.
  */
 export const nodeEngine: HttpEngine = {
   name: 'node',
-  sharesPorts: false,
-  listenAuth,
+  sharesPorts: nodeSharesPorts,
+  listenAuth: (listener, state, logger, metrics) => listenAuth(listener, state, logger, metrics, false),
+};
+
+/** The node engine in an auth worker thread: the same hardened server, joining the claimed port (SO_REUSEPORT). */
+export const nodeWorkerEngine: HttpEngine = {
+  ...nodeEngine,
+  listenAuth: (listener, state, logger, metrics) => listenAuth(listener, state, logger, metrics, true),
 };

@@ -98,13 +98,18 @@ export function hardenedServer(
 
 const netClose = NetServer.prototype.close;
 
-export function listen(server: Server, name: string, host: string, port: number): Promise<RunningListener> {
+/**
+ * Listens on `host:port`. `reusePort` (SO_REUSEPORT, Node 22.12+/23.1+ on Linux): the worker
+ * threads of the pool join the port the main thread claimed with a plain bind first
+ * (src/service/claim-port.ts); one thread listens without it.
+ */
+export function listen(server: Server, name: string, host: string, port: number, reusePort = false): Promise<RunningListener> {
   return new Promise((resolve, reject) => {
     const failed = (error: NodeJS.ErrnoException) => {
       reject(new Error(`${name} listener cannot listen on ${host}:${port} (${error.code ?? error.message})`));
     };
     server.once('error', failed);
-    server.listen({ host, port, exclusive: true }, () => {
+    server.listen({ host, port, exclusive: true, ...(reusePort ? { reusePort } : {}) }, () => {
       server.off('error', failed);
       const address = server.address();
       resolve({

@@ -1,16 +1,20 @@
 /**
- * One auth worker thread: its own config copy, verdict caches and uWS apps, listening on the
- * ports the main thread names (SO_REUSEPORT lets every worker share them). The main thread
+ * One auth worker thread: its own config copy, verdict caches and listeners (uWS apps, or the
+ * node engine's hardened node:http servers), listening on the ports the main thread names
+ * (SO_REUSEPORT lets every worker share them). The main thread
  * supervises: it relays reloads and shutdowns, and replaces a worker that dies. Configs are
  * compiled from the bytes the main thread read (the snapshot), never re-read from disk here,
  * so every worker serves exactly the config the main thread validated.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import type { EngineName } from '../config/config.js';
 import { type ConfigFiles, loadConfig, snapshotReader } from '../config/load-config.js';
 import { ExitCode } from '../exit-codes.js';
+import type { HttpEngine } from '../http/engine.js';
 import { loadNativeUws } from '../http/native-uws.js';
+import { nodeWorkerEngine } from '../http/node-engine.js';
 import { uwsEngine } from '../http/uws-engine.js';
-import { createLogger, logLevelFrom } from '../log.js';
+import { createLogger, type Logger, logLevelFrom } from '../log.js';
 import { emptySnapshot, type MetricsSnapshot } from '../metrics/decision-metrics.js';
 import { Service } from './service.js';
 
@@ -20,6 +24,8 @@ export interface AuthWorkerData {
   readonly ports: readonly number[];
   /** The config and key files as the main thread read them. */
   readonly files: ConfigFiles;
+  /** The engine the main thread chose (after any fallback). */
+  readonly engine: EngineName;
 }
 
 /** What the main thread sends. */
@@ -37,11 +43,20 @@ export type WorkerMessage =
   | { readonly type: 'metrics'; readonly snapshot: MetricsSnapshot }
   | { readonly type: 'reload-failed'; readonly problems: readonly string[] };
 
+/** Every line this thread logs names it (`thread`), so a reader can tell which worker decided. */
+function threadLogger(base: Logger): Logger {
+  const own = (fields?: Record<string, unknown>) => ({ ...fields, thread: threadId });
+  return {
+    log: (level, msg, fields) => base.log(level, msg, own(fields)),
+    limited: (key, level, msg, fields) => base.limited(key, level, msg, own(fields)),
+  };
+}
+
 const port = parentPort;
 if (port !== null) {
-  const { configFile, ports, files } = workerData as AuthWorkerData;
+  const { configFile, ports, files, engine: engineName } = workerData as AuthWorkerData;
   // The main thread has already refused an invalid level.
-  const logger = createLogger(logLevelFrom(process.env) ?? 'info');
+  const logger = threadLogger(createLogger(logLevelFrom(process.env) ?? 'info'));
   const post = (message: WorkerMessage) => port.postMessage(message);
   const load = (snapshot: ConfigFiles) => loadConfig(configFile, process.env, snapshotReader(snapshot));
   let service: Service | undefined;
@@ -60,7 +75,8 @@ if (port !== null) {
     const { gate, config } = load(files);
     service = new Service(gate, config.metrics, true);
     const auth = config.listeners.map((listener, i) => ({ ...listener, port: ports[i] ?? listener.port }));
-    const running = await service.start({ engine: uwsEngine(loadNativeUws()), auth, grpc: [] }, logger);
+    const engine: HttpEngine = engineName === 'node' ? nodeWorkerEngine : uwsEngine(loadNativeUws());
+    const running = await service.start({ engine, auth, grpc: [] }, logger);
     const serving = service;
     port.on('message', (command: WorkerCommand) => {
       switch (command.type) {

@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 
 /**
  * Binds `host:port` for a moment without SO_REUSEPORT and returns the port (port 0: one the
- * kernel picks). The uws engine listens with SO_REUSEPORT (its worker threads share ports), which
+ * kernel picks). Worker threads listen with SO_REUSEPORT (uws, and node from Node 22.12), which
  * would also let it silently join a port that another tokengate (a stale instance, a second
  * deploy) holds; this plain bind fails instead, so the service refuses to start (exit 71).
  */

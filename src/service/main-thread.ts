@@ -145,8 +145,33 @@ function engineFor(loaded: LoadedConfig, logger: Logger): EngineChoice {
   }
 }
 
-/** `workers` as configured, or for "auto" the CPUs this process may use (at most 64), logged with the reason. */
-function workerCount(workers: number | 'auto', logger: Logger): number {
+/**
+ * How many auth threads serve: `workers` as configured, or for "auto" the CPUs this process may
+ * use (at most 64), logged with the reason. An engine that cannot share a port between threads
+ * (the node engine before Node 22.12) serves on one: "auto" says so in one line, a fixed count
+ * above 1 is refused (exit 78) unless the engine is a fallback, which keeps serving.
+ */
+function workerCount(config: LoadedConfig['config'], choice: EngineChoice, logger: Logger): number {
+  const { workers } = config;
+  if (config.listeners.length === 0) return 1;
+  if (!choice.engine.sharesPorts) {
+    if (workers !== 'auto' && workers > 1 && choice.fallbackReason === undefined) {
+      logger.log(
+        'fatal',
+        `config.workers: ${workers} needs the node engine to share a port between threads, which Node ${process.versions.node} cannot: set workers to 1 or "auto", or run Node 22.12+/24`,
+      );
+      process.exit(ExitCode.config);
+    }
+    const wanted = workers === 'auto' ? cpuBudget().cpus : workers;
+    if (wanted > 1) {
+      logger.log(
+        'warn',
+        `node engine on Node ${process.versions.node} cannot share a port between threads: serving on one thread (Node 22.12+/24 shares it)`,
+        { workers: 1, configured: workers },
+      );
+    }
+    return 1;
+  }
   if (workers !== 'auto') return workers;
   const budget = cpuBudget();
   const count = Math.min(budget.cpus, 64);
@@ -161,8 +186,8 @@ export async function runService(configFile: string | undefined, logger: Logger)
   const { config } = loaded;
   const choice = engineFor(loaded, logger);
   const { engine } = choice;
-  // Only an engine that shares ports between threads runs workers; the node engine serves on the main thread.
-  const workers = engine.sharesPorts && config.listeners.length > 0 ? workerCount(config.workers, logger) : 1;
+  // Only an engine that shares ports between threads runs workers (uws; node from Node 22.12).
+  const workers = workerCount(config, choice, logger);
   if (choice.fallbackReason !== undefined) {
     logger.log('warn', 'engine fallback: the native uWS engine cannot load here; serving with the node engine', {
       reason: choice.fallbackReason,
@@ -199,11 +224,19 @@ export async function runService(configFile: string | undefined, logger: Logger)
   try {
     admin = await listenAdmin(config.admin, service.state, metrics, logger, signing?.context);
     if (workers > 1) {
-      pool = await startWorkerPool({ configFile, files, listeners: config.listeners, count: workers, logger });
+      pool = await startWorkerPool({
+        configFile,
+        files,
+        listeners: config.listeners,
+        count: workers,
+        engine: engine.name,
+        logger,
+      });
       service.state.workersReady = pool.ready;
     }
-    // An engine that shares ports (uws: SO_REUSEPORT) would silently join a port another process
-    // holds: claim each one with a plain bind first, as the worker pool does.
+    // An engine that shares ports (SO_REUSEPORT) could silently join a port another process holds:
+    // claim each one with a plain bind first, as the worker pool does. (The node engine listens
+    // exclusively on one thread; the claim changes nothing for it.)
     const auth =
       pool !== undefined
         ? []

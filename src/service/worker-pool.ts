@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { EngineName } from '../config/config.js';
 import type { ConfigFiles } from '../config/load-config.js';
 import type { Logger } from '../log.js';
 import { emptySnapshot, type MetricsSnapshot, retire } from '../metrics/decision-metrics.js';
@@ -32,6 +33,8 @@ export interface WorkerPoolOptions {
   readonly files: ConfigFiles;
   readonly listeners: readonly { readonly host: string; readonly port: number }[];
   readonly count: number;
+  /** The engine every worker serves with: uws, or node where the runtime shares a port between threads. */
+  readonly engine: EngineName;
   readonly logger: Logger;
   /** The worker's module (default: ./auth-worker.js); the fault tests wrap it. */
   readonly entry?: URL;
@@ -114,7 +117,7 @@ class WorkerHandle {
  * compile the config snapshot the others serve.
  */
 export async function startWorkerPool(options: WorkerPoolOptions): Promise<WorkerPool> {
-  const { configFile, listeners, count, logger } = options;
+  const { configFile, listeners, count, engine, logger } = options;
   const entry = options.entry ?? new URL('./auth-worker.js', import.meta.url);
   let stopping = false;
   let files = options.files;
@@ -126,7 +129,7 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
 
   const spawn = (): Promise<readonly number[]> =>
     new Promise((resolve, reject) => {
-      const workerData: AuthWorkerData = { configFile, ports, files };
+      const workerData: AuthWorkerData = { configFile, ports, files, engine };
       const handle = new WorkerHandle(new Worker(entry, { workerData }));
       handles.add(handle);
       handle.worker.on('message', (message: WorkerMessage) => handle.received(message, { resolve, reject }));
@@ -158,12 +161,12 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
     await Promise.race([Promise.all(exits), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
   };
   try {
-    // uSockets sets SO_REUSEPORT only for a named port: resolve port 0 to a free one first,
-    // and make sure no other program holds a named one (SO_REUSEPORT would silently share it).
+    // Workers listen with SO_REUSEPORT, which joins a named port only: resolve port 0 to a free
+    // one first, and make sure no other program holds a named one (SO_REUSEPORT would silently share it).
     ports = await Promise.all(listeners.map(({ host, port }) => claimPort(host, port)));
     await Promise.all(Array.from({ length: count }, spawn));
   } catch (error) {
-    // Workers with open uWS sockets must close them before the process may exit.
+    // Workers with open sockets (uWS ones abort the process otherwise) close them before it exits.
     await shutdown();
     throw error;
   }
