@@ -166,9 +166,9 @@ describe.skipIf(!shares)(
   () => {
     it('replaces a node worker that dies while the other keeps answering; nothing is wrongly answered', async () => {
       const file = config(2);
-      // Workers inherit the environment: the wrapper entry makes the first worker throw after 700 ms.
+      // Workers inherit the environment: the wrapper entry makes the first worker throw once crash.go exists.
       process.env.TEST_CRASH_LOCK = join(file, '..', 'crash.lock');
-      process.env.TEST_CRASH_AFTER_MS = '700';
+      process.env.TEST_CRASH_GO = join(file, '..', 'crash.go');
       const lines: string[] = [];
       const reader = recordingReader();
       loadConfig(file, process.env, reader.read);
@@ -190,7 +190,8 @@ describe.skipIf(!shares)(
         const load = (async () => {
           while (loading) answered.push(await ask());
         })();
-        await expect.poll(() => lines.join(''), { timeout: 5000 }).toMatch(/"msg":"auth worker replaced"/);
+        writeFileSync(join(file, '..', 'crash.go'), '');
+        await expect.poll(() => lines.join(''), { timeout: 10_000 }).toMatch(/"msg":"auth worker replaced"/);
         loading = false;
         await load;
         expect(pool.restarts()).toBe(1);
@@ -202,7 +203,7 @@ describe.skipIf(!shares)(
         expect(afterwards).toEqual(afterwards.map(() => 200));
       } finally {
         delete process.env.TEST_CRASH_LOCK;
-        delete process.env.TEST_CRASH_AFTER_MS;
+        delete process.env.TEST_CRASH_GO;
         await pool.shutdown();
       }
     });

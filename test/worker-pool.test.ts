@@ -30,9 +30,9 @@ describe('worker pool supervision', () => {
       admin: { port: 0 },
       routes: [{ name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'key.hex' }] }],
     });
-    // Workers inherit the environment: the wrapper entry makes the first worker throw after 700 ms.
+    // Workers inherit the environment: the wrapper entry makes the first worker throw once crash.go exists.
     process.env.TEST_CRASH_LOCK = join(dir, 'crash.lock');
-    process.env.TEST_CRASH_AFTER_MS = '700';
+    process.env.TEST_CRASH_GO = join(dir, 'crash.go');
     const lines: string[] = [];
     const logger = createLogger('info', (line) => lines.push(line));
     const reader = recordingReader();
@@ -59,8 +59,9 @@ describe('worker pool supervision', () => {
       })();
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(pool.ready()).toBe(true);
+      writeFileSync(join(dir, 'crash.go'), '');
       // Not ready (/readyz 503) while a worker is missing, ready again once replaced.
-      // Bounds generous for a busy machine: the crash comes 700 ms after the worker started, the replacement takes a thread start.
+      // Bounds generous for a busy machine: the crash comes within 20 ms of crash.go, the replacement takes a thread start.
       await expect.poll(() => pool.ready(), { timeout: 8000, interval: 5 }).toBe(false);
       await expect.poll(() => lines.join(''), { timeout: 10_000 }).toMatch(/"msg":"auth worker replaced"/);
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -84,7 +85,7 @@ describe('worker pool supervision', () => {
       expect(afterwards).toEqual(afterwards.map(() => 200));
     } finally {
       delete process.env.TEST_CRASH_LOCK;
-      delete process.env.TEST_CRASH_AFTER_MS;
+      delete process.env.TEST_CRASH_GO;
       await pool.shutdown();
     }
   });
