@@ -10,6 +10,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
+import { freePort } from './helpers/nginx.js';
 import {
   authStatus,
   formFor,
@@ -234,8 +235,10 @@ describe('reload and start refusals', () => {
   });
 
   it('logs JSON lines with the effective config at start, and nothing below the configured level', async () => {
-    const { file } = setUp(1, ['k1']);
-    // With "warn" not even the "listening" lines are written: start, wait, stop, look.
+    const adminPort = await freePort();
+    const { file } = setUp(1, ['k1'], { admin: { port: adminPort } });
+    // With "warn" not even the "listening" lines are written: start, wait until /readyz answers 200 (set once the signal handlers are)
+    // (bounded: a busy machine starts slowly, and a SIGTERM before the handlers would kill it), stop, look.
     const quiet = spawn(process.execPath, [cliPath, 'serve', '--config', file], {
       env: { ...process.env, TOKENGATE_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -244,7 +247,13 @@ describe('reload and start refusals', () => {
     quiet.stderr!.on('data', (chunk: Buffer) => {
       quietLog += chunk.toString();
     });
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    const healthy = () =>
+      fetch(`http://127.0.0.1:${adminPort}/readyz`).then(
+        (response) => response.ok,
+        () => false,
+      );
+    const deadline = Date.now() + 15_000;
+    while (!(await healthy()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     quiet.kill('SIGTERM');
     expect(await new Promise((resolve) => quiet.once('exit', resolve))).toBe(0);
     expect(quietLog).toBe('');
