@@ -12,6 +12,7 @@ import { noHeaders } from '../src/core/token-headers.js';
 import { Verdict } from '../src/core/verdict.js';
 import { schemes } from '../src/schemes/registry.js';
 import { gateFor } from './helpers/gates.js';
+import { seeded } from './helpers/oracle-generator.js';
 import { signedUrl } from './helpers/signed-url.js';
 
 // 32-byte keys written in hex: text for the legacy schemes, decoded bytes for hmac.
@@ -21,18 +22,6 @@ const ip = '198.51.100.7';
 const now = 1_800_000_000;
 const skew = 30;
 const mutationChars = [...'AQgwz09af-_.~%&=?/#+ ', '\u00e9', '\u0000'];
-
-/** Small deterministic PRNG so failures reproduce. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * What a format needs besides keys: Cloud CDN signs the host (baseUrl) and takes 16-byte
@@ -239,7 +228,7 @@ for (const scheme of schemes) {
         `/c/%?${query}`,
         `/c/%zz?${query}`,
       ];
-      const random = prng(0x7e57);
+      const random = seeded(0x7e57);
       const alphabet = [...'ace019AQgw-_.~%&=?/#+:;@ \u00ff\u0000\r\n', ...params.map((p) => `${p}=`)];
       const randomInputs = Array.from({ length: 3000 }, () => {
         let text = random() < 0.5 ? `${path}?` : '/c/';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { noToken, tokenParamReader } from '../src/core/token-params.js';
+import { forEachQueryPair, maxQueryPairs, noToken, tokenParamReader } from '../src/core/token-params.js';
 import { formatUnixTime, timeFieldParser } from '../src/core/unix-time.js';
 import { isRejection } from '../src/core/verdict.js';
 import { scannedBy } from './helpers/scanned.js';
@@ -73,5 +73,22 @@ describe('query parsing is linear in the query (issue: "?" + 8,180 "&" cost ≈0
       const scanned = scannedBy(() => read(query));
       expect(scanned).toBeLessThanOrEqual(3 * query.length);
     }
+  });
+});
+
+describe('query pairs are capped (issue 26: an unsigned 8 KiB query of "&" cost every reader a visit per pair)', () => {
+  it(`every reader stops after ${maxQueryPairs} pairs, refusing the query as malformed`, () => {
+    const visits = (query: string) => {
+      let count = 0;
+      const refused = forEachQueryPair(query, () => {
+        count++;
+        return undefined;
+      });
+      return [count, refused?.verdict];
+    };
+    expect(visits('&'.repeat(maxQueryPairs - 1))).toEqual([maxQueryPairs, undefined]);
+    expect(visits('&'.repeat(8180))).toEqual([maxQueryPairs, 'malformed']);
+    expect(visits(`${'a=1&'.repeat(maxQueryPairs)}tg=x`)).toEqual([maxQueryPairs, 'malformed']);
+    expect(tokenParamReader(['tg'])(`${'&'.repeat(maxQueryPairs)}tg=x`)).toMatchObject({ verdict: 'malformed' });
   });
 });
