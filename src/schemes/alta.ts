@@ -11,7 +11,8 @@
 
 import { hash, randomBytes } from 'node:crypto';
 import { canonicalIp } from '../core/client-ip.js';
-import { digestEquals } from '../core/digest-equals.js';
+import { bytesEqualText } from '../core/digest-equals.js';
+import { sha1Utf8 } from '../core/js-hash.js';
 import { type SignOption, SignRequestError } from '../core/sign-request.js';
 import { checkSignRequest } from '../core/signable-path.js';
 import { tokenParamReader } from '../core/token-params.js';
@@ -63,13 +64,13 @@ function create(keys: readonly RouteKey[]): TokenScheme<AltaToken> {
     },
     verify(token) {
       for (const secret of secrets) {
-        if (digestEquals(hash('sha1', token.signedPrefix + secret + token.signedSalt, 'binary'), token.hex, 'hex')) return true;
+        if (bytesEqualText(sha1Utf8(token.signedPrefix + secret + token.signedSalt), token.hex, 'hex')) return true;
       }
       return false;
     },
     identify(token) {
       const i = secrets.findIndex((secret) =>
-        digestEquals(hash('sha1', token.signedPrefix + secret + token.signedSalt, 'binary'), token.hex, 'hex'),
+        bytesEqualText(sha1Utf8(token.signedPrefix + secret + token.signedSalt), token.hex, 'hex'),
       );
       return { keyId: keys[i]?.id, signature: token.hex };
     },
