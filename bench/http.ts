@@ -19,10 +19,11 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect as connectHttp2 } from 'node:http2';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
-import { encodeCheckRequest, envoyClient } from '../test/helpers/envoy-wire.js';
+import { checkHeaders, encodeCheckRequest, envoyClient, grpcMessage } from '../test/helpers/envoy-wire.js';
 import { nginxBinary, renderExampleConfig, withTestPaths } from '../test/helpers/nginx.js';
 import { benchArgs } from './args.js';
 import { type Group, type Row, renderMarkdown, renderSvg } from './report.js';
@@ -33,6 +34,8 @@ import {
   formatLists,
   formatSchemes,
   formOf,
+  productionConfig,
+  productionLists,
   type SourceForm,
   schemes,
   secrets,
@@ -42,7 +45,18 @@ import {
   waitForPort,
 } from './scenarios.js';
 
-const groups = ['one-core', 'metrics', 'engines', 'runtimes', 'doors', 'workers', 'nginx', 'formats', 'cloudfront'] as const;
+const groups = [
+  'production',
+  'one-core',
+  'metrics',
+  'engines',
+  'runtimes',
+  'doors',
+  'workers',
+  'nginx',
+  'formats',
+  'cloudfront',
+] as const;
 const args = benchArgs('npm run bench --', 'HTTP benchmark; writes bench/results/latest.{json,md,svg}.', {
   quick: { type: 'boolean', help: 'one run of 3 s per row instead of three of 6 s' },
   only: {
@@ -65,6 +79,11 @@ const runs = quick ? 1 : 3;
 const connections = 50;
 /** Loads of `durationSec` each group runs (rows × runs, or rows × rounds where alternated), and the short probes. */
 const plan: Record<(typeof groups)[number], { loads: number; probeSec: number; what: string }> = {
+  production: {
+    loads: 4 * (quick ? 1 : 3) + 2 * runs + 3 * runs + 2 * runs,
+    probeSec: 0,
+    what: 'the shipped runtime and default config against node:http and uWS hello-world, 1 and 2 workers, nginx, gRPC',
+  },
   'one-core': { loads: 43 * runs, probeSec: quick ? 0 : 56, what: 'every scheme and the baselines on one core, then half load' },
   metrics: { loads: 12 * (quick ? 1 : 5), probeSec: 0, what: 'metrics on and off, alternated' },
   engines: { loads: 18 * (quick ? 1 : 5), probeSec: 0, what: 'uws and node engines, alternated' },
@@ -201,6 +220,8 @@ interface WrkOptions {
   readonly cpus?: string;
   /** A server behind `server` (tokengate behind nginx): its CPU counts in the total and on its own. */
   readonly backend?: Server;
+  /** Send X-Original-Method (the embedded default config's listener reads it). */
+  readonly methodHeader?: boolean;
 }
 
 const unitMs: Record<string, number> = { us: 0.001, ms: 1, s: 1000 };
@@ -218,6 +239,7 @@ async function wrk(server: Server, urisFile: string, options: WrkOptions): Promi
     `CLIENT_IP=${clientIp}`,
     `MODE=${options.mode ?? modeOf(server)}`,
     `PREFIX=${targetPrefix}`,
+    ...(options.methodHeader === true ? ['METHOD_HEADER=1'] : []),
     'wrk',
     '-t1',
     `-c${options.connections ?? connections}`,
@@ -278,8 +300,10 @@ async function status(server: Server, uri: string): Promise<number> {
   const base = `http://127.0.0.1:${server.port}`;
   const response =
     mode === 'auth'
-      ? await fetch(`${base}/auth`, { headers: { 'X-Original-URI': uri, 'X-Real-IP': clientIp } })
-      : await fetch(mode === 'target' ? `${base}${targetPrefix}/${clientIp}${uri}` : `${base}${uri}`);
+      ? await fetch(`${base}/auth`, { headers: { 'X-Original-URI': uri, 'X-Real-IP': clientIp, 'X-Original-Method': 'GET' } })
+      : await fetch(mode === 'target' ? `${base}${targetPrefix}/${clientIp}${uri}` : `${base}${uri}`, {
+          headers: mode === 'target' ? { 'X-Original-Method': 'GET' } : {},
+        });
   await response.arrayBuffer();
   return response.status;
 }
@@ -526,6 +550,269 @@ async function runtimes(lists: Record<string, string[]>): Promise<void> {
   }
 }
 
+/** Waits (at most 30 s) until the admin listener's /readyz answers 200: every worker serves. */
+async function waitForReady(adminPort: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ready = await fetch(`http://127.0.0.1:${adminPort}/readyz`)
+      .then((response) => response.status === 200)
+      .catch(() => false);
+    if (ready) return;
+    if (Date.now() > deadline) throw new Error(`tokengate on admin port ${adminPort} was not ready within 30 s`);
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+}
+
+/** h2load against a gRPC port: `body` (one gRPC message) POSTed to Authorization/Check on every stream. */
+async function h2load(server: Server, port: number, bodyFile: string, clients: number, streams: number): Promise<Load> {
+  const pids = await server.pids();
+  const cpuBefore = cpuSeconds(pids);
+  const out = await sh('taskset', [
+    '-c',
+    '1',
+    'h2load',
+    `-c${clients}`,
+    `-m${streams}`,
+    '-t1',
+    `-D${durationSec}`,
+    '-d',
+    bodyFile,
+    '-H',
+    'content-type: application/grpc',
+    '-H',
+    'te: trailers',
+    `http://127.0.0.1:${port}/envoy.service.auth.v3.Authorization/Check`,
+  ]);
+  const cpu = cpuSeconds(pids) - cpuBefore;
+  const rps = Number(/finished in [\d.]+s, ([\d.]+) req\/s/.exec(out)?.[1]);
+  const done = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
+  const succeeded = Number(done?.[3]);
+  if (done === null || succeeded === 0 || Number(done[4]) + Number(done[5]) > 0) throw new Error(`h2load: calls failed:\n${out}`);
+  const statuses = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
+  // With -D, answers to calls still in flight at the end are counted in the status codes, not in "succeeded".
+  if (statuses === null || Number(statuses[1]) < succeeded || Number(statuses[3]) + Number(statuses[4]) > 0) {
+    throw new Error(`h2load: answers other than 200:\n${out}`);
+  }
+  const none = Number.NaN;
+  return { rps, p50Ms: none, p99Ms: none, cpuUs: (cpu * 1e6) / succeeded, backendCpuUs: none };
+}
+
+/** One unary call over a raw HTTP/2 client: the response body (a gRPC message) and grpc-status. */
+function grpcExchange(port: number, body: Buffer): Promise<{ body: Buffer; status: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const session = connectHttp2(`http://127.0.0.1:${port}`);
+    session.on('error', reject);
+    const stream = session.request({ ...checkHeaders });
+    const chunks: Buffer[] = [];
+    let status: string | undefined;
+    stream.on('trailers', (trailers) => {
+      status = String(trailers['grpc-status']);
+    });
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => {
+      session.close();
+      resolve({ body: Buffer.concat(chunks), status });
+    });
+    stream.on('error', reject);
+    stream.end(body);
+  });
+}
+
+/**
+ * What ships, against the floors of its engines (issue 27): Node 24 and the embedded default
+ * config (demo routes, X-Original-Method, the header form), with node:http hello-world on the same
+ * runtime and uWS hello-world (Node 20) for the uws engine's target form, every baseline sent the
+ * same bytes as the service it is compared with; the four alternated round by round. Then 1 and
+ * 2 workers (server and wrk on both cores), nginx.example.conf in front on both engines against
+ * nginx's own secure_link, and the gRPC door against a bare node:http2 server answering the same
+ * bytes (h2load, 4 connections × 16 streams, one body: the default config's verdict cache hits).
+ */
+async function production(): Promise<void> {
+  const version = await sh(node24, ['--version']).catch(() => '');
+  if (!version.startsWith('v24.')) {
+    throw new Error(`production: no Node 24 at ${node24}: run "sh test/install-node24.sh" (or set TOKENGATE_NODE24)`);
+  }
+  const v24 = version.trim();
+  const lists = productionLists();
+  const startProduction = async (
+    options: { workers: number; engine: 'node' | 'uws'; grpcPort?: number },
+    cpus: string,
+    node: string,
+  ): Promise<Server> => {
+    const port = nextPort++;
+    const adminPort = nextPort++;
+    const file = productionConfig(work, port, adminPort, options);
+    const server = await startNode([join(root, 'dist/cli/main.js'), 'serve', '--config', file], port, cpus, node);
+    // The port answers once claimed; the workers serve once /readyz says so.
+    await waitForReady(adminPort);
+    return { ...server, form: options.engine === 'uws' ? 'target' : 'headers' };
+  };
+  const headers = { methodHeader: true, expected: 200 } as const;
+
+  // One core, alternated: each row against its engine's hello-world, sent the same bytes.
+  {
+    const uwsHello = { ...(await startNode([join(root, 'bench/servers/uws-hello.mjs'), '{port}'])), form: 'target' as const };
+    const nodeHello = {
+      ...(await startNode([join(root, 'bench/servers/node-hello.mjs'), '{port}'], nextPort++, '0', node24)),
+      form: 'headers' as const,
+    };
+    const shipped = await startProduction({ workers: 1, engine: 'node' }, '0', node24);
+    const uws = await startProduction({ workers: 1, engine: 'uws' }, '0', process.execPath);
+    const services = [
+      [`node:http hello-world, ${v24}`, nodeHello, undefined],
+      [`tokengate as shipped (node engine, header form, default config), ${v24}`, shipped, `node:http hello-world, ${v24}`],
+      [`uWS hello-world, ${process.version}`, uwsHello, undefined],
+      [`tokengate uws engine, target form, default config, ${process.version}`, uws, `uWS hello-world, ${process.version}`],
+    ] as const;
+    try {
+      for (const [label, server] of services) await expectStatus(server, lists.distinct[0]!, 200, label);
+      const rounds = quick ? 1 : 3;
+      process.stdout.write(
+        `\nwrk, production: one server core, ${connections} connections, pipelining 1, the four alternated, ${rounds} round(s) of ${durationSec} s\n`,
+      );
+      const samples: Load[][] = services.map(() => []);
+      for (let r = 0; r < rounds; r++) {
+        for (const [i, [, server]] of services.entries())
+          samples[i]!.push(await wrk(server, fileFor(lists.distinct), { depth: 1, ...headers }));
+      }
+      for (const [i, [label, , baseline]] of services.entries()) {
+        addRow(
+          { group: 'production', tool: 'wrk', depth: 1, connections, label, ...(baseline === undefined ? {} : { baseline }) },
+          samples[i]!,
+        );
+      }
+    } finally {
+      await Promise.all([uwsHello.stop(), nodeHello.stop(), shipped.stop(), uws.stop()]);
+    }
+  }
+
+  // 1 and 2 workers on the shipped runtime: server and wrk share both cores.
+  {
+    const all = `0-${cores - 1}`;
+    process.stdout.write(`\nwrk, production: 1 vs ${workerCount} workers (${v24}), server and wrk on all cores, pipelining 1\n`);
+    for (const count of [1, workerCount]) {
+      const server = await startProduction({ workers: count, engine: 'node' }, all, node24);
+      try {
+        await expectStatus(server, lists.distinct[0]!, 200, `${count} workers`);
+        const label = `tokengate as shipped, ${count} worker${count > 1 ? 's' : ''}, both cores, ${v24}`;
+        await measure('production', label, server, lists.distinct, 'wrk', { depth: 1, cpus: all, ...headers });
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+
+  // Through nginx.example.conf, both engines, against nginx's own secure_link for the same file.
+  {
+    const www = join(work, 'www-production');
+    mkdirSync(join(www, 'my'), { recursive: true });
+    writeFileSync(join(www, 'my', 'video.ts'), Buffer.alloc(4096, 0x47));
+    const servers: Server[] = [];
+    try {
+      const secureLinkPort = nextPort++;
+      const secureLink = await startNginx(
+        secureLinkConfig(secureLinkPort, www, lists.secret, join(work, `nginx-${secureLinkPort}`)),
+        secureLinkPort,
+      );
+      servers.push(secureLink);
+      const setups: { label: string; server: Server; tokengate?: Server }[] = [
+        { label: 'nginx secure_link (in-process check), production', server: secureLink },
+      ];
+      for (const [engine, node, runtime] of [
+        ['node', node24, v24],
+        ['uws', process.execPath, process.version],
+      ] as const) {
+        const tokengate = await startProduction({ workers: 1, engine }, '1', node);
+        const port = nextPort++;
+        const prefix = join(work, `nginx-${port}`);
+        const config = renderExampleConfig(
+          { listenPort: port, tokengatePort: tokengate.port, prefix, root: www },
+          [],
+          join(root, 'nginx.example.conf'),
+        );
+        const proxy = await startNginx(oneNginxWorker(config), port);
+        servers.push(tokengate, proxy);
+        setups.push({
+          label: `nginx auth_request + tokengate (${engine} engine, ${runtime}), production`,
+          server: proxy,
+          tokengate,
+        });
+      }
+      process.stdout.write(
+        '\nwrk, production: nginx with one worker on CPU 0, tokengate and wrk on CPU 1, pipelining 1, 4 KiB file\n',
+      );
+      for (const setup of setups) {
+        await expectStatus(setup.server, lists.oneFile[0]!, 200, setup.label);
+        await measure(
+          'production',
+          setup.label,
+          setup.server,
+          lists.oneFile,
+          'wrk',
+          {
+            depth: 1,
+            mode: 'direct',
+            expected: 200,
+            ...(setup.tokengate === undefined ? {} : { backend: setup.tokengate }),
+          },
+          setup.tokengate === undefined ? undefined : setups[0]!.label,
+        );
+      }
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()));
+    }
+  }
+
+  // The gRPC door against a bare node:http2 server answering the same bytes, both on Node 24.
+  {
+    const grpcPort = nextPort++;
+    const tokengate = await startProduction({ workers: 1, engine: 'node', grpcPort }, '0', node24);
+    const servers: Server[] = [tokengate];
+    try {
+      await waitForPort(grpcPort);
+      const request = grpcMessage(
+        encodeCheckRequest({ method: 'GET', path: lists.distinct[0]!, headers: { 'x-envoy-external-address': clientIp } }),
+      );
+      const answered = await grpcExchange(grpcPort, request);
+      if (answered.status !== '0') throw new Error(`production gRPC: Check answered grpc-status ${answered.status}, expected 0`);
+      const bodyFile = join(work, 'check-request.bin');
+      writeFileSync(bodyFile, request);
+      const floorPort = nextPort++;
+      const floor = await startProcess(
+        [node24, join(root, 'bench/servers/http2-floor.mjs'), String(floorPort), answered.body.toString('hex')],
+        floorPort,
+      );
+      servers.push(floor);
+      const floorAnswer = await grpcExchange(floorPort, request);
+      if (!floorAnswer.body.equals(answered.body) || floorAnswer.status !== '0') {
+        throw new Error('production gRPC: the http2 floor does not answer the bytes tokengate answers');
+      }
+      process.stdout.write(`\nh2load, production: gRPC Check, one server core (${v24}), 4 connections × 16 streams\n`);
+      const floorLabel = `bare node:http2 answering the same bytes, ${v24}`;
+      for (const [label, server, port] of [
+        [floorLabel, floor, floorPort],
+        [`tokengate Envoy gRPC door (grpc-js), default config, ${v24}`, tokengate, grpcPort],
+      ] as const) {
+        const samples: Load[] = [];
+        for (let r = 0; r < runs; r++) samples.push(await h2load(server, port, bodyFile, 4, 16));
+        addRow(
+          {
+            group: 'production',
+            tool: 'h2load',
+            depth: 16,
+            connections: 4,
+            label,
+            ...(server === tokengate ? { baseline: floorLabel } : {}),
+          },
+          samples,
+        );
+      }
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()));
+    }
+  }
+}
+
 /** Keeps `inFlight` Check calls outstanding for the run; every answer must be an allow. */
 async function grpcLoad(server: Server, port: number, uris: string[], inFlight: number): Promise<Load> {
   const client = envoyClient(port);
@@ -624,51 +911,58 @@ async function workers(lists: Record<string, string[]>): Promise<void> {
   }
 }
 
+/** nginx with one worker and no access log (the test paths' log would cost every setup alike). */
+function oneNginxWorker(text: string): string {
+  const quiet = text.replace(/access_log [^;]+;/, 'access_log off;');
+  if (!quiet.includes('worker_processes auto;')) throw new Error('nginx config: no "worker_processes auto;"');
+  return quiet.replace('worker_processes auto;', 'worker_processes 1;');
+}
+
+/** Starts nginx with `config` (checked with -t first) under its own prefix, pinned to CPU 0. */
+async function startNginx(config: string, port: number): Promise<Server> {
+  const prefix = join(work, `nginx-${port}`);
+  mkdirSync(join(prefix, 'tmp'), { recursive: true });
+  const file = join(prefix, 'nginx.conf');
+  writeFileSync(file, config);
+  await sh(nginxBinary(), ['-t', '-q', '-p', prefix, '-c', file]);
+  return startProcess([nginxBinary(), '-p', prefix, '-c', file, '-g', 'daemon off;'], port);
+}
+
+/** nginx's own check of the Azion construction (secure_link_md5 "secret$uri$secure_link_expires") for /my/. */
+function secureLinkConfig(port: number, www: string, secret: string, prefix: string): string {
+  return oneNginxWorker(
+    withTestPaths(
+      [
+        'worker_processes auto;',
+        'events { worker_connections 1024; }',
+        'http {',
+        '    include /etc/nginx/mime.types;',
+        '    sendfile on;',
+        `    server { listen 127.0.0.1:${port}; root ${www};`,
+        '        location /my/ {',
+        '            secure_link $arg_st,$arg_e;',
+        `            secure_link_md5 "${secret}$uri$secure_link_expires";`,
+        '            if ($secure_link = "") { return 403; }',
+        '            if ($secure_link = "0") { return 410; }',
+        '        }',
+        '    }',
+        '}',
+        '',
+      ].join('\n'),
+      prefix,
+    ),
+  );
+}
+
 /** The same file behind nginx (one worker): nginx's own secure_link vs auth_request + tokengate. */
 async function nginx(lists: Record<string, string[]>): Promise<void> {
   const www = join(work, 'www');
   mkdirSync(join(www, 'my'), { recursive: true });
   writeFileSync(join(www, 'my', 'video.ts'), Buffer.alloc(4096, 0x47));
   const uris = lists['nginx file']!;
-  // Both setups: one nginx worker, no access log (the test paths' log would cost both alike).
-  const oneWorker = (text: string) => {
-    const quiet = text.replace(/access_log [^;]+;/, 'access_log off;');
-    if (!quiet.includes('worker_processes auto;')) throw new Error('nginx config: no "worker_processes auto;"');
-    return quiet.replace('worker_processes auto;', 'worker_processes 1;');
-  };
-  const startNginxOn = async (config: string, port: number): Promise<Server> => {
-    const prefix = join(work, `nginx-${port}`);
-    mkdirSync(join(prefix, 'tmp'), { recursive: true });
-    const file = join(prefix, 'nginx.conf');
-    writeFileSync(file, config);
-    await sh(nginxBinary(), ['-t', '-q', '-p', prefix, '-c', file]);
-    return startProcess([nginxBinary(), '-p', prefix, '-c', file, '-g', 'daemon off;'], port);
-  };
   const secureLinkPort = nextPort++;
-  const secureLinkPrefix = join(work, `nginx-${secureLinkPort}`);
-  const secureLink = await startNginxOn(
-    oneWorker(
-      withTestPaths(
-        [
-          'worker_processes auto;',
-          'events { worker_connections 1024; }',
-          'http {',
-          '    include /etc/nginx/mime.types;',
-          '    sendfile on;',
-          `    server { listen 127.0.0.1:${secureLinkPort}; root ${www};`,
-          '        location /my/ {',
-          '            secure_link $arg_st,$arg_e;',
-          `            secure_link_md5 "${secrets.azion}$uri$secure_link_expires";`,
-          '            if ($secure_link = "") { return 403; }',
-          '            if ($secure_link = "0") { return 410; }',
-          '        }',
-          '    }',
-          '}',
-          '',
-        ].join('\n'),
-        secureLinkPrefix,
-      ),
-    ),
+  const secureLink = await startNginx(
+    secureLinkConfig(secureLinkPort, www, secrets.azion, join(work, `nginx-${secureLinkPort}`)),
     secureLinkPort,
   );
   const servers: Server[] = [secureLink];
@@ -690,7 +984,7 @@ async function nginx(lists: Record<string, string[]>): Promise<void> {
         options,
         join(root, 'nginx.example.conf'),
       );
-      const proxy = await startNginxOn(oneWorker(config), port);
+      const proxy = await startNginx(oneNginxWorker(config), port);
       servers.push(tokengate, proxy);
       setups.push({
         label: `nginx auth_request + tokengate (nginx.example.conf), ${where}`,
@@ -783,6 +1077,7 @@ async function cloudfront(): Promise<void> {
 async function main(): Promise<void> {
   await sh('npm', ['run', '-s', 'build']);
   const lists = tokenLists();
+  if (runGroup('production')) await production();
   if (runGroup('one-core')) await oneCore(lists);
   if (runGroup('metrics')) await metricsCost(lists);
   if (runGroup('engines')) await engines(lists);

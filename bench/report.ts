@@ -1,5 +1,6 @@
 /** Renders benchmark rows as Markdown tables and an SVG bar chart (no dependencies). */
 export type Group =
+  | 'production'
   | 'one core'
   | 'half load'
   | 'metrics'
@@ -13,7 +14,7 @@ export type Group =
 
 export interface Row {
   readonly group: Group;
-  readonly tool: 'wrk' | 'autocannon' | 'grpc-js';
+  readonly tool: 'wrk' | 'autocannon' | 'grpc-js' | 'h2load';
   readonly depth: number;
   readonly connections: number;
   readonly label: string;
@@ -29,6 +30,12 @@ export interface Row {
 }
 
 const groups: Record<Group, { title: string; baselines: readonly [string, string][]; backend?: boolean }> = {
+  production: {
+    title:
+      'As shipped (Node 24, the embedded default config) against the floors of its engines: node:http and uWS hello-world sent the same bytes (one server core, the four alternated), 1 and 2 workers, through nginx.example.conf against nginx secure_link, the gRPC door against a bare node:http2 server answering the same bytes (h2load: pipelining = streams per connection)',
+    baselines: [['vs its baseline', '=baseline']],
+    backend: true,
+  },
   'one core': {
     title: 'One server core (CPU 0), load generator on CPU 1',
     baselines: [

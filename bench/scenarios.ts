@@ -3,6 +3,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { defaultConfig } from '../src/config/default-config.js';
 import { hmacSigner } from '../src/hmac-signer.js';
 import { gateFor } from '../test/helpers/gates.js';
 import { signedUrl } from '../test/helpers/signed-url.js';
@@ -292,4 +293,59 @@ export function waitForPort(port: number): Promise<void> {
     };
     attempt();
   });
+}
+
+/**
+ * The production group (issue 27): the embedded default config as shipped (its demo routes, their
+ * published secrets, `workers`, X-Original-Method), with only the ports, the thread count and,
+ * for the uws rows, the engine and its target form changed.
+ */
+export function productionConfig(
+  work: string,
+  port: number,
+  adminPort: number,
+  options: { workers: number; engine: 'node' | 'uws'; grpcPort?: number },
+): string {
+  const shipped = JSON.parse(JSON.stringify(defaultConfig)) as {
+    listeners: Record<string, unknown>[];
+    admin: Record<string, unknown>;
+    [key: string]: unknown;
+  };
+  const [listener] = shipped.listeners;
+  if (listener === undefined) throw new Error('the embedded default config has no listener');
+  listener.port = port;
+  if (options.engine === 'uws') {
+    delete listener.uriHeader;
+    delete listener.clientIpHeader;
+    Object.assign(listener, { pathPrefix: targetPrefix, clientIpInPath: true });
+  }
+  if (options.grpcPort !== undefined) {
+    shipped.listeners.push({
+      name: 'envoy-grpc',
+      protocol: 'envoy-grpc',
+      port: options.grpcPort,
+      clientIpHeader: 'x-envoy-external-address',
+    });
+  }
+  shipped.admin.port = adminPort;
+  const file = join(work, `production-${port}.json`);
+  writeFileSync(file, JSON.stringify({ ...shipped, workers: options.workers, engine: options.engine }));
+  return file;
+}
+
+/** 10,000 distinct valid tokens for the default config's Azion demo route (its published secret), and the same for one file (nginx). */
+export function productionLists(): { distinct: string[]; oneFile: string[]; secret: string } {
+  const route = defaultConfig.routes.find((r) => r.scheme === 'azion');
+  if (route === undefined) throw new Error('the embedded default config has no azion route');
+  const secret = route.keys[0].publicDemoSecret;
+  const gate = gateFor([{ prefix: route.prefix, scheme: 'azion', keys: [{ id: 'k', env: 'A' }] }], { A: secret });
+  return {
+    distinct: Array.from({ length: 10_000 }, (_, i) =>
+      signedUrl(gate, { path: `${route.prefix}title-${i}/seg-${i % 7}.ts`, expiresSec: now + 3600 }),
+    ),
+    oneFile: Array.from({ length: 10_000 }, (_, i) =>
+      signedUrl(gate, { path: `${route.prefix}video.ts`, expiresSec: now + 3600 + i }),
+    ),
+    secret,
+  };
 }
