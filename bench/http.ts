@@ -134,6 +134,8 @@ interface Server {
   readonly form?: SourceForm;
   /** Processes whose CPU time is the server's (nginx: master and workers). */
   pids(): Promise<number[]>;
+  /** tokengate: its admin port, where wrk rows read the decision-duration histogram before and after. */
+  readonly adminPort?: number;
   stop(): Promise<void>;
 }
 
@@ -201,6 +203,8 @@ interface Load {
   readonly cpuUs: number;
   /** The part of cpuUs spent by the backend (tokengate behind nginx). */
   readonly backendCpuUs: number;
+  /** tokengate's own mean decision time during the load (its histogram), µs; NaN where not read. */
+  readonly decisionUs?: number;
 }
 
 interface WrkOptions {
@@ -224,12 +228,30 @@ interface WrkOptions {
   readonly methodHeader?: boolean;
 }
 
+/**
+ * The sum and count of tokengate_decision_duration_seconds over every listener: the time spent
+ * deciding, measured inside the serving process (caches as cold as real traffic leaves them).
+ */
+async function decisionTotals(adminPort: number | undefined): Promise<[number, number]> {
+  if (adminPort === undefined) return [Number.NaN, Number.NaN];
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  let sum = 0;
+  let count = 0;
+  for (const match of text.matchAll(/^tokengate_decision_duration_seconds_(sum|count)\{[^}]*\} (\S+)$/gm)) {
+    if (match[1] === 'sum') sum += Number(match[2]);
+    else count += Number(match[2]);
+  }
+  return [sum, count];
+}
+
 const unitMs: Record<string, number> = { us: 0.001, ms: 1, s: 1000 };
 async function wrk(server: Server, urisFile: string, options: WrkOptions): Promise<Load> {
   const pids = await server.pids();
   const backendPids = (await options.backend?.pids()) ?? [];
   const cpuBefore = cpuSeconds(pids);
   const backendBefore = cpuSeconds(backendPids);
+  const decider = options.backend?.adminPort ?? server.adminPort;
+  const [decidedBefore, decisionsBefore] = await decisionTotals(decider);
   const out = await sh('taskset', [
     '-c',
     options.cpus ?? '1',
@@ -251,6 +273,7 @@ async function wrk(server: Server, urisFile: string, options: WrkOptions): Promi
   ]);
   const backendCpu = cpuSeconds(backendPids) - backendBefore;
   const cpu = cpuSeconds(pids) - cpuBefore + backendCpu;
+  const [decidedAfter, decisionsAfter] = await decisionTotals(decider);
   const latency = (pct: string) => {
     const match = new RegExp(`^\\s+${pct}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(out);
     return match ? Number(match[1]) * unitMs[match[2]!]! : Number.NaN;
@@ -273,6 +296,7 @@ async function wrk(server: Server, urisFile: string, options: WrkOptions): Promi
     p99Ms: pipelined ? Number.NaN : latency('99'),
     cpuUs: (cpu * 1e6) / total,
     backendCpuUs: backendPids.length === 0 ? Number.NaN : (backendCpu * 1e6) / total,
+    decisionUs: ((decidedAfter - decidedBefore) * 1e6) / (decisionsAfter - decisionsBefore),
   };
 }
 
@@ -365,10 +389,11 @@ function addRow(
     p99Ms: median(samples.map((s) => s.p99Ms)),
     cpuUs: median(samples.map((s) => s.cpuUs)),
     backendCpuUs: median(samples.map((s) => s.backendCpuUs)),
+    decisionUs: median(samples.map((s) => s.decisionUs ?? Number.NaN)),
   };
   rows.push(row);
   process.stdout.write(
-    `  ${row.tool.padEnd(10)} depth ${String(row.depth).padEnd(3)} c${String(row.connections).padEnd(3)} ${row.label.padEnd(58)} ${Math.round(row.rps).toString().padStart(8)} req/s  p50 ${row.p50Ms.toFixed(2)} ms  p99 ${row.p99Ms.toFixed(2)} ms  cpu ${row.cpuUs.toFixed(2)} µs/req${Number.isNaN(row.backendCpuUs) ? '' : ` (tokengate ${row.backendCpuUs.toFixed(2)})`}\n`,
+    `  ${row.tool.padEnd(10)} depth ${String(row.depth).padEnd(3)} c${String(row.connections).padEnd(3)} ${row.label.padEnd(58)} ${Math.round(row.rps).toString().padStart(8)} req/s  p50 ${row.p50Ms.toFixed(2)} ms  p99 ${row.p99Ms.toFixed(2)} ms  cpu ${row.cpuUs.toFixed(2)} µs/req${Number.isNaN(row.backendCpuUs) ? '' : ` (tokengate ${row.backendCpuUs.toFixed(2)})`}${Number.isNaN(row.decisionUs ?? Number.NaN) ? '' : `  decision ${row.decisionUs!.toFixed(2)} µs`}\n`,
   );
   return row;
 }
@@ -645,7 +670,7 @@ async function production(): Promise<void> {
     const server = await startNode([join(root, 'dist/cli/main.js'), 'serve', '--config', file], port, cpus, node);
     // The port answers once claimed; the workers serve once /readyz says so.
     await waitForReady(adminPort);
-    return { ...server, form: options.engine === 'uws' ? 'target' : 'headers' };
+    return { ...server, adminPort, form: options.engine === 'uws' ? 'target' : 'headers' };
   };
   const headers = { methodHeader: true, expected: 200 } as const;
 

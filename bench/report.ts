@@ -27,14 +27,17 @@ export interface Row {
   readonly backendCpuUs: number;
   /** Label of the row this one is compared with (its own baseline), when the group says so. */
   readonly baseline?: string;
+  /** tokengate's mean decision time during the load, from its own histogram (µs); NaN or absent where not read. */
+  readonly decisionUs?: number;
 }
 
-const groups: Record<Group, { title: string; baselines: readonly [string, string][]; backend?: boolean }> = {
+const groups: Record<Group, { title: string; baselines: readonly [string, string][]; backend?: boolean; decision?: boolean }> = {
   production: {
     title:
       'As shipped (Node 24, the embedded default config) against the floors of its engines: node:http and uWS hello-world sent the same bytes (one server core, the four alternated), 1 and 2 workers, through nginx.example.conf against nginx secure_link, the gRPC door against a bare node:http2 server answering the same bytes (h2load: pipelining = streams per connection)',
     baselines: [['vs its baseline', '=baseline']],
     backend: true,
+    decision: true,
   },
   'one core': {
     title: 'One server core (CPU 0), load generator on CPU 1',
@@ -112,19 +115,19 @@ export function renderMarkdown(meta: Record<string, unknown>, rows: readonly Row
       `Groups measured by separate runs of the same command with \`--only\` (compare rows within a group; machines differ): ${when}.`,
     );
   }
-  for (const [group, { title, baselines, backend }] of Object.entries(groups) as [Group, (typeof groups)[Group]][]) {
+  for (const [group, { title, baselines, backend, decision }] of Object.entries(groups) as [Group, (typeof groups)[Group]][]) {
     const inGroup = rows.filter((row) => row.group === group);
     if (inGroup.length === 0) continue;
     lines.push(
       '',
       `**${title}**`,
       '',
-      `| tool | pipelining | connections | scenario | req/s | p50 ms | p99 ms | CPU µs/req |${backend ? ' of which tokengate |' : ''}${baselines.map(([name]) => ` ${name} |`).join('')}`,
-      `|---|---|---|---|---:|---:|---:|---:|${backend ? '---:|' : ''}${baselines.map(() => '---:|').join('')}`,
+      `| tool | pipelining | connections | scenario | req/s | p50 ms | p99 ms | CPU µs/req |${backend ? ' of which tokengate |' : ''}${decision ? ' decision µs (in the process) |' : ''}${baselines.map(([name]) => ` ${name} |`).join('')}`,
+      `|---|---|---|---|---:|---:|---:|---:|${backend ? '---:|' : ''}${decision ? '---:|' : ''}${baselines.map(() => '---:|').join('')}`,
     );
     for (const row of inGroup) {
       lines.push(
-        `| ${row.tool} | ${row.depth} | ${row.connections} | ${row.label} | ${Math.round(row.rps).toLocaleString('en-US')} | ${num(row.p50Ms)} | ${num(row.p99Ms)} | ${num(row.cpuUs)} |${backend ? ` ${num(row.backendCpuUs)} |` : ''}${baselines.map(([, prefix]) => ` ${ratio(row.rps, baselineOf(rows, row, prefix))} |`).join('')}`,
+        `| ${row.tool} | ${row.depth} | ${row.connections} | ${row.label} | ${Math.round(row.rps).toLocaleString('en-US')} | ${num(row.p50Ms)} | ${num(row.p99Ms)} | ${num(row.cpuUs)} |${backend ? ` ${num(row.backendCpuUs)} |` : ''}${decision ? ` ${num(row.decisionUs ?? Number.NaN)} |` : ''}${baselines.map(([, prefix]) => ` ${ratio(row.rps, baselineOf(rows, row, prefix))} |`).join('')}`,
       );
     }
   }
