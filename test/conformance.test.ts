@@ -462,6 +462,27 @@ describe.each(serviceNames)('transport conformance: %s', (service) => {
     expect(statuses.every((status) => status === 200)).toBe(true);
   });
 
+  it('a connection that never sends a byte is closed (node: its 1.5 s head limit, from the connect; uws: its 8-12 s idle cut)', async () => {
+    const socket = connect(authPort(service), '127.0.0.1');
+    socket.on('error', () => {});
+    let received = '';
+    socket.on('data', (data: Buffer) => {
+      received += data.toString('latin1');
+    });
+    const connectedAt = await new Promise<number>((resolve) => socket.once('connect', () => resolve(Date.now())));
+    const limitMs = engine === 'uws' ? 14_000 : 6_000;
+    const elapsed = await Promise.race([
+      new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - connectedAt))),
+      new Promise<number>((resolve) => setTimeout(() => resolve(-1), limitMs)),
+    ]);
+    socket.destroy();
+    // -1: still open at the bound. node: 1.5 s checked every 250 ms (bounded generously for a busy machine).
+    expect(elapsed).toBeGreaterThan(engine === 'uws' ? 7_500 : 1_400);
+    expect(elapsed).toBeLessThan(limitMs);
+    // Nothing was asked, so nothing is answered but, from node, the 408 that tells why.
+    expect(parseResponses(received).map((r) => r.status)).toEqual(engine === 'node' ? [408] : []);
+  }, 20_000);
+
   it('a slow client sending one byte a second is cut off (node: 408 at its 1.5 s head limit; uws: its 8-12 s idle cut); others are answered meanwhile', async () => {
     const port = authPort(service);
     const socket = connect(port, '127.0.0.1');
