@@ -1,8 +1,8 @@
-import { hash, randomBytes } from 'node:crypto';
+import { createHmac, hash, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesEqualText } from '../src/core/digest-equals.js';
-import { md5Utf8, sha1Utf8 } from '../src/core/js-hash.js';
+import { hmacSha256Utf8, md5Utf8, sha1Utf8 } from '../src/core/js-hash.js';
 
 const hashes = [
   ['md5', md5Utf8],
@@ -45,6 +45,44 @@ describe('MD5 and SHA-1 in JavaScript equal node:crypto (the validator and the s
     expect(Buffer.from(md5Utf8('')).toString('hex')).toBe('d41d8cd98f00b204e9800998ecf8427e');
     expect(Buffer.from(md5Utf8('message digest')).toString('hex')).toBe('f96b697d7cb7938d525a2f31aaf161d0');
     expect(Buffer.from(sha1Utf8('abc')).toString('hex')).toBe('a9993e364706816aba3e25717850c26c9cd0d89d');
+  });
+});
+
+describe('HMAC-SHA256 in JavaScript from precomputed midstates equals createHmac', () => {
+  it('for key lengths around the block size and message lengths around every block boundary', () => {
+    for (const keyLength of [0, 1, 16, 32, 63, 64, 65, 100, 200]) {
+      const key = randomBytes(keyLength);
+      const mac = hmacSha256Utf8(key);
+      for (let length = 0; length <= 200; length++) {
+        for (const unit of ['a', 'é', '😀', '\udc00']) {
+          const text = unit.repeat(length).slice(0, length);
+          expect(Buffer.from(mac(text)).toString('hex'), `key ${keyLength}, ${length} × ${JSON.stringify(unit)}`).toBe(
+            createHmac('sha256', key).update(text, 'utf8').digest('hex'),
+          );
+        }
+      }
+    }
+  });
+
+  it('for a message longer than any before it: the scratch it grows is the one hashed', () => {
+    const key = randomBytes(32);
+    for (const length of [100_000, 9_216]) {
+      const text = 'x~/.\n'.repeat(length).slice(0, length);
+      expect(Buffer.from(hmacSha256Utf8(key)(text)).toString('hex')).toBe(createHmac('sha256', key).update(text).digest('hex'));
+    }
+  });
+
+  it('for random keys and text, two keys used in turn (midstates are per key, the scratch shared)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 150 }), fc.uint8Array({ maxLength: 150 }), anyText, (a, b, text) => {
+        const [first, second] = [Buffer.from(a), Buffer.from(b)];
+        const macs = [hmacSha256Utf8(first), hmacSha256Utf8(second)];
+        for (const [i, key] of [first, second].entries()) {
+          expect(Buffer.from(macs[i]!(text)).toString('hex')).toBe(createHmac('sha256', key).update(text, 'utf8').digest('hex'));
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
 

@@ -1,17 +1,15 @@
 import { hash } from 'node:crypto';
-import { digestEquals } from './digest-equals.js';
+import { bytesEqualText } from './digest-equals.js';
+import { hmacSha256Utf8 } from './js-hash.js';
 
 /**
- * HMAC-SHA256 with the key's padded blocks built once, for short messages (UTF-8).
- *
- * Measured with `npm run bench:micro` (Node 20, 91-byte message plus a 16-byte compare, medians):
- * createHmac per call 4066 ns; two one-shot crypto.hash calls over prebuilt `key ⊕ ipad` /
- * `key ⊕ opad` buffers 1621 ns (kept: 2.5x faster); SHA-256 compression resuming from precomputed
- * ipad/opad midstates, which compresses only the message blocks and one outer block, 2025 ns in
- * plain JS and 1772 ns in WebAssembly (a rejected experiment, removed; docs/performance.md). OpenSSL hashes with SHA-NI here
- * (≈45 ns a block), so the two extra key-block compressions cost less than any software SHA-256
- * saves; what remains is per-call overhead. Digests come back as latin1 strings: asking
- * crypto.hash for a Buffer measured twice as slow.
+ * HMAC-SHA256 for the hmac format. Signing uses node:crypto (one-shot crypto.hash over prebuilt
+ * `key ⊕ ipad` / `key ⊕ opad` buffers: 2.5x faster than createHmac per call). Verification, on
+ * the request path, uses SHA-256 in JavaScript resuming from the key's precomputed midstates
+ * (js-hash.ts). In a tight loop the JavaScript is slower (`npm run bench:micro`, Node 20, 91-byte
+ * message: 2025 ns against 1621 ns), but inside a serving process the decision took 13.3 µs
+ * with it against 18.0 µs with crypto.hash (Node 24, wrk, distinct tokens; docs/performance.md):
+ * between requests OpenSSL's code is cold. The two agree byte for byte (test/js-hash.test.ts).
  */
 export interface HmacSha256Key {
   /** True when the first 16 bytes of HMAC-SHA256(key, message) equal `mac` (base64url text), in constant time. */
@@ -26,11 +24,13 @@ const maxFastMessage = 9216;
 const maxFastBytes = 3 * maxFastMessage;
 
 export function hmacSha256Key(secret: Buffer): HmacSha256Key {
-  /** The HMAC as a latin1 string (see digestEquals for why strings). */
+  /** The HMAC as a latin1 string (see digestEquals for why strings), for signing. */
   const digest = hmacKey('sha256', secret);
+  /** Verification runs in JavaScript from precomputed midstates (js-hash.ts says why). */
+  const verifying = hmacSha256Utf8(secret);
   return {
     verify16(message, mac) {
-      return digestEquals(digest(message).slice(0, 16), mac, 'base64url');
+      return bytesEqualText(verifying(message).subarray(0, 16), mac, 'base64url');
     },
     sign(message, bytes) {
       return Buffer.from(digest(message).slice(0, bytes), 'latin1');

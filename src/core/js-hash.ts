@@ -202,3 +202,118 @@ function writeBigEndian(out: Uint8Array, at: number, word: number): void {
   out[at + 2] = (word >>> 8) & 0xff;
   out[at + 3] = word & 0xff;
 }
+
+const sha256Constants = new Int32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
+  0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
+  0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+  0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08,
+  0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+  0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]);
+const sha256Initial = new Int32Array([
+  0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+]);
+const sha256Words = new Int32Array(64);
+
+/** SHA-256 compression of the 64-byte blocks of `bytes[0, length)` into `state` (8 words). */
+function sha256Blocks(state: Int32Array, bytes: Uint8Array, length: number): void {
+  const w = sha256Words;
+  const k = sha256Constants;
+  for (let offset = 0; offset < length; offset += 64) {
+    for (let i = 0; i < 16; i++) {
+      const at = offset + 4 * i;
+      w[i] = (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
+    }
+    for (let i = 16; i < 64; i++) {
+      const x = w[i - 15]!;
+      const y = w[i - 2]!;
+      const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+      const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
+      w[i] = (w[i - 16]! + s0 + w[i - 7]! + s1) | 0;
+    }
+    let a = state[0]!;
+    let b = state[1]!;
+    let c = state[2]!;
+    let d = state[3]!;
+    let e = state[4]!;
+    let f = state[5]!;
+    let g = state[6]!;
+    let h = state[7]!;
+    for (let i = 0; i < 64; i++) {
+      const s1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+      const t1 = (h + s1 + ((e & f) ^ (~e & g)) + k[i]! + w[i]!) | 0;
+      const s0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+      const t2 = (s0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+      h = g;
+      g = f;
+      f = e;
+      e = (d + t1) | 0;
+      d = c;
+      c = b;
+      b = a;
+      a = (t1 + t2) | 0;
+    }
+    state[0] = (state[0]! + a) | 0;
+    state[1] = (state[1]! + b) | 0;
+    state[2] = (state[2]! + c) | 0;
+    state[3] = (state[3]! + d) | 0;
+    state[4] = (state[4]! + e) | 0;
+    state[5] = (state[5]! + f) | 0;
+    state[6] = (state[6]! + g) | 0;
+    state[7] = (state[7]! + h) | 0;
+  }
+}
+
+/** Pads `length` message bytes in the scratch as SHA-256 does, counting `prefix` bytes already compressed. */
+function padAfter(length: number, prefix: number): number {
+  const bytes = scratch;
+  const padded = (((length + 8) >>> 6) + 1) << 6;
+  bytes[length] = 0x80;
+  bytes.fill(0, length + 1, padded);
+  const bits = (length + prefix) * 8;
+  bytes[padded - 4] = bits >>> 24;
+  bytes[padded - 3] = (bits >>> 16) & 0xff;
+  bytes[padded - 2] = (bits >>> 8) & 0xff;
+  bytes[padded - 1] = bits & 0xff;
+  return padded;
+}
+
+/**
+ * HMAC-SHA256 keyed once: the states after the key's inner and outer pad blocks are computed
+ * here, so a message costs its own blocks plus one outer block. Returns the 32-byte MAC of UTF-8
+ * text, valid until the next call of any key's function.
+ */
+export function hmacSha256Utf8(secret: Uint8Array): (text: string) => Uint8Array {
+  const block = new Uint8Array(64);
+  if (secret.length > 64) {
+    if (scratch.length < secret.length + 72) scratch = new Uint8Array(secret.length + 72);
+    scratch.set(secret);
+    const state = sha256Initial.slice();
+    sha256Blocks(state, scratch, padAfter(secret.length, 0));
+    for (let i = 0; i < 8; i++) writeBigEndian(block, 4 * i, state[i]!);
+  } else {
+    block.set(secret);
+  }
+  const pads = new Uint8Array(64);
+  const innerStart = sha256Initial.slice();
+  const outerStart = sha256Initial.slice();
+  for (let i = 0; i < 64; i++) pads[i] = block[i]! ^ 0x36;
+  sha256Blocks(innerStart, pads, 64);
+  for (let i = 0; i < 64; i++) pads[i] = block[i]! ^ 0x5c;
+  sha256Blocks(outerStart, pads, 64);
+  const state = new Int32Array(8);
+  const out = new Uint8Array(32);
+  return (text) => {
+    state.set(innerStart);
+    // Encoded first: a long text replaces the scratch buffer.
+    const padded = padAfter(encode(text), 64);
+    sha256Blocks(state, scratch, padded);
+    for (let i = 0; i < 8; i++) writeBigEndian(scratch, 4 * i, state[i]!);
+    state.set(outerStart);
+    sha256Blocks(state, scratch, padAfter(32, 64));
+    for (let i = 0; i < 8; i++) writeBigEndian(out, 4 * i, state[i]!);
+    return out;
+  };
+}
