@@ -8,17 +8,26 @@ import { authorize, type Gate } from '../src/core/authorize.js';
 import { hmacSha256Key } from '../src/core/hmac-sha256.js';
 import { noHeaders } from '../src/core/token-headers.js';
 import { hmacSigner } from '../src/hmac-signer.js';
+import type { Answer } from '../src/http/answers.js';
+import { decodeCheckRequest } from '../src/http/check-request.js';
+import { CheckResponses } from '../src/http/check-response.js';
 import { decisionLogger } from '../src/http/decision-log.js';
 import { listenerEdge } from '../src/http/listener-edge.js';
-import type { SourceFields } from '../src/http/request-sources.js';
+import { RequestSources, type SourceFields } from '../src/http/request-sources.js';
 import { createLogger } from '../src/log.js';
+import { envoyCheckRequest, protobufjsCheck, protobufjsDecode, protobufjsResponse } from '../test/helpers/envoy-protobufjs.js';
 import { gateFor } from '../test/helpers/gates.js';
 import { signedUrl } from '../test/helpers/signed-url.js';
 import { type CostRequest, type CostRoute, costNowSec, costRoutes } from '../test/helpers/worst-inputs.js';
 import { benchArgs } from './args.js';
-import { compare } from './harness.js';
+import { compare as compareAll } from './harness.js';
 
-benchArgs('npm run bench:micro --', 'Micro-benchmarks of the decision core and the HMAC routes; printed.', {});
+const { only } = benchArgs('npm run bench:micro --', 'Micro-benchmarks of the decision core and the HMAC routes; printed.', {
+  only: { type: 'string', value: 'text', help: 'run only the tables whose title contains this text (e.g. "Envoy gRPC")' },
+});
+/** `compare`, for the tables `--only` keeps. */
+const compare: typeof compareAll = (title, ...rest) =>
+  only === undefined || title.includes(only) ? compareAll(title, ...rest) : [];
 
 const hmacHex = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
 /** The CDN formats' routes (keys as each takes them), with or without the verdict cache. */
@@ -307,4 +316,81 @@ for (const [scheme, list] of [
     '8 KiB of escaped é in one segment, no nested route': () => authorize(flat, long, ip, now),
     '8 KiB of escaped é in one segment, nested route': () => authorize(nestedGate, long, ip, now),
   });
+}
+
+// Issue 27, part 3: the Envoy gRPC listener's codec. protobufjs (through @grpc/proto-loader, what
+// grpc-js ran before) against the hand-written reader, on the CheckRequest Envoy sends for a
+// browser's request (14 headers, source and destination, time); the CheckResponse object encoded
+// per call against the listener's prebuilt bytes; and the whole call without the network:
+// decode, the listener edge's decision (an hmac allow), encode.
+{
+  const link = hmac[0]!;
+  const request = envoyCheckRequest(link, ip);
+  const fields = decodeCheckRequest(request);
+  const theirs = protobufjsDecode(request).attributes?.request?.http;
+  if (fields.path !== link || theirs?.path !== link || fields.headers.size !== 14)
+    throw new Error('the CheckRequest does not decode');
+  /** The listener before: the CheckResponse object built once per answer, encoded by protobufjs per call. */
+  const objects = new WeakMap<Answer, object>();
+  const protobufjsEncode = (answer: Answer, verdict: string) => {
+    let object = objects.get(answer);
+    if (object === undefined) {
+      object = protobufjsResponse(answer, verdict);
+      objects.set(answer, object);
+    }
+    return protobufjsCheck.responseSerialize(object);
+  };
+  compare(
+    `Envoy gRPC: decode a CheckRequest (${request.length} bytes, 14 headers)`,
+    {
+      'protobufjs (decode + toObject, keepCase)': () => protobufjsDecode(request),
+      'hand-written reader (method, path, headers)': () => decodeCheckRequest(request),
+    },
+    20_000,
+  );
+  const edge = listenerEdge({
+    name: 'envoy-grpc',
+    host: '127.0.0.1',
+    port: 0,
+    clientIpHeader: 'x-envoy-external-address',
+    clientIpHop: undefined,
+    expiredStatus: 410,
+    cacheMaxAgeSec: 60,
+  });
+  const sourcesOf = (headers: Iterable<[string, string]>, path: string | undefined, method: string | undefined) => {
+    const sources = new RequestSources(undefined, 'x-envoy-external-address', gate.tokenHeaders);
+    for (const [name, value] of headers) sources.add(name.toLowerCase(), value);
+    if (path !== undefined) sources.setUri(path);
+    if (method !== undefined) sources.setMethod(method);
+    return sources;
+  };
+  const answer = edge.answer(sourcesOf(fields.headers, fields.path, fields.method), gate, now).answer;
+  const responses = new CheckResponses();
+  if (answer.status !== 200 || !responses.bytesFor(answer, 'allow').equals(protobufjsEncode(answer, 'allow')))
+    throw new Error('the CheckResponse bytes differ');
+  compare(
+    'Envoy gRPC: encode the CheckResponse of an allow',
+    {
+      'protobufjs (fromObject + encode of the cached object)': () => protobufjsEncode(answer, 'allow'),
+      'prebuilt bytes (WeakMap lookup)': () => responses.bytesFor(answer, 'allow'),
+    },
+    20_000,
+  );
+  compare(
+    'Envoy gRPC: a Check call without the network (decode, decide an hmac allow, encode)',
+    {
+      'protobufjs codec (before)': () => {
+        const http = protobufjsDecode(request).attributes?.request?.http;
+        const result = edge.answer(sourcesOf(Object.entries(http?.headers ?? {}), http?.path, http?.method), gate, now);
+        return protobufjsEncode(result.answer, result.decision.verdict);
+      },
+      'own codec (after)': () => {
+        const check = decodeCheckRequest(request);
+        const result = edge.answer(sourcesOf(check.headers, check.path, check.method), gate, now);
+        return responses.bytesFor(result.answer, result.decision.verdict);
+      },
+    },
+    // Tens of microseconds a call: fewer calls per round keep the run short.
+    5_000,
+  );
 }

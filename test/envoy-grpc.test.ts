@@ -131,6 +131,15 @@ describe('Envoy gRPC mode (envoy.service.auth.v3.Authorization/Check)', () => {
     const garbage = await grpcCode(external.check(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01])));
     // grpc-js refuses what does not decode before the handler runs; Envoy answers status_on_error.
     expect(garbage).toBe(grpc.status.INTERNAL);
+    // attributes twice (a conforming decoder merges them, protobufjs kept the last): refused as undecodable.
+    const genuine = encodeCheckRequest({
+      method: 'GET',
+      path: hmac.sign({ path: '/vod/twice.mp4', expiresSec: expiresIn(600) }),
+      headers: { 'x-envoy-external-address': client },
+    });
+    expect(await grpcCode(external.check(Buffer.concat([encodeCheckRequest({ method: 'GET' }), genuine])))).toBe(
+      grpc.status.INTERNAL,
+    );
     // Decodes, but says nothing: tokengate cannot decide.
     expect(await grpcCode(external.check(Buffer.alloc(0)))).toBe(grpc.status.UNAVAILABLE);
     expect(await grpcCode(ask({ headers: { 'x-envoy-external-address': client } }))).toBe(grpc.status.UNAVAILABLE);
