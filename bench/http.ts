@@ -816,7 +816,7 @@ async function production(): Promise<void> {
       const floorLabel = `bare node:http2 answering the same bytes, ${v24}`;
       for (const [label, server, port] of [
         [floorLabel, floor, floorPort],
-        [`tokengate Envoy gRPC door (grpc-js), default config, ${v24}`, tokengate, grpcPort],
+        [`tokengate Envoy gRPC door (node:http2), default config, ${v24}`, tokengate, grpcPort],
       ] as const) {
         const samples: Load[] = [];
         for (let r = 0; r < runs; r++) samples.push(await h2load(server, port, bodyFile, 4, 16));

@@ -1,5 +1,5 @@
 /**
- * The Envoy gRPC listener's connection limits (src/http/grpc-connections.ts), against the built
+ * The Envoy gRPC listener's connection limits (src/http/grpc-door.ts), against the built
  * service with raw peers that a real gRPC client would never be: silent sockets, HTTP/2 sessions
  * without calls, calls whose request never completes, more connections than allowed, and a flood
  * of silent connections in a process whose file limit is lowered, while its HTTP listener must
@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expiresIn, hmacSigner } from '../src/hmac-signer.js';
-import { checkHeaders, encodeCheckRequest, envoyClient, h2ClientStart, rawCheck } from './helpers/envoy-wire.js';
+import { checkHeaders, encodeCheckRequest, envoyClient, grpcMessage, h2ClientStart, rawCheck } from './helpers/envoy-wire.js';
 import { logLines, type RunningService, startService, tempDir, writeConfig } from './helpers/service-process.js';
 
 const hmacKey = '5a'.repeat(32);
@@ -162,6 +162,64 @@ describe('Envoy gRPC listener: every connection and call is bounded', () => {
     expect(stalled).toEqual(Array(3).fill({ grpcStatus: String(grpc.status.DEADLINE_EXCEEDED), verdict: undefined }));
     expect(await rawCheck(session, validCheck(), 'whole', 5000)).toMatchObject({ grpcStatus: '0', verdict: { code: 0 } });
     expect(await countReaching(service, 'envoy-grpc', 'request', before + 3)).toBe(before + 3);
+    session.close();
+  });
+
+  it('a peer that opens every stream it may and never ends one: each is answered and released, the streams beyond wait their turn', async () => {
+    const port = service.ports.get('grpc-tight')!;
+    const session = h2Connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => {});
+    // The server's SETTINGS first, so the client holds back what is beyond its 1000 streams.
+    await new Promise((resolve) => session.once('remoteSettings', resolve));
+    expect(session.remoteSettings.maxConcurrentStreams).toBe(1000);
+    const stalled = Array.from(
+      { length: 1100 },
+      () =>
+        new Promise<string>((resolve) => {
+          const stream = session.request(checkHeaders, { endStream: false });
+          stream.on('error', () => {});
+          stream.once('response', (headers) => resolve(String(headers['grpc-status'])));
+          stream.once('close', () => resolve(`closed ${stream.rstCode}`));
+        }),
+    );
+    // The last 100 are sent only once earlier streams are released (RST_STREAM after the answer).
+    const answers = await Promise.race([Promise.all(stalled), sleep(15_000).then(() => 'streams never released')]);
+    expect(answers).toEqual(Array(1100).fill(String(grpc.status.DEADLINE_EXCEEDED)));
+    expect(await rawCheck(session, validCheck(), 'whole', 5000)).toMatchObject({ grpcStatus: '0', verdict: { code: 0 } });
+    session.close();
+  });
+
+  it('a header block over 64 KiB or 128 fields is refused on its stream, and the connection keeps serving; a huge one ends the session', async () => {
+    const port = service.ports.get('envoy-grpc')!;
+    // Sent at once, before the server's SETTINGS are acknowledged, nghttp2's own bound applies: 1 MiB ends that session.
+    const early = h2Connect(`http://127.0.0.1:${port}`, { maxSendHeaderBlockLength: 4 << 20 });
+    early.on('error', () => {});
+    const earlyStream = early.request({ ...checkHeaders, 'x-big': 'a'.repeat(1 << 20) });
+    earlyStream.on('error', () => {});
+    await Promise.race([new Promise((resolve) => early.once('close', resolve)), sleep(5000)]);
+    expect(early.destroyed).toBe(true);
+    const session = h2Connect(`http://127.0.0.1:${port}`, { maxSendHeaderBlockLength: 1 << 20 });
+    session.on('error', () => {});
+    // Once they are (the client acknowledges them on receipt), the 64 KiB and 128 fields of http2Options.
+    await new Promise((resolve) => session.once('remoteSettings', resolve));
+    expect(session.remoteSettings.maxHeaderListSize).toBe(64 * 1024);
+    const refused = (headers: Record<string, string>) =>
+      new Promise<string>((resolve) => {
+        const stream = session.request({ ...checkHeaders, ...headers }, { endStream: false });
+        let answered = '';
+        stream.on('error', () => {});
+        stream.once('response', (answer) => (answered = `answered ${answer[':status']} ${answer['grpc-status'] ?? ''}`));
+        stream.once('trailers', (trailers) => (answered += trailers['grpc-status']));
+        stream.resume();
+        stream.once('close', () => resolve(answered || `reset ${stream.rstCode}`));
+        stream.end(grpcMessage(validCheck()));
+      });
+    const fields = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`x-field-${i}`, 'v']));
+    expect(await refused({ 'x-big': 'a'.repeat(100 * 1024) })).toMatch(/^reset [1-9]/);
+    expect(await refused(fields)).toMatch(/^reset [1-9]/);
+    // Under both limits: answered.
+    expect(await refused({ 'x-big': 'a'.repeat(32 * 1024) })).toBe('answered 200 0');
+    expect(await rawCheck(session, validCheck(), 'whole', 5000)).toMatchObject({ grpcStatus: '0', verdict: { code: 0 } });
     session.close();
   });
 

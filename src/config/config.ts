@@ -94,7 +94,7 @@ export interface AuthListenerConfig extends ListenerBase {
 
 /**
  * Envoy's gRPC ext_authz (`envoy.service.auth.v3.Authorization/Check`); the URI is
- * `attributes.request.http.path`. Its connections are bounded by src/http/grpc-connections.ts.
+ * `attributes.request.http.path`. Its connections are bounded by src/http/grpc-door.ts.
  */
 export interface GrpcListenerConfig extends ListenerBase {
   /** A connection must send the HTTP/2 preface and SETTINGS within this, or it is closed. */

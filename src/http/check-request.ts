@@ -292,7 +292,7 @@ function readAttributes(reader: WireReader, end: number, out: CheckRequestFields
   }
 }
 
-/** grpc-js's `requestDeserialize` for Check: throws MalformedCheckRequest on anything it refuses. */
+/** The Check method's decoder (src/http/envoy-grpc.ts): throws MalformedCheckRequest on anything it refuses. */
 export function decodeCheckRequest(bytes: Buffer): CheckRequestFields {
   const out: CheckRequestFields = { method: undefined, path: undefined, headers: new Map() };
   const reader = new WireReader(bytes);

@@ -1,6 +1,6 @@
 /**
  * Each answer as CheckResponse bytes (`envoy.service.auth.v3`, src/proto), encoded once per
- * answer and handed to grpc-js as they are:
+ * answer and sent as they are (src/http/grpc-door.ts):
  *   allow   → status { code 0 }, ok_response { response_headers_to_add: x-token-status }
  *   a deny  → status { code 7 (PERMISSION_DENIED), message: verdict },
  *             denied_response { status { code: 403 or 410 }, headers: every answer header }
@@ -9,6 +9,7 @@
  * written out), which test/envoy-grpc-codec.test.ts checks for every answer a listener gives.
  */
 import type { Answer } from './answers.js';
+import { grpcFrame } from './grpc-call.js';
 
 const OK = 0;
 const PERMISSION_DENIED = 7;
@@ -53,6 +54,17 @@ export function encodeCheckResponse(answer: Answer, verdict: string): Buffer {
 /** The bytes of each answer, encoded on first use (an answer is a listener's, built once). */
 export class CheckResponses {
   private readonly encoded = new WeakMap<Answer, Buffer>();
+  private readonly framed = new WeakMap<Answer, Buffer>();
+
+  /** The CheckResponse as a gRPC message: its 5-byte prefix and the bytes. */
+  framedFor(answer: Answer, verdict: string): Buffer {
+    let framed = this.framed.get(answer);
+    if (framed === undefined) {
+      framed = grpcFrame(this.bytesFor(answer, verdict));
+      this.framed.set(answer, framed);
+    }
+    return framed;
+  }
 
   bytesFor(answer: Answer, verdict: string): Buffer {
     let bytes = this.encoded.get(answer);

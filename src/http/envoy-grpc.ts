@@ -1,18 +1,17 @@
 /**
- * Envoy's gRPC ext_authz: `envoy.service.auth.v3.Authorization/Check` on its own port
- * (@grpc/grpc-js, main thread). The same decision as the HTTP listeners: the original URI is
- * `attributes.request.http.path` (path and query, undecoded), the client IP one configured
- * header of `attributes.request.http.headers` (never `source.address`, which is only the peer
- * that connected to Envoy), and the answer is the listener's pre-built answer turned into a
- * CheckResponse:
+ * Envoy's gRPC ext_authz: `envoy.service.auth.v3.Authorization/Check` on its own port (the main
+ * thread, node:http2 through src/http/grpc-door.ts). The same decision as the HTTP listeners: the
+ * original URI is `attributes.request.http.path` (path and query, undecoded), the client IP one
+ * configured header of `attributes.request.http.headers` (never `source.address`, which is only
+ * the peer that connected to Envoy), and the answer is the listener's pre-built answer turned into
+ * a CheckResponse:
  *   allow               → status OK (0), ok_response
  *   deny (403 or 410)   → PERMISSION_DENIED (7), denied_response { status, X-Token-Status, Cache-Control }
  *   cannot decide (503) → the call fails with UNAVAILABLE (14): Envoy answers `status_on_error`
- * A CheckRequest the reader refuses (src/http/check-request.ts) fails the call before the handler
- * runs: grpc-js answers INTERNAL (13), and Envoy `status_on_error` too.
- * Its connections and calls are accepted and bounded by src/http/grpc-connections.ts.
+ * A CheckRequest the reader refuses (src/http/check-request.ts) fails the call before the decision:
+ * INTERNAL (13), and Envoy `status_on_error` too.
+ * Its connections and calls are accepted and bounded by the door.
  */
-import * as grpc from '@grpc/grpc-js';
 import type { GrpcListenerConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
@@ -20,7 +19,8 @@ import { type CheckRequestFields, decodeCheckRequest } from './check-request.js'
 import { CheckResponses } from './check-response.js';
 import { decisionLogger } from './decision-log.js';
 import type { RunningListener, ServiceState } from './engine.js';
-import { GrpcConnections } from './grpc-connections.js';
+import { grpcStatus } from './grpc-call.js';
+import { GrpcDoor } from './grpc-door.js';
 import { listenerEdge, logEdgeProblem } from './listener-edge.js';
 import { RequestSources } from './request-sources.js';
 
@@ -28,11 +28,11 @@ import { RequestSources } from './request-sources.js';
 const maxRequestBytes = 256 * 1024;
 
 /**
- * The Authorization service with its own codec (src/http/check-request.ts, check-response.ts): a
- * call reads three fields and answers bytes encoded once, where protobufjs through
- * @grpc/proto-loader built every message (`npm run bench:micro -- --only="Envoy gRPC"`: Envoy's
- * 14-header CheckRequest decoded about 3x faster, 2-5 µs of encoding per answer gone;
- * docs/performance.md).
+ * The Authorization service's one method, with its own codec (src/http/check-request.ts,
+ * check-response.ts): a call reads three fields and answers bytes encoded once, where protobufjs
+ * through @grpc/proto-loader built every message (`npm run bench:micro -- --only="Envoy gRPC"`:
+ * Envoy's 14-header CheckRequest decoded about 3x faster, 2-5 µs of encoding per answer gone;
+ * docs/performance.md). The shape is grpc-js's method definition, which served it before.
  */
 export const authorizationService = {
   Check: {
@@ -41,13 +41,8 @@ export const authorizationService = {
     responseStream: false,
     requestDeserialize: decodeCheckRequest,
     responseSerialize: (bytes: Buffer): Buffer => bytes,
-    // The client half of the definition, unused by the server: a client would send encoded bytes.
-    requestSerialize: (): Buffer => {
-      throw new Error('authorizationService is the server side of Check');
-    },
-    responseDeserialize: (bytes: Buffer): Buffer => bytes,
   },
-} as const satisfies grpc.ServiceDefinition;
+} as const;
 
 export async function listenEnvoyGrpc(
   listener: GrpcListenerConfig,
@@ -58,17 +53,12 @@ export async function listenEnvoyGrpc(
   const edge = listenerEdge(listener, metrics);
   const logDecision = decisionLogger(listener.name, logger);
   const responses = new CheckResponses();
-  const connections = new GrpcConnections(listener.name, listener, logger);
-  if (metrics !== undefined) metrics.connections = connections.counts;
-  const server = new grpc.Server({
-    'grpc.max_receive_message_length': maxRequestBytes,
-    'grpc.max_concurrent_streams': 1000,
-    ...connections.serverOptions(),
-  });
-  server.addService(authorizationService, {
-    Check(call: grpc.ServerUnaryCall<CheckRequestFields, Buffer>, callback: grpc.sendUnaryData<Buffer>) {
+  const door = new GrpcDoor<CheckRequestFields>(listener.name, listener, logger, {
+    path: authorizationService.Check.path,
+    maxMessageBytes: maxRequestBytes,
+    decode: decodeCheckRequest,
+    handle(http, call) {
       const gate = state.gate;
-      const http = call.request;
       const sources = new RequestSources(undefined, listener.clientIpHeader, gate.tokenHeaders);
       // Envoy lower-cases header names and joins repeated ones with ",".
       for (const [name, value] of http.headers) sources.add(name.toLowerCase(), value);
@@ -77,19 +67,20 @@ export async function listenEnvoyGrpc(
       const result = edge.decide(sources, gate);
       logEdgeProblem(result, listener, logger);
       if (result.answer.status === 503) {
-        callback({ code: grpc.status.UNAVAILABLE, details: `tokengate cannot decide: ${result.decision.verdict}` });
+        call.fail(grpcStatus.UNAVAILABLE, `tokengate cannot decide: ${result.decision.verdict}`);
       } else {
-        callback(null, responses.bytesFor(result.answer, result.decision.verdict));
+        call.answer(responses.framedFor(result.answer, result.decision.verdict));
       }
       // After answering: the line costs the caller nothing.
       logDecision(result, sources, gate);
     },
   });
+  if (metrics !== undefined) metrics.connections = door.counts;
   let port: number;
   try {
-    port = await connections.listen(server, listener.host, listener.port);
+    port = await door.listen(listener.host, listener.port);
   } catch (error) {
-    server.forceShutdown();
+    door.closeAll();
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new Error(`${listener.name} listener cannot listen on ${listener.host}:${listener.port} (${reason})`);
   }
@@ -98,13 +89,7 @@ export async function listenEnvoyGrpc(
     host: listener.host,
     port,
     // New calls are refused (Envoy then answers status_on_error or retries elsewhere); calls in flight finish.
-    close: () => {
-      connections.close();
-      server.tryShutdown(() => {});
-    },
-    closeAll: () => {
-      server.forceShutdown();
-      connections.closeAll();
-    },
+    close: () => door.close(),
+    closeAll: () => door.closeAll(),
   };
 }

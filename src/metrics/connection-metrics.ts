@@ -1,6 +1,6 @@
 /**
  * What a listener that bounds its own connections (the Envoy gRPC listener,
- * src/http/grpc-connections.ts) counts: connections open now, and the connections and calls it
+ * src/http/grpc-door.ts) counts: connections open now, and the connections and calls it
  * cut off, by the limit that fired. Plain numbers, read when Prometheus scrapes.
  */
 
