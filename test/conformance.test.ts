@@ -134,7 +134,8 @@ const padding = (count: number, size = 1) =>
 interface Case {
   readonly name: string;
   readonly chunks: (service: ServiceName) => string[];
-  readonly uws: Outcome;
+  /** Either outcome, where uWS's answer depends on how the kernel splits the bytes into reads. */
+  readonly uws: Outcome | readonly [Outcome, Outcome];
   readonly node: Outcome;
   /** node with the header form, when it differs from `node`. */
   readonly nodeHeaders?: Outcome;
@@ -292,9 +293,11 @@ const cases: readonly Case[] = [
   {
     name: 'oversized headers (40 × 1 KB)',
     chunks: (s) => [request(s, valid, { extra: padding(40, 1000) })],
-    uws: answered('open', 200),
+    // uWS parses a head that arrives in one read; one the kernel hands over in several reads it
+    // buffers only up to a few KB, then closes unanswered (seen once in CI with both cores busy).
+    uws: [answered('open', 200), silent('closed')],
     node: answered('open', 200),
-    note: 'node reads heads up to 64 KiB (what ingress-nginx can pass on); uWS answered a 60 KB head here and refused 200 KB',
+    note: 'node reads heads up to 64 KiB (what ingress-nginx can pass on); uWS answered a 60 KB head in one read here, closed a split one, and refused 200 KB',
   },
   {
     name: 'a 70 KB request head',
@@ -433,7 +436,9 @@ describe.each(serviceNames)('transport conformance: %s', (service) => {
   const engine = service === 'uws' ? 'uws' : 'node';
   it.concurrent.each(cases)('$name', async (testCase) => {
     const port = authPort(service);
-    const expected = (service === 'node-headers' ? testCase.nodeHeaders : undefined) ?? testCase[engine];
+    const outcomes = (service === 'node-headers' ? testCase.nodeHeaders : undefined) ?? testCase[engine];
+    const alternatives: readonly Outcome[] = Array.isArray(outcomes) ? outcomes : [outcomes as Outcome];
+    const expected = alternatives[0]!;
     const got = await exchange(port, testCase.chunks(service), expected.connection === 'open' ? 600 : 2000);
     try {
       // Other clients are answered while this connection is open, hung or just closed.
@@ -441,9 +446,9 @@ describe.each(serviceNames)('transport conformance: %s', (service) => {
     } finally {
       got.socket.destroy();
     }
-    expect({ statuses: got.responses.map((r) => r.status), connection: got.closed ? 'closed' : 'open' }, testCase.note).toEqual(
-      expected,
-    );
+    const outcome: Outcome = { statuses: got.responses.map((r) => r.status), connection: got.closed ? 'closed' : 'open' };
+    if (alternatives.length === 1) expect(outcome, testCase.note).toEqual(expected);
+    else expect(alternatives, testCase.note).toContainEqual(outcome);
     // The node engine answers or closes every request within 2 s.
     if (engine === 'node') expect(got.settledMs, 'answered or closed within 2 s').toBeLessThan(2000);
     for (const response of got.responses) expect(response.body).toBe('');
