@@ -18,7 +18,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { benchArgs, positiveNumber } from './args.js';
-import { clientIp, schemes, targetPrefix, tokengateConfig, tokenLists, waitForPort } from './scenarios.js';
+import { clientIp, decisionTotals, schemes, targetPrefix, tokengateConfig, tokenLists, waitForPort } from './scenarios.js';
 
 const command = 'npm run bench:http-ab --';
 const args = benchArgs(command, 'This build against another over HTTP, in alternation with node:http or uWS hello-world.', {
@@ -88,18 +88,6 @@ const cpuSeconds = (pid: number): number => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 };
-
-async function decisionTotals(adminPort: number | undefined): Promise<[number, number]> {
-  if (adminPort === undefined) return [Number.NaN, Number.NaN];
-  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-  let sum = 0;
-  let count = 0;
-  for (const match of text.matchAll(/^tokengate_decision_duration_seconds_(sum|count)\{[^}]*\} (\S+)$/gm)) {
-    if (match[1] === 'sum') sum += Number(match[2]);
-    else count += Number(match[2]);
-  }
-  return [sum, count];
-}
 
 interface Sample {
   readonly rps: number;

@@ -31,6 +31,7 @@ import {
   type BenchServiceOptions,
   clientIp,
   cloudfrontLists,
+  decisionTotals,
   formatLists,
   formatSchemes,
   formOf,
@@ -226,22 +227,6 @@ interface WrkOptions {
   readonly backend?: Server;
   /** Send X-Original-Method (the embedded default config's listener reads it). */
   readonly methodHeader?: boolean;
-}
-
-/**
- * The sum and count of tokengate_decision_duration_seconds over every listener: the time spent
- * deciding, measured inside the serving process (caches as cold as real traffic leaves them).
- */
-async function decisionTotals(adminPort: number | undefined): Promise<[number, number]> {
-  if (adminPort === undefined) return [Number.NaN, Number.NaN];
-  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-  let sum = 0;
-  let count = 0;
-  for (const match of text.matchAll(/^tokengate_decision_duration_seconds_(sum|count)\{[^}]*\} (\S+)$/gm)) {
-    if (match[1] === 'sum') sum += Number(match[2]);
-    else count += Number(match[2]);
-  }
-  return [sum, count];
 }
 
 const unitMs: Record<string, number> = { us: 0.001, ms: 1, s: 1000 };

@@ -349,3 +349,19 @@ export function productionLists(): { distinct: string[]; oneFile: string[]; secr
     secret,
   };
 }
+
+/**
+ * The sum and count of tokengate_decision_duration_seconds over every listener: the time spent
+ * deciding, measured inside the serving process (caches as cold as real traffic leaves them).
+ */
+export async function decisionTotals(adminPort: number | undefined): Promise<[number, number]> {
+  if (adminPort === undefined) return [Number.NaN, Number.NaN];
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  let sum = 0;
+  let count = 0;
+  for (const match of text.matchAll(/^tokengate_decision_duration_seconds_(sum|count)\{[^}]*\} (\S+)$/gm)) {
+    if (match[1] === 'sum') sum += Number(match[2]);
+    else count += Number(match[2]);
+  }
+  return [sum, count];
+}
