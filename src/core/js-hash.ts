@@ -4,9 +4,9 @@
  *
  * Why not node:crypto: measured inside a serving process (the decision-duration histogram under
  * wrk, distinct Azion tokens, Node 24, docs/performance.md "Digests in JavaScript"), a decision
- * that called crypto.hash took 15.6 µs against 3 µs in a tight loop: between two requests the
+ * that called crypto.hash took 16.1 µs against 2-3 µs in a tight loop: between two requests the
  * kernel and the HTTP parser evict OpenSSL's code and tables, and each call walks EVP's dispatch
- * again. The same decision with these functions took 9.8 µs there, and the service answered
+ * again. The same decision with these functions took 10.1 µs there (`npm run bench:http-ab`, 8 alternated rounds), and the service answered
  * more requests a second. In a tight loop both cost about the same (≈1 µs for a 60-byte message).
  *
  * Constant time: every step depends on the message length only, never on the bytes (no branch
