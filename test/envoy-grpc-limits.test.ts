@@ -5,7 +5,7 @@
  * of silent connections in a process whose file limit is lowered, while its HTTP listener must
  * keep answering. Node engine only, so the file runs on Node 20 and Node 24 alike.
  */
-import { connect as h2Connect } from 'node:http2';
+import { constants, connect as h2Connect, type IncomingHttpHeaders } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,6 +163,81 @@ describe('Envoy gRPC listener: every connection and call is bounded', () => {
     expect(await rawCheck(session, validCheck(), 'whole', 5000)).toMatchObject({ grpcStatus: '0', verdict: { code: 0 } });
     expect(await countReaching(service, 'envoy-grpc', 'request', before + 3)).toBe(before + 3);
     session.close();
+  });
+
+  it("a call's grpc-timeout bounds it when shorter than the listener's limit (not counted as the listener's cut); a malformed one is refused; a whole call with one is answered", async () => {
+    const before = await limitCount(service, 'envoy-grpc', 'request');
+    const session = h2Connect(`http://127.0.0.1:${service.ports.get('envoy-grpc')!}`);
+    session.on('error', () => {});
+    const call = (timeout: string, endStream: boolean) =>
+      new Promise<{ status: string; message: string; ms: number }>((resolve) => {
+        const started = performance.now();
+        const stream = session.request({ ...checkHeaders, 'grpc-timeout': timeout }, { endStream: false });
+        stream.on('error', () => {});
+        const done = (headers: IncomingHttpHeaders) => {
+          if (headers['grpc-status'] === undefined) return;
+          resolve({
+            status: String(headers['grpc-status']),
+            message: String(headers['grpc-message'] ?? ''),
+            ms: performance.now() - started,
+          });
+        };
+        stream.on('response', done);
+        stream.on('trailers', done);
+        stream.resume();
+        const message = grpcMessage(validCheck());
+        if (endStream) stream.end(message);
+        else stream.write(message);
+      });
+    // 300 ms against the listener's 2 s: the call's own deadline, counted from its HEADERS.
+    const short = await call('300m', false);
+    expect([short.status, short.message]).toEqual([String(grpc.status.DEADLINE_EXCEEDED), 'Deadline exceeded']);
+    expect(short.ms).toBeGreaterThanOrEqual(290);
+    expect(short.ms).toBeLessThan(1900);
+    expect(await call('3 seconds', false)).toMatchObject({ status: String(grpc.status.INTERNAL) });
+    expect(await call('1S', true)).toMatchObject({ status: '0' });
+    // A grpc-timeout longer than the listener's limit leaves the limit in charge: counted.
+    expect(await call('60S', false)).toMatchObject({ status: String(grpc.status.DEADLINE_EXCEEDED) });
+    expect(await countReaching(service, 'envoy-grpc', 'request', before + 1)).toBe(before + 1);
+    session.close();
+  });
+
+  it('a stream the peer resets while its request is incomplete ends its call: the connection then idles out', async () => {
+    const port = service.ports.get('grpc-tight')!;
+    const before = await limitCount(service, 'grpc-tight', 'request');
+    const session = h2Connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => {});
+    const goaway = new Promise<number>((resolve) => session.once('goaway', () => resolve(performance.now())));
+    const streams = Array.from({ length: 20 }, () => {
+      const stream = session.request(checkHeaders, { endStream: false });
+      stream.on('error', () => {});
+      stream.write(grpcMessage(validCheck()).subarray(0, 3));
+      return stream;
+    });
+    // Reset after the calls have started waiting (well inside the listener's 500 ms request limit).
+    await sleep(100);
+    const reset = performance.now();
+    for (const stream of streams) stream.close(constants.NGHTTP2_CANCEL);
+    // Idle 2 s after the resets: had the calls stayed open, the connection would never be idle.
+    const at = await Promise.race([goaway, sleep(8000).then(() => Number.NaN)]);
+    expect(at - reset).toBeGreaterThanOrEqual(1900);
+    expect(at - reset).toBeLessThan(6000);
+    // None of them ran into the request limit: the reset ended them.
+    expect(await limitCount(service, 'grpc-tight', 'request')).toBe(before);
+    session.close();
+    // A connection dropped under waiting calls ends them too: none is cut by the limit later.
+    const dropped = h2Connect(`http://127.0.0.1:${port}`);
+    dropped.on('error', () => {});
+    for (let i = 0; i < 20; i++) {
+      const stream = dropped.request(checkHeaders, { endStream: false });
+      stream.on('error', () => {});
+      stream.write(grpcMessage(validCheck()).subarray(0, 3));
+    }
+    await sleep(100);
+    dropped.destroy();
+    // Twice the listener's 500 ms request limit.
+    await sleep(1000);
+    expect(await limitCount(service, 'grpc-tight', 'request')).toBe(before);
   });
 
   it('a peer that opens every stream it may and never ends one: each is answered and released, the streams beyond wait their turn', async () => {
