@@ -60,6 +60,19 @@ async function openConnections(service: RunningService, listener: string): Promi
 }
 
 /** The count once it reaches `atLeast`, or whatever it is after 5 s (the metric is read after the close). */
+/** The first log line `match` accepts, waiting for it (bounded: the line is written after the answer). */
+async function waitForLog(
+  service: RunningService,
+  match: (line: ReturnType<typeof logLines>[number]) => boolean,
+): Promise<ReturnType<typeof logLines>[number] | undefined> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const line = logLines(service.stderr()).find(match);
+    if (line !== undefined || Date.now() > deadline) return line;
+    await sleep(50);
+  }
+}
+
 async function countReaching(service: RunningService, listener: string, limit: string, atLeast: number): Promise<number> {
   const deadline = Date.now() + 5000;
   for (;;) {
@@ -238,6 +251,49 @@ describe('Envoy gRPC listener: every connection and call is bounded', () => {
     // Twice the listener's 500 ms request limit.
     await sleep(1000);
     expect(await limitCount(service, 'grpc-tight', 'request')).toBe(before);
+  });
+
+  it('partial messages held on one connection past 2 MiB: the call that goes over is refused RESOURCE_EXHAUSTED, counted and logged; the others and other connections are served', async () => {
+    const before = await limitCount(service, 'envoy-grpc', 'pending-bytes');
+    const port = service.ports.get('envoy-grpc')!;
+    const session = h2Connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => {});
+    // Each announces a message of 256 KiB (the largest accepted) and sends 5 bytes of it: the
+    // listener sets aside the whole message for each, 8 of them fill the 2 MiB budget.
+    const prefix = Buffer.alloc(10);
+    prefix.writeUInt32BE(256 * 1024, 1);
+    const statuses = Array.from(
+      { length: 9 },
+      (_, i) =>
+        new Promise<string>((resolve) => {
+          const stream = session.request(checkHeaders, { endStream: false });
+          stream.on('error', () => {});
+          const done = (headers: IncomingHttpHeaders) => {
+            if (headers['grpc-status'] !== undefined) resolve(`${headers['grpc-status']} ${headers['grpc-message'] ?? ''}`);
+          };
+          stream.on('response', done);
+          stream.on('trailers', done);
+          stream.once('close', () => resolve(`closed ${stream.rstCode}`));
+          // One after the other, so the ninth is the one over budget.
+          setTimeout(() => stream.write(prefix), 50 * i);
+        }),
+    );
+    const ninth = await Promise.race([statuses[8]!, sleep(5000).then(() => 'no answer')]);
+    expect(ninth).toBe(`${grpc.status.RESOURCE_EXHAUSTED} tokengate: too many request bytes pending on this connection`);
+    // Another connection is not charged for this one's bytes.
+    const other = h2Connect(`http://127.0.0.1:${port}`);
+    other.on('error', () => {});
+    expect(await rawCheck(other, validCheck(), 'whole', 5000)).toMatchObject({ grpcStatus: '0', verdict: { code: 0 } });
+    other.close();
+    expect(await countReaching(service, 'envoy-grpc', 'pending-bytes', before + 1)).toBe(before + 1);
+    // The first eight were within budget: they wait for the rest of their message until the request limit.
+    expect(await Promise.all(statuses.slice(0, 8))).toEqual(
+      Array(8).fill(`${grpc.status.DEADLINE_EXCEEDED} tokengate: the request did not arrive within 2000 ms`),
+    );
+    expect(
+      await waitForLog(service, (line) => line.msg === 'gRPC connection or call cut off' && line.limit === 'pending-bytes'),
+    ).toMatchObject({ listener: 'envoy-grpc', level: 'warn' });
+    session.close();
   });
 
   it('a peer that opens every stream it may and never ends one: each is answered and released, the streams beyond wait their turn', async () => {

@@ -15,10 +15,12 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect as h2Connect } from 'node:http2';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docBlock } from './helpers/doc-blocks.js';
+import { encodeCheckRequest, rawCheck } from './helpers/envoy-wire.js';
 import { freePort, nginxBinary, renderExampleConfig } from './helpers/nginx.js';
 import { authStatus } from './helpers/raw-http.js';
 import { startService, tempDir, writeConfig } from './helpers/service-process.js';
@@ -256,10 +258,16 @@ describe('the container image, built step by step without a Docker engine', () =
     // Pruned: no dev dependency is left, and the service starts from the production tree alone.
     expect(existsSync(join(runtime, 'node_modules', 'typescript'))).toBe(false);
     expect(existsSync(join(runtime, 'node_modules', 'vitest'))).toBe(false);
+    // The Envoy gRPC listener is node:http2 and the service's own codec: no gRPC library ships.
+    expect(existsSync(join(runtime, 'node_modules', '@grpc', 'grpc-js'))).toBe(false);
+    expect(existsSync(join(runtime, 'node_modules', 'protobufjs'))).toBe(false);
     const config = writeConfig(
       work,
       {
-        listeners: [{ name: 'auth', port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+        listeners: [
+          { name: 'auth', port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' },
+          { name: 'envoy', protocol: 'envoy-grpc', port: 0, clientIpHeader: 'x-envoy-external-address' },
+        ],
         admin: { port: 0 },
         routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', publicDemoSecret: 'mysecret' }] }],
       },
@@ -268,7 +276,7 @@ describe('the container image, built step by step without a Docker engine', () =
     const service = await startService(
       ['serve', '--config', config],
       { NODE_ENV: 'production' },
-      2,
+      3,
       join(runtime, 'dist/cli/main.js'),
       [],
       node,
@@ -277,6 +285,21 @@ describe('the container image, built step by step without a Docker engine', () =
       expect(await authStatus(service.ports.get('auth')!, '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000', '192.0.2.1')).toBe(
         410,
       );
+      const session = h2Connect(`http://127.0.0.1:${service.ports.get('envoy')!}`);
+      session.on('error', () => {});
+      try {
+        const check = encodeCheckRequest({
+          method: 'GET',
+          path: '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000',
+          headers: { 'x-envoy-external-address': '192.0.2.1' },
+        });
+        expect(await rawCheck(session, check, 'whole', 5000)).toMatchObject({
+          grpcStatus: '0',
+          verdict: { code: 7, kind: 'denied', httpStatus: 410, headers: { 'x-token-status': 'expired' } },
+        });
+      } finally {
+        session.close();
+      }
     } finally {
       await service.stop();
     }

@@ -8,7 +8,10 @@
  *   no calls for idleTimeoutMs      → GOAWAY; a peer that keeps the connection open is cut 1 s later
  *   a call's request not complete   → answered DEADLINE_EXCEEDED after requestTimeoutMs (the method
  *                                     answers at once when it is, so that is the whole call's bound),
- *                                     or at its grpc-timeout if that comes first
+ *                                     or at its grpc-timeout if that comes first (the client's own
+ *                                     deadline: not counted as a cut)
+ *   over 2 MiB of partial messages   → the call that takes a connection's partial messages (those
+ *     held on one connection           spanning DATA frames) past 2 MiB is answered RESOURCE_EXHAUSTED
  * Every cut is counted (tokengate_grpc_limits_total) and logged, rate limited. HTTP/2 itself is
  * bounded by `http2Options`. A call answered before its client ended the request is then reset
  * (RST_STREAM NO_ERROR, RFC 9113 §8.1), so a stalled stream does not keep its slot.
@@ -125,7 +128,7 @@ export class GrpcDoor<Request> {
     private readonly logger: Logger,
     private readonly method: UnaryMethod<Request>,
   ) {
-    this.calls = { method, requestTimeoutMs: limits.requestTimeoutMs, requestCut: () => this.cut(undefined, 'request') };
+    this.calls = { method, requestTimeoutMs: limits.requestTimeoutMs, callCut: (limit) => this.cut(undefined, limit) };
     this.http2Server.on('session', (session: Http2Session) => {
       const connection = this.handing;
       if (connection === undefined) return;
@@ -287,8 +290,8 @@ export class GrpcDoor<Request> {
 interface CallContext<Request> {
   readonly method: UnaryMethod<Request>;
   readonly requestTimeoutMs: number;
-  /** Counts and logs a call that ran out of time before its request was complete. */
-  requestCut(): void;
+  /** Counts and logs a call cut off by a limit: its request late, or its connection's pending bytes over budget. */
+  callCut(limit: 'request' | 'pending-bytes'): void;
 }
 
 /** A call from its HEADERS to its answer: reads the one message, bounds the wait, hands it on. */
@@ -352,6 +355,7 @@ class PendingCall<Request> implements UnaryCall {
       this.holding = true;
       this.connection.heldBytes += this.reader.held;
       if (this.connection.heldBytes > heldBytesPerConnection) {
+        this.door.callCut('pending-bytes');
         this.refuse({
           code: grpcStatus.RESOURCE_EXHAUSTED,
           message: 'tokengate: too many request bytes pending on this connection',
@@ -388,7 +392,7 @@ class PendingCall<Request> implements UnaryCall {
   private expire(): void {
     if (this.done) return;
     if (this.limitFires) {
-      this.door.requestCut();
+      this.door.callCut('request');
       this.fail(grpcStatus.DEADLINE_EXCEEDED, `tokengate: the request did not arrive within ${this.door.requestTimeoutMs} ms`);
     } else {
       this.fail(grpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded');

@@ -5,7 +5,7 @@
  */
 
 /** Each limit, as its metric label: in this order in `ConnectionRow.cut`. */
-export const connectionLimits = ['max-connections', 'handshake', 'idle', 'request'] as const;
+export const connectionLimits = ['max-connections', 'handshake', 'idle', 'request', 'pending-bytes'] as const;
 export type ConnectionLimit = (typeof connectionLimits)[number];
 
 const limitIndex = Object.fromEntries(connectionLimits.map((limit, i) => [limit, i])) as Record<ConnectionLimit, number>;
@@ -23,7 +23,7 @@ export class ConnectionCounts {
   open = 0;
   private readonly cuts = new Float64Array(connectionLimits.length);
 
-  /** Counts one connection (or, for `request`, one call) cut off by `limit`. */
+  /** Counts one connection (or, for `request` and `pending-bytes`, one call) cut off by `limit`. */
   cut(limit: ConnectionLimit): void {
     this.cuts[limitIndex[limit]]!++;
   }
