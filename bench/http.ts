@@ -797,14 +797,23 @@ async function production(): Promise<void> {
       if (!floorAnswer.body.equals(answered.body) || floorAnswer.status !== '0') {
         throw new Error('production gRPC: the http2 floor does not answer the bytes tokengate answers');
       }
-      process.stdout.write(`\nh2load, production: gRPC Check, one server core (${v24}), 4 connections × 16 streams\n`);
+      process.stdout.write(
+        `\nh2load, production: gRPC Check, one server core (${v24}), 4 connections × 16 streams, the two alternated round by round\n`,
+      );
       const floorLabel = `bare node:http2 answering the same bytes, ${v24}`;
-      for (const [label, server, port] of [
-        [floorLabel, floor, floorPort],
-        [`tokengate Envoy gRPC door (node:http2), default config, ${v24}`, tokengate, grpcPort],
-      ] as const) {
-        const samples: Load[] = [];
-        for (let r = 0; r < runs; r++) samples.push(await h2load(server, port, bodyFile, 4, 16));
+      const doors = [
+        { label: floorLabel, server: floor, port: floorPort, samples: [] as Load[] },
+        {
+          label: `tokengate Envoy gRPC door (node:http2), default config, ${v24}`,
+          server: tokengate,
+          port: grpcPort,
+          samples: [] as Load[],
+        },
+      ];
+      // Alternated (floor, door, floor, door...): this machine's speed drifts between runs, and the ratio is what counts.
+      for (let r = 0; r < runs; r++)
+        for (const door of doors) door.samples.push(await h2load(door.server, door.port, bodyFile, 4, 16));
+      for (const { label, server, samples } of doors) {
         addRow(
           {
             group: 'production',
