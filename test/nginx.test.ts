@@ -230,7 +230,29 @@ describe('through real nginx', () => {
     // Without keepalive each check would leave its own socket (ESTABLISHED or TIME_WAIT): ~300.
     expect(socketsOnPort(tokengatePort)).toBeLessThanOrEqual(8);
   });
+
+  it('keepalive under concurrency: 150 checks at once, four times over, open connections to tokengate and close none of them', async () => {
+    const url = await sign(['--path', '/my/uri', '--ttl', '600']);
+    // A connection nginx closes ends in TIME_WAIT on its side. With the pool at 32 per worker,
+    // each wave closed every connection beyond 32 again: about 300 of 600 checks opened one.
+    const closedBefore = timeWaitOnPort(tokengatePort);
+    for (let wave = 0; wave < 4; wave++) {
+      const statuses = await Promise.all(Array.from({ length: 150 }, () => get(url).then((response) => response.status)));
+      expect(new Set(statuses)).toEqual(new Set([200]));
+    }
+    expect(timeWaitOnPort(tokengatePort) - closedBefore).toBeLessThanOrEqual(10);
+  });
 });
+
+/** Connections on `port` in TIME_WAIT (/proc/net/tcp state 06): each one a connection closed in the last minute. */
+function timeWaitOnPort(port: number): number {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f.length > 3 && f[3] === '06' && (f[1]!.endsWith(hex) || f[2]!.endsWith(hex))).length;
+}
 
 /** The tokengate_requests_total counts of the verdicts that page the on-call (bad-source, error). */
 async function pagingDecisions(): Promise<number> {
