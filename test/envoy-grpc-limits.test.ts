@@ -60,19 +60,6 @@ async function openConnections(service: RunningService, listener: string): Promi
 }
 
 /** The count once it reaches `atLeast`, or whatever it is after 5 s (the metric is read after the close). */
-/** The first log line `match` accepts, waiting for it (bounded: the line is written after the answer). */
-async function waitForLog(
-  service: RunningService,
-  match: (line: ReturnType<typeof logLines>[number]) => boolean,
-): Promise<ReturnType<typeof logLines>[number] | undefined> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const line = logLines(service.stderr()).find(match);
-    if (line !== undefined || Date.now() > deadline) return line;
-    await sleep(50);
-  }
-}
-
 async function countReaching(service: RunningService, listener: string, limit: string, atLeast: number): Promise<number> {
   const deadline = Date.now() + 5000;
   for (;;) {
@@ -205,8 +192,8 @@ describe('Envoy gRPC listener: every connection and call is bounded', () => {
     // 300 ms against the listener's 2 s: the call's own deadline, counted from its HEADERS.
     const short = await call('300m', false);
     expect([short.status, short.message]).toEqual([String(grpc.status.DEADLINE_EXCEEDED), 'Deadline exceeded']);
+    // Never before it (the listener's 2 s limit would say so in its message, checked above).
     expect(short.ms).toBeGreaterThanOrEqual(290);
-    expect(short.ms).toBeLessThan(1900);
     expect(await call('3 seconds', false)).toMatchObject({ status: String(grpc.status.INTERNAL) });
     expect(await call('1S', true)).toMatchObject({ status: '0' });
     // A grpc-timeout longer than the listener's limit leaves the limit in charge: counted.
@@ -264,7 +251,7 @@ describe('Envoy gRPC listener: every connection and call is bounded', () => {
     prefix.writeUInt32BE(256 * 1024, 1);
     const statuses = Array.from(
       { length: 9 },
-      (_, i) =>
+      () =>
         new Promise<string>((resolve) => {
           const stream = session.request(checkHeaders, { endStream: false });
           stream.on('error', () => {});
@@ -274,25 +261,31 @@ describe('Envoy gRPC listener: every connection and call is bounded', () => {
           stream.on('response', done);
           stream.on('trailers', done);
           stream.once('close', () => resolve(`closed ${stream.rstCode}`));
-          // One after the other, so the ninth is the one over budget.
-          setTimeout(() => stream.write(prefix), 50 * i);
+          stream.write(prefix);
         }),
     );
-    const ninth = await Promise.race([statuses[8]!, sleep(5000).then(() => 'no answer')]);
-    expect(ninth).toBe(`${grpc.status.RESOURCE_EXHAUSTED} tokengate: too many request bytes pending on this connection`);
+    const refused = `${grpc.status.RESOURCE_EXHAUSTED} tokengate: too many request bytes pending on this connection`;
+    const waited = `${grpc.status.DEADLINE_EXCEEDED} tokengate: the request did not arrive within 2000 ms`;
+    // Whichever call's bytes arrive ninth is refused at once; the others wait for the rest of their message.
+    expect(await Promise.race([...statuses, sleep(5000).then(() => 'no answer')])).toBe(refused);
     // Another connection is not charged for this one's bytes.
     const other = h2Connect(`http://127.0.0.1:${port}`);
     other.on('error', () => {});
     expect(await rawCheck(other, validCheck(), 'whole', 5000)).toMatchObject({ grpcStatus: '0', verdict: { code: 0 } });
     other.close();
     expect(await countReaching(service, 'envoy-grpc', 'pending-bytes', before + 1)).toBe(before + 1);
-    // The first eight were within budget: they wait for the rest of their message until the request limit.
-    expect(await Promise.all(statuses.slice(0, 8))).toEqual(
-      Array(8).fill(`${grpc.status.DEADLINE_EXCEEDED} tokengate: the request did not arrive within 2000 ms`),
-    );
-    expect(
-      await waitForLog(service, (line) => line.msg === 'gRPC connection or call cut off' && line.limit === 'pending-bytes'),
-    ).toMatchObject({ listener: 'envoy-grpc', level: 'warn' });
+    // The eight within budget wait for the rest of their message until the request limit.
+    expect((await Promise.all(statuses)).sort()).toEqual([...Array(8).fill(waited), refused].sort());
+    // Logged after the answer: waited for, bounded.
+    await expect
+      .poll(
+        () =>
+          logLines(service.stderr()).find(
+            (line) => line.msg === 'gRPC connection or call cut off' && line.limit === 'pending-bytes',
+          ),
+        { timeout: 5000 },
+      )
+      .toMatchObject({ listener: 'envoy-grpc', level: 'warn' });
     session.close();
   });
 

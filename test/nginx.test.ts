@@ -244,21 +244,6 @@ describe('through real nginx', () => {
   });
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The lines of `file` once it has at least `count` (waiting at most 2 s: nginx logs after answering). */
-async function logLines(file: string, count: number): Promise<string[]> {
-  let lines: string[] = [];
-  for (let waited = 0; waited <= 2000; waited += 20) {
-    lines = readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((line) => line !== '');
-    if (lines.length >= count) break;
-    await sleep(20);
-  }
-  return lines;
-}
-
 /** Connections on `port` in TIME_WAIT (/proc/net/tcp state 06): each one a connection closed in the last minute. */
 function timeWaitOnPort(port: number): number {
   const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
@@ -490,7 +475,13 @@ describe('logs as shipped: the verdict in the access log, no token in either log
       expect((await fetch(`${shipped.base}${forged}`)).status).toBe(403);
       expect((await fetch(`${shipped.base}${published}`)).status).toBe(410);
       // nginx writes a request's line after answering it: wait (bounded) for the third.
-      const lines = await logLines(join(shipped.prefix, 'tokengate-access.log'), 3);
+      const log = join(shipped.prefix, 'tokengate-access.log');
+      const read = () =>
+        readFileSync(log, 'utf8')
+          .split('\n')
+          .filter((line) => line !== '');
+      await expect.poll(() => read().length, { timeout: 2000 }).toBeGreaterThanOrEqual(3);
+      const lines = read();
       expect(lines.map((line) => /"GET (\S+) HTTP\/1\.1" (\d{3}) \d+ verdict="([a-z-]*)"/.exec(line)?.slice(1))).toEqual([
         ['/my/video.mp4', '200', 'valid'],
         ['/my/video.mp4', '403', 'forged'],
@@ -512,12 +503,11 @@ describe('logs as shipped: the verdict in the access log, no token in either log
       expect((await fetch(`${shipped.base}${url}`)).status).toBe(503);
       expect((await fetch(`${verbose.base}${url}`)).status).toBe(503);
       // The contrast shows the level matters: nginx quotes the request line in "error" lines.
-      for (let waited = 0; waited < 2000 && !verbose.server.errorLog().includes(st); waited += 20) await sleep(20);
-      expect(verbose.server.errorLog()).toContain(st);
+      await expect.poll(() => verbose.server.errorLog(), { timeout: 2000 }).toContain(st);
       expect(shipped.server.errorLog()).not.toContain(st);
-      expect((await logLines(join(shipped.prefix, 'tokengate-access.log'), 1)).join('\n')).toMatch(
-        /"GET \/my\/video\.mp4 HTTP\/1\.1" 503 \d+ verdict=""/,
-      );
+      await expect
+        .poll(() => readFileSync(join(shipped.prefix, 'tokengate-access.log'), 'utf8'), { timeout: 2000 })
+        .toMatch(/"GET \/my\/video\.mp4 HTTP\/1\.1" 503 \d+ verdict=""/);
     } finally {
       tokengate = await startTokengate();
       await Promise.all([shipped.server.stop(), verbose.server.stop()]);

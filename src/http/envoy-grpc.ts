@@ -28,20 +28,16 @@ import { RequestSources } from './request-sources.js';
 const maxRequestBytes = 256 * 1024;
 
 /**
- * The Authorization service's one method, with its own codec (src/http/check-request.ts,
+ * The Authorization service's one method (unary), with its own codec (src/http/check-request.ts,
  * check-response.ts): a call reads three fields and answers bytes encoded once, where protobufjs
  * through @grpc/proto-loader built every message (`npm run bench:micro -- --only="Envoy gRPC"`:
  * Envoy's 14-header CheckRequest decoded about 3x faster, 2-5 µs of encoding per answer gone;
- * docs/performance.md). The shape is grpc-js's method definition, which served it before.
+ * docs/performance.md).
  */
-export const authorizationService = {
-  Check: {
-    path: '/envoy.service.auth.v3.Authorization/Check',
-    requestStream: false,
-    responseStream: false,
-    requestDeserialize: decodeCheckRequest,
-    responseSerialize: (bytes: Buffer): Buffer => bytes,
-  },
+export const checkMethod = {
+  path: '/envoy.service.auth.v3.Authorization/Check',
+  maxMessageBytes: maxRequestBytes,
+  decode: decodeCheckRequest,
 } as const;
 
 export async function listenEnvoyGrpc(
@@ -54,9 +50,7 @@ export async function listenEnvoyGrpc(
   const logDecision = decisionLogger(listener.name, logger);
   const responses = new CheckResponses();
   const door = new GrpcDoor<CheckRequestFields>(listener.name, listener, logger, {
-    path: authorizationService.Check.path,
-    maxMessageBytes: maxRequestBytes,
-    decode: decodeCheckRequest,
+    ...checkMethod,
     handle(http, call) {
       const gate = state.gate;
       const sources = new RequestSources(undefined, listener.clientIpHeader, gate.tokenHeaders);
