@@ -25,7 +25,8 @@ async function load(dist: string): Promise<Build> {
   const [{ parseConfig }, { compileGate }, { findRoute }] = await Promise.all([
     at('config/parse-config.js'),
     at('config/compile-gate.js'),
-    at('core/authorize.js'),
+    // Builds before the rooms of issue 28 had the decision in core/.
+    at('decision/authorize.js').catch(() => at('core/authorize.js')),
   ]);
   // Builds before the edge's split had it in http/answer.js, with the same listenerEdge.
   const { listenerEdge } = await at('http/listener-edge.js').catch(() => at('http/answer.js'));

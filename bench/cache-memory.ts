@@ -3,7 +3,7 @@
  * Fills one route's cache with 1M distinct Azion-sized keys and reports RSS and heap growth,
  * then times hits and misses at that size.
  */
-import { verdictCache } from '../src/config/verdict-cache.js';
+import { verdictCache } from '../src/config/lru-verdict-cache.js';
 import { benchArgs } from './args.js';
 import { measure } from './harness.js';
 

@@ -4,17 +4,17 @@
  */
 import { createHash, createHmac, generateKeyPairSync, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { openSync, writeSync } from 'node:fs';
-import { authorize, type Gate } from '../src/core/authorize.js';
-import { hmacSha256Key } from '../src/core/hmac-sha256.js';
-import { noHeaders } from '../src/core/token-headers.js';
-import { hmacSigner } from '../src/hmac-signer.js';
+import { createLogger } from '../src/base/log.js';
+import { authorize, type Gate } from '../src/decision/authorize.js';
 import type { Answer } from '../src/http/answers.js';
 import { decodeCheckRequest } from '../src/http/check-request.js';
 import { CheckResponses } from '../src/http/check-response.js';
 import { decisionLogger } from '../src/http/decision-log.js';
 import { listenerEdge } from '../src/http/listener-edge.js';
 import { RequestSources, type SourceFields } from '../src/http/request-sources.js';
-import { createLogger } from '../src/log.js';
+import { hmacSigner } from '../src/library/hmac-signer.js';
+import { noHeaders } from '../src/request/token-headers.js';
+import { hmacSha256Key } from '../src/scheme-kit/hmac-sha256.js';
 import { envoyCheckRequest, protobufjsCheck, protobufjsDecode, protobufjsResponse } from '../test/helpers/envoy-protobufjs.js';
 import { gateFor } from '../test/helpers/gates.js';
 import { signedUrl } from '../test/helpers/signed-url.js';
@@ -257,7 +257,7 @@ for (const [scheme, list] of [
 }
 
 // Issue 26: the costliest unsigned request of about 8 KiB we know for each format, beside an
-// ordinary forged request of the same route (test/helpers/worst-inputs.ts; test/decision-cost.test.ts
+// ordinary forged request of the same route (test/helpers/worst-inputs.ts; test/unit/decision-cost.test.ts
 // bounds them). The costliest is picked by a short first measurement.
 {
   const decide = (route: CostRoute, request: CostRequest) =>

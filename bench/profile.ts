@@ -43,9 +43,9 @@ function area(frame: ProfileNode['callFrame']): string {
   if (url.includes('/uws-engine.')) return 'edge handler incl. uWS native calls (headers in, status out)';
   if (url.includes('/metrics/') || (name === 'now' && url === '')) return 'metrics recording (incl. performance.now)';
   if (url.includes('/http/')) return 'edge (status table)';
-  if (url.includes('/schemes/') || url.includes('/core/hmac') || url.includes('/core/digest'))
-    return 'token parse + signature check';
-  if (url.includes('/core/')) return 'URI rules, routing, time and IP parsing';
+  if (url.includes('/schemes/') || url.includes('/scheme-kit/')) return 'token parse + signature check';
+  if (url.includes('/request/') || url.includes('/decision/') || url.includes('/base/'))
+    return 'URI rules, routing, time and IP parsing';
   if (url.startsWith('node:') || url === '') return 'node:crypto and Node internals';
   return 'other';
 }

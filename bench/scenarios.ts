@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { defaultConfig } from '../src/config/default-config.js';
-import { hmacSigner } from '../src/hmac-signer.js';
+import { hmacSigner } from '../src/library/hmac-signer.js';
 import { gateFor } from '../test/helpers/gates.js';
 import { signedUrl } from '../test/helpers/signed-url.js';
 

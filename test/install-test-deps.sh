@@ -17,7 +17,7 @@ command -v curl >/dev/null 2>&1 || missing="$missing curl"
 # kubectl renders the Kubernetes kit with its built-in kustomize (v5: components, labels). Debian's
 # kubernetes-client (1.20) embeds kustomize 2, too old; the kubectl of Kubernetes' own packages is.
 if ! kubectl version --client 2>/dev/null | grep -q '^Kustomize Version: v5'; then
-  echo "install-test-deps: test/kubernetes.test.ts needs kubectl with kustomize v5 (kubectl 1.27 or newer) on PATH" >&2
+  echo "install-test-deps: test/deploy/kubernetes.test.ts needs kubectl with kustomize v5 (kubectl 1.27 or newer) on PATH" >&2
   exit 1
 fi
 [ -z "$missing" ] && exit 0

@@ -2,7 +2,7 @@
 # The second test run: the suite that does not need uWS (its build loads only on Node 20), under
 # Node.js 24 LTS (test/install-node24.sh). Node 24 comes first on PATH, so vitest, the services the
 # tests start (process.execPath) and every `node` a documented command runs are Node 24;
-# test/runtime.test.ts checks that it is. Which files run: vitest.node24.config.ts.
+# test/service/runtime.test.ts checks that it is. Which files run: vitest.node24.config.ts.
 set -eu
 cd "$(dirname "$0")/.."
 sh test/install-node24.sh

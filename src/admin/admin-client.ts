@@ -5,8 +5,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { type ClientIp, type IpRange, parseClientIp } from '../core/client-ip.js';
-import { trimOws } from '../core/http-whitespace.js';
+import { type ClientIp, type IpRange, parseClientIp } from '../request/client-ip.js';
+import { trimOws } from '../request/http-whitespace.js';
 
 export interface AdminClient {
   /** The client's address in canonical text (for logs); "unknown" when the socket has none. */

@@ -1,10 +1,10 @@
 import type { ServerResponse } from 'node:http';
+import type { Logger } from '../base/log.js';
 import type { AdminListenerConfig } from '../config/config.js';
-import { parseIpRange } from '../core/client-ip.js';
 import { isReady, type RunningListener, type ServiceState } from '../http/engine.js';
 import { hardenedServer, listen, refuseVersion } from '../http/node-server.js';
-import type { Logger } from '../log.js';
 import type { ServiceMetrics } from '../metrics/exposition.js';
+import { parseIpRange } from '../request/client-ip.js';
 import { adminClient } from './admin-client.js';
 import { AllowedHosts } from './allowed-hosts.js';
 import { type SigningContext, sendJson, serveSigningApi } from './signing-api.js';

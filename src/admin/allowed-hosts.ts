@@ -5,7 +5,7 @@
  * `Host: attacker.example`, so the listener answers only for names it is known by.
  */
 import type { AdminListenerConfig, Config } from '../config/config.js';
-import { parseClientIp } from '../core/client-ip.js';
+import { parseClientIp } from '../request/client-ip.js';
 
 /** `[ipv6]` or a name or dotted quad, then an optional port; nothing else (no userinfo, no zone id). */
 const hostHeader = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]@]+))(?::\d{1,5})?$/;

@@ -1,5 +1,5 @@
 import { hash, randomBytes } from 'node:crypto';
-import { cookieValue } from '../core/cookie-value.js';
+import { cookieValue } from '../request/cookie-value.js';
 
 /** How long a page login lasts. */
 const sessionMs = 12 * 3600 * 1000;

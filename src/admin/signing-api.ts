@@ -5,17 +5,17 @@
  * says where they come from (Origin), come from this listener's own origin.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../base/log.js';
+import { Problems } from '../base/problems.js';
 import type { LoadedConfig } from '../config/load-config.js';
 import { parseBaseUrl } from '../config/parse-signing.js';
-import { Problems } from '../config/problems.js';
-import type { IpRange } from '../core/client-ip.js';
-import type { SignRequest } from '../core/sign-request.js';
 import { statusFor } from '../http/answers.js';
 import { CapturedHeaders } from '../http/request-sources.js';
 import { explain } from '../links/explain-link.js';
 import { LinkRequestError, linkBaseOf, linkJson, signLink } from '../links/sign-link.js';
-import type { Logger } from '../log.js';
 import type { ServiceMetrics } from '../metrics/exposition.js';
+import type { IpRange } from '../request/client-ip.js';
+import type { SignRequest } from '../scheme-kit/sign-request.js';
 import { type AccessGate, bearerToken } from './access.js';
 import { type AdminClient, adminClient } from './admin-client.js';
 import type { Sessions } from './sessions.js';
@@ -147,7 +147,7 @@ function routeList(loaded: LoadedConfig) {
     keyIds: route.keys.map((key) => key.id),
     clientIp: route.scheme.clientIp,
     signs: route.scheme.signOptions,
-    options: route.options,
+    options: route.options.value,
     stream: route.stream ?? null,
     publicBaseUrl: linkBaseOf(loaded, route.name) ?? null,
   }));

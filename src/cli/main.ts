@@ -1,19 +1,19 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { ExitCode, UsageError } from '../base/exit-codes.js';
+import { createLogger, logLevelFrom, logLevels } from '../base/log.js';
+import { Problems } from '../base/problems.js';
+import { Verdict } from '../base/verdict.js';
+import { version } from '../base/version.js';
 import { ConfigError } from '../config/config-error.js';
 import { loadConfig } from '../config/load-config.js';
 import { parseBaseUrl } from '../config/parse-signing.js';
-import { Problems } from '../config/problems.js';
-import type { SignRequest } from '../core/sign-request.js';
-import { Verdict } from '../core/verdict.js';
-import { ExitCode, UsageError } from '../exit-codes.js';
 import { EngineError } from '../http/native-uws.js';
 import { CapturedHeaders } from '../http/request-sources.js';
 import { explain } from '../links/explain-link.js';
 import { LinkRequestError, linkJson, linkText, signLink } from '../links/sign-link.js';
-import { createLogger, logLevelFrom, logLevels } from '../log.js';
+import type { SignRequest } from '../scheme-kit/sign-request.js';
 import { runService } from '../service/main-thread.js';
-import { version } from '../version.js';
 import { type CommandName, commands, usage } from './commands.js';
 
 function wholeNumber(text: string | undefined, flag: string, unit: string): number | undefined {

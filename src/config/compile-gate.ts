@@ -1,15 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { type Gate, type Route, routeVerdicts, sortRoutes } from '../core/authorize.js';
-import { nginxTarget } from '../core/nginx-uri.js';
-import { decodedPath, foldedPath, routeTable, samePrefixProblems } from '../core/path-readings.js';
-import { sameAsRequest, streamSignedPath } from '../core/signed-path.js';
-import type { RouteKey } from '../core/token-scheme.js';
-import { isRejection } from '../core/verdict.js';
-import type { KeyEncoding } from '../schemes/scheme.js';
-import { textSecretProblem } from '../schemes/text-secret.js';
+import { isRejection } from '../base/verdict.js';
+import { type Gate, type Route, routeVerdicts, sortRoutes } from '../decision/authorize.js';
+import { nginxTarget } from '../request/nginx-uri.js';
+import { decodedPath, foldedPath, routeTable, samePrefixProblems } from '../request/path-readings.js';
+import { sameAsRequest, streamSignedPath } from '../request/signed-path.js';
+import type { KeyEncoding } from '../scheme-kit/scheme-definition.js';
+import { textSecretProblem } from '../scheme-kit/text-secret.js';
+import type { RouteKey } from '../scheme-kit/token-scheme.js';
 import type { Config, KeySource, RouteConfig } from './config.js';
-import { verdictCache } from './verdict-cache.js';
+import { verdictCache } from './lru-verdict-cache.js';
 
 export interface CompiledGate {
   readonly gate: Gate;
@@ -117,22 +117,17 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
       keys.push({ id: source.id, secret });
     }
     // Secret options (a salt...) load like keys: from a file or the environment, never inline.
-    let options = route.options;
     let secretsLoaded = true;
-    const secretOptions = scheme.secretOptions?.(options) ?? [];
-    if (secretOptions.length > 0) {
-      const resolved: Record<string, unknown> = { ...(options as Record<string, unknown>) };
-      for (const [name, source] of secretOptions) {
-        const loaded = loadSecret({ id: name, ...source }, where);
-        const problem = typeof loaded === 'string' ? loaded : textSecretProblem(loaded);
-        if (problem !== undefined) {
-          problems.push(`routes[${i}].options.${name}: ${problem}`);
-          secretsLoaded = false;
-        } else resolved[name] = (loaded as Buffer).toString('utf8');
-      }
-      options = resolved;
+    const secrets = new Map<string, string>();
+    for (const [name, source] of route.options.secretOptions) {
+      const loaded = loadSecret({ id: name, ...source }, where);
+      const problem = typeof loaded === 'string' ? loaded : textSecretProblem(loaded);
+      if (typeof loaded === 'string' || problem !== undefined) {
+        problems.push(`routes[${i}].options.${name}: ${problem}`);
+        secretsLoaded = false;
+      } else secrets.set(name, loaded.toString('utf8'));
     }
-    for (const warning of scheme.warnings?.(route.options) ?? [])
+    for (const warning of route.options.warnings)
       warnings.push(`route "${route.name}" (${route.prefix}): ${warning}`);
     if (keys.length !== route.keys.length || !secretsLoaded) continue;
     routes.push({
@@ -142,7 +137,7 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
       clientIp: scheme.clientIp,
       keyIds: keys.map((key) => key.id),
       // A route inside another accepts only scopes inside its own prefix (nested-scope.ts).
-      scheme: scheme.create(keys, options, route.prefix, nestedPrefixes.has(route.prefix)),
+      scheme: route.options.create({ keys, prefix: route.prefix, nested: nestedPrefixes.has(route.prefix), secrets }),
       // A route that reads nginx's $uri counts its stream's segments after the prefix as nginx reads it.
       signedPath:
         route.stream === undefined
@@ -178,7 +173,7 @@ export function compileGate(config: Config, where: KeyEnvironment, only?: (route
     gate: Object.freeze({
       routes: Object.freeze(sortRoutes(routes)),
       clockSkewSec: config.clockSkewSec,
-      tokenHeaders: Object.freeze([...new Set(config.routes.flatMap((r) => r.scheme.tokenHeaders(r.options)))]),
+      tokenHeaders: Object.freeze([...new Set(config.routes.flatMap((r) => r.options.tokenHeaders))]),
       decisionLog: config.decisionLog,
       pathTokens: Object.freeze(pathTokens),
       nginxRoutes: nginxRoutes === undefined ? undefined : Object.freeze(nginxRoutes),

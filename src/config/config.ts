@@ -1,6 +1,6 @@
-import type { DecisionLogSettings } from '../core/authorize.js';
-import type { StreamScope } from '../core/signed-path.js';
-import type { KeyEncoding, SchemeDefinition } from '../schemes/scheme.js';
+import type { DecisionLogSettings } from '../decision/authorize.js';
+import type { StreamScope } from '../request/signed-path.js';
+import type { KeyEncoding, RouteOptions, Scheme } from '../scheme-kit/scheme-definition.js';
 
 /** The validated, frozen shape of a tokengate config file (documented in docs/configuration.md). */
 
@@ -19,10 +19,10 @@ export interface RouteConfig {
   readonly name: string;
   readonly prefix: string;
   /** The format, resolved from the registry while parsing. */
-  readonly scheme: SchemeDefinition;
+  readonly scheme: Scheme;
   readonly keys: readonly KeySource[];
-  /** The scheme's typed options, as its `readOptions` returned them. */
-  readonly options: unknown;
+  /** The route's options, read by its scheme (their type stays inside the scheme). */
+  readonly options: RouteOptions;
   /** HLS/DASH: tokens are issued for the stream's playlist and cover its whole directory. */
   readonly stream: StreamScope | undefined;
   /** Cache genuine signatures for this route; undefined: on for stream routes only. */

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { Gate } from '../core/authorize.js';
+import type { Gate } from '../decision/authorize.js';
 import { compileGate, type KeyEnvironment, loadSecret } from './compile-gate.js';
 import type { Config, RouteConfig } from './config.js';
 import { ConfigError } from './config-error.js';

@@ -1,6 +1,6 @@
-import { parseIpRange } from '../core/client-ip.js';
+import type { Problems } from '../base/problems.js';
+import { parseIpRange } from '../request/client-ip.js';
 import type { AdminListenerConfig } from './config.js';
-import type { Problems } from './problems.js';
 
 /** A DNS name: dot-separated labels of letters, digits and inner hyphens, 253 characters at most. */
 const hostName = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;

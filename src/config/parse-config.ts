@@ -1,10 +1,10 @@
-import type { DecisionLogSettings } from '../core/authorize.js';
+import { Problems } from '../base/problems.js';
+import type { DecisionLogSettings } from '../decision/authorize.js';
 import type { AdminListenerConfig, AuthListenerConfig, Config, GrpcListenerConfig, ListenerBase, RouteConfig } from './config.js';
 import { parseAdmin } from './parse-admin.js';
 import { parseListener } from './parse-listener.js';
 import { parseRoute } from './parse-route.js';
 import { parseSigning } from './parse-signing.js';
-import { Problems } from './problems.js';
 
 /** Validates a parsed JSON document; returns the frozen config or every problem found. */
 export function parseConfig(raw: unknown): Config | string[] {
@@ -168,11 +168,11 @@ function uwsConditions(
       p.add(`${paths[i]}.clientIpHeader`, `cannot be used with engine "uws" (${why}): use clientIpInPath, or engine "node"`);
   });
   routes.forEach((route, i) => {
-    const headers = route === undefined ? [] : route.scheme.tokenHeaders(route.options);
+    const headers = route === undefined ? [] : route.options.tokenHeaders;
     if (headers.length > 0)
       p.add(
         `routes[${i}].options`,
-        `this route reads the request header(s) ${headers.join(', ')} (a token in a cookie or header, or a host), which engine "uws" cannot read safely (${why}): use engine "node"${route?.scheme.id === 'google-cdn' || route?.scheme.id === 'cloudfront' ? ', or "cookies": false and no hostHeader' : ''}`,
+        `this route reads the request header(s) ${headers.join(', ')} (a token in a cookie or header, or a host), which engine "uws" cannot read safely (${why}): use engine "node"${route?.scheme.uwsHint === undefined ? '' : `, or ${route.scheme.uwsHint}`}`,
       );
   });
 }

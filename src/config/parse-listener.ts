@@ -1,5 +1,5 @@
+import type { Problems } from '../base/problems.js';
 import type { AuthListenerConfig, GrpcListenerConfig } from './config.js';
-import type { Problems } from './problems.js';
 
 const listenerFields = [
   'name',

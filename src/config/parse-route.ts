@@ -1,14 +1,14 @@
-import { parseRequestTarget } from '../core/request-target.js';
-import { canonicalSpelling, unreservedEscape } from '../core/signable-path.js';
-import type { StreamScope } from '../core/signed-path.js';
-import { isRejection } from '../core/verdict.js';
+import type { Problems } from '../base/problems.js';
+import { isRejection } from '../base/verdict.js';
+import { parseRequestTarget } from '../request/request-target.js';
+import type { StreamScope } from '../request/signed-path.js';
+import type { KeyEncoding, Scheme } from '../scheme-kit/scheme-definition.js';
+import { canonicalSpelling, unreservedEscape } from '../scheme-kit/signable-path.js';
 import { findScheme, schemes } from '../schemes/registry.js';
-import { type KeyEncoding, OptionProblems, type SchemeDefinition } from '../schemes/scheme.js';
 import type { KeySource, RouteConfig } from './config.js';
 import { parseBaseUrl } from './parse-signing.js';
-import type { Problems } from './problems.js';
 
-function parseKey(raw: unknown, path: string, p: Problems, scheme: SchemeDefinition | undefined): KeySource {
+function parseKey(raw: unknown, path: string, p: Problems, scheme: Scheme | undefined): KeySource {
   const obj = p.object(raw, path, ['id', 'file', 'env', 'publicDemoSecret', 'encoding']) ?? {};
   const id = p.string(obj, 'id', path);
   if (id !== '' && !/^[A-Za-z0-9_-]{1,32}$/.test(id)) p.add(`${path}.id`, 'must be 1 to 32 characters from [A-Za-z0-9_-]');
@@ -85,11 +85,7 @@ export function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig
   if (schemeId !== '' && scheme === undefined) {
     p.add(`${path}.scheme`, `unknown scheme "${schemeId}" (known: ${schemes.map((s) => s.id).join(', ')})`);
   }
-  const rawOptions = obj.options === undefined ? {} : obj.options;
-  const known = typeof rawOptions === 'object' && rawOptions !== null ? Object.keys(rawOptions) : [];
-  const rawObject = p.object(rawOptions, `${path}.options`, known) ?? {};
-  const options = scheme?.readOptions(rawObject, `${path}.options`);
-  if (options instanceof OptionProblems) p.list.push(...options.problems);
+  const options = scheme?.readOptions(obj.options, `${path}.options`, p);
   const keys: KeySource[] = [];
   if (!Array.isArray(obj.keys) || obj.keys.length === 0) {
     p.add(`${path}.keys`, 'must be a non-empty array (the first key signs, every key verifies)');
@@ -104,7 +100,7 @@ export function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig
   const verdictCache = typeof obj.verdictCache === 'boolean' ? obj.verdictCache : undefined;
   const name = p.string(obj, 'name', path, prefix);
   const methods = parseMethods(obj.methods, `${path}.methods`, p);
-  if (scheme === undefined || options instanceof OptionProblems) return undefined;
+  if (scheme === undefined || options === undefined) return undefined;
   const publicBaseUrl = parseBaseUrl(obj.publicBaseUrl, `${path}.publicBaseUrl`, p);
   return { name, prefix, scheme, keys, options, stream, verdictCache, publicBaseUrl, methods };
 }

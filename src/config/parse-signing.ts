@@ -1,5 +1,5 @@
+import type { Problems } from '../base/problems.js';
 import type { SigningConfig } from './config.js';
-import type { Problems } from './problems.js';
 
 const loopbackHosts = ['127.0.0.1', '::1', 'localhost'];
 

@@ -1,5 +1,5 @@
+import { Verdict } from '../base/verdict.js';
 import type { ListenerBase } from '../config/config.js';
-import { Verdict } from '../core/verdict.js';
 
 /** What the edge writes: a status line and headers; the body is always empty (README "What the service answers"). */
 export interface Answer {

@@ -6,7 +6,7 @@
  *
  * Strict: whatever this accepts, protobufjs (the decoder grpc-js ran before, through
  * @grpc/proto-loader) accepts too and reads the same method, path and headers from
- * (test/envoy-grpc-codec.test.ts checks it on random and mutated messages). So every other field
+ * (test/unit/envoy-grpc-codec.test.ts checks it on random and mutated messages). So every other field
  * protobufjs knows from src/proto is checked as it would read it, not skipped blindly, and
  * anything a conforming decoder and protobufjs could read differently is refused:
  *   - a known field with another wire type (protobufjs reads it as its declared type regardless);

@@ -6,7 +6,7 @@
  *             denied_response { status { code: 403 or 410 }, headers: every answer header }
  * Each header is a HeaderValueOption { header { key (lower case), value }, append { value: false } }.
  * The bytes are exactly protobufjs's for the same message (fields by number, zeros that are set
- * written out), which test/envoy-grpc-codec.test.ts checks for every answer a listener gives.
+ * written out), which test/unit/envoy-grpc-codec.test.ts checks for every answer a listener gives.
  */
 import type { Answer } from './answers.js';
 import { grpcFrame } from './grpc-call.js';

@@ -5,10 +5,11 @@
  * and capped per second and serving thread (a flood of forged requests cannot flood the log:
  * what the cap drops is counted and reported in one `warn` line).
  */
-import type { Gate } from '../core/authorize.js';
-import { decisionDetails } from '../core/decision-details.js';
-import { Verdict } from '../core/verdict.js';
-import type { Logger } from '../log.js';
+
+import type { Logger } from '../base/log.js';
+import { Verdict } from '../base/verdict.js';
+import type { Gate } from '../decision/authorize.js';
+import { decisionDetails } from '../decision/decision-details.js';
 import type { EdgeResult } from './listener-edge.js';
 import type { SourceFields } from './request-sources.js';
 

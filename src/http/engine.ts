@@ -1,6 +1,6 @@
+import type { Logger } from '../base/log.js';
 import type { AuthListenerConfig, EngineName } from '../config/config.js';
-import type { Gate } from '../core/authorize.js';
-import type { Logger } from '../log.js';
+import type { Gate } from '../decision/authorize.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
 
 /** What the listeners share; `gate` is swapped whole on reload, so each request sees one config. */

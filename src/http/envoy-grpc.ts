@@ -12,8 +12,9 @@
  * INTERNAL (13), and Envoy `status_on_error` too.
  * Its connections and calls are accepted and bounded by the door.
  */
+
+import type { Logger } from '../base/log.js';
 import type { GrpcListenerConfig } from '../config/config.js';
-import type { Logger } from '../log.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
 import { type CheckRequestFields, decodeCheckRequest } from './check-request.js';
 import { CheckResponses } from './check-response.js';

@@ -22,8 +22,8 @@
 import { readFileSync } from 'node:fs';
 import { constants, createServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { Server as NetServer, type Socket } from 'node:net';
+import type { Logger } from '../base/log.js';
 import type { GrpcListenerConfig } from '../config/config.js';
-import type { Logger } from '../log.js';
 import { ConnectionCounts, type ConnectionLimit } from '../metrics/connection-metrics.js';
 import { answerStream, failStream, grpcStatus, MessageReader, type Refusal, timeoutMs, trailersOnly } from './grpc-call.js';
 

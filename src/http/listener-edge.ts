@@ -1,10 +1,10 @@
+import type { Logger } from '../base/log.js';
+import { isRejection, type Rejection, rejection, Verdict } from '../base/verdict.js';
 import type { AuthListenerConfig, ListenerBase } from '../config/config.js';
-import { authorize, type Decision, deny, type Gate } from '../core/authorize.js';
-import { type ClientIp, parseClientIp } from '../core/client-ip.js';
-import { trimOws } from '../core/http-whitespace.js';
-import { isRejection, type Rejection, rejection, Verdict } from '../core/verdict.js';
-import type { Logger } from '../log.js';
+import { authorize, type Decision, deny, type Gate } from '../decision/authorize.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
+import { type ClientIp, parseClientIp } from '../request/client-ip.js';
+import { trimOws } from '../request/http-whitespace.js';
 import { type Answer, makeAnswer, statusFor } from './answers.js';
 import type { SourceFields } from './request-sources.js';
 

@@ -1,5 +1,5 @@
+import type { Logger } from '../base/log.js';
 import type { AuthListenerConfig } from '../config/config.js';
-import type { Logger } from '../log.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
 import type { Answer } from './answers.js';
 import { decisionLogger } from './decision-log.js';

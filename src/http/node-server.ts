@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '../log.js';
+import type { Logger } from '../base/log.js';
 import type { RunningListener } from './engine.js';
 
 /**
@@ -73,7 +73,7 @@ export function hardenedServer(
   // repeated source header); the head is bounded by maxHeaderBytes instead.
   server.maxHeadersCount = 0;
   // No `server.timeout`: a connection that never sends a byte is closed by the head limit above
-  // (Node starts it at the connect: test/conformance.test.ts), an idle keepalive one by
+  // (Node starts it at the connect: test/service/conformance.test.ts), an idle keepalive one by
   // keepAliveTimeout. Node re-arms server.timeout around every request (two timer list moves a
   // request): measured 5% fewer requests a second with it (node:http, 10 alternated rounds).
   // Malformed framing, oversized heads, the head deadline: answer with a status and close; never reach a handler.

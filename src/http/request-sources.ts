@@ -1,4 +1,4 @@
-import { noHeaders, type TokenHeaders } from '../core/token-headers.js';
+import { noHeaders, type TokenHeaders } from '../request/token-headers.js';
 
 /** The original-request fields an engine copies out of the auth request, before any parsing. */
 export interface SourceFields {

@@ -1,5 +1,5 @@
+import type { Logger } from '../base/log.js';
 import type { AuthListenerConfig } from '../config/config.js';
-import type { Logger } from '../log.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
 import { decisionLogger } from './decision-log.js';
 import type { HttpEngine, RunningListener, ServiceState } from './engine.js';

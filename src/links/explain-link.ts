@@ -1,7 +1,7 @@
-import { authorize, type Decision, type Gate } from '../core/authorize.js';
-import { type DecisionDetails, decisionDetails } from '../core/decision-details.js';
-import { noHeaders, type TokenHeaders } from '../core/token-headers.js';
-import { Verdict } from '../core/verdict.js';
+import { Verdict } from '../base/verdict.js';
+import { authorize, type Decision, type Gate } from '../decision/authorize.js';
+import { type DecisionDetails, decisionDetails } from '../decision/decision-details.js';
+import { noHeaders, type TokenHeaders } from '../request/token-headers.js';
 
 export interface Explanation {
   readonly decision: Decision;

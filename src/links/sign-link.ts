@@ -1,12 +1,12 @@
+import { Verdict } from '../base/verdict.js';
 import type { LoadedConfig } from '../config/load-config.js';
-import { authorize, type Route } from '../core/authorize.js';
-import { parseIpRange } from '../core/client-ip.js';
-import { decodedPath, rawEntry, readingsAgree, routeTable, withoutParams } from '../core/path-readings.js';
-import { type SignRequest, SignRequestError } from '../core/sign-request.js';
-import { signablePath } from '../core/signable-path.js';
-import { prefixOf } from '../core/signed-path.js';
-import type { NamedValue } from '../core/token-scheme.js';
-import { Verdict } from '../core/verdict.js';
+import { authorize, type Route } from '../decision/authorize.js';
+import { parseIpRange } from '../request/client-ip.js';
+import { decodedPath, rawEntry, readingsAgree, routeTable, withoutParams } from '../request/path-readings.js';
+import { prefixOf } from '../request/signed-path.js';
+import { type SignRequest, SignRequestError } from '../scheme-kit/sign-request.js';
+import { signablePath } from '../scheme-kit/signable-path.js';
+import type { NamedValue } from '../scheme-kit/token-scheme.js';
 
 /** A link that cannot be signed as asked; the message says why (never a secret). */
 export class LinkRequestError extends Error {

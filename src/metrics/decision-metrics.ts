@@ -3,8 +3,9 @@
  * bucket search per request, no labels, no prom-client call. prom-client reads a snapshot of
  * these at scrape time (src/metrics/exposition.ts), merged across worker threads.
  */
-import type { Decision, Gate, Route } from '../core/authorize.js';
-import { Verdict } from '../core/verdict.js';
+
+import { Verdict } from '../base/verdict.js';
+import type { Decision, Gate, Route } from '../decision/authorize.js';
 import { type ConnectionCounts, type ConnectionRow, mergeConnectionRows } from './connection-metrics.js';
 
 /** Every verdict, in the order the per-route count arrays use. */

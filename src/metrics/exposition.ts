@@ -4,9 +4,9 @@
  * Prometheus scrapes; nothing here runs per request.
  */
 import { Counter, collectDefaultMetrics, Gauge, type MetricValue, Registry } from 'prom-client';
+import type { Verdict } from '../base/verdict.js';
 import type { LoadedConfig } from '../config/load-config.js';
-import { preRouteVerdicts } from '../core/authorize.js';
-import type { Verdict } from '../core/verdict.js';
+import { preRouteVerdicts } from '../decision/authorize.js';
 import { connectionLimits } from './connection-metrics.js';
 import { latencyBounds, type MetricsSnapshot, mergeSnapshots, verdicts } from './decision-metrics.js';
 

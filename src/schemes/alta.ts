@@ -5,21 +5,21 @@
  * `/tv/travel-channel/index.m3u8`, ip `192.168.88.98`, start `1669810000`, end `1669890000`,
  * secret `secret`, salt `a5cd6c00` → `e8bff06f373694dda657e8417fe76f6b54b69807-a5cd6c00-1669890000-1669810000`.
  * Fixed-width times keep `ip + start + end` unambiguous; the IP is the canonical form of
- * src/core/client-ip.ts, so signers must write IPv6 per RFC 5952.
+ * src/request/client-ip.ts, so signers must write IPv6 per RFC 5952.
  * Known limit of the format: `path + ip` has no delimiter (docs/security.md, "Weaknesses of the legacy formats").
  */
 
 import { hash, randomBytes } from 'node:crypto';
-import { canonicalIp } from '../core/client-ip.js';
-import { bytesEqualText } from '../core/digest-equals.js';
-import { sha1Utf8 } from '../core/js-hash.js';
-import { type SignOption, SignRequestError } from '../core/sign-request.js';
-import { checkSignRequest } from '../core/signable-path.js';
-import { tokenParamReader } from '../core/token-params.js';
-import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
-import { isRejection, rejection, Verdict } from '../core/verdict.js';
-import type { ParsedToken, RouteKey, SchemeDefinition, TokenScheme } from './scheme.js';
-import { type NoOptions, textSecretFormat } from './text-secret.js';
+import { isRejection, rejection, Verdict } from '../base/verdict.js';
+import { canonicalIp } from '../request/client-ip.js';
+import { tokenParamReader } from '../request/token-params.js';
+import { bytesEqualText } from '../scheme-kit/digest-equals.js';
+import { sha1Utf8 } from '../scheme-kit/js-hash.js';
+import { defineScheme, type ParsedToken, type SchemeRoute, type TokenScheme } from '../scheme-kit/scheme-definition.js';
+import { type SignOption, SignRequestError } from '../scheme-kit/sign-request.js';
+import { checkSignRequest } from '../scheme-kit/signable-path.js';
+import { type NoOptions, textSecretFormat } from '../scheme-kit/text-secret.js';
+import { formatUnixTime, timeFieldParser } from '../scheme-kit/unix-time.js';
 
 interface AltaToken extends ParsedToken {
   readonly signedPrefix: string;
@@ -37,7 +37,7 @@ const endBeforeStart = rejection(Verdict.malformed, 'end is before start');
 const hashPattern = /^[0-9a-f]{40}$/;
 const saltPattern = /^[0-9A-Za-z]{1,64}$/;
 
-function create(keys: readonly RouteKey[]): TokenScheme<AltaToken> {
+function create({ keys }: SchemeRoute): TokenScheme<AltaToken> {
   const secrets = keys.map((key) => key.secret.toString('utf8'));
   return {
     parse({ path, query, clientIp }) {
@@ -101,11 +101,11 @@ function create(keys: readonly RouteKey[]): TokenScheme<AltaToken> {
 
 const signOptions: readonly SignOption[] = ['notBeforeSec', 'clientIp', 'nonce'];
 
-export const alta: SchemeDefinition<NoOptions> = {
+export const alta = defineScheme<NoOptions>({
   id: 'alta',
   signOptions,
   summary: 'Cesbo Alta / Flussonic securetoken: ?token=sha1(path+ip+start+end+secret+salt)-salt-end-start',
   clientIp: 'required',
   ...textSecretFormat,
   create,
-};
+});

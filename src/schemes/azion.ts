@@ -7,14 +7,14 @@
  */
 
 import { hash } from 'node:crypto';
-import { bytesEqualText } from '../core/digest-equals.js';
-import { md5Utf8 } from '../core/js-hash.js';
-import { checkSignRequest } from '../core/signable-path.js';
-import { tokenParamReader } from '../core/token-params.js';
-import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
-import { isRejection, rejection, Verdict } from '../core/verdict.js';
-import type { ParsedToken, RouteKey, SchemeDefinition, TokenScheme } from './scheme.js';
-import { type NoOptions, textSecretFormat } from './text-secret.js';
+import { isRejection, rejection, Verdict } from '../base/verdict.js';
+import { tokenParamReader } from '../request/token-params.js';
+import { bytesEqualText } from '../scheme-kit/digest-equals.js';
+import { md5Utf8 } from '../scheme-kit/js-hash.js';
+import { defineScheme, type ParsedToken, type SchemeRoute, type TokenScheme } from '../scheme-kit/scheme-definition.js';
+import { checkSignRequest } from '../scheme-kit/signable-path.js';
+import { type NoOptions, textSecretFormat } from '../scheme-kit/text-secret.js';
+import { formatUnixTime, timeFieldParser } from '../scheme-kit/unix-time.js';
 
 interface AzionToken extends ParsedToken {
   readonly path: string;
@@ -27,7 +27,7 @@ const parseExpires = timeFieldParser('e');
 const badSt = rejection(Verdict.malformed, 'st must be 22 characters of unpadded base64url (an MD5 digest)');
 const base64urlChar = /^[A-Za-z0-9_-]{21}[AQgw]$/;
 
-function create(keys: readonly RouteKey[]): TokenScheme<AzionToken> {
+function create({ keys }: SchemeRoute): TokenScheme<AzionToken> {
   // Verified with MD5 in JavaScript (js-hash.ts: cheaper than crypto.hash inside a serving process); signed with crypto.hash.
   const secrets = keys.map((key) => key.secret.toString('utf8'));
   return {
@@ -65,11 +65,11 @@ function create(keys: readonly RouteKey[]): TokenScheme<AzionToken> {
   };
 }
 
-export const azion: SchemeDefinition<NoOptions> = {
+export const azion = defineScheme<NoOptions>({
   id: 'azion',
   signOptions: [],
   summary: 'Azion Secure Token: ?st=base64url(md5(secret + path + e))&e=<unix seconds>',
   clientIp: 'unused',
   ...textSecretFormat,
   create,
-};
+});

@@ -6,15 +6,22 @@
  * admits "\n", so no value can be re-split into another field. The token names its key: one
  * HMAC per request, and a removed key stops verifying at once.
  */
-import { canonicalIp, parseIpRange } from '../core/client-ip.js';
-import { hmacSha256Key } from '../core/hmac-sha256.js';
-import { type SignOption, SignRequestError } from '../core/sign-request.js';
-import { checkSignRequest } from '../core/signable-path.js';
-import { prefixOf } from '../core/signed-path.js';
-import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
-import { type Rejection, rejection, Verdict } from '../core/verdict.js';
-import { OptionProblems, type ParsedToken, type RouteKey, type SchemeDefinition, type TokenScheme } from './scheme.js';
-import { type Carrier, readTokenPlace, type TokenPlace, tokenHeadersOf, tokenReader } from './token-place.js';
+
+import { type Rejection, rejection, Verdict } from '../base/verdict.js';
+import { canonicalIp, parseIpRange } from '../request/client-ip.js';
+import { prefixOf } from '../request/signed-path.js';
+import { hmacSha256Key } from '../scheme-kit/hmac-sha256.js';
+import {
+  OptionProblems,
+  type ParsedToken,
+  type RouteKey,
+  type SchemeDefinition,
+  type TokenScheme,
+} from '../scheme-kit/scheme-definition.js';
+import { type SignOption, SignRequestError } from '../scheme-kit/sign-request.js';
+import { checkSignRequest } from '../scheme-kit/signable-path.js';
+import { type Carrier, readTokenPlace, type TokenPlace, tokenHeadersOf, tokenReader } from '../scheme-kit/token-place.js';
+import { formatUnixTime, timeFieldParser } from '../scheme-kit/unix-time.js';
 
 const version = 'tokengate-hmac-v1';
 export const hmacMinKeyBytes = 32;

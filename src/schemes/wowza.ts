@@ -12,16 +12,22 @@
  * characters, so decoding could not change them anyway.
  */
 import { hash } from 'node:crypto';
-import type { ClientIp } from '../core/client-ip.js';
-import { parseClientIp } from '../core/client-ip.js';
-import { digestEquals } from '../core/digest-equals.js';
-import { type SignOption, SignRequestError } from '../core/sign-request.js';
-import { checkSignRequest } from '../core/signable-path.js';
-import { forEachQueryPair, safeDecode } from '../core/token-params.js';
-import { formatUnixTime, timeFieldParser } from '../core/unix-time.js';
-import { type Rejection, rejection, Verdict } from '../core/verdict.js';
-import { OptionProblems, type ParsedToken, type RouteKey, type SchemeDefinition, type TokenScheme } from './scheme.js';
-import { textSecretProblem } from './text-secret.js';
+import { type Rejection, rejection, Verdict } from '../base/verdict.js';
+import type { ClientIp } from '../request/client-ip.js';
+import { parseClientIp } from '../request/client-ip.js';
+import { forEachQueryPair, safeDecode } from '../request/token-params.js';
+import { digestEquals } from '../scheme-kit/digest-equals.js';
+import {
+  OptionProblems,
+  type ParsedToken,
+  type RouteKey,
+  type SchemeDefinition,
+  type TokenScheme,
+} from '../scheme-kit/scheme-definition.js';
+import { type SignOption, SignRequestError } from '../scheme-kit/sign-request.js';
+import { checkSignRequest } from '../scheme-kit/signable-path.js';
+import { textSecretProblem } from '../scheme-kit/text-secret.js';
+import { formatUnixTime, timeFieldParser } from '../scheme-kit/unix-time.js';
 
 export type WowzaAlgorithm = 'sha256' | 'sha384' | 'sha512';
 

@@ -7,14 +7,14 @@
  * so every worker serves exactly the config the main thread validated.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { ExitCode } from '../base/exit-codes.js';
+import { createLogger, type Logger, logLevelFrom } from '../base/log.js';
 import type { EngineName } from '../config/config.js';
 import { type ConfigFiles, loadConfig, snapshotReader } from '../config/load-config.js';
-import { ExitCode } from '../exit-codes.js';
 import type { HttpEngine } from '../http/engine.js';
 import { loadNativeUws } from '../http/native-uws.js';
 import { nodeWorkerEngine } from '../http/node-engine.js';
 import { uwsEngine } from '../http/uws-engine.js';
-import { createLogger, type Logger, logLevelFrom } from '../log.js';
 import { emptySnapshot, type MetricsSnapshot } from '../metrics/decision-metrics.js';
 import { Service } from './service.js';
 

@@ -1,5 +1,5 @@
 import { watchFile } from 'node:fs';
-import type { Logger } from '../log.js';
+import type { Logger } from '../base/log.js';
 
 /**
  * `reloadOnChange`: polls the config file and every key file it read (stat every 2 s, which

@@ -1,12 +1,12 @@
 import { listenAdmin } from '../admin/admin-listener.js';
+import { ExitCode } from '../base/exit-codes.js';
+import type { Logger } from '../base/log.js';
+import { version } from '../base/version.js';
 import { type ConfigFiles, type LoadedConfig, loadConfig, recordingReader } from '../config/load-config.js';
-import { ExitCode } from '../exit-codes.js';
 import type { RunningListener } from '../http/engine.js';
 import { EngineError } from '../http/native-uws.js';
 import { type EngineChoice, selectEngine } from '../http/select-engine.js';
-import type { Logger } from '../log.js';
 import { type ServiceMetrics, serviceMetrics } from '../metrics/exposition.js';
-import { version } from '../version.js';
 import { claimPort } from './claim-port.js';
 import { configWatcher } from './config-watch.js';
 import { cpuBudget } from './cpu-budget.js';

@@ -1,8 +1,8 @@
+import type { Logger } from '../base/log.js';
 import type { AuthListenerConfig, GrpcListenerConfig } from '../config/config.js';
-import type { Gate } from '../core/authorize.js';
+import type { Gate } from '../decision/authorize.js';
 import type { HttpEngine, RunningListener, ServiceState } from '../http/engine.js';
 import { listenEnvoyGrpc } from '../http/envoy-grpc.js';
-import type { Logger } from '../log.js';
 import { type MetricsSnapshot, ThreadMetrics } from '../metrics/decision-metrics.js';
 
 /** What one thread serves: HTTP auth listeners on an engine, and Envoy gRPC listeners. */

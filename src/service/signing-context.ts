@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { AccessGate } from '../admin/access.js';
 import { Sessions } from '../admin/sessions.js';
 import type { SigningContext } from '../admin/signing-api.js';
+import type { Logger } from '../base/log.js';
 import type { LoadedConfig } from '../config/load-config.js';
-import type { Logger } from '../log.js';
 import type { ServiceMetrics } from '../metrics/exposition.js';
 
 /** The signing API's context when `signing` is configured: its access token from the config, or made now. */

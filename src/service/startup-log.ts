@@ -1,5 +1,5 @@
+import type { Logger } from '../base/log.js';
 import type { LoadedConfig } from '../config/load-config.js';
-import type { Logger } from '../log.js';
 
 const demoBanner = [
   '',

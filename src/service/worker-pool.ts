@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
+import type { Logger } from '../base/log.js';
 import type { EngineName } from '../config/config.js';
 import type { ConfigFiles } from '../config/load-config.js';
-import type { Logger } from '../log.js';
 import { emptySnapshot, type MetricsSnapshot, retire } from '../metrics/decision-metrics.js';
 import type { AuthWorkerData, WorkerCommand, WorkerMessage } from './auth-worker.js';
 import { claimPort } from './claim-port.js';

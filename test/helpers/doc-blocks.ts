@@ -1,7 +1,7 @@
 /**
  * The fenced blocks of README.md and docs/: every one is either a snippet, marked
  * `<!-- snippet:ID -->` on the line before it and read by a test through `docBlock(document, ID)`
- * (test/doc-snippets.test.ts checks that some test calls exactly that), or an illustration
+ * (test/docs/doc-snippets.test.ts checks that some test calls exactly that), or an illustration
  * (`<!-- illustration -->`: a grammar, a formula, a diagram), which is never a command.
  */
 import { readFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ export interface FencedBlock {
 }
 
 export function fencedBlocks(document: string): FencedBlock[] {
-  const text = readFileSync(new URL(document, new URL('../../', import.meta.url)), 'utf8');
+  const text = readFileSync(new URL(document, new URL('../..', import.meta.url)), 'utf8');
   const blocks: FencedBlock[] = [];
   for (const match of text.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)) {
     const before = text.slice(0, match.index).split('\n');

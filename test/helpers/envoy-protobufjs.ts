@@ -1,7 +1,7 @@
 /**
  * The Envoy gRPC codec the listener ran before it had its own (src/http/check-request.ts,
  * check-response.ts): protobufjs through @grpc/proto-loader over src/proto, with the listener's
- * options. The oracle of test/envoy-grpc-codec.test.ts and the baseline of bench/micro.ts.
+ * options. The oracle of test/unit/envoy-grpc-codec.test.ts and the baseline of bench/micro.ts.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

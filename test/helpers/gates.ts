@@ -1,6 +1,6 @@
 import { compileGate } from '../../src/config/compile-gate.js';
 import { parseConfig } from '../../src/config/parse-config.js';
-import type { Gate } from '../../src/core/authorize.js';
+import type { Gate } from '../../src/decision/authorize.js';
 
 /** Builds a gate the way the service does (parse, validate, load keys), from a routes array. */
 export function gateFor(routes: unknown[], env: Record<string, string> = {}, clockSkewSec = 30, verdictCache?: object): Gate {

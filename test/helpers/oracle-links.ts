@@ -4,9 +4,9 @@
  * each one covers: its route and its scope, as paths of the origin's files.
  */
 import type { LoadedConfig } from '../../src/config/load-config.js';
-import { prefixOf } from '../../src/core/signed-path.js';
-import type { NamedValue } from '../../src/core/token-scheme.js';
 import { LinkRequestError, signLink } from '../../src/links/sign-link.js';
+import { prefixOf } from '../../src/request/signed-path.js';
+import type { NamedValue } from '../../src/scheme-kit/token-scheme.js';
 import { findScheme } from '../../src/schemes/registry.js';
 import { clientIp, type OracleRoute } from './oracle-routes.js';
 

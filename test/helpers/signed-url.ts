@@ -1,6 +1,6 @@
-import type { Gate } from '../../src/core/authorize.js';
-import { findRoute } from '../../src/core/authorize.js';
-import type { SignRequest } from '../../src/core/sign-request.js';
+import type { Gate } from '../../src/decision/authorize.js';
+import { findRoute } from '../../src/decision/authorize.js';
+import type { SignRequest } from '../../src/scheme-kit/sign-request.js';
 import { gateFor } from './gates.js';
 
 /** Signs with the route covering `request.path` and returns path?query (query-carried tokens only). */

@@ -1,16 +1,16 @@
 /**
  * The most expensive unsigned requests we know for each registered format, at about 8 KiB (the
  * URI cap, and as much again in a Cookie header), beside an ordinary forged request of the same
- * route: what test/decision-cost.test.ts bounds and `npm run bench:micro` times. Every token is
+ * route: what test/unit/decision-cost.test.ts bounds and `npm run bench:micro` times. Every token is
  * well formed but signed with another key, so a request goes as far as a decision can go (the
  * signature check) before it is denied. Issue 26: "no format may spend more than a few ordinary
  * decisions on an unsigned request".
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { findRoute, type Gate } from '../../src/core/authorize.js';
-import type { SignRequest } from '../../src/core/sign-request.js';
-import type { TokenHeaders } from '../../src/core/token-headers.js';
-import type { SignedToken } from '../../src/core/token-scheme.js';
+import { findRoute, type Gate } from '../../src/decision/authorize.js';
+import type { TokenHeaders } from '../../src/request/token-headers.js';
+import type { SignRequest } from '../../src/scheme-kit/sign-request.js';
+import type { SignedToken } from '../../src/scheme-kit/token-scheme.js';
 import { gateFor } from './gates.js';
 
 /** One request as the core receives it. */
@@ -149,7 +149,7 @@ function generic(forged: Forged): { name: string; request: CostRequest }[] {
   ];
 }
 
-/** Each registered format's routes: every format must have one (test/decision-cost.test.ts checks). */
+/** Each registered format's routes: every format must have one (test/unit/decision-cost.test.ts checks). */
 const setups: Record<string, readonly FormatSetup[]> = {
   azion: [{ variant: 'query', keys: ['azion-cost-key', 'azion-other-key'] }],
   alta: [{ variant: 'query', keys: ['alta-cost-key', 'alta-other-key'], sign: { clientIp: ip, notBeforeSec: costNowSec - 60 } }],
@@ -359,5 +359,5 @@ export function costRoutes(): CostRoute[] {
   return out;
 }
 
-/** The formats with cost routes (test/decision-cost.test.ts compares it with the registry). */
+/** The formats with cost routes (test/unit/decision-cost.test.ts compares it with the registry). */
 export const costSchemes: readonly string[] = Object.keys(setups);

@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import { compileGate } from '../config/compile-gate.js';
+import { ConfigError } from '../config/config-error.js';
+import { type LoadedConfig, loadConfig } from '../config/load-config.js';
+import { parseConfig } from '../config/parse-config.js';
+import { type LinkOptions, type SignedLink, signLink } from '../links/sign-link.js';
+import { type SignRequest, unixNow } from '../scheme-kit/sign-request.js';
+
+export type { SignedLink } from '../links/sign-link.js';
+
+/** Signs links for one route, with exactly the code and checks the service and `tokengate sign` use. */
+export interface RouteSigner {
+  /** The route's name. */
+  readonly route: string;
+  /**
+   * A link for `request.path` (text or percent-encoded), checked with the service's own decision
+   * first. Throws LinkRequestError for anything the service would refuse or the format cannot sign.
+   */
+  sign(request: SignRequest, options?: Partial<LinkOptions>): SignedLink;
+}
+
+export interface SignerEnvironment {
+  /** Where `env` key sources are read (default: process.env). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Where relative key `file` paths start (routeSigner; default: the working directory). */
+  readonly baseDir?: string;
+}
+
+function signerOf(loaded: LoadedConfig, route: string): RouteSigner {
+  return {
+    route,
+    sign: (request, options = {}) =>
+      signLink(loaded, request, { route, baseUrl: options.baseUrl, nowSec: options.nowSec ?? unixNow() }),
+  };
+}
+
+/**
+ * A signer for route `route` (its name) of a tokengate config file: the file is validated whole
+ * (so the route that serves a path is the one the service matches), but only this route's keys
+ * are read: signing for one route needs no other route's secret.
+ */
+export function configSigner(configFile: string, route: string, environment: SignerEnvironment = {}): RouteSigner {
+  const loaded = loadConfig(configFile, environment.env ?? process.env, readFileSync, (r) => r.name === route);
+  if (!loaded.config.routes.some((r) => r.name === route)) {
+    throw new ConfigError(loaded.source, [
+      `no route named "${route}" (routes: ${loaded.config.routes.map((r) => r.name).join(', ')})`,
+    ]);
+  }
+  return signerOf(loaded, route);
+}
+
+/**
+ * A signer for one route written as in a config file's `routes` (`{ "prefix", "scheme", "keys",
+ * "options", "stream", "publicBaseUrl" }`), for programs without a tokengate config file. The
+ * route is validated and its keys loaded as the service does; problems throw a ConfigError.
+ */
+export function routeSigner(route: Readonly<Record<string, unknown>>, environment: SignerEnvironment = {}): RouteSigner {
+  const source = 'route given to routeSigner';
+  const config = parseConfig({
+    listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+    admin: { port: 0 },
+    routes: [route],
+  });
+  if (Array.isArray(config)) throw new ConfigError(source, config);
+  const compiled = compileGate(config, { baseDir: environment.baseDir ?? process.cwd(), env: environment.env ?? process.env });
+  if (compiled.problems.length > 0) throw new ConfigError(source, compiled.problems);
+  const loaded: LoadedConfig = {
+    config,
+    gate: compiled.gate,
+    warnings: compiled.warnings,
+    demoSecrets: compiled.demoSecrets,
+    source,
+    digest: '',
+    signingToken: undefined,
+  };
+  return signerOf(loaded, config.routes[0]!.name);
+}

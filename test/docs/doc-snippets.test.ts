@@ -1,0 +1,127 @@
+/**
+ * Every fenced block of README.md and docs/ is run by a test, or is an illustration (a grammar,
+ * a formula, a diagram) that is no command. Snippets are marked `<!-- snippet:ID -->` and read
+ * through `docBlock(document, ID)`: each marker must be read by exactly that call in some test.
+ * The snippets no other test runs are run here: config examples through the config parser,
+ * CLI transcripts and usage through the built CLI, the test command against .ci/run.
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/parse-config.js';
+import { docBlock, fencedBlocks, repoRoot } from '../helpers/doc-blocks.js';
+import { runCli, tempDir } from '../helpers/service-process.js';
+
+const documents = [
+  'README.md',
+  ...readdirSync(join(repoRoot, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+];
+const blocks = documents.flatMap(fencedBlocks);
+const testSources = readdirSync(join(repoRoot, 'test'), { recursive: true, encoding: 'utf8' })
+  .filter((name) => name.endsWith('.test.ts'))
+  .map((name) => readFileSync(join(repoRoot, 'test', name), 'utf8'))
+  .join('\n');
+
+describe('every block of the docs', () => {
+  it('is marked as a snippet or an illustration', () => {
+    expect(blocks.length).toBeGreaterThan(25);
+    expect(blocks.filter((block) => block.marker === undefined).map((block) => `${block.document}:${block.line}`)).toEqual([]);
+  });
+
+  it('an illustration is never a command, a config or code', () => {
+    const commands = blocks.filter(
+      (block) => block.marker === 'illustration' && (block.language !== '' || /^\$ /m.test(block.text)),
+    );
+    expect(commands.map((block) => `${block.document}:${block.line}`)).toEqual([]);
+  });
+
+  it('each snippet is read by a test through docBlock(document, id), and ids are unique per document', () => {
+    const snippets = blocks.filter((block) => block.marker?.startsWith('snippet:'));
+    const unread = snippets.filter(
+      (block) => !testSources.includes(`docBlock('${block.document}', '${block.marker!.slice('snippet:'.length)}')`),
+    );
+    expect(unread.map((block) => `${block.document}:${block.line} ${block.marker}`)).toEqual([]);
+    const keys = snippets.map((block) => `${block.document} ${block.marker}`);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+});
+
+describe('snippets run here', () => {
+  it('README: the test command is the one .ci/run runs', () => {
+    expect(docBlock('README.md', 'test-command').trim()).toBe('npm ci && npm test');
+    expect(readFileSync(join(repoRoot, '.ci/run'), 'utf8')).toMatch(/^npm ci && npm test$/m);
+  });
+
+  it('configuration: the problems shown are what the CLI prints for such a config', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'config.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        listeners: [{ port: 8080, uriHeader: 'X-Original-URI' }],
+        routes: [
+          { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: '2026-11', file: 'keys/vod-2026-11' }] },
+          { name: 'live', prefix: '/live/', scheme: 'alta', keys: [{ id: 'current', env: 'TOKENGATE_LIVE_KEY' }], ttl: 60 },
+        ],
+      }),
+    );
+    const result = await runCli(['serve', '--config', file]);
+    expect(result.code).toBe(78);
+    expect(result.stderr.replaceAll(dir, '/etc/tokengate')).toBe(docBlock('docs/configuration.md', 'config-problems'));
+  });
+
+  it('configuration: the complete example is deploy/config.example.json, and valid', () => {
+    const shown = JSON.parse(docBlock('docs/configuration.md', 'config-example'));
+    expect(shown).toEqual(JSON.parse(readFileSync(join(repoRoot, 'deploy/config.example.json'), 'utf8')));
+    expect(Array.isArray(parseConfig(shown))).toBe(false);
+  });
+
+  it('configuration: the CLI usage is what `tokengate --help` prints', async () => {
+    const help = await runCli(['--help']);
+    const shown = docBlock('docs/configuration.md', 'cli-usage').trimEnd().split('\n');
+    const printed = help.stdout.split('\n').map((line) => line.replace(/^ {2}/, ''));
+    expect(printed.join('\n')).toContain(shown.join('\n'));
+  });
+
+  it('configuration: the verify transcripts are what the CLI prints', async () => {
+    const malformed = docBlock('docs/configuration.md', 'verify-malformed').split('\n');
+    const command = /^\$ tokengate verify '([^']+)'$/.exec(malformed[0]!)![1]!;
+    expect((await runCli(['verify', command])).stdout).toBe(`${malformed.slice(1).join('\n')}`);
+    // The "..." stand for a token signed for /my/dir/ (the trailing slash).
+    const slash = docBlock('docs/configuration.md', 'verify-slash').split('\n');
+    expect(slash[0]).toBe("$ tokengate verify '/my/dir?st=...&e=...'");
+    const signed = (await runCli(['sign', '--path', '/my/dir/', '--ttl', '600'])).stdout.trim();
+    const printed = (await runCli(['verify', `/my/dir?${signed.split('?')[1]}`])).stdout;
+    expect(printed.replace(/^fp: {6}[\w-]{12}$/m, 'fp:      ...')).toBe(slash.slice(1).join('\n'));
+  });
+
+  it('engines: the uws listener shown is accepted by the uws engine', () => {
+    const shown = JSON.parse(docBlock('docs/engines.md', 'uws-config'));
+    const config = parseConfig({ ...shown, routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'K' }] }] });
+    expect(config).toMatchObject({
+      engine: 'uws',
+      listeners: [{ name: 'auth', pathPrefix: '/tokengate', clientIpInPath: true }],
+    });
+  });
+
+  it('formats: the hmac route shown is valid', () => {
+    const route = JSON.parse(docBlock('docs/formats.md', 'hmac-route'));
+    const config = parseConfig({
+      listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+      routes: [route],
+    });
+    expect(config).toMatchObject({ routes: [{ name: 'vod', prefix: '/vod/', options: { carrier: 'query', name: 'tg' } }] });
+  });
+
+  it('signing: the signing block shown is valid', () => {
+    const shown = JSON.parse(docBlock('docs/signing.md', 'signing-config'));
+    const config = parseConfig({
+      ...shown,
+      listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+      routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'K' }] }],
+    });
+    expect(config).toMatchObject({ signing: { publicBaseUrl: 'https://media.example.com' } });
+  });
+});

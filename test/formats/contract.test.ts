@@ -1,0 +1,248 @@
+/**
+ * The contract every registered scheme meets, run through the same cases (docs/development.md):
+ * sign→verify, rotation, every single-character change denies (and never reads as expired),
+ * malformed inputs deny without throwing, expiry and start boundaries.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { Verdict } from '../../src/base/verdict.js';
+import { authorize, findRoute, type Gate } from '../../src/decision/authorize.js';
+import { parseClientIp } from '../../src/request/client-ip.js';
+import { nginxTarget } from '../../src/request/nginx-uri.js';
+import { noHeaders } from '../../src/request/token-headers.js';
+import { schemes } from '../../src/schemes/registry.js';
+import { gateFor } from '../helpers/gates.js';
+import { seeded } from '../helpers/oracle-generator.js';
+import { signedUrl } from '../helpers/signed-url.js';
+
+// 32-byte keys written in hex: text for the legacy schemes, decoded bytes for hmac.
+const baseEnv = { KEY_ONE: '6b'.repeat(32), KEY_TWO: '7c'.repeat(32) };
+const path = '/c/dir/file-1.ts';
+const ip = '198.51.100.7';
+const now = 1_800_000_000;
+const skew = 30;
+const mutationChars = [...'AQgwz09af-_.~%&=?/#+ ', '\u00e9', '\u0000'];
+
+/**
+ * What a format needs besides keys: Cloud CDN signs the host (baseUrl) and takes 16-byte
+ * base64url keys; nginx secure_link signs the expression of its route, here nginx's documented
+ * one, and signs the client address as nginx writes `$remote_addr` (IPv4-mapped stays mapped).
+ */
+const needs: Record<
+  string,
+  {
+    options?: object;
+    env?: Record<string, string>;
+    mappedIsOtherAddress?: true;
+    signedOptional?: readonly string[];
+    /** The window's ends are exclusive (CloudFront: now < DateLessThan, now > DateGreaterThan). */
+    exclusiveWindow?: true;
+  }
+> = {
+  'google-cdn': {
+    options: { baseUrl: 'https://cdn.example.com' },
+    env: { KEY_ONE: Buffer.alloc(16, 0x6b).toString('base64url'), KEY_TWO: Buffer.alloc(16, 0x7c).toString('base64url') },
+  },
+  'nginx-secure-link': {
+    options: { md5: '$secure_link_expires$uri$remote_addr $secret' },
+    mappedIsOtherAddress: true,
+  },
+  // Every character of the path signed (streams sign their directory: test/formats/wowza.test.ts), the IP included.
+  // The start time is optional and signed: a token without it is another token, so "forged".
+  wowza: { options: { contentPath: 'file', includeClientIp: true }, signedOptional: ['wowzatokenstarttime'] },
+  // Public keys: the key files hold private keys here, so the route can sign too.
+  cloudfront: {
+    options: { baseUrl: 'https://cdn.example.com' },
+    env: {
+      KEY_ONE: ecKey(),
+      KEY_TWO: ecKey(),
+    },
+    exclusiveWindow: true,
+  },
+};
+
+function ecKey(): string {
+  return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+}
+
+/** The path and query a format that signs nginx's `$uri` reads (`//` and `/./` are nothing to it), else the URL itself. */
+function asRead(url: string, nginxUri: boolean): string {
+  if (!nginxUri) return url;
+  const read = nginxTarget(url);
+  return 'verdict' in read ? url : `${read.path}?${read.query}`;
+}
+
+for (const scheme of schemes) {
+  describe(`contract: ${scheme.id}`, () => {
+    const { options, env: keys = {}, mappedIsOtherAddress, signedOptional = [], exclusiveWindow } = needs[scheme.id] ?? {};
+    const edge = exclusiveWindow ? 1 : 0;
+    const env = { ...baseEnv, ...keys };
+    const route = (names: string[]) => ({
+      prefix: '/c/',
+      scheme: scheme.id,
+      keys: names.map((name) => ({ id: name, env: name })),
+      ...(options === undefined ? {} : { options }),
+    });
+    const gate = gateFor([route(['KEY_ONE', 'KEY_TWO'])], env, skew);
+    const clientIp = scheme.clientIp === 'unused' ? undefined : ip;
+    const hasStart = scheme.signOptions.includes('notBeforeSec');
+    const sign = (g: Gate, expiresSec: number, notBeforeSec = now - 10, p = path) =>
+      signedUrl(g, {
+        path: p,
+        expiresSec,
+        ...(hasStart ? { notBeforeSec } : {}),
+        ...(scheme.clientIp === 'unused' ? {} : { clientIp: ip }),
+      });
+    const decide = (uri: string, at = now, g = gate, addr = clientIp) => authorize(g, uri, addr, at).verdict;
+    /** The query parameters the format's tokens use, as its own signer writes them. */
+    const params = (() => {
+      const url = sign(gate, now + 600);
+      return url
+        .slice(url.indexOf('?') + 1)
+        .split('&')
+        .map((pair) => pair.slice(0, pair.indexOf('=')));
+    })();
+
+    it('sign then verify allows', () => {
+      expect(decide(sign(gate, now + 600))).toBe(Verdict.allow);
+    });
+
+    it('rotation: the first key signs, every listed key verifies, a removed key stops at once', () => {
+      const signedWithTwo = sign(gateFor([route(['KEY_TWO'])], env), now + 600);
+      expect(decide(signedWithTwo)).toBe(Verdict.allow);
+      expect(decide(signedWithTwo, now, gateFor([route(['KEY_ONE'])], env))).toBe(Verdict.forged);
+    });
+
+    it('every single-character change of the signed URL denies, and never as expired', () => {
+      const url = sign(gate, now + 600);
+      const queryAt = url.indexOf('?');
+      let checked = 0;
+      for (let i = 1; i < url.length; i++) {
+        if (i === queryAt) continue;
+        const variants = [
+          url.slice(0, i) + url.slice(i + 1),
+          ...mutationChars.flatMap((c) => [url.slice(0, i) + c + url.slice(i + 1), url.slice(0, i) + c + url.slice(i)]),
+        ];
+        for (const variant of variants) {
+          // Empty "&&" pairs carry no parameter: the same signed token, rightly allowed.
+          const [variantPath, variantQuery = ''] = variant.split(/\?(.*)/s);
+          if (`${variantPath}?${variantQuery.split('&').filter(Boolean).join('&')}` === url) continue;
+          // A format that signs nginx's $uri reads "/c//dir" as "/c/dir": the same request to nginx, rightly allowed.
+          if (asRead(variant, scheme.nginxUri === true) === asRead(url, scheme.nginxUri === true)) continue;
+          for (const at of [now, now + 601]) {
+            const verdict = decide(variant, at);
+            if (verdict === Verdict.allow || verdict === Verdict.expired) {
+              throw new Error(`${JSON.stringify(variant)} at ${at} gave ${verdict}`);
+            }
+            checked++;
+          }
+        }
+      }
+      expect(checked).toBeGreaterThan(1000);
+    });
+
+    it(`client IP binding is as declared (clientIp: ${scheme.clientIp}, ${scheme.ipBinding ?? 'default'})`, () => {
+      const url = sign(gate, now + 600);
+      if (scheme.clientIp !== 'unused') {
+        // Formats that hash the IP cannot tell a wrong IP from a forgery; formats that sign a range can.
+        const hashed = (scheme.ipBinding ?? (scheme.clientIp === 'required' ? 'hashed' : 'signed')) === 'hashed';
+        expect(decide(url, now, gate, '198.51.100.8')).toBe(hashed ? Verdict.forged : Verdict.wrongIp);
+        // An IPv4-mapped address is the IPv4 client (rule 6), except where the format signs nginx's text of it.
+        expect(decide(url, now, gate, '::ffff:198.51.100.7')).toBe(mappedIsOtherAddress ? Verdict.forged : Verdict.allow);
+      } else {
+        expect(decide(url, now, gate, '203.0.113.200')).toBe(Verdict.allow);
+      }
+    });
+
+    it('expiry boundary: allowed at the end second, expired one second later', () => {
+      const url = sign(gate, now + 100);
+      expect(decide(url, now + 100 - edge)).toBe(Verdict.allow);
+      expect(decide(url, now + 101 - edge)).toBe(Verdict.expired);
+    });
+
+    it('start boundary: a start in the future is accepted only within the clock-skew allowance', () => {
+      const start = now + 1000;
+      const url = sign(gate, start + 100, start);
+      const parsed = findRoute(gate, path)!.scheme.parse({
+        path,
+        query: url.slice(url.indexOf('?') + 1),
+        clientIp: clientIp === undefined ? undefined : parseClientIp(clientIp),
+        headers: noHeaders,
+      });
+      if ('verdict' in parsed) throw new Error(parsed.detail);
+      if (parsed.notBeforeSec === 0) {
+        // The format has no start time: it is valid from the moment it is signed.
+        expect(decide(url, now)).toBe(Verdict.allow);
+      } else {
+        expect(decide(url, start - skew + edge)).toBe(Verdict.allow);
+        expect(decide(url, start - skew - 1 + edge)).toBe(Verdict.premature);
+      }
+    });
+
+    it('missing token is "missing"; a repeated token parameter is malformed', () => {
+      expect(decide(path)).toBe(Verdict.missing);
+      expect(decide(`${path}?other=1`)).toBe(Verdict.missing);
+      const url = sign(gate, now + 600);
+      const query = url.slice(url.indexOf('?') + 1);
+      expect(decide(`${url}&${query}`)).toBe(Verdict.malformed);
+      for (const param of params) {
+        const withoutParam = query
+          .split('&')
+          .filter((pair) => !pair.startsWith(`${param}=`))
+          .join('&');
+        const verdict = decide(`${path}?${withoutParam}`);
+        if (signedOptional.includes(param)) expect(verdict).toBe(Verdict.forged);
+        else expect(params.length === 1 ? verdict === Verdict.missing : verdict === Verdict.malformed).toBe(true);
+        expect(
+          decide(
+            `${path}?${query.replace(`${param}=`, `${encodeURIComponent(param).replace(/./, (c) => `%${c.charCodeAt(0).toString(16)}`)}=`)}`,
+          ),
+        ).not.toBe(Verdict.allow);
+      }
+    });
+
+    it('malformed and random inputs deny without throwing', () => {
+      const url = sign(gate, now + 600);
+      const query = url.slice(url.indexOf('?') + 1);
+      const fixed = [
+        '',
+        '?',
+        '/',
+        '/c/',
+        '/c/?',
+        `/c/?${query}`,
+        `${path}?${query.toUpperCase()}`,
+        `${path}?${query}=`,
+        `${path}?${query}#`,
+        `${path}?&&&${query}&&#`,
+        `${path}?${'&'.repeat(5000)}`,
+        `${path}?${'a='.repeat(4000)}`,
+        `${path}?${params.map((p) => `${p}=`).join('&')}`,
+        `${path}?${params.map((p) => `${p}`).join('&')}`,
+        `${path}?${params.map((p) => `${p}=${'9'.repeat(300)}`).join('&')}`,
+        `${path}?${params.map((p) => `${p}=-1`).join('&')}`,
+        `${path}?${params.map((p) => `${p}=----`).join('&')}`,
+        `/c/${'x'.repeat(9000)}?${query}`,
+        `http://host${path}?${query}`,
+        `*`,
+        `/c/%?${query}`,
+        `/c/%zz?${query}`,
+      ];
+      const random = seeded(0x7e57);
+      const alphabet = [...'ace019AQgw-_.~%&=?/#+:;@ \u00ff\u0000\r\n', ...params.map((p) => `${p}=`)];
+      const randomInputs = Array.from({ length: 3000 }, () => {
+        let text = random() < 0.5 ? `${path}?` : '/c/';
+        const length = Math.floor(random() * 80);
+        for (let i = 0; i < length; i++) text += alphabet[Math.floor(random() * alphabet.length)];
+        return text;
+      });
+      for (const input of [...fixed, ...randomInputs]) {
+        for (const addr of [clientIp, '', 'not-an-ip', '::1']) {
+          const verdict = authorize(gate, input, addr, now).verdict;
+          if (verdict === Verdict.allow) throw new Error(`${JSON.stringify(input)} was allowed`);
+        }
+      }
+      expect(randomInputs.length).toBe(3000);
+    });
+  });
+}

@@ -1,0 +1,241 @@
+/**
+ * The secure-link generator page in a real browser: Debian's Chromium driven by playwright-core
+ * (test/install-test-deps.sh installs it; nothing is downloaded). Log in, generate a link for each
+ * route of the demo schemes and of an hmac route with a cookie carrier, and the link gets 200
+ * from the auth listener from its client IP and 403 from another; the check panel explains a
+ * forged, an expired and an out-of-scope link; no console errors; the strict CSP holds.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningService, startService, tempDir, writeConfig } from '../helpers/service-process.js';
+
+const accessToken = 'page-token-0123456789abcdef';
+const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
+
+let service: RunningService;
+let browser: Browser;
+let admin: number;
+let auth: number;
+const consoleErrors: string[] = [];
+
+/** What the auth listener answers for `url` from `ip` (with the cookie line, for cookie routes). */
+async function authStatus(url: string, ip: string, cookie?: string): Promise<number> {
+  const target = new URL(url, 'http://origin.invalid');
+  const response = await fetch(`http://127.0.0.1:${auth}/`, {
+    headers: { 'X-Original-URI': `${target.pathname}${target.search}`, 'X-Real-IP': ip, ...(cookie ? { Cookie: cookie } : {}) },
+  });
+  return response.status;
+}
+
+async function loggedIn(): Promise<Page> {
+  const page = await browser.newPage();
+  page.on('console', (message) => {
+    // The browser reports the 400 answers to the deliberately invalid forms as failed loads: expected.
+    if (message.type() === 'error' && !/status of 400 \(Bad Request\)$/.test(message.text())) consoleErrors.push(message.text());
+  });
+  page.on('pageerror', (error) => consoleErrors.push(String(error)));
+  await page.goto(`http://127.0.0.1:${admin}/`);
+  expect(new URL(page.url()).pathname).toBe('/login');
+  await page.getByLabel('Access token').fill(accessToken);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`http://127.0.0.1:${admin}/`);
+  await expect.poll(() => page.locator('#route option').count()).toBeGreaterThan(0);
+  return page;
+}
+
+async function generate(page: Page, fields: { route: string; path: string; ip?: string; scope?: string }) {
+  await page.getByLabel('Route', { exact: true }).selectOption(fields.route);
+  await page.getByLabel('Path', { exact: true }).fill(fields.path);
+  if (fields.ip !== undefined) await page.getByLabel('Client IP', { exact: true }).fill(fields.ip);
+  if (await page.getByLabel(/^Scope/).isVisible()) await page.getByLabel(/^Scope/).fill(fields.scope ?? '');
+  await page.getByRole('button', { name: '1 day' }).click();
+  // Hide the previous result, so the wait below sees this answer, not the last one.
+  await page.evaluate("document.getElementById('result').setAttribute('hidden', '')");
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await page.locator('#result:not([hidden])').waitFor();
+  return {
+    link: await page.getByLabel('Link', { exact: true }).inputValue(),
+    expiry: await page.locator('#expiry').textContent(),
+  };
+}
+
+async function check(page: Page, url: string, ip?: string) {
+  await page.getByLabel('Link to check').fill(url);
+  if (ip !== undefined) await page.getByLabel('Client IP (where the route binds one)').fill(ip);
+  await page.getByRole('button', { name: 'Check' }).click();
+  await page.locator('#verdict:not([hidden])').waitFor();
+  const text = await page.locator('#verdict').innerText();
+  await page.evaluate("document.getElementById('verdict').setAttribute('hidden', '')");
+  return text;
+}
+
+beforeAll(async () => {
+  expect(chromiumPath, 'Chromium missing: run "sh test/install-test-deps.sh"').toBeDefined();
+  const dir = tempDir();
+  writeFileSync(join(dir, 'signing.token'), accessToken);
+  writeFileSync(join(dir, 'hmac.key'), 'ef'.repeat(32));
+  writeFileSync(
+    join(dir, 'cloudfront.pem'),
+    generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  );
+  const file = writeConfig(dir, {
+    listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+    admin: { port: 0 },
+    signing: { tokenFile: 'signing.token' },
+    routes: [
+      { name: 'demo-azion', prefix: '/my/', scheme: 'azion', keys: [{ id: 'published-example', env: 'AZION' }] },
+      {
+        name: 'demo-alta',
+        prefix: '/tv/',
+        scheme: 'alta',
+        keys: [{ id: 'published-example', env: 'ALTA' }],
+        stream: { playlist: 'index.m3u8', depth: 1 },
+      },
+      { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', file: 'hmac.key' }] },
+      { name: 'books', prefix: '/ck/', scheme: 'hmac', keys: [{ id: 'k1', file: 'hmac.key' }], options: { carrier: 'cookie' } },
+      {
+        name: 'cdn',
+        prefix: '/cf/',
+        scheme: 'cloudfront',
+        keys: [{ id: 'KCF', file: 'cloudfront.pem' }],
+        options: { baseUrl: 'https://cdn.example.com' },
+      },
+    ],
+  });
+  service = await startService(['serve', '--config', file], { AZION: 'mysecret', ALTA: 'secret' });
+  admin = service.ports.get('admin')!;
+  auth = service.ports.get('auth')!;
+  browser = await chromium.launch({ executablePath: chromiumPath!, args: ['--no-sandbox'] });
+}, 30_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await service?.stop();
+});
+
+describe('signing page in Chromium', () => {
+  it('a wrong token stays on the login page with the error next to the field; assets have a strict CSP', async () => {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${admin}/login`);
+    await page.getByLabel('Access token').fill('not-the-token-at-all');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/login\?error=wrong$/);
+    await expect.poll(() => page.locator('#login-error').textContent()).toBe('That access token is not valid.');
+    const response = await fetch(`http://127.0.0.1:${admin}/login`);
+    expect(response.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'self'/);
+    expect((await fetch(`http://127.0.0.1:${admin}/`, { redirect: 'manual' })).status).toBe(303);
+    await page.close();
+  });
+
+  it('generates working links for every scheme and the cookie carrier, bound to their client IP', async () => {
+    const page = await loggedIn();
+    const azion = await generate(page, { route: 'demo-azion', path: '/my/films/été.mp4' });
+    expect(azion.link).toMatch(/^\/my\/films\/%C3%A9t%C3%A9\.mp4\?st=/);
+    expect(azion.expiry).toMatch(/expires in (23 hours|1 day)/);
+    expect(await authStatus(azion.link, '192.0.2.1')).toBe(200);
+
+    const alta = await generate(page, { route: 'demo-alta', path: '/tv/news/index.m3u8', ip: '192.0.2.7' });
+    expect(await authStatus(alta.link, '192.0.2.7')).toBe(200);
+    expect(await authStatus(alta.link, '192.0.2.8')).toBe(403);
+    expect(await authStatus(alta.link.replace('index.m3u8', 'seg-1.ts'), '192.0.2.7')).toBe(200);
+
+    const vod = await generate(page, { route: 'vod', path: '/vod/movie/index.m3u8', ip: '198.51.100.0/24', scope: '2' });
+    expect(await authStatus(vod.link, '198.51.100.9')).toBe(200);
+    expect(await authStatus(vod.link.replace('index.m3u8', 'seg-1.ts'), '198.51.100.9')).toBe(200);
+    expect(await authStatus(vod.link, '203.0.113.9')).toBe(403);
+
+    await generate(page, { route: 'books', path: '/ck/books/a.pdf', ip: '192.0.2.44' });
+    const cookieLine = await page.getByLabel('Send with this request header').inputValue();
+    expect(cookieLine).toMatch(/^Cookie: tg=v1~/);
+    expect(await page.getByLabel('Try it').inputValue()).toContain(cookieLine);
+    const link = await page.getByLabel('Link', { exact: true }).inputValue();
+    expect(await authStatus(link, '192.0.2.44', cookieLine.slice('Cookie: '.length))).toBe(200);
+    expect(await authStatus(link, '192.0.2.45', cookieLine.slice('Cookie: '.length))).toBe(403);
+    // The README's picture of the page (SCREENSHOT=docs/signing-page.png to write it there).
+    await page.screenshot({ path: process.env.SCREENSHOT ?? join(tempDir(), 'signing-page.png'), fullPage: true });
+
+    // A problem shows next to its field, and focus moves there.
+    await page.getByLabel('Route', { exact: true }).selectOption('demo-alta');
+    await page.getByLabel('Path', { exact: true }).fill('/tv/news/index.m3u8');
+    await page.getByLabel('Client IP', { exact: true }).fill('');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await expect.poll(() => page.locator('#clientIp-error').textContent()).toMatch(/binds tokens to the client IP/);
+    expect(await page.evaluate('document.activeElement.id')).toBe('clientIp');
+    expect(await page.getByLabel('Client IP', { exact: true }).getAttribute('aria-invalid')).toBe('true');
+    await page.getByLabel('Path', { exact: true }).fill('/tv/../my/x');
+    await page.getByLabel('Client IP', { exact: true }).fill('192.0.2.7');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await expect.poll(() => page.locator('#path-error').textContent()).toMatch(/the service would refuse this path/);
+    expect(await page.evaluate('document.activeElement.id')).toBe('path');
+    expect(await page.locator('#clientIp-error').textContent()).toBe('');
+    await page.close();
+  });
+
+  it('cloudfront: the "As signed cookies" box gives the Cookie line; the box shows only where a format signs cookies', async () => {
+    const page = await loggedIn();
+    await page.getByLabel('Route', { exact: true }).selectOption('vod');
+    expect(await page.getByLabel(/As signed cookies/).isVisible()).toBe(false);
+    await page.getByLabel('Route', { exact: true }).selectOption('cdn');
+    await page.getByLabel(/As signed cookies/).check();
+    const { link } = await generate(page, { route: 'cdn', path: '/cf/show/index.m3u8', scope: '2' });
+    expect(link).toBe('https://cdn.example.com/cf/show/index.m3u8');
+    const cookieLine = await page.getByLabel('Send with this request header').inputValue();
+    expect(cookieLine).toMatch(/^Cookie: CloudFront-Key-Pair-Id=KCF; CloudFront-Signature=[^;]+; CloudFront-Policy=[^;]+$/);
+    const cookie = cookieLine.slice('Cookie: '.length);
+    expect(await authStatus('/cf/show/720p/seg-1.ts', '192.0.2.1', cookie)).toBe(200);
+    expect(await authStatus('/cf/else/seg-1.ts', '192.0.2.1', cookie)).toBe(403);
+    expect(await authStatus('/cf/show/720p/seg-1.ts', '192.0.2.1')).toBe(403);
+    // Unchecked: a signed URL.
+    await page.getByLabel(/As signed cookies/).uncheck();
+    const url = await generate(page, { route: 'cdn', path: '/cf/a.mp4' });
+    expect(url.link).toMatch(/^https:\/\/cdn\.example\.com\/cf\/a\.mp4\?Expires=\d{10}&Key-Pair-Id=KCF&Signature=/);
+    expect(await authStatus(url.link, '192.0.2.1')).toBe(200);
+    await page.close();
+  });
+
+  it('the check panel explains a valid, a forged, an expired and an out-of-scope link', async () => {
+    const page = await loggedIn();
+    const vod = await generate(page, { route: 'vod', path: '/vod/movie/index.m3u8', scope: '2' });
+    expect(await check(page, vod.link)).toMatch(/Answer\s+200 \(allow\)/);
+    expect(await check(page, vod.link.replace('/movie/', '/other/'))).toMatch(
+      /Answer\s+403 \(forged\)[\s\S]*Hint\s+the token covers one directory \(p=2/,
+    );
+    expect(await check(page, '/my/uri?st=m6WCATfRgS_5lcyChCPgrA&e=1470055000')).toMatch(/Answer\s+403 \(forged\)/);
+    const azion = await generate(page, { route: 'demo-azion', path: '/my/dir/' });
+    expect(await check(page, azion.link.replace('/my/dir/', '/my/dir'))).toMatch(
+      /Hint\s+the signature matches the path with a trailing slash/,
+    );
+    // Expired: an hmac link whose end has passed (signed through the API with an end in the past is refused, so forge the clock: sign for 1 s and wait).
+    const response = await page.evaluate(async () => {
+      const answer = await fetch('/api/v1/sign', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ path: '/vod/short.mp4', ttlSec: 1 }),
+      });
+      return (await answer.json()) as { url: string };
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    expect(await check(page, response.url)).toMatch(/Answer\s+410 \(expired\)[\s\S]*Expired\s+.* UTC \(\d+ seconds? ago\)/);
+    await page.close();
+  });
+
+  it('signing out ends the session; no console errors anywhere', async () => {
+    const page = await loggedIn();
+    const session = (await page.context().cookies()).find((cookie) => cookie.name === 'tokengate_session')!;
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    // 12 hours, as docs/signing.md says.
+    expect(Math.abs(session.expires - Date.now() / 1000 - 12 * 3600)).toBeLessThan(60);
+    const withSession = () =>
+      fetch(`http://127.0.0.1:${admin}/api/v1/routes`, { headers: { Cookie: `${session.name}=${session.value}` } });
+    expect((await withSession()).status).toBe(200);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/login$/);
+    // The session is gone on the server, not only from the browser.
+    expect((await withSession()).status).toBe(401);
+    await page.close();
+    expect(consoleErrors).toEqual([]);
+  });
+});
