@@ -6,6 +6,9 @@ export default defineConfig({
     // Integration tests start real processes; on a shared 2-core machine give them room.
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // What a process writes after answering (log lines, metrics) is waited for, bounded; 1 s (the
+    // default) is too short on a busy 2-core machine.
+    expect: { poll: { timeout: 10_000 } },
     reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });

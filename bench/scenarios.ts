@@ -5,6 +5,8 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { defaultConfig } from '../src/config/default-config.js';
 import { hmacSigner } from '../src/library/hmac-signer.js';
+import { findScheme } from '../src/schemes/registry.js';
+import { registeredFixtures } from '../test/helpers/formats/index.js';
 import { gateFor } from '../test/helpers/gates.js';
 import { signedUrl } from '../test/helpers/signed-url.js';
 
@@ -51,23 +53,17 @@ export function tokenLists(): Record<string, string[]> {
   return lists;
 }
 
-/** Every format, each a route with the verdict cache off (`/f/<scheme>/`) and one with it on (`/fc/<scheme>/`). */
-export const formatSchemes = ['azion', 'alta', 'hmac', 'akamai', 'google-cdn', 'bunny', 'wowza', 'nginx-secure-link'] as const;
-export type FormatScheme = (typeof formatSchemes)[number];
-/** Each format's key as its route reads it (file contents), and its options. */
-const formatKeys: Record<FormatScheme, string> = {
-  azion: secrets.azion,
-  alta: secrets.alta,
-  hmac: secrets.hmac,
-  akamai: 'cd'.repeat(32),
-  'google-cdn': Buffer.alloc(16, 0x5e).toString('base64url'),
-  bunny: 'bench-bunny-security-key-0123',
-  wowza: 'bench-wowza-shared-secret-0123',
-  'nginx-secure-link': 'bench-secure-link-secret-0123',
-};
-const formatOptions: Partial<Record<FormatScheme, object>> = {
-  'google-cdn': { baseUrl: 'https://cdn.example.com', cookies: false },
-  'nginx-secure-link': { md5: '$secure_link_expires$uri$remote_addr $secret' },
+/** Every registered format (its fixture: test/helpers/formats/), each a route with the verdict cache off (`/f/<scheme>/`) and one with it on (`/fc/<scheme>/`). */
+const formatFixtureList = registeredFixtures();
+export const formatSchemes: readonly string[] = formatFixtureList.map((fixture) => fixture.id);
+export type FormatScheme = string;
+const fixtureOf = (scheme: FormatScheme) => formatFixtureList.find((fixture) => fixture.id === scheme)!;
+/** Each format's key as its route reads it (file contents): its fixture's first key. */
+const formatKey = (scheme: FormatScheme) => fixtureOf(scheme).keys[0].material;
+/** The fixture's options; signed cookies off (the uws engine reads no header). */
+const formatOptions = (scheme: FormatScheme): object | undefined => {
+  const { options } = fixtureOf(scheme);
+  return options !== undefined && 'baseUrl' in options ? { ...options, cookies: false } : options;
 };
 
 /**
@@ -83,8 +79,8 @@ export function formatRoutes(which: 'raw' | 'nginx', key: (scheme: FormatScheme)
       name: `${scheme}${verdictCache ? '-cached' : ''}`,
       prefix: `/${verdictCache ? 'fc' : 'f'}/${scheme}/`,
       scheme,
-      keys: [{ id: 'k', ...key(scheme) }],
-      ...(formatOptions[scheme] === undefined ? {} : { options: formatOptions[scheme] }),
+      keys: [{ id: fixtureOf(scheme).keys[0].id, ...key(scheme) }],
+      ...(formatOptions(scheme) === undefined ? {} : { options: formatOptions(scheme) }),
       verdictCache,
     })),
   );
@@ -92,7 +88,7 @@ export function formatRoutes(which: 'raw' | 'nginx', key: (scheme: FormatScheme)
 
 /** Per format: 10,000 distinct valid tokens (cache off) and one token repeated (cache on), for the target form's client IP. */
 export function formatLists(): Record<string, string[]> {
-  const env = Object.fromEntries(formatSchemes.map((scheme) => [`K_${scheme.replaceAll('-', '_')}`, formatKeys[scheme]]));
+  const env = Object.fromEntries(formatSchemes.map((scheme) => [`K_${scheme.replaceAll('-', '_')}`, formatKey(scheme)]));
   const gate = gateFor(
     [
       ...formatRoutes('raw', (s) => ({ env: `K_${s.replaceAll('-', '_')}` })),
@@ -108,8 +104,8 @@ export function formatLists(): Record<string, string[]> {
       signedUrl(gate, {
         path,
         expiresSec: now + 3600,
-        ...(scheme === 'alta' ? { notBeforeSec: now - 7200 } : {}),
-        ...(scheme === 'alta' || scheme === 'nginx-secure-link' ? { clientIp } : {}),
+        // Bound to the client wherever the format can bind one (the target form carries its IP).
+        ...(findScheme(scheme)!.clientIp === 'unused' ? {} : { clientIp }),
       });
     lists[`${scheme} valid, distinct tokens`] = Array.from({ length: 10_000 }, (_, i) =>
       sign(`/f/${scheme}/title-${i}/seg-${i % 7}.ts`),
@@ -194,7 +190,7 @@ export function cloudfrontLists(): Record<string, string[]> {
 
 /** Writes each format's key file into `work` (for `routes: "formats"`). */
 function formatKeyFiles(work: string): (scheme: FormatScheme) => object {
-  for (const scheme of formatSchemes) writeFileSync(join(work, `format-${scheme}.key`), formatKeys[scheme]);
+  for (const scheme of formatSchemes) writeFileSync(join(work, `format-${scheme}.key`), formatKey(scheme));
   return (scheme) => ({ file: `format-${scheme}.key` });
 }
 

@@ -12,6 +12,35 @@ import { isPagePath, serveSigningPage } from './signing-page.js';
 
 const misdirected = 'this admin listener does not answer for that Host: name it in admin.allowedHosts';
 
+/** A plain-text answer no cache keeps. */
+function plain(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Cache-Control': 'no-store',
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+/** The exposition, rendered when Prometheus asks (a failure answers 500 and is logged, rate-limited). */
+function serveMetrics(res: ServerResponse, metrics: ServiceMetrics, logger: Logger): void {
+  metrics.render().then(
+    (text) => {
+      if (res.destroyed) return;
+      res.writeHead(200, {
+        'Content-Type': metrics.contentType,
+        'Cache-Control': 'no-store',
+        'Content-Length': Buffer.byteLength(text),
+      });
+      res.end(text);
+    },
+    (error: unknown) => {
+      logger.limited('metrics-error', 'error', 'cannot render metrics', { error: String(error) });
+      if (!res.destroyed) plain(res, 500, 'metrics unavailable\n');
+    },
+  );
+}
+
 /**
  * The admin listener (/healthz, /readyz, /metrics, and with `signing` the signing API), always
  * on node:http whatever the auth engine: it is not on the hot path, and one implementation
@@ -26,14 +55,6 @@ export function listenAdmin(
   logger: Logger,
   signing?: SigningContext,
 ): Promise<RunningListener> {
-  const plain = (res: ServerResponse, status: number, body: string) => {
-    res.writeHead(status, {
-      'Content-Type': 'text/plain; charset=utf-8',
-      'Cache-Control': 'no-store',
-      'Content-Length': Buffer.byteLength(body),
-    });
-    res.end(body);
-  };
   const trusted = admin.trustedProxies.map((text) => parseIpRange(text)!);
   const hosts = new AllowedHosts(admin);
   const server = hardenedServer('admin', logger, (req, res) => {
@@ -64,23 +85,8 @@ export function listenAdmin(
     if (req.method !== 'GET' && req.method !== 'HEAD') plain(res, 404, 'not found\n');
     else if (path === '/healthz') plain(res, 200, 'ok\n');
     else if (path === '/readyz') isReady(state) ? plain(res, 200, 'ready\n') : plain(res, 503, 'not ready\n');
-    else if (path === '/metrics') {
-      metrics.render().then(
-        (text) => {
-          if (res.destroyed) return;
-          res.writeHead(200, {
-            'Content-Type': metrics.contentType,
-            'Cache-Control': 'no-store',
-            'Content-Length': Buffer.byteLength(text),
-          });
-          res.end(text);
-        },
-        (error: unknown) => {
-          logger.limited('metrics-error', 'error', 'cannot render metrics', { error: String(error) });
-          if (!res.destroyed) plain(res, 500, 'metrics unavailable\n');
-        },
-      );
-    } else plain(res, 404, 'not found\n');
+    else if (path === '/metrics') serveMetrics(res, metrics, logger);
+    else plain(res, 404, 'not found\n');
   });
   // Signing requests carry a body: allow it more than the head limit of the auth listeners.
   server.requestTimeout = 10_000;

@@ -8,7 +8,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../base/log.js';
 import { Problems } from '../base/problems.js';
 import type { LoadedConfig } from '../config/load-config.js';
-import { parseBaseUrl } from '../config/parse-signing.js';
 import { statusFor } from '../http/answers.js';
 import { CapturedHeaders } from '../http/request-sources.js';
 import { explain } from '../links/explain-link.js';
@@ -83,73 +82,47 @@ function refuse(req: IncomingMessage, res: ServerResponse, status: number, error
   res.once('finish', () => req.socket.destroySoon());
 }
 
-function optionalInteger(p: Problems, obj: Readonly<Record<string, unknown>>, key: string, min: number, max: number) {
-  return obj[key] === undefined ? undefined : p.integer(obj, key, 'body', min, min, max);
-}
-
-function optionalString(p: Problems, obj: Readonly<Record<string, unknown>>, key: string): string | undefined {
-  return obj[key] === undefined ? undefined : p.string(obj, key, 'body');
-}
-
-function optionalBoolean(p: Problems, obj: Readonly<Record<string, unknown>>, key: string): boolean | undefined {
-  const value = obj[key];
-  if (value === undefined || typeof value === 'boolean') return value;
-  p.add(`body.${key}`, 'must be true or false');
-  return undefined;
-}
-
-const signFields = [
-  'route',
-  'path',
-  'expiresSec',
-  'ttlSec',
-  'notBeforeSec',
-  'clientIp',
-  'scopeDepth',
-  'sessionId',
-  'cookies',
-  'baseUrl',
-];
-
 /** A sign request's JSON body as the one SignRequest shape, or every problem with its field. */
 export function readSignBody(
   raw: unknown,
   nowSec: number,
 ): { request: SignRequest; route: string | undefined; baseUrl: string | undefined } | string[] {
   const p = new Problems();
-  const obj = p.object(raw, 'body', signFields) ?? {};
-  const path = p.string(obj, 'path', 'body');
-  const notBeforeSec = optionalInteger(p, obj, 'notBeforeSec', 0, maxTimeSec);
-  const expires = optionalInteger(p, obj, 'expiresSec', 1, maxTimeSec);
-  const ttl = optionalInteger(p, obj, 'ttlSec', 1, 10 * 366 * 86_400);
-  if ((obj.expiresSec === undefined) === (obj.ttlSec === undefined)) {
-    p.add('body', 'needs exactly one of "expiresSec" (unix seconds) or "ttlSec" (seconds from notBeforeSec, or from now)');
-  }
+  const body = p.fields(raw, 'body');
+  const path = body.string('path');
+  const notBeforeSec = body.optionalInt('notBeforeSec', 0, maxTimeSec);
+  const expires = body.optionalInt('expiresSec', 1, maxTimeSec);
+  const ttl = body.optionalInt('ttlSec', 1, 10 * 366 * 86_400);
+  body.exactlyOne(
+    ['expiresSec', 'ttlSec'],
+    'needs exactly one of "expiresSec" (unix seconds) or "ttlSec" (seconds from notBeforeSec, or from now)',
+  );
   const request: SignRequest = {
     path,
     expiresSec: expires ?? (notBeforeSec ?? nowSec) + (ttl ?? 0),
     notBeforeSec,
-    clientIp: optionalString(p, obj, 'clientIp'),
-    scopeDepth: optionalInteger(p, obj, 'scopeDepth', 0, 32),
-    sessionId: optionalString(p, obj, 'sessionId'),
-    cookies: optionalBoolean(p, obj, 'cookies'),
+    clientIp: body.optionalString('clientIp'),
+    scopeDepth: body.optionalInt('scopeDepth', 0, 32),
+    sessionId: body.optionalString('sessionId'),
+    cookies: body.optionalBool('cookies'),
   };
-  const route = optionalString(p, obj, 'route');
-  const baseUrl = parseBaseUrl(obj.baseUrl, 'body.baseUrl', p);
-  return p.list.length > 0 ? p.list : { request, route, baseUrl };
+  const route = body.optionalString('route');
+  const baseUrl = body.baseUrl('baseUrl');
+  body.done();
+  return p.empty ? { request, route, baseUrl } : p.list;
 }
 
 function routeList(loaded: LoadedConfig) {
-  return loaded.config.routes.map((route) => ({
+  return loaded.routes.map((route) => ({
     name: route.name,
     prefix: route.prefix,
-    scheme: route.scheme.id,
-    keyIds: route.keys.map((key) => key.id),
-    clientIp: route.scheme.clientIp,
-    signs: route.scheme.signOptions,
-    options: route.options.value,
-    stream: route.stream ?? null,
-    publicBaseUrl: linkBaseOf(loaded, route.name) ?? null,
+    scheme: route.schemeId,
+    keyIds: route.config.keys.map((key) => key.id),
+    clientIp: route.clientIp,
+    signs: route.config.scheme.signOptions,
+    options: route.config.options.value,
+    stream: route.config.stream ?? null,
+    publicBaseUrl: linkBaseOf(loaded, route) ?? null,
   }));
 }
 
@@ -184,14 +157,16 @@ function sign(ctx: SigningContext, body: unknown, client: AdminClient, res: Serv
 
 function verify(ctx: SigningContext, body: unknown, res: ServerResponse): void {
   const p = new Problems();
-  const obj = p.object(body, 'body', ['url', 'clientIp', 'cookie', 'header']) ?? {};
-  const url = p.string(obj, 'url', 'body');
-  const clientIp = optionalString(p, obj, 'clientIp');
-  const cookie = optionalString(p, obj, 'cookie');
-  const header = obj.header === undefined ? undefined : p.object(obj.header, 'body.header', ['name', 'value']);
-  const headerName = header === undefined ? undefined : p.headerName(header, 'name', 'body.header', true);
-  const headerValue = header === undefined ? undefined : p.string(header, 'value', 'body.header');
-  if (p.list.length > 0) {
+  const fields = p.fields(body, 'body');
+  const url = fields.string('url');
+  const clientIp = fields.optionalString('clientIp');
+  const cookie = fields.optionalString('cookie');
+  const header = fields.object('header');
+  const headerName = header?.requiredHeaderName('name');
+  const headerValue = header?.string('value');
+  header?.done();
+  fields.done();
+  if (!p.empty) {
     sendJson(res, 400, { problems: p.list });
     return;
   }

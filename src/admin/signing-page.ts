@@ -10,7 +10,7 @@ import type { IpRange } from '../request/client-ip.js';
 import { adminClient, reachedOverHttps } from './admin-client.js';
 import { type SigningContext, sameOrigin } from './signing-api.js';
 
-const assetsDir = new URL('./assets', import.meta.url);
+const assetsDir = new URL('./assets/', import.meta.url);
 const assets: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/login': { file: 'login.html', type: 'text/html; charset=utf-8' },

@@ -1,4 +1,4 @@
-/** Documented exit codes of the `tokengate` command (docs/configuration.md, "CLI"). */
+/** Documented exit codes of the `tokengate` command (docs/cli.md, "Exit codes"). */
 export const ExitCode = {
   ok: 0,
   /** verify: the URL is denied (403). */

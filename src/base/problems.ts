@@ -17,6 +17,7 @@ export function quotedList(values: readonly string[]): string {
   return quoted.length < 2 ? (quoted[0] ?? '') : `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}`;
 }
 
+const envNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const headerNamePattern = /^[A-Za-z0-9-]{1,64}$/;
 const originPattern = /^(https?):\/\/([A-Za-z0-9.-]{1,253})(?::([0-9]{1,5}))?$/;
 
@@ -32,18 +33,6 @@ export class Problems {
     return this.list.length === 0;
   }
 
-  /** An object with known fields only; each unknown one is a problem. */
-  object(value: unknown, path: string, allowed: readonly string[]): Json | undefined {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      this.add(path, 'must be an object');
-      return undefined;
-    }
-    for (const key of Object.keys(value)) {
-      if (!allowed.includes(key)) this.add(`${path}.${key}`, unknownField(allowed));
-    }
-    return value as Json;
-  }
-
   /** Reads an object field by field; `done()` then reports every field no reader asked for. */
   fields(value: unknown, path: string): Fields {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -53,18 +42,41 @@ export class Problems {
     return new Fields(this, value as Json, path);
   }
 
-  string(obj: Json, key: string, path: string, fallback?: string): string {
-    return new Fields(this, obj, path).string(key, fallback);
+  /** An array's entries, unread; `[]` with the problem `rule` ("must be a non-empty array ...") otherwise. */
+  array(value: unknown, path: string, rule: string, mayBeEmpty = false): readonly unknown[] {
+    if (Array.isArray(value) && (mayBeEmpty || value.length > 0)) return value;
+    this.add(path, rule);
+    return [];
   }
+}
 
-  integer(obj: Json, key: string, path: string, fallback: number, min: number, max: number): number {
-    return new Fields(this, obj, path).int(key, fallback, min, max);
+/**
+ * A public base URL: `http(s)://host[:port]`, nothing else, as the URL parser writes it. A path
+ * would change the path the proxy sees, which is not the path that was signed; credentials,
+ * query and fragment have no place. Undefined when absent or refused (the problem is recorded).
+ */
+export function parseBaseUrl(value: unknown, path: string, problems: Problems): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = typeof value === 'string' ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
   }
-
-  headerName(obj: Json, key: string, path: string, required: boolean): string | undefined {
-    const fields = new Fields(this, obj, path);
-    return required ? fields.requiredHeaderName(key) : fields.headerName(key);
+  if (
+    url === undefined ||
+    (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+    url.username !== '' ||
+    url.password !== '' ||
+    url.pathname !== '/' ||
+    url.search !== '' ||
+    url.hash !== '' ||
+    !/^https?:\/\/[^/?#]+\/?$/.test(value as string)
+  ) {
+    problems.add(path, 'must be an http(s) origin like "https://media.example.com" (no path, query or credentials)');
+    return undefined;
   }
+  return url.origin;
 }
 
 function unknownField(known: readonly string[]): string {
@@ -113,6 +125,13 @@ export class Fields {
     return this.has(name) ? this.string(name) : undefined;
   }
 
+  /** A required environment variable's name (a secret's source: the value is never inline). */
+  envName(name: string): string {
+    const value = this.string(name);
+    if (value !== '' && !envNamePattern.test(value)) this.add(name, 'must be an environment variable name');
+    return value;
+  }
+
   /** A string of a strict grammar; `rule` says it in words ("must be ..."). Undefined when absent and optional. */
   matching(name: string, pattern: RegExp, rule: string, fallback?: string): string | undefined {
     const value = this.value(name) ?? fallback;
@@ -135,6 +154,11 @@ export class Fields {
     if (typeof value === 'boolean') return value;
     this.add(name, 'must be true or false');
     return fallback;
+  }
+
+  /** An optional integer from `min` to `max`: undefined when absent. */
+  optionalInt(name: string, min: number, max: number): number | undefined {
+    return this.has(name) ? this.int(name, min, min, max) : undefined;
   }
 
   /** An optional boolean: undefined when absent. */
@@ -201,6 +225,27 @@ export class Fields {
         : 'must be "http(s)://host[:port]": no path, no trailing "/"',
     );
     return 'https://invalid';
+  }
+
+  /** A public base URL (`parseBaseUrl`); undefined when absent. */
+  baseUrl(name: string): string | undefined {
+    return parseBaseUrl(this.value(name), `${this.path}.${name}`, this.problems);
+  }
+
+  /** An array's entries, unread; `[]` with the problem `rule` ("must be a non-empty array ...") otherwise. */
+  array(name: string, rule: string, mayBeEmpty = false): readonly unknown[] {
+    return this.problems.array(this.value(name), `${this.path}.${name}`, rule, mayBeEmpty);
+  }
+
+  /**
+   * Which one of fields that exclude each other is given (a source: file, env...); undefined with
+   * the problem `rule` ("needs exactly one of ...") on the object when none or several are.
+   */
+  exactlyOne<const T extends string>(names: readonly T[], rule: string): T | undefined {
+    const given = names.filter((name) => this.has(name));
+    if (given.length === 1) return given[0];
+    this.problems.add(this.path, rule);
+    return undefined;
   }
 
   /** A nested object's fields (undefined when absent). */

@@ -1,4 +1,65 @@
+import type { Scheme } from '../scheme-kit/scheme-definition.js';
+import type { SignOption } from '../scheme-kit/sign-request.js';
 import { schemes } from '../schemes/registry.js';
+
+/** The ids of the registered formats `keep` picks, in registry order: the help derives every list of formats from these. */
+function idsWhere(keep: (scheme: Scheme) => boolean): string {
+  return schemes
+    .filter(keep)
+    .map((scheme) => scheme.id)
+    .join(', ');
+}
+
+/** The formats that sign `option`: a new format appears in the help without editing it. */
+function signersOf(option: SignOption): string {
+  return idsWhere((scheme) => scheme.signOptions.includes(option)) || 'no registered format';
+}
+
+/** The --ip line: which formats bind every token to the client IP, and which may. */
+function clientIpHelp(): string {
+  const required = idsWhere((scheme) => scheme.clientIp === 'required');
+  const optional = idsWhere((scheme) => scheme.clientIp === 'optional' && scheme.signOptions.includes('clientIp'));
+  const uses = [
+    ...(required === '' ? [] : [`required for ${required}`]),
+    ...(optional === '' ? [] : [`optional for ${optional}`]),
+  ];
+  return `the client IP the link is bound to (an address, or a CIDR range where the format takes one): ${uses.join('; ')}`;
+}
+
+/** `text` wrapped at `width` columns: the first line starts with `first`, the others with `indent`. */
+function wrap(text: string, width: number, first = '', indent = ''): string {
+  const lines: string[] = [];
+  let line = first;
+  for (const word of text.split(' ')) {
+    const start = lines.length === 0 ? first : indent;
+    if (line.length > start.length && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = indent + word;
+    } else line += line.length > start.length ? ` ${word}` : word;
+  }
+  return [...lines, line].join('\n');
+}
+
+/** One option of a help text: the flag, then its description wrapped under itself. */
+const optionHelp = (flag: string, description: string) => wrap(description, 100, `  ${flag.padEnd(15)}`, ' '.repeat(17));
+
+const signOptionsHelp = [
+  optionHelp('--ttl', 'lifetime in seconds, counted from --start (or from now)'),
+  optionHelp('--start', `the start of validity, unix seconds (${signersOf('notBeforeSec')})`),
+  optionHelp('--ip', clientIpHelp()),
+  optionHelp('--scope-depth', `${signersOf('scopeDepth')}: the token covers every path under the first N segments of PATH`),
+  optionHelp('--session', `${signersOf('sessionId')}: an opaque session id signed into the token`),
+  optionHelp('--cookies', `${signersOf('cookies')}: signed cookies (printed as a Cookie line) instead of a signed URL`),
+  optionHelp('--base-url', "https://host[:port] the link starts with (default: the config's publicBaseUrl)"),
+  optionHelp('--json', 'the link and its fields as JSON, as the signing API answers'),
+].join('\n');
+
+/** The help's example of a refused option: --ip, for the formats that cannot bind a link to the client IP. */
+const unboundIp = idsWhere((scheme) => !scheme.signOptions.includes('clientIp'));
+const refusedOptions = wrap(
+  `Each option names the formats that sign it; an option the route's format cannot sign${unboundIp === '' ? '' : ` (--ip for ${unboundIp})`} is refused, never dropped.`,
+  96,
+);
 
 /** Each command's options (parseArgs form) and its help text; an option of another command is a usage error. */
 export const commands = {
@@ -18,16 +79,8 @@ and the signing API with an access token printed at start.`,
 Prints a link for PATH signed with the first key of the route that serves it (the one the
 service matches; --route must name that route). The link is checked with the service's own
 decision first: nothing is printed that the service would refuse.
-  --ttl          lifetime in seconds, counted from --start (or from now)
-  --start        the start of validity, unix seconds (formats with a start time)
-  --ip           the client IP the link is bound to (alta: required; hmac: an address or CIDR range)
-  --scope-depth  hmac, cloudfront: the token covers every path under the first N segments of PATH
-  --session      hmac: an opaque session id signed into the token
-  --cookies      cloudfront: signed cookies (printed as a Cookie line) instead of a signed URL
-  --base-url     https://host[:port] the link starts with (default: the config's publicBaseUrl)
-  --json         the link and its fields as JSON, as the signing API answers
-An option the route's format cannot sign (--ip for azion, --scope-depth for azion, --start
-without a start time) is refused, never dropped.`,
+${signOptionsHelp}
+${refusedOptions}`,
     options: {
       config: { type: 'string' },
       path: { type: 'string' },

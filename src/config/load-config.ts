@@ -2,17 +2,20 @@ import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Gate } from '../decision/authorize.js';
-import { compileGate, type KeyEnvironment, loadSecret } from './compile-gate.js';
+import { type CompiledRoute, compileGate } from './compile-gate.js';
 import type { Config, RouteConfig } from './config.js';
 import { ConfigError } from './config-error.js';
 import { defaultConfig } from './default-config.js';
 import { jsonErrorPlace } from './json-error-place.js';
+import { type KeyEnvironment, loadSecret } from './load-keys.js';
 import { parseConfig } from './parse-config.js';
 import { isLoopbackHost } from './parse-signing.js';
 
 export interface LoadedConfig {
   readonly config: Config;
-  readonly gate: Gate;
+  readonly gate: Gate<CompiledRoute>;
+  /** The compiled routes in config order. */
+  readonly routes: readonly CompiledRoute[];
   readonly warnings: readonly string[];
   /** Some route uses a published demo secret: `serve` prints a banner. */
   readonly demoSecrets: boolean;
@@ -103,6 +106,7 @@ export function loadConfig(
   return {
     config,
     gate: compiled.gate,
+    routes: compiled.routes,
     warnings: isLoopbackHost(config.admin.host)
       ? compiled.warnings
       : [

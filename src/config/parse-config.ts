@@ -1,6 +1,15 @@
-import { Problems } from '../base/problems.js';
+import { type Fields, Problems } from '../base/problems.js';
 import type { DecisionLogSettings } from '../decision/authorize.js';
-import type { AdminListenerConfig, AuthListenerConfig, Config, GrpcListenerConfig, ListenerBase, RouteConfig } from './config.js';
+import { defaultGateSettings } from './compile-gate.js';
+import type {
+  AdminListenerConfig,
+  AuthListenerConfig,
+  Config,
+  EngineName,
+  GrpcListenerConfig,
+  ListenerBase,
+  RouteConfig,
+} from './config.js';
 import { parseAdmin } from './parse-admin.js';
 import { parseListener } from './parse-listener.js';
 import { parseRoute } from './parse-route.js';
@@ -9,133 +18,129 @@ import { parseSigning } from './parse-signing.js';
 /** Validates a parsed JSON document; returns the frozen config or every problem found. */
 export function parseConfig(raw: unknown): Config | string[] {
   const p = new Problems();
-  const root =
-    p.object(raw, 'config', [
-      'listeners',
-      'admin',
-      'clockSkewSec',
-      'workers',
-      'verdictCache',
-      'metrics',
-      'shutdownDelaySec',
-      'reloadOnChange',
-      'engine',
-      'engineFallback',
-      'routes',
-      'signing',
-      'decisionLog',
-    ]) ?? {};
+  const root = p.fields(raw, 'config');
   // node by default: it hands over the bytes the proxy sent; uws trims header values (docs/engines.md).
-  const engine = root.engine === undefined ? 'node' : root.engine;
-  if (engine !== 'uws' && engine !== 'node') p.add('config.engine', 'must be "uws" or "node"');
-  const engineFallback = root.engineFallback === undefined ? 'none' : root.engineFallback;
-  if (engineFallback !== 'node' && engineFallback !== 'none') p.add('config.engineFallback', 'must be "node" or "none"');
-  // Omitted: "auto" with uws, one thread with node (the shipped configs set "auto"). Whether the
-  // node engine can run several threads depends on the Node that serves (22.12+/24 can share a
-  // port, 20 cannot): decided at startup (src/service/main-thread.ts), not here.
-  const workers =
-    root.workers === 'auto'
-      ? 'auto'
-      : root.workers === undefined
-        ? engine === 'node'
-          ? 1
-          : 'auto'
-        : p.integer(root, 'workers', 'config', 1, 1, 64);
-  const listeners: AuthListenerConfig[] = [];
-  const grpcListeners: GrpcListenerConfig[] = [];
-  /** Config path of each listener, in the order of `listeners` then `grpcListeners`. */
-  const listenerPaths: string[] = [];
-  if (!Array.isArray(root.listeners) || root.listeners.length === 0) {
-    p.add('listeners', 'must be a non-empty array of auth listeners');
-  } else {
-    const grpcPaths: string[] = [];
-    for (const [i, raw] of root.listeners.entries()) {
-      const parsed = parseListener(raw, `listeners[${i}]`, p);
-      if (parsed.protocol === 'http') {
-        listeners.push(parsed.listener);
-        listenerPaths.push(`listeners[${i}]`);
-      } else {
-        grpcListeners.push(parsed.listener);
-        grpcPaths.push(`listeners[${i}]`);
-      }
-    }
-    listenerPaths.push(...grpcPaths);
-  }
-  const admin = parseAdmin(root.admin, p);
-  const clockSkewSec = p.integer(root, 'clockSkewSec', 'config', 30, 0, 3600);
-  const cacheObj = p.object(root.verdictCache === undefined ? {} : root.verdictCache, 'verdictCache', ['maxEntries']) ?? {};
-  const verdictCache = { maxEntries: p.integer(cacheObj, 'maxEntries', 'verdictCache', 100_000, 1, 10_000_000) };
+  const engine = root.oneOf('engine', ['uws', 'node'], 'node');
+  const { listeners, grpcListeners, paths } = readListeners(root.value('listeners'), p);
+  const admin = parseAdmin(root.value('admin'), p);
   // One entry per configured route (undefined where its scheme or options are refused), so indexes name config paths.
-  const routes: (RouteConfig | undefined)[] = [];
-  if (!Array.isArray(root.routes) || root.routes.length === 0) {
-    p.add('routes', 'must be a non-empty array');
-  } else {
-    for (const [i, route] of root.routes.entries()) routes.push(parseRoute(route, `routes[${i}]`, p));
-  }
-  if (root.metrics !== undefined && typeof root.metrics !== 'boolean') p.add('config.metrics', 'must be true or false');
-  const metrics = root.metrics !== false;
-  const shutdownDelaySec = p.integer(root, 'shutdownDelaySec', 'config', 0, 0, 300);
-  if (root.reloadOnChange !== undefined && typeof root.reloadOnChange !== 'boolean') {
-    p.add('config.reloadOnChange', 'must be true or false');
-  }
-  const reloadOnChange = root.reloadOnChange === true;
-  const signing = parseSigning(root.signing, admin.host, p);
-  const decisionLog = parseDecisionLog(root.decisionLog, p);
-  crossCheck([...listeners, ...grpcListeners], listenerPaths, admin, routes, p);
-  if (engine === 'uws') uwsConditions(listeners, listenerPaths, routes, p);
-  if (p.list.length > 0) return p.list;
-  return deepFreeze({
+  const routes = readRoutes(root.value('routes'), p);
+  const config = {
     listeners,
     grpcListeners,
     admin,
-    clockSkewSec,
-    workers,
-    verdictCache,
-    metrics,
-    shutdownDelaySec,
-    reloadOnChange,
-    engine: engine === 'node' ? 'node' : 'uws',
-    engineFallback: engineFallback === 'node' ? 'node' : 'none',
-    routes: routes as RouteConfig[],
-    signing,
-    decisionLog,
-  });
+    clockSkewSec: root.int('clockSkewSec', defaultGateSettings.clockSkewSec, 0, 3600),
+    workers: readWorkers(root, engine),
+    verdictCache: readVerdictCache(root.value('verdictCache'), p),
+    metrics: root.bool('metrics', true),
+    shutdownDelaySec: root.int('shutdownDelaySec', 0, 0, 300),
+    reloadOnChange: root.bool('reloadOnChange', false),
+    engine,
+    engineFallback: root.oneOf('engineFallback', ['node', 'none'], 'none'),
+    routes,
+    signing: parseSigning(root.value('signing'), admin.host, p),
+    decisionLog: readDecisionLog(root.value('decisionLog'), p),
+  };
+  root.done();
+  listenerChecks([...listeners, ...grpcListeners], paths, admin, routes, p);
+  if (engine === 'uws') uwsConditions(listeners, paths, routes, p);
+  if (!p.empty) return p.list;
+  return deepFreeze({ ...config, routes: routes.filter(isRoute) });
 }
 
-/** `decisionLog`: absent (off), or which decisions get a log line, sampled and capped. */
-function parseDecisionLog(raw: unknown, p: Problems): DecisionLogSettings | undefined {
-  if (raw === undefined) return undefined;
-  const obj = p.object(raw, 'decisionLog', ['verdicts', 'sample', 'maxPerSec']) ?? {};
-  const verdicts = obj.verdicts === undefined ? 'denials' : obj.verdicts;
-  if (verdicts !== 'denials' && verdicts !== 'all') p.add('decisionLog.verdicts', 'must be "denials" or "all"');
-  const sample = obj.sample === undefined ? 1 : obj.sample;
-  if (typeof sample !== 'number' || !(sample > 0 && sample <= 1))
-    p.add('decisionLog.sample', 'must be a number above 0, at most 1');
-  const maxPerSec = p.integer(obj, 'maxPerSec', 'decisionLog', 1000, 1, 1_000_000);
-  return { verdicts: verdicts === 'all' ? 'all' : 'denials', sample: typeof sample === 'number' ? sample : 1, maxPerSec };
+/**
+ * A routes array on its own (config `routes`, or routes given to a signer without a config file):
+ * every route, or every problem with its path (`routes[i]...`).
+ */
+export function parseRoutes(raw: unknown): readonly RouteConfig[] | { readonly problems: readonly string[] } {
+  const p = new Problems();
+  const routes = readRoutes(raw, p);
+  return p.empty ? deepFreeze(routes.filter(isRoute)) : { problems: p.list };
 }
 
-function crossCheck(
-  listeners: readonly ListenerBase[],
-  paths: readonly string[],
-  admin: AdminListenerConfig,
-  routes: readonly (RouteConfig | undefined)[],
-  p: Problems,
-): void {
+/** With no problem recorded, no route is undefined. */
+const isRoute = (route: RouteConfig | undefined): route is RouteConfig => route !== undefined;
+
+/** The routes, with undefined where a route's scheme or options are refused; prefixes and names are unique. */
+function readRoutes(raw: unknown, p: Problems): (RouteConfig | undefined)[] {
+  const routes = p.array(raw, 'routes', 'must be a non-empty array').map((route, i) => parseRoute(route, `routes[${i}]`, p));
   routes.forEach((route, i) => {
     if (route === undefined) return;
     const earlier = routes.findIndex((other) => other?.prefix === route.prefix);
     if (route.prefix !== '' && earlier !== i) p.add(`routes[${i}].prefix`, `same prefix as routes[${earlier}]`);
     const names = routes.findIndex((other) => other?.name === route.name);
     if (route.name !== '' && names !== i) p.add(`routes[${i}].name`, `same name as routes[${names}]`);
-    if (route.scheme.clientIp === 'required') {
-      listeners.forEach((listener, j) => {
-        if (listener.clientIpHeader === undefined && !(listener as Partial<AuthListenerConfig>).clientIpInPath) {
-          p.add(`${paths[j]}.clientIpHeader`, `is required: route "${route.name}" binds tokens to the client IP`);
-        }
-      });
+  });
+  return routes;
+}
+
+/** The auth listeners by protocol, and the config path of each, in the order of `listeners` then `grpcListeners`. */
+function readListeners(raw: unknown, p: Problems) {
+  const listeners: AuthListenerConfig[] = [];
+  const grpcListeners: GrpcListenerConfig[] = [];
+  const httpPaths: string[] = [];
+  const grpcPaths: string[] = [];
+  p.array(raw, 'listeners', 'must be a non-empty array of auth listeners').forEach((entry, i) => {
+    const parsed = parseListener(entry, `listeners[${i}]`, p);
+    if (parsed.protocol === 'http') {
+      listeners.push(parsed.listener);
+      httpPaths.push(`listeners[${i}]`);
+    } else {
+      grpcListeners.push(parsed.listener);
+      grpcPaths.push(`listeners[${i}]`);
     }
   });
+  return { listeners, grpcListeners, paths: [...httpPaths, ...grpcPaths] };
+}
+
+/**
+ * Omitted: "auto" with uws, one thread with node (the shipped configs set "auto"). Whether the
+ * node engine can run several threads depends on the Node that serves (22.12+/24 can share a
+ * port, 20 cannot): decided at startup (src/service/main-thread.ts), not here.
+ */
+function readWorkers(root: Fields, engine: EngineName): number | 'auto' {
+  const value = root.value('workers');
+  if (value === 'auto') return 'auto';
+  if (value === undefined) return engine === 'node' ? 1 : 'auto';
+  return root.int('workers', 1, 1, 64);
+}
+
+function readVerdictCache(raw: unknown, p: Problems): Config['verdictCache'] {
+  const fields = p.fields(raw === undefined ? {} : raw, 'verdictCache');
+  const maxEntries = fields.int('maxEntries', defaultGateSettings.verdictCacheEntries, 1, 10_000_000);
+  fields.done();
+  return { maxEntries };
+}
+
+/** `decisionLog`: absent (off), or which decisions get a log line, sampled and capped. */
+function readDecisionLog(raw: unknown, p: Problems): DecisionLogSettings | undefined {
+  if (raw === undefined) return undefined;
+  const fields = p.fields(raw, 'decisionLog');
+  const verdicts = fields.oneOf('verdicts', ['denials', 'all'], 'denials');
+  const sample = fields.value('sample') ?? 1;
+  const sampleOk = typeof sample === 'number' && sample > 0 && sample <= 1;
+  if (!sampleOk) fields.add('sample', 'must be a number above 0, at most 1');
+  const maxPerSec = fields.int('maxPerSec', 1000, 1, 1_000_000);
+  fields.done();
+  return { verdicts, sample: sampleOk ? sample : 1, maxPerSec };
+}
+
+/** Ports and names are unique; every listener gives the client IP when a route binds tokens to it. */
+function listenerChecks(
+  listeners: readonly ListenerBase[],
+  paths: readonly string[],
+  admin: AdminListenerConfig,
+  routes: readonly (RouteConfig | undefined)[],
+  p: Problems,
+): void {
+  for (const route of routes) {
+    if (route?.scheme.clientIp !== 'required') continue;
+    listeners.forEach((listener, j) => {
+      if (listener.clientIpHeader === undefined && !('clientIpInPath' in listener && listener.clientIpInPath)) {
+        p.add(`${paths[j]}.clientIpHeader`, `is required: route "${route.name}" binds tokens to the client IP`);
+      }
+    });
+  }
   const ports = [...listeners.map((l) => l.port), admin.port];
   const labels = [...paths.map((path) => `${path}.port`), 'admin.port'];
   ports.forEach((port, i) => {

@@ -64,10 +64,13 @@ export function routeVerdicts(route: { clientIp: ClientIpUse; startTimes: boolea
   return out;
 }
 
-/** Everything a decision depends on besides the request and the clock. Immutable once built. */
-export interface Gate {
+/**
+ * Everything a decision depends on besides the request and the clock. Immutable once built.
+ * `R`: what a route carries besides what the decision reads (config keeps each route's config).
+ */
+export interface Gate<R extends Route = Route> {
   /** Sorted longest prefix first. */
-  readonly routes: readonly Route[];
+  readonly routes: readonly R[];
   /** How far in the future a token's start may lie and still be accepted (signer clocks drift). */
   readonly clockSkewSec: number;
   /** Lowercase names of the request headers some route reads (cookies, token headers). */
@@ -78,12 +81,12 @@ export interface Gate {
    * Set when some route's format signs nginx's `$uri`: every route, sorted longest `nginxPrefix`
    * first. Routes are then chosen on the path as nginx reads it (`selectRoute`).
    */
-  readonly nginxRoutes?: readonly Route[] | undefined;
+  readonly nginxRoutes?: readonly R[] | undefined;
   /**
    * Every route under every reading of a path (path-readings.ts), set when some route lies inside
    * another under one of them: a request to the outer route must pick it under every reading.
    */
-  readonly readings?: RouteTable<Route> | undefined;
+  readonly readings?: RouteTable<R> | undefined;
   /** The per-request decision log (config `decisionLog`), off when undefined; in the gate so a reload switches it atomically. */
   readonly decisionLog?: DecisionLogSettings | undefined;
 }
@@ -131,11 +134,12 @@ export function splitPathToken(gate: Gate, path: string): { path: string; pathTo
   return { path: path.slice(slash), pathToken: first };
 }
 
-export function sortRoutes(routes: readonly Route[]): Route[] {
+export function sortRoutes<R extends Route>(routes: readonly R[]): R[] {
   return [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
 }
 
-export function findRoute(gate: Gate, path: string): Route | undefined {
+/** The route whose prefix the path starts with, longest first (on the raw path). */
+export function findRoute<R extends Route>(gate: Gate<R>, path: string): R | undefined {
   for (const route of gate.routes) if (path.startsWith(route.prefix)) return route;
   return undefined;
 }

@@ -30,7 +30,7 @@ export function expiresIn(ttlSec: number, nowSec: number = unixNow()): number {
   return nowSec + ttlSec;
 }
 
-/** Issues tokens in tokengate's `hmac` format from an application (docs/token-format.md). */
+/** Issues tokens in tokengate's `hmac` format from an application (docs/formats/hmac.md). */
 export function hmacSigner(options: HmacSignerOptions) {
   const secret = typeof options.key === 'string' ? Buffer.from(options.key, 'hex') : options.key;
   if (typeof options.key === 'string' && !/^(?:[0-9a-fA-F]{2})+$/.test(options.key)) throw new TypeError('key: not valid hex');

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { compileGate } from '../config/compile-gate.js';
+import { compileRoutes } from '../config/compile-gate.js';
 import { ConfigError } from '../config/config-error.js';
-import { type LoadedConfig, loadConfig } from '../config/load-config.js';
-import { parseConfig } from '../config/parse-config.js';
-import { type LinkOptions, type SignedLink, signLink } from '../links/sign-link.js';
+import { loadConfig } from '../config/load-config.js';
+import { parseRoutes } from '../config/parse-config.js';
+import { type LinkOptions, type LinkRoutes, type SignedLink, signLink } from '../links/sign-link.js';
 import { type SignRequest, unixNow } from '../scheme-kit/sign-request.js';
 
 export type { SignedLink } from '../links/sign-link.js';
@@ -26,7 +26,7 @@ export interface SignerEnvironment {
   readonly baseDir?: string;
 }
 
-function signerOf(loaded: LoadedConfig, route: string): RouteSigner {
+function signerOf(loaded: LinkRoutes, route: string): RouteSigner {
   return {
     route,
     sign: (request, options = {}) =>
@@ -56,22 +56,11 @@ export function configSigner(configFile: string, route: string, environment: Sig
  */
 export function routeSigner(route: Readonly<Record<string, unknown>>, environment: SignerEnvironment = {}): RouteSigner {
   const source = 'route given to routeSigner';
-  const config = parseConfig({
-    listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
-    admin: { port: 0 },
-    routes: [route],
-  });
-  if (Array.isArray(config)) throw new ConfigError(source, config);
-  const compiled = compileGate(config, { baseDir: environment.baseDir ?? process.cwd(), env: environment.env ?? process.env });
+  const routes = parseRoutes([route]);
+  if ('problems' in routes) throw new ConfigError(source, routes.problems);
+  const where = { baseDir: environment.baseDir ?? process.cwd(), env: environment.env ?? process.env };
+  const compiled = compileRoutes(routes, where);
   if (compiled.problems.length > 0) throw new ConfigError(source, compiled.problems);
-  const loaded: LoadedConfig = {
-    config,
-    gate: compiled.gate,
-    warnings: compiled.warnings,
-    demoSecrets: compiled.demoSecrets,
-    source,
-    digest: '',
-    signingToken: undefined,
-  };
-  return signerOf(loaded, config.routes[0]!.name);
+  const loaded: LinkRoutes = { gate: compiled.gate, routes: compiled.routes, config: { signing: undefined } };
+  return signerOf(loaded, routes[0]!.name);
 }

@@ -1,3 +1,4 @@
+import type { Fields } from '../base/problems.js';
 import { isRejection, type Rejection, rejection, Verdict } from '../base/verdict.js';
 import { cookieValue } from '../request/cookie-value.js';
 import type { TokenHeaders } from '../request/token-headers.js';
@@ -42,29 +43,22 @@ export function tokenHeadersOf({ carrier, name }: TokenPlace): readonly string[]
   return carrier === 'query' ? [] : [carrier === 'cookie' ? 'cookie' : name];
 }
 
+const carriers: readonly Carrier[] = ['query', 'cookie', 'header'];
+const namePattern = /^[A-Za-z0-9_-]{1,64}$/;
+
 /**
  * The `carrier` and `name` options a format with a movable token reads, checked alike for every
- * format: problems are pushed with their paths; `defaults` names the token per carrier.
+ * format; `defaults` names the token per carrier.
  */
-export function readTokenPlace(
-  raw: Readonly<Record<string, unknown>>,
-  path: string,
-  defaults: Readonly<Record<Carrier, string>>,
-  problems: string[],
-): TokenPlace {
-  const carrier = raw.carrier ?? 'query';
-  if (carrier !== 'query' && carrier !== 'cookie' && carrier !== 'header')
-    problems.push(`${path}.carrier: must be "query", "cookie" or "header"`);
-  const name = raw.name;
-  if (name !== undefined && (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(name))) {
-    problems.push(`${path}.name: must be a parameter, cookie or header name of letters, digits, "-" and "_"`);
-  }
-  if (carrier === 'header' && typeof name === 'string' && name.includes('_')) {
-    problems.push(
-      `${path}.name: header names with "_" (such as __token__) are dropped by nginx and other proxies (and hang the uWS engine): choose another name`,
+export function readTokenPlace(fields: Fields, defaults: Readonly<Record<Carrier, string>>): TokenPlace {
+  const carrier = fields.oneOf('carrier', carriers, 'query');
+  const name = fields.matching('name', namePattern, 'must be a parameter, cookie or header name of letters, digits, "-" and "_"');
+  if (carrier === 'header' && name?.includes('_')) {
+    fields.add(
+      'name',
+      'header names with "_" (such as __token__) are dropped by nginx and other proxies (and hang the uWS engine): choose another name',
     );
   }
-  const known: Carrier = carrier === 'cookie' || carrier === 'header' ? carrier : 'query';
-  const chosen = typeof name === 'string' ? name : defaults[known];
-  return { carrier: known, name: known === 'header' ? chosen.toLowerCase() : chosen };
+  const chosen = name ?? defaults[carrier];
+  return { carrier, name: carrier === 'header' ? chosen.toLowerCase() : chosen };
 }

@@ -10,17 +10,7 @@ import { nginxSecureLink } from './nginx-secure-link/nginx-secure-link.js';
 import { wowza } from './wowza.js';
 
 /** Every token format tokengate knows, listed once. Config, CLI help, docs and tests derive from this. */
-export const schemes: readonly Scheme[] = [
-  azion,
-  alta,
-  hmac,
-  akamai,
-  googleCdn,
-  bunny,
-  nginxSecureLink,
-  wowza,
-  cloudfront,
-];
+export const schemes: readonly Scheme[] = [azion, alta, hmac, akamai, googleCdn, bunny, nginxSecureLink, wowza, cloudfront];
 
 export function findScheme(id: string): Scheme | undefined {
   return schemes.find((scheme) => scheme.id === id);

@@ -1,4 +1,5 @@
 import { listenAdmin } from '../admin/admin-listener.js';
+import type { SigningContext } from '../admin/signing-api.js';
 import { ExitCode } from '../base/exit-codes.js';
 import type { Logger } from '../base/log.js';
 import { version } from '../base/version.js';
@@ -180,14 +181,9 @@ function workerCount(config: LoadedConfig['config'], choice: EngineChoice, logge
   return count;
 }
 
-/** Starts the service and runs it until SIGTERM/SIGINT (reloading on SIGHUP); resolves once it is listening. */
-export async function runService(configFile: string | undefined, logger: Logger): Promise<void> {
-  const { loaded, files } = loadSnapshot(configFile);
-  const { config } = loaded;
-  const choice = engineFor(loaded, logger);
+/** Says which engine serves (loudly when it is the fallback), the config's warnings, and the config as loaded. */
+function logStart(loaded: LoadedConfig, choice: EngineChoice, workers: number, logger: Logger): void {
   const { engine } = choice;
-  // Only an engine that shares ports between threads runs workers (uws; node from Node 22.12).
-  const workers = workerCount(config, choice, logger);
   if (choice.fallbackReason !== undefined) {
     logger.log('warn', 'engine fallback: the native uWS engine cannot load here; serving with the node engine', {
       reason: choice.fallbackReason,
@@ -202,29 +198,51 @@ export async function runService(configFile: string | undefined, logger: Logger)
     engine: engine.name,
     config: effectiveConfig(loaded),
   });
-  // Workers count their own decisions; the main thread counts what it serves.
-  const service = new Service(loaded.gate, config.metrics);
-  let pool: WorkerPool | undefined;
-  const metrics = serviceMetrics({
-    engine: engine.name,
+}
+
+/** The auth worker pool once it runs (none while starting, or when this thread serves alone). */
+interface Threads {
+  pool: WorkerPool | undefined;
+}
+
+/** The exposition: the pool's counters (read through `threads`, as it starts later) and this thread's own. */
+function exposition(choice: EngineChoice, service: Service, threads: Threads): ServiceMetrics {
+  return serviceMetrics({
+    engine: choice.engine.name,
     engineFallback: choice.fallbackReason !== undefined,
     version,
-    workers: () => pool?.size() ?? 1,
-    workerRestarts: () => pool?.restarts() ?? 0,
+    workers: () => threads.pool?.size() ?? 1,
+    workerRestarts: () => threads.pool?.restarts() ?? 0,
     snapshots: async () => {
       const own = service.snapshot();
-      return [...((await pool?.snapshots()) ?? []), ...(own === undefined ? [] : [own])];
+      return [...((await threads.pool?.snapshots()) ?? []), ...(own === undefined ? [] : [own])];
     },
   });
-  metrics.configLoaded(loaded);
-  const serving = { loaded };
-  const signing = signingContext(serving, metrics, logger);
+}
+
+interface ListenPlan {
+  readonly configFile: string | undefined;
+  readonly files: ConfigFiles;
+  readonly config: LoadedConfig['config'];
+  readonly engine: EngineChoice['engine'];
+  readonly workers: number;
+  readonly service: Service;
+  readonly metrics: ServiceMetrics;
+  readonly signing: SigningContext | undefined;
+  readonly logger: Logger;
+}
+
+/**
+ * Opens the admin listener, then the worker pool (several threads) or the auth listeners on this
+ * thread, and the gRPC listeners; when one cannot listen, closes what opened and exits 71.
+ */
+async function listenAll(plan: ListenPlan, threads: Threads): Promise<readonly [RunningListener, readonly RunningListener[]]> {
+  const { configFile, files, config, engine, workers, service, logger } = plan;
   let admin: RunningListener | undefined;
-  let running: readonly RunningListener[];
   try {
-    admin = await listenAdmin(config.admin, service.state, metrics, logger, signing?.context);
+    admin = await listenAdmin(config.admin, service.state, plan.metrics, logger, plan.signing);
     if (workers > 1) {
-      pool = await startWorkerPool({
+      threads.pool = await startWorkerPool({
         configFile,
         files,
         listeners: config.listeners,
@@ -232,32 +250,37 @@ export async function runService(configFile: string | undefined, logger: Logger)
         engine: engine.name,
         logger,
       });
-      service.state.workersReady = pool.ready;
+      service.state.workersReady = threads.pool.ready;
     }
     // An engine that shares ports (SO_REUSEPORT) could silently join a port another process holds:
     // claim each one with a plain bind first, as the worker pool does. (The node engine listens
     // exclusively on one thread; the claim changes nothing for it.)
     const auth =
-      pool !== undefined
+      threads.pool !== undefined
         ? []
         : engine.sharesPorts
           ? await Promise.all(config.listeners.map(async (l) => ({ ...l, port: await claimPort(l.host, l.port) })))
           : config.listeners;
-    running = await service.start({ engine, auth, grpc: config.grpcListeners }, logger);
+    return [admin, await service.start({ engine, auth, grpc: config.grpcListeners }, logger)];
   } catch (error) {
     admin?.closeAll();
     // Worker threads must close their uWS sockets before the process exits (else Node aborts).
-    await pool?.shutdown();
+    await threads.pool?.shutdown();
     logger.log('fatal', (error as Error).message);
     process.exit(ExitCode.listen);
   }
-  const main = new MainThread(serving, configFile, loaded, service, metrics, admin, pool, logger);
-  process.on('SIGHUP', () => void main.reload());
-  if (config.reloadOnChange && configFile !== undefined) main.watchFiles(files);
-  const stop = (signal: string) => main.stop(signal).then(() => process.exit(ExitCode.ok));
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  service.state.ready = true;
+}
+
+/** Logs every listener's address; prints the signing page's access token made for this run, if any. */
+function announce(
+  config: LoadedConfig['config'],
+  listening: readonly [RunningListener, readonly RunningListener[]],
+  pool: WorkerPool | undefined,
+  workers: number,
+  signing: ReturnType<typeof signingContext>,
+  logger: Logger,
+): void {
+  const [admin, running] = listening;
   for (const listener of [admin, ...running]) {
     logger.log('info', 'listening', { listener: listener.name, host: listener.host, port: listener.port });
   }
@@ -271,4 +294,34 @@ export async function runService(configFile: string | undefined, logger: Logger)
       `\n  Signing page: http://${host}:${admin.port}/ (API: /api/v1/)\n  Access token (made for this run, never logged): ${signing.randomToken}\n\n`,
     );
   }
+}
+
+/** Starts the service and runs it until SIGTERM/SIGINT (reloading on SIGHUP); resolves once it is listening. */
+export async function runService(configFile: string | undefined, logger: Logger): Promise<void> {
+  const { loaded, files } = loadSnapshot(configFile);
+  const { config } = loaded;
+  const choice = engineFor(loaded, logger);
+  // Only an engine that shares ports between threads runs workers (uws; node from Node 22.12).
+  const workers = workerCount(config, choice, logger);
+  logStart(loaded, choice, workers, logger);
+  // Workers count their own decisions; the main thread counts what it serves.
+  const service = new Service(loaded.gate, config.metrics);
+  const threads: Threads = { pool: undefined };
+  const metrics = exposition(choice, service, threads);
+  metrics.configLoaded(loaded);
+  const serving = { loaded };
+  const signing = signingContext(serving, metrics, logger);
+  const listening = await listenAll(
+    { configFile, files, config, engine: choice.engine, workers, service, metrics, signing: signing?.context, logger },
+    threads,
+  );
+  const { pool } = threads;
+  const main = new MainThread(serving, configFile, loaded, service, metrics, listening[0], pool, logger);
+  process.on('SIGHUP', () => void main.reload());
+  if (config.reloadOnChange && configFile !== undefined) main.watchFiles(files);
+  const stop = (signal: string) => main.stop(signal).then(() => process.exit(ExitCode.ok));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  service.state.ready = true;
+  announce(config, listening, pool, workers, signing, logger);
 }

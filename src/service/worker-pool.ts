@@ -111,79 +111,103 @@ class WorkerHandle {
   }
 }
 
+/** What a pool's workers share: the config snapshot they compile, their ports, the live handles, what exited ones counted. */
+interface PoolState {
+  readonly options: WorkerPoolOptions;
+  readonly entry: URL;
+  stopping: boolean;
+  files: ConfigFiles;
+  ports: readonly number[];
+  readonly handles: Set<WorkerHandle>;
+  /** What exited workers had counted. */
+  readonly retired: MetricsSnapshot[];
+  restarts: number;
+}
+
+/** Starts one worker on the pool's ports; resolves with its ports once it listens. */
+function spawn(pool: PoolState): Promise<readonly number[]> {
+  const { configFile, engine, logger } = pool.options;
+  return new Promise((resolve, reject) => {
+    const workerData: AuthWorkerData = { configFile, ports: pool.ports, files: pool.files, engine };
+    const handle = new WorkerHandle(new Worker(pool.entry, { workerData }));
+    pool.handles.add(handle);
+    handle.worker.on('message', (message: WorkerMessage) => handle.received(message, { resolve, reject }));
+    handle.worker.once('error', (error) => {
+      logger.log('error', 'auth worker crashed', { error: String(error) });
+      reject(error);
+    });
+    handle.worker.once('exit', (code) => exited(pool, handle, code));
+  });
+}
+
+/** A worker's thread ended: what it counted stays counted, and unless the pool is stopping it is logged and replaced. */
+function exited(pool: PoolState, handle: WorkerHandle, code: number): void {
+  const { logger } = pool.options;
+  pool.handles.delete(handle);
+  handle.exited();
+  // What it counted stays counted (its cache entries are gone with it).
+  pool.retired.push(retire(handle.latest));
+  if (pool.stopping) return;
+  pool.restarts++;
+  logger.log('error', 'auth worker exited; starting a replacement', { code, thread: handle.thread });
+  setTimeout(() => {
+    spawn(pool).then(
+      () => logger.log('info', 'auth worker replaced', { workers: pool.handles.size, replaced: handle.thread }),
+      (error: Error) => logger.log('error', 'replacement worker failed to listen', { error: error.message }),
+    );
+  }, 100).unref();
+}
+
+/** Asks every worker to stop and waits for their exits (at most 5 s). */
+async function shutdown(pool: PoolState): Promise<void> {
+  pool.stopping = true;
+  const exits = [...pool.handles].map((handle) => new Promise((resolve) => handle.worker.once('exit', resolve)));
+  for (const handle of pool.handles) handle.send({ type: 'shutdown' });
+  await Promise.race([Promise.all(exits), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+}
+
 /**
  * Starts `count` auth workers on the same ports: the first one binds (port 0 picks one), the
  * others join its ports. A worker that exits unexpectedly is logged and replaced; replacements
  * compile the config snapshot the others serve.
  */
 export async function startWorkerPool(options: WorkerPoolOptions): Promise<WorkerPool> {
-  const { configFile, listeners, count, engine, logger } = options;
-  const entry = options.entry ?? new URL('./auth-worker.js', import.meta.url);
-  let stopping = false;
-  let files = options.files;
-  let ports: readonly number[] = listeners.map((listener) => listener.port);
-  const handles = new Set<WorkerHandle>();
-  /** What exited workers had counted. */
-  const retired: MetricsSnapshot[] = [];
-  let restarts = 0;
-
-  const spawn = (): Promise<readonly number[]> =>
-    new Promise((resolve, reject) => {
-      const workerData: AuthWorkerData = { configFile, ports, files, engine };
-      const handle = new WorkerHandle(new Worker(entry, { workerData }));
-      handles.add(handle);
-      handle.worker.on('message', (message: WorkerMessage) => handle.received(message, { resolve, reject }));
-      handle.worker.once('error', (error) => {
-        logger.log('error', 'auth worker crashed', { error: String(error) });
-        reject(error);
-      });
-      handle.worker.once('exit', (code) => {
-        handles.delete(handle);
-        handle.exited();
-        // What it counted stays counted (its cache entries are gone with it).
-        retired.push(retire(handle.latest));
-        if (stopping) return;
-        restarts++;
-        logger.log('error', 'auth worker exited; starting a replacement', { code, thread: handle.thread });
-        setTimeout(() => {
-          spawn().then(
-            () => logger.log('info', 'auth worker replaced', { workers: handles.size, replaced: handle.thread }),
-            (error: Error) => logger.log('error', 'replacement worker failed to listen', { error: error.message }),
-          );
-        }, 100).unref();
-      });
-    });
-
-  const shutdown = async () => {
-    stopping = true;
-    const exits = [...handles].map((handle) => new Promise((resolve) => handle.worker.once('exit', resolve)));
-    for (const handle of handles) handle.send({ type: 'shutdown' });
-    await Promise.race([Promise.all(exits), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+  const { listeners, count } = options;
+  const pool: PoolState = {
+    options,
+    entry: options.entry ?? new URL('./auth-worker.js', import.meta.url),
+    stopping: false,
+    files: options.files,
+    ports: listeners.map((listener) => listener.port),
+    handles: new Set<WorkerHandle>(),
+    retired: [],
+    restarts: 0,
   };
   try {
     // Workers listen with SO_REUSEPORT, which joins a named port only: resolve port 0 to a free
     // one first, and make sure no other program holds a named one (SO_REUSEPORT would silently share it).
-    ports = await Promise.all(listeners.map(({ host, port }) => claimPort(host, port)));
-    await Promise.all(Array.from({ length: count }, spawn));
+    pool.ports = await Promise.all(listeners.map(({ host, port }) => claimPort(host, port)));
+    await Promise.all(Array.from({ length: count }, () => spawn(pool)));
   } catch (error) {
     // Workers with open sockets (uWS ones abort the process otherwise) close them before it exits.
-    await shutdown();
+    await shutdown(pool);
     throw error;
   }
+  const { handles, ports } = pool;
   return {
     ports,
     async reload(next) {
-      files = next;
+      pool.files = next;
       return (await Promise.all([...handles].map((handle) => handle.reload(next)))).flat();
     },
-    snapshots: async () => [...retired, ...(await Promise.all([...handles].map((handle) => handle.metrics())))],
+    snapshots: async () => [...pool.retired, ...(await Promise.all([...handles].map((handle) => handle.metrics())))],
     size: () => handles.size,
-    restarts: () => restarts,
-    ready: () => !stopping && [...handles].filter((handle) => handle.listening).length === count,
+    restarts: () => pool.restarts,
+    ready: () => !pool.stopping && [...handles].filter((handle) => handle.listening).length === count,
     drain: () => {
-      stopping = true;
+      pool.stopping = true;
       for (const handle of handles) handle.send({ type: 'drain' });
     },
-    shutdown,
+    shutdown: () => shutdown(pool),
   };
 }

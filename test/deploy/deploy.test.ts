@@ -17,8 +17,9 @@ import { expiresIn, hmacSigner } from '../../src/library/hmac-signer.js';
 import { cpuBudget } from '../../src/service/cpu-budget.js';
 import { authStatus, listenerSources, rawRequest } from '../helpers/raw-http.js';
 import { startService, tempDir, writeConfig } from '../helpers/service-process.js';
+import { testConfig } from '../helpers/test-config.js';
 
-const deploy = new URL('../../deploy', import.meta.url);
+const deploy = new URL('../../deploy/', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, deploy), 'utf8');
 
 function filesUnder(dir: string): string[] {
@@ -137,13 +138,15 @@ describe('deploy kit', () => {
     const dir = tempDir();
     const key = 'e5'.repeat(32);
     writeFileSync(join(dir, 'key.hex'), key);
-    const file = writeConfig(dir, {
-      workers: 2,
-      engine: 'uws',
-      listeners: [{ port: 0, ...listenerSources('target') }],
-      admin: { port: 0 },
-      routes: [{ name: 'live', prefix: '/live/', scheme: 'hmac', keys: [{ id: 'k', file: 'key.hex' }], verdictCache: true }],
-    });
+    const file = writeConfig(
+      dir,
+      testConfig({
+        workers: 2,
+        engine: 'uws',
+        listeners: [{ port: 0, ...listenerSources('target') }],
+        routes: [{ name: 'live', prefix: '/live/', scheme: 'hmac', keys: [{ id: 'k', file: 'key.hex' }], verdictCache: true }],
+      }),
+    );
     const service = await startService(['serve', '--config', file]);
     let exposition: string;
     try {

@@ -7,7 +7,7 @@
  *   `npm install -g --prefix /opt/tokengate ./tokengate-<version>.tgz`) into a temporary prefix,
  *   what the tarball holds, `tokengate --version`, `npx tokengate --help`, the unit accepted by
  *   `systemd-analyze verify` and its ExecStart serving;
- * - the TypeScript snippet of docs/formats.md compiled under `strict` against the installed
+ * - the TypeScript snippet of docs/formats/hmac.md compiled under `strict` against the installed
  *   package and run.
  * Path substitutions (a temporary prefix for /opt, /etc, /var/www; a free port for nginx's 80)
  * are the only changes to the documented commands; lines that change the machine itself
@@ -24,6 +24,7 @@ import { encodeCheckRequest, rawCheck } from '../helpers/envoy-wire.js';
 import { freePort, nginxBinary, renderExampleConfig } from '../helpers/nginx.js';
 import { authStatus } from '../helpers/raw-http.js';
 import { startService, tempDir, writeConfig } from '../helpers/service-process.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const version = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version;
@@ -161,11 +162,13 @@ describe('the package, installed as the systemd unit says', () => {
     mkdirSync(join(etc, 'keys'), { recursive: true });
     const key = 'd4'.repeat(32);
     writeFileSync(join(etc, 'keys', 'vod'), key);
-    writeConfig(etc, {
-      listeners: [{ name: 'auth', port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
-      admin: { port: 0 },
-      routes: [{ name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: join(etc, 'keys', 'vod') }] }],
-    });
+    writeConfig(
+      etc,
+      testConfig({
+        listeners: [{ name: 'auth', port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+        routes: [{ name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: join(etc, 'keys', 'vod') }] }],
+      }),
+    );
     // The unit runs the host's Node as /usr/bin/node: here, the Node this run is for.
     expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node /m);
     const local = unit
@@ -191,12 +194,12 @@ describe('the package, installed as the systemd unit says', () => {
     }
   }, 30_000);
 
-  it('the TypeScript snippet of docs/formats.md compiles under strict against the package and signs a link', () => {
+  it('the TypeScript snippet of docs/formats/hmac.md compiles under strict against the package and signs a link', () => {
     const project = join(work, 'app');
     mkdirSync(join(project, 'node_modules'), { recursive: true });
     cpSync(join(opt, 'lib/node_modules/tokengate'), join(project, 'node_modules/tokengate'), { recursive: true });
     writeFileSync(join(project, 'package.json'), JSON.stringify({ type: 'module' }));
-    writeFileSync(join(project, 'sign.ts'), docBlock('docs/formats.md', 'typescript'));
+    writeFileSync(join(project, 'sign.ts'), docBlock('docs/formats/hmac.md', 'typescript'));
     writeFileSync(
       join(project, 'tsconfig.json'),
       JSON.stringify({
@@ -263,14 +266,13 @@ describe('the container image, built step by step without a Docker engine', () =
     expect(existsSync(join(runtime, 'node_modules', 'protobufjs'))).toBe(false);
     const config = writeConfig(
       work,
-      {
+      testConfig({
         listeners: [
           { name: 'auth', port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' },
           { name: 'envoy', protocol: 'envoy-grpc', port: 0, clientIpHeader: 'x-envoy-external-address' },
         ],
-        admin: { port: 0 },
         routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', publicDemoSecret: 'mysecret' }] }],
-      },
+      }),
       'image-config.json',
     );
     const service = await startService(

@@ -12,9 +12,10 @@ import { parseConfig } from '../../src/config/parse-config.js';
 import { docBlock, fencedBlocks, repoRoot } from '../helpers/doc-blocks.js';
 import { runCli, tempDir } from '../helpers/service-process.js';
 
+// docs/ and its folders (docs/formats/): every page of the docs is checked.
 const documents = [
   'README.md',
-  ...readdirSync(join(repoRoot, 'docs'))
+  ...readdirSync(join(repoRoot, 'docs'), { recursive: true, encoding: 'utf8' })
     .filter((name) => name.endsWith('.md'))
     .map((name) => `docs/${name}`),
 ];
@@ -78,19 +79,32 @@ describe('snippets run here', () => {
     expect(Array.isArray(parseConfig(shown))).toBe(false);
   });
 
-  it('configuration: the CLI usage is what `tokengate --help` prints', async () => {
+  it('cli: the usage is what `tokengate --help` prints', async () => {
     const help = await runCli(['--help']);
-    const shown = docBlock('docs/configuration.md', 'cli-usage').trimEnd().split('\n');
+    const shown = docBlock('docs/cli.md', 'cli-usage').trimEnd().split('\n');
     const printed = help.stdout.split('\n').map((line) => line.replace(/^ {2}/, ''));
     expect(printed.join('\n')).toContain(shown.join('\n'));
   });
 
-  it('configuration: the verify transcripts are what the CLI prints', async () => {
-    const malformed = docBlock('docs/configuration.md', 'verify-malformed').split('\n');
+  it("cli: each command's help is what `tokengate <command> --help` prints", async () => {
+    const shown = {
+      serve: docBlock('docs/cli.md', 'serve-help'),
+      sign: docBlock('docs/cli.md', 'sign-help'),
+      verify: docBlock('docs/cli.md', 'verify-help'),
+    };
+    for (const [command, text] of Object.entries(shown)) {
+      const help = await runCli([command, '--help']);
+      expect(help.code).toBe(0);
+      expect(help.stdout, command).toBe(text);
+    }
+  });
+
+  it('cli: the verify transcripts are what the CLI prints', async () => {
+    const malformed = docBlock('docs/cli.md', 'verify-malformed').split('\n');
     const command = /^\$ tokengate verify '([^']+)'$/.exec(malformed[0]!)![1]!;
     expect((await runCli(['verify', command])).stdout).toBe(`${malformed.slice(1).join('\n')}`);
     // The "..." stand for a token signed for /my/dir/ (the trailing slash).
-    const slash = docBlock('docs/configuration.md', 'verify-slash').split('\n');
+    const slash = docBlock('docs/cli.md', 'verify-slash').split('\n');
     expect(slash[0]).toBe("$ tokengate verify '/my/dir?st=...&e=...'");
     const signed = (await runCli(['sign', '--path', '/my/dir/', '--ttl', '600'])).stdout.trim();
     const printed = (await runCli(['verify', `/my/dir?${signed.split('?')[1]}`])).stdout;
@@ -107,12 +121,29 @@ describe('snippets run here', () => {
   });
 
   it('formats: the hmac route shown is valid', () => {
-    const route = JSON.parse(docBlock('docs/formats.md', 'hmac-route'));
+    const route = JSON.parse(docBlock('docs/formats/hmac.md', 'hmac-route'));
     const config = parseConfig({
       listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
       routes: [route],
     });
-    expect(config).toMatchObject({ routes: [{ name: 'vod', prefix: '/vod/', options: { carrier: 'query', name: 'tg' } }] });
+    expect(config).toMatchObject({
+      routes: [{ name: 'vod', prefix: '/vod/', options: { value: { carrier: 'query', name: 'tg' } } }],
+    });
+  });
+
+  it('formats: the azion and alta routes shown are valid', () => {
+    const azion = JSON.parse(docBlock('docs/formats/azion.md', 'azion-route'));
+    const alta = JSON.parse(docBlock('docs/formats/alta.md', 'alta-route'));
+    const config = parseConfig({
+      listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
+      routes: [azion, alta],
+    });
+    expect(config).toMatchObject({
+      routes: [
+        { name: 'files', prefix: '/files/', scheme: { id: 'azion' } },
+        { name: 'live', prefix: '/tv/', scheme: { id: 'alta' }, stream: { playlist: 'index.m3u8', depth: 1 } },
+      ],
+    });
   });
 
   it('signing: the signing block shown is valid', () => {

@@ -10,7 +10,6 @@ import { authStatus } from '../helpers/raw-http.js';
 import { type RunningService, startService, tempDir, writeConfig } from '../helpers/service-process.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 let service: RunningService;
 
 beforeAll(async () => {
@@ -44,10 +43,15 @@ it('the quickstart curl calls give 200, 403, 410 and 200, as the README says', a
 it('the docs document every registered scheme and exit code', async () => {
   const { schemes } = await import('../../src/schemes/registry.js');
   const { ExitCode } = await import('../../src/base/exit-codes.js');
-  const formats = readFileSync(new URL('../../docs/formats.md', import.meta.url), 'utf8');
-  const configuration = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
-  for (const scheme of schemes) expect(formats).toContain(`## \`${scheme.id}\``);
-  for (const code of Object.values(ExitCode)) expect(configuration).toMatch(new RegExp(`^\\| ${code} \\|`, 'm'));
+  const index = readFileSync(new URL('../../docs/formats/README.md', import.meta.url), 'utf8');
+  const cli = readFileSync(new URL('../../docs/cli.md', import.meta.url), 'utf8');
+  // Each format has its page in docs/formats/, titled with its id, and a row of the index.
+  for (const scheme of schemes) {
+    const page = readFileSync(new URL(`../../docs/formats/${scheme.id}.md`, import.meta.url), 'utf8');
+    expect(page.split('\n')[0], scheme.id).toMatch(new RegExp(`^# .*\\(\`${scheme.id}\`\\)$`));
+    expect(index).toMatch(new RegExp(`^\\| \`${scheme.id}\` \\| \\[[^\\]]+\\]\\(${scheme.id}\\.md\\) \\|`, 'm'));
+  }
+  for (const code of Object.values(ExitCode)) expect(cli).toMatch(new RegExp(`^\\| ${code} \\|`, 'm'));
 });
 
 it('"One route of your own": the config starts and the sign command makes a link it allows', async () => {

@@ -12,20 +12,29 @@
  * Over 250 lines: one table of cases through every door, started once; splitting it would split the table.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createHash, createHmac, generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { getSignedCookies, getSignedUrl } from '@aws-sdk/cloudfront-signer';
+import { getSignedCookies } from '@aws-sdk/cloudfront-signer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expiresIn, hmacSigner } from '../../src/library/hmac-signer.js';
+import { findScheme } from '../../src/schemes/registry.js';
 import { encodeCheckRequest, envoyClient } from '../helpers/envoy-wire.js';
+import {
+  covers,
+  type FormatFixture,
+  fixtureEnv,
+  fixtureRoute,
+  formatFixtures,
+  registeredFixtures,
+} from '../helpers/formats/index.js';
 import { freePort, type RunningNginx, renderExampleConfig, startNginx } from '../helpers/nginx.js';
 import { firstAnswer, insert, pooled, positions, probeBytes } from '../helpers/raw-bytes.js';
 import { header, rawRequest } from '../helpers/raw-http.js';
 import { withEnginesHere } from '../helpers/runtime.js';
 import { type RunningService, startService, tempDir, writeConfig } from '../helpers/service-process.js';
 import { altaSigner } from '../helpers/signed-url.js';
+import { testConfig } from '../helpers/test-config.js';
 
 type EngineName = 'uws' | 'node';
 const hmacKey = '7e'.repeat(32);
@@ -40,59 +49,55 @@ const vodScope = (path: string) =>
     .sign({ path: '/vod/free/x.mp4', expiresSec: expiresIn(600), scopeDepth: 1 })
     .replace('/vod/free/x.mp4', path);
 const alta = altaSigner('/live/', altaKey);
-const akamaiKey = '5c'.repeat(32);
-/** A token of Akamai's own Node SDK (akamai-edgeauth): ACL or URL, bound to `ip`. */
-const akamai = (kind: 'acl' | 'url', path: string, ip: string, ttl = 600) => {
+const akamaiFixture = formatFixtures.akamai!;
+/** An Akamai ACL token of Akamai's own Node SDK (akamai-edgeauth) for the whole akamai route, bound to `ip`. */
+const akamaiAcl = (path: string, ip: string) => {
   const EdgeAuth = createRequire(import.meta.url)('akamai-edgeauth');
   const now = Math.floor(Date.now() / 1000);
-  const sdk = new EdgeAuth({ key: akamaiKey, startTime: now - 60, endTime: now + ttl, ip });
-  return `${path}?__token__=${kind === 'acl' ? sdk.generateACLToken('/dl/*') : sdk.generateURLToken(path)}`;
+  const sdk = new EdgeAuth({ key: akamaiFixture.keys[0].material, startTime: now - 60, endTime: now + 600, ip });
+  return `${path}?__token__=${sdk.generateACLToken(`${akamaiFixture.prefix}*`)}`;
 };
-const googleKey = Buffer.alloc(16, 0x3d);
-/** A Cloud CDN signed URL as Google's samples make it: HMAC-SHA1 over the whole URL, padded base64url. */
-const google = (path: string, ttl = 600) => {
-  const policy = `Expires=${Math.floor(Date.now() / 1000) + ttl}&KeyName=cdn-key`;
-  const signature = createHmac('sha1', googleKey).update(`https://files.example${path}?${policy}`).digest('base64url');
-  return `${path}?${policy}&Signature=${signature}=`;
-};
-const bunnyKey = 'doors-test-bunny-security-key';
-/** A bunny.net HS256 token as BunnyWay's samples make it: HMAC-SHA256(key, path + expires + IP bytes). */
-const bunnyUrl = (path: string, ip: string, ttl = 600) => {
-  const expires = String(Math.floor(Date.now() / 1000) + ttl);
-  const ipBytes = Buffer.from(ip.split('.').map(Number));
-  const mac = createHmac('sha256', bunnyKey)
-    .update(Buffer.concat([Buffer.from(`${path}${expires}`), ipBytes]))
-    .digest('base64url');
-  return `${path}?token=HS256-1-${mac}&expires=${expires}`;
-};
-const secureLinkSecret = 'doors-test-secure-link-secret';
-/** An nginx secure_link link as nginx's documentation makes it: md5(expires + $uri + $remote_addr + " secret"). */
-const secureLink = (path: string, ip: string, ttl = 600) => {
-  const expires = Math.floor(Date.now() / 1000) + ttl;
-  const md5 = createHash('md5').update(`${expires}${path}${ip} ${secureLinkSecret}`).digest('base64url');
-  return `${path}?md5=${md5}&expires=${expires}`;
-};
-const wowzaSecret = 'doors-test-wowza-secret';
-/** A Wowza SecureToken v2 link by the documented procedure: SHA-256 of the stream path and the sorted items. */
-const wowzaUrl = (stream: string, file: string, ttl = 600) => {
-  const end = Math.floor(Date.now() / 1000) + ttl;
-  const items = [`wowzatokenendtime=${end}`, wowzaSecret].sort().join('&');
-  const digest = createHash('sha256')
-    .update(`${stream.slice(1)}?${items}`)
-    .digest('base64')
-    .replaceAll('+', '-')
-    .replaceAll('/', '_');
-  return `${stream}/${file}?wowzatokenendtime=${end}&wowzatokenhash=${digest}`;
-};
-const cloudfrontKeys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-/** A CloudFront canned-policy URL as AWS's own SDK signs it (@aws-sdk/cloudfront-signer). */
-const cloudfrontUrl = (path: string, ttl = 600) =>
-  getSignedUrl({
-    url: `https://files.example${path}`,
-    keyPairId: 'KDOORS',
-    privateKey: cloudfrontKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-    dateLessThan: new Date((Math.floor(Date.now() / 1000) + ttl) * 1000).toISOString(),
-  }).slice('https://files.example'.length);
+const secureLinkFixture = formatFixtures['nginx-secure-link']!;
+const cloudfrontFixture = formatFixtures.cloudfront!;
+/** The file each format's cases ask for, under its fixture's route. */
+const formatFile = (fixture: FormatFixture) => `${fixture.prefix}f.bin`;
+
+/** Every registered format through every door: a genuine link of its fixture, another path's, an expired one, another client's. */
+function formatCases(fixture: FormatFixture): { name: string; uri: () => string; expected: Verdict }[] {
+  const scheme = findScheme(fixture.id)!;
+  const file = formatFile(fixture);
+  const other = `${fixture.prefix}other.bin`;
+  // Formats that hash the IP cannot tell a wrong IP from a forgery; formats that sign it can.
+  const hashed = (scheme.ipBinding ?? (scheme.clientIp === 'required' ? 'hashed' : 'signed')) === 'hashed';
+  return [
+    {
+      name: `valid (${fixture.id}, made by ${fixture.madeBy}) ${covers(fixture.id)}`,
+      uri: () => fixture.link(file, { clientIp }),
+      expected: { status: 200, tokenStatus: 'valid' },
+    },
+    {
+      name: `${fixture.id} link for another path`,
+      uri: () => fixture.link(other, { clientIp }).replace(other, file),
+      expected: { status: 403, tokenStatus: 'forged' },
+    },
+    {
+      name: `${fixture.id} expired`,
+      uri: () => fixture.link(file, { clientIp, ttlSec: -10 }),
+      expected: { status: 410, tokenStatus: 'expired' },
+    },
+    ...(fixture.bindsClientIp
+      ? [
+          {
+            name: `${fixture.id} wrong IP (${hashed ? 'hashed in' : 'signed'})`,
+            uri: () => fixture.link(file, { clientIp: otherIp }),
+            expected: { status: 403, tokenStatus: hashed ? 'forged' : 'wrong-ip' },
+          },
+        ]
+      : []),
+  ];
+}
+/** The formats with signed cookies: on for the node engine only (the uws engine reads no header). */
+const cookieFormats = new Set(['cloudfront', 'google-cdn']);
 const forge = (url: string) => url.replace(/token=(.)/, (_m, c: string) => `token=${c === 'a' ? 'b' : 'a'}`);
 
 let dir: string;
@@ -131,85 +136,15 @@ const cases: readonly { name: string; uri: () => string; expected: Verdict }[] =
   },
   {
     name: 'valid (akamai ACL token)',
-    uri: () => akamai('acl', '/dl/f.zip', clientIp),
+    uri: () => akamaiAcl(formatFile(akamaiFixture), clientIp),
     expected: { status: 200, tokenStatus: 'valid' },
-  },
-  {
-    name: 'valid (akamai URL token)',
-    uri: () => akamai('url', '/dl/f.zip', clientIp),
-    expected: { status: 200, tokenStatus: 'valid' },
-  },
-  {
-    name: 'akamai URL token for another path',
-    uri: () => akamai('url', '/dl/other.zip', clientIp).replace('/dl/other.zip', '/dl/f.zip'),
-    expected: { status: 403, tokenStatus: 'forged' },
-  },
-  { name: 'akamai wrong IP', uri: () => akamai('acl', '/dl/f.zip', otherIp), expected: { status: 403, tokenStatus: 'wrong-ip' } },
-  {
-    name: 'akamai expired',
-    uri: () => akamai('acl', '/dl/f.zip', clientIp, -10),
-    expected: { status: 410, tokenStatus: 'expired' },
-  },
-  { name: 'valid (google-cdn signed URL)', uri: () => google('/gcdn/g.bin'), expected: { status: 200, tokenStatus: 'valid' } },
-  {
-    name: 'google-cdn signed URL for another path',
-    uri: () => google('/gcdn/other.bin').replace('/gcdn/other.bin', '/gcdn/g.bin'),
-    expected: { status: 403, tokenStatus: 'forged' },
-  },
-  { name: 'google-cdn expired', uri: () => google('/gcdn/g.bin', -10), expected: { status: 410, tokenStatus: 'expired' } },
-  {
-    name: 'valid (bunny HS256, IP-bound)',
-    uri: () => bunnyUrl('/bn/b.bin', clientIp),
-    expected: { status: 200, tokenStatus: 'valid' },
-  },
-  {
-    name: 'bunny wrong IP (hashed in)',
-    uri: () => bunnyUrl('/bn/b.bin', otherIp),
-    expected: { status: 403, tokenStatus: 'forged' },
-  },
-  { name: 'bunny expired', uri: () => bunnyUrl('/bn/b.bin', clientIp, -10), expected: { status: 410, tokenStatus: 'expired' } },
-  {
-    name: 'valid (nginx secure_link, IP-bound)',
-    uri: () => secureLink('/sl/s.bin', clientIp),
-    expected: { status: 200, tokenStatus: 'valid' },
-  },
-  {
-    name: 'nginx secure_link wrong IP (hashed in)',
-    uri: () => secureLink('/sl/s.bin', otherIp),
-    expected: { status: 403, tokenStatus: 'forged' },
-  },
-  {
-    name: 'nginx secure_link expired',
-    uri: () => secureLink('/sl/s.bin', clientIp, -10),
-    expected: { status: 410, tokenStatus: 'expired' },
   },
   {
     name: 'nginx secure_link, missing expires',
-    uri: () => secureLink('/sl/s.bin', clientIp).replace(/&expires=\d+/, ''),
+    uri: () => secureLinkFixture.link(formatFile(secureLinkFixture), { clientIp }).replace(/&expires=\d+/, ''),
     expected: { status: 403, tokenStatus: 'malformed' },
   },
-  {
-    name: 'valid (wowza SecureToken v2)',
-    uri: () => wowzaUrl('/wz/cam1', 'w.ts'),
-    expected: { status: 200, tokenStatus: 'valid' },
-  },
-  {
-    name: 'wowza token of another stream',
-    uri: () => wowzaUrl('/wz/cam2', 'w.ts').replace('/wz/cam2/', '/wz/cam1/'),
-    expected: { status: 403, tokenStatus: 'forged' },
-  },
-  { name: 'wowza expired', uri: () => wowzaUrl('/wz/cam1', 'w.ts', -10), expected: { status: 410, tokenStatus: 'expired' } },
-  {
-    name: 'valid (cloudfront canned policy)',
-    uri: () => cloudfrontUrl('/cf/c.bin'),
-    expected: { status: 200, tokenStatus: 'valid' },
-  },
-  {
-    name: 'cloudfront URL for another path',
-    uri: () => cloudfrontUrl('/cf/other.bin').replace('/cf/other.bin', '/cf/c.bin'),
-    expected: { status: 403, tokenStatus: 'forged' },
-  },
-  { name: 'cloudfront expired', uri: () => cloudfrontUrl('/cf/c.bin', -10), expected: { status: 410, tokenStatus: 'expired' } },
+  ...registeredFixtures().flatMap(formatCases),
   { name: 'valid (hmac scope of /vod/)', uri: () => vodScope('/vod/a.mp4'), expected: { status: 200, tokenStatus: 'valid' } },
   // docs/security.md rule 12: the nested route under another spelling of its prefix, never opened by the outer scope.
   {
@@ -235,6 +170,9 @@ const cases: readonly { name: string; uri: () => string; expected: Verdict }[] =
   { name: 'missing token', uri: () => '/live/ch/seg-1.ts', expected: { status: 403, tokenStatus: 'missing' } },
   { name: 'bad URI', uri: () => '/live/ch/%2e%2e/seg-1.ts?token=x', expected: { status: 403, tokenStatus: 'bad-uri' } },
 ];
+
+/** The formats whose cases are in the table, as registry-coverage.test.ts reads them in the test's name. */
+const casesCover = [...new Set(cases.flatMap(({ name }) => name.match(/\[format [^\]]+\]/g) ?? []))].join(' ');
 
 /** A door: how one request reaches tokengate, normalised to status and X-Token-Status. */
 type Door = (uri: string) => Promise<Verdict>;
@@ -293,12 +231,7 @@ beforeAll(() => {
     ['/live/ch/seg-1.ts', 'segment one\n'],
     ['/vod/a.mp4', 'video a\n'],
     ['/vod/premium/secret.mp4', 'premium, for its own links only\n'],
-    ['/dl/f.zip', 'download f\n'],
-    ['/gcdn/g.bin', 'google g\n'],
-    ['/bn/b.bin', 'bunny b\n'],
-    ['/sl/s.bin', 'secure link s\n'],
-    ['/wz/cam1/w.ts', 'wowza w\n'],
-    ['/cf/c.bin', 'cloudfront c\n'],
+    ...registeredFixtures().map((fixture) => [formatFile(fixture), `${fixture.id} f\n`] as const),
     // What the proxies serve for "/", the path no route covers: never to be reached through a token.
     ['/index.html', 'the root index, not for anyone\n'],
   ] as const) {
@@ -339,10 +272,9 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
   beforeAll(async () => {
     const file = writeConfig(
       dir,
-      {
+      testConfig({
         engine,
         workers: 1,
-        admin: { port: 0 },
         listeners: [
           { name: 'nginx-target', port: 0, pathPrefix: '/tokengate', clientIpInPath: true, methodHeader: 'X-Original-Method' },
           { name: 'envoy-grpc', protocol: 'envoy-grpc', port: 0, clientIpHeader: 'x-envoy-external-address' },
@@ -352,34 +284,13 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
           { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.hex' }] },
           { name: 'premium', prefix: '/vod/premium/', scheme: 'hmac', keys: [{ id: 'p', env: 'TG_PREMIUM' }] },
           { name: 'live', prefix: '/live/', scheme: 'alta', keys: [{ id: 'a', env: 'TG_ALTA' }] },
-          { name: 'dl', prefix: '/dl/', scheme: 'akamai', keys: [{ id: 'a', env: 'TG_AKAMAI' }] },
-          { name: 'bn', prefix: '/bn/', scheme: 'bunny', keys: [{ id: 'b', env: 'TG_BUNNY' }] },
-          // A format that signs nginx's $uri: every route is then chosen on it (the mixed gate).
-          {
-            name: 'sl',
-            prefix: '/sl/',
-            scheme: 'nginx-secure-link',
-            keys: [{ id: 's', env: 'TG_SECURE_LINK' }],
-            options: { md5: '$secure_link_expires$uri$remote_addr $secret' },
-          },
-          { name: 'wz', prefix: '/wz/', scheme: 'wowza', keys: [{ id: 'w', env: 'TG_WOWZA' }] },
-          {
-            name: 'cf',
-            prefix: '/cf/',
-            scheme: 'cloudfront',
-            keys: [{ id: 'KDOORS', env: 'TG_CLOUDFRONT' }],
-            options: { baseUrl: 'https://files.example', cookies: engine === 'node' },
-          },
-          {
-            name: 'gcdn',
-            prefix: '/gcdn/',
-            scheme: 'google-cdn',
-            keys: [{ id: 'cdn-key', env: 'TG_GOOGLE' }],
+          // Every registered format's route (nginx-secure-link signs nginx's $uri: every route is then chosen on it).
+          ...registeredFixtures().map((fixture) =>
             // The uws engine reads no header: signed URLs only there.
-            options: { baseUrl: 'https://files.example', cookies: engine === 'node' },
-          },
+            fixtureRoute(fixture, cookieFormats.has(fixture.id) ? { options: { cookies: engine === 'node' } } : {}),
+          ),
         ],
-      },
+      }),
       `${engine}.json`,
     );
     service = await startService(
@@ -387,12 +298,7 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
       {
         TG_ALTA: altaKey,
         TG_PREMIUM: '9f'.repeat(32),
-        TG_AKAMAI: akamaiKey,
-        TG_GOOGLE: googleKey.toString('base64url'),
-        TG_BUNNY: bunnyKey,
-        TG_SECURE_LINK: secureLinkSecret,
-        TG_WOWZA: wowzaSecret,
-        TG_CLOUDFRONT: cloudfrontKeys.publicKey.export({ type: 'spki', format: 'pem' }) as string,
+        ...fixtureEnv(registeredFixtures()),
       },
       engine === 'uws' ? 3 : 6,
     );
@@ -528,7 +434,7 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
     await Promise.all([caddy?.stop(), nginx?.stop(), service?.stop()]);
   });
 
-  it('the same verdict for every case through every door', async () => {
+  it(`the same verdict for every case through every door ${casesCover}`, async () => {
     const table: Record<string, Record<string, Verdict>> = {};
     const expected: Record<string, Record<string, Verdict>> = {};
     for (const { name, uri, expected: verdict } of cases) {
@@ -644,15 +550,16 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
   });
 
   it('CloudFront signed cookies (made by the SDK) through every door that passes the Cookie header', async () => {
+    const cfFile = formatFile(cloudfrontFixture);
     const cookies = (resource: string, ttl: number) =>
       Object.entries(
         getSignedCookies({
-          keyPairId: 'KDOORS',
-          privateKey: cloudfrontKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+          keyPairId: cloudfrontFixture.keys[0].id,
+          privateKey: cloudfrontFixture.keys[0].material,
           policy: JSON.stringify({
             Statement: [
               {
-                Resource: `https://files.example${resource}`,
+                Resource: `${cloudfrontFixture.options!.baseUrl}${resource}`,
                 Condition: { DateLessThan: { 'AWS:EpochTime': Math.floor(Date.now() / 1000) + ttl } },
               },
             ],
@@ -666,23 +573,23 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
         (
           await rawRequest(
             service.ports.get('nginx')!,
-            `GET /auth HTTP/1.1\r\nHost: tokengate\r\nX-Original-URI: /cf/c.bin\r\nX-Real-IP: ${clientIp}\r\nX-Original-Method: GET\r\nCookie: ${cookie}\r\n\r\n`,
+            `GET /auth HTTP/1.1\r\nHost: tokengate\r\nX-Original-URI: ${cfFile}\r\nX-Real-IP: ${clientIp}\r\nX-Original-Method: GET\r\nCookie: ${cookie}\r\n\r\n`,
           )
         ).status,
-      // With `cookie` in the ext_authz filter's allowed_headers (docs/cloudfront.md).
+      // With `cookie` in the ext_authz filter's allowed_headers (docs/formats/cloudfront.md).
       'Envoy HTTP mode': async (cookie) =>
         (
           await rawRequest(
             service.ports.get('envoy-http')!,
-            `GET /tokengate/cf/c.bin HTTP/1.1\r\nHost: files.example\r\nContent-Length: 0\r\nX-Real-IP: ${clientIp}\r\nCookie: ${cookie}\r\n\r\n`,
+            `GET /tokengate${cfFile} HTTP/1.1\r\nHost: files.example\r\nContent-Length: 0\r\nX-Real-IP: ${clientIp}\r\nCookie: ${cookie}\r\n\r\n`,
           )
         ).status,
       'Envoy gRPC mode': async (cookie) => {
         const verdict = await grpcClient.check(
           encodeCheckRequest({
             method: 'GET',
-            path: '/cf/c.bin',
-            headers: { 'x-envoy-external-address': clientIp, ':path': '/cf/c.bin', cookie },
+            path: cfFile,
+            headers: { 'x-envoy-external-address': clientIp, ':path': cfFile, cookie },
           }),
         );
         return verdict.code === 0 ? 200 : verdict.httpStatus || 403;
@@ -690,17 +597,17 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
       'Caddy forward_auth': async (cookie) => {
         const response = await rawRequest(
           caddyPort,
-          `GET /cf/c.bin HTTP/1.1\r\nHost: files.example\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`,
+          `GET ${cfFile} HTTP/1.1\r\nHost: files.example\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`,
         );
-        return response.status === 200 && response.body !== files.get('/cf/c.bin') ? -1 : response.status;
+        return response.status === 200 && response.body !== files.get(cfFile) ? -1 : response.status;
       },
     };
     const table: Record<string, number[]> = {};
     for (const [door, ask] of Object.entries(through)) {
       table[door] = [
-        await ask(`a=1; ${cookies('/cf/*', 600)}`),
-        await ask(cookies('/cf/other.bin', 600)),
-        await ask(cookies('/cf/*', -10)),
+        await ask(`a=1; ${cookies(`${cloudfrontFixture.prefix}*`, 600)}`),
+        await ask(cookies(`${cloudfrontFixture.prefix}other.bin`, 600)),
+        await ask(cookies(`${cloudfrontFixture.prefix}*`, -10)),
         await ask('a=1'),
       ];
     }

@@ -11,6 +11,7 @@ import { expiresIn, hmacSigner } from '../../src/library/hmac-signer.js';
 import { type EnvoyCheck, encodeCheckRequest, envoyClient } from '../helpers/envoy-wire.js';
 import { type RunningService, startService, tempDir, writeConfig } from '../helpers/service-process.js';
 import { altaSigner } from '../helpers/signed-url.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const hmacKey = '3c'.repeat(32);
 const altaKey = 'grpc-test-alta-secret';
@@ -25,21 +26,23 @@ let forwarded: ReturnType<typeof envoyClient>;
 beforeAll(async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'hmac.hex'), hmacKey);
-  const file = writeConfig(dir, {
-    workers: 2,
-    engine: 'uws',
-    admin: { port: 0 },
-    listeners: [
-      // An HTTP listener on two uws worker threads beside them: gRPC is served by the main thread.
-      { name: 'nginx', port: 0, pathPrefix: '/tokengate', clientIpInPath: true },
-      { name: 'envoy-grpc', protocol: 'envoy-grpc', port: 0, clientIpHeader: 'x-envoy-external-address' },
-      { name: 'envoy-grpc-xff', protocol: 'envoy-grpc', port: 0, clientIpHeader: 'x-forwarded-for', clientIpHop: 1 },
-    ],
-    routes: [
-      { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.hex' }] },
-      { name: 'live', prefix: '/tv/', scheme: 'alta', keys: [{ id: 'a', env: 'TG_ALTA' }] },
-    ],
-  });
+  const file = writeConfig(
+    dir,
+    testConfig({
+      workers: 2,
+      engine: 'uws',
+      listeners: [
+        // An HTTP listener on two uws worker threads beside them: gRPC is served by the main thread.
+        { name: 'nginx', port: 0, pathPrefix: '/tokengate', clientIpInPath: true },
+        { name: 'envoy-grpc', protocol: 'envoy-grpc', port: 0, clientIpHeader: 'x-envoy-external-address' },
+        { name: 'envoy-grpc-xff', protocol: 'envoy-grpc', port: 0, clientIpHeader: 'x-forwarded-for', clientIpHop: 1 },
+      ],
+      routes: [
+        { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.hex' }] },
+        { name: 'live', prefix: '/tv/', scheme: 'alta', keys: [{ id: 'a', env: 'TG_ALTA' }] },
+      ],
+    }),
+  );
   service = await startService(['serve', '--config', file], { TG_ALTA: altaKey }, 4);
   external = envoyClient(service.ports.get('envoy-grpc')!);
   forwarded = envoyClient(service.ports.get('envoy-grpc-xff')!);

@@ -16,6 +16,7 @@ import { docBlock } from '../helpers/doc-blocks.js';
 import { freePort, type RunningNginx, renderExampleConfig, startNginx, withTestPaths } from '../helpers/nginx.js';
 import { parseResponses } from '../helpers/raw-http.js';
 import { type RunningService, runCli, startService, tempDir, writeConfig } from '../helpers/service-process.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const published = '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000';
 const hmacKey = '5a'.repeat(32);
@@ -46,11 +47,13 @@ async function setup(
   files(dir);
   chmodSync(dir, 0o755); // nginx workers run unprivileged: they must reach the origin files
   const tokengatePort = await freePort();
-  const configFile = writeConfig(dir, {
-    listeners: [{ port: tokengatePort, ...listener }],
-    admin: { port: 0 },
-    routes: [route],
-  });
+  const configFile = writeConfig(
+    dir,
+    testConfig({
+      listeners: [{ port: tokengatePort, ...listener }],
+      routes: [route],
+    }),
+  );
   const tokengate = await startService(['serve', '--config', configFile]);
   const listenPort = await freePort();
   const prefix = join(dir, 'nginx');

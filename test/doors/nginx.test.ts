@@ -23,6 +23,7 @@ import {
 import { firstAnswer, pooled } from '../helpers/raw-bytes.js';
 import { type RawResponse, rawRequest } from '../helpers/raw-http.js';
 import { type RunningService, runCli, startService, tempDir, writeConfig } from '../helpers/service-process.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const published = '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000';
 const clientIp = '127.0.0.1'; // what nginx sees as $remote_addr for this test client
@@ -88,24 +89,26 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'azion.key'), 'mysecret\n');
   tokengatePort = await freePort();
   targetPort = await freePort();
-  configFile = writeConfig(dir, {
-    // The listener forms nginx.example.conf serves, each reading the method nginx passes in X-Original-Method.
-    listeners: [
-      { port: tokengatePort, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP', methodHeader: 'X-Original-Method' },
-      { name: 'target', port: targetPort, pathPrefix: '/tokengate', clientIpInPath: true, methodHeader: 'X-Original-Method' },
-    ],
-    admin: { port: 0 },
-    routes: [
-      { name: 'files', prefix: '/my/', scheme: 'azion', keys: [{ id: 'k1', file: 'azion.key' }] },
-      {
-        name: 'tv',
-        prefix: '/tv/',
-        scheme: 'alta',
-        keys: [{ id: 'k1', env: 'TG_TV_KEY' }],
-        stream: { playlist: 'index.m3u8', depth: 1 },
-      },
-    ],
-  });
+  configFile = writeConfig(
+    dir,
+    testConfig({
+      // The listener forms nginx.example.conf serves, each reading the method nginx passes in X-Original-Method.
+      listeners: [
+        { port: tokengatePort, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP', methodHeader: 'X-Original-Method' },
+        { name: 'target', port: targetPort, pathPrefix: '/tokengate', clientIpInPath: true, methodHeader: 'X-Original-Method' },
+      ],
+      routes: [
+        { name: 'files', prefix: '/my/', scheme: 'azion', keys: [{ id: 'k1', file: 'azion.key' }] },
+        {
+          name: 'tv',
+          prefix: '/tv/',
+          scheme: 'alta',
+          keys: [{ id: 'k1', env: 'TG_TV_KEY' }],
+          stream: { playlist: 'index.m3u8', depth: 1 },
+        },
+      ],
+    }),
+  );
   tokengate = await startTokengate();
   const listenPort = await freePort();
   nginx = await startNginx(

@@ -15,8 +15,8 @@ import { parseConfig } from '../../src/config/parse-config.js';
 import { authorize, findRoute, type Gate } from '../../src/decision/authorize.js';
 import { parseClientIp } from '../../src/request/client-ip.js';
 import { noHeaders } from '../../src/request/token-headers.js';
-import { aclMatches } from '../../src/schemes/akamai/akamai.js';
 import { escaper } from '../../src/schemes/akamai/akamai-escape.js';
+import { aclMatches } from '../../src/schemes/akamai/akamai-token.js';
 import { gateFor } from '../helpers/gates.js';
 
 const EdgeAuth = createRequire(import.meta.url)('akamai-edgeauth') as new (
@@ -29,7 +29,7 @@ const vectors = JSON.parse(readFileSync(new URL('../vectors/akamai-edgeauth.json
 };
 const key = vectors.key_hex;
 const route = (options: Record<string, unknown> = {}, prefix = '/') => ({
-  name: 'akamai',
+  name: prefix === '/' ? 'akamai' : `akamai${prefix}`,
   prefix,
   scheme: 'akamai',
   keys: [{ id: 'k', env: 'AKAMAI_KEY' }],
@@ -48,7 +48,7 @@ describe('published vectors (EdgeAuth-Token-Node test_local.json)', () => {
       .filter((field) => !field.startsWith('url=') && !field.startsWith('salt='))
       .concat(`hmac=${''}`)
       .join(d);
-  const at = (signed: string, d = '~') => Number(/st=(\d+)/.exec(signed)?.[1] ?? /exp=(\d+)/.exec(signed)![1]);
+  const at = (signed: string) => Number(/st=(\d+)/.exec(signed)?.[1] ?? /exp=(\d+)/.exec(signed)![1]);
   const end = (signed: string) => Number(/exp=(\d+)/.exec(signed)![1]);
 
   it.each(vectors.cases.filter((c) => /^atk([1-9]|10|11)$/.test(c.name)))(
@@ -57,7 +57,7 @@ describe('published vectors (EdgeAuth-Token-Node test_local.json)', () => {
       const d = vector.name === 'atk10' ? '@' : '~';
       const salt = /salt=([^~@]+)/.exec(vector.signed_string)?.[1];
       const url = /url=([^~@]+)/.exec(vector.signed_string)?.[1];
-      const escaped = url !== undefined && url.startsWith('%2f');
+      const escaped = url?.startsWith('%2f') === true;
       // "#" cannot travel raw in a URL (it starts the fragment): these vectors' session ids go in a cookie.
       const inCookie = vector.signed_string.includes('#');
       const options = {
@@ -324,7 +324,7 @@ describe('configuration', () => {
       'routes[1].options.name: header names with "_" (such as __token__) are dropped by nginx and other proxies (and hang the uWS engine): choose another name',
       'routes[2].options.salt: must be { "file": PATH } or { "env": NAME } (a secret, never inline)',
       'routes[3].options.algorithm: must be "sha256", "sha1" or "md5"',
-      'routes[3].options.escapeEarly: must be "off", "node" (the Node SDK) or "python" (the Python SDK)',
+      'routes[3].options.escapeEarly: must be "off", "node" or "python" (node: the Node SDK, python: the Python SDK)',
       'routes[3].options.fieldDelimiter: must be one printable character other than letters, digits and A-Za-z0-9=&/\\\\:%;,?#*',
       'routes[3].options.aclDelimiter: must differ from fieldDelimiter',
     ]);
@@ -354,10 +354,10 @@ describe('configuration', () => {
   });
 });
 
-describe('docs/akamai.md', () => {
+describe('docs/formats/akamai.md', () => {
   it('the route shown is valid', async () => {
     const { docBlock } = await import('../helpers/doc-blocks.js');
-    const shown = JSON.parse(docBlock('docs/akamai.md', 'akamai-route'));
+    const shown = JSON.parse(docBlock('docs/formats/akamai.md', 'akamai-route'));
     const config = parseConfig({
       listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
       routes: [shown],
@@ -366,7 +366,9 @@ describe('docs/akamai.md', () => {
       routes: [
         {
           name: 'downloads',
-          options: { algorithm: 'sha256', carrier: 'query', name: '__token__', escapeEarly: 'off', ignoreQueryString: true },
+          options: {
+            value: { algorithm: 'sha256', carrier: 'query', name: '__token__', escapeEarly: 'off', ignoreQueryString: true },
+          },
         },
       ],
     });

@@ -184,19 +184,19 @@ describe('advanced (SHA256) and basic (MD5) tokens, by their documented formulas
     expect(
       parseConfig({ listeners, routes: [{ ...route, options: { accept: ['hs512'], ipValidation: 'yes', speed: 1 } }] }),
     ).toEqual([
-      'routes[0].options.speed: unknown option (known: accept, ipValidation, countryHeader)',
       'routes[0].options.accept: must list some of "hs256", "advanced", "basic", each once',
       'routes[0].options.ipValidation: must be true or false',
+      'routes[0].options.speed: unknown field (known: accept, ipValidation, countryHeader)',
     ]);
   });
 });
 
-describe('docs/bunny.md', () => {
+describe('docs/formats/bunny.md', () => {
   it('the route shown is valid', async () => {
     const { docBlock } = await import('../helpers/doc-blocks.js');
-    const shown = JSON.parse(docBlock('docs/bunny.md', 'bunny-route'));
+    const shown = JSON.parse(docBlock('docs/formats/bunny.md', 'bunny-route'));
     expect(parseConfig({ listeners: [{ port: 0, uriHeader: 'X-Original-URI' }], routes: [shown] })).toMatchObject({
-      routes: [{ options: { accept: ['hs256', 'advanced'], ipValidation: false, countryHeader: 'x-country-code' } }],
+      routes: [{ options: { value: { accept: ['hs256', 'advanced'], ipValidation: false, countryHeader: 'x-country-code' } } }],
     });
   });
 });
@@ -236,7 +236,7 @@ describe('attacks on a format that joins its fields without separators', () => {
     const attack = `/a/other/secret.mp4?token=${unbound}&token_path=%2Fa%2F&expires=${E}&%0A%01%02%03token_ignore_params=true`;
     expect(authorize(gate, attack, '5.6.7.8', now).verdict).toBe(Verdict.malformed);
     // Printable IP bytes ("ABCD" = 65.66.67.68) pass the parameter grammar: ipValidation is what
-    // refuses the unbound token (docs/bunny.md says so).
+    // refuses the unbound token (docs/formats/bunny.md says so).
     const printable = hs256(`/a/${E}`, Buffer.from('ABCD'), 'token_path=/a/', true).replace('HS256-1-', 'HS256-');
     const rebuilt = `/a/?token=${printable}&ABCDtoken_path=%2Fa%2F&expires=${E}`;
     expect(authorize(gate, rebuilt, '5.6.7.8', now).verdict).toBe(Verdict.allow);
@@ -432,7 +432,7 @@ describe('issue 26 through the service', () => {
   });
 });
 
-describe('a limit of the format that cannot be closed (docs/bunny.md "What cannot be closed")', () => {
+describe('a limit of the format that cannot be closed (docs/formats/bunny.md "What cannot be closed")', () => {
   it('path + expires + IP re-split (basic, advanced, HS256 IPv4 with digit bytes), only for the address the digits leave', () => {
     const ipGate = gateWith({ ipValidation: true });
     const E = '1764312345';

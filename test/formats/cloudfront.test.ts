@@ -11,13 +11,17 @@ import { getSignedCookies, getSignedUrl } from '@aws-sdk/cloudfront-signer';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Verdict } from '../../src/base/verdict.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { parseConfig } from '../../src/config/parse-config.js';
 import { authorize, findRoute, type Gate } from '../../src/decision/authorize.js';
 import { configSigner } from '../../src/library/route-signer.js';
 import { signLink } from '../../src/links/sign-link.js';
-import { decodeCloudFrontBase64, encodeCloudFrontBase64 } from '../../src/schemes/cloudfront/cloudfront.js';
+import { cloudfront } from '../../src/schemes/cloudfront/cloudfront.js';
+import { decodeCloudFrontBase64, encodeCloudFrontBase64 } from '../../src/schemes/cloudfront/cloudfront-base64.js';
 import { parsePolicy, resourceMatches } from '../../src/schemes/cloudfront/cloudfront-policy.js';
+import { googleCdn } from '../../src/schemes/google-cdn/google-cdn.js';
 import { gateFor } from '../helpers/gates.js';
 import { tempDir, writeConfig } from '../helpers/service-process.js';
+import { readSignedOrigin, signedOriginCases } from '../helpers/signed-origin-cases.js';
 
 const base = 'https://cdn.example.com';
 const now = Math.floor(Date.now() / 1000);
@@ -568,13 +572,51 @@ describe("cloudfront: tokengate's signer", () => {
   });
 });
 
-describe('docs/cloudfront.md', () => {
+describe('cloudfront: baseUrl and hostHeader, read as google-cdn reads them', () => {
+  it.each(signedOriginCases)('%j', (options, expected) => {
+    expect(readSignedOrigin(cloudfront, options)).toEqual(expected);
+    expect(readSignedOrigin(googleCdn, options)).toEqual(readSignedOrigin(cloudfront, options));
+  });
+  it('a base URL with its host in upper case is read in lower case, so the links signed for it verify', () => {
+    const uri = sdkUrl({ url: `${base}/v/a.mp4`, dateLessThan: date(now + 600) });
+    const upper = gateFor(
+      [
+        {
+          name: 'cdn',
+          prefix: '/',
+          scheme: 'cloudfront',
+          keys: [{ id: 'KRSA', env: 'K' }],
+          options: { baseUrl: base.toUpperCase().replace('HTTPS', 'https') },
+        },
+      ],
+      { K: keys.rsa!.public },
+    );
+    expect(authorize(upper, uri, undefined, now).verdict).toBe(Verdict.allow);
+  });
+  it('on the uws engine, a route reading cookies or a host header is refused with the way out', () => {
+    const refused = parseConfig({
+      engine: 'uws',
+      listeners: [{ port: 0, pathPrefix: '/t' }],
+      routes: [{ prefix: '/', scheme: 'cloudfront', keys: [{ id: 'k', env: 'K' }], options: { baseUrl: 'https://a.b' } }],
+    });
+    expect(refused).toEqual([
+      expect.stringMatching(/engine "uws" cannot read safely .*: use engine "node", or "cookies": false and no hostHeader$/),
+    ]);
+  });
+  it('unknown options are named with the known ones', () => {
+    expect(() => cdnGate({ salt: 1 })).toThrow(
+      'routes[0].options.salt: unknown field (known: baseUrl, hostHeader, cookies, allowNoResource, signHash, questionMarkWildcard)',
+    );
+  });
+});
+
+describe('docs/formats/cloudfront.md', () => {
   it('the route shown loads with a public key; its sign command signs with a private key file', async () => {
     const { docBlock } = await import('../helpers/doc-blocks.js');
     const { runCli, writeConfig } = await import('../helpers/service-process.js');
     const { writeFileSync } = await import('node:fs');
     const dir = tempDir();
-    const shown = JSON.parse(docBlock('docs/cloudfront.md', 'cloudfront-route')) as {
+    const shown = JSON.parse(docBlock('docs/formats/cloudfront.md', 'cloudfront-route')) as {
       keys: { id: string; file: string }[];
     };
     writeFileSync(join(dir, 'public.pem'), keys.rsa!.public);
@@ -583,7 +625,7 @@ describe('docs/cloudfront.md', () => {
     const verifying = gateFor([{ ...shown, keys: [{ id: shown.keys[0]!.id, env: 'PUB' }] }], { PUB: keys.rsa!.public });
     shown.keys[0]!.file = join(dir, 'private.pem');
     const configFile = writeConfig(dir, { listeners: [{ port: 0, uriHeader: 'X-Original-URI' }], routes: [shown] });
-    const page = readFileSync(new URL('../../docs/cloudfront.md', import.meta.url), 'utf8');
+    const page = readFileSync(new URL('../../docs/formats/cloudfront.md', import.meta.url), 'utf8');
     const command = /`tokengate (sign --route cdn [^`]*)`/.exec(page)![1]!.split(/\s+/);
     const result = await runCli([...command, '--config', configFile]);
     expect(result.code, result.stderr).toBe(0);
@@ -596,7 +638,7 @@ describe('docs/cloudfront.md', () => {
     expect(authorize(verifying, target, undefined, Math.floor(Date.now() / 1000)).verdict).toBe(Verdict.allow);
     // The cookies command: the link, then a Cookie line whose cookies open the whole stream.
     const cookies = await runCli([
-      ...docBlock('docs/cloudfront.md', 'cloudfront-cookies').split(/\s+/).slice(1),
+      ...docBlock('docs/formats/cloudfront.md', 'cloudfront-cookies').split(/\s+/).slice(1),
       '--config',
       configFile,
     ]);

@@ -3,87 +3,31 @@
  * sign→verify, rotation, every single-character change denies (and never reads as expired),
  * malformed inputs deny without throwing, expiry and start boundaries.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Verdict } from '../../src/base/verdict.js';
 import { authorize, findRoute, type Gate } from '../../src/decision/authorize.js';
 import { parseClientIp } from '../../src/request/client-ip.js';
-import { nginxTarget } from '../../src/request/nginx-uri.js';
 import { noHeaders } from '../../src/request/token-headers.js';
-import { schemes } from '../../src/schemes/registry.js';
+import { findScheme } from '../../src/schemes/registry.js';
+import { asRead, covers, fixtureEnv, fixtureRoute, registeredFixtures } from '../helpers/formats/index.js';
 import { gateFor } from '../helpers/gates.js';
 import { seeded } from '../helpers/oracle-generator.js';
 import { signedUrl } from '../helpers/signed-url.js';
 
-// 32-byte keys written in hex: text for the legacy schemes, decoded bytes for hmac.
-const baseEnv = { KEY_ONE: '6b'.repeat(32), KEY_TWO: '7c'.repeat(32) };
 const path = '/c/dir/file-1.ts';
 const ip = '198.51.100.7';
 const now = 1_800_000_000;
 const skew = 30;
 const mutationChars = [...'AQgwz09af-_.~%&=?/#+ ', '\u00e9', '\u0000'];
 
-/**
- * What a format needs besides keys: Cloud CDN signs the host (baseUrl) and takes 16-byte
- * base64url keys; nginx secure_link signs the expression of its route, here nginx's documented
- * one, and signs the client address as nginx writes `$remote_addr` (IPv4-mapped stays mapped).
- */
-const needs: Record<
-  string,
-  {
-    options?: object;
-    env?: Record<string, string>;
-    mappedIsOtherAddress?: true;
-    signedOptional?: readonly string[];
-    /** The window's ends are exclusive (CloudFront: now < DateLessThan, now > DateGreaterThan). */
-    exclusiveWindow?: true;
-  }
-> = {
-  'google-cdn': {
-    options: { baseUrl: 'https://cdn.example.com' },
-    env: { KEY_ONE: Buffer.alloc(16, 0x6b).toString('base64url'), KEY_TWO: Buffer.alloc(16, 0x7c).toString('base64url') },
-  },
-  'nginx-secure-link': {
-    options: { md5: '$secure_link_expires$uri$remote_addr $secret' },
-    mappedIsOtherAddress: true,
-  },
-  // Every character of the path signed (streams sign their directory: test/formats/wowza.test.ts), the IP included.
-  // The start time is optional and signed: a token without it is another token, so "forged".
-  wowza: { options: { contentPath: 'file', includeClientIp: true }, signedOptional: ['wowzatokenstarttime'] },
-  // Public keys: the key files hold private keys here, so the route can sign too.
-  cloudfront: {
-    options: { baseUrl: 'https://cdn.example.com' },
-    env: {
-      KEY_ONE: ecKey(),
-      KEY_TWO: ecKey(),
-    },
-    exclusiveWindow: true,
-  },
-};
-
-function ecKey(): string {
-  return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-}
-
-/** The path and query a format that signs nginx's `$uri` reads (`//` and `/./` are nothing to it), else the URL itself. */
-function asRead(url: string, nginxUri: boolean): string {
-  if (!nginxUri) return url;
-  const read = nginxTarget(url);
-  return 'verdict' in read ? url : `${read.path}?${read.query}`;
-}
-
-for (const scheme of schemes) {
-  describe(`contract: ${scheme.id}`, () => {
-    const { options, env: keys = {}, mappedIsOtherAddress, signedOptional = [], exclusiveWindow } = needs[scheme.id] ?? {};
+for (const fixture of registeredFixtures()) {
+  const scheme = findScheme(fixture.id)!;
+  describe(`contract: ${scheme.id} ${covers(scheme.id)}`, () => {
+    const { mappedIsOtherAddress, signedOptional = [], exclusiveWindow } = fixture;
     const edge = exclusiveWindow ? 1 : 0;
-    const env = { ...baseEnv, ...keys };
-    const route = (names: string[]) => ({
-      prefix: '/c/',
-      scheme: scheme.id,
-      keys: names.map((name) => ({ id: name, env: name })),
-      ...(options === undefined ? {} : { options }),
-    });
-    const gate = gateFor([route(['KEY_ONE', 'KEY_TWO'])], env, skew);
+    const env = fixtureEnv([fixture]);
+    const route = (use: (0 | 1)[]) => fixtureRoute(fixture, { prefix: '/c/', use });
+    const gate = gateFor([route([0, 1])], env, skew);
     const clientIp = scheme.clientIp === 'unused' ? undefined : ip;
     const hasStart = scheme.signOptions.includes('notBeforeSec');
     const sign = (g: Gate, expiresSec: number, notBeforeSec = now - 10, p = path) =>
@@ -108,9 +52,9 @@ for (const scheme of schemes) {
     });
 
     it('rotation: the first key signs, every listed key verifies, a removed key stops at once', () => {
-      const signedWithTwo = sign(gateFor([route(['KEY_TWO'])], env), now + 600);
+      const signedWithTwo = sign(gateFor([route([1])], env), now + 600);
       expect(decide(signedWithTwo)).toBe(Verdict.allow);
-      expect(decide(signedWithTwo, now, gateFor([route(['KEY_ONE'])], env))).toBe(Verdict.forged);
+      expect(decide(signedWithTwo, now, gateFor([route([0])], env))).toBe(Verdict.forged);
     });
 
     it('every single-character change of the signed URL denies, and never as expired', () => {

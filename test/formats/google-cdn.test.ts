@@ -10,7 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { Verdict } from '../../src/base/verdict.js';
 import { parseConfig } from '../../src/config/parse-config.js';
 import { authorize, findRoute } from '../../src/decision/authorize.js';
+import { cloudfront } from '../../src/schemes/cloudfront/cloudfront.js';
+import { googleCdn } from '../../src/schemes/google-cdn/google-cdn.js';
 import { gateFor } from '../helpers/gates.js';
+import { readSignedOrigin, signedOriginCases } from '../helpers/signed-origin-cases.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../vectors/google-cloud-cdn.json', import.meta.url), 'utf8')) as {
   key_base64url: string;
@@ -155,21 +158,48 @@ describe('grammar and keys', () => {
         listeners,
         routes: [{ ...route('https://cdn.example.com/'), options: { baseUrl: 'https://cdn.example.com/x' } }],
       }),
-    ).toEqual([
-      'routes[0].options.baseUrl: is required: the "https://host[:port]" the signers sign before the path (no path, no trailing "/")',
-    ]);
+    ).toEqual(['routes[0].options.baseUrl: must be "http(s)://host[:port]": no path, no trailing "/"']);
     expect(() =>
       gateFor([route('https://cdn.example.com')], { GOOGLE_KEY: Buffer.from('x'.repeat(32)).toString('base64url') }),
     ).toThrow(/16 bytes/);
   });
 });
 
-describe('docs/google-cdn.md', () => {
+describe('baseUrl and hostHeader: read as cloudfront reads them', () => {
+  it.each(signedOriginCases)('%j', (options, expected) => {
+    expect(readSignedOrigin(googleCdn, options)).toEqual(expected);
+    expect(readSignedOrigin(cloudfront, options)).toEqual(readSignedOrigin(googleCdn, options));
+  });
+  it('a base URL with its host in upper case is read in lower case, so the links signed for it verify', () => {
+    const url = new URL(vector('url1').string_to_sign);
+    const uri = `${url.pathname}${url.search}&Signature=${vector('url1').signature}`;
+    expect(authorize(gateWith(url.origin.replace(url.host, url.host.toUpperCase())), uri, undefined, before).verdict).toBe(
+      Verdict.allow,
+    );
+  });
+  it('on the uws engine, a route reading cookies or a host header is refused with the way out', () => {
+    const refused = parseConfig({
+      engine: 'uws',
+      listeners: [{ port: 0, pathPrefix: '/t' }],
+      routes: [{ prefix: '/', scheme: 'google-cdn', keys: [{ id: 'k', env: 'K' }], options: { baseUrl: 'https://a.b' } }],
+    });
+    expect(refused).toEqual([
+      expect.stringMatching(/engine "uws" cannot read safely .*: use engine "node", or "cookies": false and no hostHeader$/),
+    ]);
+  });
+  it('unknown options are named with the known ones', () => {
+    expect(
+      parseConfig({ listeners: [{ port: 0, uriHeader: 'X-Original-URI' }], routes: [route('https://a.b', { salt: 1 })] }),
+    ).toEqual(['routes[0].options.salt: unknown field (known: baseUrl, hostHeader, cookies)']);
+  });
+});
+
+describe('docs/formats/google-cdn.md', () => {
   it('the route shown is valid', async () => {
     const { docBlock } = await import('../helpers/doc-blocks.js');
-    const shown = JSON.parse(docBlock('docs/google-cdn.md', 'google-cdn-route'));
+    const shown = JSON.parse(docBlock('docs/formats/google-cdn.md', 'google-cdn-route'));
     expect(parseConfig({ listeners: [{ port: 0, uriHeader: 'X-Original-URI' }], routes: [shown] })).toMatchObject({
-      routes: [{ scheme: { id: 'google-cdn' }, options: { baseUrl: 'https://media.example.com', cookies: true } }],
+      routes: [{ scheme: { id: 'google-cdn' }, options: { value: { baseUrl: 'https://media.example.com', cookies: true } } }],
     });
   });
 });

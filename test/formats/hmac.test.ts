@@ -1,5 +1,5 @@
 /**
- * tokengate's own hmac format: the published spec (docs/token-format.md), key ids and rotation,
+ * tokengate's own hmac format: the published spec (docs/formats/hmac.md), key ids and rotation,
  * scopes inside the route, IP ranges, cookie and header carriers, and the library signer.
  *
  * Over 250 lines: one case per rule of the format's spec.
@@ -36,7 +36,7 @@ const gate = gateFor(
 const decide = (uri: string, ip: string | undefined = '203.0.113.7', at = now) => authorize(gate, uri, ip, at);
 const signer = hmacSigner({ keyId: '2026-11', key: keyHex });
 
-describe('hmac: independent implementations agree (docs/token-format.md)', () => {
+describe('hmac: independent implementations agree (docs/formats/hmac.md)', () => {
   const signed = hmacSignedString({ kid: '2026-11', exp: '1900000000', nbf: '', scope: 'prefix:/vod/movie/', ip: '', sid: '' });
   const pyMac = execFileSync('python3', [
     '-c',
@@ -56,7 +56,7 @@ describe('hmac: independent implementations agree (docs/token-format.md)', () =>
       .split(/\s+/)
       .at(-1)!;
     expect(Buffer.from(opensslHex, 'hex').subarray(0, 16).toString('base64url')).toBe(pyMac);
-    expect(readFileSync(new URL('../../docs/token-format.md', import.meta.url), 'utf8')).toContain(`m=${pyMac}`);
+    expect(readFileSync(new URL('../../docs/formats/hmac.md', import.meta.url), 'utf8')).toContain(`m=${pyMac}`);
   });
 
   it('the service accepts the token built by Python, over its whole scope, and no further', () => {
@@ -177,7 +177,7 @@ describe('hmac: keys, scope, client binding', () => {
     expect(() => gateFor([route([{ id: 'k', env: 'K' }])], { K: `${'ab'.repeat(32)}g` })).toThrow(/not valid hex/);
     expect(() => gateFor([route([{ id: 'k', env: 'K', encoding: 'base64' }])], { K: `${base64}!` })).toThrow(/not valid base64/);
     expect(() => gateFor([route([{ id: 'k', env: 'K', encoding: 'text' }])], { K: keyHex })).toThrow(
-      /encoding: must be one of hex, base64/,
+      /encoding: must be "hex" or "base64"/,
     );
     expect(() => hmacSigner({ keyId: 'k', key: 'abcd' })).toThrow(/at least 32 bytes/);
   });

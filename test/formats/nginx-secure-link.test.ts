@@ -11,14 +11,16 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Problems } from '../../src/base/problems.js';
 import { Verdict } from '../../src/base/verdict.js';
-import { compileGate } from '../../src/config/compile-gate.js';
-import { parseConfig } from '../../src/config/parse-config.js';
+import { compileRoutes } from '../../src/config/compile-gate.js';
+import { parseConfig, parseRoutes } from '../../src/config/parse-config.js';
 import { authorize, findRoute } from '../../src/decision/authorize.js';
 import { parseClientIp } from '../../src/request/client-ip.js';
 import { nginxTarget } from '../../src/request/nginx-uri.js';
-import { OptionProblems } from '../../src/scheme-kit/scheme-definition.js';
-import { nginxAddressText, nginxSecureLink, parseExpression } from '../../src/schemes/nginx-secure-link/nginx-secure-link.js';
+import { nginxAddressText } from '../../src/schemes/nginx-secure-link/nginx-address-text.js';
+import { nginxSecureLink } from '../../src/schemes/nginx-secure-link/nginx-secure-link.js';
+import { parseExpression } from '../../src/schemes/nginx-secure-link/secure-link-expression.js';
 import { docBlock } from '../helpers/doc-blocks.js';
 import { gateFor } from '../helpers/gates.js';
 import { freePort, type RunningNginx, renderExampleConfig, startNginx, withTestPaths } from '../helpers/nginx.js';
@@ -58,11 +60,13 @@ describe('nginx-secure-link: the published example', () => {
 
 describe('nginx-secure-link: configuration', () => {
   const problems = (options: Record<string, unknown>) => {
-    const read = nginxSecureLink.readOptions(options, 'options');
-    return read instanceof OptionProblems ? read.problems.join('\n') : '';
+    const found = new Problems();
+    nginxSecureLink.readOptions(options, 'options', found);
+    return found.list.join('\n');
   };
   it.each([
-    [{}, /md5: required/],
+    [{}, /md5: is required/],
+    [{ md5: 42 }, /md5: must be the secure_link_md5 expression \(1 to 1024 characters\)/],
     [{ md5: '$secure_link_expires$uri secret' }, /no \$secret/],
     [{ md5: '$secure_link_expires$remote_addr $secret' }, /no \$uri/],
     [{ md5: '$uri $secret' }, /does not sign \(\$secure_link_expires\)/],
@@ -74,7 +78,7 @@ describe('nginx-secure-link: configuration', () => {
     [{ md5: '${secure_link_expires$uri $secret' }, /"\$\{" at 0 has no "\}"/],
     [{ md5: '${uri-x}$secure_link_expires $secret' }, /not a variable name/],
     [{ md5: '$secure_link_expires$uri$arg_md5 $secret' }, /which secureLink reads/],
-    [{ md5: documented, salt: 'x' }, /unknown option/],
+    [{ md5: documented, salt: 'x' }, /salt: unknown field \(known: secureLink, md5\)/],
   ])('%j is refused', (options, message) => {
     expect(problems(options)).toMatch(message);
   });
@@ -89,12 +93,14 @@ describe('nginx-secure-link: configuration', () => {
     expect(problems({ md5: '$secure_link_expires$uri$http_user_agent $secret' })).toBe('');
   });
   it('declares the headers its routes read, so the engines capture them', () => {
+    const found = new Problems();
     const read = nginxSecureLink.readOptions(
       { secureLink: '$cookie_md5,$arg_e', md5: '$secure_link_expires$uri$http_x_user $secret' },
       'o',
+      found,
     );
-    if (read instanceof OptionProblems) throw new Error(read.problems.join());
-    expect(nginxSecureLink.tokenHeaders(read)).toEqual(['cookie', 'x-user']);
+    expect(found.list).toEqual([]);
+    expect(read.tokenHeaders).toEqual(['cookie', 'x-user']);
   });
   it('a route reading a header or cookie is refused on the uws engine, as the page says', () => {
     const routes = [
@@ -112,9 +118,9 @@ describe('nginx-secure-link: configuration', () => {
 
 describe('nginx-secure-link: warnings and config problems', () => {
   const compile = (routes: unknown[]) => {
-    const config = parseConfig({ listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }], routes });
-    if (Array.isArray(config)) throw new Error(config.join());
-    return compileGate(config, { baseDir: '/', env: { K: secret } });
+    const parsed = parseRoutes(routes);
+    if ('problems' in parsed) throw new Error(parsed.problems.join());
+    return compileRoutes(parsed, { baseDir: '/', env: { K: secret } });
   };
   const route = (md5: string, prefix = '/s/') => ({
     name: 'sl',
@@ -551,11 +557,11 @@ describe('nginx-secure-link: the same answers as real nginx secure_link', () => 
   });
 });
 
-describe('docs/nginx-secure-link.md', () => {
-  const page = readFileSync(new URL('../../docs/nginx-secure-link.md', import.meta.url), 'utf8');
+describe('docs/formats/nginx-secure-link.md', () => {
+  const page = readFileSync(new URL('../../docs/formats/nginx-secure-link.md', import.meta.url), 'utf8');
   it('the route shown loads, and its sign command makes the link the documented formula gives', async () => {
     const dir = tempDir();
-    const shown = JSON.parse(docBlock('docs/nginx-secure-link.md', 'nginx-secure-link-route')) as {
+    const shown = JSON.parse(docBlock('docs/formats/nginx-secure-link.md', 'nginx-secure-link-route')) as {
       keys: { id: string; file: string }[];
     };
     writeFileSync(join(dir, 'secure-link-secret'), 'my-secret\n');

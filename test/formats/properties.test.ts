@@ -2,7 +2,7 @@
  * Property-based tests (fast-check) of the whole decision, for every scheme: arbitrary input
  * never throws and never allows; any one-character change to a genuinely signed URL denies;
  * look-alike forms (IPv6 and IPv4-mapped spellings, leading zeros, re-split concatenations) get
- * the verdict docs/formats.md documents.
+ * the verdict docs/formats/README.md documents.
  *
  * Over 250 lines: one property per class of input, all over the same gate and signers.
  */
@@ -14,6 +14,8 @@ import { CapturedHeaders } from '../../src/http/request-sources.js';
 import { hmacSigner } from '../../src/library/hmac-signer.js';
 import { syntaxLookAlikes } from '../../src/request/request-target.js';
 import { unreservedEscape } from '../../src/scheme-kit/signable-path.js';
+import { findScheme } from '../../src/schemes/registry.js';
+import { asRead, covers, fixtureEnv, fixtureRoute, registeredFixtures } from '../helpers/formats/index.js';
 import { gateFor } from '../helpers/gates.js';
 import { signedUrl } from '../helpers/signed-url.js';
 
@@ -78,6 +80,15 @@ const decide = (uri: string, ip: string | undefined = clientIp, headers: readonl
 /** Characters a mutation may put in: URL syntax, digits, letters of every token alphabet, escapes. */
 const mutationChar = fc.constantFrom(..."/?&=%~-_.:;,+*!$'()@#[] aAzZ09fF1eEsStTkKmMvVpPiInN\t\u0000\u00e9".split(''));
 
+/** One character replaced, inserted or deleted at any place. */
+const edit = fc.record({ op: fc.constantFrom('replace', 'insert', 'delete'), at: fc.nat(), char: mutationChar });
+
+function applyEdit(url: string, { op, at, char }: { op: string; at: number; char: string }): string {
+  const i = at % (url.length + (op === 'insert' ? 1 : 0));
+  if (op === 'replace') return url.slice(0, i) + char + url.slice(i + 1);
+  return op === 'insert' ? url.slice(0, i) + char + url.slice(i) : url.slice(0, i) + url.slice(i + 1);
+}
+
 describe('property: arbitrary input', () => {
   it('never throws and never allows (URI, client IP and headers all arbitrary)', () => {
     const uri = fc.oneof(
@@ -112,32 +123,21 @@ describe('property: signed URLs', () => {
       fc.property(scheme, fc.array(segment, { minLength: 1, maxLength: 4 }), (kind, segments) => {
         expect(decide(sign(kind, segments))).toBe(Verdict.allow);
       }),
-      { numRuns: 1000 },
+      { numRuns: 300 },
     );
   });
 
   it('any one-character substitution, insertion or deletion of the path or a token parameter denies', () => {
-    const edit = fc.record({
-      op: fc.constantFrom('replace', 'insert', 'delete'),
-      at: fc.nat(),
-      char: mutationChar,
-    });
     fc.assert(
       fc.property(scheme, fc.array(segment, { minLength: 1, maxLength: 3 }), edit, (kind, segments, { op, at, char }) => {
         const url = sign(kind, segments);
-        const i = at % (url.length + (op === 'insert' ? 1 : 0));
-        const mutated =
-          op === 'replace'
-            ? url.slice(0, i) + char + url.slice(i + 1)
-            : op === 'insert'
-              ? url.slice(0, i) + char + url.slice(i)
-              : url.slice(0, i) + url.slice(i + 1);
+        const mutated = applyEdit(url, { op, at, char });
         // Only the path and the token parameters are signed: an edit elsewhere in the query
         // (an extra "&", another parameter) legitimately keeps the verdict.
         fc.pre(signedParts(mutated) !== signedParts(url));
         expect({ mutated, verdict: decide(mutated) }).not.toEqual({ mutated, verdict: Verdict.allow });
       }),
-      { numRuns: 20_000 },
+      { numRuns: 6000 },
     );
   });
 
@@ -156,7 +156,7 @@ describe('property: signed URLs', () => {
         ].filter((variant) => variant !== url);
         for (const variant of variants) expect([variant, decide(variant)]).not.toEqual([variant, Verdict.allow]);
       }),
-      { numRuns: 3000 },
+      { numRuns: 1000 },
     );
   });
 
@@ -170,6 +170,71 @@ describe('property: signed URLs', () => {
     );
   });
 });
+
+// Every registered format, its genuine links made by its fixture (its reference generator where
+// there is one), each through a gate of its route alone; fewer runs per format than above.
+for (const fixture of registeredFixtures()) {
+  describe(`property: signed URLs of ${fixture.id}, made by ${fixture.madeBy} ${covers(fixture.id)}`, () => {
+    const formatGate = gateFor([fixtureRoute(fixture)], fixtureEnv([fixture]));
+    const nginxUri = findScheme(fixture.id)!.nginxUri === true;
+    const link = (segments: readonly string[]) =>
+      fixture.link(`${fixture.prefix}${segments.join('/')}`, { nowSec: now, clientIp });
+    const verdictOf = (uri: string) => authorize(formatGate, uri, clientIp, now).verdict;
+    /** What a token signs in `uri` as the format reads it: its path and its token parameters (each once), or undefined. */
+    const signed = (uri: string): string | undefined => {
+      const read = asRead(uri, nginxUri);
+      const q = read.indexOf('?');
+      const pairs = q < 0 ? [] : read.slice(q + 1).split('&');
+      // nginx reads `$arg_` names in any case: "Expires" is its "expires".
+      const spelled = (pair: string) => (nginxUri ? pair.replace(/^[^=]*/, (name) => name.toLowerCase()) : pair);
+      const values = fixture.tokenParams.map((name) => pairs.map(spelled).filter((pair) => pair.split('=')[0] === spelled(name)));
+      if (values.some((found) => found.length > 1)) return undefined;
+      return JSON.stringify([q < 0 ? read : read.slice(0, q), values]);
+    };
+
+    it('a genuine URL is allowed as issued', () => {
+      fc.assert(
+        fc.property(fc.array(segment, { minLength: 1, maxLength: 4 }), (segments) => {
+          const url = link(segments);
+          expect([url, verdictOf(url)]).toEqual([url, Verdict.allow]);
+        }),
+        { numRuns: 150 },
+      );
+    });
+
+    it('any one-character substitution, insertion or deletion of the path or a token parameter denies', () => {
+      fc.assert(
+        fc.property(fc.array(segment, { minLength: 1, maxLength: 3 }), edit, (segments, { op, at, char }) => {
+          const url = link(segments);
+          const mutated = applyEdit(url, { op, at, char });
+          // Only the path and the token parameters are signed: an edit elsewhere in the query keeps the verdict.
+          fc.pre(signed(mutated) !== signed(url));
+          expect({ mutated, verdict: verdictOf(mutated) }).not.toEqual({ mutated, verdict: Verdict.allow });
+        }),
+        { numRuns: 2500 },
+      );
+    });
+
+    it('case changes and percent-encoded spellings of a signed path deny', () => {
+      fc.assert(
+        fc.property(fc.array(segment, { minLength: 1, maxLength: 3 }), fc.nat(), (segments, at) => {
+          const url = link(segments);
+          const query = url.indexOf('?');
+          const i = fixture.prefix.length + (at % (query - fixture.prefix.length));
+          const ch = url[i]!;
+          const variants = [
+            `${url.slice(0, i)}%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}${url.slice(i + 1)}`,
+            `${url.slice(0, i)}%${ch.charCodeAt(0).toString(16).padStart(2, '0')}${url.slice(i + 1)}`,
+            url.slice(0, i) + (ch === ch.toUpperCase() ? ch.toLowerCase() : ch.toUpperCase()) + url.slice(i + 1),
+            // A format that signs nginx's $uri reads "%30" as "0": the same request to nginx, rightly allowed.
+          ].filter((variant) => asRead(variant, nginxUri) !== asRead(url, nginxUri));
+          for (const variant of variants) expect([variant, verdictOf(variant)]).not.toEqual([variant, Verdict.allow]);
+        }),
+        { numRuns: 400 },
+      );
+    });
+  });
+}
 
 /** RFC 5952 text of eight 16-bit groups, from an independent implementation: WHATWG URL's IPv6 serializer. */
 const rfc5952 = (groups: readonly number[]) =>
@@ -327,7 +392,7 @@ describe('property: look-alike forms get the documented verdict', () => {
         const shorterIp = ip.slice(1);
         const limit = /^[1-9]\d*\.|^0\./.test(shorterIp) && !/^0\d/.test(shorterIp);
         const verdict = decide(`${path}${ip[0]}${query}`, shorterIp);
-        // docs/formats.md ("alta"): a token for /tv/x issued to 12.3.4.5 also opens /tv/x1 from 2.3.4.5.
+        // docs/formats/alta.md: a token for /tv/x issued to 12.3.4.5 also opens /tv/x1 from 2.3.4.5.
         // When what is left of the IP is no canonical address (".2.3.4", "05.6.7.8"), the proxy header is unusable: 503.
         expect([shorterIp, verdict]).toEqual([shorterIp, limit ? Verdict.allow : Verdict.badSource]);
       }),

@@ -15,30 +15,34 @@ import { authorize } from '../../src/decision/authorize.js';
 import { configSigner, routeSigner } from '../../src/library/route-signer.js';
 import { LinkRequestError, signLink } from '../../src/links/sign-link.js';
 import { parseRequestTarget } from '../../src/request/request-target.js';
+import { findScheme } from '../../src/schemes/registry.js';
+import { covers, fixtureEnv, fixtureRoute, registeredFixtures } from '../helpers/formats/index.js';
 import { tempDir, writeConfig } from '../helpers/service-process.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const dir = tempDir();
 writeFileSync(join(dir, 'vod.key'), 'a1'.repeat(32));
 writeFileSync(join(dir, 'free.key'), 'b2'.repeat(32));
 const env = { AZION: 'azion-secret-signers', ALTA: 'alta-secret-signers' };
-const file = writeConfig(dir, {
-  listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
-  admin: { port: 0 },
-  routes: [
-    { name: 'my', prefix: '/my/', scheme: 'azion', keys: [{ id: 'a', env: 'AZION' }] },
-    {
-      name: 'tv',
-      prefix: '/tv/',
-      scheme: 'alta',
-      keys: [{ id: 't', env: 'ALTA' }],
-      stream: { playlist: 'index.m3u8', depth: 1 },
-    },
-    { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'vod.key' }] },
-    { name: 'free', prefix: '/vod/free/', scheme: 'hmac', keys: [{ id: 'f', file: 'free.key' }] },
-    { name: 'ck', prefix: '/ck/', scheme: 'hmac', keys: [{ id: 'k', file: 'vod.key' }], options: { carrier: 'cookie' } },
-    { name: 'hd', prefix: '/hd/', scheme: 'hmac', keys: [{ id: 'k', file: 'vod.key' }], options: { carrier: 'header' } },
-  ],
-});
+const file = writeConfig(
+  dir,
+  testConfig({
+    routes: [
+      { name: 'my', prefix: '/my/', scheme: 'azion', keys: [{ id: 'a', env: 'AZION' }] },
+      {
+        name: 'tv',
+        prefix: '/tv/',
+        scheme: 'alta',
+        keys: [{ id: 't', env: 'ALTA' }],
+        stream: { playlist: 'index.m3u8', depth: 1 },
+      },
+      { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'vod.key' }] },
+      { name: 'free', prefix: '/vod/free/', scheme: 'hmac', keys: [{ id: 'f', file: 'free.key' }] },
+      { name: 'ck', prefix: '/ck/', scheme: 'hmac', keys: [{ id: 'k', file: 'vod.key' }], options: { carrier: 'cookie' } },
+      { name: 'hd', prefix: '/hd/', scheme: 'hmac', keys: [{ id: 'k', file: 'vod.key' }], options: { carrier: 'header' } },
+    ],
+  }),
+);
 /** The service's gate: every route, every key, loaded on its own. */
 const service = loadConfig(file, env).gate;
 const now = Math.floor(Date.now() / 1000);
@@ -52,8 +56,13 @@ const ipv6 = fc
   .array(fc.nat(0xffff), { minLength: 8, maxLength: 8 })
   .map((g) => new URL(`http://[${g.map((x) => x.toString(16)).join(':')}]`).hostname.slice(1, -1));
 
-/** What the auth listener decides for the link, from `ip`, at `at`. */
-function serviceVerdict(link: ReturnType<ReturnType<typeof configSigner>['sign']>, ip: string | undefined, at: number) {
+/** What the auth listener of `gate` (default: the service's) decides for the link, from `ip`, at `at`. */
+function serviceVerdict(
+  link: ReturnType<ReturnType<typeof configSigner>['sign']>,
+  ip: string | undefined,
+  at: number,
+  gate = service,
+) {
   const headers = {
     get: (name: string) =>
       name === 'cookie' && link.cookie
@@ -62,7 +71,7 @@ function serviceVerdict(link: ReturnType<ReturnType<typeof configSigner>['sign']
           ? link.header.value
           : undefined,
   };
-  return authorize(service, `${link.path}${link.query === undefined ? '' : `?${link.query}`}`, ip, at, headers).verdict;
+  return authorize(gate, `${link.path}${link.query === undefined ? '' : `?${link.query}`}`, ip, at, headers).verdict;
 }
 
 describe('every link any signer makes is accepted by the service', () => {
@@ -179,6 +188,12 @@ describe('every link any signer makes is accepted by the service', () => {
       /routes\[1\]\.keys\[0\]: environment variable ALTA/,
     );
     expect(() => configSigner(file, 'nope', { env })).toThrow(/no route named "nope"/);
+    // The other routes are matched without their keys: a path of the nested route is never signed for the outer one.
+    const vod = configSigner(file, 'vod', { env: {} });
+    expect(vod.sign({ path: '/vod/a.mp4', expiresSec: now + 60 }).route).toBe('vod');
+    expect(() => vod.sign({ path: '/vod/free/a.mp4', expiresSec: now + 60 })).toThrow(
+      /served by route "free" \(\/vod\/free\/\), not "vod"/,
+    );
     // Nor the signing API's access token: another secret this signer does not need.
     const withApi = writeConfig(
       dir,
@@ -188,6 +203,65 @@ describe('every link any signer makes is accepted by the service', () => {
     expect(configSigner(withApi, 'my', { env }).sign({ path: '/my/b', expiresSec: now + 60 }).route).toBe('my');
     expect(() => loadConfig(withApi, env)).toThrow(/signing: cannot read key file/);
   });
+});
+
+describe('every registered format: the links its config signer makes are accepted by the service', () => {
+  const fixtures = registeredFixtures();
+  const formatsFile = writeConfig(
+    dir,
+    testConfig({
+      routes: fixtures.map((fixture) => fixtureRoute(fixture)),
+    }),
+    'formats.json',
+  );
+  const formatsEnv = fixtureEnv(fixtures);
+  const formatsGate = loadConfig(formatsFile, formatsEnv).gate;
+
+  for (const fixture of fixtures) {
+    const scheme = findScheme(fixture.id)!;
+    it(`${fixture.id}: random paths, times and client IPs ${covers(fixture.id)}`, () => {
+      const signer = configSigner(formatsFile, fixture.id, { env: formatsEnv });
+      let signed = 0;
+      fc.assert(
+        fc.property(
+          fc.array(segment, { minLength: 1, maxLength: 4 }),
+          // At least two minutes: `now` was read when the file loaded.
+          fc.integer({ min: 120, max: 10_000_000 }),
+          fc.integer({ min: -100_000, max: 20 }),
+          ipv4,
+          (segments, ttl, startOffset, ip) => {
+            const joined = `${fixture.prefix}${segments.join('/')}`;
+            // The signers take raw non-ASCII text or percent-encoded text, not both in one path.
+            const path = /[^\x00-\x7f]/.test(joined) ? joined.replace(/%/g, 'pct') : joined;
+            const hasStart = scheme.signOptions.includes('notBeforeSec');
+            const start = hasStart ? now + startOffset : now;
+            let link: ReturnType<typeof signer.sign>;
+            try {
+              link = signer.sign({
+                path,
+                expiresSec: Math.max(now, start) + ttl,
+                ...(hasStart ? { notBeforeSec: start } : {}),
+                ...(scheme.clientIp === 'unused' ? {} : { clientIp: ip }),
+              });
+            } catch (error) {
+              if (!(error instanceof LinkRequestError)) throw error;
+              // Refused only for a path the service refuses, or one the format cannot express (a CloudFront wildcard).
+              const target = parseRequestTarget(path.replace(/[^\x00-\x7f]+/g, (run) => encodeURIComponent(run)));
+              expect(isRejection(target) || /reads "\*" as a wildcard/.test(error.message), `${path}: ${error.message}`).toBe(
+                true,
+              );
+              return;
+            }
+            signed++;
+            const at = Math.max(now, start);
+            expect(serviceVerdict(link, ip, at, formatsGate), `${link.url} from ${ip}`).toBe(Verdict.allow);
+          },
+        ),
+        { numRuns: 60, seed: 0x5eed },
+      );
+      expect(signed).toBeGreaterThan(30);
+    });
+  }
 });
 
 describe('routeSigner: one route written as in a config file, no config file', () => {

@@ -1,7 +1,7 @@
 /**
  * Wowza SecureToken v2. Wowza publishes the procedure, not code: the checks are its documented
- * example string, the PHP generator of docs/wowza.md run by real php-cli (PHP's own sort, base64
- * and hash), and the semantics tokengate chose where the prose is silent (docs/wowza.md).
+ * example string, the PHP generator of docs/formats/wowza.md run by real php-cli (PHP's own sort, base64
+ * and hash), and the semantics tokengate chose where the prose is silent (docs/formats/wowza.md).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -23,11 +23,11 @@ const gateWith = (options: Record<string, unknown> = {}, key = secret) =>
 const now = 1_900_000_000;
 const wowzaBase64 = (digest: Buffer) => digest.toString('base64').replaceAll('+', '-').replaceAll('/', '_');
 
-/** Runs the PHP generator of docs/wowza.md with real php-cli. */
+/** Runs the PHP generator of docs/formats/wowza.md with real php-cli. */
 function phpUrl(args: (string | number | null)[]): string {
   const literal = (value: string | number | null) =>
     value === null ? 'null' : typeof value === 'number' ? String(value) : `'${value}'`;
-  const code = `${docBlock('docs/wowza.md', 'wowza-php')}\necho wowza_url(${args.map(literal).join(', ')});`;
+  const code = `${docBlock('docs/formats/wowza.md', 'wowza-php')}\necho wowza_url(${args.map(literal).join(', ')});`;
   return execFileSync('php', ['-r', code], { encoding: 'utf8' });
 }
 
@@ -143,17 +143,17 @@ describe('wowza: semantics', () => {
   });
 });
 
-describe('docs/wowza.md', () => {
+describe('docs/formats/wowza.md', () => {
   it('the route shown is valid, and its sign command makes a link the route allows', async () => {
-    const shown = JSON.parse(docBlock('docs/wowza.md', 'wowza-route')) as { keys: { file: string }[] };
+    const shown = JSON.parse(docBlock('docs/formats/wowza.md', 'wowza-route')) as { keys: { file: string }[] };
     expect(parseConfig({ listeners: [{ port: 0, uriHeader: 'X-Original-URI' }], routes: [shown] })).toMatchObject({
-      routes: [{ options: { prefix: 'wowzatoken', algorithm: 'sha256', includeClientIp: false } }],
+      routes: [{ options: { value: { prefix: 'wowzatoken', algorithm: 'sha256', includeClientIp: false } } }],
     });
     const dir = tempDir();
     writeFileSync(join(dir, 'secret'), `${secret}\n`);
     shown.keys[0]!.file = join(dir, 'secret');
     const configFile = writeConfig(dir, { listeners: [{ port: 0, uriHeader: 'X-Original-URI' }], routes: [shown] });
-    const page = readFileSync(new URL('../../docs/wowza.md', import.meta.url), 'utf8');
+    const page = readFileSync(new URL('../../docs/formats/wowza.md', import.meta.url), 'utf8');
     const command = /`tokengate (sign --route live [^`]*)`/.exec(page)![1]!.split(/\s+/);
     const result = await runCli([...command, '--config', configFile]);
     expect(result.code, result.stderr).toBe(0);

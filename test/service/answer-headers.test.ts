@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawRequest } from '../helpers/raw-http.js';
 import { withEnginesHere } from '../helpers/runtime.js';
 import { type RunningService, runCli, startService, tempDir, writeConfig } from '../helpers/service-process.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const docs = readFileSync(new URL('../../docs/engines.md', import.meta.url), 'utf8');
 const table = /<!-- answer-headers:start -->\n([\s\S]*?)<!-- answer-headers:end -->/.exec(docs)?.[1] ?? '';
@@ -22,13 +23,15 @@ describe.each(withEnginesHere(['node', 'uws'] as const, (engine) => engine))('an
 
   beforeAll(async () => {
     const dir = tempDir();
-    const file = writeConfig(dir, {
-      engine,
-      workers: 1,
-      admin: { port: 0 },
-      listeners: [{ name: 'auth', port: 0, pathPrefix: '/tokengate', clientIpInPath: true }],
-      routes: [{ name: 'files', prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', publicDemoSecret: 'mysecret' }] }],
-    });
+    const file = writeConfig(
+      dir,
+      testConfig({
+        engine,
+        workers: 1,
+        listeners: [{ name: 'auth', port: 0, pathPrefix: '/tokengate', clientIpInPath: true }],
+        routes: [{ name: 'files', prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', publicDemoSecret: 'mysecret' }] }],
+      }),
+    );
     service = await startService(['serve', '--config', file]);
     const signed = await runCli(['sign', '--config', file, '--path', '/my/uri', '--ttl', '600']);
     expect(signed.code, signed.stderr).toBe(0);

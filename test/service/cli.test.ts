@@ -1,7 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { covers, registeredFixtures } from '../helpers/formats/index.js';
 import { runCli, tempDir, writeConfig } from '../helpers/service-process.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const published = '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000';
 const altaPublished =
@@ -143,11 +145,36 @@ describe('tokengate CLI', () => {
     expect(result.stderr).toMatch(message);
   });
 
-  it('help lists every registered scheme', async () => {
+  it(`help lists every registered scheme ${registeredFixtures()
+    .map((fixture) => covers(fixture.id))
+    .join(' ')}`, async () => {
     const result = await runCli(['--help']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^ {2}azion /m);
-    expect(result.stdout).toMatch(/^ {2}alta /m);
+    for (const fixture of registeredFixtures()) {
+      expect(result.stdout, fixture.id).toMatch(new RegExp(`^ {2}${fixture.id} `, 'm'));
+    }
+  });
+
+  it('sign --help names, under each signing option, exactly the registered formats that sign it', async () => {
+    const { schemes } = await import('../../src/schemes/registry.js');
+    const result = await runCli(['sign', '--help']);
+    expect(result.code).toBe(0);
+    // Each option's paragraph: from its flag to the next flag (continuation lines joined).
+    const paragraph = (flag: string) => {
+      const match = new RegExp(`^ {2}${flag} +([\\s\\S]*?)(?=^ {2}--|^\\S)`, 'm').exec(result.stdout);
+      expect(match, flag).not.toBeNull();
+      return match![1]!.replace(/\s+/g, ' ');
+    };
+    const named = (text: string) =>
+      schemes.map((scheme) => scheme.id).filter((id) => new RegExp(`(?<![\\w-])${id}(?![\\w-])`).test(text));
+    const signing = (option: string) => schemes.filter((scheme) => scheme.signOptions.includes(option as never)).map((s) => s.id);
+    expect(named(paragraph('--start'))).toEqual(signing('notBeforeSec'));
+    expect(named(paragraph('--scope-depth'))).toEqual(signing('scopeDepth'));
+    expect(named(paragraph('--session'))).toEqual(signing('sessionId'));
+    expect(named(paragraph('--cookies'))).toEqual(signing('cookies'));
+    expect(named(paragraph('--ip'))).toEqual(signing('clientIp'));
+    const required = schemes.filter((scheme) => scheme.clientIp === 'required').map((s) => s.id);
+    expect(paragraph('--ip')).toContain(`required for ${required.join(', ')};`);
   });
 });
 
@@ -212,16 +239,17 @@ describe('CLI commands, help and signing options', () => {
   const config = () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'k.hex'), hmacKey);
-    return writeConfig(dir, {
-      listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
-      admin: { port: 0 },
-      routes: [
-        { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', file: 'k.hex' }] },
-        { name: 'ck', prefix: '/ck/', scheme: 'hmac', keys: [{ id: 'k1', file: 'k.hex' }], options: { carrier: 'cookie' } },
-        { name: 'hd', prefix: '/hd/', scheme: 'hmac', keys: [{ id: 'k1', file: 'k.hex' }], options: { carrier: 'header' } },
-        { name: 'tv', prefix: '/tv/', scheme: 'alta', keys: [{ id: 'a', env: 'ALTA' }] },
-      ],
-    });
+    return writeConfig(
+      dir,
+      testConfig({
+        routes: [
+          { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', file: 'k.hex' }] },
+          { name: 'ck', prefix: '/ck/', scheme: 'hmac', keys: [{ id: 'k1', file: 'k.hex' }], options: { carrier: 'cookie' } },
+          { name: 'hd', prefix: '/hd/', scheme: 'hmac', keys: [{ id: 'k1', file: 'k.hex' }], options: { carrier: 'header' } },
+          { name: 'tv', prefix: '/tv/', scheme: 'alta', keys: [{ id: 'a', env: 'ALTA' }] },
+        ],
+      }),
+    );
   };
   const env = { ALTA: 'alta-secret' };
 

@@ -10,6 +10,7 @@ import { gateFor } from '../helpers/gates.js';
 import { header, listenerSources, rawRequest, sourcedRequest } from '../helpers/raw-http.js';
 import { startService, tempDir, writeConfig } from '../helpers/service-process.js';
 import { signedUrl } from '../helpers/signed-url.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const library = ['x86_64', 'aarch64']
   .map((arch) => `/usr/lib/${arch}-linux-gnu/faketime/libfaketimeMT.so.1`)
@@ -23,14 +24,16 @@ describe('wall clock steps (libfaketime)', () => {
     writeFileSync(offset, '+0\n');
     const secret = 'clock-step-secret-0123456789';
     writeFileSync(join(dir, 'alta.key'), secret);
-    const file = writeConfig(dir, {
-      workers: 2,
-      engine: 'uws',
-      clockSkewSec: 30,
-      listeners: [{ port: 0, ...listenerSources('target') }],
-      admin: { port: 0 },
-      routes: [{ name: 'tv', prefix: '/tv/', scheme: 'alta', keys: [{ id: 'k', file: 'alta.key' }], verdictCache: true }],
-    });
+    const file = writeConfig(
+      dir,
+      testConfig({
+        workers: 2,
+        engine: 'uws',
+        clockSkewSec: 30,
+        listeners: [{ port: 0, ...listenerSources('target') }],
+        routes: [{ name: 'tv', prefix: '/tv/', scheme: 'alta', keys: [{ id: 'k', file: 'alta.key' }], verdictCache: true }],
+      }),
+    );
     const now = Math.floor(Date.now() / 1000);
     const gate = gateFor([{ prefix: '/tv/', scheme: 'alta', keys: [{ id: 'k', env: 'S' }] }], { S: secret });
     const url = signedUrl(gate, { path: '/tv/ch/index.m3u8', notBeforeSec: now, expiresSec: now + 600, clientIp: '192.0.2.9' });

@@ -96,7 +96,7 @@ describe('config validation', () => {
       `routes[0].scheme: unknown scheme "nope" (known: ${schemes.map((scheme) => scheme.id).join(', ')})`,
       'routes[0].keys: must be a non-empty array',
       'routes[1].prefix: must be a plain path starting with "/" (the path contains a dot-segment',
-      'routes[1].options.foo: unknown option',
+      'routes[1].options.foo: unknown field',
       'routes[1].keys[0]: needs exactly one of "file" or "env"',
       'routes[1].keys[1].env: must be an environment variable name',
       'routes[1].keys[1].id: duplicate key id "k"',

@@ -135,10 +135,10 @@ describe('decisionLogger', () => {
     const routes = [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'A' }] }];
     const listeners = [{ port: 0, uriHeader: 'X-Original-URI' }];
     expect(parseConfig({ listeners, routes, decisionLog: { verdicts: 'some', sample: 0, maxPerSec: 0, extra: 1 } })).toEqual([
-      'decisionLog.extra: unknown field (known: verdicts, sample, maxPerSec)',
       'decisionLog.verdicts: must be "denials" or "all"',
       'decisionLog.sample: must be a number above 0, at most 1',
       'decisionLog.maxPerSec: must be an integer from 1 to 1000000',
+      'decisionLog.extra: unknown field (known: verdicts, sample, maxPerSec)',
     ]);
     expect(
       parseConfig({ listeners, routes, ...JSON.parse(docBlock('docs/operations.md', 'decision-log-config')) }),

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expiresIn, hmacSigner } from '../../src/library/hmac-signer.js';
 import { authStatus, formFor, listenerSources, rawRequest } from '../helpers/raw-http.js';
 import { logLines, type RunningService, runCli, startService, tempDir, writeConfig } from '../helpers/service-process.js';
+import { headerListener } from '../helpers/test-config.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const expired = '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000';
@@ -188,10 +189,10 @@ describe('engine selection in config', () => {
     }
   });
 
-  const headerListener = { listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }] };
+  const headerListeners = { listeners: [headerListener] };
   it.each([
-    [{ engine: 'uws', ...headerListener }, 'listeners[0].uriHeader: cannot be used with engine "uws"'],
-    [{ engine: 'uws', ...headerListener }, 'listeners[0].clientIpHeader: cannot be used with engine "uws"'],
+    [{ engine: 'uws', ...headerListeners }, 'listeners[0].uriHeader: cannot be used with engine "uws"'],
+    [{ engine: 'uws', ...headerListeners }, 'listeners[0].clientIpHeader: cannot be used with engine "uws"'],
     [
       {
         engine: 'uws',

@@ -1,6 +1,6 @@
 /**
  * The hmac scheme through the real service: every carrier (query, cookie, header), and the
- * TypeScript, Python and PHP signing snippets of docs/formats.md run as written against it.
+ * TypeScript, Python and PHP signing snippets of docs/formats/hmac.md run as written against it.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { expiresIn, hmacSigner } from '../../src/library/hmac-signer.js';
 import { docBlock } from '../helpers/doc-blocks.js';
 import { authRequest, header, rawRequest } from '../helpers/raw-http.js';
 import { type RunningService, startService, tempDir, writeConfig } from '../helpers/service-process.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const keyHex = `${'c0ffee'.repeat(10)}c0ff`;
 let service: RunningService;
@@ -20,15 +21,16 @@ beforeAll(async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'vod.key'), `${keyHex}\n`);
   const keys = [{ id: '2026-11', file: 'vod.key' }];
-  const file = writeConfig(dir, {
-    listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
-    admin: { port: 0 },
-    routes: [
-      { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys },
-      { name: 'cookie', prefix: '/c/', scheme: 'hmac', keys, options: { carrier: 'cookie', name: 'tg' } },
-      { name: 'header', prefix: '/h/', scheme: 'hmac', keys, options: { carrier: 'header' } },
-    ],
-  });
+  const file = writeConfig(
+    dir,
+    testConfig({
+      routes: [
+        { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys },
+        { name: 'cookie', prefix: '/c/', scheme: 'hmac', keys, options: { carrier: 'cookie', name: 'tg' } },
+        { name: 'header', prefix: '/h/', scheme: 'hmac', keys, options: { carrier: 'header' } },
+      ],
+    }),
+  );
   service = await startService(['serve', '--config', file]);
   port = service.ports.get('auth')!;
 });
@@ -82,11 +84,11 @@ describe('hmac carriers through the service', () => {
   });
 });
 
-describe('docs/formats.md signing snippets, run as written', () => {
+describe('docs/formats/hmac.md signing snippets, run as written', () => {
   const snippets = {
-    typescript: docBlock('docs/formats.md', 'typescript'),
-    python: docBlock('docs/formats.md', 'python'),
-    php: docBlock('docs/formats.md', 'php'),
+    typescript: docBlock('docs/formats/hmac.md', 'typescript'),
+    python: docBlock('docs/formats/hmac.md', 'python'),
+    php: docBlock('docs/formats/hmac.md', 'php'),
   };
   const snippet = (language: keyof typeof snippets) => snippets[language];
   const run = (command: string, args: string[], env: Record<string, string> = {}) =>

@@ -10,6 +10,7 @@ import { expiresIn, hmacSigner } from '../../src/library/hmac-signer.js';
 import { authStatus, formFor, header, listenerSources, rawRequest, type SourceForm } from '../helpers/raw-http.js';
 import { uwsLoads } from '../helpers/runtime.js';
 import { type RunningService, startService, tempDir, writeConfig } from '../helpers/service-process.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const key = 'c3'.repeat(32);
 const signer = hmacSigner({ keyId: 'k1', key });
@@ -20,17 +21,19 @@ function setUp(workers: number, extra: Record<string, unknown> = {}) {
   writeFileSync(join(dir, 'key.hex'), key);
   const engine = workers > 1 && uwsLoads ? 'uws' : 'node';
   const form = formFor(engine);
-  const file = writeConfig(dir, {
-    workers,
-    engine,
-    listeners: [{ port: 0, ...listenerSources(form) }],
-    admin: { port: 0 },
-    routes: [
-      { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', file: 'key.hex' }] },
-      { name: 'live', prefix: '/live/', scheme: 'hmac', keys: [{ id: 'k1', file: 'key.hex' }], verdictCache: true },
-    ],
-    ...extra,
-  });
+  const file = writeConfig(
+    dir,
+    testConfig({
+      workers,
+      engine,
+      listeners: [{ port: 0, ...listenerSources(form) }],
+      routes: [
+        { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', file: 'key.hex' }] },
+        { name: 'live', prefix: '/live/', scheme: 'hmac', keys: [{ id: 'k1', file: 'key.hex' }], verdictCache: true },
+      ],
+      ...extra,
+    }),
+  );
   return { dir, file, engine, form };
 }
 
@@ -122,21 +125,23 @@ describe('metric names and series', () => {
   it('standard process_* and nodejs_* names, no gauge named _total, no series that cannot move, a restart counter', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'key.hex'), key);
-    const file = writeConfig(dir, {
-      listeners: [{ name: 'auth', port: 0, ...listenerSources('headers') }],
-      admin: { port: 0 },
-      routes: [
-        { name: 'files', prefix: '/my/', scheme: 'azion', keys: [{ id: 'a', env: 'AZ' }] },
-        { name: 'tv', prefix: '/tv/', scheme: 'alta', keys: [{ id: 'b', env: 'AL' }] },
-        {
-          name: 'vod',
-          prefix: '/vod/',
-          scheme: 'hmac',
-          keys: [{ id: 'k1', file: 'key.hex' }],
-          stream: { playlist: 'index.m3u8', depth: 1 },
-        },
-      ],
-    });
+    const file = writeConfig(
+      dir,
+      testConfig({
+        listeners: [{ name: 'auth', port: 0, ...listenerSources('headers') }],
+        routes: [
+          { name: 'files', prefix: '/my/', scheme: 'azion', keys: [{ id: 'a', env: 'AZ' }] },
+          { name: 'tv', prefix: '/tv/', scheme: 'alta', keys: [{ id: 'b', env: 'AL' }] },
+          {
+            name: 'vod',
+            prefix: '/vod/',
+            scheme: 'hmac',
+            keys: [{ id: 'k1', file: 'key.hex' }],
+            stream: { playlist: 'index.m3u8', depth: 1 },
+          },
+        ],
+      }),
+    );
     const service = await startService(['serve', '--config', file], {
       AZ: 'azion-secret-long-enough',
       AL: 'alta-secret-long-enough',
@@ -244,11 +249,13 @@ describe('metrics across reloads', () => {
 
       writeFileSync(
         join(dir, 'config.json'),
-        JSON.stringify({
-          listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
-          admin: { port: 0 },
-          routes: [{ name: 'live', prefix: '/live/', scheme: 'hmac', keys: [{ id: 'k2', file: 'key.hex' }], verdictCache: true }],
-        }),
+        JSON.stringify(
+          testConfig({
+            routes: [
+              { name: 'live', prefix: '/live/', scheme: 'hmac', keys: [{ id: 'k2', file: 'key.hex' }], verdictCache: true },
+            ],
+          }),
+        ),
       );
       service.process.kill('SIGHUP');
       await expect

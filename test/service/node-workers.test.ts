@@ -16,6 +16,7 @@ import { expiresIn, hmacSigner } from '../../src/library/hmac-signer.js';
 import { cpuBudget } from '../../src/service/cpu-budget.js';
 import { authStatus, listenerSources, RawConnection, sourcedRequest } from '../helpers/raw-http.js';
 import { logLines, runCli, startService, tempDir, writeConfig } from '../helpers/service-process.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const keyA = 'a1'.repeat(32);
 const keyB = 'b2'.repeat(32);
@@ -25,14 +26,16 @@ const here = `Node ${process.version}`;
 function config(workers: number | 'auto', port = 0, extra: Record<string, unknown> = {}): string {
   const dir = tempDir();
   writeFileSync(join(dir, 'key.hex'), keyA);
-  return writeConfig(dir, {
-    workers,
-    engine: 'node',
-    listeners: [{ port, ...listenerSources('headers') }],
-    admin: { port: 0 },
-    routes: [{ name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'key.hex' }] }],
-    ...extra,
-  });
+  return writeConfig(
+    dir,
+    testConfig({
+      workers,
+      engine: 'node',
+      listeners: [{ port, ...listenerSources('headers') }],
+      routes: [{ name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'key.hex' }] }],
+      ...extra,
+    }),
+  );
 }
 
 /** One request on each of `count` fresh connections (SO_REUSEPORT spreads connections by their 4-tuple). */

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { nodeSharesPorts } from '../../src/http/node-engine.js';
 import { uwsLoads } from '../helpers/runtime.js';
 import { runCli, startService, tempDir, writeConfig } from '../helpers/service-process.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const expectedMajor = process.env.TOKENGATE_TEST_NODE ?? '20';
 const route = { name: 'my', prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', file: 'azion.key' }] };
@@ -16,12 +17,14 @@ const route = { name: 'my', prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', f
 function config(extra: Record<string, unknown>): string {
   const dir = tempDir();
   writeFileSync(join(dir, 'azion.key'), 'runtime-test-secret\n');
-  return writeConfig(dir, {
-    listeners: [{ port: 0, pathPrefix: '/tokengate', clientIpInPath: true }],
-    admin: { port: 0 },
-    routes: [route],
-    ...extra,
-  });
+  return writeConfig(
+    dir,
+    testConfig({
+      listeners: [{ port: 0, pathPrefix: '/tokengate', clientIpInPath: true }],
+      routes: [route],
+      ...extra,
+    }),
+  );
 }
 
 async function nodeVersionOfService(file: string): Promise<{ version: string | undefined; engine: string | undefined }> {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authRequest, header, RawConnection, rawRequest } from '../helpers/raw-http.js';
 import { uwsLoads, uwsOnly } from '../helpers/runtime.js';
 import { type RunningService, runCli, startService, tempDir, writeConfig } from '../helpers/service-process.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const realIp = '203.0.113.7';
 const published = '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000';
@@ -342,11 +343,13 @@ describe('process lifecycle', () => {
 
   it('exits 71 when a port is taken', async () => {
     const dir = tempDir();
-    const file = writeConfig(dir, {
-      listeners: [{ port: authPort, uriHeader: 'X-Original-URI' }],
-      admin: { port: 0 },
-      routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'K' }] }],
-    });
+    const file = writeConfig(
+      dir,
+      testConfig({
+        listeners: [{ port: authPort, uriHeader: 'X-Original-URI' }],
+        routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'K' }] }],
+      }),
+    );
     const result = await runCli(['serve', '--config', file], { K: 'some-long-enough-secret' });
     expect(result.code).toBe(71);
     expect(result.stderr).toMatch(/cannot listen/);
@@ -356,16 +359,18 @@ describe('process lifecycle', () => {
     `exits 71, not an abort, when a gRPC port is taken after the worker threads started ${uwsOnly}`,
     async () => {
       const dir = tempDir();
-      const file = writeConfig(dir, {
-        workers: 2,
-        engine: 'uws',
-        listeners: [
-          { port: 0, pathPrefix: '/tokengate' },
-          { name: 'envoy-grpc', protocol: 'envoy-grpc', port: authPort },
-        ],
-        admin: { port: 0 },
-        routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'K' }] }],
-      });
+      const file = writeConfig(
+        dir,
+        testConfig({
+          workers: 2,
+          engine: 'uws',
+          listeners: [
+            { port: 0, pathPrefix: '/tokengate' },
+            { name: 'envoy-grpc', protocol: 'envoy-grpc', port: authPort },
+          ],
+          routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'K' }] }],
+        }),
+      );
       const result = await runCli(['serve', '--config', file], { K: 'some-long-enough-secret' });
       expect(result.code).toBe(71);
       expect(result.stderr).toMatch(/"level":"fatal".*envoy-grpc listener cannot listen/);
@@ -376,11 +381,12 @@ describe('process lifecycle', () => {
   it('the embedded default config warns loudly about its public demo secrets', async () => {
     // Start on the default config but on free ports: the documented ports may be in use here.
     const dir = tempDir();
-    const file = writeConfig(dir, {
-      listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
-      admin: { port: 0 },
-      routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'demo', publicDemoSecret: 'mysecret' }] }],
-    });
+    const file = writeConfig(
+      dir,
+      testConfig({
+        routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'demo', publicDemoSecret: 'mysecret' }] }],
+      }),
+    );
     const demo = await startService(['serve', '--config', file]);
     const code = await demo.stop();
     expect(demo.stderr()).toMatch(/WARNING: tokengate is running with the PUBLISHED DEMO SECRETS/);
@@ -389,11 +395,13 @@ describe('process lifecycle', () => {
 
   it('SIGTERM stops it with exit code 0', async () => {
     const dir = tempDir();
-    const file = writeConfig(dir, {
-      listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
-      admin: { port: 0 },
-      routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'K' }] }],
-    });
+    const file = writeConfig(
+      dir,
+      testConfig({
+        listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
+        routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'k', env: 'K' }] }],
+      }),
+    );
     const running = await startService(['serve', '--config', file], { K: 'some-long-enough-secret' });
     expect(await running.stop('SIGTERM')).toBe(0);
   });

@@ -6,18 +6,21 @@ import { describe, expect, it } from 'vitest';
 import { expiresIn, hmacSigner } from '../../src/library/hmac-signer.js';
 import { listenerSources, RawConnection, sourcedRequest } from '../helpers/raw-http.js';
 import { runCli, startService, tempDir, writeConfig } from '../helpers/service-process.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const keyA = 'a1'.repeat(32);
 const keyB = 'b2'.repeat(32);
 
 function config(dir: string, keyFile: string, port = 0) {
-  return writeConfig(dir, {
-    workers: 2,
-    engine: 'uws',
-    listeners: [{ port, ...listenerSources('target') }],
-    admin: { port: 0 },
-    routes: [{ name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: keyFile }] }],
-  });
+  return writeConfig(
+    dir,
+    testConfig({
+      workers: 2,
+      engine: 'uws',
+      listeners: [{ port, ...listenerSources('target') }],
+      routes: [{ name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: keyFile }] }],
+    }),
+  );
 }
 
 /** One request on each of `count` fresh connections (SO_REUSEPORT spreads them over the workers). */

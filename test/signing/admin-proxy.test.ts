@@ -18,6 +18,7 @@ import { parseIpRange } from '../../src/request/client-ip.js';
 import { docBlock } from '../helpers/doc-blocks.js';
 import { freePort, startNginx, withTestPaths } from '../helpers/nginx.js';
 import { logLines, type RunningService, startService, tempDir, writeConfig } from '../helpers/service-process.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const accessToken = 'proxy-test-token-0123456789';
 const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
@@ -113,21 +114,23 @@ async function dualStack(): Promise<boolean> {
 
 const signingConfig = (dir: string, admin: Record<string, unknown>) => {
   writeFileSync(join(dir, 'signing.token'), accessToken);
-  return writeConfig(dir, {
-    listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
-    admin: { port: 0, ...admin },
-    signing: { tokenFile: 'signing.token', publicBaseUrl: 'https://media.example.com' },
-    routes: [
-      { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', env: 'HMAC_KEY' }] },
-      {
-        name: 'books',
-        prefix: '/books/',
-        scheme: 'hmac',
-        keys: [{ id: 'k1', env: 'HMAC_KEY' }],
-        publicBaseUrl: 'https://books.example.com:8443',
-      },
-    ],
-  });
+  return writeConfig(
+    dir,
+    testConfig({
+      admin: { port: 0, ...admin },
+      signing: { tokenFile: 'signing.token', publicBaseUrl: 'https://media.example.com' },
+      routes: [
+        { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', env: 'HMAC_KEY' }] },
+        {
+          name: 'books',
+          prefix: '/books/',
+          scheme: 'hmac',
+          keys: [{ id: 'k1', env: 'HMAC_KEY' }],
+          publicBaseUrl: 'https://books.example.com:8443',
+        },
+      ],
+    }),
+  );
 };
 const env = { HMAC_KEY: 'cd'.repeat(32) };
 

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Verdict } from '../../src/base/verdict.js';
 import { docBlock } from '../helpers/doc-blocks.js';
 import { type RunningService, startService, tempDir, writeConfig } from '../helpers/service-process.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const accessToken = 'signing-token-0123456789abcdef';
 const hmacKey = 'ab'.repeat(32);
@@ -61,37 +62,38 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'signing.token'), `${accessToken}\n`);
   writeFileSync(join(dir, 'hmac.key'), hmacKey);
   writeFileSync(join(dir, 'cloudfront.pem'), cloudfrontKey.privateKey);
-  const file = writeConfig(dir, {
-    listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
-    admin: { port: 0 },
-    signing: { tokenFile: 'signing.token', publicBaseUrl: 'https://media.example.com' },
-    routes: [
-      { name: 'my', prefix: '/my/', scheme: 'azion', keys: [{ id: 'a1', env: 'AZION_SECRET' }] },
-      {
-        name: 'tv',
-        prefix: '/tv/',
-        scheme: 'alta',
-        keys: [{ id: 't1', env: 'ALTA_SECRET' }],
-        stream: { playlist: 'index.m3u8', depth: 1 },
-      },
-      { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', file: 'hmac.key' }] },
-      {
-        name: 'ck',
-        prefix: '/ck/',
-        scheme: 'hmac',
-        keys: [{ id: 'k1', file: 'hmac.key' }],
-        options: { carrier: 'cookie' },
-        publicBaseUrl: 'https://books.example.com',
-      },
-      {
-        name: 'cf',
-        prefix: '/cf/',
-        scheme: 'cloudfront',
-        keys: [{ id: 'KCF', file: 'cloudfront.pem' }],
-        options: { baseUrl: 'https://cdn.example.com' },
-      },
-    ],
-  });
+  const file = writeConfig(
+    dir,
+    testConfig({
+      signing: { tokenFile: 'signing.token', publicBaseUrl: 'https://media.example.com' },
+      routes: [
+        { name: 'my', prefix: '/my/', scheme: 'azion', keys: [{ id: 'a1', env: 'AZION_SECRET' }] },
+        {
+          name: 'tv',
+          prefix: '/tv/',
+          scheme: 'alta',
+          keys: [{ id: 't1', env: 'ALTA_SECRET' }],
+          stream: { playlist: 'index.m3u8', depth: 1 },
+        },
+        { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', file: 'hmac.key' }] },
+        {
+          name: 'ck',
+          prefix: '/ck/',
+          scheme: 'hmac',
+          keys: [{ id: 'k1', file: 'hmac.key' }],
+          options: { carrier: 'cookie' },
+          publicBaseUrl: 'https://books.example.com',
+        },
+        {
+          name: 'cf',
+          prefix: '/cf/',
+          scheme: 'cloudfront',
+          keys: [{ id: 'KCF', file: 'cloudfront.pem' }],
+          options: { baseUrl: 'https://cdn.example.com' },
+        },
+      ],
+    }),
+  );
   service = await startService(['serve', '--config', file], { AZION_SECRET: 'azion-secret-for-tests', ALTA_SECRET: altaSecret });
   admin = service.ports.get('admin')!;
   auth = service.ports.get('auth')!;
@@ -416,12 +418,14 @@ describe('signing API', () => {
 describe('signing API with a token made at start (randomToken)', () => {
   it('prints the token once on stderr, never in a log line, and it opens the API', async () => {
     const dir = tempDir();
-    const file = writeConfig(dir, {
-      listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
-      admin: { port: 0 },
-      signing: { randomToken: true },
-      routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'a', env: 'AZION_SECRET' }] }],
-    });
+    const file = writeConfig(
+      dir,
+      testConfig({
+        listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
+        signing: { randomToken: true },
+        routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'a', env: 'AZION_SECRET' }] }],
+      }),
+    );
     const random = await startService(['serve', '--config', file], { AZION_SECRET: 'azion-secret-for-tests' });
     try {
       await expect.poll(() => random.stderr()).toMatch(/Access token \(made for this run, never logged\): ([A-Za-z0-9_-]{32})/);
@@ -486,12 +490,14 @@ describe('signing access token from a file', () => {
   it('a reload (SIGHUP) reads the token file again: the new token opens the API, the old one no longer does', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'signing.token'), 'first-token-0123456789');
-    const file = writeConfig(dir, {
-      listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
-      admin: { port: 0 },
-      signing: { tokenFile: 'signing.token' },
-      routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'a', env: 'AZION_SECRET' }] }],
-    });
+    const file = writeConfig(
+      dir,
+      testConfig({
+        listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
+        signing: { tokenFile: 'signing.token' },
+        routes: [{ prefix: '/my/', scheme: 'azion', keys: [{ id: 'a', env: 'AZION_SECRET' }] }],
+      }),
+    );
     const running = await startService(['serve', '--config', file], { AZION_SECRET: 'azion-secret-for-tests' });
     try {
       const port = running.ports.get('admin')!;

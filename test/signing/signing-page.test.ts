@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningService, startService, tempDir, writeConfig } from '../helpers/service-process.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const accessToken = 'page-token-0123456789abcdef';
 const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
@@ -81,30 +82,31 @@ beforeAll(async () => {
     join(dir, 'cloudfront.pem'),
     generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
   );
-  const file = writeConfig(dir, {
-    listeners: [{ port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' }],
-    admin: { port: 0 },
-    signing: { tokenFile: 'signing.token' },
-    routes: [
-      { name: 'demo-azion', prefix: '/my/', scheme: 'azion', keys: [{ id: 'published-example', env: 'AZION' }] },
-      {
-        name: 'demo-alta',
-        prefix: '/tv/',
-        scheme: 'alta',
-        keys: [{ id: 'published-example', env: 'ALTA' }],
-        stream: { playlist: 'index.m3u8', depth: 1 },
-      },
-      { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', file: 'hmac.key' }] },
-      { name: 'books', prefix: '/ck/', scheme: 'hmac', keys: [{ id: 'k1', file: 'hmac.key' }], options: { carrier: 'cookie' } },
-      {
-        name: 'cdn',
-        prefix: '/cf/',
-        scheme: 'cloudfront',
-        keys: [{ id: 'KCF', file: 'cloudfront.pem' }],
-        options: { baseUrl: 'https://cdn.example.com' },
-      },
-    ],
-  });
+  const file = writeConfig(
+    dir,
+    testConfig({
+      signing: { tokenFile: 'signing.token' },
+      routes: [
+        { name: 'demo-azion', prefix: '/my/', scheme: 'azion', keys: [{ id: 'published-example', env: 'AZION' }] },
+        {
+          name: 'demo-alta',
+          prefix: '/tv/',
+          scheme: 'alta',
+          keys: [{ id: 'published-example', env: 'ALTA' }],
+          stream: { playlist: 'index.m3u8', depth: 1 },
+        },
+        { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', file: 'hmac.key' }] },
+        { name: 'books', prefix: '/ck/', scheme: 'hmac', keys: [{ id: 'k1', file: 'hmac.key' }], options: { carrier: 'cookie' } },
+        {
+          name: 'cdn',
+          prefix: '/cf/',
+          scheme: 'cloudfront',
+          keys: [{ id: 'KCF', file: 'cloudfront.pem' }],
+          options: { baseUrl: 'https://cdn.example.com' },
+        },
+      ],
+    }),
+  );
   service = await startService(['serve', '--config', file], { AZION: 'mysecret', ALTA: 'secret' });
   admin = service.ports.get('admin')!;
   auth = service.ports.get('auth')!;

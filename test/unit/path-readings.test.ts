@@ -18,6 +18,7 @@ import { canonicalSpelling, signablePath } from '../../src/scheme-kit/signable-p
 import type { SignedToken } from '../../src/scheme-kit/token-scheme.js';
 import { gateFor } from '../helpers/gates.js';
 import { tempDir, writeConfig } from '../helpers/service-process.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const now = 1_800_000_000;
 const ip = '198.51.100.7';
@@ -215,14 +216,16 @@ describe('signers sign one spelling', () => {
 
   it('signLink refuses a spelling that origins read as a nested route, and a route prefix that escapes a letter', () => {
     const dir = tempDir();
-    const file = writeConfig(dir, {
-      listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
-      admin: { port: 0 },
-      routes: [
-        { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', env: 'K1' }] },
-        { name: 'premium', prefix: '/vod/premium/', scheme: 'hmac', keys: [{ id: 'k2', env: 'K2' }] },
-      ],
-    });
+    const file = writeConfig(
+      dir,
+      testConfig({
+        listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
+        routes: [
+          { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', env: 'K1' }] },
+          { name: 'premium', prefix: '/vod/premium/', scheme: 'hmac', keys: [{ id: 'k2', env: 'K2' }] },
+        ],
+      }),
+    );
     const loaded = loadConfig(file, { K1: hexKey(1), K2: hexKey(2) });
     const sign = (path: string, route?: string) =>
       signLink(loaded, { path, expiresSec: now + 600, scopeDepth: 1 }, { nowSec: now, route });
@@ -240,11 +243,10 @@ describe('signers sign one spelling', () => {
     const configWith = (prefixes: string[], name: string) =>
       writeConfig(
         dir,
-        {
+        testConfig({
           listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
-          admin: { port: 0 },
           routes: prefixes.map((prefix) => ({ prefix, scheme: 'hmac', keys: [{ id: 'k1', env: 'K1' }] })),
-        },
+        }),
         name,
       );
     expect(() => loadConfig(configWith(['/v%6Fd/', '/a;b/', '/c%3Bd/'], 'bad.json'), { K1: hexKey(1) })).toThrow(

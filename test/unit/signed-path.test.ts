@@ -60,7 +60,7 @@ describe('stream scope: one playlist token covers its stream directory', () => {
         },
       ),
     ).toThrow(
-      /routes\[0\]\.stream\.x: unknown field[\s\S]*routes\[0\]\.stream\.playlist: must be a file name[\s\S]*routes\[0\]\.stream\.depth: must be an integer from 1 to 16[\s\S]*routes\[0\]\.stream\.depth: needs a route prefix that ends with "\/"/,
+      /routes\[0\]\.stream\.playlist: must be a file name[\s\S]*routes\[0\]\.stream\.depth: must be an integer from 1 to 16[\s\S]*routes\[0\]\.stream\.depth: needs a route prefix that ends with "\/"[\s\S]*routes\[0\]\.stream\.x: unknown field/,
     );
   });
 });

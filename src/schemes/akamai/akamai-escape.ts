@@ -1,7 +1,7 @@
 /**
  * Akamai EdgeAuth "escape early": what the official generators do to `ip`, `id`, `data` and the
  * URL of URL tokens before signing, when their escapeEarly option is on. The SDKs disagree, so a
- * route names the one its signers use (docs/akamai.md):
+ * route names the one its signers use (docs/formats/akamai.md):
  * - "node" (akamai-edgeauth on npm, EdgeAuth-Token-Node): encodeURIComponent, then ~ ' * as
  *   %7e %27 %2a, then every %XX in lowercase. Leaves ! ( ) unescaped.
  * - "python" (EdgeAuth-Token-Python): urllib.parse.quote_plus(text) with nothing safe but

@@ -1,16 +1,19 @@
 /**
- * CloudFront custom policies, read strictly (docs/cloudfront.md): JSON of exactly the documented
- * shape, one statement, each key once, integers for times, nothing unknown.
+ * CloudFront policies (docs/formats/cloudfront.md): the canned one as CloudFront writes it, and
+ * custom ones read strictly: JSON of exactly the documented shape, one statement, each key once,
+ * integers for times, nothing unknown.
  *   {"Statement":[{"Resource":"<url with * and ?>",
  *                  "Condition":{"DateLessThan":{"AWS:EpochTime":<t>},
  *                               "DateGreaterThan":{"AWS:EpochTime":<t>},
  *                               "IpAddress":{"AWS:SourceIp":"<a.b.c.d[/n]>"}}}]}
- * A small parser of its own: JSON.parse keeps the last of two equal keys without a word. The
+ * A small parser of its own (strict-json.ts): JSON.parse keeps the last of two equal keys. The
  * text is read before its signature is checked (the signature covers these bytes; the policy's
  * end time and Resource are needed whatever the verdict cache says), so it stays short (at most
  * 4096 bytes, nesting at most 6) and linear, and its messages name the place in the shape, never
  * the policy's own text: they reach the decision log.
  */
+
+import { type Json, JsonError, type JsonObject, readStrictJson } from './strict-json.js';
 
 export interface SourceRange {
   readonly text: string;
@@ -27,113 +30,10 @@ export interface CloudFrontPolicy {
 }
 
 export const maxPolicyBytes = 4096;
-const maxDepth = 6;
 
-type Json = string | number | JsonObject | Json[];
-interface JsonObject {
-  readonly [key: string]: Json;
-}
-
-class JsonError extends Error {}
-
-const simpleEscapes: Readonly<Record<string, string>> = {
-  '"': '"',
-  '\\': '\\',
-  '/': '/',
-  b: '\b',
-  f: '\f',
-  n: '\n',
-  r: '\r',
-  t: '\t',
-};
-
-/** A strict JSON reader: objects with unique keys, arrays, strings, non-negative integers; nothing else. */
-function readJson(text: string): Json {
-  let i = 0;
-  const space = () => {
-    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
-  };
-  const expect = (char: string) => {
-    space();
-    if (text[i] !== char) throw new JsonError(`expected "${char}"`);
-    i++;
-  };
-  const string = (): string => {
-    expect('"');
-    let out = '';
-    for (;;) {
-      const char = text[i++];
-      if (char === undefined) throw new JsonError('unterminated string');
-      if (char === '"') return out;
-      if (char.charCodeAt(0) < 0x20) throw new JsonError('control character in a string');
-      if (char !== '\\') {
-        out += char;
-        continue;
-      }
-      const escaped = text[i++];
-      if (escaped !== undefined && simpleEscapes[escaped] !== undefined) out += simpleEscapes[escaped];
-      else if (escaped === 'u' && /^[0-9A-Fa-f]{4}$/.test(text.slice(i, i + 4))) {
-        out += String.fromCharCode(Number.parseInt(text.slice(i, i + 4), 16));
-        i += 4;
-      } else throw new JsonError('bad escape in a string');
-    }
-  };
-  const value = (depth: number): Json => {
-    if (depth > maxDepth) throw new JsonError('nested too deeply');
-    space();
-    const char = text[i];
-    if (char === '"') return string();
-    if (char === '{') {
-      i++;
-      // No prototype: "__proto__" is a key like any other (and an unknown one).
-      const object: Record<string, Json> = Object.create(null);
-      space();
-      if (text[i] === '}') {
-        i++;
-        return object;
-      }
-      for (;;) {
-        const key = string();
-        if (Object.hasOwn(object, key)) throw new JsonError('an object has a key twice');
-        expect(':');
-        object[key] = value(depth + 1);
-        space();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        expect('}');
-        return object;
-      }
-    }
-    if (char === '[') {
-      i++;
-      const array: Json[] = [];
-      space();
-      if (text[i] === ']') {
-        i++;
-        return array;
-      }
-      for (;;) {
-        array.push(value(depth + 1));
-        space();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        expect(']');
-        return array;
-      }
-    }
-    const digits = /^(0|[1-9][0-9]{0,10})(?![0-9.eE])/.exec(text.slice(i, i + 12));
-    if (digits === null) throw new JsonError(char === undefined ? 'unexpected end' : 'unexpected text where a value belongs');
-    i += digits[1]!.length;
-    return Number(digits[1]);
-  };
-  const out = value(0);
-  space();
-  if (i !== text.length) throw new JsonError('text after the policy');
-  return out;
+/** The canned policy for a URL and end time, byte for byte as CloudFront and its SDKs write it. */
+export function cannedPolicy(url: string, expires: number): string {
+  return `{"Statement":[{"Resource":${JSON.stringify(url)},"Condition":{"DateLessThan":{"AWS:EpochTime":${expires}}}}]}`;
 }
 
 const isObject = (value: Json | undefined): value is JsonObject =>
@@ -170,7 +70,7 @@ function sourceRange(text: string): SourceRange | undefined {
 export function parsePolicy(text: string): CloudFrontPolicy | string {
   if (text.length > maxPolicyBytes) return `the policy is longer than ${maxPolicyBytes} bytes`;
   try {
-    const root = readJson(text);
+    const root = readStrictJson(text);
     if (!isObject(root)) throw new JsonError('the policy must be an object');
     onlyKeys(root, 'the policy', ['Statement'], []);
     const statements = root.Statement;

@@ -1,5 +1,5 @@
 /**
- * Google Cloud CDN signed URLs, URL-prefix signed URLs and signed cookies (docs/google-cdn.md):
+ * Google Cloud CDN signed URLs, URL-prefix signed URLs and signed cookies (docs/formats/google-cdn.md):
  *   URL:     <url>[?query&]Expires=<t>&KeyName=<name>&Signature=<sig>    signs <url>?...&KeyName=<name>
  *   prefix:  <url>[?query&]URLPrefix=<b64>&Expires=<t>&KeyName=<name>&Signature=<sig>
  *                                                   signs URLPrefix=<b64>&Expires=<t>&KeyName=<name>
@@ -9,31 +9,33 @@
  * encoding of the URL prefix. A signed URL signs scheme and host too: the route says which
  * (`baseUrl`), or takes the host from a proxy-set header (`hostHeader`). URLPrefix is a plain
  * string prefix of the URL: "https://cdn.example.com/vid" also covers "/video/" and "/vid.mp4".
+ * Reference: Cloud CDN docs "Use signed URLs" and "Use signed cookies"; the vectors Google
+ * publishes with its samples (python-docs-samples cdn/snippets_test.py).
  */
 
 import { createHmac } from 'node:crypto';
-import { type Rejection, rejection, Verdict } from '../../base/verdict.js';
+import { isRejection, type Rejection, rejection, Verdict } from '../../base/verdict.js';
 import { cookieValue } from '../../request/cookie-value.js';
 import { forEachQueryPair, safeDecode } from '../../request/token-params.js';
 import { digestEquals } from '../../scheme-kit/digest-equals.js';
 import { hmacKey } from '../../scheme-kit/hmac-sha256.js';
 import { outerScope, scopeFitsRoute, urlPath } from '../../scheme-kit/nested-scope.js';
 import {
-  OptionProblems,
+  defineScheme,
   type ParsedToken,
   type RouteKey,
-  type SchemeDefinition,
+  type SchemeRoute,
+  type SignedToken,
+  type SignRequest,
   type TokenScheme,
 } from '../../scheme-kit/scheme-definition.js';
 import { type SignOption, SignRequestError } from '../../scheme-kit/sign-request.js';
 import { checkSignRequest } from '../../scheme-kit/signable-path.js';
+import { cookieAndHostHeaders, readSignedOrigin, requestOrigin, type SignedOrigin } from '../../scheme-kit/signed-origin.js';
 import { formatUnixTime, timeFieldParser } from '../../scheme-kit/unix-time.js';
 
-export interface GoogleCdnOptions {
-  /** "https://host[:port]" as the signers wrote it before the path. */
-  readonly baseUrl: string;
-  /** Lowercase name of a proxy-set header holding the request's host (multi-host routes); the base URL's scheme stays. */
-  readonly hostHeader: string | undefined;
+/** A google-cdn route's options; `baseUrl` and `hostHeader` are read as cloudfront reads them (signed-origin.ts). */
+export interface GoogleCdnOptions extends SignedOrigin {
   /** Read the Cloud-CDN-Cookie signed cookie (on by default). */
   readonly cookies: boolean;
 }
@@ -62,7 +64,6 @@ const repeatedCookie = m(`the ${cookieName} cookie appears more than once`);
 const badKeyName = m('KeyName must be 1 to 63 characters from [A-Za-z0-9_-]');
 const badSignature = m('Signature must be 28 characters of base64url with padding (an HMAC-SHA1)');
 const badPrefix = m('URLPrefix must be base64url with padding of an http(s) URL with a path after the host ("https://host/...")');
-const badHost = rejection(Verdict.badSource, 'the host header is missing, repeated or not a host name');
 const unknownKey = rejection(Verdict.forged, 'KeyName names a key this route does not have (never configured, or removed)');
 const outsidePrefix = rejection(Verdict.forged, 'the URL is outside the signed URLPrefix (a genuine signature for other URLs)');
 const parseExpires = timeFieldParser('Expires');
@@ -105,26 +106,19 @@ function decodePrefix(text: string): string | undefined {
   return /^https?:\/\/[^/]+\/[\x21-\x7e]*$/.test(prefix) ? prefix : undefined;
 }
 
-function create(
-  keys: readonly RouteKey[],
-  options: GoogleCdnOptions,
-  routePrefix: string,
-  nested = false,
-): TokenScheme<GoogleToken> {
-  const byName = new Map(keys.map((key) => [key.id, key]));
-  const scheme = options.baseUrl.slice(0, options.baseUrl.indexOf('://'));
-  const macs = new Map(keys.map((key) => [key, hmacKey('sha1', key.secret)]));
-  // URLs are ASCII (the URI rules), so UTF-8 and latin1 give the same bytes.
-  const sign = (key: RouteKey, text: string) => macs.get(key)!(text);
+/** The token of checked grammar: `signed` is what the signature covers, `url` the request's URL that `prefix` must start. */
+type TokenMaker = (
+  signed: string,
+  expiresText: string,
+  keyName: string,
+  signature: string,
+  prefix: string | undefined,
+  url: string,
+) => GoogleToken | Rejection;
 
-  const token = (
-    signed: string,
-    expiresText: string,
-    keyName: string,
-    signature: string,
-    prefix: string | undefined,
-    url: string,
-  ): GoogleToken | Rejection => {
+function tokenMaker(keys: readonly RouteKey[], { prefix: routePrefix, nested }: SchemeRoute): TokenMaker {
+  const byName = new Map(keys.map((key) => [key.id, key]));
+  return (signed, expiresText, keyName, signature, prefix, url) => {
     const expiresSec = parseExpires(expiresText);
     if (typeof expiresSec !== 'number') return expiresSec;
     if (!keyNamePattern.test(keyName)) return badKeyName;
@@ -144,124 +138,108 @@ function create(
       },
     };
   };
-
-  return {
-    linkBase: options.baseUrl,
-    parse({ path, query, headers }) {
-      let base = options.baseUrl;
-      if (options.hostHeader !== undefined) {
-        const host = headers.get(options.hostHeader);
-        if (typeof host !== 'string' || !/^[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?$/.test(host)) return badHost;
-        base = `${scheme}://${host.toLowerCase()}`;
-      }
-      const { params, rest } = trailingParams(query, 4);
-      if (params[0]?.[0] === 'Signature') {
-        const [[, signature], kn, ex, up] = params as [[string, string], [string, string]?, [string, string]?, [string, string]?];
-        if (kn?.[0] !== 'KeyName' || ex?.[0] !== 'Expires') return badTail;
-        const prefixed = up?.[0] === 'URLPrefix';
-        const unsigned = prefixed ? rest : trailingParams(query, 3).rest;
-        if (mentionsSigned(unsigned)) return badTail;
-        const policy = `Expires=${ex[1]}&KeyName=${kn[1]}`;
-        if (!prefixed) {
-          const url = `${base}${path}?${unsigned === '' ? '' : `${unsigned}&`}${policy}`;
-          return token(url, ex[1], kn[1], signature, undefined, url);
-        }
-        const prefix = decodePrefix(up![1]);
-        if (prefix === undefined) return badPrefix;
-        const url = `${base}${path}${unsigned === '' ? '' : `?${unsigned}`}`;
-        return token(`URLPrefix=${up![1]}&${policy}`, ex[1], kn[1], signature, prefix, url);
-      }
-      if (mentionsSigned(query)) return badTail;
-      if (!options.cookies) return noToken;
-      const header = headers.get('cookie');
-      if (header === null) return repeatedCookie;
-      const value = header === undefined ? undefined : cookieValue(header, cookieName);
-      if (value === null) return repeatedCookie;
-      if (value === undefined) return noToken;
-      const match = /^URLPrefix=([A-Za-z0-9_=-]+):Expires=([0-9]+):KeyName=([^:]*):Signature=([^:]*)$/.exec(value);
-      if (match === null) return badCookie;
-      const prefix = decodePrefix(match[1]!);
-      if (prefix === undefined) return badPrefix;
-      const url = `${base}${path}${query === '' ? '' : `?${query}`}`;
-      return token(value.slice(0, value.lastIndexOf(':Signature=')), match[2]!, match[3]!, match[4]!, prefix, url);
-    },
-    verify(token) {
-      return digestEquals(sign(token.key, token.signed), token.signature, 'base64url');
-    },
-    cacheKey(token) {
-      return `${token.key.id}\n${token.signed}\n${token.signature}`;
-    },
-    identify(token) {
-      return { keyId: this.verify(token) ? token.key.id : undefined, signature: token.signature };
-    },
-    sign(request) {
-      checkSignRequest(request, signOptions, 'google-cdn');
-      const { path, expiresSec, scopeDepth } = request;
-      const key = keys[0]!;
-      const policy = `Expires=${formatUnixTime(expiresSec)}&KeyName=${key.id}`;
-      const signature = (text: string) => createHmac('sha1', key.secret).update(text, 'latin1').digest('base64url') + '=';
-      if (scopeDepth === undefined) {
-        return { carrier: 'query', query: `${policy}&Signature=${signature(`${options.baseUrl}${path}?${policy}`)}` };
-      }
-      const segments = path.split('/');
-      if (scopeDepth < 1 || scopeDepth >= segments.length) {
-        throw new SignRequestError('scopeDepth', 'the path has fewer segments than the scope depth');
-      }
-      const dir = `${segments.slice(0, scopeDepth + 1).join('/')}/`;
-      if (!dir.startsWith(routePrefix))
-        throw new SignRequestError('scopeDepth', `the scope ${dir} reaches outside the route ${routePrefix}`);
-      const prefixed = `URLPrefix=${Buffer.from(`${options.baseUrl}${dir}`, 'latin1').toString('base64url')}`;
-      const padded = prefixed + '='.repeat((4 - ((prefixed.length - 'URLPrefix='.length) % 4)) % 4);
-      const signedPolicy = `${padded}&${policy}`;
-      return { carrier: 'query', query: `${signedPolicy}&Signature=${signature(signedPolicy)}` };
-    },
-  };
 }
 
-function readOptions(raw: Readonly<Record<string, unknown>>, path: string): GoogleCdnOptions | OptionProblems {
-  const problems: string[] = [];
-  for (const key of Object.keys(raw)) {
-    if (!['baseUrl', 'hostHeader', 'cookies'].includes(key))
-      problems.push(`${path}.${key}: unknown option (known: baseUrl, hostHeader, cookies)`);
+/** A signed URL (`target` is the origin and path): undefined when the query does not end with a Signature. */
+function signedUrl(query: string, target: string, make: TokenMaker): GoogleToken | Rejection | undefined {
+  const { params, rest } = trailingParams(query, 4);
+  if (params[0]?.[0] !== 'Signature') return undefined;
+  const [[, signature], kn, ex, up] = params as [[string, string], [string, string]?, [string, string]?, [string, string]?];
+  if (kn?.[0] !== 'KeyName' || ex?.[0] !== 'Expires') return badTail;
+  const prefixed = up?.[0] === 'URLPrefix';
+  const unsigned = prefixed ? rest : trailingParams(query, 3).rest;
+  if (mentionsSigned(unsigned)) return badTail;
+  const policy = `Expires=${ex[1]}&KeyName=${kn[1]}`;
+  if (!prefixed) {
+    const url = `${target}?${unsigned === '' ? '' : `${unsigned}&`}${policy}`;
+    return make(url, ex[1], kn[1], signature, undefined, url);
   }
-  const baseUrl = raw.baseUrl;
-  if (typeof baseUrl !== 'string' || !/^https?:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?$/.test(baseUrl)) {
-    problems.push(
-      `${path}.baseUrl: is required: the "https://host[:port]" the signers sign before the path (no path, no trailing "/")`,
-    );
-  }
-  const hostHeader = raw.hostHeader;
-  if (hostHeader !== undefined && (typeof hostHeader !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(hostHeader))) {
-    problems.push(
-      `${path}.hostHeader: must be a header name of letters, digits and "-" (one your proxy sets, never the client's Host)`,
-    );
-  }
-  const cookies = raw.cookies ?? true;
-  if (typeof cookies !== 'boolean') problems.push(`${path}.cookies: must be true or false`);
-  if (problems.length > 0) return new OptionProblems(problems);
-  return {
-    baseUrl: (baseUrl as string).toLowerCase(),
-    hostHeader: (hostHeader as string | undefined)?.toLowerCase(),
-    cookies: cookies as boolean,
-  };
+  const prefix = decodePrefix(up![1]);
+  if (prefix === undefined) return badPrefix;
+  const url = `${target}${unsigned === '' ? '' : `?${unsigned}`}`;
+  return make(`URLPrefix=${up![1]}&${policy}`, ex[1], kn[1], signature, prefix, url);
+}
+
+/** The Cloud-CDN-Cookie of a `cookie` header, for the URL `target` and `query`. */
+function signedCookie(
+  header: string | undefined | null,
+  target: string,
+  query: string,
+  make: TokenMaker,
+): GoogleToken | Rejection {
+  if (header === null) return repeatedCookie;
+  const value = header === undefined ? undefined : cookieValue(header, cookieName);
+  if (value === null) return repeatedCookie;
+  if (value === undefined) return noToken;
+  const match = /^URLPrefix=([A-Za-z0-9_=-]+):Expires=([0-9]+):KeyName=([^:]*):Signature=([^:]*)$/.exec(value);
+  if (match === null) return badCookie;
+  const prefix = decodePrefix(match[1]!);
+  if (prefix === undefined) return badPrefix;
+  const url = `${target}${query === '' ? '' : `?${query}`}`;
+  return make(value.slice(0, value.lastIndexOf(':Signature=')), match[2]!, match[3]!, match[4]!, prefix, url);
 }
 
 const signOptions: readonly SignOption[] = ['scopeDepth'];
 
-export const googleCdn: SchemeDefinition<GoogleCdnOptions> = {
+/** The route's signer: a signed URL, or with a scope a URLPrefix URL for the scope's directory; first key. */
+function googleCdnSigner(key: RouteKey, routePrefix: string, baseUrl: string): (request: SignRequest) => SignedToken {
+  const signature = (text: string) => `${createHmac('sha1', key.secret).update(text, 'latin1').digest('base64url')}=`;
+  return (request) => {
+    checkSignRequest(request, signOptions, 'google-cdn');
+    const { path, expiresSec, scopeDepth } = request;
+    const policy = `Expires=${formatUnixTime(expiresSec)}&KeyName=${key.id}`;
+    if (scopeDepth === undefined) {
+      return { carrier: 'query', query: `${policy}&Signature=${signature(`${baseUrl}${path}?${policy}`)}` };
+    }
+    const segments = path.split('/');
+    if (scopeDepth < 1 || scopeDepth >= segments.length) {
+      throw new SignRequestError('scopeDepth', 'the path has fewer segments than the scope depth');
+    }
+    const dir = `${segments.slice(0, scopeDepth + 1).join('/')}/`;
+    if (!dir.startsWith(routePrefix))
+      throw new SignRequestError('scopeDepth', `the scope ${dir} reaches outside the route ${routePrefix}`);
+    const prefixed = `URLPrefix=${Buffer.from(`${baseUrl}${dir}`, 'latin1').toString('base64url')}`;
+    const padded = prefixed + '='.repeat((4 - ((prefixed.length - 'URLPrefix='.length) % 4)) % 4);
+    const signedPolicy = `${padded}&${policy}`;
+    return { carrier: 'query', query: `${signedPolicy}&Signature=${signature(signedPolicy)}` };
+  };
+}
+
+function create(route: SchemeRoute, options: GoogleCdnOptions): TokenScheme<GoogleToken> {
+  const make = tokenMaker(route.keys, route);
+  const originOf = requestOrigin(options);
+  const macs = new Map(route.keys.map((key) => [key, hmacKey('sha1', key.secret)]));
+  // URLs are ASCII (the URI rules), so UTF-8 and latin1 give the same bytes.
+  const verify = (token: GoogleToken) => digestEquals(macs.get(token.key)!(token.signed), token.signature, 'base64url');
+  return {
+    linkBase: options.baseUrl,
+    parse({ path, query, headers }) {
+      const origin = originOf(headers);
+      if (isRejection(origin)) return origin;
+      const fromUrl = signedUrl(query, `${origin}${path}`, make);
+      if (fromUrl !== undefined) return fromUrl;
+      if (mentionsSigned(query)) return badTail;
+      return options.cookies ? signedCookie(headers.get('cookie'), `${origin}${path}`, query, make) : noToken;
+    },
+    verify,
+    cacheKey: (token) => `${token.key.id}\n${token.signed}\n${token.signature}`,
+    identify: (token) => ({ keyId: verify(token) ? token.key.id : undefined, signature: token.signature }),
+    sign: googleCdnSigner(route.keys[0]!, route.prefix, options.baseUrl),
+  };
+}
+
+export const googleCdn = defineScheme<GoogleCdnOptions>({
   id: 'google-cdn',
   signOptions,
   summary:
     'Google Cloud CDN: ?Expires=&KeyName=&Signature= (HMAC-SHA1 of the full URL), URLPrefix= signed URLs, Cloud-CDN-Cookie',
   clientIp: 'unused',
   keyEncodings: ['base64'],
-  tokenHeaders: (options) => [
-    ...(options.cookies ? ['cookie'] : []),
-    ...(options.hostHeader === undefined ? [] : [options.hostHeader]),
-  ],
+  uwsHint: '"cookies": false and no hostHeader',
   keyProblem(secret) {
     return secret.length === 16 ? undefined : 'Cloud CDN keys are 16 bytes (128 bits), written in base64url';
   },
-  readOptions,
+  readOptions: (fields) => ({ ...readSignedOrigin(fields), cookies: fields.bool('cookies', true) }),
+  tokenHeaders: (options) => cookieAndHostHeaders(options.cookies, options),
   create,
-};
+});

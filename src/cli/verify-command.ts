@@ -1,0 +1,50 @@
+import { ExitCode, UsageError } from '../base/exit-codes.js';
+import { Verdict } from '../base/verdict.js';
+import { loadConfig } from '../config/load-config.js';
+import { CapturedHeaders } from '../http/request-sources.js';
+import { explain } from '../links/explain-link.js';
+import { type CommandInput, text } from './command-input.js';
+
+/** The request headers --cookie and --header give. */
+function headersOf(input: CommandInput): CapturedHeaders {
+  const headers = new CapturedHeaders();
+  const cookie = text(input.values, 'cookie');
+  if (cookie !== undefined) headers.add('cookie', cookie);
+  const header = text(input.values, 'header');
+  if (header !== undefined) {
+    const match = /^([A-Za-z0-9-]+):[ \t]*(.*)$/.exec(header);
+    if (match === null) throw new UsageError('--header must be "NAME: VALUE"');
+    headers.add(match[1]!.toLowerCase(), match[2]!);
+  }
+  return headers;
+}
+
+/** What `verify` prints: the verdict, route, reason, key, fingerprint, hints and the time left or past. */
+function explanationLines({ decision, hints, details }: ReturnType<typeof explain>, nowSec: number): string[] {
+  const lines = [
+    `verdict: ${decision.verdict}`,
+    `route:   ${decision.route ? `${decision.route.name} (${decision.route.prefix}, ${decision.route.schemeId})` : '-'}`,
+    `reason:  ${decision.detail}`,
+    ...(details.keyId === undefined ? [] : [`key:     ${details.keyId}`]),
+    // The decision log's "fp": the same token, the same fingerprint.
+    ...(details.fingerprint === undefined ? [] : [`fp:      ${details.fingerprint}`]),
+    ...hints.map((hint) => `hint:    ${hint}`),
+  ];
+  const end = new Date(decision.expiresSec * 1000).toISOString();
+  if (decision.verdict === Verdict.allow) lines.push(`expires: ${end} (in ${decision.expiresSec - nowSec} s)`);
+  if (decision.verdict === Verdict.expired) lines.push(`expired: ${end} (${nowSec - decision.expiresSec} s ago)`);
+  return lines;
+}
+
+/** `tokengate verify`: says what the auth listener would answer for a URL, and why; the exit code is the verdict. */
+export function verifyCommand(input: CommandInput): number {
+  if (input.rest.length !== 1) throw new UsageError('verify takes exactly one URL');
+  const headers = headersOf(input);
+  const explanation = explain(loadConfig(input.configFile).gate, input.rest[0]!, text(input.values, 'ip'), input.nowSec, headers);
+  process.stdout.write(`${explanationLines(explanation, input.nowSec).join('\n')}\n`);
+  const { verdict } = explanation.decision;
+  if (verdict === Verdict.allow) return ExitCode.ok;
+  if (verdict === Verdict.expired) return ExitCode.expired;
+  if (verdict === Verdict.badSource || verdict === Verdict.error) return ExitCode.undecided;
+  return ExitCode.denied;
+}
