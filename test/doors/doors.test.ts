@@ -350,14 +350,10 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
         return [];
       }
     };
-    /** The verdict of the access-log line after the first `before` (nginx logs after it answered: waited for). */
+    /** The verdict of the access-log line after the first `before` (nginx logs after it answered: polled for). */
     const loggedVerdict = async (before: number) => {
-      let lines = accessLog();
-      for (let waited = 0; lines.length === before && waited < 2000; waited += 10) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        lines = accessLog();
-      }
-      return /verdict="([^"]*)"/.exec(lines[before] ?? '')?.[1];
+      await expect.poll(() => accessLog().length, { message: "nginx's access-log line for the request" }).toBeGreaterThan(before);
+      return /verdict="([^"]*)"/.exec(accessLog()[before] ?? '')?.[1];
     };
     doors['real nginx (nginx.example.conf)'] = async (uri) => {
       const before = accessLog().length;
@@ -642,7 +638,7 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
       expect(allowed.status).toBe(200);
     });
 
-    it('raw bytes anywhere in the client request target: never the file, always answered within 2 s', async () => {
+    it('raw bytes anywhere in the client request target: never the file, always answered or closed, never left waiting', async () => {
       const url = alta('/live/ch/seg-1.ts', clientIp);
       expect((await firstAnswer(caddyPort, `GET ${url} HTTP/1.1\r\nHost: x\r\n\r\n`)).result).toBe(200);
       const targets = probeBytes.flatMap((byte) =>
@@ -654,11 +650,12 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
           })),
         ),
       );
-      const results = await pooled(targets.length, 16, (i) => firstAnswer(caddyPort, targets[i]!.text));
+      const results = await pooled(targets.length, 16, (i) => firstAnswer(caddyPort, targets[i]!.text, 10_000));
       for (const [i, { result, settledMs }] of results.entries()) {
         const { byte, at, text } = targets[i]!;
         const name = `${JSON.stringify(text.split('\r\n')[0])} (0x${byte.toString(16)} ${at})`;
-        expect(settledMs, `${name}: answered or closed within 2 s`).toBeLessThan(2000);
+        // Caddy answers a malformed request at once; left waiting, a row would get no answer in the 10 s window.
+        expect(settledMs, `${name}: answered or closed within 5 s`).toBeLessThan(5000);
         // A space before or after the target separates it from the method and version: the genuine URL remains.
         if (!(byte === 0x20 && at !== 'middle')) expect(result, name).not.toBe(200);
       }

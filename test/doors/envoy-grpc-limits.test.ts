@@ -5,7 +5,7 @@
  * of silent connections in a process whose file limit is lowered, while its HTTP listener must
  * keep answering. Node engine only, so the file runs on Node 20 and Node 24 alike.
  */
-import { constants, connect as h2Connect, type IncomingHttpHeaders } from 'node:http2';
+import { type ClientHttp2Session, constants, connect as h2Connect, type IncomingHttpHeaders } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,14 +59,11 @@ async function openConnections(service: RunningService, listener: string): Promi
   return Number(match?.[1] ?? Number.NaN);
 }
 
-/** The count once it reaches `atLeast`, or whatever it is after 5 s (the metric is read after the close). */
-async function countReaching(service: RunningService, listener: string, limit: string, atLeast: number): Promise<number> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const count = await limitCount(service, listener, limit);
-    if (count >= atLeast || Date.now() > deadline) return count;
-    await sleep(50);
-  }
+/** Resolves once the server has processed every frame sent before it on `session` (PING is answered in order). */
+async function roundTrip(session: ClientHttp2Session): Promise<void> {
+  // A ping before the connection is up is cancelled; the streams queued until then go out first.
+  if (session.connecting) await new Promise((resolve) => session.once('connect', resolve));
+  await new Promise<void>((resolve, reject) => session.ping((error) => (error ? reject(error) : resolve())));
 }
 
 describe('Envoy gRPC listener: every connection and call is bounded', () => {
@@ -100,7 +97,8 @@ describe('Envoy gRPC listener: every connection and call is bounded', () => {
     const halfPreface = await rawPeer(port, h2ClientStart.subarray(0, 16));
     expect(await closedWithin(silent, 6000)).toBe('closed');
     expect(await closedWithin(halfPreface, 1000)).toBe('closed');
-    expect(await countReaching(service, 'envoy-grpc', 'handshake', before + 2)).toBe(before + 2);
+    // Counted when the server closes, which the test may see first: polled (bounded).
+    await expect.poll(() => limitCount(service, 'envoy-grpc', 'handshake')).toBe(before + 2);
     // Configured per listener: 1.5 s here.
     const tightSilent = await rawPeer(service.ports.get('grpc-tight')!);
     expect(await closedWithin(tightSilent, 5000)).toBe('closed');
@@ -130,7 +128,7 @@ describe('Envoy gRPC listener: every connection and call is bounded', () => {
     expect(await closedWithin(mute, 8000)).toBe('closed');
     expect(mute.received()).toBeGreaterThan(0);
     expect(await closedWithin({ closed: stalledClosed }, 8000)).toBe('closed');
-    expect(await countReaching(service, 'grpc-tight', 'idle', before + 1)).toBeGreaterThanOrEqual(before + 1);
+    await expect.poll(() => limitCount(service, 'grpc-tight', 'idle')).toBeGreaterThanOrEqual(before + 1);
     session.close();
   });
 
@@ -161,7 +159,7 @@ describe('Envoy gRPC listener: every connection and call is bounded', () => {
     );
     expect(stalled).toEqual(Array(3).fill({ grpcStatus: String(grpc.status.DEADLINE_EXCEEDED), verdict: undefined }));
     expect(await rawCheck(session, validCheck(), 'whole', 5000)).toMatchObject({ grpcStatus: '0', verdict: { code: 0 } });
-    expect(await countReaching(service, 'envoy-grpc', 'request', before + 3)).toBe(before + 3);
+    await expect.poll(() => limitCount(service, 'envoy-grpc', 'request')).toBe(before + 3);
     session.close();
   });
 
@@ -198,7 +196,7 @@ describe('Envoy gRPC listener: every connection and call is bounded', () => {
     expect(await call('1S', true)).toMatchObject({ status: '0' });
     // A grpc-timeout longer than the listener's limit leaves the limit in charge: counted.
     expect(await call('60S', false)).toMatchObject({ status: String(grpc.status.DEADLINE_EXCEEDED) });
-    expect(await countReaching(service, 'envoy-grpc', 'request', before + 1)).toBe(before + 1);
+    await expect.poll(() => limitCount(service, 'envoy-grpc', 'request')).toBe(before + 1);
     session.close();
   });
 
@@ -214,8 +212,8 @@ describe('Envoy gRPC listener: every connection and call is bounded', () => {
       stream.write(grpcMessage(validCheck()).subarray(0, 3));
       return stream;
     });
-    // Reset after the calls have started waiting (well inside the listener's 500 ms request limit).
-    await sleep(100);
+    // Reset as soon as the server has the calls (their 500 ms request limit is running), not after a fixed sleep.
+    await roundTrip(session);
     const reset = performance.now();
     for (const stream of streams) stream.close(constants.NGHTTP2_CANCEL);
     // Idle 2 s after the resets: had the calls stayed open, the connection would never be idle.
@@ -233,11 +231,18 @@ describe('Envoy gRPC listener: every connection and call is bounded', () => {
       stream.on('error', () => {});
       stream.write(grpcMessage(validCheck()).subarray(0, 3));
     }
-    await sleep(100);
+    await roundTrip(dropped);
     dropped.destroy();
-    // Twice the listener's 500 ms request limit.
-    await sleep(1000);
-    expect(await limitCount(service, 'grpc-tight', 'request')).toBe(before);
+    // The sentinel: a call started after those, which the limit does cut. Its timer runs out after
+    // theirs would have, so once its cut is counted, any cut of theirs would be counted too.
+    const sentinel = h2Connect(`http://127.0.0.1:${port}`);
+    sentinel.on('error', () => {});
+    expect(await rawCheck(sentinel, validCheck(), 'half a message', 8000)).toEqual({
+      grpcStatus: String(grpc.status.DEADLINE_EXCEEDED),
+      verdict: undefined,
+    });
+    sentinel.close();
+    await expect.poll(() => limitCount(service, 'grpc-tight', 'request')).toBe(before + 1);
   });
 
   it('partial messages held on one connection past 2 MiB: the call that goes over is refused RESOURCE_EXHAUSTED, counted and logged; the others and other connections are served', async () => {
@@ -273,7 +278,7 @@ describe('Envoy gRPC listener: every connection and call is bounded', () => {
     other.on('error', () => {});
     expect(await rawCheck(other, validCheck(), 'whole', 5000)).toMatchObject({ grpcStatus: '0', verdict: { code: 0 } });
     other.close();
-    expect(await countReaching(service, 'envoy-grpc', 'pending-bytes', before + 1)).toBe(before + 1);
+    await expect.poll(() => limitCount(service, 'envoy-grpc', 'pending-bytes')).toBe(before + 1);
     // The eight within budget wait for the rest of their message until the request limit.
     expect((await Promise.all(statuses)).sort()).toEqual([...Array(8).fill(waited), refused].sort());
     // Logged after the answer: waited for, bounded.
@@ -352,15 +357,16 @@ describe('Envoy gRPC listener: every connection and call is bounded', () => {
     const before = await limitCount(service, 'grpc-few', 'max-connections');
     const held = await Promise.all(Array.from({ length: 4 }, () => rawPeer(port, h2ClientStart)));
     // Each got the server's SETTINGS: accepted and served.
-    for (let i = 0; i < 50 && held.some((peer) => peer.received() === 0); i++) await sleep(50);
-    expect(held.map((peer) => peer.received() > 0)).toEqual([true, true, true, true]);
+    await expect.poll(() => held.map((peer) => peer.received() > 0)).toEqual([true, true, true, true]);
     const extra = await rawPeer(port, h2ClientStart);
-    expect(await closedWithin(extra, 1500)).toBe('closed');
+    // At once, against the alternative: accepted, it would stay open until the 10 s idle timeout.
+    expect(await closedWithin(extra, 5000)).toBe('closed');
     expect(extra.received()).toBe(0);
     const refused = envoyClient(port);
     try {
-      await expect(refused.check(validCheck(), 2000)).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
-      expect(await countReaching(service, 'grpc-few', 'max-connections', before + 2)).toBeGreaterThanOrEqual(before + 2);
+      // The deadline only ends a call left hanging (that would read DEADLINE_EXCEEDED, not UNAVAILABLE).
+      await expect(refused.check(validCheck(), 10_000)).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+      await expect.poll(() => limitCount(service, 'grpc-few', 'max-connections')).toBeGreaterThanOrEqual(before + 2);
     } finally {
       refused.close();
     }
@@ -368,9 +374,7 @@ describe('Envoy gRPC listener: every connection and call is bounded', () => {
     try {
       // The server sees the close asynchronously (later on a busy machine): wait until it has, bounded,
       // then one new connection is served.
-      const deadline = Date.now() + 10_000;
-      while ((await openConnections(service, 'grpc-few')) > 3 && Date.now() < deadline) await sleep(50);
-      expect(await openConnections(service, 'grpc-few')).toBe(3);
+      await expect.poll(() => openConnections(service, 'grpc-few')).toBe(3);
       const session = h2Connect(`http://127.0.0.1:${port}`);
       session.on('error', () => {});
       const answer = await rawCheck(session, validCheck(), 'whole', 5000);
@@ -418,14 +422,19 @@ describe('Envoy gRPC listener flooded with silent connections, in a process with
     const flood = await Promise.all(Array.from({ length: 150 }, () => rawPeer(grpcPort).catch(() => undefined)));
     // The server takes connections in order: once this one is answered or closed, it has taken the flood.
     const marker = await rawPeer(grpcPort, h2ClientStart);
-    for (let i = 0; i < 100 && marker.received() === 0 && (await closedWithin(marker, 50)) === 'open'; i++);
+    let markerClosed = false;
+    void marker.closed.then(() => (markerClosed = true));
     flood.push(marker);
+    await expect
+      .poll(() => marker.received() > 0 || markerClosed, { message: 'the marker connection answered or closed' })
+      .toBe(true);
     try {
       const url = hmac.sign({ path: '/vod/a.mp4', expiresSec: expiresIn(600) });
       const auth = `http://127.0.0.1:${service.ports.get('auth')}/tokengate/${client}`;
       const answers = [];
       for (const path of [url, '/vod/a.mp4']) {
-        const response = await fetch(`${auth}${path}`, { signal: AbortSignal.timeout(3000) });
+        // Long: the timeout only ends a wait that has already failed (a starved listener never answers).
+        const response = await fetch(`${auth}${path}`, { signal: AbortSignal.timeout(10_000) });
         answers.push([response.status, response.headers.get('x-token-status')]);
       }
       expect(answers).toEqual([
@@ -433,18 +442,16 @@ describe('Envoy gRPC listener flooded with silent connections, in a process with
         [403, 'missing'],
       ]);
       // The connections beyond the limit were refused at once, not left to exhaust the files.
-      expect(await countReaching(service, 'envoy-grpc', 'max-connections', 151 - 32)).toBeGreaterThanOrEqual(151 - 32);
+      await expect.poll(() => limitCount(service, 'envoy-grpc', 'max-connections')).toBeGreaterThanOrEqual(151 - 32);
     } finally {
       for (const peer of flood) peer?.socket.destroy();
     }
     // And the gRPC listener itself serves again, once it has seen the flood's sockets close (a
     // busy machine delivers those closes later than this test sends the next connection).
-    const deadline = Date.now() + 10_000;
-    while ((await openConnections(service, 'envoy-grpc')) > 0 && Date.now() < deadline) await sleep(50);
-    expect(await openConnections(service, 'envoy-grpc')).toBe(0);
+    await expect.poll(() => openConnections(service, 'envoy-grpc')).toBe(0);
     const check = envoyClient(grpcPort);
     try {
-      expect(await check.check(validCheck(), 3000)).toMatchObject({ code: 0 });
+      expect(await check.check(validCheck(), 10_000)).toMatchObject({ code: 0 });
     } finally {
       check.close();
     }

@@ -88,7 +88,9 @@ describe('option auth-cache: nginx caches allows, never past the token, never de
 
   it('serves a cached allow while tokengate is away, but not after the token ends; 403 and 410 are never cached', async () => {
     const get = (path: string) => fetch(`${s.base}${path}`);
-    const url = await sign(s, 4);
+    // 10 s: nginx keeps the allow for the token's remaining life less 1 s, and it must still be
+    // cached after two more requests and tokengate's stop (0.7 s idle, more on a busy machine).
+    const url = await sign(s, 10);
     const expiresSec = Number(/e=(\d{10})$/.exec(url)![1]);
     const forged = url.replace(/e=(\d{10})$/, (_m, e: string) => `e=${Number(e) + 1}`);
     expect((await get(url)).status).toBe(200);
@@ -300,7 +302,8 @@ function requestFrom(from: string, port: number, request: string, proxyLine = ''
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => (received += chunk));
     socket.on('error', reject);
-    socket.setTimeout(3000, () => socket.destroy(new Error(`no answer within 3 s: ${JSON.stringify(received)}`)));
+    // Long: it only ends a wait that has already failed (nginx answers these at once).
+    socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer within 10 s: ${JSON.stringify(received)}`)));
     socket.on('close', () => resolve(parseResponses(received)[0]?.status ?? -1));
   });
 }

@@ -73,8 +73,8 @@ export class RawConnection {
     this.socket.write(bytes, 'latin1');
   }
 
-  /** The next complete response; rejects after `timeoutMs` or when the peer closes first. */
-  read(timeoutMs = 3000): Promise<RawResponse> {
+  /** The next complete response; rejects after `timeoutMs` (long: it only ends a failing wait) or when the peer closes first. */
+  read(timeoutMs = 10_000): Promise<RawResponse> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting = undefined;
@@ -98,8 +98,8 @@ export class RawConnection {
     });
   }
 
-  /** Resolves true when the peer closes within `timeoutMs`, false otherwise. */
-  waitClosed(timeoutMs = 2000): Promise<boolean> {
+  /** Resolves true when the peer closes within `timeoutMs`, false otherwise (pass a short window to assert "stays open"). */
+  waitClosed(timeoutMs = 10_000): Promise<boolean> {
     if (this.closed) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);

@@ -3,8 +3,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 
 export const cliPath = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+/** How long startService waits for every listener (below the 30 s hook timeout). */
+const startLimitMs = 20_000;
 
 export interface RunningService {
   readonly process: ChildProcess;
@@ -12,6 +16,7 @@ export interface RunningService {
   readonly ports: ReadonlyMap<string, number>;
   /** Everything written to stderr so far (JSON log lines). */
   stderr(): string;
+  /** Sends `signal` (SIGTERM) and resolves with the exit code once the process has exited and its output is all read. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -43,12 +48,14 @@ export function startService(
   });
   let stderr = '';
   const ports = new Map<string, number>();
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': Node may emit 'exit' before the stdio pipes are drained, so the last lines could be missing.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
+    // Measured 2 s for two uws workers on a busy 2-core machine; the limit only excludes "never starts".
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`service did not start within 5 s:\n${stderr}`));
-    }, 5000);
+      reject(new Error(`service did not start within ${startLimitMs / 1000} s:\n${stderr}`));
+    }, startLimitMs);
     child.stderr!.setEncoding('utf8');
     let pending = '';
     let settled = false;
@@ -107,14 +114,33 @@ export function runCli(
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
     child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    // 'close' comes after the output is drained ('exit' may come before).
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
-/** The JSON log lines in a service's stderr, parsed. */
-export function logLines(stderr: string): { level: string; msg: string; [field: string]: unknown }[] {
+export type LogLine = { level: string; msg: string; [field: string]: unknown };
+
+/** The complete JSON log lines in a service's stderr, parsed (a line still arriving is left out). */
+export function logLines(stderr: string): LogLine[] {
   return stderr
+    .slice(0, stderr.lastIndexOf('\n') + 1)
     .split('\n')
     .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as { level: string; msg: string; [field: string]: unknown });
+    .map((line) => JSON.parse(line) as LogLine);
+}
+
+/**
+ * Waits (bounded) until the service has logged a line matching `predicate` and returns the first
+ * one: lines are written after the answer and collected from another pipe, so they can come late.
+ */
+export async function waitForLog(
+  service: Pick<RunningService, 'stderr'>,
+  predicate: (line: LogLine) => boolean,
+  timeoutMs = 10_000,
+): Promise<LogLine> {
+  await expect
+    .poll(() => logLines(service.stderr()).some(predicate), { timeout: timeoutMs, message: 'a matching log line' })
+    .toBe(true);
+  return logLines(service.stderr()).find(predicate)!;
 }

@@ -65,14 +65,16 @@ interface Exchange {
 
 /**
  * Writes each chunk (50 ms apart, so a later request follows the earlier answer), then collects
- * what arrives until the service closes the connection, `windowMs` has passed or `enough`
- * responses have arrived. The socket stays open for the caller (to show other clients are served meanwhile).
+ * what arrives until the service closes the connection, `windowMs` has passed, or `graceMs` after
+ * `enough` responses have arrived (time for a close or a stray answer to follow them). The socket
+ * stays open for the caller (to show other clients are served meanwhile).
  */
 function exchange(
   port: number,
   chunks: readonly (string | Buffer)[],
   windowMs = 600,
   enough = Number.POSITIVE_INFINITY,
+  graceMs = 300,
 ): Promise<Exchange> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
@@ -87,14 +89,16 @@ function exchange(
     socket.on('data', (data: string) => {
       settle();
       received += data;
-      if (parseResponses(received).length >= enough) {
+      if (parseResponses(received).length >= enough && !graced) {
+        graced = true;
         clearTimeout(timer);
-        done();
+        timer = setTimeout(done, graceMs);
       }
     });
     socket.on('error', () => {});
     const done = () => resolve({ responses: parseResponses(received), closed, settledMs, socket });
-    const timer = setTimeout(done, windowMs);
+    let graced = false;
+    let timer = setTimeout(done, windowMs);
     socket.once('close', () => {
       closed = true;
       settle();
@@ -439,7 +443,13 @@ describe.each(serviceNames)('transport conformance: %s', (service) => {
     const outcomes = (service === 'node-headers' ? testCase.nodeHeaders : undefined) ?? testCase[engine];
     const alternatives: readonly Outcome[] = Array.isArray(outcomes) ? outcomes : [outcomes as Outcome];
     const expected = alternatives[0]!;
-    const got = await exchange(port, testCase.chunks(service), expected.connection === 'open' ? 600 : 2000);
+    // Answers and closes are waited for (10 s only ends a failing wait); only "no answer, still
+    // open" is judged after a fixed 600 ms, since waiting is what it asserts.
+    const got = await (expected.connection === 'closed'
+      ? exchange(port, testCase.chunks(service), 10_000)
+      : expected.statuses.length > 0
+        ? exchange(port, testCase.chunks(service), 10_000, expected.statuses.length)
+        : exchange(port, testCase.chunks(service)));
     try {
       // Other clients are answered while this connection is open, hung or just closed.
       expect(await authStatus(port, valid, realIp, formOf(service))).toBe(200);
@@ -449,8 +459,12 @@ describe.each(serviceNames)('transport conformance: %s', (service) => {
     const outcome: Outcome = { statuses: got.responses.map((r) => r.status), connection: got.closed ? 'closed' : 'open' };
     if (alternatives.length === 1) expect(outcome, testCase.note).toEqual(expected);
     else expect(alternatives, testCase.note).toContainEqual(outcome);
-    // The node engine answers or closes every request within 2 s.
-    if (engine === 'node') expect(got.settledMs, 'answered or closed within 2 s').toBeLessThan(2000);
+    if (engine === 'node') {
+      // The node engine answers or closes every request by its head limit (1.5 s, checked every
+      // 250 ms), never at its 10 s idle cut; a 408 is that limit firing, not an early answer.
+      expect(got.settledMs, 'answered or closed well before the 10 s idle cut').toBeLessThan(5000);
+      if (got.responses.some((r) => r.status === 408)) expect(got.settledMs, 'the head limit').toBeGreaterThanOrEqual(1400);
+    }
     for (const response of got.responses) expect(response.body).toBe('');
     // Never an allow for anything but the genuine token.
     if (!testCase.chunks(service).join('').includes(valid)) expect(got.responses.map((r) => r.status)).not.toContain(200);
@@ -458,9 +472,12 @@ describe.each(serviceNames)('transport conformance: %s', (service) => {
   });
 
   it('a malformed request after two pipelined ones: the answers come in order, never a status in their place', async () => {
-    const got = await exchange(authPort(service), [
-      request(service, valid) + request(service, valid) + request(service, valid, { eol: '\n' }),
-    ]);
+    const got = await exchange(
+      authPort(service),
+      [request(service, valid) + request(service, valid) + request(service, valid, { eol: '\n' })],
+      10_000,
+      2,
+    );
     got.socket.destroy();
     const statuses = got.responses.map((r) => r.status);
     expect(statuses.length).toBeGreaterThanOrEqual(1);
@@ -475,7 +492,8 @@ describe.each(serviceNames)('transport conformance: %s', (service) => {
       received += data.toString('latin1');
     });
     const connectedAt = await new Promise<number>((resolve) => socket.once('connect', () => resolve(Date.now())));
-    const limitMs = engine === 'uws' ? 14_000 : 6_000;
+    // Each bound lies between the engine's own limit and "never" (node: also its 10 s idle cut).
+    const limitMs = engine === 'uws' ? 16_000 : 6_000;
     const elapsed = await Promise.race([
       new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - connectedAt))),
       new Promise<number>((resolve) => setTimeout(() => resolve(-1), limitMs)),
@@ -486,7 +504,7 @@ describe.each(serviceNames)('transport conformance: %s', (service) => {
     expect(elapsed).toBeLessThan(limitMs);
     // Nothing was asked, so nothing is answered but, from node, the 408 that tells why.
     expect(parseResponses(received).map((r) => r.status)).toEqual(engine === 'node' ? [408] : []);
-  }, 20_000);
+  }, 30_000);
 
   it('a slow client sending one byte a second is cut off (node: 408 at its 1.5 s head limit; uws: its 8-12 s idle cut); others are answered meanwhile', async () => {
     const port = authPort(service);
@@ -514,15 +532,15 @@ describe.each(serviceNames)('transport conformance: %s', (service) => {
         others.push(await authStatus(port, valid, realIp, formOf(service)));
         await new Promise((r) => setTimeout(r, 1000));
       }
-      const elapsed = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 6000))]);
+      const elapsed = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 10_000))]);
       if (engine === 'uws') {
-        // uSockets checks timeouts on a 4 s tick, so its 10 s limit fires after 8 to 12 s.
+        // uSockets checks timeouts on a 4 s tick, so its 10 s limit fires after 8 to 12 s (upper bound: "never").
         expect(elapsed).toBeGreaterThanOrEqual(7_500);
-        expect(elapsed).toBeLessThanOrEqual(13_500);
+        expect(elapsed).toBeLessThanOrEqual(16_000);
       } else {
-        // 1.5 s head limit, checked every 250 ms.
+        // 1.5 s head limit, checked every 250 ms (with the 408 below); the upper bound excludes the 10 s idle cut.
         expect(elapsed).toBeGreaterThanOrEqual(1_400);
-        expect(elapsed).toBeLessThan(2_000);
+        expect(elapsed).toBeLessThan(5_000);
       }
     } finally {
       clearInterval(trickle);
@@ -532,7 +550,7 @@ describe.each(serviceNames)('transport conformance: %s', (service) => {
     expect(others).toEqual(Array(rounds).fill(200));
     // node tells the client why (408); uWS closes without a word. Neither ever decides on a partial head.
     expect(parseResponses(received).map((r) => r.status)).toEqual(engine === 'node' ? [408] : []);
-  }, 20_000);
+  }, 30_000);
 
   it('abrupt disconnects mid-request (mid-head, mid-body, before reading the answer) leave the service answering', async () => {
     const port = authPort(service);
@@ -560,10 +578,15 @@ describe.each(serviceNames)('transport conformance: %s', (service) => {
 });
 
 const isControl = (byte: number) => byte <= 0x20;
-const send = (port: number, bytes: string) => firstAnswer(port, bytes);
+const send = (port: number, bytes: string, windowMs?: number) => firstAnswer(port, bytes, windowMs);
+/** The node engine settles a row at once or by its 1.5 s head limit (then 408, never sooner); never at its 10 s idle cut. */
+function expectNodeSettled(name: string, result: Result, settledMs: number | undefined): void {
+  expect(settledMs, `${name}: answered or closed well before the 10 s idle cut`).toBeLessThan(5000);
+  if (result === 408) expect(settledMs, `${name}: the head limit`).toBeGreaterThanOrEqual(1400);
+}
 
 describe('raw bytes at both ends and in the middle of every source (docs/security.md rule 11)', () => {
-  it('the request target, on both engines: never an allow, the same answer from both, node within 2 s', async () => {
+  it('the request target, on both engines: never an allow, the same answer from both, node at once or by its head limit', async () => {
     // The target is "/tokengate/<ip><uri>": bytes around and inside the IP segment and the URI.
     const sources = {
       ip: (byte: number, at: Position) => `${targetPrefix}/${insert(realIp, byte, at)}${altaValid}`,
@@ -574,8 +597,15 @@ describe('raw bytes at both ends and in the middle of every source (docs/securit
     const combos = Object.entries(sources).flatMap(([source, make]) =>
       probeBytes.flatMap((byte) => positions.map((at) => ({ source, byte, at, target: make(byte, at) }))),
     );
+    // uWS holds some rows silent until its 8-12 s idle cut: 2 s of silence is the outcome asserted for it.
     const ask = (service: ServiceName) =>
-      pooled(combos.length, 32, (i) => send(authPort(service), `GET ${combos[i]!.target} HTTP/1.1\r\nHost: tokengate\r\n\r\n`));
+      pooled(combos.length, 32, (i) =>
+        send(
+          authPort(service),
+          `GET ${combos[i]!.target} HTTP/1.1\r\nHost: tokengate\r\n\r\n`,
+          service === 'uws' ? 2000 : undefined,
+        ),
+      );
     const [uws, node] = await Promise.all([ask('uws'), ask('node')]);
     const table = combos.map((combo, i) => ({
       case: `${combo.source} ${combo.at} 0x${combo.byte.toString(16).padStart(2, '0')}`,
@@ -591,7 +621,7 @@ describe('raw bytes at both ends and in the middle of every source (docs/securit
       const separator = byte === 0x20 && at === 'end' && source !== 'ip';
       expect(row.uws, row.case).not.toBe(200);
       expect(row.node, row.case).toSatisfy((result: Result) => (separator ? result === 200 : result !== 200));
-      expect(node[i]!.settledMs, `${row.case}: node answers or closes within 2 s`).toBeLessThan(2000);
+      expectNodeSettled(row.case, row.node, node[i]!.settledMs);
       // Both engines agree on every byte the uWS parser reads. It holds a request line with a
       // control byte or a space until its idle cut (8-12 s) without an answer: nginx refuses such
       // a line itself (400), so it never reaches a uws backend through the shipped config.
@@ -603,7 +633,7 @@ describe('raw bytes at both ends and in the middle of every source (docs/securit
     );
   }, 60_000);
 
-  it('every source header of the header form (node): never an allow but where HTTP strips the byte, always within 2 s', async () => {
+  it('every source header of the header form (node): never an allow but where HTTP strips the byte, at once or by the head limit', async () => {
     const cookie = hmacSigner({ keyId: 'k', key: hmacKey, carrier: 'cookie' }).token({
       path: '/ck/books/',
       expiresSec: expiresIn(600),
@@ -666,7 +696,7 @@ describe('raw bytes at both ends and in the middle of every source (docs/securit
     for (const [i, { source, byte, at }] of combos.entries()) {
       const name = `${source} ${at} 0x${byte.toString(16).padStart(2, '0')}`;
       const { result, settledMs } = results[i]!;
-      expect(settledMs, `${name}: answered or closed within 2 s`).toBeLessThan(2000);
+      expectNodeSettled(name, result, settledMs);
       // Space and tab around a header value are not part of it (RFC 9110 §5.5): the genuine value remains.
       const stripped = (byte === 0x20 || byte === 0x09) && at !== 'middle';
       if (stripped) expect(result, name).toBe(200);
@@ -790,6 +820,8 @@ describe('behind real nginx with the shipped config, on both engines', () => {
       for (const [i, { result, settledMs }] of results.entries()) {
         const { byte, at, cookie: inCookie, text } = targets[i]!;
         const name = `${JSON.stringify(text.split('\r\n').find((line) => line.startsWith(inCookie ? 'Cookie' : 'GET')))} (0x${byte.toString(16)} ${at})`;
+        // Below nginx's proxy_read_timeout (2 s in the shipped config): a tokengate that held the
+        // subrequest would show here as at least 2 s, whatever nginx then answers.
         expect(settledMs, `${name}: answered or closed within 2 s`).toBeLessThan(2000);
         // Space and tab around a header value or the target, and a bare LF or CR ending a header line,
         // are separators: the genuine request remains, and nginx may pass it or refuse it.

@@ -96,19 +96,34 @@ describe('when the native uWS module cannot load', () => {
   });
 });
 
-/** A HEAD answer read raw (a HEAD answer's Content-Length announces no body): its status and any bytes after its head. */
+/**
+ * A HEAD answer read raw (a HEAD answer's Content-Length announces no body): its status and the
+ * bytes between its head and the answer to a GET sent once the head is in, where a body would sit.
+ */
 function headOnly(port: number, path: string): Promise<{ status: number; afterHead: string }> {
   return new Promise((resolve, reject) => {
     let text = '';
+    let headEnd = -1;
     const socket = connect(port, '127.0.0.1', () => socket.write(`HEAD ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`));
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => (text += chunk));
-    socket.on('error', reject);
-    setTimeout(() => {
+    const finish = (afterHead: string) => {
+      clearTimeout(timer);
       socket.destroy();
-      const end = text.indexOf('\r\n\r\n');
-      resolve({ status: Number(text.slice(9, 12)), afterHead: end < 0 ? '(no complete head)' : text.slice(end + 4) });
-    }, 300);
+      resolve({ status: Number(text.slice(9, 12)), afterHead });
+    };
+    // Long: it only ends a wait that has already failed.
+    const timer = setTimeout(() => finish(headEnd < 0 ? '(no complete head)' : '(no answer to the GET after it)'), 10_000);
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      if (headEnd < 0) {
+        headEnd = text.indexOf('\r\n\r\n');
+        if (headEnd >= 0) socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      }
+      const next = headEnd < 0 ? -1 : text.indexOf('HTTP/1.1 ', headEnd + 4);
+      if (next >= 0) finish(text.slice(headEnd + 4, next));
+    });
+    socket.on('close', () => finish(headEnd < 0 ? '(no complete head)' : text.slice(headEnd + 4)));
+    socket.on('error', reject);
   });
 }
 

@@ -46,6 +46,26 @@ async function scrape(service: RunningService, path = '/metrics'): Promise<{ sta
   return { status: response.status, text: response.body, type: header(response, 'content-type') ?? '' };
 }
 
+/**
+ * A scrape once `name{labels}` reads `value`: with a worker pool the main thread waits at most 1 s
+ * for each worker and otherwise serves that worker's previous snapshot, so a scrape can lag.
+ */
+async function scrapeUntil(
+  service: RunningService,
+  name: string,
+  labels: Record<string, string>,
+  value: number,
+): Promise<{ status: number; text: string; type: string }> {
+  let last: Awaited<ReturnType<typeof scrape>> | undefined;
+  await expect
+    .poll(async () => {
+      last = await scrape(service);
+      return sample(last.text, name, labels);
+    })
+    .toBe(value);
+  return last!;
+}
+
 /** The value of one sample line, matched by name and exact label set; undefined when absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   const wanted = Object.entries(labels)
@@ -83,7 +103,12 @@ describe.each(uwsLoads || nodeSharesPorts ? [1, 2] : [1])('metrics with %i worke
       const statuses = await send(port, [...valid, ...forged, ...expired, '/nowhere/x', cached, cached, cached], form);
       expect(statuses).toEqual([...valid.map(() => 200), 403, 403, 403, 410, 403, 200, 200, 200]);
 
-      const { status, text, type } = await scrape(service);
+      const { status, text, type } = await scrapeUntil(
+        service,
+        'tokengate_decision_duration_seconds_count',
+        { listener: 'auth' },
+        statuses.length,
+      );
       expect(status).toBe(200);
       expect(type).toMatch(/^text\/plain; version=0\.0\.4/);
       expect(sample(text, 'tokengate_requests_total', requests('vod', 'hmac', 'allow'))).toBe(7);

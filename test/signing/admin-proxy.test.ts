@@ -299,8 +299,10 @@ describe('the admin listener behind trusted proxies', () => {
     for (let i = 0; i < 10; i++) expect((await routes(port, `guess-${i}`, via('2001:db8:1:2::1'))).status).toBe(403);
     expect((await routes(port, accessToken, via('2001:db8:1:2:ffff:ffff:ffff:ffff'))).status).toBe(429);
     expect((await routes(port, accessToken, via('2001:db8:1:3::1'))).status).toBe(200);
-    const refused = logLines(service.stderr()).find((line) => line.msg === 'signing API: access refused');
-    expect(refused).toMatchObject({ caller: '203.0.113.1', proxy: '127.0.0.1', result: 'wrong' });
+    // A line the service writes is collected from another pipe than the answer: polled (bounded).
+    await expect
+      .poll(() => logLines(service.stderr()).find((line) => line.msg === 'signing API: access refused'))
+      .toMatchObject({ caller: '203.0.113.1', proxy: '127.0.0.1', result: 'wrong' });
   });
 
   it('ignores X-Forwarded-For from a peer that is not a trusted proxy (and X-Forwarded-Proto: it gets no Secure)', async () => {
