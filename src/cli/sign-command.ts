@@ -1,7 +1,8 @@
 import { ExitCode, UsageError } from '../base/exit-codes.js';
 import { Problems, parseBaseUrl } from '../base/problems.js';
 import { loadConfig } from '../config/load-config.js';
-import { linkJson, linkText, signLink } from '../links/sign-link.js';
+import { signLink } from '../links/sign-link.js';
+import { linkJson, linkText } from '../links/signed-link.js';
 import type { SignRequest } from '../scheme-kit/sign-request.js';
 import { type CommandInput, seconds, text, wholeNumber } from './command-input.js';
 

@@ -3,10 +3,11 @@ import { compileRoutes } from '../config/compile-gate.js';
 import { ConfigError } from '../config/config-error.js';
 import { loadConfig } from '../config/load-config.js';
 import { parseRoutes } from '../config/parse-config.js';
-import { type LinkOptions, type LinkRoutes, type SignedLink, signLink } from '../links/sign-link.js';
+import { type LinkOptions, type LinkRoutes, signLink } from '../links/sign-link.js';
+import type { SignedLink } from '../links/signed-link.js';
 import { type SignRequest, unixNow } from '../scheme-kit/sign-request.js';
 
-export type { SignedLink } from '../links/sign-link.js';
+export type { SignedLink } from '../links/signed-link.js';
 
 /** Signs links for one route, with exactly the code and checks the service and `tokengate sign` use. */
 export interface RouteSigner {
