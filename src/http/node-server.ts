@@ -12,8 +12,9 @@ export const nodeLimits = Object.freeze({
   /** A connection idle this long between requests is closed (one silent from the start: by the head limit below). */
   idleMs: 10_000,
   /**
-   * The whole request head must arrive within this (counted from the connect for a connection's
-   * first request), however slowly it trickles (slowloris), and
+   * The whole request head must arrive within this (for a connection's first request: counted from
+   * the connect while it sends nothing, from its first byte once it does; both measured in
+   * test/service/conformance.test.ts), however slowly it trickles (slowloris), and
    * a head llhttp cannot finish (an HTTP/0.9 one-line "GET /path") is answered 408 by then. A
    * proxy writes a head at once; with the check interval below, every head is answered or closed
    * within 2 s.

@@ -17,7 +17,7 @@ import { expiresIn, hmacSigner } from '../../src/library/hmac-signer.js';
 import { cpuBudget } from '../../src/service/cpu-budget.js';
 import { authStatus, listenerSources, rawRequest } from '../helpers/raw-http.js';
 import { startService, tempDir, writeConfig } from '../helpers/service-process.js';
-import { testConfig } from '../helpers/test-config.js';
+import { configIn, route, uwsPool } from '../helpers/test-config.js';
 
 const deploy = new URL('../../deploy/', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, deploy), 'utf8');
@@ -135,17 +135,14 @@ describe('deploy kit', () => {
     }
 
     // A real instance with worker threads and a cached route, after some traffic.
-    const dir = tempDir();
     const key = 'e5'.repeat(32);
-    writeFileSync(join(dir, 'key.hex'), key);
-    const file = writeConfig(
-      dir,
-      testConfig({
-        workers: 2,
-        engine: 'uws',
+    const { file } = configIn(
+      { 'key.hex': key },
+      {
+        ...uwsPool,
         listeners: [{ port: 0, ...listenerSources('target') }],
-        routes: [{ name: 'live', prefix: '/live/', scheme: 'hmac', keys: [{ id: 'k', file: 'key.hex' }], verdictCache: true }],
-      }),
+        routes: [route('live', '/live/', 'hmac', [{ id: 'k', file: 'key.hex' }], { verdictCache: true })],
+      },
     );
     const service = await startService(['serve', '--config', file]);
     let exposition: string;

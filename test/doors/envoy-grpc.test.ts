@@ -3,15 +3,13 @@
  * real gRPC client (@grpc/grpc-js over loopback) with CheckRequests encoded by hand from Envoy's
  * field numbers (test/helpers/envoy-wire.ts), answers read the way Envoy reads them.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expiresIn, hmacSigner } from '../../src/library/hmac-signer.js';
 import { type EnvoyCheck, encodeCheckRequest, envoyClient } from '../helpers/envoy-wire.js';
-import { type RunningService, startService, tempDir, writeConfig } from '../helpers/service-process.js';
+import { type RunningService, startService } from '../helpers/service-process.js';
 import { altaSigner } from '../helpers/signed-url.js';
-import { testConfig } from '../helpers/test-config.js';
+import { configIn, route, uwsPool } from '../helpers/test-config.js';
 
 const hmacKey = '3c'.repeat(32);
 const altaKey = 'grpc-test-alta-secret';
@@ -23,14 +21,12 @@ let service: RunningService;
 let external: ReturnType<typeof envoyClient>;
 let forwarded: ReturnType<typeof envoyClient>;
 
-beforeAll(async () => {
-  const dir = tempDir();
-  writeFileSync(join(dir, 'hmac.hex'), hmacKey);
-  const file = writeConfig(
-    dir,
-    testConfig({
-      workers: 2,
-      engine: 'uws',
+/** The service these tests ask: gRPC on the main thread beside two uws workers. */
+function startGrpcService(): Promise<RunningService> {
+  const { file } = configIn(
+    { 'hmac.hex': hmacKey },
+    {
+      ...uwsPool,
       listeners: [
         // An HTTP listener on two uws worker threads beside them: gRPC is served by the main thread.
         { name: 'nginx', port: 0, pathPrefix: '/tokengate', clientIpInPath: true },
@@ -38,12 +34,16 @@ beforeAll(async () => {
         { name: 'envoy-grpc-xff', protocol: 'envoy-grpc', port: 0, clientIpHeader: 'x-forwarded-for', clientIpHop: 1 },
       ],
       routes: [
-        { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.hex' }] },
-        { name: 'live', prefix: '/tv/', scheme: 'alta', keys: [{ id: 'a', env: 'TG_ALTA' }] },
+        route('vod', '/vod/', 'hmac', [{ id: 'k', file: 'hmac.hex' }]),
+        route('live', '/tv/', 'alta', [{ id: 'a', env: 'TG_ALTA' }]),
       ],
-    }),
+    },
   );
-  service = await startService(['serve', '--config', file], { TG_ALTA: altaKey }, 4);
+  return startService(['serve', '--config', file], { TG_ALTA: altaKey }, 4);
+}
+
+beforeAll(async () => {
+  service = await startGrpcService();
   external = envoyClient(service.ports.get('envoy-grpc')!);
   forwarded = envoyClient(service.ports.get('envoy-grpc-xff')!);
 });
@@ -203,12 +203,15 @@ describe('Envoy gRPC mode (envoy.service.auth.v3.Authorization/Check)', () => {
   });
 
   it('SIGTERM with gRPC calls in flight: every call answered or refused as unavailable, exit 0', async () => {
+    // A service of its own: the others' tests keep theirs, in whatever order they run.
+    const stopping = await startGrpcService();
+    const grpcClient = envoyClient(stopping.ports.get('envoy-grpc')!);
     const url = hmac.sign({ path: '/vod/stop.mp4', expiresSec: expiresIn(600) });
     const request = encodeCheckRequest({ method: 'GET', path: url, headers: { 'x-envoy-external-address': client } });
     // The deadline only ends a call left hanging (the process exits within about 1 s): DEADLINE_EXCEEDED reads "error 4".
     const calls = Array.from({ length: 200 }, (_, i) =>
       new Promise((resolve) => setTimeout(resolve, i)).then(() =>
-        external.check(request, 10_000).then(
+        grpcClient.check(request, 10_000).then(
           (verdict) => (verdict.code === 0 ? 'allowed' : `denied ${verdict.code}`),
           (error: grpc.ServiceError) => `error ${error.code}`,
         ),
@@ -216,8 +219,9 @@ describe('Envoy gRPC mode (envoy.service.auth.v3.Authorization/Check)', () => {
     );
     // Stop once the first call is answered (not after a fixed sleep): the calls sent after it are then in flight.
     await Promise.race(calls);
-    const exit = service.stop();
+    const exit = stopping.stop();
     const outcomes = await Promise.all(calls);
+    grpcClient.close();
     expect(await exit).toBe(0);
     expect(outcomes.filter((o) => o !== 'allowed' && o !== `error ${grpc.status.UNAVAILABLE}`)).toEqual([]);
     expect(outcomes).toContain('allowed');

@@ -23,7 +23,7 @@ import {
 import { firstAnswer, pooled } from '../helpers/raw-bytes.js';
 import { type RawResponse, rawRequest } from '../helpers/raw-http.js';
 import { type RunningService, runCli, startService, tempDir, writeConfig } from '../helpers/service-process.js';
-import { testConfig } from '../helpers/test-config.js';
+import { altaStream, route, testConfig } from '../helpers/test-config.js';
 
 const published = '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000';
 const clientIp = '127.0.0.1'; // what nginx sees as $remote_addr for this test client
@@ -99,13 +99,7 @@ beforeAll(async () => {
       ],
       routes: [
         { name: 'files', prefix: '/my/', scheme: 'azion', keys: [{ id: 'k1', file: 'azion.key' }] },
-        {
-          name: 'tv',
-          prefix: '/tv/',
-          scheme: 'alta',
-          keys: [{ id: 'k1', env: 'TG_TV_KEY' }],
-          stream: { playlist: 'index.m3u8', depth: 1 },
-        },
+        route('tv', '/tv/', 'alta', [{ id: 'k1', env: 'TG_TV_KEY' }], altaStream),
       ],
     }),
   );

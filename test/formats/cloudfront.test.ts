@@ -22,6 +22,7 @@ import { googleCdn } from '../../src/schemes/google-cdn/google-cdn.js';
 import { gateFor } from '../helpers/gates.js';
 import { tempDir, writeConfig } from '../helpers/service-process.js';
 import { readSignedOrigin, signedOriginCases } from '../helpers/signed-origin-cases.js';
+import { route } from '../helpers/test-config.js';
 
 const base = 'https://cdn.example.com';
 const now = Math.floor(Date.now() / 1000);
@@ -51,16 +52,16 @@ beforeAll(() => {
   }
   gate = gateFor(
     [
-      {
-        name: 'cdn',
-        prefix: '/',
-        scheme: 'cloudfront',
-        keys: [
+      route(
+        'cdn',
+        '/',
+        'cloudfront',
+        [
           { id: 'KRSA', env: 'RSA' },
           { id: 'KEC', env: 'EC' },
         ],
-        options: { baseUrl: base },
-      },
+        { options: { baseUrl: base } },
+      ),
     ],
     { RSA: keys.rsa!.public, EC: keys.ec!.public },
   );

@@ -18,7 +18,7 @@ import { parseRequestTarget } from '../../src/request/request-target.js';
 import { findScheme } from '../../src/schemes/registry.js';
 import { covers, fixtureEnv, fixtureRoute, registeredFixtures } from '../helpers/formats/index.js';
 import { tempDir, writeConfig } from '../helpers/service-process.js';
-import { testConfig } from '../helpers/test-config.js';
+import { altaStream, route, testConfig } from '../helpers/test-config.js';
 
 const dir = tempDir();
 writeFileSync(join(dir, 'vod.key'), 'a1'.repeat(32));
@@ -29,13 +29,7 @@ const file = writeConfig(
   testConfig({
     routes: [
       { name: 'my', prefix: '/my/', scheme: 'azion', keys: [{ id: 'a', env: 'AZION' }] },
-      {
-        name: 'tv',
-        prefix: '/tv/',
-        scheme: 'alta',
-        keys: [{ id: 't', env: 'ALTA' }],
-        stream: { playlist: 'index.m3u8', depth: 1 },
-      },
+      route('tv', '/tv/', 'alta', [{ id: 't', env: 'ALTA' }], altaStream),
       { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'vod.key' }] },
       { name: 'free', prefix: '/vod/free/', scheme: 'hmac', keys: [{ id: 'f', file: 'free.key' }] },
       { name: 'ck', prefix: '/ck/', scheme: 'hmac', keys: [{ id: 'k', file: 'vod.key' }], options: { carrier: 'cookie' } },

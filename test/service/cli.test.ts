@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { covers, registeredFixtures } from '../helpers/formats/index.js';
 import { runCli, tempDir, writeConfig } from '../helpers/service-process.js';
-import { testConfig } from '../helpers/test-config.js';
+import { route, testConfig } from '../helpers/test-config.js';
 
 const published = '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000';
 const altaPublished =
@@ -72,15 +72,10 @@ describe('tokengate CLI', () => {
     const file = writeConfig(dir, {
       listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
       routes: [
-        {
-          name: 'vod',
-          prefix: '/v/',
-          scheme: 'azion',
-          keys: [
-            { id: 'current', file: 'current.key' },
-            { id: 'old', env: 'OLD_KEY' },
-          ],
-        },
+        route('vod', '/v/', 'azion', [
+          { id: 'current', file: 'current.key' },
+          { id: 'old', env: 'OLD_KEY' },
+        ]),
       ],
     });
     const env = { OLD_KEY: 'previous-secret-value' };

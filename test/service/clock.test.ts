@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gateFor } from '../helpers/gates.js';
 import { header, listenerSources, rawRequest, sourcedRequest } from '../helpers/raw-http.js';
-import { startService, tempDir, writeConfig } from '../helpers/service-process.js';
+import { startService } from '../helpers/service-process.js';
 import { signedUrl } from '../helpers/signed-url.js';
-import { testConfig } from '../helpers/test-config.js';
+import { configIn, route, uwsPool } from '../helpers/test-config.js';
 
 const library = ['x86_64', 'aarch64']
   .map((arch) => `/usr/lib/${arch}-linux-gnu/faketime/libfaketimeMT.so.1`)
@@ -19,21 +19,17 @@ const library = ['x86_64', 'aarch64']
 describe('wall clock steps (libfaketime)', () => {
   it('verdicts follow the clock forward and back, for fresh and cached signatures, with worker threads', async () => {
     expect(library, 'libfaketime missing: run "sh test/install-test-deps.sh"').toBeDefined();
-    const dir = tempDir();
-    const offset = join(dir, 'faketime');
-    writeFileSync(offset, '+0\n');
     const secret = 'clock-step-secret-0123456789';
-    writeFileSync(join(dir, 'alta.key'), secret);
-    const file = writeConfig(
-      dir,
-      testConfig({
-        workers: 2,
-        engine: 'uws',
+    const { dir, file } = configIn(
+      { faketime: '+0\n', 'alta.key': secret },
+      {
+        ...uwsPool,
         clockSkewSec: 30,
         listeners: [{ port: 0, ...listenerSources('target') }],
-        routes: [{ name: 'tv', prefix: '/tv/', scheme: 'alta', keys: [{ id: 'k', file: 'alta.key' }], verdictCache: true }],
-      }),
+        routes: [route('tv', '/tv/', 'alta', [{ id: 'k', file: 'alta.key' }], { verdictCache: true })],
+      },
     );
+    const offset = join(dir, 'faketime');
     const now = Math.floor(Date.now() / 1000);
     const gate = gateFor([{ prefix: '/tv/', scheme: 'alta', keys: [{ id: 'k', env: 'S' }] }], { S: secret });
     const url = signedUrl(gate, { path: '/tv/ch/index.m3u8', notBeforeSec: now, expiresSec: now + 600, clientIp: '192.0.2.9' });

@@ -17,6 +17,7 @@ import { parseConfig } from '../../src/config/parse-config.js';
 import { authorize } from '../../src/decision/authorize.js';
 import { schemes } from '../../src/schemes/registry.js';
 import { runCli, tempDir, writeConfig } from '../helpers/service-process.js';
+import { route } from '../helpers/test-config.js';
 
 const listener = { port: 0, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' };
 const problemsOf = (raw: unknown) => {
@@ -219,15 +220,10 @@ describe('config validation', () => {
     const file = writeConfig(dir, {
       listeners: [listener],
       routes: [
-        {
-          name: 'a',
-          prefix: '/my/',
-          scheme: 'azion',
-          keys: [
-            { id: 'new', env: 'NEW_KEY' },
-            { id: 'old', file: 'azion.key' },
-          ],
-        },
+        route('a', '/my/', 'azion', [
+          { id: 'new', env: 'NEW_KEY' },
+          { id: 'old', file: 'azion.key' },
+        ]),
       ],
     });
     const loaded = loadConfig(file, { NEW_KEY: 'another-long-secret' });

@@ -10,7 +10,7 @@ import { expiresIn, hmacSigner } from '../../src/library/hmac-signer.js';
 import { authStatus, formFor, header, listenerSources, rawRequest, type SourceForm } from '../helpers/raw-http.js';
 import { uwsLoads } from '../helpers/runtime.js';
 import { type RunningService, startService, tempDir, writeConfig } from '../helpers/service-process.js';
-import { testConfig } from '../helpers/test-config.js';
+import { altaStream, route, testConfig } from '../helpers/test-config.js';
 
 const key = 'c3'.repeat(32);
 const signer = hmacSigner({ keyId: 'k1', key });
@@ -157,13 +157,7 @@ describe('metric names and series', () => {
         routes: [
           { name: 'files', prefix: '/my/', scheme: 'azion', keys: [{ id: 'a', env: 'AZ' }] },
           { name: 'tv', prefix: '/tv/', scheme: 'alta', keys: [{ id: 'b', env: 'AL' }] },
-          {
-            name: 'vod',
-            prefix: '/vod/',
-            scheme: 'hmac',
-            keys: [{ id: 'k1', file: 'key.hex' }],
-            stream: { playlist: 'index.m3u8', depth: 1 },
-          },
+          route('vod', '/vod/', 'hmac', [{ id: 'k1', file: 'key.hex' }], altaStream),
         ],
       }),
     );

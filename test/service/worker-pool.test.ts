@@ -12,8 +12,7 @@ import { loadConfig, recordingReader } from '../../dist/config/load-config.js';
 import { startWorkerPool } from '../../dist/service/worker-pool.js';
 import { expiresIn, hmacSigner } from '../../src/library/hmac-signer.js';
 import { authStatus, listenerSources } from '../helpers/raw-http.js';
-import { tempDir, writeConfig } from '../helpers/service-process.js';
-import { testConfig } from '../helpers/test-config.js';
+import { configIn, route, uwsPool } from '../helpers/test-config.js';
 
 const key = 'd4'.repeat(32);
 
@@ -22,16 +21,13 @@ const ask = (port: number, uri: string): Promise<number | null> => authStatus(po
 
 describe('worker pool supervision', () => {
   it('replaces a worker that dies while the others keep answering', async () => {
-    const dir = tempDir();
-    writeFileSync(join(dir, 'key.hex'), key);
-    const file = writeConfig(
-      dir,
-      testConfig({
-        workers: 2,
-        engine: 'uws',
+    const { dir, file } = configIn(
+      { 'key.hex': key },
+      {
+        ...uwsPool,
         listeners: [{ port: 0, ...listenerSources('target') }],
-        routes: [{ name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'key.hex' }] }],
-      }),
+        routes: [route('vod', '/vod/', 'hmac', [{ id: 'k', file: 'key.hex' }])],
+      },
     );
     // Workers inherit the environment: the wrapper entry makes the first worker throw once crash.go exists.
     process.env.TEST_CRASH_LOCK = join(dir, 'crash.lock');

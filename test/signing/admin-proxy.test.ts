@@ -18,7 +18,7 @@ import { parseIpRange } from '../../src/request/client-ip.js';
 import { docBlock } from '../helpers/doc-blocks.js';
 import { freePort, startNginx, withTestPaths } from '../helpers/nginx.js';
 import { logLines, type RunningService, startService, tempDir, writeConfig } from '../helpers/service-process.js';
-import { testConfig } from '../helpers/test-config.js';
+import { route, testConfig } from '../helpers/test-config.js';
 
 const accessToken = 'proxy-test-token-0123456789';
 const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
@@ -121,13 +121,7 @@ const signingConfig = (dir: string, admin: Record<string, unknown>) => {
       signing: { tokenFile: 'signing.token', publicBaseUrl: 'https://media.example.com' },
       routes: [
         { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', env: 'HMAC_KEY' }] },
-        {
-          name: 'books',
-          prefix: '/books/',
-          scheme: 'hmac',
-          keys: [{ id: 'k1', env: 'HMAC_KEY' }],
-          publicBaseUrl: 'https://books.example.com:8443',
-        },
+        route('books', '/books/', 'hmac', [{ id: 'k1', env: 'HMAC_KEY' }], { publicBaseUrl: 'https://books.example.com:8443' }),
       ],
     }),
   );
@@ -175,9 +169,19 @@ describe('the admin listener with no proxy settings', () => {
     // Kubernetes probes and Docker health checks name the pod any way: they are never refused, nor is a 404.
     for (const path of ['/healthz', '/readyz']) expect((await send({ port, path, host: rebound })).status).toBe(200);
     expect((await send({ port, path: '/nowhere', host: rebound })).status).toBe(404);
+    // Some line names the refused host, path and caller (the Chromium test's may come first, in any order).
     await expect
-      .poll(() => logLines(service.stderr()).find((line) => line.msg === 'admin listener: request for another host refused'))
-      .toMatchObject({ level: 'warn', host: `${rebound}:${port}`, path: '/metrics', caller: '127.0.0.1' });
+      .poll(() =>
+        logLines(service.stderr()).some(
+          (line) =>
+            line.msg === 'admin listener: request for another host refused' &&
+            line.level === 'warn' &&
+            line.host === `${rebound}:${port}` &&
+            line.path === '/metrics' &&
+            line.caller === '127.0.0.1',
+        ),
+      )
+      .toBe(true);
   });
 
   it('in Chromium, a page whose name is rebound to the listener can neither read /metrics nor try a login', async (context) => {
@@ -234,29 +238,46 @@ describe('the admin listener with no proxy settings', () => {
     const claimed = await login(port, accessToken, `http://127.0.0.1:${port}`, { headers: { 'X-Forwarded-Proto': 'https' } });
     expect(claimed.cookie).not.toMatch(/Secure/);
   });
+});
+
+describe('the admin listener with no proxy settings: failed logins', () => {
+  // Each test has a service of its own: the failures it counts are its own, whatever ran before.
+  async function ownService(): Promise<{ service: RunningService; port: number; ipv6: boolean }> {
+    const ipv6 = await dualStack();
+    const service = await startService(['serve', '--config', signingConfig(tempDir(), { host: ipv6 ? '::' : '127.0.0.1' })], env);
+    return { service, port: service.ports.get('admin')!, ipv6 };
+  }
 
   it('counts a wrong token sent again once: a stale client does not lock the others out', async () => {
-    for (let i = 0; i < 15; i++) {
-      expect((await routes(port, 'an-old-token-rotated-away', { from: '127.0.0.2' })).status).toBe(403);
+    const { service, port } = await ownService();
+    try {
+      for (let i = 0; i < 15; i++) {
+        expect((await routes(port, 'an-old-token-rotated-away', { from: '127.0.0.2' })).status).toBe(403);
+      }
+      expect((await routes(port, accessToken, { from: '127.0.0.2' })).status).toBe(200);
+      expect((await routes(port, accessToken)).status).toBe(200);
+    } finally {
+      await service.stop();
     }
-    expect((await routes(port, accessToken, { from: '127.0.0.2' })).status).toBe(200);
-    expect((await routes(port, accessToken)).status).toBe(200);
   });
 
-  // Last: this machine's clients are locked out for a minute afterwards.
   it('counts every loopback address (127.0.0.0/8, ::1) as one client: another one gets no fresh tries', async () => {
-    // One failure so far (the stale token above): nine more make ten.
-    for (let i = 0; i < 9; i++) expect((await routes(port, `guess-${i}`, { from: '127.0.0.2' })).status).toBe(403);
-    const locked = await routes(port, accessToken, { from: '127.0.0.2' });
-    expect(locked.status).toBe(429);
-    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
-    expect((await routes(port, accessToken, { from: '127.0.0.3' })).status).toBe(429);
-    expect((await routes(port, accessToken)).status).toBe(429);
-    expect((await login(port, accessToken, `http://127.0.0.1:${port}`, { from: '127.0.0.4' })).location).toBe(
-      '/login?error=limited',
-    );
-    if (ipv6) expect((await routes(port, accessToken, { to: '::1' })).status).toBe(429);
-    expect(service.stderr()).not.toMatch(/guess-3|an-old-token/);
+    const { service, port, ipv6 } = await ownService();
+    try {
+      for (let i = 0; i < 10; i++) expect((await routes(port, `guess-${i}`, { from: '127.0.0.2' })).status).toBe(403);
+      const locked = await routes(port, accessToken, { from: '127.0.0.2' });
+      expect(locked.status).toBe(429);
+      expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await routes(port, accessToken, { from: '127.0.0.3' })).status).toBe(429);
+      expect((await routes(port, accessToken)).status).toBe(429);
+      expect((await login(port, accessToken, `http://127.0.0.1:${port}`, { from: '127.0.0.4' })).location).toBe(
+        '/login?error=limited',
+      );
+      if (ipv6) expect((await routes(port, accessToken, { to: '::1' })).status).toBe(429);
+      expect(service.stderr()).not.toMatch(/guess-3/);
+    } finally {
+      await service.stop();
+    }
   });
 });
 
@@ -264,13 +285,22 @@ describe('the admin listener behind trusted proxies', () => {
   let service: RunningService;
   let port: number;
 
+  const startTrusted = () =>
+    startService(
+      [
+        'serve',
+        '--config',
+        signingConfig(tempDir(), {
+          host: '127.0.0.1',
+          trustedProxies: ['127.0.0.1'],
+          allowedHosts: ['admin.example.com', 'tokengate-admin.tokengate.svc'],
+        }),
+      ],
+      env,
+    );
+
   beforeAll(async () => {
-    const file = signingConfig(tempDir(), {
-      host: '127.0.0.1',
-      trustedProxies: ['127.0.0.1'],
-      allowedHosts: ['admin.example.com', 'tokengate-admin.tokengate.svc'],
-    });
-    service = await startService(['serve', '--config', file], env);
+    service = await startTrusted();
     port = service.ports.get('admin')!;
   });
   afterAll(async () => {
@@ -306,25 +336,32 @@ describe('the admin listener behind trusted proxies', () => {
   });
 
   it('ignores X-Forwarded-For from a peer that is not a trusted proxy (and X-Forwarded-Proto: it gets no Secure)', async () => {
-    const claimed = await login(port, accessToken, 'http://admin.example.com', {
-      from: '127.0.0.2',
-      host: 'admin.example.com',
-      headers: { 'X-Forwarded-Proto': 'https' },
-    });
-    expect(claimed.cookie).not.toMatch(/Secure/);
-    const trusted = await login(port, accessToken, 'http://admin.example.com', {
-      host: 'admin.example.com',
-      headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-For': '203.0.113.40' },
-    });
-    expect(trusted.cookie).toMatch(/; Secure$/);
-    // Last: 127.0.0.2 (and with it every loopback client but the trusted proxy's forwards) is locked out.
-    for (let i = 0; i < 10; i++) {
-      const answer = await routes(port, `guess-${i}`, { from: '127.0.0.2', headers: { 'X-Forwarded-For': `198.51.100.${i}` } });
-      expect(answer.status).toBe(403);
+    // A service of its own: it ends with every loopback client but the trusted proxy's forwards locked out.
+    const own = await startTrusted();
+    const port = own.ports.get('admin')!;
+    try {
+      const claimed = await login(port, accessToken, 'http://admin.example.com', {
+        from: '127.0.0.2',
+        host: 'admin.example.com',
+        headers: { 'X-Forwarded-Proto': 'https' },
+      });
+      expect(claimed.cookie).not.toMatch(/Secure/);
+      const trusted = await login(port, accessToken, 'http://admin.example.com', {
+        host: 'admin.example.com',
+        headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-For': '203.0.113.40' },
+      });
+      expect(trusted.cookie).toMatch(/; Secure$/);
+      // 127.0.0.2 (and with it every loopback client but the trusted proxy's forwards) is locked out.
+      for (let i = 0; i < 10; i++) {
+        const answer = await routes(port, `guess-${i}`, { from: '127.0.0.2', headers: { 'X-Forwarded-For': `198.51.100.${i}` } });
+        expect(answer.status).toBe(403);
+      }
+      const locked = await routes(port, accessToken, { from: '127.0.0.2', headers: { 'X-Forwarded-For': '198.51.100.99' } });
+      expect(locked.status).toBe(429);
+      expect((await routes(port, accessToken, { headers: { 'X-Forwarded-For': '203.0.113.3' } })).status).toBe(200);
+    } finally {
+      await own.stop();
     }
-    const locked = await routes(port, accessToken, { from: '127.0.0.2', headers: { 'X-Forwarded-For': '198.51.100.99' } });
-    expect(locked.status).toBe(429);
-    expect((await routes(port, accessToken, { headers: { 'X-Forwarded-For': '203.0.113.3' } })).status).toBe(200);
   });
 
   it('refuses trustedProxies and allowedHosts entries it cannot read, with their paths', () => {
@@ -405,17 +442,13 @@ describe('the host names the admin listener answers for', () => {
 });
 
 describe("docs/signing.md's nginx in front of the admin listener (TLS, X-Forwarded-For, X-Forwarded-Proto)", () => {
-  let service: RunningService;
-  let nginx: Awaited<ReturnType<typeof startNginx>>;
-  let port: number;
-
-  beforeAll(async () => {
+  /** The documented admin block behind the documented nginx server block; 127.0.0.2 plays a load balancer in front of nginx, trusted too. */
+  async function proxied() {
     const dir = tempDir();
-    // The documented admin block; 127.0.0.2 plays a load balancer in front of nginx, trusted too.
     const shown = JSON.parse(docBlock('docs/signing.md', 'proxy-config')) as { admin: Record<string, unknown> };
     const admin = { ...shown.admin, port: 0, trustedProxies: [...(shown.admin.trustedProxies as string[]), '127.0.0.2'] };
-    service = await startService(['serve', '--config', signingConfig(dir, admin)], env);
-    port = await freePort();
+    const service = await startService(['serve', '--config', signingConfig(dir, admin)], env);
+    const port = await freePort();
     const prefix = join(dir, 'nginx');
     mkdirSync(prefix);
     execFileSync(
@@ -431,43 +464,55 @@ describe("docs/signing.md's nginx in front of the admin listener (TLS, X-Forward
       .replace('/etc/nginx/tls/admin.example.com.crt', join(prefix, 'tls.crt'))
       .replace('/etc/nginx/tls/admin.example.com.key', join(prefix, 'tls.key'))
       .replace('http://127.0.0.1:9090', `http://127.0.0.1:${service.ports.get('admin')}`);
-    nginx = await startNginx(withTestPaths(`events {}\nhttp {\n${server}}\n`, prefix), prefix, port);
-  }, 30_000);
-  afterAll(async () => {
-    await nginx?.stop();
-    await service?.stop();
-  });
-
-  const through = (sent: Partial<Sent> & { path: string }) =>
-    send({ port, tls: true, host: `admin.example.com:${port}`, ...sent });
+    const nginx = await startNginx(withTestPaths(`events {}\nhttp {\n${server}}\n`, prefix), prefix, port);
+    return {
+      port,
+      through: (sent: Partial<Sent> & { path: string }) => send({ port, tls: true, host: `admin.example.com:${port}`, ...sent }),
+      stop: async () => {
+        await nginx.stop();
+        await service.stop();
+      },
+    };
+  }
 
   it('signs in over https with a Secure cookie; the page refuses another Host; /metrics is not published', async () => {
-    const origin = `https://admin.example.com:${port}`;
-    const signedIn = await login(port, accessToken, origin, { tls: true, host: `admin.example.com:${port}` });
-    expect(signedIn.location).toBe('/');
-    expect(signedIn.cookie).toMatch(/; HttpOnly; SameSite=Strict; Path=\/; Max-Age=43200; Secure$/);
-    const page = await through({ path: '/', headers: { Cookie: signedIn.cookie!.split(';')[0]! } });
-    expect([page.status, page.body]).toEqual([200, expect.stringContaining('<html')]);
-    expect((await through({ path: '/login', host: `rebind.attacker.example:${port}` })).status).toBe(421);
-    expect((await through({ path: '/metrics' })).status).toBe(404);
+    const { port, through, stop } = await proxied();
+    try {
+      const origin = `https://admin.example.com:${port}`;
+      const signedIn = await login(port, accessToken, origin, { tls: true, host: `admin.example.com:${port}` });
+      expect(signedIn.location).toBe('/');
+      expect(signedIn.cookie).toMatch(/; HttpOnly; SameSite=Strict; Path=\/; Max-Age=43200; Secure$/);
+      const page = await through({ path: '/', headers: { Cookie: signedIn.cookie!.split(';')[0]! } });
+      expect([page.status, page.body]).toEqual([200, expect.stringContaining('<html')]);
+      expect((await through({ path: '/login', host: `rebind.attacker.example:${port}` })).status).toBe(421);
+      expect((await through({ path: '/metrics' })).status).toBe(404);
+    } finally {
+      await stop();
+    }
   });
 
   it('counts each client apart behind it; a client-written X-Forwarded-For gets no fresh tries', async () => {
-    const api = async (from: string, forwardedFor: string, token: string) =>
-      (
-        await through({
-          path: '/api/v1/routes',
-          from,
-          headers: { 'X-Forwarded-For': forwardedFor, Authorization: `Bearer ${token}` },
-        })
-      ).status;
-    // 127.0.0.2, the load balancer, forwards the clients 198.51.100.x.
-    for (let i = 0; i < 10; i++) expect(await api('127.0.0.2', '198.51.100.1', `guess-${i}`)).toBe(403);
-    expect(await api('127.0.0.2', '198.51.100.1', accessToken)).toBe(429);
-    expect(await api('127.0.0.2', '198.51.100.2', accessToken)).toBe(200);
-    // A client straight at nginx (127.0.0.3, untrusted) cannot pass itself off as another.
-    for (let i = 0; i < 10; i++) expect(await api('127.0.0.3', `192.0.2.${i}`, `guess-${i}`)).toBe(403);
-    expect(await api('127.0.0.3', '192.0.2.99', accessToken)).toBe(429);
-    expect(await api('127.0.0.2', '198.51.100.3', accessToken)).toBe(200);
+    // A proxy and service of their own: this locks every loopback client straight at nginx out.
+    const { through, stop } = await proxied();
+    try {
+      const api = async (from: string, forwardedFor: string, token: string) =>
+        (
+          await through({
+            path: '/api/v1/routes',
+            from,
+            headers: { 'X-Forwarded-For': forwardedFor, Authorization: `Bearer ${token}` },
+          })
+        ).status;
+      // 127.0.0.2, the load balancer, forwards the clients 198.51.100.x.
+      for (let i = 0; i < 10; i++) expect(await api('127.0.0.2', '198.51.100.1', `guess-${i}`)).toBe(403);
+      expect(await api('127.0.0.2', '198.51.100.1', accessToken)).toBe(429);
+      expect(await api('127.0.0.2', '198.51.100.2', accessToken)).toBe(200);
+      // A client straight at nginx (127.0.0.3, untrusted) cannot pass itself off as another.
+      for (let i = 0; i < 10; i++) expect(await api('127.0.0.3', `192.0.2.${i}`, `guess-${i}`)).toBe(403);
+      expect(await api('127.0.0.3', '192.0.2.99', accessToken)).toBe(429);
+      expect(await api('127.0.0.2', '198.51.100.3', accessToken)).toBe(200);
+    } finally {
+      await stop();
+    }
   });
 });

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Verdict } from '../../src/base/verdict.js';
 import { docBlock } from '../helpers/doc-blocks.js';
 import { type RunningService, startService, tempDir, writeConfig } from '../helpers/service-process.js';
-import { testConfig } from '../helpers/test-config.js';
+import { altaStream, configIn, route, testConfig } from '../helpers/test-config.js';
 
 const accessToken = 'signing-token-0123456789abcdef';
 const hmacKey = 'ab'.repeat(32);
@@ -68,13 +68,7 @@ beforeAll(async () => {
       signing: { tokenFile: 'signing.token', publicBaseUrl: 'https://media.example.com' },
       routes: [
         { name: 'my', prefix: '/my/', scheme: 'azion', keys: [{ id: 'a1', env: 'AZION_SECRET' }] },
-        {
-          name: 'tv',
-          prefix: '/tv/',
-          scheme: 'alta',
-          keys: [{ id: 't1', env: 'ALTA_SECRET' }],
-          stream: { playlist: 'index.m3u8', depth: 1 },
-        },
+        route('tv', '/tv/', 'alta', [{ id: 't1', env: 'ALTA_SECRET' }], altaStream),
         { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', file: 'hmac.key' }] },
         {
           name: 'ck',
@@ -412,14 +406,24 @@ describe('signing API', () => {
     expect(spec.components.schemas.Verdict!.properties.verdict!.enum).toEqual(Object.values(Verdict));
   });
 
-  // Last: the address is locked out for a minute afterwards.
   it('locks an address out after 10 failed attempts, even with the right token (429, Retry-After)', async () => {
-    // One failure so far (the first test's wrong token): nine more make ten.
-    for (let i = 0; i < 9; i++) expect((await api('/api/v1/routes', { token: `wrong-${i}` })).status).toBe(403);
-    const locked = await api('/api/v1/routes');
-    expect(locked.status).toBe(429);
-    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(service.stderr()).not.toContain('wrong-3');
+    // A service of its own: the address stays locked out for a minute afterwards.
+    const { file } = configIn(
+      { 'signing.token': `${accessToken}\n` },
+      { signing: { tokenFile: 'signing.token' }, routes: [route('my', '/my/', 'azion', [{ id: 'a1', env: 'AZION_SECRET' }])] },
+    );
+    const own = await startService(['serve', '--config', file], { AZION_SECRET: 'azion-secret-for-tests' });
+    try {
+      const routes = (token: string) =>
+        fetch(`http://127.0.0.1:${own.ports.get('admin')}/api/v1/routes`, { headers: { Authorization: `Bearer ${token}` } });
+      for (let i = 0; i < 10; i++) expect((await routes(`wrong-${i}`)).status).toBe(403);
+      const locked = await routes(accessToken);
+      expect(locked.status).toBe(429);
+      expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(own.stderr()).not.toContain('wrong-3');
+    } finally {
+      await own.stop();
+    }
   });
 });
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningService, startService, tempDir, writeConfig } from '../helpers/service-process.js';
-import { testConfig } from '../helpers/test-config.js';
+import { altaStream, route, testConfig } from '../helpers/test-config.js';
 
 const accessToken = 'page-token-0123456789abcdef';
 const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
@@ -88,13 +88,7 @@ beforeAll(async () => {
       signing: { tokenFile: 'signing.token' },
       routes: [
         { name: 'demo-azion', prefix: '/my/', scheme: 'azion', keys: [{ id: 'published-example', env: 'AZION' }] },
-        {
-          name: 'demo-alta',
-          prefix: '/tv/',
-          scheme: 'alta',
-          keys: [{ id: 'published-example', env: 'ALTA' }],
-          stream: { playlist: 'index.m3u8', depth: 1 },
-        },
+        route('demo-alta', '/tv/', 'alta', [{ id: 'published-example', env: 'ALTA' }], altaStream),
         { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', file: 'hmac.key' }] },
         { name: 'books', prefix: '/ck/', scheme: 'hmac', keys: [{ id: 'k1', file: 'hmac.key' }], options: { carrier: 'cookie' } },
         {
