@@ -74,6 +74,57 @@ async function sign(args: string[]): Promise<string> {
   return result.stdout.trim();
 }
 
+/** The tests' config, its listeners on these ports, in `dir` (a second one gets its own file). */
+function configWith(port: number, target: number, name = 'config.json'): string {
+  return writeConfig(
+    dir,
+    testConfig({
+      // The listener forms nginx.example.conf serves, each reading the method nginx passes in X-Original-Method.
+      listeners: [
+        { port: port, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP', methodHeader: 'X-Original-Method' },
+        { name: 'target', port: target, pathPrefix: '/tokengate', clientIpInPath: true, methodHeader: 'X-Original-Method' },
+      ],
+      routes: [
+        { name: 'files', prefix: '/my/', scheme: 'azion', keys: [{ id: 'k1', file: 'azion.key' }] },
+        route('tv', '/tv/', 'alta', [{ id: 'k1', env: 'TG_TV_KEY' }], altaStream),
+      ],
+    }),
+    name,
+  );
+}
+
+let ownPairs = 0;
+/**
+ * A tokengate of its own behind nginx.example.conf, for tests that stop or freeze it: the shared
+ * pair's keepalive pool and error log stay untouched, whatever order the tests run in.
+ */
+async function ownPair() {
+  const n = ++ownPairs;
+  const file = configWith(await freePort(), await freePort(), `config-own-${n}.json`);
+  const start = () => startService(['serve', '--config', file], env, 3);
+  let tokengate = await start();
+  const port = JSON.parse(readFileSync(file, 'utf8')).listeners[0].port as number;
+  const listenPort = await freePort();
+  const prefix = join(dir, `nginx-own-${n}`);
+  const server = await startNginx(
+    renderExampleConfig({ listenPort, tokengatePort: port, prefix, root: join(dir, 'root') }),
+    prefix,
+    listenPort,
+  );
+  return {
+    get tokengate() {
+      return tokengate;
+    },
+    /** Starts it again on its ports after a stop. */
+    async restart() {
+      tokengate = await start();
+    },
+    port,
+    get: (path: string) => fetch(`http://127.0.0.1:${listenPort}${path}`, { redirect: 'manual' }),
+    stop: () => Promise.all([server.stop(), tokengate.stop()]),
+  };
+}
+
 function startTokengate(): Promise<RunningService> {
   return startService(['serve', '--config', configFile], env, 3);
 }
@@ -89,20 +140,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'azion.key'), 'mysecret\n');
   tokengatePort = await freePort();
   targetPort = await freePort();
-  configFile = writeConfig(
-    dir,
-    testConfig({
-      // The listener forms nginx.example.conf serves, each reading the method nginx passes in X-Original-Method.
-      listeners: [
-        { port: tokengatePort, uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP', methodHeader: 'X-Original-Method' },
-        { name: 'target', port: targetPort, pathPrefix: '/tokengate', clientIpInPath: true, methodHeader: 'X-Original-Method' },
-      ],
-      routes: [
-        { name: 'files', prefix: '/my/', scheme: 'azion', keys: [{ id: 'k1', file: 'azion.key' }] },
-        route('tv', '/tv/', 'alta', [{ id: 'k1', env: 'TG_TV_KEY' }], altaStream),
-      ],
-    }),
-  );
+  configFile = configWith(tokengatePort, targetPort);
   tokengate = await startTokengate();
   const listenPort = await freePort();
   nginx = await startNginx(
@@ -224,12 +262,18 @@ describe('through real nginx', () => {
   });
 
   it('keepalive: hundreds of checks use a small, bounded number of connections to tokengate', async () => {
-    const url = await sign(['--path', '/my/uri', '--ttl', '600']);
-    const statuses = new Set<number>();
-    for (let i = 0; i < 300; i++) statuses.add((await get(i % 3 ? url : published)).status);
-    expect([...statuses].sort()).toEqual([200, 410]);
-    // Without keepalive each check would leave its own socket (ESTABLISHED or TIME_WAIT): ~300.
-    expect(socketsOnPort(tokengatePort)).toBeLessThanOrEqual(8);
+    // A pair of its own: the shared nginx's pool holds what the concurrency test below opened.
+    const pair = await ownPair();
+    try {
+      const url = await sign(['--path', '/my/uri', '--ttl', '600']);
+      const statuses = new Set<number>();
+      for (let i = 0; i < 300; i++) statuses.add((await pair.get(i % 3 ? url : published)).status);
+      expect([...statuses].sort()).toEqual([200, 410]);
+      // Without keepalive each check would leave its own socket (ESTABLISHED or TIME_WAIT): ~300.
+      expect(socketsOnPort(pair.port)).toBeLessThanOrEqual(8);
+    } finally {
+      await pair.stop();
+    }
   });
 
   it('keepalive under concurrency: 150 checks at once, four times over, open connections to tokengate and close none of them', async () => {
@@ -425,39 +469,57 @@ describe('HLS through nginx: one playlist token covers the channel', () => {
 
 describe('tokengate down or slow', () => {
   it('503 with Retry-After while tokengate is stopped, and 200 again once it is back', async () => {
-    const url = await sign(['--path', '/my/video.mp4', '--ttl', '600']);
-    expect((await get(url)).status).toBe(200);
-    await tokengate.stop();
-    const down = await get(url);
-    expect([down.status, down.headers.get('retry-after')]).toEqual([503, '5']);
-    expect((await get(published)).status).toBe(503);
-    tokengate = await startTokengate();
-    expect((await get(url)).status).toBe(200);
+    const pair = await ownPair();
+    try {
+      const url = await sign(['--path', '/my/video.mp4', '--ttl', '600']);
+      expect((await pair.get(url)).status).toBe(200);
+      await pair.tokengate.stop();
+      const down = await pair.get(url);
+      expect([down.status, down.headers.get('retry-after')]).toEqual([503, '5']);
+      expect((await pair.get(published)).status).toBe(503);
+      await pair.restart();
+      expect((await pair.get(url)).status).toBe(200);
+    } finally {
+      await pair.stop();
+    }
   });
 
   it('503 with Retry-After when tokengate is too slow, 200 when it answers again', async () => {
-    const url = await sign(['--path', '/my/video.mp4', '--ttl', '600']);
-    tokengate.process.kill('SIGSTOP');
+    const pair = await ownPair();
     try {
-      const started = Date.now();
-      const slow = await get(url);
-      expect([slow.status, slow.headers.get('retry-after')]).toEqual([503, '5']);
-      // nginx.example.conf's proxy_read_timeout is 2 s; without it nginx would wait 60 s.
-      expect(Date.now() - started).toBeLessThan(10_000);
+      const url = await sign(['--path', '/my/video.mp4', '--ttl', '600']);
+      pair.tokengate.process.kill('SIGSTOP');
+      try {
+        const started = Date.now();
+        const slow = await pair.get(url);
+        expect([slow.status, slow.headers.get('retry-after')]).toEqual([503, '5']);
+        // nginx.example.conf's proxy_read_timeout is 2 s; without it nginx would wait 60 s.
+        expect(Date.now() - started).toBeLessThan(10_000);
+      } finally {
+        pair.tokengate.process.kill('SIGCONT');
+      }
+      expect((await pair.get(url)).status).toBe(200);
     } finally {
-      tokengate.process.kill('SIGCONT');
+      await pair.stop();
     }
-    expect((await get(url)).status).toBe(200);
   });
 });
 
 describe('logs as shipped: the verdict in the access log, no token in either log', () => {
+  let logNginxes = 0;
   /** One more nginx from the example on the same tokengate, with its own prefix and logs. */
-  async function nginxWith(shippedErrorLogLevel: boolean) {
+  async function nginxWith(shippedErrorLogLevel: boolean, port = tokengatePort) {
     const listenPort = await freePort();
-    const prefix = join(dir, `nginx-logs-${shippedErrorLogLevel ? 'crit' : 'error'}`);
+    // A prefix (and logs) of its own per instance: no test reads another's lines.
+    const prefix = join(dir, `nginx-logs-${shippedErrorLogLevel ? 'crit' : 'error'}-${++logNginxes}`);
     // Not shipped: the tests' level (NGINX_LOG_LEVEL or info, which includes "error").
-    const config = renderExampleConfig({ listenPort, tokengatePort, prefix, root: join(dir, 'root'), shippedErrorLogLevel });
+    const config = renderExampleConfig({
+      listenPort,
+      tokengatePort: port,
+      prefix,
+      root: join(dir, 'root'),
+      shippedErrorLogLevel,
+    });
     const server = await startNginx(config, prefix, listenPort);
     return { server, base: `http://127.0.0.1:${listenPort}`, prefix };
   }
@@ -490,11 +552,13 @@ describe('logs as shipped: the verdict in the access log, no token in either log
   });
 
   it('with tokengate down, nginx at a lower level writes the token into its error log; the shipped "crit" does not', async () => {
-    const shipped = await nginxWith(true);
-    const verbose = await nginxWith(false);
+    // A tokengate of its own to stop: the shared one keeps serving the other tests.
+    const pair = await ownPair();
+    const shipped = await nginxWith(true, pair.port);
+    const verbose = await nginxWith(false, pair.port);
     const url = await sign(['--path', '/my/video.mp4', '--ttl', '600']);
     const st = /st=([\w-]+)/.exec(url)![1]!;
-    await tokengate.stop();
+    await pair.tokengate.stop();
     try {
       expect((await fetch(`${shipped.base}${url}`)).status).toBe(503);
       expect((await fetch(`${verbose.base}${url}`)).status).toBe(503);
@@ -505,8 +569,7 @@ describe('logs as shipped: the verdict in the access log, no token in either log
         .poll(() => readFileSync(join(shipped.prefix, 'tokengate-access.log'), 'utf8'))
         .toMatch(/"GET \/my\/video\.mp4 HTTP\/1\.1" 503 \d+ verdict=""/);
     } finally {
-      tokengate = await startTokengate();
-      await Promise.all([shipped.server.stop(), verbose.server.stop()]);
+      await Promise.all([shipped.server.stop(), verbose.server.stop(), pair.stop()]);
     }
   });
 });
