@@ -95,7 +95,6 @@ export function defineScheme<O extends object>(definition: SchemeDefinition<O>):
   const { readOptions, tokenHeaders, secretOptions, warnings, create, ...facts } = definition;
   return {
     ...facts,
-    keyProblem: definition.keyProblem,
     readOptions(raw, path, problems) {
       const fields = problems.fields(raw ?? {}, path);
       const options = readOptions(fields);
