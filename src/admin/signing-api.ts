@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../base/log.js';
 import { Problems } from '../base/problems.js';
 import type { LoadedConfig } from '../config/load-config.js';
+import type { Revocation } from '../decision/revocations.js';
 import { statusFor } from '../http/answers.js';
 import { CapturedHeaders } from '../http/request-sources.js';
 import { explain } from '../links/explain-link.js';
@@ -16,6 +17,7 @@ import { linkJson } from '../links/signed-link.js';
 import type { ServiceMetrics } from '../metrics/exposition.js';
 import type { IpRange } from '../request/client-ip.js';
 import type { SignRequest } from '../scheme-kit/sign-request.js';
+import type { RevocationStatus } from '../state/revocation-store.js';
 import { type AccessGate, bearerToken } from './access.js';
 import { type AdminClient, adminClient } from './admin-client.js';
 import type { Sessions } from './sessions.js';
@@ -26,8 +28,19 @@ export interface SigningContext {
   readonly access: AccessGate;
   /** Logins of the signing page: a live session cookie opens the API like the token does. */
   readonly sessions: Sessions;
+  /** Revoking links: the service's list and store. */
+  readonly revocations: RevocationControl;
   readonly metrics: ServiceMetrics;
   readonly logger: Logger;
+}
+
+/** What the API does with revocations (the service's RevocationSync). */
+export interface RevocationControl {
+  /** Stores and applies one; rejects when the store did not take it. */
+  revoke(entry: Revocation): Promise<void>;
+  unrevoke(ids: readonly string[]): Promise<number>;
+  list(): Revocation[];
+  status(): RevocationStatus;
 }
 
 const maxBodyBytes = 16 * 1024;

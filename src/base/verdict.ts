@@ -16,6 +16,11 @@ export const Verdict = {
   wrongIp: 'wrong-ip',
   /** Genuine signature, but its start lies in the future beyond the allowed clock skew. */
   premature: 'not-yet-valid',
+  /**
+   * Genuine and within its window, but revoked (by fingerprint, session, key or path prefix), or
+   * ending further ahead than its route's `revocation.maxLifetimeSec` (it would outlive a revocation).
+   */
+  revoked: 'revoked',
   /** The request target breaks the URI rules (dot-segments, bad escapes, too long...). */
   badUri: 'bad-uri',
   /** No configured route covers the path. */

@@ -1,5 +1,6 @@
 import { isRejection, rejection, Verdict } from '../base/verdict.js';
 import { type DecisionLogSettings, type Gate, type Route, routeVerdicts, sortRoutes } from '../decision/authorize.js';
+import { RevocationBook } from '../decision/revocations.js';
 import { nginxTarget } from '../request/nginx-uri.js';
 import { decodedPath, foldedPath, routeTable, samePrefixProblems } from '../request/path-readings.js';
 import { sameAsRequest, streamSignedPath } from '../request/signed-path.js';
@@ -38,6 +39,11 @@ export interface GateSettings {
   /** Entries of each route's verdict cache (config `verdictCache.maxEntries`). */
   readonly verdictCacheEntries: number;
   readonly decisionLog: DecisionLogSettings | undefined;
+  /**
+   * The thread's revocations, which every route with `revocation` reads; kept by the service
+   * across reloads. Absent: an empty book of this gate's own (signers, `verify` without a store).
+   */
+  readonly revocations?: RevocationBook | undefined;
 }
 
 /** The config's defaults, for routes compiled without a config file (routeSigner, tests). */
@@ -56,9 +62,10 @@ interface RouteContext {
   readonly pathTokens: readonly string[];
   /** Prefixes that lie inside another route's under some reading (escapes decoded, case folded). */
   readonly nestedPrefixes: ReadonlySet<string>;
+  readonly revocations: RevocationBook;
 }
 
-function routeContext(routes: readonly RouteConfig[], where: KeyEnvironment, verdictCacheEntries: number): RouteContext {
+function routeContext(routes: readonly RouteConfig[], where: KeyEnvironment, settings: GateSettings): RouteContext {
   const pathTokens = [
     ...new Set(routes.flatMap((route) => (route.scheme.pathToken === undefined ? [] : [route.scheme.pathToken]))),
   ];
@@ -67,7 +74,14 @@ function routeContext(routes: readonly RouteConfig[], where: KeyEnvironment, ver
     routes.filter((_, i) => read.some((outer, j) => j !== i && read[i]!.startsWith(outer))).map((r) => r.prefix),
   );
   const nginxMode = routes.some((route) => route.scheme.nginxUri === true);
-  return { where, verdictCacheEntries, nginxMode, pathTokens, nestedPrefixes };
+  return {
+    where,
+    verdictCacheEntries: settings.verdictCacheEntries,
+    nginxMode,
+    pathTokens,
+    nestedPrefixes,
+    revocations: settings.revocations ?? new RevocationBook(),
+  };
 }
 
 /** The scheme of a route whose keys a signer did not load (`only`): it verifies and signs nothing. */
@@ -76,6 +90,7 @@ const unloadedScheme: TokenScheme = Object.freeze({
   parse: () => keysNotLoaded,
   verify: () => false,
   cacheKey: () => '',
+  signature: () => '',
   identify: () => ({ keyId: undefined, signature: '' }),
   sign: () => {
     throw new Error(keysNotLoaded.detail);
@@ -116,7 +131,10 @@ function buildRoute(
       startTimes: facts.signOptions.includes('notBeforeSec'),
       // A path token meant for another route's format is "no-route" here.
       scoped: route.stream?.depth !== undefined || (context.pathTokens.length > 0 && facts.pathToken === undefined),
+      revocation: route.revocation !== undefined,
     }),
+    revocation:
+      route.revocation === undefined ? undefined : { book: context.revocations, maxLifetimeSec: route.revocation.maxLifetimeSec },
     pathToken: facts.pathToken,
     methods: new Set(route.methods),
     nginxUri: facts.nginxUri === true,
@@ -171,7 +189,7 @@ export function compileRoutes(
   only?: (route: RouteConfig) => boolean,
 ): CompiledGate {
   const notes: Notes = { problems: [], warnings: [] };
-  const context = routeContext(routes, where, settings.verdictCacheEntries);
+  const context = routeContext(routes, where, settings);
   const compiled: CompiledRoute[] = [];
   for (const [i, route] of routes.entries()) {
     const built =
@@ -193,11 +211,17 @@ export function compileRoutes(
 }
 
 /** Compiles a validated config's routes into its gate (`compileRoutes` with the config's settings). */
-export function compileGate(config: Config, where: KeyEnvironment, only?: (route: RouteConfig) => boolean): CompiledGate {
+export function compileGate(
+  config: Config,
+  where: KeyEnvironment,
+  only?: (route: RouteConfig) => boolean,
+  revocations?: RevocationBook,
+): CompiledGate {
   const settings = {
     clockSkewSec: config.clockSkewSec,
     verdictCacheEntries: config.verdictCache.maxEntries,
     decisionLog: config.decisionLog,
+    revocations,
   };
   return compileRoutes(config.routes, where, settings, only);
 }

@@ -1,6 +1,7 @@
 import type { DecisionLogSettings } from '../decision/authorize.js';
 import type { StreamScope } from '../request/signed-path.js';
 import type { KeyEncoding, RouteOptions, Scheme } from '../scheme-kit/scheme-definition.js';
+import type { RouteRevocationConfig, StateConfig } from './parse-state.js';
 
 /** The validated, frozen shape of a tokengate config file (documented in docs/configuration.md). */
 
@@ -31,6 +32,8 @@ export interface RouteConfig {
   readonly publicBaseUrl: string | undefined;
   /** The request methods a token opens (exact, case-sensitive names); GET and HEAD by default. */
   readonly methods: readonly string[];
+  /** The route checks revocations (config `revocation`); undefined: it never looks at them. */
+  readonly revocation: RouteRevocationConfig | undefined;
 }
 
 /** The secure-link generator page and the signing API on the admin listener (docs/signing.md). */
@@ -154,4 +157,6 @@ export interface Config {
   readonly routes: readonly RouteConfig[];
   /** Off (undefined) unless configured. */
   readonly signing: SigningConfig | undefined;
+  /** Where revocations live (config `state`): a file beside the config, or Redis. */
+  readonly state: StateConfig;
 }

@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Gate } from '../decision/authorize.js';
+import type { RevocationBook } from '../decision/revocations.js';
 import { type CompiledRoute, compileGate } from './compile-gate.js';
 import type { Config, RouteConfig } from './config.js';
 import { ConfigError } from './config-error.js';
@@ -21,6 +22,8 @@ export interface LoadedConfig {
   readonly demoSecrets: boolean;
   /** The file it came from, or "embedded default". */
   readonly source: string;
+  /** Where relative paths in it start: the config file's directory (the working directory for the embedded default). */
+  readonly baseDir: string;
   /** SHA-256 (hex) of the config text; keys live in files or the environment, never in it. */
   readonly digest: string;
   /** The signing access token from `signing.tokenFile` or `tokenEnv`; undefined otherwise (random or off). */
@@ -77,6 +80,7 @@ export function loadConfig(
   env: Readonly<Record<string, string | undefined>> = process.env,
   readFile: (path: string) => Buffer = readFileSync,
   only?: (route: RouteConfig) => boolean,
+  revocations?: RevocationBook,
 ): LoadedConfig {
   let raw: unknown = defaultConfig;
   let text = JSON.stringify(defaultConfig);
@@ -98,7 +102,7 @@ export function loadConfig(
   const config = parseConfig(raw);
   if (Array.isArray(config)) throw new ConfigError(source, config);
   const baseDir = file === undefined ? process.cwd() : dirname(source);
-  const compiled = compileGate(config, { baseDir, env, readFile }, only);
+  const compiled = compileGate(config, { baseDir, env, readFile }, only, revocations);
   // A signer for some routes (`only`) reads none of the other secrets, the API's token included.
   const signingToken = only === undefined ? loadSigningToken(config, { baseDir, env, readFile }) : undefined;
   const problems = [...compiled.problems, ...(typeof signingToken === 'object' ? signingToken.problems : [])];
@@ -115,6 +119,7 @@ export function loadConfig(
         ],
     demoSecrets: compiled.demoSecrets,
     source,
+    baseDir,
     digest: hash('sha256', text, 'hex'),
     signingToken: typeof signingToken === 'string' ? signingToken : undefined,
   };

@@ -14,6 +14,7 @@ import { parseAdmin } from './parse-admin.js';
 import { parseListener } from './parse-listener.js';
 import { parseRoute } from './parse-route.js';
 import { parseSigning } from './parse-signing.js';
+import { parseState } from './parse-state.js';
 
 /** Validates a parsed JSON document; returns the frozen config or every problem found. */
 export function parseConfig(raw: unknown): Config | string[] {
@@ -40,6 +41,7 @@ export function parseConfig(raw: unknown): Config | string[] {
     routes,
     signing: parseSigning(root.value('signing'), admin.host, p),
     decisionLog: readDecisionLog(root.value('decisionLog'), p),
+    state: parseState(root.value('state'), p),
   };
   root.done();
   listenerChecks([...listeners, ...grpcListeners], paths, admin, routes, p);

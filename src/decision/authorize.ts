@@ -6,6 +6,7 @@ import { parseRequestTarget } from '../request/request-target.js';
 import type { SignedPathFor } from '../request/signed-path.js';
 import { noHeaders, type TokenHeaders } from '../request/token-headers.js';
 import type { ClientIpUse, TokenScheme } from '../scheme-kit/token-scheme.js';
+import { checkRevocation, type RouteRevocation } from './revocations.js';
 import type { VerdictCache } from './verdict-cache.js';
 
 /** A configured route, compiled: the scheme is already bound to its keys. */
@@ -31,6 +32,8 @@ export interface Route {
   readonly nginxPrefix?: string | undefined;
   /** The request methods a token opens (route `methods`, GET and HEAD by default); exact names. */
   readonly methods: ReadonlySet<string>;
+  /** Set when the route checks revocations (config `revocation`): the thread's book and the route's limits. */
+  readonly revocation?: RouteRevocation | undefined;
 }
 
 /** What a request rejected before any route matched can get. */
@@ -46,7 +49,12 @@ export const preRouteVerdicts: ReadonlySet<Verdict> = new Set([
  * verdicts, plus wrong-ip and bad-source where the scheme reads the client IP, not-yet-valid
  * where tokens carry a start time, no-route where a stream scope can be too shallow.
  */
-export function routeVerdicts(route: { clientIp: ClientIpUse; startTimes: boolean; scoped: boolean }): ReadonlySet<Verdict> {
+export function routeVerdicts(route: {
+  clientIp: ClientIpUse;
+  startTimes: boolean;
+  scoped: boolean;
+  revocation?: boolean;
+}): ReadonlySet<Verdict> {
   const out = new Set<Verdict>([
     Verdict.allow,
     Verdict.badMethod,
@@ -61,6 +69,7 @@ export function routeVerdicts(route: { clientIp: ClientIpUse; startTimes: boolea
   }
   if (route.startTimes) out.add(Verdict.premature);
   if (route.scoped) out.add(Verdict.noRoute);
+  if (route.revocation === true) out.add(Verdict.revoked);
   return out;
 }
 
@@ -105,7 +114,7 @@ export interface Decision {
   readonly verdict: Verdict;
   readonly detail: string;
   readonly route: Route | undefined;
-  /** Valid: the token's end (for Cache-Control max-age); expired: when it ended. Otherwise 0. */
+  /** Valid and revoked: the token's end (for Cache-Control max-age); expired: when it ended. Otherwise 0. */
   readonly expiresSec: number;
 }
 
@@ -265,5 +274,12 @@ export function authorize(
   // The end of a genuine expired token is known: explanations say how long ago it ended.
   if (nowSec > token.expiresSec) return { ...deny(expired, route), expiresSec: token.expiresSec };
   if (token.notBeforeSec > nowSec + gate.clockSkewSec) return deny(premature, route);
+  // Only a genuine, current token of a route that checks revocations reaches the book.
+  const revocation = route.revocation;
+  if (revocation !== undefined) {
+    const revoked = checkRevocation(revocation, route, token, selected.path, nowSec, gate.clockSkewSec);
+    // Its end is known: a revocation by this link lasts until then.
+    if (revoked !== undefined) return { ...deny(revoked, route), expiresSec: token.expiresSec };
+  }
   return { verdict: Verdict.allow, detail: valid, route, expiresSec: token.expiresSec };
 }

@@ -3,25 +3,17 @@
  * that signed its token and a short fingerprint of that token. Recomputed from the request (a
  * second parse), so the hot path carries none of it.
  */
-import { hash } from 'node:crypto';
 import { isRejection, Verdict } from '../base/verdict.js';
 import { parseClientIp } from '../request/client-ip.js';
 import type { TokenHeaders } from '../request/token-headers.js';
 import { type Decision, type Gate, selectRoute } from './authorize.js';
+import { fingerprint } from './revocations.js';
 
 export interface DecisionDetails {
   /** The key that made the signature (named by the token, or the first that verifies); undefined when none did. */
   readonly keyId: string | undefined;
   /** `fingerprint` of the token's signature, or of the query and token headers when it does not parse; undefined without a token. */
   readonly fingerprint: string | undefined;
-}
-
-/**
- * 12 base64url characters (72 bits) of SHA-256: the same token always gives the same
- * fingerprint, so a customer's link can be matched to log lines; it reveals nothing of the token.
- */
-export function fingerprint(text: string): string {
-  return hash('sha256', text, 'base64url').slice(0, 12);
 }
 
 export function decisionDetails(

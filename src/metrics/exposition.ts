@@ -5,6 +5,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { LoadedConfig } from '../config/load-config.js';
+import type { RevocationStatus } from '../state/revocation-store.js';
 import { type MetricsSnapshot, mergeSnapshots } from './decision-metrics.js';
 import { cacheFamilies, type ScrapeView, threadFamilies, trafficFamilies } from './snapshot-families.js';
 
@@ -17,6 +18,8 @@ export interface ServiceMetrics {
   reloadFailed(): void;
   /** A link signed by the signing API or page. */
   linkSigned(route: string): void;
+  /** A revocation made through the signing API or page. */
+  revocationMade(kind: string): void;
 }
 
 export interface ExpositionSources {
@@ -30,6 +33,8 @@ export interface ExpositionSources {
   /** Serving with the fallback engine because the configured one cannot load on this machine. */
   readonly engineFallback: boolean;
   readonly version: string;
+  /** The revocations' store and list; absent: this process keeps none. */
+  revocations?(): RevocationStatus;
 }
 
 /** The standard process_* and nodejs_* series generic dashboards and alerts look for. */
@@ -103,6 +108,62 @@ function signingFamilies(registry: Registry) {
   });
 }
 
+/** Revocations: the list in force, the store's reachability, the last full sync; revocations made here. */
+function stateFamilies(registry: Registry, sources: ExpositionSources) {
+  const status = () => sources.revocations?.();
+  new Gauge({
+    name: 'tokengate_revocations',
+    help: 'Revocations in force (entries whose end has not passed), as this instance holds them.',
+    registers: [registry],
+    collect() {
+      this.set(status()?.entries ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'tokengate_state_store_up',
+    help: 'Whether the revocation store (file or redis) can be read: 1 yes, 0 no (the last list keeps applying). Absent when no route checks revocations.',
+    labelNames: ['store'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const now = status();
+      if (now?.store !== undefined) this.set({ store: now.store }, now.up ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'tokengate_revocations_synced_timestamp_seconds',
+    help: 'When the revocation list last matched the store in full (Unix time; 0: never).',
+    registers: [registry],
+    collect() {
+      this.set(status()?.syncedSec ?? 0);
+    },
+  });
+  new Counter({
+    name: 'tokengate_state_store_outages_total',
+    help: 'Times the revocation store became unreachable.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(status()?.outages ?? 0);
+    },
+  });
+  new Counter({
+    name: 'tokengate_revocations_refused_total',
+    help: 'Stored revocations refused when read (malformed or from an unknown version): not applied; the log says why.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(status()?.refused ?? 0);
+    },
+  });
+  return new Counter({
+    name: 'tokengate_revocations_made_total',
+    help: 'Revocations made through the signing API and page of this instance, by kind (fp, session, key, prefix).',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+}
+
 /** The registry with every family, registered in the order the exposition lists them. */
 export function serviceMetrics(sources: ExpositionSources): ServiceMetrics {
   const registry = new Registry();
@@ -117,6 +178,7 @@ export function serviceMetrics(sources: ExpositionSources): ServiceMetrics {
   const config = configFamilies(registry);
   buildFamilies(registry, sources);
   const linksSigned = signingFamilies(registry);
+  const revocationsMade = stateFamilies(registry, sources);
   let loads = 0;
   return {
     registry,
@@ -143,6 +205,9 @@ export function serviceMetrics(sources: ExpositionSources): ServiceMetrics {
     },
     linkSigned(route) {
       linksSigned.inc({ route });
+    },
+    revocationMade(kind) {
+      revocationsMade.inc({ kind });
     },
   };
 }

@@ -69,6 +69,13 @@ export interface TokenScheme<T extends ParsedToken = ParsedToken> {
    */
   cacheKey(token: T): string;
   /**
+   * The signature as the token carries it (what `identify` returns), read without verifying:
+   * revocations by fingerprint (`fp`) match its digest. Called only after `verify`.
+   */
+  signature(token: T): string;
+  /** The session id the token carries (hmac `s=`), for revocations by session; absent: the format has none. */
+  session?(token: T): string | undefined;
+  /**
    * Off the hot path (the decision log, `tokengate verify`): the signature as the token carries
    * it, and the id of the key that made it (the one the token names, or the first of the
    * route's keys that verifies it; undefined when none does).

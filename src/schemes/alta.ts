@@ -68,6 +68,7 @@ function create({ keys }: SchemeRoute): TokenScheme<AltaToken> {
       }
       return false;
     },
+    signature: (token) => token.hex,
     identify(token) {
       const i = secrets.findIndex((secret) =>
         bytesEqualText(sha1Utf8(token.signedPrefix + secret + token.signedSalt), token.hex, 'hex'),

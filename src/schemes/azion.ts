@@ -47,6 +47,7 @@ function create({ keys }: SchemeRoute): TokenScheme<AzionToken> {
       }
       return false;
     },
+    signature: (token) => token.st,
     identify(token) {
       const i = secrets.findIndex((secret) =>
         bytesEqualText(md5Utf8(secret + token.path + token.expiresText), token.st, 'base64url'),

@@ -211,6 +211,9 @@ function create({ keys, prefix }: SchemeRoute, options: HmacOptions): TokenSchem
     verify(token) {
       return token.key.verify16(token.signed, token.mac);
     },
+    signature: (token) => token.mac,
+    // The signed string's last line is "s=<session id>" (empty when the token carries none).
+    session: (token) => token.signed.slice(token.signed.lastIndexOf('\n') + 3) || undefined,
     identify(token) {
       // The token names its key: the second line of the signed string is "k=<id>".
       const keyId = token.key.verify16(token.signed, token.mac) ? token.signed.split('\n')[1]!.slice(2) : undefined;

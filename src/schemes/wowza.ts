@@ -211,6 +211,7 @@ function create({ keys }: SchemeRoute, options: WowzaOptions): TokenScheme<Wowza
   return {
     parse: (input) => parseToken(route, input),
     verify: (token) => matches(token) >= 0,
+    signature: (token) => token.digest,
     identify(token) {
       return { keyId: keys[matches(token)]?.id, signature: token.digest };
     },

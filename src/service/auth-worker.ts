@@ -11,6 +11,7 @@ import { ExitCode } from '../base/exit-codes.js';
 import { createLogger, type Logger, logLevelFrom } from '../base/log.js';
 import type { EngineName } from '../config/config.js';
 import { type ConfigFiles, loadConfig, snapshotReader } from '../config/load-config.js';
+import { applyChange, type Revocation, RevocationBook, type RevocationChange } from '../decision/revocations.js';
 import type { HttpEngine } from '../http/engine.js';
 import { loadNativeUws } from '../http/native-uws.js';
 import { nodeWorkerEngine } from '../http/node-engine.js';
@@ -26,12 +27,15 @@ export interface AuthWorkerData {
   readonly files: ConfigFiles;
   /** The engine the main thread chose (after any fallback). */
   readonly engine: EngineName;
+  /** The revocations in force when the worker starts; changes follow as `revocations` commands. */
+  readonly revocations: readonly Revocation[];
 }
 
 /** What the main thread sends. */
 export type WorkerCommand =
   | { readonly type: 'reload'; readonly files: ConfigFiles }
   | { readonly type: 'metrics' }
+  | { readonly type: 'revocations'; readonly change: RevocationChange }
   | { readonly type: 'drain' }
   | { readonly type: 'shutdown' };
 
@@ -54,11 +58,14 @@ function threadLogger(base: Logger): Logger {
 
 const port = parentPort;
 if (port !== null) {
-  const { configFile, ports, files, engine: engineName } = workerData as AuthWorkerData;
+  const { configFile, ports, files, engine: engineName, revocations } = workerData as AuthWorkerData;
+  // One book for the thread's life: every config it compiles reads it, and the main thread keeps it in step.
+  const book = new RevocationBook();
+  applyChange(book, { full: revocations });
   // The main thread has already refused an invalid level.
   const logger = threadLogger(createLogger(logLevelFrom(process.env) ?? 'info'));
   const post = (message: WorkerMessage) => port.postMessage(message);
-  const load = (snapshot: ConfigFiles) => loadConfig(configFile, process.env, snapshotReader(snapshot));
+  const load = (snapshot: ConfigFiles) => loadConfig(configFile, process.env, snapshotReader(snapshot), undefined, book);
   let service: Service | undefined;
   // A JavaScript error outside a request handler (a bug in reload or metrics code): close this
   // worker's sockets and end the thread, so the main thread replaces it. Ending a thread with
@@ -90,6 +97,9 @@ if (port !== null) {
           break;
         case 'metrics':
           post({ type: 'metrics', snapshot: serving.snapshot() ?? emptySnapshot });
+          break;
+        case 'revocations':
+          applyChange(book, command.change);
           break;
         case 'drain':
           serving.drain();

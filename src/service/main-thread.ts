@@ -4,6 +4,7 @@ import { ExitCode } from '../base/exit-codes.js';
 import type { Logger } from '../base/log.js';
 import { version } from '../base/version.js';
 import { type ConfigFiles, type LoadedConfig, loadConfig, recordingReader } from '../config/load-config.js';
+import type { RevocationBook } from '../decision/revocations.js';
 import type { RunningListener } from '../http/engine.js';
 import { EngineError } from '../http/native-uws.js';
 import { type EngineChoice, selectEngine } from '../http/select-engine.js';
@@ -11,6 +12,7 @@ import { type ServiceMetrics, serviceMetrics } from '../metrics/exposition.js';
 import { claimPort } from './claim-port.js';
 import { configWatcher } from './config-watch.js';
 import { cpuBudget } from './cpu-budget.js';
+import { RevocationSync } from './revocation-sync.js';
 import { Service } from './service.js';
 import { signingContext } from './signing-context.js';
 import { effectiveConfig, sayWarnings } from './startup-log.js';
@@ -22,9 +24,10 @@ interface Snapshot {
   readonly files: ConfigFiles;
 }
 
-function loadSnapshot(configFile: string | undefined): Snapshot {
+/** Every route with `revocation` in the config reads `book`: the main thread's, kept across reloads. */
+function loadSnapshot(configFile: string | undefined, book: RevocationBook): Snapshot {
   const reader = recordingReader();
-  const loaded = loadConfig(configFile, process.env, reader.read);
+  const loaded = loadConfig(configFile, process.env, reader.read, undefined, book);
   return { loaded, files: reader.files };
 }
 
@@ -52,6 +55,7 @@ class MainThread {
     private readonly metrics: ServiceMetrics,
     private readonly admin: RunningListener,
     private readonly pool: WorkerPool | undefined,
+    private readonly revocations: RevocationSync,
     private readonly logger: Logger,
   ) {}
 
@@ -72,7 +76,7 @@ class MainThread {
     const { logger, metrics, pool } = this;
     let next: Snapshot;
     try {
-      next = loadSnapshot(this.configFile);
+      next = loadSnapshot(this.configFile, this.revocations.book);
     } catch (error) {
       metrics.reloadFailed();
       logger.log('error', 'config reload rejected; the previous config keeps serving', {
@@ -81,6 +85,8 @@ class MainThread {
       return;
     }
     sayWarnings(next.loaded, logger);
+    // A route that starts checking revocations needs the list first (a store opens once; `state` changes need a restart).
+    await this.revocations.open(next.loaded);
     // The workers compile the very bytes validated here; each swaps its config whole. The main
     // thread's listeners (gRPC, or all with one worker) swap only once every worker has.
     const problems = (await pool?.reload(next.files)) ?? [];
@@ -103,6 +109,9 @@ class MainThread {
     if (listening(next.loaded.config) !== listening(this.first.config)) {
       logger.log('warn', 'listener and admin changes take effect only after a restart');
     }
+    if (JSON.stringify(next.loaded.config.state) !== JSON.stringify(this.first.config.state)) {
+      logger.log('warn', 'state (the revocation store) changes take effect only after a restart');
+    }
   }
 
   /** Drains, then stops: /readyz fails first, then the listen sockets close, then every connection. */
@@ -113,6 +122,7 @@ class MainThread {
       service.stop();
       await pool?.shutdown();
       admin.closeAll();
+      await this.revocations.close();
       return;
     }
     this.stopping = true;
@@ -130,6 +140,7 @@ class MainThread {
     service.stop();
     await pool?.shutdown();
     admin.closeAll();
+    await this.revocations.close();
     logger.log('info', 'stopped', { signal });
   }
 }
@@ -206,8 +217,9 @@ interface Threads {
 }
 
 /** The exposition: the pool's counters (read through `threads`, as it starts later) and this thread's own. */
-function exposition(choice: EngineChoice, service: Service, threads: Threads): ServiceMetrics {
+function exposition(choice: EngineChoice, service: Service, threads: Threads, revocations: RevocationSync): ServiceMetrics {
   return serviceMetrics({
+    revocations: () => revocations.status(),
     engine: choice.engine.name,
     engineFallback: choice.fallbackReason !== undefined,
     version,
@@ -229,6 +241,8 @@ interface ListenPlan {
   readonly service: Service;
   readonly metrics: ServiceMetrics;
   readonly signing: SigningContext | undefined;
+  readonly revocations: RevocationSync;
+  readonly loaded: LoadedConfig;
   readonly logger: Logger;
 }
 
@@ -241,6 +255,8 @@ async function listenAll(plan: ListenPlan, threads: Threads): Promise<readonly [
   let admin: RunningListener | undefined;
   try {
     admin = await listenAdmin(config.admin, service.state, plan.metrics, logger, plan.signing);
+    // The whole revocation list before any auth listener opens (/readyz says not ready meanwhile).
+    await plan.revocations.open(plan.loaded);
     if (workers > 1) {
       threads.pool = await startWorkerPool({
         configFile,
@@ -248,6 +264,7 @@ async function listenAll(plan: ListenPlan, threads: Threads): Promise<readonly [
         listeners: config.listeners,
         count: workers,
         engine: engine.name,
+        revocations: () => plan.revocations.list(),
         logger,
       });
       service.state.workersReady = threads.pool.ready;
@@ -298,7 +315,9 @@ function announce(
 
 /** Starts the service and runs it until SIGTERM/SIGINT (reloading on SIGHUP); resolves once it is listening. */
 export async function runService(configFile: string | undefined, logger: Logger): Promise<void> {
-  const { loaded, files } = loadSnapshot(configFile);
+  const threads: Threads = { pool: undefined };
+  const revocations = new RevocationSync(logger, (change) => threads.pool?.revocations(change));
+  const { loaded, files } = loadSnapshot(configFile, revocations.book);
   const { config } = loaded;
   const choice = engineFor(loaded, logger);
   // Only an engine that shares ports between threads runs workers (uws; node from Node 22.12).
@@ -306,17 +325,14 @@ export async function runService(configFile: string | undefined, logger: Logger)
   logStart(loaded, choice, workers, logger);
   // Workers count their own decisions; the main thread counts what it serves.
   const service = new Service(loaded.gate, config.metrics);
-  const threads: Threads = { pool: undefined };
-  const metrics = exposition(choice, service, threads);
+  const metrics = exposition(choice, service, threads, revocations);
   metrics.configLoaded(loaded);
   const serving = { loaded };
-  const signing = signingContext(serving, metrics, logger);
-  const listening = await listenAll(
-    { configFile, files, config, engine: choice.engine, workers, service, metrics, signing: signing?.context, logger },
-    threads,
-  );
+  const signing = signingContext(serving, metrics, revocations, logger);
+  const plan = { configFile, files, config, engine: choice.engine, workers, service, metrics, loaded, logger };
+  const listening = await listenAll({ ...plan, signing: signing?.context, revocations }, threads);
   const { pool } = threads;
-  const main = new MainThread(serving, configFile, loaded, service, metrics, listening[0], pool, logger);
+  const main = new MainThread(serving, configFile, loaded, service, metrics, listening[0], pool, revocations, logger);
   process.on('SIGHUP', () => void main.reload());
   if (config.reloadOnChange && configFile !== undefined) main.watchFiles(files);
   const stop = (signal: string) => main.stop(signal).then(() => process.exit(ExitCode.ok));

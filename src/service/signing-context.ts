@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AccessGate } from '../admin/access.js';
 import { Sessions } from '../admin/sessions.js';
-import type { SigningContext } from '../admin/signing-api.js';
+import type { RevocationControl, SigningContext } from '../admin/signing-api.js';
 import type { Logger } from '../base/log.js';
 import type { LoadedConfig } from '../config/load-config.js';
 import type { ServiceMetrics } from '../metrics/exposition.js';
@@ -10,6 +10,7 @@ import type { ServiceMetrics } from '../metrics/exposition.js';
 export function signingContext(
   serving: { loaded: LoadedConfig },
   metrics: ServiceMetrics,
+  revocations: RevocationControl,
   logger: Logger,
 ): { context: SigningContext; randomToken: string | undefined } | undefined {
   const { signing } = serving.loaded.config;
@@ -29,6 +30,7 @@ export function signingContext(
       return access;
     },
     sessions: new Sessions(),
+    revocations,
     metrics,
     logger,
   };

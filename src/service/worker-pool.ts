@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../base/log.js';
 import type { EngineName } from '../config/config.js';
 import type { ConfigFiles } from '../config/load-config.js';
+import type { Revocation, RevocationChange } from '../decision/revocations.js';
 import { emptySnapshot, type MetricsSnapshot, retire } from '../metrics/decision-metrics.js';
 import type { AuthWorkerData, WorkerCommand, WorkerMessage } from './auth-worker.js';
 import { claimPort } from './claim-port.js';
@@ -14,6 +15,8 @@ export interface WorkerPool {
    * config; resolves once each has answered, with the problems of any that refused.
    */
   reload(files: ConfigFiles): Promise<readonly string[]>;
+  /** Passes a change of the revocations to every worker (a replacement starts with the whole list). */
+  revocations(change: RevocationChange): void;
   /** Every live worker's counters plus what exited workers had counted. */
   snapshots(): Promise<MetricsSnapshot[]>;
   /** Workers currently running. */
@@ -36,6 +39,8 @@ export interface WorkerPoolOptions {
   /** The engine every worker serves with: uws, or node where the runtime shares a port between threads. */
   readonly engine: EngineName;
   readonly logger: Logger;
+  /** The revocations in force now: what a worker starts with (none when omitted). */
+  readonly revocations?: () => readonly Revocation[];
   /** The worker's module (default: ./auth-worker.js); the fault tests wrap it. */
   readonly entry?: URL;
 }
@@ -128,7 +133,14 @@ interface PoolState {
 function spawn(pool: PoolState): Promise<readonly number[]> {
   const { configFile, engine, logger } = pool.options;
   return new Promise((resolve, reject) => {
-    const workerData: AuthWorkerData = { configFile, ports: pool.ports, files: pool.files, engine };
+    // The list now, and every change from now on (the handle joins the pool at once): nothing falls between.
+    const workerData: AuthWorkerData = {
+      configFile,
+      ports: pool.ports,
+      files: pool.files,
+      engine,
+      revocations: pool.options.revocations?.() ?? [],
+    };
     const handle = new WorkerHandle(new Worker(pool.entry, { workerData }));
     pool.handles.add(handle);
     handle.worker.on('message', (message: WorkerMessage) => handle.received(message, { resolve, reject }));
@@ -199,6 +211,9 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
     async reload(next) {
       pool.files = next;
       return (await Promise.all([...handles].map((handle) => handle.reload(next)))).flat();
+    },
+    revocations(change) {
+      for (const handle of handles) handle.send({ type: 'revocations', change });
     },
     snapshots: async () => [...pool.retired, ...(await Promise.all([...handles].map((handle) => handle.metrics())))],
     size: () => handles.size,

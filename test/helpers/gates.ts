@@ -1,6 +1,7 @@
 import { compileRoutes, defaultGateSettings } from '../../src/config/compile-gate.js';
 import { parseRoutes } from '../../src/config/parse-config.js';
 import type { Gate } from '../../src/decision/authorize.js';
+import type { RevocationBook } from '../../src/decision/revocations.js';
 
 /** Builds a gate the way the service does (parse, validate, load keys), from a routes array. */
 export function gateFor(
@@ -8,6 +9,8 @@ export function gateFor(
   env: Record<string, string> = {},
   clockSkewSec = defaultGateSettings.clockSkewSec,
   verdictCache?: { maxEntries: number },
+  /** The book every route with `revocation` reads (default: an empty one of the gate's own). */
+  revocations?: RevocationBook,
 ): Gate {
   const parsed = parseRoutes(routes);
   if ('problems' in parsed) throw new Error(parsed.problems.join('\n'));
@@ -15,6 +18,7 @@ export function gateFor(
     ...defaultGateSettings,
     clockSkewSec,
     verdictCacheEntries: verdictCache?.maxEntries ?? defaultGateSettings.verdictCacheEntries,
+    revocations,
   };
   const compiled = compileRoutes(parsed, { baseDir: process.cwd(), env }, settings);
   if (compiled.problems.length > 0) throw new Error(compiled.problems.join('\n'));

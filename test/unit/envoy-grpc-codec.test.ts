@@ -9,6 +9,7 @@ import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { Verdict } from '../../src/base/verdict.js';
 import type { Gate } from '../../src/decision/authorize.js';
+import { RevocationBook, revocationId } from '../../src/decision/revocations.js';
 import {
   type CheckRequestFields,
   checkRequestSchema,
@@ -497,7 +498,17 @@ describe('the CheckRequest reader against protobufjs', () => {
 
 describe('the CheckResponse bytes', () => {
   const hmacKey = '5e'.repeat(32);
-  const gate = gateFor([{ prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', env: 'K' }] }], { K: hmacKey });
+  // The route checks revocations; one link under /vod/gone/ is revoked (the `revoked` answer).
+  const book = new RevocationBook();
+  const gone = { kind: 'prefix', value: '/vod/gone/', untilSec: 1_900_000_000, createdSec: 1_800_000_000 } as const;
+  book.put({ ...gone, id: revocationId(gone) });
+  const gate = gateFor(
+    [{ prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', env: 'K' }], revocation: true }],
+    { K: hmacKey },
+    undefined,
+    undefined,
+    book,
+  );
   const signer = hmacSigner({ keyId: 'k', key: hmacKey });
   const sign = (request: Parameters<typeof signer.sign>[0]) => signer.sign(request);
   const now = 1_800_000_000;
@@ -526,6 +537,7 @@ describe('the CheckResponse bytes', () => {
     return [
       ...Array.from({ length: 620 }, (_, i) => ask(valid, now - 10 + i)),
       ask('/vod/a.mp4'),
+      ask(sign({ path: '/vod/gone/a.mp4', expiresSec: now + 600 })),
       ask('/vod/a.mp4?tg=v1~nonsense'),
       ask(valid.replace('/vod/a.mp4', '/vod/b.mp4')),
       ask(valid, now + 700),

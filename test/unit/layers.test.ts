@@ -9,6 +9,7 @@
  *   decision    the pure decision: route, grammar, signature, window, verdict cache interface
  *   config      load, validate, compile the routes and the gate
  *   links       sign a link for a route, explain a verdict (CLI, library, admin pages)
+ *   state       where revocations live (a file, Redis), and what a revoke request becomes
  *   metrics     counters and the exposition
  *   http        the engines and the edge
  *   admin       the admin listener
@@ -30,6 +31,7 @@ const layers = [
   'decision',
   'config',
   'links',
+  'state',
   'metrics',
   'http',
   'admin',

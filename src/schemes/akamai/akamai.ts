@@ -46,6 +46,7 @@ function create({ keys, prefix, nested, secrets: loaded }: SchemeRoute, options:
     cacheKey(token) {
       return `${token.signed}\n${token.mac}`;
     },
+    signature: (token) => token.mac,
     identify(token) {
       const i = secrets.findIndex((secret) => digestEquals(mac(secret, token.signed), token.mac, 'hex'));
       return { keyId: keys[i]?.id, signature: token.mac };

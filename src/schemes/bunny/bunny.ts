@@ -32,6 +32,7 @@ function create({ keys, prefix, nested }: SchemeRoute, options: BunnyOptions): T
     cacheKey(token) {
       return `${token.kind}\n${token.messages.map((message) => message.toString('base64')).join('\n')}\n${token.digest}`;
     },
+    signature: (token) => token.digest,
     identify: (token) => ({ keyId: identifyBunnyToken(route, token), signature: token.digest }),
     sign: bunnySigner(keys[0]!.secret, prefix),
   };

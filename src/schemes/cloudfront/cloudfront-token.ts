@@ -231,6 +231,7 @@ export function cloudFrontTokens(
       };
     },
     verify: verifyCloudFrontToken,
+    signature: (token) => token.signatureText,
     identify(token) {
       return { keyId: verifyCloudFrontToken(token) ? token.key.id : undefined, signature: token.signatureText };
     },

@@ -223,6 +223,7 @@ function create(route: SchemeRoute, options: GoogleCdnOptions): TokenScheme<Goog
     },
     verify,
     cacheKey: (token) => `${token.key.id}\n${token.signed}\n${token.signature}`,
+    signature: (token) => token.signature,
     identify: (token) => ({ keyId: verify(token) ? token.key.id : undefined, signature: token.signature }),
     sign: googleCdnSigner(route.keys[0]!, route.prefix, options.baseUrl),
   };

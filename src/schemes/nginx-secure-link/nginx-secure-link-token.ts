@@ -78,6 +78,7 @@ export function nginxSecureLinkTokens(
       return { parts, ascii, md5: signature.slice(0, 22), signature, expiresSec, notBeforeSec: 0 };
     },
     verify: (token) => matches(token) >= 0,
+    signature: (token) => token.signature,
     identify(token) {
       return { keyId: keys[matches(token)]?.id, signature: token.signature };
     },
