@@ -20,6 +20,7 @@ import type { SignRequest } from '../scheme-kit/sign-request.js';
 import type { RevocationStatus } from '../state/revocation-store.js';
 import { type AccessGate, bearerToken } from './access.js';
 import { type AdminClient, adminClient } from './admin-client.js';
+import { revocations, revoke, unrevoke } from './revoke-api.js';
 import type { Sessions } from './sessions.js';
 
 export interface SigningContext {
@@ -255,16 +256,26 @@ export async function serveSigningApi(
     }
     return sendJson(res, 403, { error: 'the access token is not valid' });
   }
-  const endpoints: Record<string, string> = { '/api/v1/routes': 'GET', '/api/v1/sign': 'POST', '/api/v1/verify': 'POST' };
+  const endpoints: Record<string, string> = {
+    '/api/v1/routes': 'GET',
+    '/api/v1/sign': 'POST',
+    '/api/v1/verify': 'POST',
+    '/api/v1/revoke': 'POST',
+    '/api/v1/revocations': 'GET',
+    '/api/v1/unrevoke': 'POST',
+  };
   const method = endpoints[path];
   if (method === undefined) return sendJson(res, 404, { error: `no endpoint ${path}` });
   if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
     return sendJson(res, 405, { error: `${path} takes ${method}` }, { Allow: method === 'GET' ? 'GET, HEAD' : method });
   }
+  if (path === '/api/v1/revocations') return revocations(ctx, res, sendJson);
   if (method === 'GET') return sendJson(res, 200, { routes: routeList(ctx.current()) });
   if (!sameOrigin(req, bySession)) return sendJson(res, 403, { error: 'cross-origin requests are refused' });
   const body = await readJson(req);
   if (!('value' in body)) return refuse(req, res, body.status, body.error);
   if (path === '/api/v1/sign') return sign(ctx, body.value, client, res);
+  if (path === '/api/v1/revoke') return revoke(ctx, body.value, client, res, sendJson);
+  if (path === '/api/v1/unrevoke') return unrevoke(ctx, body.value, client, res, sendJson);
   return verify(ctx, body.value, res);
 }

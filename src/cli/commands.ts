@@ -115,6 +115,50 @@ Exit codes: 0 valid, 1 denied, 2 expired, 3 undecidable.`,
       help: { type: 'boolean', short: 'h' },
     },
   },
+  revoke: {
+    usage: `Usage: tokengate revoke (--link URL [--ip IP] | --fp FP | --session ID | --key ID --route NAME
+                        | --prefix PATH [--issued-before UNIX])
+                       [--route NAME] [--until UNIX] [--note TEXT] [--json] [--now UNIX] [--config FILE]
+       tokengate revoke --list [--json] [--config FILE]
+       tokengate revoke --remove ID [--remove ID ...] [--config FILE]
+
+Takes links back before they expire, on the routes that set "revocation". Writes to the store
+the config names ("state": the file beside the config, or Redis); a running service applies the
+change within a second. A revocation lasts until the latest end a link it matches can have.
+${[
+  optionHelp('--link', 'a whole signed URL: revokes that link (by its fingerprint), until it expires'),
+  optionHelp('--fp', 'a fingerprint, as the decision log and `tokengate verify` print it'),
+  optionHelp('--session', 'a session id: every link signed with it (hmac --session)'),
+  optionHelp('--key', 'a key id of --route: every link that key signed (then retire the key)'),
+  optionHelp('--prefix', 'a path prefix: every link under it issued before --issued-before (default: now)'),
+  optionHelp('--route', 'only this route (default: every route with "revocation")'),
+  optionHelp('--until', 'an earlier end for the revocation, unix seconds (never later than needed)'),
+  optionHelp('--ip', '--link on a route that binds links to the client IP: the IP it was signed for'),
+  optionHelp('--note', 'why, in at most 200 printable ASCII characters (listed and stored)'),
+  optionHelp('--list', 'prints the revocations in force'),
+  optionHelp('--remove', 'removes a revocation by its id (as --list prints it)'),
+  optionHelp('--json', 'the revocation (or the list) as JSON, as the signing API answers'),
+].join('\n')}
+Exit codes: 0 done, 1 some --remove id was not found, 64 usage, 69 store unreachable, 78 bad config.`,
+    options: {
+      config: { type: 'string' },
+      link: { type: 'string' },
+      fp: { type: 'string' },
+      session: { type: 'string' },
+      key: { type: 'string' },
+      prefix: { type: 'string' },
+      route: { type: 'string' },
+      'issued-before': { type: 'string' },
+      until: { type: 'string' },
+      ip: { type: 'string' },
+      note: { type: 'string' },
+      list: { type: 'boolean' },
+      remove: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+      now: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  },
 } as const;
 
 export type CommandName = keyof typeof commands;
@@ -126,6 +170,9 @@ Usage:
   tokengate sign   --path PATH --ttl SECONDS [--start UNIX] [--route NAME|PREFIX] [--ip IP|CIDR]
                    [--scope-depth N] [--session ID] [--cookies] [--base-url URL] [--json] [--config FILE]
   tokengate verify URL [--ip IP] [--cookie COOKIES] [--header "NAME: VALUE"] [--now UNIX] [--config FILE]
+  tokengate revoke (--link URL | --fp FP | --session ID | --key ID | --prefix PATH) [--route NAME]
+                   [--issued-before UNIX] [--until UNIX] [--note TEXT] [--config FILE]
+  tokengate revoke --list | --remove ID [--config FILE]
   tokengate --version
   tokengate <command> --help
 

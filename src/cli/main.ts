@@ -7,6 +7,7 @@ import { EngineError } from '../http/native-uws.js';
 import { LinkRequestError } from '../links/sign-link.js';
 import { type CommandHandler, seconds, text } from './command-input.js';
 import { type CommandName, commands, usage } from './commands.js';
+import { revokeCommand } from './revoke-command.js';
 import { serveCommand } from './serve-command.js';
 import { signCommand } from './sign-command.js';
 import { verifyCommand } from './verify-command.js';
@@ -16,6 +17,7 @@ const handlers: Record<CommandName, CommandHandler> = {
   serve: serveCommand,
   sign: signCommand,
   verify: verifyCommand,
+  revoke: revokeCommand,
 };
 
 function isCommand(name: string | undefined): name is CommandName {

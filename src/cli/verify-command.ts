@@ -1,8 +1,10 @@
 import { ExitCode, UsageError } from '../base/exit-codes.js';
 import { Verdict } from '../base/verdict.js';
 import { loadConfig } from '../config/load-config.js';
+import { RevocationBook } from '../decision/revocations.js';
 import { CapturedHeaders } from '../http/request-sources.js';
 import { explain } from '../links/explain-link.js';
+import { readStoredRevocations } from '../state/open-store.js';
 import { type CommandInput, text } from './command-input.js';
 
 /** The request headers --cookie and --header give. */
@@ -37,11 +39,19 @@ function explanationLines({ decision, hints, details }: ReturnType<typeof explai
 }
 
 /** `tokengate verify`: says what the auth listener would answer for a URL, and why; the exit code is the verdict. */
-export function verifyCommand(input: CommandInput): number {
+export async function verifyCommand(input: CommandInput): Promise<number> {
   if (input.rest.length !== 1) throw new UsageError('verify takes exactly one URL');
   const headers = headersOf(input);
-  const explanation = explain(loadConfig(input.configFile).gate, input.rest[0]!, text(input.values, 'ip'), input.nowSec, headers);
-  process.stdout.write(`${explanationLines(explanation, input.nowSec).join('\n')}\n`);
+  // The routes that check revocations read the stored list, as the service does.
+  const book = new RevocationBook();
+  const loaded = loadConfig(input.configFile, process.env, undefined, undefined, book);
+  const stored = await readStoredRevocations(loaded, book, process.env, input.nowSec);
+  const explanation = explain(loaded.gate, input.rest[0]!, text(input.values, 'ip'), input.nowSec, headers);
+  const lines = explanationLines(explanation, input.nowSec);
+  if (stored !== undefined && 'unread' in stored) {
+    lines.push(`hint:    the revocation store could not be read (${stored.unread}): revocations were not checked`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
   const { verdict } = explanation.decision;
   if (verdict === Verdict.allow) return ExitCode.ok;
   if (verdict === Verdict.expired) return ExitCode.expired;

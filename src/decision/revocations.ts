@@ -50,7 +50,7 @@ const valueRules: Readonly<Record<RevocationKind, string>> = Object.freeze({
 });
 
 const routeNamePattern = /^[\x21-\x7e]{1,128}$/;
-const notePattern = /^[\x20-\x7e]{0,200}$/;
+export const revocationNotePattern = /^[\x20-\x7e]{0,200}$/;
 /** Unix seconds from 2001 to 2286: a time field's whole range. */
 const maxSec = 9_999_999_999;
 
@@ -89,7 +89,7 @@ export function readRevocation(fields: Fields): Revocation | undefined {
   const untilSec = time('untilSec');
   const createdSec = time('createdSec');
   const by = fields.matching('by', routeNamePattern, 'must be 1 to 128 visible ASCII characters');
-  const note = fields.matching('note', notePattern, 'must be at most 200 printable ASCII characters');
+  const note = fields.matching('note', revocationNotePattern, 'must be at most 200 printable ASCII characters');
   const id = fields.string('id');
   fields.done();
   const entry: Revocation = {

@@ -8,7 +8,7 @@
 import type { Logger } from '../base/log.js';
 import type { LoadedConfig } from '../config/load-config.js';
 import { applyChange, type Revocation, RevocationBook, type RevocationChange } from '../decision/revocations.js';
-import { openStore } from '../state/open-store.js';
+import { openStore, revocationsNeeded } from '../state/open-store.js';
 import type { RevocationStatus, RevocationStore, StoreChange } from '../state/revocation-store.js';
 
 /** How often ended revocations are dropped from the book and the store. */
@@ -32,17 +32,12 @@ export class RevocationSync {
     private readonly broadcast: (change: RevocationChange) => void,
   ) {}
 
-  /** Whether `loaded` needs a store: some route checks revocations. */
-  static needed(loaded: LoadedConfig): boolean {
-    return loaded.config.routes.some((route) => route.revocation !== undefined);
-  }
-
   /**
    * Opens the config's store (once: a reload that changes `state` takes effect after a restart)
    * and loads the whole list, retrying with backoff until it has: the service is not ready before.
    */
   async open(loaded: LoadedConfig): Promise<void> {
-    if (this.store !== undefined || !RevocationSync.needed(loaded)) return;
+    if (this.store !== undefined || !revocationsNeeded(loaded)) return;
     const store = openStore(loaded.config.state, { baseDir: loaded.baseDir, env: process.env });
     this.store = store;
     this.logger.log('info', 'revocations: store opened', {

@@ -151,6 +151,7 @@ export class RedisStore implements RevocationStore {
   /** Connects once (lazily, so a CLI that fails to connect says so in its own words). */
   private ready(): Promise<void> {
     if (this.client.status === 'ready') return Promise.resolve();
+    if (this.connecting !== undefined) return this.connecting;
     if (this.client.status === 'wait' || this.client.status === 'end') {
       this.connecting ??= this.client.connect().finally(() => {
         this.connecting = undefined;

@@ -1,0 +1,112 @@
+/**
+ * The signing API's revocation endpoints: `POST /api/v1/revoke` (one target: a link, its
+ * fingerprint, a session id, a key id, or a path prefix for links issued before a time),
+ * `GET /api/v1/revocations` (the list in force and the store's state) and `POST /api/v1/unrevoke`.
+ * Every revocation is logged with who made it; a session id is never written to the log.
+ */
+import type { ServerResponse } from 'node:http';
+import { Problems } from '../base/problems.js';
+import { type Revocation, revocationNotePattern } from '../decision/revocations.js';
+import { makeRevocation, RevokeError, type RevokeRequest } from '../state/revoke.js';
+import type { AdminClient } from './admin-client.js';
+import type { SigningContext } from './signing-api.js';
+
+type Send = (res: ServerResponse, status: number, body: unknown) => void;
+
+const targets = ['link', 'fp', 'session', 'key', 'prefix'] as const;
+const maxTimeSec = 9_999_999_999;
+const maxIds = 1000;
+
+/** makeRevocation's field names as the API body spells them. */
+const bodyField: Readonly<Record<string, string>> = { issuedBefore: 'issuedBeforeSec', until: 'untilSec' };
+
+/** A revoke body as one RevokeRequest, or every problem with its field. */
+export function readRevokeBody(raw: unknown, by: string): RevokeRequest | string[] {
+  const p = new Problems();
+  const body = p.fields(raw, 'body');
+  const kind = body.exactlyOne(
+    targets,
+    'needs exactly one of "link" (a whole signed URL), "fp" (a fingerprint), "session", "key" (with "route") or "prefix"',
+  );
+  const value = kind === undefined ? '' : body.string(kind);
+  const request: RevokeRequest = {
+    kind: kind ?? 'fp',
+    value,
+    route: body.optionalString('route'),
+    issuedBeforeSec: body.optionalInt('issuedBeforeSec', 0, maxTimeSec),
+    untilSec: body.optionalInt('untilSec', 0, maxTimeSec),
+    clientIp: body.optionalString('clientIp'),
+    note: body.matching('note', revocationNotePattern, 'must be at most 200 printable ASCII characters'),
+    by,
+  };
+  body.done();
+  return p.empty ? request : p.list;
+}
+
+/** What the log says of a revocation: never a session id (it names a viewer). */
+export function revocationLogFields(entry: Revocation) {
+  return {
+    id: entry.id,
+    kind: entry.kind,
+    ...(entry.kind === 'session' ? {} : { value: entry.value }),
+    route: entry.route,
+    issuedBeforeSec: entry.issuedBeforeSec,
+    untilSec: entry.untilSec,
+  };
+}
+
+export async function revoke(ctx: SigningContext, raw: unknown, client: AdminClient, res: ServerResponse, send: Send) {
+  const nowSec = Math.floor(Date.now() / 1000);
+  const request = readRevokeBody(raw, `api:${client.address}`);
+  if (Array.isArray(request)) return send(res, 400, { problems: request });
+  const loaded = ctx.current();
+  let entry: Revocation;
+  try {
+    entry = makeRevocation(
+      request,
+      { routes: loaded.routes, gate: loaded.gate, clockSkewSec: loaded.config.clockSkewSec },
+      nowSec,
+    );
+  } catch (error) {
+    if (!(error instanceof RevokeError)) throw error;
+    const problems = error.problems.map((p) => {
+      const field = p.field === 'link' || p.field === request.kind ? request.kind : (bodyField[p.field] ?? p.field);
+      return `body.${field}: ${p.message}`;
+    });
+    return send(res, 400, { problems });
+  }
+  try {
+    await ctx.revocations.revoke(entry);
+  } catch (error) {
+    ctx.logger.log('error', 'revocation not stored', { reason: (error as Error).message, caller: client.address });
+    return send(res, 503, { error: 'the revocation store did not take it (unreachable?): nothing was revoked; retry' });
+  }
+  ctx.metrics.revocationMade(entry.kind);
+  ctx.logger.log('info', 'link revoked', { ...revocationLogFields(entry), caller: client.address, proxy: client.proxy });
+  send(res, 201, { revocation: entry });
+}
+
+export function revocations(ctx: SigningContext, res: ServerResponse, send: Send) {
+  const list = ctx.revocations.list().sort((a, b) => b.createdSec - a.createdSec || a.id.localeCompare(b.id));
+  send(res, 200, { store: ctx.revocations.status(), revocations: list });
+}
+
+export async function unrevoke(ctx: SigningContext, raw: unknown, client: AdminClient, res: ServerResponse, send: Send) {
+  const p = new Problems();
+  const body = p.fields(raw, 'body');
+  const ids = body.array('ids', `must be a non-empty array of at most ${maxIds} revocation ids`);
+  if (ids.length > maxIds || ids.some((id) => typeof id !== 'string' || !/^[a-z]{2,7}-[A-Za-z0-9_-]{12}$/.test(id))) {
+    body.add('ids', `must be a non-empty array of at most ${maxIds} revocation ids ("<kind>-<12 characters>")`);
+  }
+  body.done();
+  if (!p.empty) return send(res, 400, { problems: p.list });
+  let removed: number;
+  try {
+    removed = await ctx.revocations.unrevoke(ids as string[]);
+  } catch (error) {
+    ctx.logger.log('error', 'revocation removal not stored', { reason: (error as Error).message, caller: client.address });
+    return send(res, 503, { error: 'the revocation store did not take it (unreachable?): nothing was removed; retry' });
+  }
+  ctx.logger.log('info', 'revocations removed', { ids, removed, caller: client.address, proxy: client.proxy });
+  send(res, 200, { removed });
+}
