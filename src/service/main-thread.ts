@@ -255,6 +255,8 @@ async function listenAll(plan: ListenPlan, threads: Threads): Promise<readonly [
   let admin: RunningListener | undefined;
   try {
     admin = await listenAdmin(config.admin, service.state, plan.metrics, logger, plan.signing);
+    // Said at once: /healthz and /readyz answer from now on, while the revocation list may still be loading.
+    logger.log('info', 'listening', { listener: admin.name, host: admin.host, port: admin.port });
     // The whole revocation list before any auth listener opens (/readyz says not ready meanwhile).
     await plan.revocations.open(plan.loaded);
     if (workers > 1) {
@@ -298,7 +300,7 @@ function announce(
   logger: Logger,
 ): void {
   const [admin, running] = listening;
-  for (const listener of [admin, ...running]) {
+  for (const listener of running) {
     logger.log('info', 'listening', { listener: listener.name, host: listener.host, port: listener.port });
   }
   for (const [i, listener] of (pool === undefined ? [] : config.listeners).entries()) {

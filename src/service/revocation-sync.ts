@@ -11,6 +11,8 @@ import { applyChange, type Revocation, RevocationBook, type RevocationChange } f
 import { openStore, revocationsNeeded } from '../state/open-store.js';
 import type { RevocationStatus, RevocationStore, StoreChange } from '../state/revocation-store.js';
 
+/** During an outage, how often the log says the store is still unreachable. */
+const stillDownLogMs = 30_000;
 /** How often ended revocations are dropped from the book and the store. */
 const dropEveryMs = 30_000;
 const nowSec = () => Math.floor(Date.now() / 1000);
@@ -25,6 +27,8 @@ export class RevocationSync {
   private refused = 0;
   private dropTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private downLoggedMs = 0;
+  private downSinceSec = 0;
 
   constructor(
     private readonly logger: Logger,
@@ -125,7 +129,14 @@ export class RevocationSync {
 
   private setUp(up: boolean, reason?: string): void {
     if (up === this.up) {
-      if (!up) this.logger.limited('revocation-store-down', 'error', 'revocations: store unreachable', { reason });
+      // A long outage: one reminder every stillDownLogMs, not one per reconnection attempt.
+      if (!up && Date.now() - this.downLoggedMs >= stillDownLogMs) {
+        this.downLoggedMs = Date.now();
+        this.logger.log('error', 'revocations: store still unreachable; the last list keeps applying', {
+          reason,
+          sinceSec: this.downSinceSec,
+        });
+      }
       return;
     }
     this.up = up;
@@ -133,6 +144,8 @@ export class RevocationSync {
       this.logger.log('info', 'revocations: store reachable again; resyncing the list');
     } else {
       this.outages++;
+      this.downLoggedMs = Date.now();
+      this.downSinceSec = nowSec();
       this.logger.limited('revocation-store-down', 'error', 'revocations: store unreachable; the last list keeps applying', {
         reason,
       });

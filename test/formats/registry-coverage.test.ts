@@ -24,6 +24,7 @@ const suites = [
   'test/formats/contract.test.ts',
   'test/formats/properties.test.ts',
   'test/formats/signers.test.ts',
+  'test/formats/revocation.test.ts',
   'test/doors/doors.test.ts',
   'test/service/cli.test.ts',
 ] as const;

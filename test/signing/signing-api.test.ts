@@ -14,7 +14,7 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Verdict } from '../../src/base/verdict.js';
 import { docBlock } from '../helpers/doc-blocks.js';
-import { type RunningService, startService, tempDir, writeConfig } from '../helpers/service-process.js';
+import { logLines, type RunningService, startService, tempDir, waitForLog, writeConfig } from '../helpers/service-process.js';
 import { altaStream, configIn, route, testConfig } from '../helpers/test-config.js';
 
 const accessToken = 'signing-token-0123456789abcdef';
@@ -69,7 +69,13 @@ beforeAll(async () => {
       routes: [
         { name: 'my', prefix: '/my/', scheme: 'azion', keys: [{ id: 'a1', env: 'AZION_SECRET' }] },
         route('tv', '/tv/', 'alta', [{ id: 't1', env: 'ALTA_SECRET' }], altaStream),
-        { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', file: 'hmac.key' }] },
+        {
+          name: 'vod',
+          prefix: '/vod/',
+          scheme: 'hmac',
+          keys: [{ id: 'k1', file: 'hmac.key' }],
+          revocation: { maxLifetimeSec: 86_400 },
+        },
         {
           name: 'ck',
           prefix: '/ck/',
@@ -331,6 +337,64 @@ describe('signing API', () => {
     }
   });
 
+  it('revokes a link: the auth listener refuses it at once (403, revoked), the list shows it, the log names the caller and never a session id', async () => {
+    const sign = async (body: Record<string, unknown>) =>
+      (await (await post('/api/v1/sign', { ttlSec: 600, ...body })).json()) as { url: string };
+    const leaked = await sign({ path: '/vod/leaked/a.mp4' });
+    const kept = await sign({ path: '/vod/leaked/b.mp4' });
+    const viewer = await sign({ path: '/vod/leaked/c.mp4', sessionId: 'viewer-4711' });
+    for (const link of [leaked, kept, viewer]) expect(await authorizeLink(link, '192.0.2.1')).toBe(200);
+    const made = await post('/api/v1/revoke', { link: leaked.url, note: 'posted on a forum' });
+    expect(made.status).toBe(201);
+    const { revocation } = (await made.json()) as { revocation: Record<string, unknown> };
+    expect(revocation).toMatchObject({ kind: 'fp', route: 'vod', by: 'api:127.0.0.1', note: 'posted on a forum' });
+    // The same fingerprint as `verify` gives, and an end no later than the link's own.
+    const verified = (await (await post('/api/v1/verify', { url: leaked.url })).json()) as {
+      verdict: string;
+      expiresSec: number;
+    };
+    expect(verified.verdict).toBe('revoked');
+    expect(revocation.untilSec).toBe(verified.expiresSec);
+    const answer = await fetch(`http://127.0.0.1:${auth}/`, {
+      headers: { 'X-Original-URI': new URL(leaked.url).pathname + new URL(leaked.url).search, 'X-Real-IP': '192.0.2.1' },
+    });
+    expect(answer.status).toBe(403);
+    expect(answer.headers.get('x-token-status')).toBe('revoked');
+    expect(await authorizeLink(kept, '192.0.2.1')).toBe(200);
+    // By session: every link signed with it; the log line leaves the session id out.
+    expect((await post('/api/v1/revoke', { session: 'viewer-4711', route: 'vod' })).status).toBe(201);
+    expect(await authorizeLink(viewer, '192.0.2.1')).toBe(403);
+    await waitForLog(service, (line) => line.msg === 'link revoked' && line.kind === 'session');
+    expect(service.stderr()).not.toContain('viewer-4711');
+    const revoked = logLines(service.stderr()).filter((line) => line.msg === 'link revoked');
+    expect(revoked[0]).toMatchObject({ kind: 'fp', route: 'vod', caller: '127.0.0.1' });
+    const list = (await (await api('/api/v1/revocations')).json()) as {
+      store: Record<string, unknown>;
+      revocations: { id: string }[];
+    };
+    expect(list.store).toMatchObject({ store: 'file', up: true });
+    expect(list.revocations.map((r) => r.id)).toContain(revocation.id);
+    // Taken back: the link opens again.
+    expect(await (await post('/api/v1/unrevoke', { ids: [revocation.id] })).json()).toEqual({ removed: 1 });
+    expect(await authorizeLink(leaked, '192.0.2.1')).toBe(200);
+    const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+    expect(metrics).toMatch(/tokengate_revocations_made_total\{kind="fp"\} [1-9]/);
+    expect(metrics).toMatch(/tokengate_state_store_up\{store="file"\} 1/);
+  });
+
+  it('refuses a revoke request with every problem named by its field', async () => {
+    const problems = async (body: unknown) =>
+      ((await (await post('/api/v1/revoke', body)).json()) as { problems: string[] }).problems.join('\n');
+    expect(await problems({})).toMatch(/^body: needs exactly one of "link"/);
+    expect(await problems({ key: 'k1' })).toMatch(/body\.route: is required to revoke a key/);
+    expect(await problems({ key: 'k9', route: 'vod' })).toMatch(/body\.key: route "vod" has no key "k9"/);
+    expect(await problems({ fp: 'AAAAAAAAAAAA', route: 'my' })).toMatch(/body\.route: no route named "my" checks revocations/);
+    expect(await problems({ prefix: '/vod/x/', issuedBeforeSec: 1, untilSec: 2 })).toMatch(/body\.untilSec: lies in the past/);
+    expect(await problems({ fp: 'AAAAAAAAAAAA', note: 'line\nbreak' })).toMatch(/body\.note: must be at most 200 printable/);
+    expect(await problems({ link: '/vod/a.mp4' })).toMatch(/body\.link: is not a link the service allows now/);
+    expect(await problems({ fp: 'AAAAAAAAAAAA', colour: 'red' })).toMatch(/body\.colour: unknown field/);
+  });
+
   it('answers as docs/openapi.json describes (every path and method, every response checked by a JSON Schema validator)', async () => {
     const spec = JSON.parse(readFileSync(new URL('../../docs/openapi.json', import.meta.url), 'utf8')) as {
       paths: Record<string, Record<string, { responses: Record<string, { $ref?: string; content?: unknown }> }>>;
@@ -394,10 +458,20 @@ describe('signing API', () => {
     );
     expect(misdirected.status).toBe(421);
     await check('get', '/api/v1/routes', misdirected);
+    const made = await post('/api/v1/revoke', { fp: 'AAAAAAAAAAAA', route: 'vod', note: 'spec' });
+    expect(made.status).toBe(201);
+    const { revocation } = (await made.clone().json()) as { revocation: { id: string } };
+    await check('post', '/api/v1/revoke', made);
+    await check('post', '/api/v1/revoke', await post('/api/v1/revoke', { fp: 'AAAAAAAAAAAA', session: 'x' }));
+    await check('get', '/api/v1/revocations', await api('/api/v1/revocations'));
+    await check('post', '/api/v1/unrevoke', await post('/api/v1/unrevoke', { ids: [revocation.id] }));
+    await check('post', '/api/v1/unrevoke', await post('/api/v1/unrevoke', { ids: [] }));
     // The request schemas name exactly the fields the service accepts.
     for (const [path, schema] of [
       ['/api/v1/sign', 'SignRequest'],
       ['/api/v1/verify', 'VerifyRequest'],
+      ['/api/v1/revoke', 'RevokeRequest'],
+      ['/api/v1/unrevoke', 'UnrevokeRequest'],
     ] as const) {
       const refused = ((await (await post(path, { unknownField: 1 })).json()) as { problems: string[] }).problems.join('\n');
       const known = /unknown field \(known: ([^)]*)\)/.exec(refused)![1]!.split(', ');
