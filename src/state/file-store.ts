@@ -30,6 +30,11 @@ export class FileStore implements RevocationStore {
   readonly kind = 'file';
   readonly where: string;
   private watching: StoreListener | undefined;
+  /**
+   * Every read for the watcher and every write of this process, one after another: a read that
+   * began before a write of ours must not land after it (it would put back the old list).
+   */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly path: string) {
     this.where = path;
@@ -68,17 +73,25 @@ export class FileStore implements RevocationStore {
     return file.revocations;
   }
 
+  private serially<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(op, op);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
   async put(entry: Revocation): Promise<void> {
-    await this.change((entries) => [...entries.filter((e) => e.id !== entry.id), entry]);
+    await this.serially(() => this.change((entries) => [...entries.filter((e) => e.id !== entry.id), entry]));
   }
 
   async remove(ids: readonly string[]): Promise<number> {
     let removed = 0;
-    await this.change((entries) => {
-      const rest = entries.filter((e) => !ids.includes(e.id));
-      removed = entries.length - rest.length;
-      return rest;
-    });
+    await this.serially(() =>
+      this.change((entries) => {
+        const rest = entries.filter((e) => !ids.includes(e.id));
+        removed = entries.length - rest.length;
+        return rest;
+      }),
+    );
     return removed;
   }
 
@@ -151,12 +164,15 @@ export class FileStore implements RevocationStore {
     this.watching = listener;
     watchFile(this.path, { interval: pollMs, persistent: false }, (current, previous) => {
       if (current.mtimeMs === previous.mtimeMs && current.size === previous.size && current.ino === previous.ino) return;
-      this.load(nowSec()).then(
-        ({ entries, refused }) => {
-          listener.status(true);
-          listener.change({ full: entries, refused });
-        },
-        (error: Error) => listener.status(false, error.message),
+      // Applied inside the queue: no write of this process can come between the read and its use.
+      void this.serially(() =>
+        this.load(nowSec()).then(
+          ({ entries, refused }) => {
+            listener.status(true);
+            listener.change({ full: entries, refused });
+          },
+          (error: Error) => listener.status(false, error.message),
+        ),
       );
     });
   }

@@ -134,6 +134,10 @@ export class RedisStore implements RevocationStore {
   private connecting: Promise<void> | undefined;
   private readonly hashKey: string;
   private readonly channel: string;
+  /** Writes this store has started: a full read that saw one start meanwhile may miss it and is read again. */
+  private writes = 0;
+  /** Set while a full read for the watcher runs: the messages that arrive meanwhile, applied again after it. */
+  private during: { put: Revocation[]; remove: string[] }[] | undefined;
 
   constructor(
     config: RedisConfig,
@@ -183,6 +187,7 @@ export class RedisStore implements RevocationStore {
 
   async put(entry: Revocation): Promise<void> {
     await this.ready();
+    this.writes++;
     await this.client.hset(this.hashKey, entry.id, JSON.stringify(entry));
     // Stored: acknowledged. The message only speeds up the others; the resync carries it anyway.
     await this.client.publish(this.channel, JSON.stringify({ put: entry })).catch(() => 0);
@@ -191,35 +196,76 @@ export class RedisStore implements RevocationStore {
   async remove(ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
     await this.ready();
+    this.writes++;
     const removed = await this.client.hdel(this.hashKey, ...ids);
     await this.client.publish(this.channel, JSON.stringify({ remove: ids })).catch(() => 0);
     return removed;
   }
 
   watch(listener: StoreListener): void {
-    const full = () =>
-      this.load(Math.floor(Date.now() / 1000)).then(
-        ({ entries, refused }) => {
-          listener.status(true);
-          listener.change({ full: entries, refused });
-        },
-        (error: Error) => listener.status(false, error.message),
-      );
+    // A scan is a snapshot of some moment while it ran: a change that reached this instance by a
+    // message during the scan may be missing from it, so such messages are applied again after it;
+    // a write of this store during the scan makes it read again.
+    let running = false;
+    let again = false;
+    const full = async (): Promise<void> => {
+      // One scan at a time; a request meanwhile (a reconnect during the periodic resync) runs once after it.
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      try {
+        await scan();
+      } finally {
+        running = false;
+      }
+      if (again) {
+        again = false;
+        await full();
+      }
+    };
+    const scan = async (): Promise<void> => {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const writes = this.writes;
+        this.during = [];
+        let read: StoreLoad;
+        try {
+          read = await this.load(Math.floor(Date.now() / 1000));
+        } catch (error) {
+          this.during = undefined;
+          listener.status(false, (error as Error).message);
+          return;
+        }
+        const arrived = this.during;
+        this.during = undefined;
+        if (this.writes !== writes && attempt < 4) continue;
+        listener.status(true);
+        listener.change({ full: read.entries, refused: read.refused });
+        for (const change of arrived) listener.change(change);
+        return;
+      }
+    };
     const subscriber: Client = this.client instanceof Cluster ? this.client.duplicate() : this.client.duplicate();
     this.subscriber = subscriber;
     subscriber.on('error', () => {});
     subscriber.on('message', (channel: string, text: string) => {
       if (channel !== this.channel) return;
       const change = this.readMessage(text);
-      if (change !== undefined) listener.change(change);
+      if (change === undefined) return;
+      this.during?.push(change);
+      listener.change(change);
     });
     // Each (re)connection subscribes again, then reads the whole list: nothing sent meanwhile is missed.
     subscriber.on('ready', () => {
-      subscriber.subscribe(this.channel).then(full, (error: Error) => listener.status(false, error.message));
+      subscriber.subscribe(this.channel).then(
+        () => full(),
+        (error: Error) => listener.status(false, error.message),
+      );
     });
     this.client.on('close', () => listener.status(false, `${this.where}: connection closed`));
     subscriber.connect().catch(() => {});
-    this.resync = setInterval(full, this.resyncSec * 1000);
+    this.resync = setInterval(() => void full(), this.resyncSec * 1000);
     this.resync.unref();
   }
 

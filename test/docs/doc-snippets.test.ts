@@ -91,6 +91,7 @@ describe('snippets run here', () => {
       serve: docBlock('docs/cli.md', 'serve-help'),
       sign: docBlock('docs/cli.md', 'sign-help'),
       verify: docBlock('docs/cli.md', 'verify-help'),
+      revoke: docBlock('docs/cli.md', 'revoke-help'),
     };
     for (const [command, text] of Object.entries(shown)) {
       const help = await runCli([command, '--help']);
@@ -129,6 +130,12 @@ describe('snippets run here', () => {
     expect(config).toMatchObject({
       routes: [{ name: 'vod', prefix: '/vod/', options: { value: { carrier: 'query', name: 'tg' } } }],
     });
+  });
+
+  it('revocation: the route shown is valid and checks revocations with its bound', () => {
+    const route = JSON.parse(docBlock('docs/revocation.md', 'revocation-route'));
+    const config = parseConfig({ listeners: [{ port: 0, uriHeader: 'X-Original-URI' }], routes: [route] });
+    expect(config).toMatchObject({ routes: [{ name: 'vod', revocation: { maxLifetimeSec: 86_400 } }], state: { store: 'file' } });
   });
 
   it('formats: the azion and alta routes shown are valid', () => {

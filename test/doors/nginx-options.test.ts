@@ -110,6 +110,43 @@ describe('option auth-cache: nginx caches allows, never past the token, never de
   });
 });
 
+describe('revocation through real nginx: 403 at once, and through the auth cache no later than cacheMaxAgeSec', () => {
+  const setups: Setup[] = [];
+  afterAll(async () => {
+    await Promise.all(setups.flatMap((s) => [s.nginx.stop(), s.tokengate.stop()]));
+  });
+  const revocable = { ...azionRoute, name: 'vod', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.key' }], revocation: true };
+  const link = (ttlSec: number) =>
+    hmacSigner({ keyId: 'k', key: hmacKey }).sign({ path: '/my/uri', expiresSec: expiresIn(ttlSec) }) as string;
+
+  it.each([
+    ['without the auth cache', [] as string[], 0],
+    ['with the auth cache (cacheMaxAgeSec 2)', ['auth-cache'], 2],
+  ] as const)('%s', async (_, options, cacheMaxAgeSec) => {
+    const s = await setup(
+      { uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP', methodHeader: 'X-Original-Method', cacheMaxAgeSec },
+      (paths) => renderExampleConfig(paths, [...options]),
+      revocable,
+    );
+    setups.push(s);
+    const url = link(600);
+    const other = link(900);
+    expect((await fetch(`${s.base}${url}`)).status).toBe(200);
+    expect((await fetch(`${s.base}${url}`)).status).toBe(200);
+    const revoked = await runCli(['revoke', '--config', s.configFile, '--link', url]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    const at = Date.now();
+    // tokengate applies the file within a second; a cached allow lives at most cacheMaxAgeSec more.
+    await expect
+      .poll(async () => (await fetch(`${s.base}${url}`)).status, { interval: 100, timeout: 1000 + cacheMaxAgeSec * 1000 + 1500 })
+      .toBe(403);
+    expect(Date.now() - at).toBeLessThan(1000 + cacheMaxAgeSec * 1000 + 1500);
+    expect(s.tokengate.stderr()).toMatch(/"msg":"revocations: list loaded"/);
+    // Another link of the route still opens.
+    expect((await fetch(`${s.base}${other}`)).status).toBe(200);
+  });
+});
+
 describe('option auth-cache on a route whose token travels in a cookie or header', () => {
   let s: Setup;
   const carriers = ['cookie', 'header'] as const;

@@ -4,13 +4,15 @@
  * the list survives a restart; a file that stops being readable keeps the last list applying;
  * a route that gains `revocation` on reload opens the store then.
  */
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hmacSigner } from '../../src/library/hmac-signer.js';
+import { docBlock } from '../helpers/doc-blocks.js';
 import { formFor, header, listenerSources, rawRequest, sourcedRequest } from '../helpers/raw-http.js';
 import { uwsLoads } from '../helpers/runtime.js';
-import { logLines, type RunningService, runCli, startService, waitForLog } from '../helpers/service-process.js';
+import { cliPath, logLines, type RunningService, runCli, startService, tempDir, waitForLog } from '../helpers/service-process.js';
 import { configIn, route, testConfig } from '../helpers/test-config.js';
 
 const key = 'd4'.repeat(32);
@@ -93,6 +95,25 @@ describe(`the file store (${engine} engine, ${engine === 'uws' ? 2 : 1} worker(s
     expect((await cli(file, '--remove', entry!.id)).stdout).toBe('removed 1 of 1\n');
     await expect.poll(() => statuses(service, leaked), { interval: 50, timeout: 1000 }).toBe('200 valid');
     expect((await cli(file, '--remove', entry!.id)).code).toBe(1);
+  });
+
+  it('the commands of docs/revocation.md run as written', async () => {
+    const { file } = setup();
+    const service = await start(file);
+    const leaked = sign('/vod/film/a.mp4');
+    const later = sign('/vod/other/a.mp4');
+    const bin = join(tempDir(), 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'tokengate'), `#!/bin/sh\nexec "${process.execPath}" "${cliPath}" "$@"\n`, { mode: 0o755 });
+    const out = execFileSync('sh', ['-ec', docBlock('docs/revocation.md', 'revoke-cli')], {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, CONFIG: file, LINK: leaked, K1: key },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(out).toMatch(/^revoked: fp-.* note="posted on a forum"\nrevoked: prefix-.*\nprefix-.*\nfp-/);
+    await expect.poll(() => statuses(service, leaked), { timeout: 2000 }).toBe('403 revoked');
+    expect(await statuses(service, sign('/vod/film/b.mp4'))).toBe('403 revoked');
+    expect(await statuses(service, later)).toBe('200 valid');
   });
 
   it('a file that cannot be read keeps the last list applying, and says so in a metric and the log', async () => {

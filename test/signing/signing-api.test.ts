@@ -382,6 +382,24 @@ describe('signing API', () => {
     expect(metrics).toMatch(/tokengate_state_store_up\{store="file"\} 1/);
   });
 
+  it('the curl of docs/revocation.md revokes a link as written', async () => {
+    const link = (await (await post('/api/v1/sign', { path: '/vod/doc/a.mp4', ttlSec: 600 })).json()) as { url: string };
+    expect(await authorizeLink(link, '192.0.2.1')).toBe(200);
+    const output = await new Promise<string>((resolve, reject) =>
+      execFile(
+        'sh',
+        ['-c', docBlock('docs/revocation.md', 'revoke-curl')],
+        {
+          env: { ...process.env, TOKENGATE_ADMIN: `http://127.0.0.1:${admin}`, TOKENGATE_TOKEN: accessToken, LINK: link.url },
+          timeout: 10_000,
+        },
+        (error, stdout, stderr) => (error ? reject(new Error(`curl: ${stderr || error.message}`)) : resolve(stdout)),
+      ),
+    );
+    expect(JSON.parse(output)).toMatchObject({ revocation: { kind: 'fp', route: 'vod', note: 'posted on a forum' } });
+    expect(await authorizeLink(link, '192.0.2.1')).toBe(403);
+  });
+
   it('refuses a revoke request with every problem named by its field', async () => {
     const problems = async (body: unknown) =>
       ((await (await post('/api/v1/revoke', body)).json()) as { problems: string[] }).problems.join('\n');
