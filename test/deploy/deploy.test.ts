@@ -124,24 +124,24 @@ describe('deploy kit', () => {
     const panelExprs: string[] = dashboard.panels.flatMap((panel: Json) => panel.targets.map((t: Json) => t.expr));
     const ruleExprs: string[] = k8s('PrometheusRule').spec.groups.flatMap((g: Json) => g.rules.map((r: Json) => r.expr));
     const titles = dashboard.panels.map((panel: Json) => panel.title.toLowerCase()).join(' | ');
-    for (const topic of ['verdict', 'deny', 'latency', 'cache hit', 'reload', 'workers', 'engine'])
+    for (const topic of ['verdict', 'deny', 'latency', 'cache hit', 'reload', 'workers', 'engine', 'revocation store'])
       expect(titles).toContain(topic);
     const alerts = k8s('PrometheusRule').spec.groups.flatMap((g: Json) => g.rules.map((r: Json) => r.alert));
-    for (const alert of ['DenyRatio', 'ExpiredRatio', 'ReloadFailed', 'Latency', 'NoWorkers']) {
+    for (const alert of ['DenyRatio', 'ExpiredRatio', 'ReloadFailed', 'Latency', 'NoWorkers', 'StateStoreDown']) {
       expect(
         alerts.some((name: string) => name.includes(alert)),
         alert,
       ).toBe(true);
     }
 
-    // A real instance with worker threads and a cached route, after some traffic.
+    // A real instance with worker threads and a cached route that checks revocations, after some traffic.
     const key = 'e5'.repeat(32);
     const { file } = configIn(
       { 'key.hex': key },
       {
         ...uwsPool,
         listeners: [{ port: 0, ...listenerSources('target') }],
-        routes: [route('live', '/live/', 'hmac', [{ id: 'k', file: 'key.hex' }], { verdictCache: true })],
+        routes: [route('live', '/live/', 'hmac', [{ id: 'k', file: 'key.hex' }], { verdictCache: true, revocation: true })],
       },
     );
     const service = await startService(['serve', '--config', file]);

@@ -138,6 +138,24 @@ describe('snippets run here', () => {
     expect(config).toMatchObject({ routes: [{ name: 'vod', revocation: { maxLifetimeSec: 86_400 } }], state: { store: 'file' } });
   });
 
+  it('operations: the Redis state shown is valid', () => {
+    const { state } = JSON.parse(docBlock('docs/operations.md', 'redis-state'));
+    const route = { prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', env: 'K' }], revocation: true };
+    const config = parseConfig({ listeners: [{ port: 0, uriHeader: 'X-Original-URI' }], routes: [route], state });
+    expect(config).toMatchObject({
+      state: {
+        store: 'redis',
+        resyncSec: 30,
+        redis: {
+          mode: 'standalone',
+          nodes: [{ host: 'redis.internal', port: 6379 }],
+          username: 'tokengate',
+          tls: { caFile: '/etc/tokengate/redis-ca.pem' },
+        },
+      },
+    });
+  });
+
   it('formats: the azion and alta routes shown are valid', () => {
     const azion = JSON.parse(docBlock('docs/formats/azion.md', 'azion-route'));
     const alta = JSON.parse(docBlock('docs/formats/alta.md', 'alta-route'));

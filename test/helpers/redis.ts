@@ -4,7 +4,9 @@
  * production Redis: a restart loses nothing acknowledged). Nothing is shared with other runs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { tempDir } from './service-process.js';
 
 export interface RunningRedis {
@@ -31,7 +33,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function launch(port: number, dir: string): Promise<ChildProcess> {
+function launch(port: number, dir: string, aclFile: string | undefined): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
     [
@@ -51,6 +53,7 @@ function launch(port: number, dir: string): Promise<ChildProcess> {
       'no',
       '--loglevel',
       'warning',
+      ...(aclFile === undefined ? [] : ['--aclfile', aclFile]),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -94,10 +97,16 @@ function run(port: number, args: string[]): Promise<string> {
   });
 }
 
-export async function startRedis(): Promise<RunningRedis> {
+/** `users`: ACL file lines (`user NAME on >PASSWORD ~keys &channels +commands`) besides the default user's. */
+export async function startRedis(users: readonly string[] = []): Promise<RunningRedis> {
   const dir = tempDir();
   const port = await freePort();
-  let child = await launch(port, dir);
+  let aclFile: string | undefined;
+  if (users.length > 0) {
+    aclFile = join(dir, 'users.acl');
+    writeFileSync(aclFile, `${['user default on nopass ~* &* +@all', ...users].join('\n')}\n`);
+  }
+  let child = await launch(port, dir, aclFile);
   return {
     port,
     dir,
@@ -109,7 +118,7 @@ export async function startRedis(): Promise<RunningRedis> {
         child.kill('SIGKILL');
       }),
     restart: async () => {
-      child = await launch(port, dir);
+      child = await launch(port, dir, aclFile);
     },
     cli: (...args) => run(port, args),
   };
