@@ -6,6 +6,7 @@ import { createHash, createHmac, generateKeyPairSync, type KeyObject, timingSafe
 import { openSync, writeSync } from 'node:fs';
 import { createLogger } from '../src/base/log.js';
 import { authorize, type Gate } from '../src/decision/authorize.js';
+import { type Revocation, RevocationBook, revocationId } from '../src/decision/revocations.js';
 import type { Answer } from '../src/http/answers.js';
 import { decodeCheckRequest } from '../src/http/check-request.js';
 import { CheckResponses } from '../src/http/check-response.js';
@@ -13,6 +14,7 @@ import { decisionLogger } from '../src/http/decision-log.js';
 import { listenerEdge } from '../src/http/listener-edge.js';
 import { RequestSources, type SourceFields } from '../src/http/request-sources.js';
 import { hmacSigner } from '../src/library/hmac-signer.js';
+import { explain } from '../src/links/explain-link.js';
 import { noHeaders } from '../src/request/token-headers.js';
 import { hmacSha256Key } from '../src/scheme-kit/hmac-sha256.js';
 import { envoyCheckRequest, protobufjsCheck, protobufjsDecode, protobufjsResponse } from '../test/helpers/envoy-protobufjs.js';
@@ -392,5 +394,56 @@ for (const [scheme, list] of [
     },
     // Tens of microseconds a call: fewer calls per round keep the run short.
     5_000,
+  );
+}
+
+// Issue 29: what a route that checks revocations pays per request. The same hmac route (1024
+// distinct genuine tokens, each with a session id) without `revocation`, with it and an empty list,
+// with 10,000 fingerprint revocations, with 10,000 revocations of every kind but prefix (fp,
+// session, key: one map lookup each), with 100 prefix revocations (scanned in order), and the
+// deny path (every token revoked by its fingerprint).
+{
+  const route = (revocation: boolean) => ({ prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', env: 'C' }], revocation });
+  const bookOf = (entries: Revocation[]) => {
+    const book = new RevocationBook();
+    for (const entry of entries) book.put(entry);
+    return book;
+  };
+  const entryOf = (kind: Revocation['kind'], value: string, extra: Partial<Revocation> = {}): Revocation => {
+    const target = { kind, value, ...extra };
+    return { ...target, id: revocationId(target), untilSec: now + 7200, createdSec: now } as Revocation;
+  };
+  const signer = hmacSigner({ keyId: 'k', key: hmacHex });
+  const sessionUrls = Array.from(
+    { length: 1024 },
+    (_, i) => signer.sign({ path: `/vod/movie-${i}/index.m3u8`, expiresSec: now + 3600, sessionId: `viewer-${i}` }) as string,
+  );
+  const plain = gateFor([route(false)], { C: hmacHex });
+  const gateWith = (entries: Revocation[]) => gateFor([route(true)], { C: hmacHex }, 30, undefined, bookOf(entries));
+  const fps = Array.from({ length: 10_000 }, (_, i) => entryOf('fp', `AAAAAA${String(i).padStart(6, '0')}`));
+  const mixed = [
+    ...fps.slice(0, 5000),
+    ...Array.from({ length: 4999 }, (_, i) => entryOf('session', `other-${i}`)),
+    entryOf('key', 'retired', { route: '/vod/' }),
+  ];
+  const prefixes = Array.from({ length: 100 }, (_, i) => entryOf('prefix', `/vod/gone-${i}/`, { issuedBeforeSec: now }));
+  const revokedAll = sessionUrls.map((url) => entryOf('fp', explain(plain, url, undefined, now).details.fingerprint!));
+  const cases = {
+    'no revocation on the route': plain,
+    'revocation on, empty list': gateWith([]),
+    'revocation on, 10,000 fingerprints': gateWith(fps),
+    'revocation on, 10,000 of fp, session and key': gateWith(mixed),
+    'revocation on, 100 path prefixes': gateWith(prefixes),
+    'revocation on, every token revoked (deny)': gateWith(revokedAll),
+  };
+  for (const [name, g] of Object.entries(cases)) {
+    const expected = name.includes('(deny)') ? 'revoked' : 'allow';
+    if (sessionUrls.some((url) => authorize(g, url, ip, now).verdict !== expected)) throw new Error(`${name}: not ${expected}`);
+  }
+  compare(
+    'Revocation check on an hmac route (1024 distinct tokens with session ids)',
+    Object.fromEntries(
+      Object.entries(cases).map(([name, g]) => [name, (i: number) => authorize(g, sessionUrls[i & 1023]!, ip, now)]),
+    ),
   );
 }

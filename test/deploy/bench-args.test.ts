@@ -45,6 +45,9 @@ describe('bench arguments', () => {
     ['micro.js', ['--x']],
     ['cache-memory.js', ['--entries=5']],
     ['cache-memory.js', ['--material=nope']],
+    ['revocation-memory.js', ['--entries=0']],
+    ['revocation-memory.js', ['--entries=many']],
+    ['revocation-memory.js', ['--bogus']],
   ])('%s %j is refused with exit 64 before anything runs', (script, args) => {
     const before = snapshot();
     const out = run(script, args);

@@ -110,7 +110,11 @@ describe(`the file store (${engine} engine, ${engine === 'uws' ? 2 : 1} worker(s
       encoding: 'utf8',
       timeout: 20_000,
     });
-    expect(out).toMatch(/^revoked: fp-.* note="posted on a forum"\nrevoked: prefix-.*\nprefix-.*\nfp-/);
+    const [first, second, ...listed] = out.trimEnd().split('\n');
+    expect(first).toMatch(/^revoked: fp-\S+ {2}fp .* note="posted on a forum"$/);
+    expect(second).toMatch(/^revoked: prefix-\S+ {2}prefix {2}\/vod\/film\/ .* note="rights ended"$/);
+    // --list: both, newest first (made in the same second: by id).
+    expect(listed.map((line) => line.split(' ')[0]).sort()).toEqual([first!.split(' ')[1], second!.split(' ')[1]].sort());
     await expect.poll(() => statuses(service, leaked), { timeout: 2000 }).toBe('403 revoked');
     expect(await statuses(service, sign('/vod/film/b.mp4'))).toBe('403 revoked');
     expect(await statuses(service, later)).toBe('200 valid');
