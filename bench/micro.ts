@@ -5,6 +5,7 @@
 import { createHash, createHmac, generateKeyPairSync, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { openSync, writeSync } from 'node:fs';
 import { createLogger } from '../src/base/log.js';
+import { isRejection } from '../src/base/verdict.js';
 import { authorize, type Gate } from '../src/decision/authorize.js';
 import { type Revocation, RevocationBook, revocationId } from '../src/decision/revocations.js';
 import type { Answer } from '../src/http/answers.js';
@@ -17,6 +18,7 @@ import { hmacSigner } from '../src/library/hmac-signer.js';
 import { explain } from '../src/links/explain-link.js';
 import { noHeaders } from '../src/request/token-headers.js';
 import { hmacSha256Key } from '../src/scheme-kit/hmac-sha256.js';
+import type { TokenScheme } from '../src/scheme-kit/token-scheme.js';
 import { envoyCheckRequest, protobufjsCheck, protobufjsDecode, protobufjsResponse } from '../test/helpers/envoy-protobufjs.js';
 import { gateFor } from '../test/helpers/gates.js';
 import { signedUrl } from '../test/helpers/signed-url.js';
@@ -440,6 +442,39 @@ for (const [scheme, list] of [
     const expected = name.includes('(deny)') ? 'revoked' : 'allow';
     if (sessionUrls.some((url) => authorize(g, url, ip, now).verdict !== expected)) throw new Error(`${name}: not ${expected}`);
   }
+  // The list's lookup alone, on tokens already parsed and verified: what the check adds per kind in force.
+  const vod = (gateWith([]) as { routes: readonly { name: string; scheme: TokenScheme }[] }).routes[0]!;
+  const parsed = sessionUrls.map((url) => {
+    const [path, query] = url.split('?') as [string, string];
+    const token = vod.scheme.parse({ path, query, clientIp: undefined, headers: noHeaders });
+    if (isRejection(token) || !vod.scheme.verify(token)) throw new Error('a token does not verify');
+    return { token, path };
+  });
+  const books = {
+    'empty list': bookOf([]),
+    '10,000 fingerprints': bookOf(fps),
+    '10,000 session ids': bookOf(Array.from({ length: 10_000 }, (_, i) => entryOf('session', `other-${i}`))),
+    'one key': bookOf([entryOf('key', 'retired', { route: vod.name })]),
+    '100 path prefixes': bookOf(prefixes),
+    'all four kinds (5,000 fp, 4,899 sessions, 1 key, 100 prefixes)': bookOf([
+      ...fps.slice(0, 5000),
+      ...Array.from({ length: 4899 }, (_, i) => entryOf('session', `other-${i}`)),
+      entryOf('key', 'retired', { route: vod.name }),
+      ...prefixes,
+    ]),
+  };
+  compare(
+    'Revocation list lookup alone (a verified hmac token, 1024 distinct)',
+    Object.fromEntries(
+      Object.entries(books).map(([name, book]) => [
+        name,
+        (i: number) => {
+          const { token, path } = parsed[i & 1023]!;
+          return book.match(vod, token, path, now, 3600);
+        },
+      ]),
+    ),
+  );
   compare(
     'Revocation check on an hmac route (1024 distinct tokens with session ids)',
     Object.fromEntries(

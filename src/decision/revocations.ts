@@ -164,6 +164,9 @@ export class RevocationBook {
   private readonly sessions = new EntryMap();
   private readonly keys = new EntryMap();
   private prefixes: readonly PrefixEntry[] = [];
+  /** The prefix entries by reading, and the readings' distinct lengths ascending: a request looks up one slice per length. */
+  private prefixIndex = new Map<string, PrefixEntry[]>();
+  private prefixLengths: readonly number[] = [];
   private readonly memo = new Map<string, string>();
 
   get size(): number {
@@ -185,7 +188,18 @@ export class RevocationBook {
     if (entry.kind === 'fp') this.fps.add(entry.value, entry);
     else if (entry.kind === 'session') this.sessions.add(entry.value, entry);
     else if (entry.kind === 'key') this.keys.add(`${entry.route}\n${entry.value}`, entry);
-    else this.prefixes = [...this.prefixes, { entry, reading: readingOf(entry.value) }];
+    else this.indexPrefixes([...this.prefixes, { entry, reading: readingOf(entry.value) }]);
+  }
+
+  private indexPrefixes(prefixes: readonly PrefixEntry[]): void {
+    this.prefixes = prefixes;
+    this.prefixIndex = new Map();
+    for (const prefix of prefixes) {
+      const list = this.prefixIndex.get(prefix.reading);
+      if (list === undefined) this.prefixIndex.set(prefix.reading, [prefix]);
+      else list.push(prefix);
+    }
+    this.prefixLengths = [...new Set(prefixes.map((p) => p.reading.length))].sort((a, b) => a - b);
   }
 
   remove(id: string): boolean {
@@ -195,7 +209,7 @@ export class RevocationBook {
     if (entry.kind === 'fp') this.fps.remove(entry.value, id);
     else if (entry.kind === 'session') this.sessions.remove(entry.value, id);
     else if (entry.kind === 'key') this.keys.remove(`${entry.route}\n${entry.value}`, id);
-    else this.prefixes = this.prefixes.filter((p) => p.entry.id !== id);
+    else this.indexPrefixes(this.prefixes.filter((p) => p.entry.id !== id));
     return true;
   }
 
@@ -244,7 +258,7 @@ export class RevocationBook {
     }
     if (this.keys.size > 0) {
       // Formats whose tokens do not name their key find it by verifying again: only when keys are revoked.
-      const keyId = scheme.identify(token).keyId;
+      const keyId = scheme.keyId === undefined ? scheme.identify(token).keyId : scheme.keyId(token);
       const found = keyId === undefined ? undefined : this.keys.match(`${name}\n${keyId}`, name, nowSec);
       if (found !== undefined) return found;
     }
@@ -259,14 +273,16 @@ export class RevocationBook {
     nowSec: number,
     maxLifetimeSec: number | undefined,
   ): Revocation | undefined {
-    let reading: string | undefined;
-    for (const { entry, reading: prefixReading } of this.prefixes) {
-      if (!applies(entry, route, nowSec)) continue;
-      if (!path.startsWith(entry.value)) {
-        reading ??= readingOf(path);
-        if (!reading.startsWith(prefixReading)) continue;
+    // A path under a prefix as sent is under it as read too (escapes complete, parameters cut,
+    // case folded), so the reading alone decides.
+    const reading = readingOf(path);
+    for (const length of this.prefixLengths) {
+      if (length > reading.length) break;
+      const list = this.prefixIndex.get(reading.slice(0, length));
+      if (list === undefined) continue;
+      for (const { entry } of list) {
+        if (applies(entry, route, nowSec) && issuedBefore(token, entry.issuedBeforeSec ?? nowSec, maxLifetimeSec)) return entry;
       }
-      if (issuedBefore(token, entry.issuedBeforeSec ?? nowSec, maxLifetimeSec)) return entry;
     }
     return undefined;
   }

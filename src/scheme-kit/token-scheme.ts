@@ -76,6 +76,12 @@ export interface TokenScheme<T extends ParsedToken = ParsedToken> {
   /** The session id the token carries (hmac `s=`), for revocations by session; absent: the format has none. */
   session?(token: T): string | undefined;
   /**
+   * The id of the key that verified the token, read without verifying again, for formats whose
+   * tokens name their key (hmac `k=`, CloudFront `Key-Pair-Id`). Called only after `verify`;
+   * absent: revocations by key find it with `identify` (a second verification).
+   */
+  keyId?(token: T): string;
+  /**
    * Off the hot path (the decision log, `tokengate verify`): the signature as the token carries
    * it, and the id of the key that made it (the one the token names, or the first of the
    * route's keys that verifies it; undefined when none does).

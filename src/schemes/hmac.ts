@@ -214,6 +214,11 @@ function create({ keys, prefix }: SchemeRoute, options: HmacOptions): TokenSchem
     signature: (token) => token.mac,
     // The signed string's last line is "s=<session id>" (empty when the token carries none).
     session: (token) => token.signed.slice(token.signed.lastIndexOf('\n') + 3) || undefined,
+    // Verified: the key the token names (second line "k=<id>") is the one that verified it.
+    keyId: (token) => {
+      const start = token.signed.indexOf('\n') + 3;
+      return token.signed.slice(start, token.signed.indexOf('\n', start));
+    },
     identify(token) {
       // The token names its key: the second line of the signed string is "k=<id>".
       const keyId = token.key.verify16(token.signed, token.mac) ? token.signed.split('\n')[1]!.slice(2) : undefined;

@@ -96,10 +96,13 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  // The ACL user sufficed: Redis refused no command of it.
-  if (redis !== undefined) expect((await redis.cli('ACL', 'LOG')).trim()).toBe('');
-  await Promise.all(started.map((service) => service.stop()));
-  await redis?.kill();
+  try {
+    // The ACL user sufficed: Redis refused no command of it.
+    if (redis !== undefined) expect((await redis.cli('ACL', 'LOG')).trim()).toBe('');
+  } finally {
+    await Promise.all(started.map((service) => service.stop()));
+    await redis?.kill();
+  }
 });
 
 describe('revocations through Redis', { shuffle: false }, () => {

@@ -232,6 +232,8 @@ export function cloudFrontTokens(
     },
     verify: verifyCloudFrontToken,
     signature: (token) => token.signatureText,
+    // Verified: the key the token's Key-Pair-Id named is the one that verified it.
+    keyId: (token) => token.key.id,
     identify(token) {
       return { keyId: verifyCloudFrontToken(token) ? token.key.id : undefined, signature: token.signatureText };
     },
