@@ -138,6 +138,7 @@ function routeList(loaded: LoadedConfig) {
     options: route.config.options.value,
     stream: route.config.stream ?? null,
     publicBaseUrl: linkBaseOf(loaded, route) ?? null,
+    revocation: route.config.revocation === undefined ? null : { maxLifetimeSec: route.config.revocation.maxLifetimeSec ?? null },
   }));
 }
 

@@ -89,7 +89,13 @@ beforeAll(async () => {
       routes: [
         { name: 'demo-azion', prefix: '/my/', scheme: 'azion', keys: [{ id: 'published-example', env: 'AZION' }] },
         route('demo-alta', '/tv/', 'alta', [{ id: 'published-example', env: 'ALTA' }], altaStream),
-        { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', file: 'hmac.key' }] },
+        {
+          name: 'vod',
+          prefix: '/vod/',
+          scheme: 'hmac',
+          keys: [{ id: 'k1', file: 'hmac.key' }],
+          revocation: { maxLifetimeSec: 7 * 86_400 },
+        },
         { name: 'books', prefix: '/ck/', scheme: 'hmac', keys: [{ id: 'k1', file: 'hmac.key' }], options: { carrier: 'cookie' } },
         {
           name: 'cdn',
@@ -215,6 +221,33 @@ describe('signing page in Chromium', () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 2100));
     expect(await check(page, response.url)).toMatch(/Answer\s+410 \(expired\)[\s\S]*Expired\s+.* UTC \(\d+ seconds? ago\)/);
+    await page.close();
+  });
+
+  it('revokes the link it made and a link it checked, on a route that checks revocations; other routes show no revoke button', async () => {
+    const page = await loggedIn();
+    const made = await generate(page, { route: 'vod', path: '/vod/leaked/index.m3u8', scope: '' });
+    expect(await authStatus(made.link, '192.0.2.1')).toBe(200);
+    await page.locator('#revoke-link').click();
+    await expect
+      .poll(() => page.locator('#revoke-link-result').textContent())
+      .toMatch(/^Revoked \(fp-[A-Za-z0-9_-]{12}\): refused from now on, until .* UTC\.$/);
+    expect(await page.locator('#revoke-link').isDisabled()).toBe(true);
+    expect(await authStatus(made.link, '192.0.2.1')).toBe(403);
+    expect(await check(page, made.link)).toMatch(
+      /Answer\s+403 \(revoked\)[\s\S]*Why\s+the token is revoked \(by its fingerprint\)/,
+    );
+    // Revoked links show no revoke button in the check panel; an allowed one does.
+    expect(await page.locator('#revoke-checked').isHidden()).toBe(true);
+    const other = await generate(page, { route: 'vod', path: '/vod/other/index.m3u8', scope: '' });
+    expect(await check(page, other.link)).toMatch(/Answer\s+200 \(allow\)/);
+    await page.locator('#revoke-check').click();
+    await expect.poll(() => page.locator('#revoke-check-result').textContent()).toMatch(/^Revoked \(fp-/);
+    expect(await page.locator('#verdict').innerText()).toMatch(/Answer\s+403 \(revoked\)/);
+    expect(await authStatus(other.link, '192.0.2.1')).toBe(403);
+    // A route without `revocation`: neither button.
+    await generate(page, { route: 'demo-azion', path: '/my/dir/a.mp4' });
+    expect(await page.locator('#revoke-made').isHidden()).toBe(true);
     await page.close();
   });
 

@@ -74,6 +74,22 @@ function showProblems(problems, fieldIds, general) {
   (first ?? general).focus?.();
 }
 
+/**
+ * Revokes `link` through the API and says so in `result` (its id and end, or every problem);
+ * resolves true once the revocation is stored.
+ */
+async function revokeLink(link, clientIp, button, result) {
+  button.disabled = true;
+  const { status, body } = await api('/api/v1/revoke', { link, clientIp, note: 'revoked on the signing page' });
+  if (status === 201) {
+    result.textContent = `Revoked (${body.revocation.id}): refused from now on, until ${utcText(body.revocation.untilSec)}.`;
+    return true;
+  }
+  button.disabled = false;
+  result.textContent = `Not revoked: ${(body.problems ?? [body.error]).join(' ')}`;
+  return false;
+}
+
 async function appPage() {
   const routes = (await api('/api/v1/routes')).body.routes;
   const select = $('route');
@@ -132,6 +148,12 @@ async function appPage() {
   }
   showTimes();
 
+  /** The link the generator made last, for its revoke button. */
+  let made;
+  $('revoke-link').addEventListener('click', () =>
+    revokeLink(made.link, made.clientIp, $('revoke-link'), $('revoke-link-result')),
+  );
+
   $('generator').addEventListener('submit', async (event) => {
     event.preventDefault();
     const form = $('generator');
@@ -157,6 +179,11 @@ async function appPage() {
     }
     $('result').hidden = false;
     $('link').value = answer.url;
+    // Only a route that checks revocations can take the link back.
+    $('revoke-made').hidden = !route?.revocation;
+    $('revoke-link').disabled = false;
+    $('revoke-link-result').textContent = '';
+    made = { link: answer.url, clientIp: body.clientIp };
     $('expiry').textContent =
       `Valid ${answer.start ? `from ${utcText(answer.notBeforeSec)} ` : ''}until ${utcText(answer.expiresSec)}: expires ${inWords(answer.expiresSec)}.`;
     const line = answer.cookies
@@ -182,8 +209,26 @@ async function appPage() {
     }
   });
 
-  $('checker').addEventListener('submit', async (event) => {
+  /** The link the check panel explained last, for its revoke button. */
+  let lastChecked;
+  $('revoke-check').addEventListener('click', async () => {
+    const result = $('revoke-check-result');
+    if (await revokeLink(lastChecked.link, lastChecked.clientIp, $('revoke-check'), result)) {
+      const said = result.textContent;
+      // Checked again: the panel now shows the verdict the service gives, and what was done.
+      await runCheck();
+      $('revoke-checked').hidden = false;
+      $('revoke-check').disabled = true;
+      result.textContent = said;
+    }
+  });
+
+  $('checker').addEventListener('submit', (event) => {
     event.preventDefault();
+    void runCheck();
+  });
+
+  async function runCheck() {
     const form = $('checker');
     clearErrors(form);
     const value = (id) => ($(id).value.trim() === '' ? undefined : $(id).value.trim());
@@ -202,6 +247,12 @@ async function appPage() {
       header: header === undefined ? undefined : { name: header[1], value: header[2] },
     });
     const list = $('verdict');
+    // An allowed link of a route that checks revocations can be revoked from here.
+    const checked = routes.find((route) => route.name === answer.route?.name);
+    $('revoke-checked').hidden = !(status === 200 && answer.verdict === 'allow' && checked?.revocation);
+    $('revoke-check').disabled = false;
+    $('revoke-check-result').textContent = '';
+    lastChecked = { link: value('check-url'), clientIp: value('check-ip') };
     if (status !== 200) {
       list.hidden = true;
       showProblems(answer.problems ?? [answer.error], { url: 'check-url', header: 'check-header' }, $('check-error'));
@@ -222,7 +273,7 @@ async function appPage() {
     if (answer.expiresSec !== null)
       row(answer.verdict === 'expired' ? 'Expired' : 'Expires', `${utcText(answer.expiresSec)} (${inWords(answer.expiresSec)})`);
     list.hidden = false;
-  });
+  }
 }
 
 if (document.getElementById('login') !== null) loginPage();
