@@ -33,30 +33,32 @@ export function freePort(): Promise<number> {
   });
 }
 
-function launch(port: number, dir: string, aclFile: string | undefined): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      'always',
-      '--daemonize',
-      'no',
-      '--loglevel',
-      'warning',
-      ...(aclFile === undefined ? [] : ['--aclfile', aclFile]),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+function launch(port: number, dir: string, aclFile: string | undefined, extra: readonly string[] = []): Promise<ChildProcess> {
+  return serve(port, [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'always',
+    '--daemonize',
+    'no',
+    '--loglevel',
+    'warning',
+    ...(aclFile === undefined ? [] : ['--aclfile', aclFile]),
+    ...extra,
+  ]);
+}
+
+/** Starts redis-server with `args` and resolves once it answers PING on `port`. */
+function serve(port: number, args: readonly string[]): Promise<ChildProcess> {
+  const child = spawn('redis-server', [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -122,4 +124,61 @@ export async function startRedis(users: readonly string[] = []): Promise<Running
     },
     cli: (...args) => run(port, args),
   };
+}
+
+/** A process to stop at the end of a test. */
+export interface RedisProcess {
+  readonly port: number;
+  kill(): Promise<void>;
+}
+
+function handle(child: ChildProcess, port: number): RedisProcess {
+  return {
+    port,
+    kill: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  };
+}
+
+/** One Sentinel (`redis-server --sentinel`) monitoring `master` as `name`, quorum 1. */
+export async function startSentinel(master: RunningRedis, name: string): Promise<RedisProcess> {
+  const dir = tempDir();
+  const port = await freePort();
+  const config = join(dir, 'sentinel.conf');
+  writeFileSync(config, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor ${name} 127.0.0.1 ${master.port} 1\n`);
+  const child = await serve(port, [config, '--sentinel']);
+  // Ready once it names the master.
+  for (let i = 0; i < 100; i++) {
+    if ((await run(port, ['SENTINEL', 'get-master-addr-by-name', name]).catch(() => '')).includes(String(master.port))) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return handle(child, port);
+}
+
+/** A Redis Cluster of `size` masters (no replicas), ready once every slot is served. */
+export async function startCluster(size = 3): Promise<RedisProcess[]> {
+  const nodes: RedisProcess[] = [];
+  for (let i = 0; i < size; i++) {
+    const port = await freePort();
+    const child = await launch(port, tempDir(), undefined, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf']);
+    nodes.push(handle(child, port));
+  }
+  await run(nodes[0]!.port, [
+    '--cluster',
+    'create',
+    ...nodes.map((n) => `127.0.0.1:${n.port}`),
+    '--cluster-replicas',
+    '0',
+    '--cluster-yes',
+  ]);
+  for (let i = 0; i < 200; i++) {
+    const states = await Promise.all(nodes.map((n) => run(n.port, ['CLUSTER', 'INFO']).catch(() => '')));
+    if (states.every((state) => state.includes('cluster_state:ok'))) return nodes;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('the cluster did not come up within 10 s');
 }

@@ -1,0 +1,55 @@
+/**
+ * The Redis store through Sentinel and through a Cluster, with real redis-server processes (Debian's:
+ * `--sentinel`, and three masters with `--cluster-enabled`): `tokengate revoke` writes through
+ * each, and a running service refuses the revoked link within a second and lists it.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { hmacSigner } from '../../src/library/hmac-signer.js';
+import { authStatus } from '../helpers/raw-http.js';
+import { type RedisProcess, type RunningRedis, startCluster, startRedis, startSentinel } from '../helpers/redis.js';
+import { type RunningService, runCli, startService } from '../helpers/service-process.js';
+import { configIn, route } from '../helpers/test-config.js';
+
+const key = 'f6'.repeat(32);
+const signer = hmacSigner({ keyId: 'k1', key });
+const stops: (() => Promise<unknown>)[] = [];
+
+afterAll(async () => {
+  await Promise.all(stops.map((stop) => stop()));
+});
+
+async function revokedThrough(redis: Record<string, unknown>): Promise<void> {
+  const { file } = configIn(
+    {},
+    {
+      state: { store: 'redis', redis: { ...redis, keyPrefix: '{tg}:' } },
+      routes: [route('vod', '/vod/', 'hmac', [{ id: 'k1', env: 'K1' }], { revocation: { maxLifetimeSec: 3600 } })],
+    },
+  );
+  const service: RunningService = await startService(['serve', '--config', file], { K1: key });
+  stops.push(() => service.stop());
+  const url = signer.sign({ path: '/vod/a.mp4', expiresSec: Math.floor(Date.now() / 1000) + 600 }) as string;
+  const port = service.ports.get('auth')!;
+  expect(await authStatus(port, url)).toBe(200);
+  const made = await runCli(['revoke', '--config', file, '--link', url], { K1: key });
+  expect(made.code, made.stderr).toBe(0);
+  await expect.poll(() => authStatus(port, url), { interval: 50, timeout: 1000 }).toBe(403);
+  const listed = await runCli(['revoke', '--config', file, '--list', '--json'], { K1: key });
+  expect((JSON.parse(listed.stdout) as { revocations: unknown[] }).revocations).toHaveLength(1);
+}
+
+describe('the Redis store in each mode', () => {
+  it('through Sentinel: the service asks the sentinel for the master', async () => {
+    const master: RunningRedis = await startRedis();
+    stops.push(() => master.kill());
+    const sentinel: RedisProcess = await startSentinel(master, 'tokengate-master');
+    stops.push(() => sentinel.kill());
+    await revokedThrough({ sentinel: { name: 'tokengate-master', nodes: [`127.0.0.1:${sentinel.port}`] } });
+  });
+
+  it('through a Cluster of three masters', async () => {
+    const nodes = await startCluster(3);
+    for (const node of nodes) stops.push(() => node.kill());
+    await revokedThrough({ cluster: { nodes: nodes.map((node) => `127.0.0.1:${node.port}`) } });
+  });
+});
