@@ -136,6 +136,8 @@ export class RedisStore implements RevocationStore {
   private readonly channel: string;
   /** Writes this store has started: a full read that saw one start meanwhile may miss it and is read again. */
   private writes = 0;
+  /** Why the last connection attempt failed, for the errors that would only say "Connection is closed." */
+  private lastError: string | undefined;
   /** Set while a full read for the watcher runs: the messages that arrive meanwhile, applied again after it. */
   private during: { put: Revocation[]; remove: string[] }[] | undefined;
 
@@ -147,7 +149,10 @@ export class RedisStore implements RevocationStore {
     this.where = describe(config);
     this.client = makeClient(config, where);
     // Connection errors reach `watch`'s status; an unhandled 'error' event would end the process.
-    this.client.on('error', () => {});
+    // The last one says why a connection failed (refused, a certificate, a password), never a credential.
+    this.client.on('error', (error: Error) => {
+      this.lastError = error.message;
+    });
     this.hashKey = `${config.keyPrefix}revocations`;
     this.channel = `${config.keyPrefix}revocations`;
   }
@@ -157,12 +162,18 @@ export class RedisStore implements RevocationStore {
     if (this.client.status === 'ready') return Promise.resolve();
     if (this.connecting !== undefined) return this.connecting;
     if (this.client.status === 'wait' || this.client.status === 'end') {
-      this.connecting ??= this.client.connect().finally(() => {
-        this.connecting = undefined;
-      });
+      this.connecting ??= this.client
+        .connect()
+        .catch((error: Error) => {
+          throw new Error(this.lastError ?? error.message);
+        })
+        .finally(() => {
+          this.connecting = undefined;
+        });
       return this.connecting;
     }
-    return Promise.reject(new Error(`${this.where} is not reachable (${this.client.status})`));
+    const why = this.lastError === undefined ? '' : `: ${this.lastError}`;
+    return Promise.reject(new Error(`${this.where} is not reachable (${this.client.status}${why})`));
   }
 
   async load(nowSec: number): Promise<StoreLoad> {

@@ -3,7 +3,7 @@
  * its own, with an append-only file fsynced on every write (what docs/operations.md asks of a
  * production Redis: a restart loses nothing acknowledged). Nothing is shared with other runs.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -56,8 +56,8 @@ function launch(port: number, dir: string, aclFile: string | undefined, extra: r
   ]);
 }
 
-/** Starts redis-server with `args` and resolves once it answers PING on `port`. */
-function serve(port: number, args: readonly string[]): Promise<ChildProcess> {
+/** Starts redis-server with `args` and resolves once it answers PING on `port` (redis-cli with `cliArgs`). */
+function serve(port: number, args: readonly string[], cliArgs: readonly string[] = []): Promise<ChildProcess> {
   const child = spawn('redis-server', [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   return new Promise((resolve, reject) => {
@@ -68,7 +68,7 @@ function serve(port: number, args: readonly string[]): Promise<ChildProcess> {
     const ready = async () => {
       // Ready once it answers PING (the log's wording varies between versions).
       for (let i = 0; i < 200; i++) {
-        if ((await run(port, ['PING']).catch(() => '')).trim() === 'PONG') {
+        if ((await run(port, [...cliArgs, 'PING']).catch(() => '')).trim() === 'PONG') {
           clearTimeout(timer);
           return resolve(child);
         }
@@ -181,4 +181,78 @@ export async function startCluster(size = 3): Promise<RedisProcess[]> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error('the cluster did not come up within 10 s');
+}
+
+/**
+ * A Redis that speaks only TLS, with a certificate for 127.0.0.1 from a CA of its own (openssl);
+ * `caFile` is that CA, for the client to trust.
+ */
+export async function startTlsRedis(): Promise<RedisProcess & { readonly caFile: string }> {
+  const dir = tempDir();
+  const at = (name: string) => join(dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore', timeout: 20_000 });
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=tokengate test CA',
+  );
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+  writeFileSync(at('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'san.ext',
+  );
+  const port = await freePort();
+  const child = await serve(
+    port,
+    [
+      '--port',
+      '0',
+      '--tls-port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'warning',
+      '--tls-cert-file',
+      at('server.pem'),
+      '--tls-key-file',
+      at('server.key'),
+      '--tls-ca-cert-file',
+      at('ca.pem'),
+      '--tls-auth-clients',
+      'no',
+    ],
+    ['--tls', '--cacert', at('ca.pem')],
+  );
+  return { ...handle(child, port), caFile: at('ca.pem') };
 }

@@ -1,12 +1,21 @@
 /**
  * The Redis store through Sentinel and through a Cluster, with real redis-server processes (Debian's:
- * `--sentinel`, and three masters with `--cluster-enabled`): `tokengate revoke` writes through
+ * `--sentinel`, three masters with `--cluster-enabled`, and one that speaks only TLS):
+ * `tokengate revoke` writes through
  * each, and a running service refuses the revoked link within a second and lists it.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hmacSigner } from '../../src/library/hmac-signer.js';
 import { authStatus } from '../helpers/raw-http.js';
-import { type RedisProcess, type RunningRedis, startCluster, startRedis, startSentinel } from '../helpers/redis.js';
+import {
+  type RedisProcess,
+  type RunningRedis,
+  startCluster,
+  startRedis,
+  startSentinel,
+  startTlsRedis,
+} from '../helpers/redis.js';
 import { type RunningService, runCli, startService } from '../helpers/service-process.js';
 import { configIn, route } from '../helpers/test-config.js';
 
@@ -18,14 +27,11 @@ afterAll(async () => {
   await Promise.all(stops.map((stop) => stop()));
 });
 
-async function revokedThrough(redis: Record<string, unknown>): Promise<void> {
-  const { file } = configIn(
-    {},
-    {
-      state: { store: 'redis', redis: { ...redis, keyPrefix: '{tg}:' } },
-      routes: [route('vod', '/vod/', 'hmac', [{ id: 'k1', env: 'K1' }], { revocation: { maxLifetimeSec: 3600 } })],
-    },
-  );
+async function revokedThrough(redis: Record<string, unknown>, files: Record<string, string> = {}): Promise<void> {
+  const { file } = configIn(files, {
+    state: { store: 'redis', redis: { ...redis, keyPrefix: '{tg}:' } },
+    routes: [route('vod', '/vod/', 'hmac', [{ id: 'k1', env: 'K1' }], { revocation: { maxLifetimeSec: 3600 } })],
+  });
   const service: RunningService = await startService(['serve', '--config', file], { K1: key });
   stops.push(() => service.stop());
   const url = signer.sign({ path: '/vod/a.mp4', expiresSec: Math.floor(Date.now() / 1000) + 600 }) as string;
@@ -45,6 +51,24 @@ describe('the Redis store in each mode', () => {
     const sentinel: RedisProcess = await startSentinel(master, 'tokengate-master');
     stops.push(() => sentinel.kill());
     await revokedThrough({ sentinel: { name: 'tokengate-master', nodes: [`127.0.0.1:${sentinel.port}`] } });
+  });
+
+  it('over TLS: a CA of its own trusted through tls.caFile; without it the connection is refused and says why', async () => {
+    const redis = await startTlsRedis();
+    stops.push(() => redis.kill());
+    const ca = readFileSync(redis.caFile, 'utf8');
+    await revokedThrough({ url: `rediss://127.0.0.1:${redis.port}`, tls: { caFile: 'ca.pem' } }, { 'ca.pem': ca });
+    // The system's CAs do not know this one: refused, with the reason.
+    const { file } = configIn(
+      {},
+      {
+        state: { store: 'redis', redis: { url: `rediss://127.0.0.1:${redis.port}` } },
+        routes: [route('vod', '/vod/', 'hmac', [{ id: 'k1', env: 'K1' }], { revocation: true })],
+      },
+    );
+    const refused = await runCli(['revoke', '--config', file, '--list'], { K1: key });
+    expect(refused.code).toBe(69);
+    expect(refused.stderr).toMatch(/\(TLS\)\) failed: self[- ]signed certificate/);
   });
 
   it('through a Cluster of three masters', async () => {
