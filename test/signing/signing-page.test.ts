@@ -242,8 +242,9 @@ describe('signing page in Chromium', () => {
     const other = await generate(page, { route: 'vod', path: '/vod/other/index.m3u8', scope: '' });
     expect(await check(page, other.link)).toMatch(/Answer\s+200 \(allow\)/);
     await page.locator('#revoke-check').click();
+    // The page checks the link again after revoking it: wait for that answer, then for its note.
+    await expect.poll(() => page.locator('#verdict').innerText()).toMatch(/Answer\s+403 \(revoked\)/);
     await expect.poll(() => page.locator('#revoke-check-result').textContent()).toMatch(/^Revoked \(fp-/);
-    expect(await page.locator('#verdict').innerText()).toMatch(/Answer\s+403 \(revoked\)/);
     expect(await authStatus(other.link, '192.0.2.1')).toBe(403);
     // A route without `revocation`: neither button.
     await generate(page, { route: 'demo-azion', path: '/my/dir/a.mp4' });
