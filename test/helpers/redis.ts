@@ -33,27 +33,38 @@ export function freePort(): Promise<number> {
   });
 }
 
-function launch(port: number, dir: string, aclFile: string | undefined, extra: readonly string[] = []): Promise<ChildProcess> {
-  return serve(port, [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--save',
-    '',
-    '--appendonly',
-    'yes',
-    '--appendfsync',
-    'always',
-    '--daemonize',
-    'no',
-    '--loglevel',
-    'warning',
-    ...(aclFile === undefined ? [] : ['--aclfile', aclFile]),
-    ...extra,
-  ]);
+/** redis-server on `port` in `dir`, with an append-only file fsynced on every write; `extra` arguments win (given last). */
+function launch(
+  port: number,
+  dir: string,
+  aclFile: string | undefined,
+  extra: readonly string[] = [],
+  cliArgs: readonly string[] = [],
+): Promise<ChildProcess> {
+  return serve(
+    port,
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'warning',
+      ...(aclFile === undefined ? [] : ['--aclfile', aclFile]),
+      ...extra,
+    ],
+    cliArgs,
+  );
 }
 
 /** Starts redis-server with `args` and resolves once it answers PING on `port` (redis-cli with `cliArgs`). */
@@ -226,33 +237,9 @@ export async function startTlsRedis(): Promise<RedisProcess & { readonly caFile:
     'san.ext',
   );
   const port = await freePort();
-  const child = await serve(
-    port,
-    [
-      '--port',
-      '0',
-      '--tls-port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--daemonize',
-      'no',
-      '--loglevel',
-      'warning',
-      '--tls-cert-file',
-      at('server.pem'),
-      '--tls-key-file',
-      at('server.key'),
-      '--tls-ca-cert-file',
-      at('ca.pem'),
-      '--tls-auth-clients',
-      'no',
-    ],
-    ['--tls', '--cacert', at('ca.pem')],
-  );
+  // The plain port off (the later --port wins), the TLS port on.
+  const tls = ['--port', '0', '--tls-port', String(port), '--tls-auth-clients', 'no'];
+  const files = ['--tls-cert-file', at('server.pem'), '--tls-key-file', at('server.key'), '--tls-ca-cert-file', at('ca.pem')];
+  const child = await launch(port, dir, undefined, [...tls, ...files], ['--tls', '--cacert', at('ca.pem')]);
   return { ...handle(child, port), caFile: at('ca.pem') };
 }
