@@ -95,13 +95,13 @@ function serve(port: number, args: readonly string[], cliArgs: readonly string[]
   });
 }
 
-function run(port: number, args: string[]): Promise<string> {
+function run(port: number, args: string[], timeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
     child.stderr.on('data', (chunk) => (out += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('close', (code) => {
       clearTimeout(timer);
       if (code === 0) resolve(out);
@@ -178,20 +178,15 @@ export async function startCluster(size = 3): Promise<RedisProcess[]> {
     const child = await launch(port, tempDir(), undefined, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf']);
     nodes.push(handle(child, port));
   }
-  await run(nodes[0]!.port, [
-    '--cluster',
-    'create',
-    ...nodes.map((n) => `127.0.0.1:${n.port}`),
-    '--cluster-replicas',
-    '0',
-    '--cluster-yes',
-  ]);
-  for (let i = 0; i < 200; i++) {
+  // Joining waits for the nodes to gossip (about a second a round, longer on a busy machine).
+  const create = ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'];
+  await run(nodes[0]!.port, create, 60_000);
+  for (let i = 0; i < 600; i++) {
     const states = await Promise.all(nodes.map((n) => run(n.port, ['CLUSTER', 'INFO']).catch(() => '')));
     if (states.every((state) => state.includes('cluster_state:ok'))) return nodes;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error('the cluster did not come up within 10 s');
+  throw new Error('the cluster did not come up within 30 s');
 }
 
 /**

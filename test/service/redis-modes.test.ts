@@ -51,7 +51,7 @@ describe('the Redis store in each mode', () => {
     const sentinel: RedisProcess = await startSentinel(master, 'tokengate-master');
     stops.push(() => sentinel.kill());
     await revokedThrough({ sentinel: { name: 'tokengate-master', nodes: [`127.0.0.1:${sentinel.port}`] } });
-  });
+  }, 60_000);
 
   it('over TLS: a CA of its own trusted through tls.caFile; without it the connection is refused and says why', async () => {
     const redis = await startTlsRedis();
@@ -69,11 +69,11 @@ describe('the Redis store in each mode', () => {
     const refused = await runCli(['revoke', '--config', file, '--list'], { K1: key });
     expect(refused.code).toBe(69);
     expect(refused.stderr).toMatch(/\(TLS\)\) failed: self[- ]signed certificate/);
-  });
+  }, 60_000);
 
   it('through a Cluster of three masters', async () => {
     const nodes = await startCluster(3);
     for (const node of nodes) stops.push(() => node.kill());
     await revokedThrough({ cluster: { nodes: nodes.map((node) => `127.0.0.1:${node.port}`) } });
-  });
+  }, 120_000);
 });
