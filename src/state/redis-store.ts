@@ -134,8 +134,6 @@ export class RedisStore implements RevocationStore {
   private connecting: Promise<void> | undefined;
   private readonly hashKey: string;
   private readonly channel: string;
-  /** Writes this store has started: a full read that saw one start meanwhile may miss it and is read again. */
-  private writes = 0;
   /** Why the last connection attempt failed, for the errors that would only say "Connection is closed." */
   private lastError: string | undefined;
   /** Set while a full read for the watcher runs: the messages that arrive meanwhile, applied again after it. */
@@ -198,7 +196,6 @@ export class RedisStore implements RevocationStore {
 
   async put(entry: Revocation): Promise<void> {
     await this.ready();
-    this.writes++;
     await this.client.hset(this.hashKey, entry.id, JSON.stringify(entry));
     // Stored: acknowledged. The message only speeds up the others; the resync carries it anyway.
     await this.client.publish(this.channel, JSON.stringify({ put: entry })).catch(() => 0);
@@ -207,7 +204,6 @@ export class RedisStore implements RevocationStore {
   async remove(ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
     await this.ready();
-    this.writes++;
     const removed = await this.client.hdel(this.hashKey, ...ids);
     await this.client.publish(this.channel, JSON.stringify({ remove: ids })).catch(() => 0);
     return removed;
@@ -215,8 +211,8 @@ export class RedisStore implements RevocationStore {
 
   watch(listener: StoreListener): void {
     // A scan is a snapshot of some moment while it ran: a change that reached this instance by a
-    // message during the scan may be missing from it, so such messages are applied again after it;
-    // a write of this store during the scan makes it read again.
+    // message during the scan (made here or elsewhere: every write publishes one) may be missing
+    // from it, so such messages are applied again after it.
     let running = false;
     let again = false;
     const full = async (): Promise<void> => {
@@ -237,25 +233,20 @@ export class RedisStore implements RevocationStore {
       }
     };
     const scan = async (): Promise<void> => {
-      for (let attempt = 0; attempt < 5; attempt++) {
-        const writes = this.writes;
-        this.during = [];
-        let read: StoreLoad;
-        try {
-          read = await this.load(Math.floor(Date.now() / 1000));
-        } catch (error) {
-          this.during = undefined;
-          listener.status(false, (error as Error).message);
-          return;
-        }
-        const arrived = this.during;
-        this.during = undefined;
-        if (this.writes !== writes && attempt < 4) continue;
-        listener.status(true);
-        listener.change({ full: read.entries, refused: read.refused });
-        for (const change of arrived) listener.change(change);
+      const arrived: { put: Revocation[]; remove: string[] }[] = [];
+      this.during = arrived;
+      let read: StoreLoad;
+      try {
+        read = await this.load(Math.floor(Date.now() / 1000));
+      } catch (error) {
+        listener.status(false, (error as Error).message);
         return;
+      } finally {
+        this.during = undefined;
       }
+      listener.status(true);
+      listener.change({ full: read.entries, refused: read.refused });
+      for (const change of arrived) listener.change(change);
     };
     const subscriber: Client = this.client instanceof Cluster ? this.client.duplicate() : this.client.duplicate();
     this.subscriber = subscriber;

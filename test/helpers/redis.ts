@@ -5,8 +5,8 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from './nginx.js';
 import { tempDir } from './service-process.js';
 
 export interface RunningRedis {
@@ -19,18 +19,6 @@ export interface RunningRedis {
   restart(): Promise<void>;
   /** Runs redis-cli against it; resolves with its output. */
   cli(...args: string[]): Promise<string>;
-}
-
-/** A port the kernel just handed out and took back (free unless someone takes it meanwhile). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** redis-server on `port` in `dir`, with an append-only file fsynced on every write; `extra` arguments win (given last). */
