@@ -12,7 +12,7 @@ import type { Answer } from '../src/http/answers.js';
 import { decodeCheckRequest } from '../src/http/check-request.js';
 import { CheckResponses } from '../src/http/check-response.js';
 import { decisionLogger } from '../src/http/decision-log.js';
-import { listenerEdge } from '../src/http/listener-edge.js';
+import { type EdgeOutcome, type EdgeResult, listenerEdge } from '../src/http/listener-edge.js';
 import { RequestSources, type SourceFields } from '../src/http/request-sources.js';
 import { hmacSigner } from '../src/library/hmac-signer.js';
 import { explain } from '../src/links/explain-link.js';
@@ -25,6 +25,12 @@ import { signedUrl } from '../test/helpers/signed-url.js';
 import { type CostRequest, type CostRoute, costNowSec, costRoutes } from '../test/helpers/worst-inputs.js';
 import { benchArgs } from './args.js';
 import { compare as compareAll } from './harness.js';
+
+/** An edge result of a route without limits (every route benched here): never a promise. */
+function settled(outcome: EdgeOutcome): EdgeResult {
+  if (outcome instanceof Promise) throw new Error('a bench route counted limits: its answer is asynchronous');
+  return outcome;
+}
 
 const { only } = benchArgs('npm run bench:micro --', 'Micro-benchmarks of the decision core and the HMAC routes; printed.', {
   only: { type: 'string', value: 'text', help: 'run only the tables whose title contains this text (e.g. "Envoy gRPC")' },
@@ -249,7 +255,7 @@ for (const [scheme, list] of [
   const log = decisionLogger('auth', logger);
   const run = (g: Gate) => (i: number) => {
     const f = allFields[i & 1023]!;
-    const result = edge.answer(f, g, now);
+    const result = settled(edge.answer(f, g, now));
     log(result, f, g);
     return result;
   };
@@ -368,7 +374,7 @@ for (const [scheme, list] of [
     if (method !== undefined) sources.setMethod(method);
     return sources;
   };
-  const answer = edge.answer(sourcesOf(fields.headers, fields.path, fields.method), gate, now).answer;
+  const answer = settled(edge.answer(sourcesOf(fields.headers, fields.path, fields.method), gate, now)).answer;
   const responses = new CheckResponses();
   if (answer.status !== 200 || !responses.bytesFor(answer, 'allow').equals(protobufjsEncode(answer, 'allow')))
     throw new Error('the CheckResponse bytes differ');
@@ -385,12 +391,12 @@ for (const [scheme, list] of [
     {
       'protobufjs codec (before)': () => {
         const http = protobufjsDecode(request).attributes?.request?.http;
-        const result = edge.answer(sourcesOf(Object.entries(http?.headers ?? {}), http?.path, http?.method), gate, now);
+        const result = settled(edge.answer(sourcesOf(Object.entries(http?.headers ?? {}), http?.path, http?.method), gate, now));
         return protobufjsEncode(result.answer, result.decision.verdict);
       },
       'own codec (after)': () => {
         const check = decodeCheckRequest(request);
-        const result = edge.answer(sourcesOf(check.headers, check.path, check.method), gate, now);
+        const result = settled(edge.answer(sourcesOf(check.headers, check.path, check.method), gate, now));
         return responses.bytesFor(result.answer, result.decision.verdict);
       },
     },

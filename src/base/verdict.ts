@@ -21,6 +21,10 @@ export const Verdict = {
    * ending further ahead than its route's `revocation.maxLifetimeSec` (it would outlive a revocation).
    */
   revoked: 'revoked',
+  /** Genuine, current and not revoked, but past one of its route's `limits` (uses, rate, client IPs, viewers). */
+  overLimit: 'over-limit',
+  /** The counters of the route's `limits` cannot be reached and its `onStoreDown` is "deny": not decided, retry. */
+  storeDown: 'store-down',
   /** The request target breaks the URI rules (dot-segments, bad escapes, too long...). */
   badUri: 'bad-uri',
   /** No configured route covers the path. */

@@ -73,7 +73,7 @@ function requestOf(input: CommandInput): RevokeRequest {
  */
 export async function revokeCommand(input: CommandInput): Promise<number> {
   const book = new RevocationBook();
-  const loaded = loadConfig(input.configFile, process.env, undefined, undefined, book);
+  const loaded = loadConfig(input.configFile, process.env, undefined, undefined, { revocations: book });
   if (!revocationsNeeded(loaded)) {
     throw new UsageError('no route of this config checks revocations (set "revocation" on a route; see docs/revocation.md)');
   }

@@ -44,7 +44,7 @@ export async function verifyCommand(input: CommandInput): Promise<number> {
   const headers = headersOf(input);
   // The routes that check revocations read the stored list, as the service does.
   const book = new RevocationBook();
-  const loaded = loadConfig(input.configFile, process.env, undefined, undefined, book);
+  const loaded = loadConfig(input.configFile, process.env, undefined, undefined, { revocations: book });
   const stored = await readStoredRevocations(loaded, book, process.env, input.nowSec);
   const explanation = explain(loaded.gate, input.rest[0]!, text(input.values, 'ip'), input.nowSec, headers);
   const lines = explanationLines(explanation, input.nowSec);

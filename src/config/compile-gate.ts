@@ -1,5 +1,6 @@
 import { isRejection, rejection, Verdict } from '../base/verdict.js';
 import { type DecisionLogSettings, type Gate, type Route, routeVerdicts, sortRoutes } from '../decision/authorize.js';
+import { type Limiter, MemoryLimiter, type RouteLimits } from '../decision/limits.js';
 import { RevocationBook } from '../decision/revocations.js';
 import { nginxTarget } from '../request/nginx-uri.js';
 import { decodedPath, foldedPath, routeTable, samePrefixProblems } from '../request/path-readings.js';
@@ -44,6 +45,14 @@ export interface GateSettings {
    * across reloads. Absent: an empty book of this gate's own (signers, `verify` without a store).
    */
   readonly revocations?: RevocationBook | undefined;
+  /** Where every route with `limits` counts; kept by the service across reloads. Absent: counters of this gate's own, in memory. */
+  readonly limiter?: Limiter | undefined;
+}
+
+/** What a thread keeps across reloads, which every compiled config reads: its revocations and its limiter. */
+export interface ThreadState {
+  readonly revocations?: RevocationBook | undefined;
+  readonly limiter?: Limiter | undefined;
 }
 
 /** The config's defaults, for routes compiled without a config file (routeSigner, tests). */
@@ -63,6 +72,7 @@ interface RouteContext {
   /** Prefixes that lie inside another route's under some reading (escapes decoded, case folded). */
   readonly nestedPrefixes: ReadonlySet<string>;
   readonly revocations: RevocationBook;
+  readonly limiter: Limiter;
 }
 
 function routeContext(routes: readonly RouteConfig[], where: KeyEnvironment, settings: GateSettings): RouteContext {
@@ -81,6 +91,7 @@ function routeContext(routes: readonly RouteConfig[], where: KeyEnvironment, set
     pathTokens,
     nestedPrefixes,
     revocations: settings.revocations ?? new RevocationBook(),
+    limiter: settings.limiter ?? new MemoryLimiter(),
   };
 }
 
@@ -96,6 +107,13 @@ const unloadedScheme: TokenScheme = Object.freeze({
     throw new Error(keysNotLoaded.detail);
   },
 });
+
+/** A route's limits bound to the thread's limiter; undefined for a route without `limits`. */
+function limitsOf(route: RouteConfig, context: RouteContext): RouteLimits | undefined {
+  const spec = route.limits;
+  if (spec === undefined) return undefined;
+  return { spec, limiter: context.limiter, needsClientIp: spec.clientIps !== undefined || spec.viewers !== undefined };
+}
 
 /** A route bound to its keys (`scheme`), or to none in a signer for other routes. */
 function buildRoute(
@@ -132,9 +150,11 @@ function buildRoute(
       // A path token meant for another route's format is "no-route" here.
       scoped: route.stream?.depth !== undefined || (context.pathTokens.length > 0 && facts.pathToken === undefined),
       revocation: route.revocation !== undefined,
+      limits: limitsOf(route, context),
     }),
     revocation:
       route.revocation === undefined ? undefined : { book: context.revocations, maxLifetimeSec: route.revocation.maxLifetimeSec },
+    limits: limitsOf(route, context),
     pathToken: facts.pathToken,
     methods: new Set(route.methods),
     nginxUri: facts.nginxUri === true,
@@ -215,13 +235,14 @@ export function compileGate(
   config: Config,
   where: KeyEnvironment,
   only?: (route: RouteConfig) => boolean,
-  revocations?: RevocationBook,
+  thread: ThreadState = {},
 ): CompiledGate {
   const settings = {
     clockSkewSec: config.clockSkewSec,
     verdictCacheEntries: config.verdictCache.maxEntries,
     decisionLog: config.decisionLog,
-    revocations,
+    revocations: thread.revocations,
+    limiter: thread.limiter,
   };
   return compileRoutes(config.routes, where, settings, only);
 }

@@ -1,4 +1,5 @@
 import type { DecisionLogSettings } from '../decision/authorize.js';
+import type { LimitSpec } from '../decision/limits.js';
 import type { StreamScope } from '../request/signed-path.js';
 import type { KeyEncoding, RouteOptions, Scheme } from '../scheme-kit/scheme-definition.js';
 import type { RouteRevocationConfig, StateConfig } from './parse-state.js';
@@ -34,6 +35,8 @@ export interface RouteConfig {
   readonly methods: readonly string[];
   /** The route checks revocations (config `revocation`); undefined: it never looks at them. */
   readonly revocation: RouteRevocationConfig | undefined;
+  /** Limits on each link's use (config `limits`); undefined: the route counts nothing. */
+  readonly limits: LimitSpec | undefined;
 }
 
 /** The secure-link generator page and the signing API on the admin listener (docs/signing.md). */

@@ -2,8 +2,7 @@ import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Gate } from '../decision/authorize.js';
-import type { RevocationBook } from '../decision/revocations.js';
-import { type CompiledRoute, compileGate } from './compile-gate.js';
+import { type CompiledRoute, compileGate, type ThreadState } from './compile-gate.js';
 import type { Config, RouteConfig } from './config.js';
 import { ConfigError } from './config-error.js';
 import { defaultConfig } from './default-config.js';
@@ -80,7 +79,7 @@ export function loadConfig(
   env: Readonly<Record<string, string | undefined>> = process.env,
   readFile: (path: string) => Buffer = readFileSync,
   only?: (route: RouteConfig) => boolean,
-  revocations?: RevocationBook,
+  thread?: ThreadState,
 ): LoadedConfig {
   let raw: unknown = defaultConfig;
   let text = JSON.stringify(defaultConfig);
@@ -102,7 +101,7 @@ export function loadConfig(
   const config = parseConfig(raw);
   if (Array.isArray(config)) throw new ConfigError(source, config);
   const baseDir = file === undefined ? process.cwd() : dirname(source);
-  const compiled = compileGate(config, { baseDir, env, readFile }, only, revocations);
+  const compiled = compileGate(config, { baseDir, env, readFile }, only, thread);
   // A signer for some routes (`only`) reads none of the other secrets, the API's token included.
   const signingToken = only === undefined ? loadSigningToken(config, { baseDir, env, readFile }) : undefined;
   const problems = [...compiled.problems, ...(typeof signingToken === 'object' ? signingToken.problems : [])];

@@ -6,6 +6,7 @@ import type { Scheme } from '../scheme-kit/scheme-definition.js';
 import { canonicalSpelling, unreservedEscape } from '../scheme-kit/signable-path.js';
 import { findScheme, schemes } from '../schemes/registry.js';
 import type { KeySource, RouteConfig } from './config.js';
+import { parseRouteLimits } from './parse-limits.js';
 import { parseRouteRevocation } from './parse-state.js';
 
 const keyIdPattern = /^[A-Za-z0-9_-]{1,32}$/;
@@ -104,7 +105,8 @@ export function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig
   const methods = parseMethods(fields);
   const publicBaseUrl = fields.baseUrl('publicBaseUrl');
   const revocation = parseRouteRevocation(fields);
+  const limits = parseRouteLimits(fields, scheme);
   fields.done();
   if (scheme === undefined || options === undefined) return undefined;
-  return { name, prefix, scheme, keys, options, stream, verdictCache, publicBaseUrl, methods, revocation };
+  return { name, prefix, scheme, keys, options, stream, verdictCache, publicBaseUrl, methods, revocation, limits };
 }

@@ -17,6 +17,8 @@ export interface RedisStateConfig {
   readonly redis: RedisConfig;
   /** Seconds between full resyncs of the revocation list (the subscription carries each change at once). */
   readonly resyncSec: number;
+  /** How long a request on a route with `limits` waits for its counters before `onStoreDown` decides. */
+  readonly limitTimeoutMs: number;
 }
 
 /** One Redis deployment: exactly one of a URL (standalone), Sentinel or Cluster. */
@@ -165,13 +167,15 @@ export function parseState(raw: unknown, p: Problems): StateConfig {
   const file = fields.value('file');
   const redisRaw = fields.value('redis');
   const resyncSec = fields.int('resyncSec', 30, 1, 3600);
+  const limitTimeoutMs = fields.int('limitTimeoutMs', 250, 10, 10_000);
   let state: StateConfig;
   if (store === 'redis') {
     if (file !== undefined) fields.add('file', 'is for store "file" only');
-    state = { store, redis: readRedis(p.fields(redisRaw, 'state.redis')), resyncSec };
+    state = { store, redis: readRedis(p.fields(redisRaw, 'state.redis')), resyncSec, limitTimeoutMs };
   } else {
     if (redisRaw !== undefined) fields.add('redis', 'is for store "redis" only (set "store": "redis")');
     if (fields.has('resyncSec')) fields.add('resyncSec', 'is for store "redis" only (the file is watched)');
+    if (fields.has('limitTimeoutMs')) fields.add('limitTimeoutMs', 'is for store "redis" only (the file store counts in memory)');
     state = { store, file: file === undefined ? defaultStateFile : fields.string('file') };
   }
   fields.done();

@@ -6,6 +6,7 @@ import { parseRequestTarget } from '../request/request-target.js';
 import type { SignedPathFor } from '../request/signed-path.js';
 import { noHeaders, type TokenHeaders } from '../request/token-headers.js';
 import type { ClientIpUse, TokenScheme } from '../scheme-kit/token-scheme.js';
+import { type LimitCheck, limitNeedsClientIp, limitSubject, type RouteLimits } from './limits.js';
 import { checkRevocation, type RouteRevocation } from './revocations.js';
 import type { VerdictCache } from './verdict-cache.js';
 
@@ -34,6 +35,8 @@ export interface Route {
   readonly methods: ReadonlySet<string>;
   /** Set when the route checks revocations (config `revocation`): the thread's book and the route's limits. */
   readonly revocation?: RouteRevocation | undefined;
+  /** Set when the route limits each link's use (config `limits`): its spec and the thread's limiter. */
+  readonly limits?: RouteLimits | undefined;
 }
 
 /** What a request rejected before any route matched can get. */
@@ -54,6 +57,7 @@ export function routeVerdicts(route: {
   startTimes: boolean;
   scoped: boolean;
   revocation?: boolean;
+  limits?: RouteLimits | undefined;
 }): ReadonlySet<Verdict> {
   const out = new Set<Verdict>([
     Verdict.allow,
@@ -70,6 +74,11 @@ export function routeVerdicts(route: {
   if (route.startTimes) out.add(Verdict.premature);
   if (route.scoped) out.add(Verdict.noRoute);
   if (route.revocation === true) out.add(Verdict.revoked);
+  if (route.limits !== undefined) {
+    out.add(Verdict.overLimit);
+    if (route.limits.spec.onStoreDown === 'deny') out.add(Verdict.storeDown);
+    if (route.limits.needsClientIp) out.add(Verdict.badSource);
+  }
   return out;
 }
 
@@ -116,6 +125,11 @@ export interface Decision {
   readonly route: Route | undefined;
   /** Valid and revoked: the token's end (for Cache-Control max-age); expired: when it ended. Otherwise 0. */
   readonly expiresSec: number;
+  /**
+   * An allow on a route with `limits`: what the edge must still count before it answers (the
+   * limiter's outcome decides). Undefined on every other decision.
+   */
+  readonly limit?: LimitCheck | undefined;
 }
 
 const noRoute = rejection(Verdict.noRoute, 'no route covers this path');
@@ -280,6 +294,25 @@ export function authorize(
     const revoked = checkRevocation(revocation, route, token, selected.path, nowSec, gate.clockSkewSec);
     // Its end is known: a revocation by this link lasts until then.
     if (revoked !== undefined) return { ...deny(revoked, route), expiresSec: token.expiresSec };
+  }
+  const limits = route.limits;
+  if (limits !== undefined) {
+    // Distinct client IPs are counted on the canonical text (one address, one spelling).
+    if (limits.needsClientIp && ip === undefined) {
+      if (clientIp === undefined) return deny(limitNeedsClientIp, route);
+      ip = typeof clientIp === 'string' ? parseClientIp(clientIp) : clientIp;
+      if (ip === undefined) return deny(badIp, route);
+    }
+    const ipText = limits.needsClientIp ? ip?.text : undefined;
+    const { spec } = limits;
+    const subject = limitSubject(
+      route.name,
+      spec.per,
+      route.scheme.signature(token),
+      spec.per === 'session' ? route.scheme.session?.(token) : undefined,
+    );
+    const limit: LimitCheck = { route: route.name, subject, clientIp: ipText, expiresSec: token.expiresSec, spec };
+    return { verdict: Verdict.allow, detail: valid, route, expiresSec: token.expiresSec, limit };
   }
   return { verdict: Verdict.allow, detail: valid, route, expiresSec: token.expiresSec };
 }

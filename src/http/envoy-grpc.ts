@@ -22,7 +22,7 @@ import { decisionLogger } from './decision-log.js';
 import type { RunningListener, ServiceState } from './engine.js';
 import { grpcStatus } from './grpc-call.js';
 import { GrpcDoor } from './grpc-door.js';
-import { listenerEdge, logEdgeProblem } from './listener-edge.js';
+import { type EdgeResult, listenerEdge, logEdgeProblem } from './listener-edge.js';
 import { RequestSources } from './request-sources.js';
 
 /** Largest CheckRequest accepted: Envoy sends every client header in gRPC mode, never a body unless told to. */
@@ -59,15 +59,20 @@ export async function listenEnvoyGrpc(
       for (const [name, value] of http.headers) sources.add(name.toLowerCase(), value);
       if (http.path !== undefined) sources.setUri(http.path);
       if (http.method !== undefined) sources.setMethod(http.method);
-      const result = edge.decide(sources, gate);
-      logEdgeProblem(result, listener, logger);
-      if (result.answer.status === 503) {
-        call.fail(grpcStatus.UNAVAILABLE, `tokengate cannot decide: ${result.decision.verdict}`);
-      } else {
-        call.answer(responses.framedFor(result.answer, result.decision.verdict));
-      }
-      // After answering: the line costs the caller nothing.
-      logDecision(result, sources, gate);
+      const respond = (result: EdgeResult) => {
+        logEdgeProblem(result, listener, logger);
+        if (result.answer.status === 503) {
+          call.fail(grpcStatus.UNAVAILABLE, `tokengate cannot decide: ${result.decision.verdict}`);
+        } else {
+          call.answer(responses.framedFor(result.answer, result.decision.verdict));
+        }
+        // After answering: the line costs the caller nothing.
+        logDecision(result, sources, gate);
+      };
+      const outcome = edge.decide(sources, gate);
+      // A route with limits answers once its counters have.
+      if (outcome instanceof Promise) void outcome.then(respond);
+      else respond(outcome);
     },
   });
   if (metrics !== undefined) metrics.connections = door.counts;

@@ -2,6 +2,7 @@ import type { Logger } from '../base/log.js';
 import { isRejection, type Rejection, rejection, Verdict } from '../base/verdict.js';
 import type { AuthListenerConfig, ListenerBase } from '../config/config.js';
 import { authorize, type Decision, deny, type Gate } from '../decision/authorize.js';
+import { type LimitOutcome, limitStoreDown, overLimit } from '../decision/limits.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
 import { type ClientIp, parseClientIp } from '../request/client-ip.js';
 import { trimOws } from '../request/http-whitespace.js';
@@ -35,11 +36,17 @@ export interface EdgeResult {
   readonly clientIp?: string | undefined;
 }
 
+/**
+ * A result now, or, for an allow on a route with `limits`, once its limiter has counted it (a
+ * promise that never rejects). Every other route's answer is synchronous.
+ */
+export type EdgeOutcome = EdgeResult | Promise<EdgeResult>;
+
 export interface ListenerEdge {
-  /** Decides one auth request at `nowSec`; total: never throws. */
-  answer(fields: SourceFields, gate: Gate, nowSec: number): EdgeResult;
+  /** Decides one auth request at `nowSec`; total: never throws, and a promise it returns never rejects. */
+  answer(fields: SourceFields, gate: Gate, nowSec: number): EdgeOutcome;
   /** `answer` now, timed and counted in the listener's metrics (when on): what a listener does per request. */
-  decide(fields: SourceFields, gate: Gate): EdgeResult;
+  decide(fields: SourceFields, gate: Gate): EdgeOutcome;
 }
 
 /** Every denial's answer, one per verdict, built once per listener. */
@@ -72,6 +79,42 @@ function allowAnswers(listener: EdgeListener): (secondsLeft: number) => Answer {
     return answer;
   };
 }
+
+/**
+ * Finishes an allow on a route with `limits` with its limiter's outcome: an allow that must not
+ * be cached by the proxy (each request has to be counted), or the limit's denial; when the
+ * counters cannot be reached, the route's `onStoreDown` decides.
+ */
+function limitedResult(denials: Map<Verdict, Answer>): {
+  counted(result: EdgeResult, outcome: LimitOutcome): EdgeResult;
+  uncounted(result: EdgeResult): EdgeResult;
+} {
+  const allowUncached = makeAnswer(200, [
+    ['X-Token-Status', 'valid'],
+    ['Cache-Control', 'no-store'],
+  ]);
+  return {
+    counted(result, outcome) {
+      if (outcome.over === undefined) return { ...result, answer: allowUncached };
+      const decision = deny(overLimit[outcome.over], result.decision.route);
+      return {
+        ...result,
+        answer: denials.get(decision.verdict)!,
+        decision: { ...decision, expiresSec: result.decision.expiresSec },
+      };
+    },
+    uncounted(result) {
+      const limits = result.decision.route?.limits;
+      if (limits?.spec.onStoreDown === 'allow') {
+        return { ...result, answer: allowUncached, decision: { ...result.decision, detail: allowedUncounted } };
+      }
+      return { ...result, answer: denials.get(Verdict.storeDown)!, decision: deny(limitStoreDown, result.decision.route) };
+    },
+  };
+}
+
+const allowedUncounted =
+  'the signature is genuine and the token is current; allowed without counting: the limits\' counters cannot be reached (limits.onStoreDown is "allow")';
 
 /** Why a request's source fields are unusable (missing or repeated), or undefined; its rejections built once. */
 function sourceChecker(listener: EdgeListener): (fields: SourceFields) => Rejection | undefined {
@@ -144,7 +187,8 @@ export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics):
   const denials = denialAnswers(listener);
   const allowFor = allowAnswers(listener);
   const clientIpOf = clientIpReader(listener);
-  const answer = (fields: SourceFields, gate: Gate, nowSec: number): EdgeResult => {
+  const limited = limitedResult(denials);
+  const answer = (fields: SourceFields, gate: Gate, nowSec: number): EdgeOutcome => {
     try {
       const clientIp = clientIpOf(fields);
       const decision: Decision = isRejection(clientIp)
@@ -157,10 +201,33 @@ export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics):
         decision.verdict === Verdict.allow ? allowFor(decision.expiresSec - nowSec - 1) : denials.get(decision.verdict)!;
       const ipText =
         clientIp === undefined || isRejection(clientIp) ? undefined : typeof clientIp === 'string' ? clientIp : fields.clientIp;
-      return { answer, decision, clientIp: ipText };
+      const result: EdgeResult = { answer, decision, clientIp: ipText };
+      return decision.limit === undefined ? result : count(result);
     } catch (error) {
-      return { answer: denials.get(Verdict.error)!, decision: internalError, error };
+      return failed(error);
     }
+  };
+  const failed = (error: unknown): EdgeResult => ({ answer: denials.get(Verdict.error)!, decision: internalError, error });
+  /** Counts an allow of a limited route: synchronously when its limiter answers so (memory on this thread). */
+  const count = (result: EdgeResult): EdgeOutcome => {
+    const { decision } = result;
+    let outcome: LimitOutcome | Promise<LimitOutcome>;
+    try {
+      outcome = decision.route!.limits!.limiter.check(decision.limit!);
+    } catch {
+      return limited.uncounted(result);
+    }
+    if (!(outcome instanceof Promise)) return limited.counted(result, outcome);
+    return outcome.then(
+      (counted) => {
+        try {
+          return limited.counted(result, counted);
+        } catch (error) {
+          return failed(error);
+        }
+      },
+      () => limited.uncounted(result),
+    );
   };
   return {
     answer,
@@ -168,6 +235,13 @@ export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics):
       if (metrics === undefined) return answer(fields, gate, Math.floor(Date.now() / 1000));
       const started = performance.now();
       const result = answer(fields, gate, Math.floor(Date.now() / 1000));
+      if (result instanceof Promise) {
+        // A counted route's time includes its limiter's round trip.
+        return result.then((counted) => {
+          metrics.record(counted.decision, (performance.now() - started) / 1000);
+          return counted;
+        });
+      }
       metrics.record(result.decision, (performance.now() - started) / 1000);
       return result;
     },

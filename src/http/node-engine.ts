@@ -4,7 +4,7 @@ import type { ListenerMetrics } from '../metrics/decision-metrics.js';
 import type { Answer } from './answers.js';
 import { decisionLogger } from './decision-log.js';
 import type { HttpEngine, RunningListener, ServiceState } from './engine.js';
-import { listenerEdge, logEdgeProblem } from './listener-edge.js';
+import { type EdgeResult, listenerEdge, logEdgeProblem } from './listener-edge.js';
 import { hardenedServer, listen, refuseVersion } from './node-server.js';
 import { RequestSources } from './request-sources.js';
 
@@ -53,15 +53,26 @@ function listenAuth(
     const raw = req.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) sources.add(raw[i]!.toLowerCase(), raw[i + 1]!);
     if (pathPrefix !== undefined) sources.target(req.url ?? '', pathPrefix, clientIpInPath);
-    const result = edge.decide(sources, gate);
-    const headers = flatHeaders(flat, result.answer);
-    // Never wait for a body: answer now and close, so unread body bytes cannot be parsed as a request.
-    const close = sources.bodyAnnounced || state.closing === true;
-    res.writeHead(result.answer.status, close ? [...headers, 'Connection', 'close'] : headers);
-    res.end();
-    if (close) res.once('finish', () => req.socket.destroySoon());
-    logEdgeProblem(result, listener, logger);
-    logDecision(result, sources, gate);
+    const respond = (result: EdgeResult) => {
+      const headers = flatHeaders(flat, result.answer);
+      // Never wait for a body: answer now and close, so unread body bytes cannot be parsed as a request.
+      const close = sources.bodyAnnounced || state.closing === true;
+      res.writeHead(result.answer.status, close ? [...headers, 'Connection', 'close'] : headers);
+      res.end();
+      if (close) res.once('finish', () => req.socket.destroySoon());
+      logEdgeProblem(result, listener, logger);
+      logDecision(result, sources, gate);
+    };
+    const outcome = edge.decide(sources, gate);
+    // A route with limits answers once its counters have (the connection may have closed meanwhile).
+    if (outcome instanceof Promise) {
+      void outcome.then((result) => {
+        if (res.destroyed) {
+          logEdgeProblem(result, listener, logger);
+          logDecision(result, sources, gate);
+        } else respond(result);
+      });
+    } else respond(outcome);
   });
   return listen(server, listener.name, listener.host, listener.port, reusePort);
 }

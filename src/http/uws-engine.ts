@@ -1,9 +1,10 @@
+import type { HttpResponse } from 'uWebSockets.js';
 import type { Logger } from '../base/log.js';
 import type { AuthListenerConfig } from '../config/config.js';
 import type { ListenerMetrics } from '../metrics/decision-metrics.js';
 import { decisionLogger } from './decision-log.js';
 import type { HttpEngine, RunningListener, ServiceState } from './engine.js';
-import { listenerEdge, logEdgeProblem } from './listener-edge.js';
+import { type EdgeResult, listenerEdge, logEdgeProblem } from './listener-edge.js';
 import type { Uws } from './native-uws.js';
 import { RequestSources } from './request-sources.js';
 
@@ -89,15 +90,31 @@ function listenAuth(
     if (pathPrefix !== undefined) {
       sources.target(query === undefined || query === '' ? url : `${url}?${query}`, pathPrefix, clientIpInPath);
     }
-    const result = edge.decide(sources, gate);
-    const { answer } = result;
-    const { wire } = answer;
+    const outcome = edge.decide(sources, gate);
+    if (!(outcome instanceof Promise)) {
+      respond(res, outcome);
+      logEdgeProblem(outcome, listener, logger);
+      logDecision(outcome, sources, gate);
+      return;
+    }
+    // A route with limits waits for its counters: uWS lets a handler return unanswered only with
+    // an abort handler, and a response aborted meanwhile (the proxy gave up) must not be touched.
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    void outcome.then((result) => {
+      if (!aborted) res.cork(() => respond(res, result));
+      logEdgeProblem(result, listener, logger);
+      logDecision(result, sources, gate);
+    });
+  });
+  const respond = (res: HttpResponse, result: EdgeResult) => {
+    const { wire } = result.answer;
     res.writeStatus(wire.statusLine);
     for (const [name, value] of wire.headers) res.writeHeader(name, value);
     res.end(undefined, state.closing === true);
-    logEdgeProblem(result, listener, logger);
-    logDecision(result, sources, gate);
-  });
+  };
   return listen(uws, app, listener.name, listener.host, listener.port);
 }
 

@@ -7,6 +7,7 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { LoadedConfig } from '../config/load-config.js';
 import type { RevocationStatus } from '../state/revocation-store.js';
 import { type MetricsSnapshot, mergeSnapshots } from './decision-metrics.js';
+import { type LimitStatus, limitFamilies } from './limit-families.js';
 import { cacheFamilies, type ScrapeView, threadFamilies, trafficFamilies } from './snapshot-families.js';
 
 export interface ServiceMetrics {
@@ -35,6 +36,8 @@ export interface ExpositionSources {
   readonly version: string;
   /** The revocations' store and list; absent: this process keeps none. */
   revocations?(): RevocationStatus;
+  /** The counters of route limits; absent: this process keeps none. */
+  limits?(): LimitStatus;
 }
 
 /** The standard process_* and nodejs_* series generic dashboards and alerts look for. */
@@ -179,6 +182,7 @@ export function serviceMetrics(sources: ExpositionSources): ServiceMetrics {
   buildFamilies(registry, sources);
   const linksSigned = signingFamilies(registry);
   const revocationsMade = stateFamilies(registry, sources);
+  limitFamilies(registry, () => sources.limits?.());
   let loads = 0;
   return {
     registry,

@@ -17,6 +17,7 @@ import { loadNativeUws } from '../http/native-uws.js';
 import { nodeWorkerEngine } from '../http/node-engine.js';
 import { uwsEngine } from '../http/uws-engine.js';
 import { emptySnapshot, type MetricsSnapshot } from '../metrics/decision-metrics.js';
+import { type LimitAnswers, type LimitBatch, RelayedLimiter } from './limit-relay.js';
 import { Service } from './service.js';
 
 export interface AuthWorkerData {
@@ -36,6 +37,7 @@ export type WorkerCommand =
   | { readonly type: 'reload'; readonly files: ConfigFiles }
   | { readonly type: 'metrics' }
   | { readonly type: 'revocations'; readonly change: RevocationChange }
+  | LimitAnswers
   | { readonly type: 'drain' }
   | { readonly type: 'shutdown' };
 
@@ -45,7 +47,8 @@ export type WorkerMessage =
   | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'reloaded' }
   | { readonly type: 'metrics'; readonly snapshot: MetricsSnapshot }
-  | { readonly type: 'reload-failed'; readonly problems: readonly string[] };
+  | { readonly type: 'reload-failed'; readonly problems: readonly string[] }
+  | LimitBatch;
 
 /** Every line this thread logs names it (`thread`), so a reader can tell which worker decided. */
 function threadLogger(base: Logger): Logger {
@@ -65,7 +68,10 @@ if (port !== null) {
   // The main thread has already refused an invalid level.
   const logger = threadLogger(createLogger(logLevelFrom(process.env) ?? 'info'));
   const post = (message: WorkerMessage) => port.postMessage(message);
-  const load = (snapshot: ConfigFiles) => loadConfig(configFile, process.env, snapshotReader(snapshot), undefined, book);
+  // Routes with limits count in the main thread, which holds the counters for every thread.
+  const limiter = new RelayedLimiter(post);
+  const load = (snapshot: ConfigFiles) =>
+    loadConfig(configFile, process.env, snapshotReader(snapshot), undefined, { revocations: book, limiter });
   let service: Service | undefined;
   // A JavaScript error outside a request handler (a bug in reload or metrics code): close this
   // worker's sockets and end the thread, so the main thread replaces it. Ending a thread with
@@ -100,6 +106,9 @@ if (port !== null) {
           break;
         case 'revocations':
           applyChange(book, command.change);
+          break;
+        case 'limited':
+          limiter.answered(command);
           break;
         case 'drain':
           serving.drain();

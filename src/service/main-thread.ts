@@ -4,6 +4,7 @@ import { ExitCode } from '../base/exit-codes.js';
 import type { Logger } from '../base/log.js';
 import { version } from '../base/version.js';
 import { type ConfigFiles, type LoadedConfig, loadConfig, recordingReader } from '../config/load-config.js';
+import type { Limiter } from '../decision/limits.js';
 import type { RevocationBook } from '../decision/revocations.js';
 import type { RunningListener } from '../http/engine.js';
 import { EngineError } from '../http/native-uws.js';
@@ -12,6 +13,8 @@ import { type ServiceMetrics, serviceMetrics } from '../metrics/exposition.js';
 import { claimPort } from './claim-port.js';
 import { configWatcher } from './config-watch.js';
 import { cpuBudget } from './cpu-budget.js';
+import { LimitCounting } from './limit-counting.js';
+import { answerBatch } from './limit-relay.js';
 import { RevocationSync } from './revocation-sync.js';
 import { Service } from './service.js';
 import { signingContext } from './signing-context.js';
@@ -24,10 +27,10 @@ interface Snapshot {
   readonly files: ConfigFiles;
 }
 
-/** Every route with `revocation` in the config reads `book`: the main thread's, kept across reloads. */
-function loadSnapshot(configFile: string | undefined, book: RevocationBook): Snapshot {
+/** Every route with `revocation` reads `book`, every route with `limits` counts through `limiter`: the main thread's, kept across reloads. */
+function loadSnapshot(configFile: string | undefined, book: RevocationBook, limiter: Limiter): Snapshot {
   const reader = recordingReader();
-  const loaded = loadConfig(configFile, process.env, reader.read, undefined, book);
+  const loaded = loadConfig(configFile, process.env, reader.read, undefined, { revocations: book, limiter });
   return { loaded, files: reader.files };
 }
 
@@ -56,6 +59,7 @@ class MainThread {
     private readonly admin: RunningListener,
     private readonly pool: WorkerPool | undefined,
     private readonly revocations: RevocationSync,
+    private readonly limits: LimitCounting,
     private readonly logger: Logger,
   ) {}
 
@@ -76,7 +80,7 @@ class MainThread {
     const { logger, metrics, pool } = this;
     let next: Snapshot;
     try {
-      next = loadSnapshot(this.configFile, this.revocations.book);
+      next = loadSnapshot(this.configFile, this.revocations.book, this.limits);
     } catch (error) {
       metrics.reloadFailed();
       logger.log('error', 'config reload rejected; the previous config keeps serving', {
@@ -87,6 +91,7 @@ class MainThread {
     sayWarnings(next.loaded, logger);
     // A route that starts checking revocations needs the list first (a store opens once; `state` changes need a restart).
     await this.revocations.open(next.loaded);
+    await this.limits.open(next.loaded);
     // The workers compile the very bytes validated here; each swaps its config whole. The main
     // thread's listeners (gRPC, or all with one worker) swap only once every worker has.
     const problems = (await pool?.reload(next.files)) ?? [];
@@ -110,7 +115,7 @@ class MainThread {
       logger.log('warn', 'listener and admin changes take effect only after a restart');
     }
     if (JSON.stringify(next.loaded.config.state) !== JSON.stringify(this.first.config.state)) {
-      logger.log('warn', 'state (the revocation store) changes take effect only after a restart');
+      logger.log('warn', 'state (the revocation store and the counters of limits) changes take effect only after a restart');
     }
   }
 
@@ -123,6 +128,7 @@ class MainThread {
       await pool?.shutdown();
       admin.closeAll();
       await this.revocations.close();
+      this.limits.close();
       return;
     }
     this.stopping = true;
@@ -141,6 +147,7 @@ class MainThread {
     await pool?.shutdown();
     admin.closeAll();
     await this.revocations.close();
+    this.limits.close();
     logger.log('info', 'stopped', { signal });
   }
 }
@@ -217,9 +224,16 @@ interface Threads {
 }
 
 /** The exposition: the pool's counters (read through `threads`, as it starts later) and this thread's own. */
-function exposition(choice: EngineChoice, service: Service, threads: Threads, revocations: RevocationSync): ServiceMetrics {
+function exposition(
+  choice: EngineChoice,
+  service: Service,
+  threads: Threads,
+  revocations: RevocationSync,
+  limits: LimitCounting,
+): ServiceMetrics {
   return serviceMetrics({
     revocations: () => revocations.status(),
+    limits: () => limits.status(),
     engine: choice.engine.name,
     engineFallback: choice.fallbackReason !== undefined,
     version,
@@ -242,6 +256,7 @@ interface ListenPlan {
   readonly metrics: ServiceMetrics;
   readonly signing: SigningContext | undefined;
   readonly revocations: RevocationSync;
+  readonly limits: LimitCounting;
   readonly loaded: LoadedConfig;
   readonly logger: Logger;
 }
@@ -259,6 +274,7 @@ async function listenAll(plan: ListenPlan, threads: Threads): Promise<readonly [
     logger.log('info', 'listening', { listener: admin.name, host: admin.host, port: admin.port });
     // The whole revocation list before any auth listener opens (/readyz says not ready meanwhile).
     await plan.revocations.open(plan.loaded);
+    await plan.limits.open(plan.loaded);
     if (workers > 1) {
       threads.pool = await startWorkerPool({
         configFile,
@@ -267,6 +283,7 @@ async function listenAll(plan: ListenPlan, threads: Threads): Promise<readonly [
         count: workers,
         engine: engine.name,
         revocations: () => plan.revocations.list(),
+        limits: (batch) => answerBatch(plan.limits, batch),
         logger,
       });
       service.state.workersReady = threads.pool.ready;
@@ -319,7 +336,8 @@ function announce(
 export async function runService(configFile: string | undefined, logger: Logger): Promise<void> {
   const threads: Threads = { pool: undefined };
   const revocations = new RevocationSync(logger, (change) => threads.pool?.revocations(change));
-  const { loaded, files } = loadSnapshot(configFile, revocations.book);
+  const limits = new LimitCounting(logger);
+  const { loaded, files } = loadSnapshot(configFile, revocations.book, limits);
   const { config } = loaded;
   const choice = engineFor(loaded, logger);
   // Only an engine that shares ports between threads runs workers (uws; node from Node 22.12).
@@ -327,14 +345,14 @@ export async function runService(configFile: string | undefined, logger: Logger)
   logStart(loaded, choice, workers, logger);
   // Workers count their own decisions; the main thread counts what it serves.
   const service = new Service(loaded.gate, config.metrics);
-  const metrics = exposition(choice, service, threads, revocations);
+  const metrics = exposition(choice, service, threads, revocations, limits);
   metrics.configLoaded(loaded);
   const serving = { loaded };
   const signing = signingContext(serving, metrics, revocations, logger);
   const plan = { configFile, files, config, engine: choice.engine, workers, service, metrics, loaded, logger };
-  const listening = await listenAll({ ...plan, signing: signing?.context, revocations }, threads);
+  const listening = await listenAll({ ...plan, signing: signing?.context, revocations, limits }, threads);
   const { pool } = threads;
-  const main = new MainThread(serving, configFile, loaded, service, metrics, listening[0], pool, revocations, logger);
+  const main = new MainThread(serving, configFile, loaded, service, metrics, listening[0], pool, revocations, limits, logger);
   process.on('SIGHUP', () => void main.reload());
   if (config.reloadOnChange && configFile !== undefined) main.watchFiles(files);
   const stop = (signal: string) => main.stop(signal).then(() => process.exit(ExitCode.ok));

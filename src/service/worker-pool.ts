@@ -6,6 +6,7 @@ import type { Revocation, RevocationChange } from '../decision/revocations.js';
 import { emptySnapshot, type MetricsSnapshot, retire } from '../metrics/decision-metrics.js';
 import type { AuthWorkerData, WorkerCommand, WorkerMessage } from './auth-worker.js';
 import { claimPort } from './claim-port.js';
+import type { LimitAnswers, LimitBatch } from './limit-relay.js';
 
 export interface WorkerPool {
   /** The ports every worker listens on, one per auth listener. */
@@ -41,6 +42,8 @@ export interface WorkerPoolOptions {
   readonly logger: Logger;
   /** The revocations in force now: what a worker starts with (none when omitted). */
   readonly revocations?: () => readonly Revocation[];
+  /** Answers a worker's limit checks (the main thread holds the counters); absent: every check fails. */
+  readonly limits?: (batch: LimitBatch) => Promise<LimitAnswers>;
   /** The worker's module (default: ./auth-worker.js); the fault tests wrap it. */
   readonly entry?: URL;
 }
@@ -78,7 +81,7 @@ class WorkerHandle {
     } else if (message.type === 'listening') {
       this.listening = true;
       started.resolve(message.ports);
-    } else {
+    } else if (message.type === 'failed') {
       started.reject(new Error(message.message));
     }
   }
@@ -143,13 +146,24 @@ function spawn(pool: PoolState): Promise<readonly number[]> {
     };
     const handle = new WorkerHandle(new Worker(pool.entry, { workerData }));
     pool.handles.add(handle);
-    handle.worker.on('message', (message: WorkerMessage) => handle.received(message, { resolve, reject }));
+    handle.worker.on('message', (message: WorkerMessage) => {
+      if (message.type === 'limits') void countFor(pool, handle, message);
+      else handle.received(message, { resolve, reject });
+    });
     handle.worker.once('error', (error) => {
       logger.log('error', 'auth worker crashed', { error: String(error) });
       reject(error);
     });
     handle.worker.once('exit', (code) => exited(pool, handle, code));
   });
+}
+
+/** Answers a worker's limit checks; a worker that has exited meanwhile gets nothing (its requests went with it). */
+async function countFor(pool: PoolState, handle: WorkerHandle, batch: LimitBatch): Promise<void> {
+  const answers: LimitAnswers = pool.options.limits
+    ? await pool.options.limits(batch)
+    : { type: 'limited', answers: batch.checks.map(({ id }) => ({ id, over: 'failed' as const })) };
+  if (pool.handles.has(handle)) handle.send(answers);
 }
 
 /** A worker's thread ended: what it counted stays counted, and unless the pool is stopping it is logged and replaced. */

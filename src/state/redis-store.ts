@@ -26,7 +26,7 @@ export function reconnectDelayMs(attempt: number): number {
 const commandTimeoutMs = 2000;
 const scanCount = 1000;
 
-type Client = Redis | Cluster;
+export type Client = Redis | Cluster;
 
 /** What a config's relative file paths and secrets resolve against. */
 export interface StateEnvironment {
@@ -59,14 +59,14 @@ function defined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], un
 }
 
 /** The connection options every node gets: credentials, TLS, timeouts, no offline queue. */
-function nodeOptions(config: RedisConfig, where: StateEnvironment) {
+function nodeOptions(config: RedisConfig, where: StateEnvironment, timeoutMs: number) {
   const { tls } = config;
   return defined({
     username: config.username,
     password: secretText(config.password, 'password', where),
     db: config.db,
     connectTimeout: commandTimeoutMs,
-    commandTimeout: commandTimeoutMs,
+    commandTimeout: timeoutMs,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     lazyConnect: true,
@@ -83,8 +83,17 @@ function nodeOptions(config: RedisConfig, where: StateEnvironment) {
   });
 }
 
-function makeClient(config: RedisConfig, where: StateEnvironment): Client {
-  const options = nodeOptions(config, where);
+/**
+ * A client for `config`, connecting lazily, failing a command after `timeoutMs` and at once while
+ * disconnected (no offline queue); `pipelined` sends the commands of one tick in one write.
+ */
+export function makeClient(
+  config: RedisConfig,
+  where: StateEnvironment,
+  timeoutMs = commandTimeoutMs,
+  pipelined = false,
+): Client {
+  const options = { ...nodeOptions(config, where, timeoutMs), ...(pipelined ? { enableAutoPipelining: true } : {}) };
   if (config.mode === 'cluster') {
     const { retryStrategy: _perNode, enableOfflineQueue: _queue, ...redisOptions } = options;
     return new Cluster(
@@ -94,6 +103,7 @@ function makeClient(config: RedisConfig, where: StateEnvironment): Client {
         enableOfflineQueue: false,
         lazyConnect: true,
         clusterRetryStrategy: reconnectDelayMs,
+        ...(pipelined ? { enableAutoPipelining: true } : {}),
       },
     );
   }
@@ -113,7 +123,7 @@ function makeClient(config: RedisConfig, where: StateEnvironment): Client {
 }
 
 /** "standalone 10.0.0.5:6379", "sentinel mymaster via 3 nodes", "cluster via 6 nodes": for logs. */
-function describe(config: RedisConfig): string {
+export function describe(config: RedisConfig): string {
   const first = config.nodes[0];
   const at = first === undefined ? '' : `${first.host.includes(':') ? `[${first.host}]` : first.host}:${first.port}`;
   if (config.mode === 'standalone') return `redis ${at} db ${config.db}${config.tls ? ' (TLS)' : ''}`;

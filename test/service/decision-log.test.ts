@@ -13,7 +13,7 @@ import { decisionLogger } from '../../src/http/decision-log.js';
 import { listenerEdge } from '../../src/http/listener-edge.js';
 import type { SourceFields } from '../../src/http/request-sources.js';
 import { docBlock } from '../helpers/doc-blocks.js';
-import { gateFor } from '../helpers/gates.js';
+import { gateFor, settled } from '../helpers/gates.js';
 import { authStatus, formFor, listenerSources } from '../helpers/raw-http.js';
 import { withEnginesHere } from '../helpers/runtime.js';
 import { logLines, runCli, startService, tempDir, writeConfig } from '../helpers/service-process.js';
@@ -48,7 +48,7 @@ describe('decisionLogger', () => {
     methodCount: 1,
     headers: { get: () => undefined },
   });
-  const decide = (gate: Gate, uri: string, nowSec: number) => edge.answer(fields(uri), gate, nowSec);
+  const decide = (gate: Gate, uri: string, nowSec: number) => settled(edge.answer(fields(uri), gate, nowSec));
   const withLog = (decisionLog: Gate['decisionLog']): Gate => ({ ...base, decisionLog });
 
   it('logs nothing when off (the default)', () => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { AuthListenerConfig } from '../../src/config/config.js';
 import { listenerEdge } from '../../src/http/listener-edge.js';
 import { RequestSources } from '../../src/http/request-sources.js';
-import { gateFor } from '../helpers/gates.js';
+import { gateFor, settled } from '../helpers/gates.js';
 import { signedUrl } from '../helpers/signed-url.js';
 
 const gate = gateFor([{ prefix: '/tv/', scheme: 'alta', keys: [{ id: 'a', env: 'A' }] }], { A: 'edge-test-secret' });
@@ -34,7 +34,7 @@ function answerAt(forwardedFor: string, at: number, extra: Partial<AuthListenerC
   sources.setMethod('GET');
   sources.add('x-forwarded-uri', url);
   sources.add('x-forwarded-for', forwardedFor);
-  return listenerEdge(listener).answer(sources, gate, at);
+  return settled(listenerEdge(listener).answer(sources, gate, at));
 }
 const decision = (hop: number | undefined, forwardedFor: string) => answerAt(forwardedFor, now, { clientIpHop: hop }).decision;
 const decide = (hop: number | undefined, forwardedFor: string): string => decision(hop, forwardedFor).verdict;
@@ -120,7 +120,7 @@ function answerTarget(target: string, headers: [string, string][] = [], extra: P
   for (const [name, value] of headers) sources.add(name, value);
   if (listener.methodHeader === undefined) sources.setMethod('GET');
   sources.target(target, listener.pathPrefix!, listener.clientIpInPath);
-  const { answer, decision } = listenerEdge(listener).answer(sources, twoRoutes, now);
+  const { answer, decision } = settled(listenerEdge(listener).answer(sources, twoRoutes, now));
   return { status: answer.status, verdict: decision.verdict };
 }
 
@@ -197,14 +197,14 @@ describe('the request method (issue 32, point 4a)', () => {
     const sources = new RequestSources(undefined, undefined, twoRoutes.tokenHeaders);
     sources.setMethod('DELETE');
     sources.target(`/tokengate/${client}${vodUrl}`, '/tokengate', true);
-    expect(listenerEdge(targetListener).answer(sources, twoRoutes, now).decision.verdict).toBe('bad-method');
+    expect(settled(listenerEdge(targetListener).answer(sources, twoRoutes, now)).decision.verdict).toBe('bad-method');
   });
 
   it('bad-method has its own X-Token-Status and no-store', () => {
     const sources = new RequestSources(undefined, undefined, twoRoutes.tokenHeaders);
     sources.setMethod('PUT');
     sources.target(`/tokengate/${client}${vodUrl}`, '/tokengate', true);
-    const { answer } = listenerEdge(targetListener).answer(sources, twoRoutes, now);
+    const { answer } = settled(listenerEdge(targetListener).answer(sources, twoRoutes, now));
     expect([answer.status, answer.headers]).toEqual([
       403,
       [

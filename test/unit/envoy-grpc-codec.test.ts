@@ -30,7 +30,7 @@ import {
   protobufjsResponse,
   protoDir,
 } from '../helpers/envoy-protobufjs.js';
-import { gateFor } from '../helpers/gates.js';
+import { gateFor, settled } from '../helpers/gates.js';
 
 /** What the handler reads, in the order it reads the headers (an object's: integer-like keys first). */
 interface Seen {
@@ -532,7 +532,7 @@ describe('the CheckResponse bytes', () => {
       sources.setMethod(options.method ?? 'GET');
       const ip = 'ip' in options ? options.ip : client;
       if (ip !== undefined) sources.add('x-envoy-external-address', ip);
-      return edge.answer(sources, options.gate ?? gate, at);
+      return settled(edge.answer(sources, options.gate ?? gate, at));
     };
     return [
       ...Array.from({ length: 620 }, (_, i) => ask(valid, now - 10 + i)),
@@ -582,15 +582,17 @@ describe('the CheckResponse bytes', () => {
       sources.setUri(uri);
       sources.setMethod('GET');
       sources.add('x-envoy-external-address', client);
-      const result = listenerEdge({
-        name: 'g',
-        host: '',
-        port: 0,
-        clientIpHeader: 'x-envoy-external-address',
-        clientIpHop: undefined,
-        expiredStatus: 410,
-        cacheMaxAgeSec: 60,
-      }).answer(sources, gate, now);
+      const result = settled(
+        listenerEdge({
+          name: 'g',
+          host: '',
+          port: 0,
+          clientIpHeader: 'x-envoy-external-address',
+          clientIpHop: undefined,
+          expiredStatus: 410,
+          cacheMaxAgeSec: 60,
+        }).answer(sources, gate, now),
+      );
       return protobufjsCheck.responseDeserialize(encodeCheckResponse(result.answer, result.decision.verdict));
     });
     expect(allow).toEqual({

@@ -1,0 +1,129 @@
+/**
+ * The counters of route `limits` in Redis, shared by every instance: one Lua script per request
+ * checks every limit of the route and counts the request only when all hold, atomically (two
+ * instances can never both take the last use). A subject's three keys share one hash tag, so in a
+ * Cluster they live on one shard and the script runs there:
+ *
+ *   <keyPrefix>limit:{<route and subject, hashed>}:c   hash: u (uses), s (second), n (requests in it)
+ *   <keyPrefix>limit:{…}:ips                           sorted set: client IP → last seen (ms)
+ *   <keyPrefix>limit:{…}:viewers                       sorted set: client IP → last seen (ms)
+ *
+ * Time is Redis's own (`TIME`): instances whose clocks differ still count the same windows. Each
+ * key expires when it stops mattering (countersUntilMs). Checks issued in the same tick go out in
+ * one write (ioredis auto-pipelining); a command fails after the configured timeout, and at once
+ * while disconnected: the route's `onStoreDown` decides then.
+ */
+import { hash } from 'node:crypto';
+import type { RedisConfig } from '../config/parse-state.js';
+import { type LimitCheck, type LimitName, type LimitOutcome, limitNames, withinLimits } from '../decision/limits.js';
+import { type Client, describe, makeClient, type StateEnvironment } from './redis-store.js';
+
+/** KEYS: counters hash, ips set, viewers set. ARGV: ip, uses, perSecond, ips max, ips window ms, viewers max, viewers window ms, link end ms. Returns 0 or the limit's number (1-4, limitNames order). */
+const script = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local sec = tonumber(t[1])
+local ip = ARGV[1]
+local uses = tonumber(ARGV[2])
+local perSecond = tonumber(ARGV[3])
+local ipsMax = tonumber(ARGV[4])
+local ipsWindow = tonumber(ARGV[5])
+local viewersMax = tonumber(ARGV[6])
+local viewersWindow = tonumber(ARGV[7])
+local endMs = tonumber(ARGV[8])
+local c = redis.call('HMGET', KEYS[1], 'u', 's', 'n')
+local used = tonumber(c[1]) or 0
+local second = tonumber(c[2]) or 0
+local inSecond = tonumber(c[3]) or 0
+if uses > 0 and used >= uses then return 1 end
+if perSecond > 0 and second == sec and inSecond >= perSecond then return 2 end
+local function full(key, max, window)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  return redis.call('ZSCORE', key, ip) == false and redis.call('ZCARD', key) >= max
+end
+if ipsMax > 0 and full(KEYS[2], ipsMax, ipsWindow) then return 3 end
+if viewersMax > 0 and full(KEYS[3], viewersMax, viewersWindow) then return 4 end
+local untilMs = now + 1000
+if second == sec then
+  redis.call('HSET', KEYS[1], 'u', used + 1, 'n', inSecond + 1)
+else
+  redis.call('HSET', KEYS[1], 'u', used + 1, 's', sec, 'n', 1)
+end
+if uses > 0 and endMs + 1000 > untilMs then untilMs = endMs + 1000 end
+if ipsMax > 0 then
+  redis.call('ZADD', KEYS[2], now, ip)
+  redis.call('PEXPIRE', KEYS[2], ipsWindow)
+  if now + ipsWindow > untilMs then untilMs = now + ipsWindow end
+end
+if viewersMax > 0 then
+  redis.call('ZADD', KEYS[3], now, ip)
+  redis.call('PEXPIRE', KEYS[3], viewersWindow)
+  if now + viewersWindow > untilMs then untilMs = now + viewersWindow end
+end
+redis.call('PEXPIREAT', KEYS[1], untilMs)
+return 0
+`;
+
+type LimitClient = Client & {
+  tokengateLimit(counters: string, ips: string, viewers: string, ...args: (string | number)[]): Promise<number>;
+};
+
+const outcomes: readonly LimitOutcome[] = [withinLimits, ...limitNames.map((over: LimitName) => Object.freeze({ over }))];
+
+export class RedisLimiter {
+  readonly where: string;
+  private readonly client: LimitClient;
+  private readonly keyPrefix: string;
+  /** Why the last connection attempt failed (never a credential). */
+  lastError: string | undefined;
+
+  constructor(config: RedisConfig, where: StateEnvironment, timeoutMs: number) {
+    this.where = describe(config);
+    this.keyPrefix = config.keyPrefix;
+    const client = makeClient(config, where, timeoutMs, true);
+    // EVALSHA, falling back to EVAL once when the server does not have the script yet.
+    client.defineCommand('tokengateLimit', { numberOfKeys: 3, lua: script });
+    client.on('error', (error: Error) => {
+      this.lastError = error.message;
+    });
+    this.client = client as LimitClient;
+  }
+
+  /** Connects (once; ioredis reconnects with backoff after that). Rejects with the reason when it cannot. */
+  async connect(): Promise<void> {
+    if (this.client.status === 'wait') await this.client.connect();
+  }
+
+  get up(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  check(request: LimitCheck): Promise<LimitOutcome> {
+    const { spec } = request;
+    const tag = hash('sha256', `${request.route}\n${request.subject}`, 'base64url').slice(0, 16);
+    const base = `${this.keyPrefix}limit:{${tag}}`;
+    return this.client
+      .tokengateLimit(
+        `${base}:c`,
+        `${base}:ips`,
+        `${base}:viewers`,
+        request.clientIp ?? '',
+        spec.uses ?? 0,
+        spec.perSecond ?? 0,
+        spec.clientIps?.max ?? 0,
+        (spec.clientIps?.windowSec ?? 0) * 1000,
+        spec.viewers?.max ?? 0,
+        (spec.viewers?.windowSec ?? 0) * 1000,
+        request.expiresSec * 1000,
+      )
+      .then((answer) => {
+        const outcome = outcomes[answer];
+        if (outcome === undefined) throw new Error(`the limit script answered ${answer}`);
+        return outcome;
+      });
+  }
+
+  close(): void {
+    this.client.disconnect();
+  }
+}
