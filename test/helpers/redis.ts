@@ -226,3 +226,8 @@ export async function startTlsRedis(): Promise<RedisProcess & { readonly caFile:
   const child = await launch(port, dir, undefined, [...tls, ...files], ['--tls', '--cacert', at('ca.pem')]);
   return { ...handle(child, port), caFile: at('ca.pem') };
 }
+
+/** redis-cli against any node of these tests (a Cluster's, a Sentinel's master). */
+export function redisCli(port: number, ...args: string[]): Promise<string> {
+  return run(port, args);
+}

@@ -11,6 +11,7 @@ import { authStatus } from '../helpers/raw-http.js';
 import {
   type RedisProcess,
   type RunningRedis,
+  redisCli,
   startCluster,
   startRedis,
   startSentinel,
@@ -27,10 +28,22 @@ afterAll(async () => {
   await Promise.all(stops.map((stop) => stop()));
 });
 
-async function revokedThrough(redis: Record<string, unknown>, files: Record<string, string> = {}): Promise<void> {
+/**
+ * A service on this Redis: a revocation made by the CLI is refused within a second, and a route
+ * limited to 3 uses allows exactly 3 of 12 parallel requests for each of 16 links.
+ */
+async function revokedThrough(
+  redis: Record<string, unknown>,
+  files: Record<string, string> = {},
+  keyPrefix = '{tg}:',
+): Promise<void> {
+  const keys = [{ id: 'k1', env: 'K1' }];
   const { file } = configIn(files, {
-    state: { store: 'redis', redis: { ...redis, keyPrefix: '{tg}:' } },
-    routes: [route('vod', '/vod/', 'hmac', [{ id: 'k1', env: 'K1' }], { revocation: { maxLifetimeSec: 3600 } })],
+    state: { store: 'redis', redis: { ...redis, keyPrefix } },
+    routes: [
+      route('vod', '/vod/', 'hmac', keys, { revocation: { maxLifetimeSec: 3600 } }),
+      route('dl', '/dl/', 'hmac', keys, { limits: { uses: 3 } }),
+    ],
   });
   const service: RunningService = await startService(['serve', '--config', file], { K1: key });
   stops.push(() => service.stop());
@@ -42,6 +55,14 @@ async function revokedThrough(redis: Record<string, unknown>, files: Record<stri
   await expect.poll(() => authStatus(port, url), { interval: 50, timeout: 1000 }).toBe(403);
   const listed = await runCli(['revoke', '--config', file, '--list', '--json'], { K1: key });
   expect((JSON.parse(listed.stdout) as { revocations: unknown[] }).revocations).toHaveLength(1);
+  const links = Array.from(
+    { length: 16 },
+    (_, i) => signer.sign({ path: `/dl/file-${i}.zip`, expiresSec: Math.floor(Date.now() / 1000) + 600 }) as string,
+  );
+  const answers = await Promise.all(links.flatMap((link) => Array.from({ length: 12 }, () => authStatus(port, link))));
+  for (let i = 0; i < links.length; i++) {
+    expect(answers.slice(i * 12, i * 12 + 12).filter((status) => status === 200)).toHaveLength(3);
+  }
 }
 
 describe('the Redis store in each mode', () => {
@@ -74,6 +95,11 @@ describe('the Redis store in each mode', () => {
   it('through a Cluster of three masters', async () => {
     const nodes = await startCluster(3);
     for (const node of nodes) stops.push(() => node.kill());
-    await revokedThrough({ cluster: { nodes: nodes.map((node) => `127.0.0.1:${node.port}`) } });
+    // A prefix without a hash tag: each link's counters live on the shard its own tag picks.
+    await revokedThrough({ cluster: { nodes: nodes.map((node) => `127.0.0.1:${node.port}`) } }, {}, 'tg:');
+    const counted = await Promise.all(nodes.map(async (node) => (await redisCli(node.port, 'KEYS', 'tg:limit:*')).trim()));
+    const perNode = counted.map((text) => (text === '' ? [] : text.split('\n')));
+    expect(perNode.flat()).toHaveLength(16);
+    expect(perNode.filter((keys) => keys.length > 0).length).toBeGreaterThan(1);
   }, 120_000);
 });
