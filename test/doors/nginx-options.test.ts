@@ -37,6 +37,7 @@ async function setup(
   nginxConfig: (paths: { listenPort: number; tokengatePort: number; prefix: string; root: string }) => string,
   route: Record<string, unknown> = azionRoute,
   files: (dir: string) => void = () => {},
+  extraConfig: Record<string, unknown> = {},
 ): Promise<Setup> {
   const dir = tempDir();
   const root = join(dir, 'root');
@@ -52,6 +53,7 @@ async function setup(
     testConfig({
       listeners: [{ port: tokengatePort, ...listener }],
       routes: [route],
+      ...extraConfig,
     }),
   );
   const tokengate = await startService(['serve', '--config', configFile]);
@@ -144,6 +146,45 @@ describe('revocation through real nginx: 403 at once, and through the auth cache
     expect(s.tokengate.stderr()).toMatch(/"msg":"revocations: list loaded"/);
     // Another link of the route still opens.
     expect((await fetch(`${s.base}${other}`)).status).toBe(200);
+  });
+});
+
+describe('limits through real nginx: every use counted even with the auth cache on; over-limit 403, store-down 503', () => {
+  const setups: Setup[] = [];
+  afterAll(async () => {
+    await Promise.all(setups.flatMap((s) => [s.nginx.stop(), s.tokengate.stop()]));
+  });
+  const limited = { ...azionRoute, name: 'dl', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.key' }], limits: { uses: 2 } };
+  const link = (ttlSec = 600) =>
+    hmacSigner({ keyId: 'k', key: hmacKey }).sign({ path: '/my/uri', expiresSec: expiresIn(ttlSec) }) as string;
+  const listener = { uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP', methodHeader: 'X-Original-Method' };
+
+  it('uses: two downloads, then 403 (the allows are no-store, so the auth cache never answers for tokengate)', async () => {
+    const s = await setup(listener, (paths) => renderExampleConfig(paths, ['auth-cache']), limited);
+    setups.push(s);
+    const url = link();
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await fetch(`${s.base}${url}`)).status);
+    expect(statuses).toEqual([200, 200, 403, 403]);
+    // Another link (another end: another token) has uses of its own.
+    expect(await (await fetch(`${s.base}${link(900)}`)).text()).toBe('protected bytes\n');
+  });
+
+  it('counters out of reach (Redis not listening): clients get 503 with Retry-After, never the file', async () => {
+    const closedPort = await freePort();
+    const state = { store: 'redis', redis: { url: `redis://127.0.0.1:${closedPort}` } };
+    const s = await setup(
+      listener,
+      (paths) => renderExampleConfig(paths, []),
+      limited,
+      () => {},
+      { state },
+    );
+    setups.push(s);
+    const response = await fetch(`${s.base}${link()}`);
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('5');
+    expect(await response.text()).not.toContain('protected bytes');
   });
 });
 
