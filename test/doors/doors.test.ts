@@ -231,6 +231,7 @@ beforeAll(() => {
     ['/live/ch/seg-1.ts', 'segment one\n'],
     ['/vod/a.mp4', 'video a\n'],
     ['/vod/premium/secret.mp4', 'premium, for its own links only\n'],
+    ['/dl/a.zip', 'a download, twice per link\n'],
     ...registeredFixtures().map((fixture) => [formatFile(fixture), `${fixture.id} f\n`] as const),
     // What the proxies serve for "/", the path no route covers: never to be reached through a token.
     ['/index.html', 'the root index, not for anyone\n'],
@@ -284,6 +285,7 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
           { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.hex' }] },
           { name: 'premium', prefix: '/vod/premium/', scheme: 'hmac', keys: [{ id: 'p', env: 'TG_PREMIUM' }] },
           { name: 'live', prefix: '/live/', scheme: 'alta', keys: [{ id: 'a', env: 'TG_ALTA' }] },
+          { name: 'dl', prefix: '/dl/', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.hex' }], limits: { uses: 2 } },
           // Every registered format's route (nginx-secure-link signs nginx's $uri: every route is then chosen on it).
           ...registeredFixtures().map((fixture) =>
             // The uws engine reads no header: signed URLs only there.
@@ -462,6 +464,20 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
     }
     expect(table).toEqual(expected);
     expect(Object.keys(methodDoors)).toHaveLength(engine === 'uws' ? 3 : 6);
+  });
+
+  it('limits at every door: a link limited to 2 uses opens twice, then 403 over-limit (each door its own link)', async () => {
+    const valid: Verdict = { status: 200, tokenStatus: 'valid' };
+    const table: Record<string, Verdict[]> = {};
+    const expected: Record<string, Verdict[]> = {};
+    for (const [i, [door, ask]] of Object.entries(doors).entries()) {
+      // Another end, another token: each door counts a link of its own.
+      const url = hmac.sign({ path: '/dl/a.zip', expiresSec: expiresIn(600 + i) });
+      table[door] = [await ask(url), await ask(url), await ask(url)];
+      expected[door] = [valid, valid, { status: 403, tokenStatus: 'over-limit' }];
+    }
+    expect(table).toEqual(expected);
+    expect(Object.keys(doors)).toHaveLength(engine === 'uws' ? 3 : 6);
   });
 
   it('a URI that does not start with "/" (nginx\'s $request_uri of "GET http://h?…"): never an allow, never a 5xx, at any door', async () => {
