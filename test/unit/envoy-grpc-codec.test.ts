@@ -9,6 +9,7 @@ import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { Verdict } from '../../src/base/verdict.js';
 import type { Gate } from '../../src/decision/authorize.js';
+import { MemoryLimiter } from '../../src/decision/limits.js';
 import { RevocationBook, revocationId } from '../../src/decision/revocations.js';
 import {
   type CheckRequestFields,
@@ -502,13 +503,18 @@ describe('the CheckResponse bytes', () => {
   const book = new RevocationBook();
   const gone = { kind: 'prefix', value: '/vod/gone/', untilSec: 1_900_000_000, createdSec: 1_800_000_000 } as const;
   book.put({ ...gone, id: revocationId(gone) });
-  const gate = gateFor(
-    [{ prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', env: 'K' }], revocation: true }],
-    { K: hmacKey },
-    undefined,
-    undefined,
-    book,
-  );
+  // /dl/ limits each link to one use (the `over-limit` answer, and the allow no cache may keep).
+  const limitedRoutes = [
+    { prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', env: 'K' }], revocation: true },
+    { prefix: '/dl/', scheme: 'hmac', keys: [{ id: 'k', env: 'K' }], limits: { uses: 1 } },
+  ];
+  const gate = gateFor(limitedRoutes, { K: hmacKey }, undefined, undefined, book, new MemoryLimiter());
+  // Counters that cannot be reached: the `store-down` answer.
+  const storeDown = gateFor(limitedRoutes, { K: hmacKey }, undefined, undefined, book, {
+    check: () => {
+      throw new Error('the counters are down');
+    },
+  });
   const signer = hmacSigner({ keyId: 'k', key: hmacKey });
   const sign = (request: Parameters<typeof signer.sign>[0]) => signer.sign(request);
   const now = 1_800_000_000;
@@ -548,6 +554,9 @@ describe('the CheckResponse bytes', () => {
       ask(valid, now, { method: 'POST' }),
       ask(valid, now, { ip: undefined }),
       ask(valid, now, { gate: broken }),
+      // A link of this listener's own: the counters outlive one call.
+      ...[1, 2].map(() => ask(sign({ path: `/dl/${listener.expiredStatus}.zip`, expiresSec: now + 600 }))),
+      ask(sign({ path: '/dl/a.zip', expiresSec: now + 600 }), now, { gate: storeDown }),
     ];
   }
 
@@ -563,8 +572,8 @@ describe('the CheckResponse bytes', () => {
     });
     expect(new Set(results.map((r) => r.decision.verdict))).toEqual(new Set(Object.values(Verdict)));
     const answers = new Map(results.map((r) => [r.answer, r.decision.verdict]));
-    // 301 allows (max-age 0 to 300) and one answer per other verdict.
-    expect(answers.size).toBe(301 + Object.values(Verdict).length - 1);
+    // 301 allows (max-age 0 to 300), the no-store allow of a limited route, and one answer per other verdict.
+    expect(answers.size).toBe(302 + Object.values(Verdict).length - 1);
     const responses = new CheckResponses();
     for (const [answer, verdict] of answers) {
       const bytes = responses.bytesFor(answer, verdict);
