@@ -1,6 +1,7 @@
 import { ExitCode, UsageError } from '../base/exit-codes.js';
 import { Verdict } from '../base/verdict.js';
 import { loadConfig } from '../config/load-config.js';
+import type { LimitSpec } from '../decision/limits.js';
 import { RevocationBook } from '../decision/revocations.js';
 import { CapturedHeaders } from '../http/request-sources.js';
 import { explain } from '../links/explain-link.js';
@@ -38,6 +39,18 @@ function explanationLines({ decision, hints, details }: ReturnType<typeof explai
   return lines;
 }
 
+/** A route's limits in a few words: "uses 100, 5/s, 3 client IPs per 86400 s". */
+function limitWords(spec: LimitSpec): string {
+  return [
+    spec.uses === undefined ? [] : [`uses ${spec.uses}`],
+    spec.perSecond === undefined ? [] : [`${spec.perSecond}/s`],
+    spec.clientIps === undefined ? [] : [`${spec.clientIps.max} client IPs per ${spec.clientIps.windowSec} s`],
+    spec.viewers === undefined ? [] : [`${spec.viewers.max} viewers within ${spec.viewers.windowSec} s`],
+  ]
+    .flat()
+    .join(', ');
+}
+
 /** `tokengate verify`: says what the auth listener would answer for a URL, and why; the exit code is the verdict. */
 export async function verifyCommand(input: CommandInput): Promise<number> {
   if (input.rest.length !== 1) throw new UsageError('verify takes exactly one URL');
@@ -50,6 +63,11 @@ export async function verifyCommand(input: CommandInput): Promise<number> {
   const lines = explanationLines(explanation, input.nowSec);
   if (stored !== undefined && 'unread' in stored) {
     lines.push(`hint:    the revocation store could not be read (${stored.unread}): revocations were not checked`);
+  }
+  const limit = explanation.decision.limit;
+  if (limit !== undefined) {
+    // verify never counts: it would use up the link it explains.
+    lines.push(`hint:    the route limits each ${limit.spec.per} (${limitWords(limit.spec)}): the service counts this request and may answer over-limit; verify does not count`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   const { verdict } = explanation.decision;

@@ -15,7 +15,7 @@ import { hmacSigner } from '../../src/library/hmac-signer.js';
 import { formFor, header, listenerSources, rawRequest, sourcedRequest } from '../helpers/raw-http.js';
 import { type RunningRedis, startRedis } from '../helpers/redis.js';
 import { uwsLoads } from '../helpers/runtime.js';
-import { type RunningService, startService, tempDir, waitForLog, writeConfig } from '../helpers/service-process.js';
+import { type RunningService, runCli, startService, tempDir, waitForLog, writeConfig } from '../helpers/service-process.js';
 import { route, testConfig } from '../helpers/test-config.js';
 
 const key = 'd4'.repeat(32);
@@ -92,8 +92,10 @@ afterAll(async () => {
 
 describe(`limits counted in memory (${engine}, ${engine === 'uws' ? 2 : 1} worker thread(s))`, () => {
   let service: RunningService;
+  let config: string;
   beforeAll(async () => {
-    service = await start(configFor(tempDir(), engine, undefined, 'memory.json'));
+    config = configFor(tempDir(), engine, undefined, 'memory.json');
+    service = await start(config);
   }, 30_000);
 
   it('1,000 parallel requests for a link limited to 100 uses: exactly 100 allowed, every thread counting one set', async () => {
@@ -124,6 +126,16 @@ describe(`limits counted in memory (${engine}, ${engine === 'uws' ? 2 : 1} worke
     // The burst may straddle a second boundary: 5 in each second it touched.
     expect([5, 10]).toContain(tally['200 valid']);
     expect(tally['403 over-limit']).toBe(40 - tally['200 valid']!);
+  });
+
+  it('verify says the route counts, and counts nothing itself', async () => {
+    const link = sign('/files/verified.pdf');
+    for (let i = 0; i < 3; i++) {
+      const verified = await runCli(['verify', '--config', config, link], { K1: key });
+      expect(verified.code, verified.stderr).toBe(0);
+      expect(verified.stdout).toContain('hint:    the route limits each link (uses 100): the service counts this request');
+    }
+    expect(await burst([[service, engine]], link, 120)).toEqual({ '200 valid': 100, '403 over-limit': 20 });
   });
 
   it('logs the refusal like every denial, by verdict and route, without the token', async () => {
