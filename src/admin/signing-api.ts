@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../base/log.js';
 import { Problems } from '../base/problems.js';
 import type { LoadedConfig } from '../config/load-config.js';
+import type { LimitSpec } from '../decision/limits.js';
 import type { Revocation } from '../decision/revocations.js';
 import { statusFor } from '../http/answers.js';
 import { CapturedHeaders } from '../http/request-sources.js';
@@ -139,7 +140,21 @@ function routeList(loaded: LoadedConfig) {
     stream: route.config.stream ?? null,
     publicBaseUrl: linkBaseOf(loaded, route) ?? null,
     revocation: route.config.revocation === undefined ? null : { maxLifetimeSec: route.config.revocation.maxLifetimeSec ?? null },
+    limits: limitsOf(route.config.limits),
   }));
+}
+
+/** A route's limits as the API shows them: every field, null when unset. */
+function limitsOf(spec: LimitSpec | undefined) {
+  if (spec === undefined) return null;
+  return {
+    per: spec.per,
+    uses: spec.uses ?? null,
+    perSecond: spec.perSecond ?? null,
+    clientIps: spec.clientIps ?? null,
+    viewers: spec.viewers ?? null,
+    onStoreDown: spec.onStoreDown,
+  };
 }
 
 function sign(ctx: SigningContext, body: unknown, client: AdminClient, res: ServerResponse): void {

@@ -124,24 +124,27 @@ describe('deploy kit', () => {
     const panelExprs: string[] = dashboard.panels.flatMap((panel: Json) => panel.targets.map((t: Json) => t.expr));
     const ruleExprs: string[] = k8s('PrometheusRule').spec.groups.flatMap((g: Json) => g.rules.map((r: Json) => r.expr));
     const titles = dashboard.panels.map((panel: Json) => panel.title.toLowerCase()).join(' | ');
-    for (const topic of ['verdict', 'deny', 'latency', 'cache hit', 'reload', 'workers', 'engine', 'revocation store'])
+    for (const topic of ['verdict', 'deny', 'latency', 'cache hit', 'reload', 'workers', 'engine', 'revocation store', 'limits'])
       expect(titles).toContain(topic);
     const alerts = k8s('PrometheusRule').spec.groups.flatMap((g: Json) => g.rules.map((r: Json) => r.alert));
-    for (const alert of ['DenyRatio', 'ExpiredRatio', 'ReloadFailed', 'Latency', 'NoWorkers', 'StateStoreDown']) {
+    for (const alert of ['DenyRatio', 'ExpiredRatio', 'ReloadFailed', 'Latency', 'NoWorkers', 'StateStoreDown', 'LimitStoreDown']) {
       expect(
         alerts.some((name: string) => name.includes(alert)),
         alert,
       ).toBe(true);
     }
 
-    // A real instance with worker threads and a cached route that checks revocations, after some traffic.
+    // A real instance with worker threads, a cached route that checks revocations and a limited one, after some traffic.
     const key = 'e5'.repeat(32);
     const { file } = configIn(
       { 'key.hex': key },
       {
         ...uwsPool,
         listeners: [{ port: 0, ...listenerSources('target') }],
-        routes: [route('live', '/live/', 'hmac', [{ id: 'k', file: 'key.hex' }], { verdictCache: true, revocation: true })],
+        routes: [
+          route('live', '/live/', 'hmac', [{ id: 'k', file: 'key.hex' }], { verdictCache: true, revocation: true }),
+          route('dl', '/dl/', 'hmac', [{ id: 'k', file: 'key.hex' }], { limits: { uses: 1 } }),
+        ],
       },
     );
     const service = await startService(['serve', '--config', file]);
@@ -149,6 +152,9 @@ describe('deploy kit', () => {
     try {
       const url = hmacSigner({ keyId: 'k', key }).sign({ path: '/live/a.ts', expiresSec: expiresIn(60) });
       expect(await authStatus(service.ports.get('auth')!, url, '192.0.2.1', 'target')).toBe(200);
+      const once = hmacSigner({ keyId: 'k', key }).sign({ path: '/dl/a.zip', expiresSec: expiresIn(60) });
+      expect(await authStatus(service.ports.get('auth')!, once, '192.0.2.1', 'target')).toBe(200);
+      expect(await authStatus(service.ports.get('auth')!, once, '192.0.2.1', 'target')).toBe(403);
       exposition = (await rawRequest(service.ports.get('admin')!, 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')).body;
     } finally {
       await service.stop();

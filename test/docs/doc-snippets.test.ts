@@ -138,6 +138,20 @@ describe('snippets run here', () => {
     expect(config).toMatchObject({ routes: [{ name: 'vod', revocation: { maxLifetimeSec: 86_400 } }], state: { store: 'file' } });
   });
 
+  it('limits: the route shown is valid and limits what it says', () => {
+    const route = JSON.parse(docBlock('docs/limits.md', 'limits-route'));
+    const config = parseConfig({ listeners: [{ port: 0, uriHeader: 'X-Original-URI' }], routes: [route] });
+    expect(config).toMatchObject({
+      routes: [
+        {
+          name: 'downloads',
+          limits: { per: 'link', uses: 3, clientIps: { max: 2, windowSec: 3600 }, onStoreDown: 'deny' },
+        },
+      ],
+      state: { store: 'file' },
+    });
+  });
+
   it('operations: the Redis state shown is valid', () => {
     const { state } = JSON.parse(docBlock('docs/operations.md', 'redis-state'));
     const route = { prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', env: 'K' }], revocation: true };
