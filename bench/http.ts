@@ -40,6 +40,7 @@ import {
   type SourceForm,
   schemes,
   secrets,
+  stateLists,
   targetPrefix,
   tokengateConfig,
   tokenLists,
@@ -57,6 +58,7 @@ const groups = [
   'nginx',
   'formats',
   'cloudfront',
+  'state',
 ] as const;
 const args = benchArgs('npm run bench --', 'HTTP benchmark; writes bench/results/latest.{json,md,svg}.', {
   quick: { type: 'boolean', help: 'one run of 3 s per row instead of three of 6 s' },
@@ -94,6 +96,7 @@ const plan: Record<(typeof groups)[number], { loads: number; probeSec: number; w
   nginx: { loads: 10 * runs, probeSec: 0, what: 'nginx.example.conf in front against nginx secure_link' },
   formats: { loads: 20 * runs, probeSec: 0, what: 'every token format, distinct tokens and one repeated token' },
   cloudfront: { loads: 7 * runs, probeSec: 0, what: 'CloudFront RSA and ECDSA: distinct, repeated, a 90% hit mix' },
+  state: { loads: 11 * runs, probeSec: 0, what: 'revocation (10,000 in force) and each limit, counters in memory and in Redis' },
 };
 const planned = groups.filter(runGroup);
 const plannedSec = planned.reduce((sum, group) => sum + plan[group].loads * (durationSec + 1) + plan[group].probeSec, 0);
@@ -1093,6 +1096,69 @@ async function cloudfront(): Promise<void> {
   }
 }
 
+/**
+ * Issue 29: what revocation and each limit cost over HTTP, one server core (uws, target form),
+ * pipelining 1, distinct links. The same hmac route plain, with revocation (10,000 revocations in
+ * force), and with each limit set high enough never to refuse; counters in the service's memory,
+ * then in a redis-server of this run's own (on the load core, beside wrk). Each row against the
+ * plain route of the same service.
+ */
+async function stateCost(): Promise<void> {
+  const lists = stateLists();
+  const redisPort = nextPort++;
+  const redis = await startProcess(
+    [
+      'redis-server',
+      '--port',
+      String(redisPort),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--loglevel',
+      'warning',
+    ],
+    redisPort,
+    '1',
+  );
+  const memory = await startTokengate({ metrics: true, workers: 1, routes: 'state' });
+  const shared = await startTokengate({
+    metrics: true,
+    workers: 1,
+    routes: 'state',
+    state: { store: 'redis', redis: { url: `redis://127.0.0.1:${redisPort}` } },
+  });
+  const names: Record<string, string> = {
+    '/rv/': 'revocation, 10,000 in force',
+    '/lu/': 'limit uses',
+    '/lr/': 'limit perSecond',
+    '/li/': 'limit clientIps',
+    '/lv/': 'limit viewers',
+  };
+  try {
+    process.stdout.write(`\nwrk, revocation and limits, one server core, pipelining 1, ${runs} run(s) of ${durationSec} s\n`);
+    for (const [server, where] of [
+      [memory, 'counters in memory'],
+      [shared, 'counters in Redis'],
+    ] as const) {
+      const baseline = `tokengate hmac valid, distinct tokens, no revocation or limits (${where})`;
+      await expectStatus(server, lists['/vod/']![0]!, 200, baseline);
+      await measure('state', baseline, server, lists['/vod/']!, 'wrk', { depth: 1, expected: 200 }, baseline);
+      for (const [prefix, name] of Object.entries(names)) {
+        // The revocation list is the file's: a Redis service would hold none.
+        if (prefix === '/rv/' && server === shared) continue;
+        const label = `tokengate hmac valid, distinct tokens, ${name} (${where})`;
+        await expectStatus(server, lists[prefix]![0]!, 200, label);
+        await measure('state', label, server, lists[prefix]!, 'wrk', { depth: 1, expected: 200 }, baseline);
+      }
+    }
+  } finally {
+    await Promise.all([memory.stop(), shared.stop(), redis.stop()]);
+  }
+}
+
 async function main(): Promise<void> {
   await sh('npm', ['run', '-s', 'build']);
   const lists = tokenLists();
@@ -1106,6 +1172,7 @@ async function main(): Promise<void> {
   if (runGroup('nginx')) await nginx(lists);
   if (runGroup('formats')) await formats();
   if (runGroup('cloudfront')) await cloudfront();
+  if (runGroup('state')) await stateCost();
   const out = join(root, 'bench', 'results');
   mkdirSync(out, { recursive: true });
   // With --only, the other groups' rows of the previous run stay (each row says when it was measured).

@@ -10,7 +10,8 @@ export type Group =
   | 'workers'
   | 'nginx'
   | 'formats'
-  | 'cloudfront';
+  | 'cloudfront'
+  | 'state';
 
 export interface Row {
   readonly group: Group;
@@ -82,6 +83,11 @@ const groups: Record<Group, { title: string; baselines: readonly [string, string
     title:
       'CloudFront (uws, one server core, load on CPU 1): distinct tokens with the verdict cache off (a signature check per request), one token repeated with it on, a 90%-hit mix (500-entry cache); azion in the same service',
     baselines: [['vs azion, same service', '=baseline']],
+  },
+  state: {
+    title:
+      'Revocation and limits (uws, one server core, wrk on CPU 1): one hmac route plain, with 10,000 revocations in force, and with each limit (never reached); counters in memory, then in Redis (redis-server on CPU 1 beside wrk)',
+    baselines: [['vs the plain route, same service', '=baseline']],
   },
   nginx: {
     title: 'End to end through nginx (one nginx worker on CPU 0, wrk on CPU 1), one 4 KiB file, distinct tokens',

@@ -2,8 +2,9 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { defaultConfig } from '../src/config/default-config.js';
+import { revocationId } from '../src/decision/revocations.js';
 import { hmacSigner } from '../src/library/hmac-signer.js';
 import { findScheme } from '../src/schemes/registry.js';
 import { registeredFixtures } from '../test/helpers/formats/index.js';
@@ -217,7 +218,9 @@ export interface BenchServiceOptions {
    * Default: the azion, alta and hmac routes; "formats": every other format's; "formats-nginx":
    * nginx-secure-link and azion; "cloudfront": azion and cloudfront (RSA, ECDSA; cache off and on).
    */
-  readonly routes?: 'default' | 'formats' | 'formats-nginx' | 'cloudfront';
+  readonly routes?: 'default' | 'formats' | 'formats-nginx' | 'cloudfront' | 'state';
+  /** `routes: "state"`: the config's `state` (default: the file store, with 10,000 revocations written beside the config). */
+  readonly state?: object;
   /** The verdict cache's entries per route (default: the service's 100,000). */
   readonly cacheEntries?: number;
 }
@@ -256,22 +259,70 @@ export function tokengateConfig(work: string, port: number, adminPort: number, o
       listeners: [{ port, ...listenerSources(formOf(options)) }, ...(options.extraListeners ?? [])],
       admin: { port: adminPort },
       ...(options.cacheEntries === undefined ? {} : { verdictCache: { maxEntries: options.cacheEntries } }),
+      ...(options.state === undefined ? {} : { state: options.state }),
       routes:
-        options.routes === 'cloudfront'
-          ? cloudfrontRouteFiles(work)
-          : options.routes === 'formats' || options.routes === 'formats-nginx'
-            ? formatRoutes(options.routes === 'formats' ? 'raw' : 'nginx', formatKeyFiles(work))
-            : [
-                route('azion', '/my/', 'azion', 'azion.key', false),
-                route('alta', '/tv/', 'alta', 'alta.key', false),
-                route('hmac', '/vod/', 'hmac', 'hmac.key', false),
-                route('azion-cached', '/myc/', 'azion', 'azion.key', true),
-                route('alta-cached', '/tvc/', 'alta', 'alta.key', true),
-                route('hmac-cached', '/vodc/', 'hmac', 'hmac.key', true),
-              ],
+        options.routes === 'state'
+          ? stateRoutes(file)
+          : options.routes === 'cloudfront'
+            ? cloudfrontRouteFiles(work)
+            : options.routes === 'formats' || options.routes === 'formats-nginx'
+              ? formatRoutes(options.routes === 'formats' ? 'raw' : 'nginx', formatKeyFiles(work))
+              : [
+                  route('azion', '/my/', 'azion', 'azion.key', false),
+                  route('alta', '/tv/', 'alta', 'alta.key', false),
+                  route('hmac', '/vod/', 'hmac', 'hmac.key', false),
+                  route('azion-cached', '/myc/', 'azion', 'azion.key', true),
+                  route('alta-cached', '/tvc/', 'alta', 'alta.key', true),
+                  route('hmac-cached', '/vodc/', 'hmac', 'hmac.key', true),
+                ],
     }),
   );
   return file;
+}
+
+/**
+ * The state group's routes: one hmac key, the same route plain (`/vod/`), with revocation and
+ * 10,000 fingerprint revocations in force (`/rv/`), and with each limit set so high that every
+ * request stays within it (`/lu/` uses, `/lr/` perSecond, `/li/` clientIps, `/lv/` viewers): what
+ * the checks cost, not what they refuse. The revocations file is written beside `configFile`.
+ */
+export const stateRouteLimits: Readonly<Record<string, object | undefined>> = {
+  '/vod/': undefined,
+  '/rv/': undefined,
+  '/lu/': { uses: 1_000_000_000 },
+  '/lr/': { perSecond: 1_000_000 },
+  '/li/': { clientIps: { max: 1000, windowSec: 60 } },
+  '/lv/': { viewers: { max: 1000, windowSec: 30 } },
+};
+
+function stateRoutes(configFile: string): object[] {
+  const revocations = Array.from({ length: 10_000 }, (_, i) => {
+    const target = { kind: 'fp', value: `AAAAAA${String(i).padStart(6, '0')}` } as const;
+    return { ...target, id: revocationId(target), untilSec: now + 7 * 86400, createdSec: now };
+  });
+  writeFileSync(
+    join(dirname(configFile), 'revocations.json'),
+    JSON.stringify({ tokengate: 'revocations', version: 1, revocations }),
+  );
+  return Object.entries(stateRouteLimits).map(([prefix, limits]) => ({
+    name: prefix.slice(1, -1),
+    prefix,
+    scheme: 'hmac',
+    keys: [{ id: 'k', file: 'hmac.key' }],
+    ...(prefix === '/rv/' ? { revocation: true } : {}),
+    ...(limits === undefined ? {} : { limits }),
+  }));
+}
+
+/** The state group's token lists: 10,000 distinct hmac links per route of `stateRouteLimits`. */
+export function stateLists(): Record<string, string[]> {
+  const hmac = hmacSigner({ keyId: 'k', key: secrets.hmac });
+  return Object.fromEntries(
+    Object.keys(stateRouteLimits).map((prefix) => [
+      prefix,
+      Array.from({ length: 10_000 }, (_, i) => hmac.sign({ path: `${prefix}title-${i}/seg.ts`, expiresSec: now + 3600 })),
+    ]),
+  );
 }
 
 /** Resolves once something accepts connections on 127.0.0.1:`port` (10 s at most). */

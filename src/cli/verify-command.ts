@@ -67,7 +67,9 @@ export async function verifyCommand(input: CommandInput): Promise<number> {
   const limit = explanation.decision.limit;
   if (limit !== undefined) {
     // verify never counts: it would use up the link it explains.
-    lines.push(`hint:    the route limits each ${limit.spec.per} (${limitWords(limit.spec)}): the service counts this request and may answer over-limit; verify does not count`);
+    lines.push(
+      `hint:    the route limits each ${limit.spec.per} (${limitWords(limit.spec)}): the service counts this request and may answer over-limit; verify does not count`,
+    );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   const { verdict } = explanation.decision;

@@ -39,7 +39,7 @@ export interface LimitSpec {
 export interface LimitCheck {
   /** The route's name (counters are a route's own). */
   readonly route: string;
-  /** 12 base64url characters naming the counted link or session within the route (no secret, no token). */
+  /** 12 base64url characters naming the route and the counted link or session in it (no secret, no token). */
   readonly subject: string;
   /** The client IP as the decision read it; undefined when the listener reads none. */
   readonly clientIp: string | undefined;
@@ -100,9 +100,9 @@ interface Counters {
   uses: number;
   second: number;
   inSecond: number;
-  /** Client IP → when last seen (ms); only IPs seen within the window are kept. */
-  readonly ips: Map<string, number>;
-  readonly viewers: Map<string, number>;
+  /** Client IP → when last seen (ms); only IPs seen within the window are kept. Made for routes that count IPs. */
+  ips: Map<string, number> | undefined;
+  viewers: Map<string, number> | undefined;
   /** When these counters can be forgotten (ms): the link has ended and every window has passed. */
   untilMs: number;
 }
@@ -135,27 +135,27 @@ export class MemoryLimiter implements Limiter {
   check(request: LimitCheck): LimitOutcome {
     const nowMs = this.nowMs();
     this.sweep(nowMs);
-    const key = `${request.route}\n${request.subject}`;
-    const { spec, clientIp } = request;
-    let counters = this.subjects.get(key);
+    // The subject already names the route (limitSubject hashes it in).
+    const { spec, clientIp, subject } = request;
+    let counters = this.subjects.get(subject);
     if (counters === undefined) {
-      counters = { uses: 0, second: 0, inSecond: 0, ips: new Map(), viewers: new Map(), untilMs: 0 };
-      this.subjects.set(key, counters);
+      counters = { uses: 0, second: 0, inSecond: 0, ips: undefined, viewers: undefined, untilMs: 0 };
+      this.subjects.set(subject, counters);
     }
     const second = Math.floor(nowMs / 1000);
     if (spec.uses !== undefined && counters.uses >= spec.uses) return overUses;
     if (spec.perSecond !== undefined && counters.second === second && counters.inSecond >= spec.perSecond) return overRate;
     const ip = clientIp ?? '';
-    if (spec.clientIps !== undefined && ipWindowFull(counters.ips, spec.clientIps, ip, nowMs)) return overIps;
-    if (spec.viewers !== undefined && ipWindowFull(counters.viewers, spec.viewers, ip, nowMs)) return overViewers;
+    if (spec.clientIps !== undefined && ipWindowFull((counters.ips ??= new Map()), spec.clientIps, ip, nowMs)) return overIps;
+    if (spec.viewers !== undefined && ipWindowFull((counters.viewers ??= new Map()), spec.viewers, ip, nowMs)) return overViewers;
     counters.uses++;
     if (counters.second === second) counters.inSecond++;
     else {
       counters.second = second;
       counters.inSecond = 1;
     }
-    if (spec.clientIps !== undefined) counters.ips.set(ip, nowMs);
-    if (spec.viewers !== undefined) counters.viewers.set(ip, nowMs);
+    counters.ips?.set(ip, nowMs);
+    counters.viewers?.set(ip, nowMs);
     counters.untilMs = Math.max(counters.untilMs, countersUntilMs(request, nowMs));
     return withinLimits;
   }

@@ -4,7 +4,7 @@
  * instances can never both take the last use). A subject's three keys share one hash tag, so in a
  * Cluster they live on one shard and the script runs there:
  *
- *   <keyPrefix>limit:{<route and subject, hashed>}:c   hash: u (uses), s (second), n (requests in it)
+ *   <keyPrefix>limit:{<subject>}:c   hash: u (uses), s (second), n (requests in it)
  *   <keyPrefix>limit:{…}:ips                           sorted set: client IP → last seen (ms)
  *   <keyPrefix>limit:{…}:viewers                       sorted set: client IP → last seen (ms)
  *
@@ -13,24 +13,32 @@
  * one write (ioredis auto-pipelining); a command fails after the configured timeout, and at once
  * while disconnected: the route's `onStoreDown` decides then.
  */
-import { hash } from 'node:crypto';
 import type { RedisConfig } from '../config/parse-state.js';
-import { type LimitCheck, type LimitName, type LimitOutcome, limitNames, withinLimits } from '../decision/limits.js';
+import {
+  type LimitCheck,
+  type LimitName,
+  type LimitOutcome,
+  type LimitSpec,
+  limitNames,
+  withinLimits,
+} from '../decision/limits.js';
 import { type Client, describe, makeClient, type StateEnvironment } from './redis-store.js';
 
-/** KEYS: counters hash, ips set, viewers set. ARGV: ip, uses, perSecond, ips max, ips window ms, viewers max, viewers window ms, link end ms. Returns 0 or the limit's number (1-4, limitNames order). */
+/**
+ * KEYS: counters hash, ips set, viewers set. ARGV: the client IP, the link's end (ms), the route's
+ * limits as "uses perSecond ipsMax ipsWindowMs viewersMax viewersWindowMs" (0: off; one argument
+ * built once per route: each argument costs the client an encoding per request). Returns 0, or
+ * the number of the limit reached (1-4, limitNames order).
+ */
 const script = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local sec = tonumber(t[1])
 local ip = ARGV[1]
-local uses = tonumber(ARGV[2])
-local perSecond = tonumber(ARGV[3])
-local ipsMax = tonumber(ARGV[4])
-local ipsWindow = tonumber(ARGV[5])
-local viewersMax = tonumber(ARGV[6])
-local viewersWindow = tonumber(ARGV[7])
-local endMs = tonumber(ARGV[8])
+local endMs = tonumber(ARGV[2])
+local spec = {}
+for n in string.gmatch(ARGV[3], '%d+') do spec[#spec + 1] = tonumber(n) end
+local uses, perSecond, ipsMax, ipsWindow, viewersMax, viewersWindow = spec[1], spec[2], spec[3], spec[4], spec[5], spec[6]
 local c = redis.call('HMGET', KEYS[1], 'u', 's', 'n')
 local used = tonumber(c[1]) or 0
 local second = tonumber(c[2]) or 0
@@ -70,6 +78,19 @@ type LimitClient = Client & {
 
 const outcomes: readonly LimitOutcome[] = [withinLimits, ...limitNames.map((over: LimitName) => Object.freeze({ over }))];
 
+const specArguments = new WeakMap<LimitSpec, string>();
+
+/** A route's limits as the script reads them, built once per spec (a config load makes each spec once). */
+function specArgument(spec: LimitSpec): string {
+  let text = specArguments.get(spec);
+  if (text === undefined) {
+    const window = (limit: LimitSpec['clientIps']) => (limit === undefined ? '0 0' : `${limit.max} ${limit.windowSec * 1000}`);
+    text = `${spec.uses ?? 0} ${spec.perSecond ?? 0} ${window(spec.clientIps)} ${window(spec.viewers)}`;
+    specArguments.set(spec, text);
+  }
+  return text;
+}
+
 export class RedisLimiter {
   readonly where: string;
   private readonly client: LimitClient;
@@ -99,22 +120,16 @@ export class RedisLimiter {
   }
 
   check(request: LimitCheck): Promise<LimitOutcome> {
-    const { spec } = request;
-    const tag = hash('sha256', `${request.route}\n${request.subject}`, 'base64url').slice(0, 16);
-    const base = `${this.keyPrefix}limit:{${tag}}`;
+    // The subject (a hash of the route and the link or session) is the hash tag: one shard per link.
+    const base = `${this.keyPrefix}limit:{${request.subject}}`;
     return this.client
       .tokengateLimit(
         `${base}:c`,
         `${base}:ips`,
         `${base}:viewers`,
         request.clientIp ?? '',
-        spec.uses ?? 0,
-        spec.perSecond ?? 0,
-        spec.clientIps?.max ?? 0,
-        (spec.clientIps?.windowSec ?? 0) * 1000,
-        spec.viewers?.max ?? 0,
-        (spec.viewers?.windowSec ?? 0) * 1000,
         request.expiresSec * 1000,
+        specArgument(request.spec),
       )
       .then((answer) => {
         const outcome = outcomes[answer];

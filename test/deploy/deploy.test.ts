@@ -127,7 +127,15 @@ describe('deploy kit', () => {
     for (const topic of ['verdict', 'deny', 'latency', 'cache hit', 'reload', 'workers', 'engine', 'revocation store', 'limits'])
       expect(titles).toContain(topic);
     const alerts = k8s('PrometheusRule').spec.groups.flatMap((g: Json) => g.rules.map((r: Json) => r.alert));
-    for (const alert of ['DenyRatio', 'ExpiredRatio', 'ReloadFailed', 'Latency', 'NoWorkers', 'StateStoreDown', 'LimitStoreDown']) {
+    for (const alert of [
+      'DenyRatio',
+      'ExpiredRatio',
+      'ReloadFailed',
+      'Latency',
+      'NoWorkers',
+      'StateStoreDown',
+      'LimitStoreDown',
+    ]) {
       expect(
         alerts.some((name: string) => name.includes(alert)),
         alert,
