@@ -15,7 +15,15 @@ import { hmacSigner } from '../../src/library/hmac-signer.js';
 import { formFor, header, listenerSources, rawRequest, sourcedRequest } from '../helpers/raw-http.js';
 import { type RunningRedis, startRedis } from '../helpers/redis.js';
 import { uwsLoads } from '../helpers/runtime.js';
-import { type RunningService, runCli, startService, tempDir, waitForLog, writeConfig } from '../helpers/service-process.js';
+import {
+  logLines,
+  type RunningService,
+  runCli,
+  startService,
+  tempDir,
+  waitForLog,
+  writeConfig,
+} from '../helpers/service-process.js';
 import { route, testConfig } from '../helpers/test-config.js';
 
 const key = 'd4'.repeat(32);
@@ -145,6 +153,32 @@ describe(`limits counted in memory (${engine}, ${engine === 'uws' ? 2 : 1} worke
     expect(line.reason).toMatch(/limits\.clientIps/);
     expect(JSON.stringify(line)).not.toContain(link.split('?')[1]!);
   }, 30_000);
+});
+
+describe(`limits turned on by a reload (${engine})`, () => {
+  it('a route that gains limits on SIGHUP counts from then on; one that loses them stops counting', async () => {
+    const dir = tempDir();
+    const config = (limits: object | undefined) =>
+      testConfig({
+        engine,
+        workers: engine === 'uws' ? 2 : 1,
+        listeners: [{ port: 0, ...listenerSources(formFor(engine)) }],
+        routes: [route('files', '/files/', 'hmac', hmacKeys, limits === undefined ? {} : { limits })],
+      });
+    const file = writeConfig(dir, config(undefined));
+    const service = await start(file);
+    const link = sign('/files/reloaded.pdf');
+    expect(await burst([[service, engine]], link, 5)).toEqual({ '200 valid': 5 });
+    writeFileSync(file, JSON.stringify(config({ uses: 3 })));
+    service.process.kill('SIGHUP');
+    await waitForLog(service, (line) => line.msg === 'config reloaded');
+    await waitForLog(service, (line) => line.msg === 'limits: counters in memory');
+    expect(await burst([[service, engine]], link, 10)).toEqual({ '200 valid': 3, '403 over-limit': 7 });
+    writeFileSync(file, JSON.stringify(config(undefined)));
+    service.process.kill('SIGHUP');
+    await expect.poll(() => logLines(service.stderr()).filter((line) => line.msg === 'config reloaded').length).toBe(2);
+    expect(await burst([[service, engine]], link, 5)).toEqual({ '200 valid': 5 });
+  }, 60_000);
 });
 
 describe('limits shared through Redis by two instances', { shuffle: false }, () => {
