@@ -146,8 +146,14 @@ export class MemoryLimiter implements Limiter {
     if (spec.uses !== undefined && counters.uses >= spec.uses) return overUses;
     if (spec.perSecond !== undefined && counters.second === second && counters.inSecond >= spec.perSecond) return overRate;
     const ip = clientIp ?? '';
-    if (spec.clientIps !== undefined && ipWindowFull((counters.ips ??= new Map()), spec.clientIps, ip, nowMs)) return overIps;
-    if (spec.viewers !== undefined && ipWindowFull((counters.viewers ??= new Map()), spec.viewers, ip, nowMs)) return overViewers;
+    if (spec.clientIps !== undefined) {
+      counters.ips ??= new Map();
+      if (ipWindowFull(counters.ips, spec.clientIps, ip, nowMs)) return overIps;
+    }
+    if (spec.viewers !== undefined) {
+      counters.viewers ??= new Map();
+      if (ipWindowFull(counters.viewers, spec.viewers, ip, nowMs)) return overViewers;
+    }
     counters.uses++;
     if (counters.second === second) counters.inSecond++;
     else {
