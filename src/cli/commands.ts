@@ -159,6 +159,16 @@ Exit codes: 0 done, 1 some --remove id was not found, 64 usage, 69 store unreach
       help: { type: 'boolean', short: 'h' },
     },
   },
+  check: {
+    usage: `Usage: tokengate check [--config FILE]
+
+Like "nginx -t": loads and compiles everything "serve" would (keys, secrets, routes, listeners,
+the engine, the state store's credentials and TLS files) without binding a port or connecting
+anywhere. Prints every problem, or one line saying the config is ok; warnings either way.
+
+Exit codes: 0 ok, 64 usage, 78 bad config (every problem listed).`,
+    options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  },
 } as const;
 
 export type CommandName = keyof typeof commands;
@@ -173,6 +183,7 @@ Usage:
   tokengate revoke (--link URL | --fp FP | --session ID | --key ID | --prefix PATH) [--route NAME]
                    [--issued-before UNIX] [--until UNIX] [--note TEXT] [--config FILE]
   tokengate revoke --list | --remove ID [--config FILE]
+  tokengate check  [--config FILE]
   tokengate --version
   tokengate <command> --help
 

@@ -5,6 +5,7 @@ import { version } from '../base/version.js';
 import { ConfigError } from '../config/config-error.js';
 import { EngineError } from '../http/native-uws.js';
 import { LinkRequestError } from '../links/sign-link.js';
+import { checkCommand } from './check-command.js';
 import { type CommandHandler, seconds, text } from './command-input.js';
 import { type CommandName, commands, usage } from './commands.js';
 import { revokeCommand } from './revoke-command.js';
@@ -18,6 +19,7 @@ const handlers: Record<CommandName, CommandHandler> = {
   sign: signCommand,
   verify: verifyCommand,
   revoke: revokeCommand,
+  check: checkCommand,
 };
 
 function isCommand(name: string | undefined): name is CommandName {

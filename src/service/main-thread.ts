@@ -165,6 +165,20 @@ function engineFor(loaded: LoadedConfig, logger: Logger): EngineChoice {
 }
 
 /**
+ * Why `workers` cannot be served by the chosen engine on this runtime (a fixed count above 1 on
+ * an engine that cannot share a port between threads, unless it serves as a fallback), or undefined.
+ */
+export function workersProblem(
+  config: Pick<LoadedConfig['config'], 'workers' | 'listeners'>,
+  choice: EngineChoice,
+): string | undefined {
+  const { workers } = config;
+  if (config.listeners.length === 0 || choice.engine.sharesPorts || workers === 'auto' || workers <= 1) return undefined;
+  if (choice.fallbackReason !== undefined) return undefined;
+  return `config.workers: ${workers} needs the node engine to share a port between threads, which Node ${process.versions.node} cannot: set workers to 1 or "auto", or run Node 22.12+/24`;
+}
+
+/**
  * How many auth threads serve: `workers` as configured, or for "auto" the CPUs this process may
  * use (at most 64), logged with the reason. An engine that cannot share a port between threads
  * (the node engine before Node 22.12) serves on one: "auto" says so in one line, a fixed count
@@ -174,11 +188,9 @@ function workerCount(config: LoadedConfig['config'], choice: EngineChoice, logge
   const { workers } = config;
   if (config.listeners.length === 0) return 1;
   if (!choice.engine.sharesPorts) {
-    if (workers !== 'auto' && workers > 1 && choice.fallbackReason === undefined) {
-      logger.log(
-        'fatal',
-        `config.workers: ${workers} needs the node engine to share a port between threads, which Node ${process.versions.node} cannot: set workers to 1 or "auto", or run Node 22.12+/24`,
-      );
+    const problem = workersProblem(config, choice);
+    if (problem !== undefined) {
+      logger.log('fatal', problem);
       process.exit(ExitCode.config);
     }
     const wanted = workers === 'auto' ? cpuBudget().cpus : workers;

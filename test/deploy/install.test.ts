@@ -159,7 +159,7 @@ describe('the package, installed as the systemd unit says', { shuffle: false }, 
     expect(help).toMatch(/^Usage:\n {2}tokengate serve {2}\[--config FILE\]$/m);
   }, 30_000);
 
-  it('systemd-analyze verify accepts the unit, and its ExecStart serves', async () => {
+  it('systemd-analyze verify accepts the unit, its ExecStart serves, and its reload checks the config first', async () => {
     const etc = join(work, 'etc', 'tokengate');
     mkdirSync(join(etc, 'keys'), { recursive: true });
     const key = 'd4'.repeat(32);
@@ -176,7 +176,7 @@ describe('the package, installed as the systemd unit says', { shuffle: false }, 
     const local = unit
       .replaceAll('/opt/tokengate', opt)
       .replaceAll('/etc/tokengate', etc)
-      .replace('ExecStart=/usr/bin/node ', `ExecStart=${process.execPath} `);
+      .replaceAll('=/usr/bin/node ', `=${process.execPath} `);
     const file = join(work, 'tokengate.service');
     writeFileSync(file, local);
     const check = spawn('systemd-analyze', ['verify', file]);
@@ -188,6 +188,13 @@ describe('the package, installed as the systemd unit says', { shuffle: false }, 
     expect(execStart[1]).toBe(process.execPath);
     const service = await startService(execStart[3]!.split(' '), {}, 2, execStart[2]!);
     try {
+      // ExecReload: `check` (ok for this config, so the SIGHUP line runs next), then the signal.
+      const reloads = [...local.matchAll(/^ExecReload=(.+)$/gm)].map((match) => match[1]!);
+      expect(reloads).toHaveLength(2);
+      expect(reloads[1]).toBe('/bin/kill -HUP $MAINPID');
+      const [node, ...checkArgs] = reloads[0]!.split(' ');
+      expect(checkArgs.slice(1, 2)).toEqual(['check']);
+      expect(execFileSync(node!, checkArgs, { encoding: 'utf8' })).toMatch(/ is ok: 1 route\(s\)/);
       const { hmacSigner, expiresIn } = await import(join(opt, 'lib/node_modules/tokengate/dist/library/index.js'));
       const url = hmacSigner({ keyId: 'k', key }).sign({ path: '/vod/a.ts', expiresSec: expiresIn(60) });
       expect(await authStatus(service.ports.get('auth')!, url, '192.0.2.1')).toBe(200);

@@ -92,6 +92,7 @@ describe('snippets run here', () => {
       sign: docBlock('docs/cli.md', 'sign-help'),
       verify: docBlock('docs/cli.md', 'verify-help'),
       revoke: docBlock('docs/cli.md', 'revoke-help'),
+      check: docBlock('docs/cli.md', 'check-help'),
     };
     for (const [command, text] of Object.entries(shown)) {
       const help = await runCli([command, '--help']);
