@@ -1,4 +1,5 @@
 import type { Logger } from '../base/log.js';
+import type { SigningConfig } from '../config/config.js';
 import type { LoadedConfig } from '../config/load-config.js';
 
 const demoBanner = [
@@ -18,10 +19,20 @@ export function sayWarnings(loaded: LoadedConfig, logger: Logger): void {
   if (loaded.demoSecrets) process.stderr.write(demoBanner);
 }
 
+/** `signing` as the config writes it (`tokenFile`, `tokenEnv` or `randomToken`), so the log uses the documented words. */
+function signingAsWritten(signing: SigningConfig | undefined): unknown {
+  if (signing === undefined) return undefined;
+  const { token, ...rest } = signing;
+  const source =
+    token === 'random' ? { randomToken: true } : 'file' in token ? { tokenFile: token.file } : { tokenEnv: token.env };
+  return { ...source, ...rest };
+}
+
 /** The effective config for the startup log: key sources (paths, variable names), never key material. */
 export function effectiveConfig(loaded: LoadedConfig): unknown {
   return {
     ...loaded.config,
+    signing: signingAsWritten(loaded.config.signing),
     routes: loaded.config.routes.map((route) => ({
       ...route,
       scheme: route.scheme.id,

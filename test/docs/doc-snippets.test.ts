@@ -5,10 +5,12 @@
  * The snippets no other test runs are run here: config examples through the config parser,
  * CLI transcripts and usage through the built CLI, the test command against .ci/run.
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/parse-config.js';
+import { schemes } from '../../src/schemes/registry.js';
 import { docBlock, fencedBlocks, repoRoot } from '../helpers/doc-blocks.js';
 import { runCli, tempDir } from '../helpers/service-process.js';
 
@@ -137,6 +139,26 @@ describe('snippets run here', () => {
     const route = JSON.parse(docBlock('docs/revocation.md', 'revocation-route'));
     const config = parseConfig({ listeners: [{ port: 0, uriHeader: 'X-Original-URI' }], routes: [route] });
     expect(config).toMatchObject({ routes: [{ name: 'vod', revocation: { maxLifetimeSec: 86_400 } }], state: { store: 'file' } });
+  });
+
+  it('nginx: the documented `nginx -t` accepts nginx.example.conf, run as written from the top level', () => {
+    const command = docBlock('docs/nginx.md', 'nginx-t').trim();
+    const out = execFileSync('sh', ['-c', `${command} 2>&1`], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `/usr/sbin:/sbin:${process.env.PATH}` },
+    });
+    expect(out).toMatch(/nginx\.example\.conf test is successful/);
+  });
+
+  it('signing: the sign request table names exactly the formats that sign each option (from the registry)', () => {
+    const text = readFileSync(new URL('../../docs/signing.md', import.meta.url), 'utf8');
+    for (const option of ['notBeforeSec', 'scopeDepth', 'sessionId', 'cookies'] as const) {
+      const row = new RegExp(`^\\| \`${option}\` \\| (.*) \\|$`, 'm').exec(text)?.[1] ?? '';
+      const named = [...row.matchAll(/`([a-z-]+)`/g)].map((m) => m[1]!).filter((id) => schemes.some((s) => s.id === id));
+      const signers = schemes.filter((scheme) => scheme.signOptions.includes(option)).map((scheme) => scheme.id);
+      expect(named, option).toEqual(signers);
+    }
   });
 
   it('limits: the route shown is valid and limits what it says', () => {

@@ -9,7 +9,9 @@ import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load-config.js';
 import { expiresIn, hmacSigner } from '../../src/library/hmac-signer.js';
+import { effectiveConfig } from '../../src/service/startup-log.js';
 import { freePort } from '../helpers/nginx.js';
 import {
   authStatus,
@@ -31,6 +33,7 @@ import {
   tempDir,
   writeConfig,
 } from '../helpers/service-process.js';
+import { configIn } from '../helpers/test-config.js';
 
 const keys = { k1: '11'.repeat(32), k2: '22'.repeat(32) };
 const sign = (id: 'k1' | 'k2', path: string) =>
@@ -314,5 +317,24 @@ describe('reload and start refusals', () => {
     expect(loaded.engine).toBe('node');
     expect(JSON.stringify(loaded.config)).toContain('"file":"k1.hex"');
     expect(service.stderr()).not.toContain(keys.k1);
+  });
+
+  it('the start line says the signing access token in the words of the config (docs/signing.md): randomToken, tokenFile', async () => {
+    // The embedded default config (what `npm start` logs; not started here: its ports are fixed).
+    const demo = JSON.parse(JSON.stringify(effectiveConfig(loadConfig(undefined)))) as { signing: unknown };
+    expect(demo.signing).toEqual({ randomToken: true });
+    const { file } = configIn(
+      { 'signing.token': 'lifecycle-signing-token-0123456789\n', 'k.hex': 'c7'.repeat(32) },
+      {
+        listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
+        signing: { tokenFile: 'signing.token' },
+        routes: [{ prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'k.hex' }] }],
+      },
+    );
+    const own = await startService(['serve', '--config', file]);
+    await own.stop();
+    const ownLoaded = logLines(own.stderr()).find((line) => line.msg === 'config loaded')!;
+    expect((ownLoaded.config as { signing: { tokenFile: string } }).signing.tokenFile).toBe('signing.token');
+    expect(own.stderr()).not.toContain('lifecycle-signing-token-0123456789');
   });
 });
