@@ -167,6 +167,12 @@ function compileRoute(route: RouteConfig, path: string, context: RouteContext, n
   const keys = loadKeys(route, path, context.where, notes);
   const secrets = loadSecretOptions(route, path, context.where, notes);
   for (const warning of route.options.warnings) notes.warnings.push(`route "${route.name}" (${route.prefix}): ${warning}`);
+  // Prefixes match as text: "/vod" also covers "/vodka/x", and its signers sign such paths.
+  if (!route.prefix.endsWith('/')) {
+    notes.warnings.push(
+      `route "${route.name}" (${route.prefix}): the prefix does not end with "/", so it also covers ${route.prefix}ka/… and every path that starts with it; end it with "/" unless that is meant`,
+    );
+  }
   if (keys === undefined || secrets === undefined) return undefined;
   // A route inside another accepts only scopes inside its own prefix (nested-scope.ts).
   const nested = context.nestedPrefixes.has(route.prefix);

@@ -51,7 +51,13 @@ export function explain(
   ipInput = '--ip',
 ): Explanation {
   const uri = rawTarget(url);
-  const decision = authorize(gate, uri, clientIp, nowSec, headers);
+  const decided = authorize(gate, uri, clientIp, nowSec, headers);
+  // The service's words for this ("no client IP is configured") name a proxy's deployment error;
+  // here the missing client IP is an input the caller did not give.
+  const decision =
+    decided.verdict === Verdict.badSource && clientIp === undefined
+      ? { ...decided, detail: `the route binds tokens to the client IP and none was given (${ipInput})` }
+      : decided;
   const hints: string[] = [];
   if (decision.verdict === Verdict.forged) {
     const queryAt = uri.includes('?') ? uri.indexOf('?') : uri.length;

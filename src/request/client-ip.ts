@@ -38,6 +38,18 @@ export function parseClientIp(text: string): ClientIp | undefined {
   return { text: ipv6Text(groups), v4: -1, v6: groups };
 }
 
+/**
+ * Why `text` cannot be signed as one client address, in the words every signer uses: not an
+ * address at all (invalid), or an address written another way than formats sign it (not
+ * canonical, with the spelling to write); undefined when it is one canonical address.
+ */
+export function clientIpProblem(text: string): string | undefined {
+  const ip = parseClientIp(text);
+  if (ip === undefined) return `client IP ${JSON.stringify(text)} is not an IPv4 or IPv6 address`;
+  if (ip.text !== text) return `client IP ${JSON.stringify(text)} is not written canonically (write ${ip.text})`;
+  return undefined;
+}
+
 /** The canonical text of an address, or undefined (signers check what they are given with it). */
 export function canonicalIp(text: string): string | undefined {
   return parseClientIp(text)?.text;

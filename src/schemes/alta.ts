@@ -11,7 +11,7 @@
 
 import { hash, randomBytes } from 'node:crypto';
 import { isRejection, rejection, Verdict } from '../base/verdict.js';
-import { canonicalIp } from '../request/client-ip.js';
+import { clientIpProblem } from '../request/client-ip.js';
 import { tokenParamReader } from '../request/token-params.js';
 import { bytesEqualText } from '../scheme-kit/digest-equals.js';
 import { sha1Utf8 } from '../scheme-kit/js-hash.js';
@@ -82,19 +82,14 @@ function create({ keys }: SchemeRoute): TokenScheme<AltaToken> {
       checkSignRequest(request, signOptions, 'alta');
       const { path, expiresSec, notBeforeSec, clientIp, nonce } = request;
       if (clientIp === undefined) throw new SignRequestError('clientIp', 'alta tokens are bound to a client IP: give one');
-      const ip = canonicalIp(clientIp);
-      if (ip !== clientIp) {
-        throw new SignRequestError(
-          'clientIp',
-          `client IP ${JSON.stringify(clientIp)} is not canonical${ip ? ` (write ${ip})` : ''}`,
-        );
-      }
+      const problem = clientIpProblem(clientIp);
+      if (problem !== undefined) throw new SignRequestError('clientIp', problem);
       const salt = nonce ?? randomBytes(4).toString('hex');
       if (!saltPattern.test(salt)) throw new SignRequestError('nonce', 'the salt must be 1 to 64 characters from [0-9A-Za-z]');
       const start = formatUnixTime(notBeforeSec ?? Math.floor(Date.now() / 1000));
       const end = formatUnixTime(expiresSec);
       if (end < start) throw new SignRequestError('notBeforeSec', 'end is before start');
-      const digest = hash('sha1', path + ip + start + end + secrets[0] + salt, 'hex');
+      const digest = hash('sha1', path + clientIp + start + end + secrets[0] + salt, 'hex');
       return { carrier: 'query', query: `token=${digest}-${salt}-${end}-${start}` };
     },
   };

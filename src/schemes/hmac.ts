@@ -8,7 +8,7 @@
  */
 
 import { isRejection, type Rejection, rejection, Verdict } from '../base/verdict.js';
-import { type ClientIp, canonicalIp, parseIpRange } from '../request/client-ip.js';
+import { type ClientIp, clientIpProblem, parseIpRange } from '../request/client-ip.js';
 import { prefixOf } from '../request/signed-path.js';
 import { hmacSha256Key } from '../scheme-kit/hmac-sha256.js';
 import {
@@ -176,10 +176,13 @@ function signer({ byId, routePrefix }: HmacRoute, signing: RouteKey, { carrier, 
     if (nbf > exp) throw new SignRequestError('notBeforeSec', 'the start is after the end');
     const scope = signScope(path, scopeDepth, routePrefix);
     if (clientIp !== undefined && parseIpRange(clientIp) === undefined) {
-      const canonical = canonicalIp(clientIp.split('/')[0] ?? '');
+      const [address = '', bits] = clientIp.split('/');
+      const problem = clientIpProblem(address);
       throw new SignRequestError(
         'clientIp',
-        `client IP or range ${JSON.stringify(clientIp)} is not canonical${canonical ? ` (address: ${canonical}, no host bits)` : ''}`,
+        problem !== undefined
+          ? `${problem}${bits === undefined ? '' : ` (in the range ${JSON.stringify(clientIp)})`}`
+          : `client IP range ${JSON.stringify(clientIp)} is not written canonically (a prefix length from 0 to the address's bits, no host bits)`,
       );
     }
     if (sessionId !== undefined && !sidPattern.test(sessionId))

@@ -149,7 +149,14 @@ describe('hmac: keys, scope, client binding', () => {
     expect(decide(range, '2001:db8:1:2::9').verdict).toBe(Verdict.allow);
     expect(decide(range, '2001:db8:2::9').verdict).toBe(Verdict.wrongIp);
     expect(() => signer.sign({ path: '/vod/a.mp4', expiresSec: expiresIn(60), clientIp: '2001:DB8::1' })).toThrow(
-      /not canonical/,
+      'client IP "2001:DB8::1" is not written canonically (write 2001:db8::1)',
+    );
+    // Not an address at all is another problem than an address written another way.
+    expect(() => signer.sign({ path: '/vod/a.mp4', expiresSec: expiresIn(60), clientIp: '999.1.1.1' })).toThrow(
+      'client IP "999.1.1.1" is not an IPv4 or IPv6 address',
+    );
+    expect(() => signer.sign({ path: '/vod/a.mp4', expiresSec: expiresIn(60), clientIp: '2001:db8::1/200' })).toThrow(
+      'client IP range "2001:db8::1/200" is not written canonically',
     );
   });
 

@@ -153,7 +153,12 @@ describe('every link any signer makes is accepted by the service', () => {
     expect(() => signers.my!.sign({ path: '/my/a', expiresSec, clientIp: '192.0.2.1' })).toThrow(/cannot sign clientIp/);
     expect(() => signers.my!.sign({ path: '/my/a', expiresSec, notBeforeSec: now })).toThrow(/cannot sign notBeforeSec/);
     expect(() => signers.tv!.sign({ path: '/tv/a/index.m3u8', expiresSec })).toThrow(/binds tokens to the client IP/);
-    expect(() => signers.tv!.sign({ path: '/tv/a/index.m3u8', expiresSec, clientIp: '192.0.2.01' })).toThrow(/not canonical/);
+    expect(() => signers.tv!.sign({ path: '/tv/a/index.m3u8', expiresSec, clientIp: '192.0.2.01' })).toThrow(
+      'client IP "192.0.2.01" is not an IPv4 or IPv6 address',
+    );
+    expect(() => signers.tv!.sign({ path: '/tv/a/index.m3u8', expiresSec, clientIp: '999.1.1.1' })).toThrow(
+      'client IP "999.1.1.1" is not an IPv4 or IPv6 address',
+    );
     expect(() => signers.vod!.sign({ path: '/vod/a/b', expiresSec, scopeDepth: 0 })).toThrow(/outside the route/);
   });
 

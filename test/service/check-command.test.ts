@@ -43,6 +43,23 @@ describe('tokengate check', () => {
     }
   });
 
+  it('warns of a route prefix without a trailing slash, which also covers /vodka/…, and still says ok', async () => {
+    const { file } = configIn(
+      { 'vod.key': key },
+      {
+        engine: 'node',
+        listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
+        routes: [route('vod', '/vod', 'hmac', [{ id: 'k', file: 'vod.key' }])],
+      },
+    );
+    const result = await runCli(['check', '--config', file]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(
+      'warning: route "vod" (/vod): the prefix does not end with "/", so it also covers /vodka/… and every path that starts with it',
+    );
+    expect(result.stdout).toMatch(/is ok: 1 route\(s\)/);
+  });
+
   it('lists every problem the service would refuse to start with, exit 78', async () => {
     const { file } = configIn(
       { 'vod.key': key },

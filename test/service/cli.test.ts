@@ -40,6 +40,9 @@ describe('tokengate CLI', () => {
     const noIp = await runCli(['verify', altaPublished, '--now', '1669850000']);
     expect(noIp.code).toBe(3);
     expect(noIp.stdout).toMatch(/hint: +this route binds tokens to the client IP: give --ip/);
+    // A missing input, not a deployment's missing header.
+    expect(noIp.stdout).toMatch(/^reason: +the route binds tokens to the client IP and none was given \(--ip\)$/m);
+    expect(noIp.stdout).not.toMatch(/configured/);
     const right = await runCli(['verify', altaPublished, '--now', '1669850000', '--ip', '192.168.88.98']);
     expect(right.code).toBe(0);
     const wrong = await runCli(['verify', altaPublished, '--now', '1669850000', '--ip', '192.168.88.99']);
@@ -127,7 +130,10 @@ describe('tokengate CLI', () => {
 
   it.each([
     [['sign', '--path', '/tv/ch/index.m3u8', '--ttl', '60'], /binds tokens to the client IP: give the IP the link is for/],
-    [['sign', '--path', '/tv/ch/index.m3u8', '--ttl', '60', '--ip', '2001:DB8::7'], /not canonical \(write 2001:db8::7\)/],
+    [
+      ['sign', '--path', '/tv/ch/index.m3u8', '--ttl', '60', '--ip', '2001:DB8::7'],
+      /not written canonically \(write 2001:db8::7\)/,
+    ],
     [['sign', '--path', '/nowhere/x', '--ttl', '60'], /no route covers \/nowhere\/x/],
     [['sign', '--path', '/my/x', '--ttl', '-5'], /--ttl/],
     [['sign', '--path', '/my/x'], /sign needs --path and --ttl/],

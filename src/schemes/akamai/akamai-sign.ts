@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { canonicalIp } from '../../request/client-ip.js';
+import { clientIpProblem } from '../../request/client-ip.js';
 import type { SignedToken, SignRequest } from '../../scheme-kit/scheme-definition.js';
 import { type SignOption, SignRequestError } from '../../scheme-kit/sign-request.js';
 import { checkSignRequest } from '../../scheme-kit/signable-path.js';
@@ -30,9 +30,8 @@ export function akamaiSigner(route: AkamaiRoute, key: Buffer): (request: SignReq
     const { path, expiresSec, notBeforeSec, clientIp, scopeDepth, sessionId } = request;
     const fields: string[] = [];
     if (clientIp !== undefined) {
-      if (canonicalIp(clientIp) !== clientIp) {
-        throw new SignRequestError('clientIp', 'akamai tokens bind one IP address, written canonically (no range)');
-      }
+      const problem = clientIpProblem(clientIp);
+      if (problem !== undefined) throw new SignRequestError('clientIp', `${problem}: akamai tokens bind one address (no range)`);
       fields.push(`ip=${escapeText(clientIp)}`);
     }
     if (notBeforeSec !== undefined) fields.push(`st=${formatUnixTime(notBeforeSec)}`);

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { canonicalIp, parseClientIp } from '../../request/client-ip.js';
+import { clientIpProblem, parseClientIp } from '../../request/client-ip.js';
 import type { SignedToken, SignRequest } from '../../scheme-kit/scheme-definition.js';
 import { type SignOption, SignRequestError } from '../../scheme-kit/sign-request.js';
 import { checkSignRequest } from '../../scheme-kit/signable-path.js';
@@ -35,9 +35,8 @@ export function bunnySigner(key: Buffer, routePrefix: string): (request: SignReq
     const tokenPath = scopeDepth === undefined ? undefined : scopeTokenPath(path, scopeDepth, routePrefix);
     let ip: Buffer = Buffer.alloc(0);
     if (clientIp !== undefined) {
-      const canonical = canonicalIp(clientIp);
-      if (canonical !== clientIp)
-        throw new SignRequestError('clientIp', 'bunny tokens bind one IP address, written canonically (no range)');
+      const problem = clientIpProblem(clientIp);
+      if (problem !== undefined) throw new SignRequestError('clientIp', `${problem}: bunny tokens bind one address (no range)`);
       ip = ipBytes(parseClientIp(clientIp)!);
     }
     const params = new Map(tokenPath === undefined ? [] : [['token_path', tokenPath] as [string, string]]);
