@@ -4,6 +4,7 @@
  * like config errors. Bearer-token access (AccessGate); POSTs must be JSON and, when a browser
  * says where they come from (Origin), come from this listener's own origin.
  */
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../base/log.js';
 import { Problems } from '../base/problems.js';
@@ -221,6 +222,14 @@ function verify(ctx: SigningContext, body: unknown, res: ServerResponse): void {
   });
 }
 
+let openApi: Buffer | undefined;
+
+/** docs/openapi.json as the build copied it beside this module; read once. */
+function openApiDocument(): Buffer {
+  openApi ??= readFileSync(new URL('./openapi.json', import.meta.url));
+  return openApi;
+}
+
 /**
  * A POST a browser may have sent from another site is refused: when it says where it comes from
  * (Origin), that must be this listener; a page session must say it (browsers always do on POST).
@@ -242,6 +251,12 @@ export async function serveSigningApi(
   path: string,
   trusted: readonly IpRange[],
 ): Promise<void> {
+  // The description of this API, for code generators: public (it holds no secret), like /healthz.
+  if (path === '/api/v1/openapi.json' && (req.method === 'GET' || req.method === 'HEAD')) {
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' });
+    res.end(req.method === 'HEAD' ? undefined : openApiDocument());
+    return;
+  }
   const client = adminClient(req, trusted);
   const bearer = bearerToken(req.headers.authorization);
   const bySession = bearer === undefined && ctx.sessions.valid(req.headers.cookie);

@@ -413,6 +413,28 @@ describe('signing API', () => {
     expect(await problems({ fp: 'AAAAAAAAAAAA', colour: 'red' })).toMatch(/body\.colour: unknown field/);
   });
 
+  it('serves docs/openapi.json at /api/v1/openapi.json without a token, ready for generators: operationIds, servers, typed enums', async () => {
+    const shipped = readFileSync(new URL('../../docs/openapi.json', import.meta.url), 'utf8');
+    const served = await api('/api/v1/openapi.json', { token: null });
+    expect(served.status).toBe(200);
+    expect(served.headers.get('content-type')).toBe('application/json');
+    expect(await served.text()).toBe(shipped);
+    const spec = JSON.parse(shipped) as { servers: unknown[]; paths: Record<string, Record<string, { operationId?: string }>> };
+    expect(spec.servers.length).toBeGreaterThan(0);
+    const ids = Object.values(spec.paths).flatMap((methods) => Object.values(methods).map((op) => op.operationId));
+    expect(ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z]+$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    /** Every enum in the document, with the path to it; each must say its type. */
+    const untyped: string[] = [];
+    const walk = (node: unknown, at: string) => {
+      if (typeof node !== 'object' || node === null) return;
+      if (!Array.isArray(node) && 'enum' in node && !('type' in node)) untyped.push(at);
+      for (const [key, child] of Object.entries(node)) walk(child, `${at}/${key}`);
+    };
+    walk(spec, '');
+    expect(untyped).toEqual([]);
+  });
+
   it('answers as docs/openapi.json describes (every path and method, every response checked by a JSON Schema validator)', async () => {
     const spec = JSON.parse(readFileSync(new URL('../../docs/openapi.json', import.meta.url), 'utf8')) as {
       paths: Record<string, Record<string, { responses: Record<string, { $ref?: string; content?: unknown }> }>>;
