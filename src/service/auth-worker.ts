@@ -70,8 +70,12 @@ if (port !== null) {
   const post = (message: WorkerMessage) => port.postMessage(message);
   // Routes with limits count in the main thread, which holds the counters for every thread.
   const limiter = new RelayedLimiter(post);
-  const load = (snapshot: ConfigFiles) =>
-    loadConfig(configFile, process.env, snapshotReader(snapshot), undefined, { revocations: book, limiter });
+  const load = (snapshot: ConfigFiles) => {
+    const loaded = loadConfig(configFile, process.env, snapshotReader(snapshot), undefined, { revocations: book, limiter });
+    const { state } = loaded.config;
+    limiter.storeTimeoutMs = state.store === 'redis' ? state.limitTimeoutMs : 0;
+    return loaded;
+  };
   let service: Service | undefined;
   // A JavaScript error outside a request handler (a bug in reload or metrics code): close this
   // worker's sockets and end the thread, so the main thread replaces it. Ending a thread with

@@ -2,8 +2,8 @@
  * Limit checks between an auth worker and the main thread, which holds the counters
  * (limit-counting.ts): a worker collects the checks of one turn of its event loop and posts them
  * as one message; the main thread answers them as one message once every check has its outcome.
- * A check the main thread does not answer within `relayTimeoutMs` fails (the route's
- * `onStoreDown` decides), so a request never waits without bound.
+ * A check the main thread does not answer within the counters' timeout and a second more fails
+ * (the route's `onStoreDown` decides), so a request never waits without bound.
  */
 import type { LimitCheck, Limiter, LimitName, LimitOutcome } from '../decision/limits.js';
 import { limitNames, withinLimits } from '../decision/limits.js';
@@ -20,7 +20,8 @@ export interface LimitAnswers {
   readonly answers: readonly { readonly id: number; readonly over: LimitName | null | 'failed' }[];
 }
 
-const relayTimeoutMs = 1000;
+/** How long a worker waits for the main thread beyond the counters' own timeout (a busy main thread). */
+const relayMarginMs = 1000;
 
 const outcomeOf: ReadonlyMap<LimitName | null, LimitOutcome> = new Map<LimitName | null, LimitOutcome>([
   [null, withinLimits],
@@ -33,6 +34,8 @@ export class RelayedLimiter implements Limiter {
   private batch: { id: number; check: LimitCheck }[] = [];
   private readonly waiting = new Map<number, { resolve(outcome: LimitOutcome): void; reject(error: Error): void }>();
   private flushing = false;
+  /** The counters' own timeout (state.limitTimeoutMs; 0 for memory), set by each config load. */
+  storeTimeoutMs = 0;
 
   constructor(private readonly post: (batch: LimitBatch) => void) {}
 
@@ -41,7 +44,7 @@ export class RelayedLimiter implements Limiter {
     return new Promise<LimitOutcome>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (this.waiting.delete(id)) reject(new Error('the main thread did not answer the limit check in time'));
-      }, relayTimeoutMs);
+      }, this.storeTimeoutMs + relayMarginMs);
       this.waiting.set(id, {
         resolve: (outcome) => {
           clearTimeout(timer);
