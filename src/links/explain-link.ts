@@ -1,6 +1,7 @@
 import { Verdict } from '../base/verdict.js';
 import { authorize, type Decision, type Gate } from '../decision/authorize.js';
 import { type DecisionDetails, decisionDetails } from '../decision/decision-details.js';
+import { limitNeedsClientIp } from '../decision/limits.js';
 import { noHeaders, type TokenHeaders } from '../request/token-headers.js';
 
 export interface Explanation {
@@ -53,11 +54,12 @@ export function explain(
   const uri = rawTarget(url);
   const decided = authorize(gate, uri, clientIp, nowSec, headers);
   // The service's words for this ("no client IP is configured") name a proxy's deployment error;
-  // here the missing client IP is an input the caller did not give.
-  const decision =
-    decided.verdict === Verdict.badSource && clientIp === undefined
-      ? { ...decided, detail: `the route binds tokens to the client IP and none was given (${ipInput})` }
-      : decided;
+  // here the missing client IP is an input the caller did not give. Two rules need one: the
+  // route's format binds tokens to it, or the route's limits count client IPs.
+  const needsIp = decided.verdict === Verdict.badSource && clientIp === undefined;
+  const forLimits = decided.detail === limitNeedsClientIp.detail;
+  const ipNeed = forLimits ? 'the route counts client IPs (limits)' : 'the route binds tokens to the client IP';
+  const decision = needsIp ? { ...decided, detail: `${ipNeed} and none was given (${ipInput})` } : decided;
   const hints: string[] = [];
   if (decision.verdict === Verdict.forged) {
     const queryAt = uri.includes('?') ? uri.indexOf('?') : uri.length;
@@ -95,8 +97,7 @@ export function explain(
       );
     }
   }
-  if (decision.verdict === Verdict.badSource && clientIp === undefined) {
-    hints.push(`this route binds tokens to the client IP: give ${ipInput}`);
-  }
+  if (needsIp)
+    hints.push(`${forLimits ? 'this route counts client IPs' : 'this route binds tokens to the client IP'}: give ${ipInput}`);
   return { decision, hints, details: decisionDetails(gate, uri, clientIp, headers, decision) };
 }

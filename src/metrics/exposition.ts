@@ -7,7 +7,7 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { LoadedConfig } from '../config/load-config.js';
 import type { RevocationStatus } from '../state/revocation-store.js';
 import { type MetricsSnapshot, mergeSnapshots } from './decision-metrics.js';
-import { type LimitStatus, limitFamilies } from './limit-families.js';
+import { type LimitStatus, limitFamilies, storeUpGauge } from './limit-families.js';
 import { cacheFamilies, type ScrapeView, threadFamilies, trafficFamilies } from './snapshot-families.js';
 
 export interface ServiceMetrics {
@@ -122,17 +122,12 @@ function stateFamilies(registry: Registry, sources: ExpositionSources) {
       this.set(status()?.entries ?? 0);
     },
   });
-  new Gauge({
-    name: 'tokengate_state_store_up',
-    help: 'Whether the revocation store (file or redis) can be read: 1 yes, 0 no (the last list keeps applying). Absent when no route checks revocations.',
-    labelNames: ['store'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      const now = status();
-      if (now?.store !== undefined) this.set({ store: now.store }, now.up ? 1 : 0);
-    },
-  });
+  storeUpGauge(
+    registry,
+    'tokengate_state_store_up',
+    'Whether the revocation store (file or redis) can be read: 1 yes, 0 no (the last list keeps applying). Absent when no route checks revocations.',
+    status,
+  );
   new Gauge({
     name: 'tokengate_revocations_synced_timestamp_seconds',
     help: 'When the revocation list last matched the store in full (Unix time; 0: never).',

@@ -36,9 +36,24 @@ export function limitFamilies(registry: Registry, status: () => LimitStatus | un
       this.inc(status()?.failures ?? 0);
     },
   });
+  storeUpGauge(
+    registry,
+    'tokengate_limit_store_up',
+    'Whether the counters of route limits can be reached: 1 yes, 0 no. Absent when no route has limits.',
+    status,
+  );
+}
+
+/** A store's reachability, labelled by its kind: 1 up, 0 down, absent while no store is open. */
+export function storeUpGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  status: () => { readonly store: string | undefined; readonly up: boolean } | undefined,
+): void {
   new Gauge({
-    name: 'tokengate_limit_store_up',
-    help: 'Whether the counters of route limits can be reached: 1 yes, 0 no. Absent when no route has limits.',
+    name,
+    help,
     labelNames: ['store'],
     registers: [registry],
     collect() {

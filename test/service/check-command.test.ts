@@ -61,31 +61,23 @@ describe('tokengate check', () => {
   });
 
   it('lists every problem the service would refuse to start with, exit 78', async () => {
-    const { file } = configIn(
-      { 'vod.key': key },
-      {
-        engine: 'node',
-        workers: 3,
-        listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
-        routes: [hmacRoute, route('dl', '/dl/', 'hmac', [{ id: 'd', file: 'missing.key' }], { limits: { uses: 2 } })],
-        state: { store: 'redis', redis: { url: 'redis://127.0.0.1:1', password: { file: 'no-such-password' } } },
-      },
-    );
-    const result = await runCli(['check', '--config', file]);
+    /** Three node workers, a limited route whose key is `dlKey`, Redis with a password file that is not there. */
+    const broken = (dlKey: string) =>
+      configIn(
+        { 'vod.key': key },
+        {
+          engine: 'node',
+          workers: 3,
+          listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
+          routes: [hmacRoute, route('dl', '/dl/', 'hmac', [{ id: 'd', file: dlKey }], { limits: { uses: 2 } })],
+          state: { store: 'redis', redis: { url: 'redis://127.0.0.1:1', password: { file: 'no-such-password' } } },
+        },
+      ).file;
+    const result = await runCli(['check', '--config', broken('missing.key')]);
     expect(result.code).toBe(78);
     expect(result.stderr).toMatch(/routes\[1\]\.keys\[0\]: .*missing\.key/);
     // Keys are checked first: the rest of the problems come once the keys load.
-    const fixed = configIn(
-      { 'vod.key': key },
-      {
-        engine: 'node',
-        workers: 3,
-        listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
-        routes: [hmacRoute, route('dl', '/dl/', 'hmac', [{ id: 'd', file: 'vod.key' }], { limits: { uses: 2 } })],
-        state: { store: 'redis', redis: { url: 'redis://127.0.0.1:1', password: { file: 'no-such-password' } } },
-      },
-    );
-    const rest = await runCli(['check', '--config', fixed.file]);
+    const rest = await runCli(['check', '--config', broken('vod.key')]);
     expect(rest.code).toBe(78);
     expect(rest.stderr).toMatch(/state\.redis\.password: .*no-such-password/);
     // Three node-engine workers: a problem only on a runtime whose node:http cannot share a port (Node 20).

@@ -144,6 +144,11 @@ describe(`limits counted in memory (${engine}, ${engine === 'uws' ? 2 : 1} worke
       expect(verified.stdout).toContain('hint:    the route limits each link (uses 100): the service counts this request');
     }
     expect(await burst([[service, engine]], link, 120)).toEqual({ '200 valid': 100, '403 over-limit': 20 });
+    // A route that counts client IPs needs one to explain: a missing input, in its own words.
+    const shared = await runCli(['verify', '--config', config, sign('/shared/x.mp4')], { K1: key });
+    expect(shared.code).toBe(3);
+    expect(shared.stdout).toMatch(/^reason: +the route counts client IPs \(limits\) and none was given \(--ip\)$/m);
+    expect(shared.stdout).toMatch(/^hint: +this route counts client IPs: give --ip$/m);
   });
 
   it('logs the refusal like every denial, by verdict and route, without the token', async () => {
@@ -185,11 +190,12 @@ describe('limits shared through Redis by two instances', { shuffle: false }, () 
   let a: RunningService;
   let b: RunningService;
   const once = sign('/open/once.zip');
+  let keyPrefix: string;
   beforeAll(async () => {
     redis = await startRedis([aclUser]);
     const dir = tempDir();
     writeFileSync(join(dir, 'redis.password'), 'redis-password-for-tests\n');
-    const keyPrefix = `tg-${randomBytes(4).toString('hex')}:`;
+    keyPrefix = `tg-${randomBytes(4).toString('hex')}:`;
     const credentials = { username: 'tokengate', password: { file: 'redis.password' } };
     // A generous wait for the counters: 1,000 requests at once on a shared 2-core machine is a
     // test of exactness; with the default 250 ms some answered store-down in a run of the suite.
@@ -213,6 +219,17 @@ describe('limits shared through Redis by two instances', { shuffle: false }, () 
     expect(exceededA! + exceededB!).toBe(900);
     expect(await metrics(a)).toMatch(/tokengate_limit_store_up\{store="redis"\} 1\n/);
   }, 60_000);
+
+  it("every counter key expires: a use count at its link's end, an IP window when it has passed", async () => {
+    const keys = (await redis!.cli('--scan', '--pattern', `${keyPrefix}limit:*`)).trim().split('\n').filter(Boolean);
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) {
+      const ttlMs = Number(await redis!.cli('PTTL', key));
+      // Links here end within 600 s; the distinct-IP window is 600 s (plus the second the script adds).
+      expect(ttlMs, key).toBeGreaterThan(0);
+      expect(ttlMs, key).toBeLessThanOrEqual(602_000);
+    }
+  });
 
   it('a distinct-IP limit counts the clients of both instances together', async () => {
     const link = sign('/shared/both.mp4');
