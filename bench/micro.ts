@@ -376,13 +376,13 @@ for (const [scheme, list] of [
   };
   const answer = settled(edge.answer(sourcesOf(fields.headers, fields.path, fields.method), gate, now)).answer;
   const responses = new CheckResponses();
-  if (answer.status !== 200 || !responses.bytesFor(answer, 'allow').equals(protobufjsEncode(answer, 'allow')))
+  if (answer.status !== 200 || !responses.bytesFor(answer, 'valid').equals(protobufjsEncode(answer, 'valid')))
     throw new Error('the CheckResponse bytes differ');
   compare(
     'Envoy gRPC: encode the CheckResponse of an allow',
     {
-      'protobufjs (fromObject + encode of the cached object)': () => protobufjsEncode(answer, 'allow'),
-      'prebuilt bytes (WeakMap lookup)': () => responses.bytesFor(answer, 'allow'),
+      'protobufjs (fromObject + encode of the cached object)': () => protobufjsEncode(answer, 'valid'),
+      'prebuilt bytes (WeakMap lookup)': () => responses.bytesFor(answer, 'valid'),
     },
     20_000,
   );
@@ -445,7 +445,7 @@ for (const [scheme, list] of [
     'revocation on, every token revoked (deny)': gateWith(revokedAll),
   };
   for (const [name, g] of Object.entries(cases)) {
-    const expected = name.includes('(deny)') ? 'revoked' : 'allow';
+    const expected = name.includes('(deny)') ? 'revoked' : 'valid';
     if (sessionUrls.some((url) => authorize(g, url, ip, now).verdict !== expected)) throw new Error(`${name}: not ${expected}`);
   }
   // The list's lookup alone, on tokens already parsed and verified: what the check adds per kind in force.

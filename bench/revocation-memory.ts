@@ -60,7 +60,7 @@ const route = (revocation: boolean) => ({
 });
 const plain = gateFor([route(false)], { K: key });
 const checked = gateFor([route(true)], { K: key }, 30, undefined, book);
-if (urls.some((url) => authorize(checked, url, undefined, now).verdict !== 'allow')) throw new Error('a token is not allowed');
+if (urls.some((url) => authorize(checked, url, undefined, now).verdict !== 'valid')) throw new Error('a token is not allowed');
 const without = measure('without', (i) => authorize(plain, urls[i & 1023]!, undefined, now));
 const withList = measure('with', (i) => authorize(checked, urls[i & 1023]!, undefined, now));
 process.stdout.write(

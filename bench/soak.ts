@@ -127,9 +127,6 @@ function kinds(): Kind[] {
   return out;
 }
 
-/** Verdict label (metrics) for each X-Token-Status value: they are the same words, except allow. */
-const verdictOf = (tokenStatus: string) => (tokenStatus === 'valid' ? 'allow' : tokenStatus);
-
 interface Tally {
   sent: number;
   answered: number;
@@ -306,7 +303,7 @@ async function main(): Promise<number> {
   // The service's own counters must equal what was sent, verdict by verdict.
   const sentByVerdict = new Map<string, number>();
   for (const [i, kind] of table.entries()) {
-    const verdict = verdictOf(kind.tokenStatus);
+    const verdict = kind.tokenStatus;
     sentByVerdict.set(verdict, (sentByVerdict.get(verdict) ?? 0) + tallies[i]!.answered);
   }
   const counted = verdictCounts(final.text);

@@ -7,7 +7,8 @@ import type { ServiceMetrics } from '../metrics/exposition.js';
 import { parseIpRange } from '../request/client-ip.js';
 import { adminClient } from './admin-client.js';
 import { AllowedHosts } from './allowed-hosts.js';
-import { type SigningContext, sendJson, serveSigningApi } from './signing-api.js';
+import { problem, sendProblem } from './api-answers.js';
+import { type SigningContext, serveSigningApi } from './signing-api.js';
 import { isPagePath, serveSigningPage } from './signing-page.js';
 
 const misdirected = 'this admin listener does not answer for that Host: name it in admin.allowedHosts';
@@ -68,7 +69,7 @@ export function listenAdmin(
         path: path.slice(0, 256),
         caller: adminClient(req, trusted).address,
       });
-      if (api) sendJson(res, 421, { error: misdirected });
+      if (api) sendProblem(res, problem('misdirected-request', 421, misdirected));
       else plain(res, 421, `${misdirected}\n`);
       return;
     }
@@ -78,7 +79,7 @@ export function listenAdmin(
         logger.limited('signing-error', 'error', 'signing API: internal error', {
           error: String((error as Error)?.stack ?? error),
         });
-        if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+        if (!res.headersSent) sendProblem(res, problem('internal-error', 500, 'internal error (logged)'));
       });
       return;
     }

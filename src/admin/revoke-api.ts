@@ -9,9 +9,8 @@ import { Problems } from '../base/problems.js';
 import { type Revocation, revocationNotePattern } from '../decision/revocations.js';
 import { makeRevocation, RevokeError, type RevokeRequest } from '../state/revoke.js';
 import type { AdminClient } from './admin-client.js';
+import { type FieldError, fieldErrors, invalidRequest, problem, sendJson, sendProblem } from './api-answers.js';
 import type { SigningContext } from './signing-api.js';
-
-type Send = (res: ServerResponse, status: number, body: unknown) => void;
 
 const targets = ['link', 'fp', 'session', 'key', 'prefix'] as const;
 const maxTimeSec = 9_999_999_999;
@@ -21,7 +20,7 @@ const maxIds = 1000;
 const bodyField: Readonly<Record<string, string>> = { issuedBefore: 'issuedBeforeSec', until: 'untilSec' };
 
 /** A revoke body as one RevokeRequest, or every problem with its field. */
-export function readRevokeBody(raw: unknown, by: string): RevokeRequest | string[] {
+export function readRevokeBody(raw: unknown, by: string): RevokeRequest | FieldError[] {
   const p = new Problems();
   const body = p.fields(raw, 'body');
   const kind = body.exactlyOne(
@@ -40,7 +39,7 @@ export function readRevokeBody(raw: unknown, by: string): RevokeRequest | string
     by,
   };
   body.done();
-  return p.empty ? request : p.list;
+  return p.empty ? request : fieldErrors(p.entries);
 }
 
 /** What the log says of a revocation: never a session id (it names a viewer). */
@@ -55,10 +54,10 @@ export function revocationLogFields(entry: Revocation) {
   };
 }
 
-export async function revoke(ctx: SigningContext, raw: unknown, client: AdminClient, res: ServerResponse, send: Send) {
+export async function revoke(ctx: SigningContext, raw: unknown, client: AdminClient, res: ServerResponse) {
   const nowSec = Math.floor(Date.now() / 1000);
   const request = readRevokeBody(raw, `api:${client.address}`);
-  if (Array.isArray(request)) return send(res, 400, { problems: request });
+  if (Array.isArray(request)) return sendProblem(res, invalidRequest(request));
   const loaded = ctx.current();
   let entry: Revocation;
   try {
@@ -69,29 +68,32 @@ export async function revoke(ctx: SigningContext, raw: unknown, client: AdminCli
     );
   } catch (error) {
     if (!(error instanceof RevokeError)) throw error;
-    const problems = error.problems.map((p) => {
+    const errors = error.problems.map((p) => {
       const field = p.field === 'link' || p.field === request.kind ? request.kind : (bodyField[p.field] ?? p.field);
-      return `body.${field}: ${p.message}`;
+      return { pointer: `/${field}`, detail: p.message };
     });
-    return send(res, 400, { problems });
+    return sendProblem(res, invalidRequest(errors));
   }
   try {
     await ctx.revocations.revoke(entry);
   } catch (error) {
     ctx.logger.log('error', 'revocation not stored', { reason: (error as Error).message, caller: client.address });
-    return send(res, 503, { error: 'the revocation store did not take it (unreachable?): nothing was revoked; retry' });
+    return sendProblem(
+      res,
+      problem('store-unavailable', 503, 'the revocation store did not take it (unreachable?): nothing was revoked; retry'),
+    );
   }
   ctx.metrics.revocationMade(entry.kind);
   ctx.logger.log('info', 'link revoked', { ...revocationLogFields(entry), caller: client.address, proxy: client.proxy });
-  send(res, 201, { revocation: entry });
+  sendJson(res, 201, { revocation: entry });
 }
 
-export function revocations(ctx: SigningContext, res: ServerResponse, send: Send) {
+export function revocations(ctx: SigningContext, res: ServerResponse) {
   const list = ctx.revocations.list().sort((a, b) => b.createdSec - a.createdSec || a.id.localeCompare(b.id));
-  send(res, 200, { store: ctx.revocations.status(), revocations: list });
+  sendJson(res, 200, { store: ctx.revocations.status(), revocations: list });
 }
 
-export async function unrevoke(ctx: SigningContext, raw: unknown, client: AdminClient, res: ServerResponse, send: Send) {
+export async function unrevoke(ctx: SigningContext, raw: unknown, client: AdminClient, res: ServerResponse) {
   const p = new Problems();
   const body = p.fields(raw, 'body');
   const ids = body.array('ids', `must be a non-empty array of at most ${maxIds} revocation ids`);
@@ -99,14 +101,17 @@ export async function unrevoke(ctx: SigningContext, raw: unknown, client: AdminC
     body.add('ids', `must be a non-empty array of at most ${maxIds} revocation ids ("<kind>-<12 characters>")`);
   }
   body.done();
-  if (!p.empty) return send(res, 400, { problems: p.list });
+  if (!p.empty) return sendProblem(res, invalidRequest(fieldErrors(p.entries)));
   let removed: number;
   try {
     removed = await ctx.revocations.unrevoke(ids as string[]);
   } catch (error) {
     ctx.logger.log('error', 'revocation removal not stored', { reason: (error as Error).message, caller: client.address });
-    return send(res, 503, { error: 'the revocation store did not take it (unreachable?): nothing was removed; retry' });
+    return sendProblem(
+      res,
+      problem('store-unavailable', 503, 'the revocation store did not take it (unreachable?): nothing was removed; retry'),
+    );
   }
   ctx.logger.log('info', 'revocations removed', { ids, removed, caller: client.address, proxy: client.proxy });
-  send(res, 200, { removed });
+  sendJson(res, 200, { removed });
 }

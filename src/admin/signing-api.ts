@@ -22,6 +22,15 @@ import type { SignRequest } from '../scheme-kit/sign-request.js';
 import type { RevocationStatus } from '../state/revocation-store.js';
 import { type AccessGate, bearerToken } from './access.js';
 import { type AdminClient, adminClient } from './admin-client.js';
+import {
+  type FieldError,
+  fieldErrors,
+  invalidRequest,
+  type ProblemDetails,
+  problem,
+  sendJson,
+  sendProblem,
+} from './api-answers.js';
 import { revocations, revoke, unrevoke } from './revoke-api.js';
 import type { Sessions } from './sessions.js';
 
@@ -49,29 +58,19 @@ export interface RevocationControl {
 const maxBodyBytes = 16 * 1024;
 const maxTimeSec = 9_999_999_999;
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = `${JSON.stringify(body, null, 2)}\n`;
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Cache-Control': 'no-store',
-    'X-Content-Type-Options': 'nosniff',
-    'Content-Length': Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
-}
-
 /**
  * The request body as JSON, or the status and message to refuse it with. A body that is not JSON
  * or grows past the limit is refused at once, never read to its end: the refusal closes the
  * connection (`refuse`), so unread bytes are never parsed as another request.
  */
-function readJson(req: IncomingMessage): Promise<{ value: unknown } | { status: number; error: string }> {
-  const tooLarge = { status: 413, error: `the body is larger than ${maxBodyBytes} bytes` };
+function readJson(req: IncomingMessage): Promise<{ value: unknown } | { refused: ProblemDetails }> {
+  const tooLarge = { refused: problem('body-too-large', 413, `the body is larger than ${maxBodyBytes} bytes`) };
   return new Promise((resolve) => {
     const type = req.headers['content-type'] ?? '';
     if (!/^application\/json\s*(;|$)/i.test(type)) {
-      return resolve({ status: 415, error: 'the body must be JSON (Content-Type: application/json)' });
+      return resolve({
+        refused: problem('unsupported-media-type', 415, 'send the body as JSON (Content-Type: application/json)'),
+      });
     }
     if (Number(req.headers['content-length'] ?? 0) > maxBodyBytes) return resolve(tooLarge);
     const chunks: Buffer[] = [];
@@ -85,17 +84,17 @@ function readJson(req: IncomingMessage): Promise<{ value: unknown } | { status: 
       try {
         resolve({ value: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
       } catch {
-        resolve({ status: 400, error: 'the body is not valid JSON' });
+        resolve({ refused: problem('invalid-request', 400, 'the body is not valid JSON') });
       }
     });
-    req.on('error', () => resolve({ status: 400, error: 'the body could not be read' }));
+    req.on('error', () => resolve({ refused: problem('invalid-request', 400, 'the body could not be read') }));
   });
 }
 
 /** Answers a refused body and closes the connection once the answer is written. */
-function refuse(req: IncomingMessage, res: ServerResponse, status: number, error: string): void {
+function refuse(req: IncomingMessage, res: ServerResponse, refused: ProblemDetails): void {
   req.pause();
-  sendJson(res, status, { error }, { Connection: 'close' });
+  sendProblem(res, refused, { Connection: 'close' });
   res.once('finish', () => req.socket.destroySoon());
 }
 
@@ -103,7 +102,7 @@ function refuse(req: IncomingMessage, res: ServerResponse, status: number, error
 export function readSignBody(
   raw: unknown,
   nowSec: number,
-): { request: SignRequest; route: string | undefined; baseUrl: string | undefined } | string[] {
+): { request: SignRequest; route: string | undefined; baseUrl: string | undefined } | FieldError[] {
   const p = new Problems();
   const body = p.fields(raw, 'body');
   const path = body.string('path');
@@ -126,7 +125,7 @@ export function readSignBody(
   const route = body.optionalString('route');
   const baseUrl = body.baseUrl('baseUrl');
   body.done();
-  return p.empty ? { request, route, baseUrl } : p.list;
+  return p.empty ? { request, route, baseUrl } : fieldErrors(p.entries);
 }
 
 function routeList(loaded: LoadedConfig) {
@@ -161,17 +160,17 @@ function limitsOf(spec: LimitSpec | undefined) {
 function sign(ctx: SigningContext, body: unknown, client: AdminClient, res: ServerResponse): void {
   const nowSec = Math.floor(Date.now() / 1000);
   const parsed = readSignBody(body, nowSec);
-  if (Array.isArray(parsed)) {
-    sendJson(res, 400, { problems: parsed });
-    return;
-  }
+  if (Array.isArray(parsed)) return sendProblem(res, invalidRequest(parsed));
   let link: ReturnType<typeof signLink>;
   try {
     link = signLink(ctx.current(), parsed.request, { route: parsed.route, baseUrl: parsed.baseUrl, nowSec });
   } catch (error) {
     if (!(error instanceof LinkRequestError)) throw error;
-    sendJson(res, 400, { problems: [error.field === undefined ? error.message : `body.${error.field}: ${error.message}`] });
-    return;
+    const errors = error.problems.map(({ field, message }) => ({
+      pointer: field === undefined ? '' : `/${field}`,
+      detail: message,
+    }));
+    return sendProblem(res, invalidRequest(errors));
   }
   ctx.metrics.linkSigned(link.route);
   ctx.logger.log('info', 'link signed', {
@@ -198,10 +197,7 @@ function verify(ctx: SigningContext, body: unknown, res: ServerResponse): void {
   const headerValue = header?.string('value');
   header?.done();
   fields.done();
-  if (!p.empty) {
-    sendJson(res, 400, { problems: p.list });
-    return;
-  }
+  if (!p.empty) return sendProblem(res, invalidRequest(fieldErrors(p.entries)));
   const headers = new CapturedHeaders();
   if (cookie !== undefined) headers.add('cookie', cookie);
   if (headerName !== undefined && headerValue !== undefined) headers.add(headerName, headerValue);
@@ -270,22 +266,19 @@ export async function serveSigningApi(
       });
     }
     if (access === 'limited') {
-      return sendJson(
+      const wait = ctx.access.retryAfterSec(client.key);
+      return sendProblem(
         res,
-        429,
-        { error: 'too many failed attempts: wait and retry' },
-        { 'Retry-After': String(ctx.access.retryAfterSec(client.key)) },
+        problem('too-many-attempts', 429, `too many different wrong access tokens from this client: retry in ${wait} s`),
+        { 'Retry-After': String(wait) },
       );
     }
     if (access === 'missing') {
-      return sendJson(
-        res,
-        401,
-        { error: 'an access token is required: Authorization: Bearer <token>' },
-        { 'WWW-Authenticate': 'Bearer realm="tokengate"' },
-      );
+      return sendProblem(res, problem('access-token-required', 401, 'send the access token: Authorization: Bearer <token>'), {
+        'WWW-Authenticate': 'Bearer realm="tokengate"',
+      });
     }
-    return sendJson(res, 403, { error: 'the access token is not valid' });
+    return sendProblem(res, problem('access-token-invalid', 403, 'the access token is not valid'));
   }
   const endpoints: Record<string, string> = {
     '/api/v1/routes': 'GET',
@@ -296,17 +289,20 @@ export async function serveSigningApi(
     '/api/v1/unrevoke': 'POST',
   };
   const method = endpoints[path];
-  if (method === undefined) return sendJson(res, 404, { error: `no endpoint ${path}` });
+  if (method === undefined) return sendProblem(res, problem('not-found', 404, `no endpoint ${path.slice(0, 200)}`));
   if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
-    return sendJson(res, 405, { error: `${path} takes ${method}` }, { Allow: method === 'GET' ? 'GET, HEAD' : method });
+    return sendProblem(res, problem('method-not-allowed', 405, `${path} takes ${method}`), {
+      Allow: method === 'GET' ? 'GET, HEAD' : method,
+    });
   }
-  if (path === '/api/v1/revocations') return revocations(ctx, res, sendJson);
+  if (path === '/api/v1/revocations') return revocations(ctx, res);
   if (method === 'GET') return sendJson(res, 200, { routes: routeList(ctx.current()) });
-  if (!sameOrigin(req, bySession)) return sendJson(res, 403, { error: 'cross-origin requests are refused' });
+  if (!sameOrigin(req, bySession))
+    return sendProblem(res, problem('cross-origin', 403, 'the request comes from another site (Origin): refused'));
   const body = await readJson(req);
-  if (!('value' in body)) return refuse(req, res, body.status, body.error);
+  if (!('value' in body)) return refuse(req, res, body.refused);
   if (path === '/api/v1/sign') return sign(ctx, body.value, client, res);
-  if (path === '/api/v1/revoke') return revoke(ctx, body.value, client, res, sendJson);
-  if (path === '/api/v1/unrevoke') return unrevoke(ctx, body.value, client, res, sendJson);
+  if (path === '/api/v1/revoke') return revoke(ctx, body.value, client, res);
+  if (path === '/api/v1/unrevoke') return unrevoke(ctx, body.value, client, res);
   return verify(ctx, body.value, res);
 }

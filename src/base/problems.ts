@@ -24,9 +24,12 @@ const originPattern = /^(https?):\/\/([A-Za-z0-9.-]{1,253})(?::([0-9]{1,5}))?$/;
 /** Collects every problem with its path instead of stopping at the first. */
 export class Problems {
   readonly list: string[] = [];
+  /** The same problems with their path apart (`body.header.name`), for answers that point at fields. */
+  readonly entries: { readonly path: string; readonly message: string }[] = [];
 
   add(path: string, message: string): void {
     this.list.push(`${path}: ${message}`);
+    this.entries.push({ path, message });
   }
 
   get empty(): boolean {

@@ -3,7 +3,8 @@
  * lines in one table (src/http/answers.ts). Nothing below the edge knows about statuses.
  */
 export const Verdict = {
-  allow: 'allow',
+  /** Genuine, current, and within every rule of its route: the one allowed outcome (200, X-Token-Status: valid). */
+  valid: 'valid',
   /** No token parameter at all. */
   missing: 'missing',
   /** A token is present but breaks the format's grammar. */

@@ -1,7 +1,7 @@
 import { ExitCode, UsageError } from '../base/exit-codes.js';
 import { Problems, parseBaseUrl } from '../base/problems.js';
 import { loadConfig } from '../config/load-config.js';
-import { signLink } from '../links/sign-link.js';
+import { LinkRequestError, signLink } from '../links/sign-link.js';
 import { linkJson, linkText } from '../links/signed-link.js';
 import type { SignRequest } from '../scheme-kit/sign-request.js';
 import { type CommandInput, seconds, text, wholeNumber } from './command-input.js';
@@ -25,6 +25,19 @@ function signRequestOf(input: CommandInput): SignRequest {
   };
 }
 
+/** The option that sets each field of a sign request. */
+const optionOf: Readonly<Record<string, string>> = {
+  path: '--path',
+  expiresSec: '--ttl',
+  notBeforeSec: '--start',
+  clientIp: '--ip',
+  scopeDepth: '--scope-depth',
+  sessionId: '--session',
+  cookies: '--cookies',
+  route: '--route',
+  baseUrl: '--base-url',
+};
+
 /** `tokengate sign`: prints a link the service would accept, signed with its route's first key. */
 export function signCommand(input: CommandInput): number {
   const request = signRequestOf(input);
@@ -32,7 +45,20 @@ export function signCommand(input: CommandInput): number {
   const baseUrl = parseBaseUrl(text(input.values, 'base-url'), '--base-url', problems);
   if (problems.list.length > 0) throw new UsageError(problems.list.join('; '));
   const loaded = loadConfig(input.configFile);
-  const signed = signLink(loaded, request, { route: text(input.values, 'route'), baseUrl, nowSec: input.nowSec });
+  let signed: ReturnType<typeof signLink>;
+  try {
+    signed = signLink(loaded, request, { route: text(input.values, 'route'), baseUrl, nowSec: input.nowSec });
+  } catch (error) {
+    if (!(error instanceof LinkRequestError)) throw error;
+    // Every problem on its own line, named by the option that set the field.
+    throw new UsageError(
+      error.problems
+        .map(({ field, message }) =>
+          field === undefined || optionOf[field] === undefined ? message : `${optionOf[field]}: ${message}`,
+        )
+        .join('\ntokengate: '),
+    );
+  }
   const route = loaded.config.routes.find((r) => r.name === signed.route);
   if (route?.keys[0]?.publicDemoSecret !== undefined) {
     process.stderr.write(

@@ -34,7 +34,7 @@ function explanationLines({ decision, hints, details }: ReturnType<typeof explai
     ...hints.map((hint) => `hint:    ${hint}`),
   ];
   const end = new Date(decision.expiresSec * 1000).toISOString();
-  if (decision.verdict === Verdict.allow) lines.push(`expires: ${end} (in ${decision.expiresSec - nowSec} s)`);
+  if (decision.verdict === Verdict.valid) lines.push(`expires: ${end} (in ${decision.expiresSec - nowSec} s)`);
   if (decision.verdict === Verdict.expired) lines.push(`expired: ${end} (${nowSec - decision.expiresSec} s ago)`);
   return lines;
 }
@@ -73,7 +73,7 @@ export async function verifyCommand(input: CommandInput): Promise<number> {
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   const { verdict } = explanation.decision;
-  if (verdict === Verdict.allow) return ExitCode.ok;
+  if (verdict === Verdict.valid) return ExitCode.ok;
   if (verdict === Verdict.expired) return ExitCode.expired;
   if (verdict === Verdict.badSource || verdict === Verdict.error) return ExitCode.undecided;
   return ExitCode.denied;

@@ -60,7 +60,7 @@ export function routeVerdicts(route: {
   limits?: RouteLimits | undefined;
 }): ReadonlySet<Verdict> {
   const out = new Set<Verdict>([
-    Verdict.allow,
+    Verdict.valid,
     Verdict.badMethod,
     Verdict.missing,
     Verdict.malformed,
@@ -312,7 +312,7 @@ export function authorize(
       spec.per === 'session' ? route.scheme.session?.(token) : undefined,
     );
     const limit: LimitCheck = { route: route.name, subject, clientIp: ipText, expiresSec: token.expiresSec, spec };
-    return { verdict: Verdict.allow, detail: valid, route, expiresSec: token.expiresSec, limit };
+    return { verdict: Verdict.valid, detail: valid, route, expiresSec: token.expiresSec, limit };
   }
-  return { verdict: Verdict.allow, detail: valid, route, expiresSec: token.expiresSec };
+  return { verdict: Verdict.valid, detail: valid, route, expiresSec: token.expiresSec };
 }

@@ -31,7 +31,7 @@ const statusText: Record<number, string> = { 200: 'OK', 403: 'Forbidden', 410: '
 
 /** The one place verdicts become statuses. */
 export function statusFor(verdict: Verdict, listener: Pick<ListenerBase, 'expiredStatus'>): number {
-  if (verdict === Verdict.allow) return 200;
+  if (verdict === Verdict.valid) return 200;
   if (verdict === Verdict.expired) return listener.expiredStatus;
   if (verdict === Verdict.badSource || verdict === Verdict.error || verdict === Verdict.storeDown) return 503;
   return 403;

@@ -23,7 +23,7 @@ export function decisionLogger(listener: string, logger: Logger, random: () => n
     const settings = gate.decisionLog;
     if (settings === undefined) return;
     const { decision } = result;
-    if (settings.verdicts === 'denials' && decision.verdict === Verdict.allow) return;
+    if (settings.verdicts === 'denials' && decision.verdict === Verdict.valid) return;
     if (settings.sample < 1 && random() >= settings.sample) return;
     const nowMs = Date.now();
     if (nowMs - windowStartMs >= 1000) {

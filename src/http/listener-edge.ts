@@ -198,7 +198,7 @@ export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics):
       // through its last second (nginx serves it while valid_sec >= now), and may stamp it a second
       // after this decision, so the full count let nginx's auth cache serve an allow past the token.
       const answer =
-        decision.verdict === Verdict.allow ? allowFor(decision.expiresSec - nowSec - 1) : denials.get(decision.verdict)!;
+        decision.verdict === Verdict.valid ? allowFor(decision.expiresSec - nowSec - 1) : denials.get(decision.verdict)!;
       const ipText =
         clientIp === undefined || isRejection(clientIp) ? undefined : typeof clientIp === 'string' ? clientIp : fields.clientIp;
       const result: EdgeResult = { answer, decision, clientIp: ipText };

@@ -67,7 +67,7 @@ export function explain(
     const query = uri.slice(queryAt);
     for (const [variant, how] of pathVariants(path)) {
       const other = authorize(gate, variant + query, clientIp, nowSec, headers).verdict;
-      if (other === Verdict.allow || other === Verdict.expired || other === Verdict.premature) {
+      if (other === Verdict.valid || other === Verdict.expired || other === Verdict.premature) {
         hints.push(`the signature matches the path ${how} (${variant}), not the path as received: note the difference`);
       }
     }

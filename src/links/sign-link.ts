@@ -10,15 +10,34 @@ import { signablePath } from '../scheme-kit/signable-path.js';
 import type { SignedToken } from '../scheme-kit/token-scheme.js';
 import { cookieHeader, type SignedLink } from './signed-link.js';
 
-/** A link that cannot be signed as asked; the message says why (never a secret). */
+/** One thing wrong with a sign request: the field at fault, when one is (`route` or a SignRequest field). */
+export interface LinkProblem {
+  readonly field?: string | undefined;
+  readonly message: string;
+}
+
+/**
+ * A link that cannot be signed as asked; `problems` lists everything wrong with the request that
+ * could be found (each with its field), the message joins them (never a secret).
+ */
 export class LinkRequestError extends Error {
   override readonly name = 'LinkRequestError';
-  constructor(
-    message: string,
-    /** The request field at fault, when one is (`route` or a SignRequest field). */
-    readonly field?: string,
-  ) {
-    super(message);
+  readonly problems: readonly LinkProblem[];
+  constructor(message: string, field?: string);
+  constructor(problems: readonly LinkProblem[]);
+  constructor(first: string | readonly LinkProblem[], field?: string) {
+    const problems = typeof first === 'string' ? [{ field, message: first }] : first;
+    super(
+      problems
+        .map((problem) => (problem.field === undefined ? problem.message : `${problem.field}: ${problem.message}`))
+        .join('; '),
+    );
+    this.problems = problems;
+  }
+
+  /** The field of the first problem (what a one-problem refusal was about). */
+  get field(): string | undefined {
+    return this.problems[0]?.field;
   }
 }
 
@@ -132,36 +151,86 @@ function linkOf(
  * no signer hands out a link the service would refuse.
  */
 export function signLink(loaded: LinkRoutes, request: SignRequest, options: LinkOptions): SignedLink {
+  const problems: LinkProblem[] = [];
+  const refuse = (): never => {
+    throw new LinkRequestError(problems);
+  };
+  const { nowSec } = options;
+  const startOk = request.notBeforeSec === undefined || isUnixTime(request.notBeforeSec);
+  if (!startOk) problems.push({ field: 'notBeforeSec', message: unixTimeRule });
+  if (!isUnixTime(request.expiresSec)) problems.push({ field: 'expiresSec', message: unixTimeRule });
+  else if (request.expiresSec <= nowSec)
+    problems.push({ field: 'expiresSec', message: 'the link would already be expired: its end is not in the future' });
+  // The format is asked with times it takes, so it still names every other field it refuses.
+  const notBeforeSec = startOk ? request.notBeforeSec : undefined;
+  const expiresSec = problems.length === 0 ? request.expiresSec : Math.max(nowSec, notBeforeSec ?? 0) + 3600;
   let signable: ReturnType<typeof signablePath>;
+  let route: CompiledRoute;
   try {
     signable = signablePath(request.path);
+    route = pickRoute(loaded, signable.path, options.route);
   } catch (error) {
-    throw new LinkRequestError((error as Error).message, 'path');
+    if (error instanceof LinkRequestError) problems.push(...error.problems);
+    else problems.push({ field: 'path', message: (error as Error).message });
+    return refuse();
   }
   const { path } = signable;
-  const route = pickRoute(loaded, path, options.route);
   if (route.clientIp === 'required' && request.clientIp === undefined) {
-    throw new LinkRequestError(
-      `route "${route.name}" (${route.schemeId}) binds tokens to the client IP: give the IP the link is for`,
-      'clientIp',
-    );
+    problems.push({
+      field: 'clientIp',
+      message: `route "${route.name}" (${route.schemeId}) binds tokens to the client IP: give the IP the link is for`,
+    });
   }
-  if (request.expiresSec <= options.nowSec)
-    throw new LinkRequestError('the link would already be expired: its end is not in the future', 'expiresSec');
   // A stream route signs the stream's playlist, whichever file of the stream was named.
   const signedPath = route.signedPath(path);
-  if (typeof signedPath !== 'string') throw new LinkRequestError(signedPath.detail, 'path');
-  let signed: SignedToken;
-  try {
-    signed = route.scheme.sign({ ...request, path: signedPath });
-  } catch (error) {
-    throw new LinkRequestError((error as Error).message, error instanceof SignRequestError ? error.field : undefined);
+  if (typeof signedPath !== 'string') {
+    problems.push({ field: 'path', message: signedPath.detail });
+    return refuse();
   }
-  const link = linkOf(route, signed, { ...signable, base: linkStart(loaded, route, options.baseUrl) }, request);
-  selfCheck(loaded, link, request.clientIp, options.nowSec);
+  const signed = signEveryField(route, { ...request, notBeforeSec, expiresSec, path: signedPath }, problems);
+  let base = '';
+  try {
+    base = linkStart(loaded, route, options.baseUrl);
+  } catch (error) {
+    problems.push(...(error as LinkRequestError).problems);
+  }
+  if (signed === undefined || problems.length > 0) return refuse();
+  const link = linkOf(route, signed, { ...signable, base }, request);
+  selfCheck(loaded, link, request.clientIp, nowSec);
   if (request.scopeDepth !== undefined)
-    nestedCheck(loaded, route, link, prefixOf(signedPath, request.scopeDepth), request.clientIp, options.nowSec);
+    nestedCheck(loaded, route, link, prefixOf(signedPath, request.scopeDepth), request.clientIp, nowSec);
   return link;
+}
+
+const unixTimeRule = 'must be unix seconds of ten digits (from 1000000000 to 9999999999)';
+const isUnixTime = (sec: number) => Number.isSafeInteger(sec) && sec >= 1_000_000_000 && sec <= 9_999_999_999;
+
+/** The optional fields a format may refuse one by one. */
+const optionalFields = ['notBeforeSec', 'clientIp', 'scopeDepth', 'sessionId', 'nonce', 'cookies'] as const;
+
+/**
+ * Signs with the route's format, and finds every field the format refuses, not only the first: a
+ * format stops at its first problem, so the request is tried again without each optional field it
+ * refused (at most once per field) until it signs or refuses something else. The token is
+ * undefined when anything was refused; `problems` then lists each field with its reason.
+ */
+function signEveryField(route: CompiledRoute, request: SignRequest, problems: LinkProblem[]): SignedToken | undefined {
+  let trying: SignRequest = request;
+  const refused = new Set<string>(problems.map((problem) => problem.field ?? ''));
+  for (let attempt = 0; attempt <= optionalFields.length; attempt++) {
+    try {
+      const signed = route.scheme.sign(trying);
+      return trying === request ? signed : undefined;
+    } catch (error) {
+      const field = error instanceof SignRequestError ? error.field : undefined;
+      if (!refused.has(field ?? '')) problems.push({ field, message: (error as Error).message });
+      const optional = optionalFields.find((name) => name === field);
+      if (optional === undefined || trying[optional] === undefined || refused.has(optional)) return undefined;
+      refused.add(optional);
+      trying = { ...trying, [optional]: undefined };
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -184,7 +253,7 @@ function nestedCheck(
     if (!nested.prefix.startsWith(scope) || nested.prefix.length <= route.prefix.length) continue;
     // A few segments deep, so stream routes (a channel directory, then files) take it as a file of theirs.
     const probe = { ...link, path: `${nested.prefix}${'tokengate-probe/'.repeat(3)}probe.ts` };
-    if (verdictAt(loaded, probe, clientIp, nowSec) === Verdict.allow) {
+    if (verdictAt(loaded, probe, clientIp, nowSec) === Verdict.valid) {
       throw new LinkRequestError(
         `the scope ${scope} also covers route "${nested.name}" (${nested.prefix}), which accepts this route's keys: choose a deeper scope`,
         'scopeDepth',
@@ -196,7 +265,7 @@ function nestedCheck(
 /** The service's verdict on the link at its start (or now): anything but an allow is a bug, and nothing is handed out. */
 function selfCheck(loaded: LinkRoutes, link: SignedLink, clientIp: string | undefined, nowSec: number): void {
   const decision = decisionAt(loaded, link, clientIp, nowSec);
-  if (decision.verdict !== Verdict.allow) {
+  if (decision.verdict !== Verdict.valid) {
     throw new LinkRequestError(
       `the service would refuse this link (${decision.verdict}: ${decision.detail}); nothing was handed out`,
     );

@@ -64,7 +64,7 @@ function linkTarget(request: RevokeRequest, context: RevokeContext, nowSec: numb
   if (decision.verdict === Verdict.expired) {
     throw new RevokeError([{ field: 'link', message: 'the link has already expired: nothing to revoke' }]);
   }
-  if ((decision.verdict !== Verdict.allow && decision.verdict !== Verdict.revoked) || details.fingerprint === undefined) {
+  if ((decision.verdict !== Verdict.valid && decision.verdict !== Verdict.revoked) || details.fingerprint === undefined) {
     const why =
       decision.verdict === Verdict.badSource
         ? 'its route binds links to the client IP: give the IP it was signed for'

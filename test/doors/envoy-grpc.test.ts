@@ -198,7 +198,7 @@ describe('Envoy gRPC mode (envoy.service.auth.v3.Authorization/Check)', () => {
       headers: { 'x-envoy-external-address': client },
     });
     const after = await (await fetch(`http://127.0.0.1:${service.ports.get('admin')}/metrics`)).text();
-    expect(count(after, 'allow') - count(before, 'allow')).toBe(5);
+    expect(count(after, 'valid') - count(before, 'valid')).toBe(5);
     expect(count(after, 'expired') - count(before, 'expired')).toBe(1);
   });
 

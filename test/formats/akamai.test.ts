@@ -73,7 +73,7 @@ describe('published vectors (EdgeAuth-Token-Node test_local.json)', () => {
       const cookie = { get: (name: string) => (name === 'cookie' ? `__token__=${token}` : undefined) };
       const ask = (p: string, nowSec: number, addr = ip ?? '203.0.113.1') =>
         inCookie ? authorize(gate, p, addr, nowSec, cookie).verdict : decide(gate, withToken(p, token), nowSec, addr);
-      expect(ask(path, at(vector.signed_string))).toBe(Verdict.allow);
+      expect(ask(path, at(vector.signed_string))).toBe(Verdict.valid);
       expect(ask(path, end(vector.signed_string) + 1)).toBe(Verdict.expired);
       // Another path: a URL token signs its path; an ACL token covers only what its ACL matches.
       if (!/acl=\/\*/.test(vector.signed_string)) expect(ask('/other/path', at(vector.signed_string))).toBe(Verdict.forged);
@@ -115,7 +115,7 @@ describe('tokens of the official Node SDK (akamai-edgeauth), every option', () =
         const options = { algorithm, escapeEarly, ip: '203.0.113.9', sessionId, payload: 'plan=gold' };
         const token = sdk(options).generateURLToken('/vod/movie/index.m3u8');
         const gate = gateWith({ algorithm, escapeEarly: escapeEarly ? 'node' : 'off' });
-        expect(decide(gate, withToken('/vod/movie/index.m3u8', token), now, '203.0.113.9')).toBe(Verdict.allow);
+        expect(decide(gate, withToken('/vod/movie/index.m3u8', token), now, '203.0.113.9')).toBe(Verdict.valid);
         expect(decide(gate, withToken('/vod/movie/other.m3u8', token), now, '203.0.113.9')).toBe(Verdict.forged);
         expect(decide(gate, withToken('/vod/movie/index.m3u8', token), now, '203.0.113.10')).toBe(Verdict.wrongIp);
         expect(decide(gate, withToken('/vod/movie/index.m3u8', token), now + 601, '203.0.113.9')).toBe(Verdict.expired);
@@ -131,12 +131,12 @@ describe('tokens of the official Node SDK (akamai-edgeauth), every option', () =
     const gate = gateWith();
     const token = sdk({}).generateACLToken(['/vod/movie/*', '/live/ch?/index.m3u8']);
     const cases: [string, Verdict][] = [
-      ['/vod/movie/index.m3u8', Verdict.allow],
-      ['/vod/movie/720p/seg-1.ts', Verdict.allow],
-      ['/vod/movie/', Verdict.allow],
+      ['/vod/movie/index.m3u8', Verdict.valid],
+      ['/vod/movie/720p/seg-1.ts', Verdict.valid],
+      ['/vod/movie/', Verdict.valid],
       ['/vod/movies/a.ts', Verdict.forged],
       ['/vod/other/a.ts', Verdict.forged],
-      ['/live/ch1/index.m3u8', Verdict.allow],
+      ['/live/ch1/index.m3u8', Verdict.valid],
       ['/live/ch12/index.m3u8', Verdict.forged],
       ['/live/ch/index.m3u8', Verdict.forged],
     ];
@@ -153,13 +153,13 @@ describe('tokens of the official Node SDK (akamai-edgeauth), every option', () =
     const cookieGate = gateWith({ carrier: 'cookie' });
     const url = sdk({}).generateURLToken('/vod/a.mp4');
     const headers = { get: (name: string) => (name === 'cookie' ? `other=1; __token__=${url}` : undefined) };
-    expect(authorize(cookieGate, '/vod/a.mp4', undefined, now, headers).verdict).toBe(Verdict.allow);
+    expect(authorize(cookieGate, '/vod/a.mp4', undefined, now, headers).verdict).toBe(Verdict.valid);
     const headerGate = gateWith({ carrier: 'header', name: 'Akamai-Token' });
     const header = { get: (name: string) => (name === 'akamai-token' ? url : undefined) };
-    expect(authorize(headerGate, '/vod/a.mp4', undefined, now, header).verdict).toBe(Verdict.allow);
+    expect(authorize(headerGate, '/vod/a.mp4', undefined, now, header).verdict).toBe(Verdict.valid);
     const salted = sdk({ salt: 'pepper' }).generateURLToken('/vod/a.mp4');
     expect(decide(gateWith({ salt: { env: 'SALT' } }, { SALT: 'pepper' }), withToken('/vod/a.mp4', salted), now)).toBe(
-      Verdict.allow,
+      Verdict.valid,
     );
     expect(decide(gateWith({ salt: { env: 'SALT' } }, { SALT: 'paprika' }), withToken('/vod/a.mp4', salted), now)).toBe(
       Verdict.forged,
@@ -179,7 +179,7 @@ describe('tokens of the official Node SDK (akamai-edgeauth), every option', () =
       ],
       { AKAMAI_KEY: key, OLD: 'ab'.repeat(32) },
     );
-    expect(decide(rotating, withToken('/vod/a.mp4', old), now)).toBe(Verdict.allow);
+    expect(decide(rotating, withToken('/vod/a.mp4', old), now)).toBe(Verdict.valid);
     expect(decide(gateWith(), withToken('/vod/a.mp4', old), now)).toBe(Verdict.forged);
   });
 
@@ -187,26 +187,26 @@ describe('tokens of the official Node SDK (akamai-edgeauth), every option', () =
     const token = sdk({}).generateURLToken('/vod/a.mp4?quality=hd');
     const cookie = { get: (name: string) => (name === 'cookie' ? `__token__=${token}` : undefined) };
     const signsQuery = gateWith({ carrier: 'cookie' });
-    expect(authorize(signsQuery, '/vod/a.mp4?quality=hd', undefined, now, cookie).verdict).toBe(Verdict.allow);
+    expect(authorize(signsQuery, '/vod/a.mp4?quality=hd', undefined, now, cookie).verdict).toBe(Verdict.valid);
     expect(authorize(signsQuery, '/vod/a.mp4?quality=sd', undefined, now, cookie).verdict).toBe(Verdict.forged);
     const ignores = gateWith({ carrier: 'cookie', ignoreQueryString: true });
     const bare = sdk({}).generateURLToken('/vod/a.mp4');
     const bareCookie = { get: (name: string) => (name === 'cookie' ? `__token__=${bare}` : undefined) };
-    expect(authorize(ignores, '/vod/a.mp4?quality=sd', undefined, now, bareCookie).verdict).toBe(Verdict.allow);
+    expect(authorize(ignores, '/vod/a.mp4?quality=sd', undefined, now, bareCookie).verdict).toBe(Verdict.valid);
   });
 
   it('every one-character change of an SDK token denies, and never reads as expired or allowed', () => {
     const gate = gateWith({ escapeEarly: 'node' });
     const token = sdk({ escapeEarly: true, ip: '198.51.100.7', sessionId: 'abc', payload: 'd' }).generateACLToken('/vod/*');
     const uri = withToken('/vod/a.ts', token);
-    expect(decide(gate, uri, now, '198.51.100.7')).toBe(Verdict.allow);
+    expect(decide(gate, uri, now, '198.51.100.7')).toBe(Verdict.valid);
     const prefix = '/vod/a.ts?__token__='.length;
     for (let i = prefix; i < uri.length; i++) {
       for (const c of ['0', 'a', 'f', '~', '=', '*', '!', '%', '']) {
         const variant = uri.slice(0, i) + c + uri.slice(i + 1);
         if (variant === uri) continue;
         const verdict = decide(gate, variant, now, '198.51.100.7');
-        expect([variant, verdict === Verdict.allow || verdict === Verdict.expired]).toEqual([variant, false]);
+        expect([variant, verdict === Verdict.valid || verdict === Verdict.expired]).toEqual([variant, false]);
       }
     }
   });
@@ -225,7 +225,7 @@ describe('tokens of the official Node SDK (akamai-edgeauth), every option', () =
           const token = asAcl ? sdk(options).generateACLToken(`${path}/*`) : sdk(options).generateURLToken(path);
           const gate = gateWith({ algorithm });
           const target = asAcl ? `${path}/x` : path;
-          expect(decide(gate, withToken(target, token), now)).toBe(Verdict.allow);
+          expect(decide(gate, withToken(target, token), now)).toBe(Verdict.valid);
           expect(decide(gate, withToken(`${path}x${asAcl ? '/x' : ''}`, token), now)).toBe(Verdict.forged);
         },
       ),
@@ -340,7 +340,7 @@ describe('configuration', () => {
       writeConfig(dir, { listeners, routes: [{ ...route({ salt }), keys: [{ id: 'k', file: 'key.hex' }] }] });
     const loaded = loadConfig(config({ file: 'salt' }), {});
     const token = new EdgeAuth({ key, endTime: 1_800_000_600, salt: 'pepper' }).generateURLToken('/a.zip');
-    expect(decide(loaded.gate, withToken('/a.zip', token), 1_800_000_000)).toBe(Verdict.allow);
+    expect(decide(loaded.gate, withToken('/a.zip', token), 1_800_000_000)).toBe(Verdict.valid);
     expect(() => loadConfig(config({ file: 'absent' }), {})).toThrow(
       /routes\[0\]\.options\.salt: cannot read key file .*absent \(ENOENT\)/,
     );

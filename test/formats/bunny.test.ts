@@ -49,9 +49,9 @@ describe('HS256: the published vectors', () => {
     const input = cases.find((c) => c.name === vector.name)!;
     const uri = requestOf(vector.signedUrl);
     const ip = input.userIp === '' ? '203.0.113.50' : input.userIp;
-    expect(authorize(gate, uri, ip, before, country(input.countryCode)).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, uri, ip, before, country(input.countryCode)).verdict).toBe(Verdict.valid);
     expect(authorize(gate, uri, ip, expires + 1, country(input.countryCode)).verdict).toBe(Verdict.expired);
-    expect(authorize(gate, uri, ip, expires, country(input.countryCode)).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, uri, ip, expires, country(input.countryCode)).verdict).toBe(Verdict.valid);
     // Any change of the URL's signed parts denies.
     const other = uri.replace(/300kb\.jpg|abc\//, (part) => (part === 'abc/' ? 'abd/' : '301kb.jpg'));
     if (input.pathAllowed === '')
@@ -59,7 +59,7 @@ describe('HS256: the published vectors', () => {
     if (!input.ignoreParams) {
       expect(authorize(gate, `${uri}&extra=1`, ip, before, country(input.countryCode)).verdict).toBe(Verdict.forged);
     } else {
-      expect(authorize(gate, `${uri}&extra=1`, ip, before, country(input.countryCode)).verdict).toBe(Verdict.allow);
+      expect(authorize(gate, `${uri}&extra=1`, ip, before, country(input.countryCode)).verdict).toBe(Verdict.valid);
     }
     if (input.userIp !== '') {
       const elsewhere = input.userIp.includes(':') ? '2001:db8:85a4::1' : '1.2.4.4';
@@ -72,25 +72,25 @@ describe('HS256: the published vectors', () => {
 
   it('an IPv6 token covers its /64; an IPv4 token its address (or the /24 when signed for x.y.z.0)', () => {
     const v6 = requestOf(data.vectors.find((v) => v.name === 'ip_v6_only')!.signedUrl);
-    expect(authorize(gate, v6, '2001:db8:85a3::ffff:1', before).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, v6, '2001:db8:85a3::ffff:1', before).verdict).toBe(Verdict.valid);
     const v4 = requestOf(data.vectors.find((v) => v.name === 'ip_v4_only')!.signedUrl);
     expect(authorize(gate, v4, '1.2.3.5', before).verdict).toBe(Verdict.forged);
     const signer = findRoute(gate, '/x')!.scheme;
     const network = signer.sign({ path: '/300kb.jpg', expiresSec: expires, clientIp: '1.2.3.0' }) as { query: string };
-    expect(authorize(gate, `/300kb.jpg?${network.query}`, '1.2.3.77', before).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, `/300kb.jpg?${network.query}`, '1.2.3.77', before).verdict).toBe(Verdict.valid);
     expect(authorize(gate, `/300kb.jpg?${network.query}`, '1.2.4.77', before).verdict).toBe(Verdict.forged);
   });
 
   it('token_path scopes the token to the paths under it (a plain string prefix)', () => {
     const uri = requestOf(data.vectors.find((v) => v.name === 'path_only')!.signedUrl);
-    expect(authorize(gate, uri.replace('/abc/300kb.jpg', '/abc/deeper/x.ts'), '203.0.113.5', before).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, uri.replace('/abc/300kb.jpg', '/abc/deeper/x.ts'), '203.0.113.5', before).verdict).toBe(Verdict.valid);
     expect(authorize(gate, uri.replace('/abc/300kb.jpg', '/abx/300kb.jpg'), '203.0.113.5', before).verdict).toBe(Verdict.forged);
   });
 
   it("a country-restricted token needs the route's countryHeader", () => {
     const uri = requestOf(data.vectors.find((v) => v.name === 'countries_only')!.signedUrl);
     expect(authorize(gateWith(), uri, '203.0.113.5', before, country('CA')).verdict).toBe(Verdict.forged);
-    expect(authorize(gate, uri, '203.0.113.5', before, country('ca')).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, uri, '203.0.113.5', before, country('ca')).verdict).toBe(Verdict.valid);
     expect(authorize(gate, uri, '203.0.113.5', before).verdict).toBe(Verdict.forged);
   });
 
@@ -110,14 +110,14 @@ describe('the path form: /bcdn_token=…&expires=…/dir/file', () => {
 
   it('the token covers the path after the segment, on which the route is chosen', () => {
     const { query } = signer.sign({ path: '/abc/', expiresSec: now + 60, clientIp: '1.2.3.4' }) as { query: string };
-    expect(authorize(gate, pathForm(query, '/abc/'), '1.2.3.4', now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, pathForm(query, '/abc/'), '1.2.3.4', now).verdict).toBe(Verdict.valid);
     expect(authorize(gate, pathForm(query, '/abd/'), '1.2.3.4', now).verdict).toBe(Verdict.forged);
     expect(authorize(gate, pathForm(query, '/abc/'), '1.2.3.5', now).verdict).toBe(Verdict.forged);
     expect(authorize(gate, pathForm(query, ''), '1.2.3.4', now).verdict).toBe(Verdict.badUri);
     // token_path would put "%2F" in the path, which the URI rules refuse: sign directories in the query form.
     const scoped = signer.sign({ path: '/abc/x.ts', expiresSec: now + 60, scopeDepth: 1 }) as { query: string };
     expect(authorize(gate, pathForm(scoped.query, '/abc/x.ts'), undefined, now).verdict).toBe(Verdict.badUri);
-    expect(authorize(gate, `/abc/x.ts?${scoped.query}`, undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, `/abc/x.ts?${scoped.query}`, undefined, now).verdict).toBe(Verdict.valid);
   });
 
   it("a path token for a route of another format is no-route, never that route's check with another token", () => {
@@ -129,7 +129,7 @@ describe('the path form: /bcdn_token=…&expires=…/dir/file', () => {
       { BUNNY_KEY: key, HMAC: 'ab'.repeat(32) },
     );
     const hmacUrl = findRoute(mixed, '/h/')!.scheme.sign({ path: '/h/a.mp4', expiresSec: now + 60 }) as { query: string };
-    expect(authorize(mixed, `/h/a.mp4?${hmacUrl.query}`, undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(mixed, `/h/a.mp4?${hmacUrl.query}`, undefined, now).verdict).toBe(Verdict.valid);
     expect(authorize(mixed, `/bcdn_token=x&expires=1/h/a.mp4?${hmacUrl.query}`, undefined, now).verdict).toBe(Verdict.noRoute);
   });
 });
@@ -141,19 +141,19 @@ describe('advanced (SHA256) and basic (MD5) tokens, by their documented formulas
   it('advanced: SHA256(key + path + expires [+ ip] + sorted params), parameters signed', () => {
     const token = b64(createHash('sha256').update(`${key}/dir/${exp}token_countries_blocked=RU&token_path=/dir/`).digest());
     const uri = `/dir/a.mp4?token=${token}&token_path=%2Fdir%2F&token_countries_blocked=RU&expires=${exp}`;
-    expect(authorize(gate, uri, '203.0.113.5', now, country('US')).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, uri, '203.0.113.5', now, country('US')).verdict).toBe(Verdict.valid);
     expect(authorize(gate, uri, '203.0.113.5', now, country('RU')).verdict).toBe(Verdict.forged);
     expect(authorize(gate, uri.replace('RU', 'CN'), '203.0.113.5', now, country('US')).verdict).toBe(Verdict.forged);
     const withIp = b64(createHash('sha256').update(`${key}/dir/a.mp4${exp}203.0.113.5`).digest());
     const ipGate = gateWith({ ipValidation: true });
-    expect(authorize(ipGate, `/dir/a.mp4?token=${withIp}&expires=${exp}`, '203.0.113.5', now).verdict).toBe(Verdict.allow);
+    expect(authorize(ipGate, `/dir/a.mp4?token=${withIp}&expires=${exp}`, '203.0.113.5', now).verdict).toBe(Verdict.valid);
     expect(authorize(ipGate, `/dir/a.mp4?token=${withIp}&expires=${exp}`, '203.0.113.6', now).verdict).toBe(Verdict.forged);
   });
 
   it('basic: MD5(key + path + expires), and each generation can be switched off', () => {
     const token = b64(createHash('md5').update(`${key}/dir/a.mp4${exp}`).digest());
     const uri = `/dir/a.mp4?token=${token}&expires=${exp}`;
-    expect(authorize(gate, uri, undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, uri, undefined, now).verdict).toBe(Verdict.valid);
     expect(authorize(gate, uri.replace('a.mp4', 'b.mp4'), undefined, now).verdict).toBe(Verdict.forged);
     const hs256Only = gateWith({ accept: ['hs256'] });
     expect(authorize(hs256Only, uri, undefined, now).verdict).toBe(Verdict.malformed);
@@ -163,7 +163,7 @@ describe('advanced (SHA256) and basic (MD5) tokens, by their documented formulas
   it('grammar: one of each parameter, canonical base64url, ten-digit expires', () => {
     const signer = findRoute(gate, '/x')!.scheme;
     const url = `/a.jpg?${(signer.sign({ path: '/a.jpg', expiresSec: now + 60 }) as { query: string }).query}`;
-    expect(authorize(gate, url, undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, url, undefined, now).verdict).toBe(Verdict.valid);
     for (const variant of [
       `${url}&token=x`,
       url.replace(/expires=\d+/, 'expires=01'),
@@ -173,7 +173,7 @@ describe('advanced (SHA256) and basic (MD5) tokens, by their documented formulas
       `${url}&x=%zz`,
     ]) {
       const verdict = authorize(gate, variant, undefined, now).verdict;
-      expect([variant, verdict === Verdict.allow || verdict === Verdict.expired]).toEqual([variant, false]);
+      expect([variant, verdict === Verdict.valid || verdict === Verdict.expired]).toEqual([variant, false]);
     }
     expect(authorize(gate, '/a.jpg', undefined, now).verdict).toBe(Verdict.missing);
   });
@@ -209,7 +209,7 @@ describe('decision details of a path-form token', () => {
     const { query } = signer.sign({ path: '/abc/', expiresSec: 1_800_000_060 }) as { query: string };
     const uri = `/bcdn_token=${query.replace(/^token=/, '')}/abc/`;
     const decision = authorize(gate, uri, undefined, 1_800_000_000);
-    expect(decision.verdict).toBe(Verdict.allow);
+    expect(decision.verdict).toBe(Verdict.valid);
     const details = decisionDetails(gate, uri, undefined, noHeaders, decision);
     expect(details.keyId).toBe('k');
     expect(details).toEqual(
@@ -230,7 +230,7 @@ describe('attacks on a format that joins its fields without separators', () => {
   it('an IP-bound token cannot be rewritten into an unbound one with a parameter that carries the IP bytes', () => {
     const token = hs256(`/a/${E}`, Buffer.from([10, 1, 2, 3]), 'token_ignore_params=true&token_path=/a/', true);
     const genuine = `/a/x.mp4?token=${token}&token_ignore_params=true&token_path=%2Fa%2F&expires=${E}`;
-    expect(authorize(gate, genuine, '10.1.2.3', now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, genuine, '10.1.2.3', now).verdict).toBe(Verdict.valid);
     expect(authorize(gate, genuine, '5.6.7.8', now).verdict).toBe(Verdict.forged);
     const unbound = token.replace('HS256-1-', 'HS256-');
     const attack = `/a/other/secret.mp4?token=${unbound}&token_path=%2Fa%2F&expires=${E}&%0A%01%02%03token_ignore_params=true`;
@@ -239,17 +239,17 @@ describe('attacks on a format that joins its fields without separators', () => {
     // refuses the unbound token (docs/formats/bunny.md says so).
     const printable = hs256(`/a/${E}`, Buffer.from('ABCD'), 'token_path=/a/', true).replace('HS256-1-', 'HS256-');
     const rebuilt = `/a/?token=${printable}&ABCDtoken_path=%2Fa%2F&expires=${E}`;
-    expect(authorize(gate, rebuilt, '5.6.7.8', now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, rebuilt, '5.6.7.8', now).verdict).toBe(Verdict.valid);
     expect(authorize(gateWith({ ipValidation: true }), rebuilt, '5.6.7.8', now).verdict).toBe(Verdict.malformed);
   });
 
   it('"+" in a path is itself, never a space (a token for "a b" does not open "a+b")', () => {
     const advanced = createHash('sha256').update(`${key}/v/a b.mp4${E}`).digest('base64url');
-    expect(authorize(gate, `/v/a%20b.mp4?token=${advanced}&expires=${E}`, undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, `/v/a%20b.mp4?token=${advanced}&expires=${E}`, undefined, now).verdict).toBe(Verdict.valid);
     expect(authorize(gate, `/v/a+b.mp4?token=${advanced}&expires=${E}`, undefined, now).verdict).toBe(Verdict.forged);
     const scoped = hs256(`/v/a b/${E}`, Buffer.alloc(0), 'token_path=/v/a b/', false);
     expect(authorize(gate, `/v/a%20b/x?token=${scoped}&token_path=%2Fv%2Fa%20b%2F&expires=${E}`, undefined, now).verdict).toBe(
-      Verdict.allow,
+      Verdict.valid,
     );
     expect(authorize(gate, `/v/a+b/x?token=${scoped}&token_path=%2Fv%2Fa%20b%2F&expires=${E}`, undefined, now).verdict).toBe(
       Verdict.forged,
@@ -259,7 +259,7 @@ describe('attacks on a format that joins its fields without separators', () => {
   it("one IP's text cannot continue into a parameter name (advanced with ipValidation)", () => {
     const ipGate = gateWith({ ipValidation: true });
     const advanced = createHash('sha256').update(`${key}/p/f.mp4${E}10.0.0.12x=1`).digest('base64url');
-    expect(authorize(ipGate, `/p/f.mp4?token=${advanced}&x=1&expires=${E}`, '10.0.0.12', now).verdict).toBe(Verdict.allow);
+    expect(authorize(ipGate, `/p/f.mp4?token=${advanced}&x=1&expires=${E}`, '10.0.0.12', now).verdict).toBe(Verdict.valid);
     expect(authorize(ipGate, `/p/f.mp4?token=${advanced}&expires=${E}&2x=1`, '10.0.0.1', now).verdict).toBe(Verdict.malformed);
   });
 });
@@ -290,7 +290,7 @@ describe('issue 26: an unsigned request costs no more for its parameters (the co
     const token = createHmac('sha256', key).update(`/v/${E}token_ignore_params=true&token_path=/v/`).digest('base64url');
     const uri = (others: number) =>
       `/v/a.mp4?token=HS256-${token}&token_ignore_params=true&token_path=%2Fv%2F&${params(others)}&expires=${E}`;
-    expect(authorize(gate, uri(28), undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, uri(28), undefined, now).verdict).toBe(Verdict.valid);
     expect(authorize(gate, uri(28), undefined, now).detail).not.toMatch(/more than/);
     expect(authorize(gate, uri(29), undefined, now).verdict).toBe(Verdict.malformed);
   });
@@ -314,28 +314,28 @@ describe('issue 26: advanced tokens with ipValidation, an IPv6 address and the p
 
   it('a token for 2001:db8::a with bc=1 does not open for 2001:db8::ab with c=1, nor the other way round', () => {
     const toShort = advanced('/f.mp4', '2001:db8::a', 'bc=1');
-    expect(decide('/f.mp4', toShort, 'c=1', '2001:db8::ab').verdict).not.toBe(Verdict.allow);
+    expect(decide('/f.mp4', toShort, 'c=1', '2001:db8::ab').verdict).not.toBe(Verdict.valid);
     const toLong = advanced('/f.mp4', '2001:db8::ab', 'c=1');
-    expect(decide('/f.mp4', toLong, 'bc=1', '2001:db8::a').verdict).not.toBe(Verdict.allow);
+    expect(decide('/f.mp4', toLong, 'bc=1', '2001:db8::a').verdict).not.toBe(Verdict.valid);
     // Both are the same bytes: the request whose split is ambiguous is refused, whichever it is.
     expect(decide('/f.mp4', toShort, 'bc=1', '2001:db8::a').detail).toMatch(/IPv6 address and the parameters/);
   });
 
   it('nor for 2001:db8::ab with g=1 (a name that could not continue an address: the address could end earlier)', () => {
     const token = advanced('/f.mp4', '2001:db8::a', 'bg=1');
-    expect(decide('/f.mp4', token, 'g=1', '2001:db8::ab').verdict).not.toBe(Verdict.allow);
+    expect(decide('/f.mp4', token, 'g=1', '2001:db8::ab').verdict).not.toBe(Verdict.valid);
     const category = advanced('/f.mp4', '2001:db8:1:2:3:4:5:1', 'category=news');
-    expect(decide('/f.mp4', category, 'tegory=news', '2001:db8:1:2:3:4:5:1ca').verdict).not.toBe(Verdict.allow);
+    expect(decide('/f.mp4', category, 'tegory=news', '2001:db8:1:2:3:4:5:1ca').verdict).not.toBe(Verdict.valid);
   });
 
   it('unambiguous IPv6 clients and every IPv4 client are served as before', () => {
     const scoped = advanced('/d/', '2001:db8::1', 'token_path=/d/');
-    expect(decide('/d/x.ts', scoped, 'token_path=%2Fd%2F', '2001:db8::1').verdict).toBe(Verdict.allow);
+    expect(decide('/d/x.ts', scoped, 'token_path=%2Fd%2F', '2001:db8::1').verdict).toBe(Verdict.valid);
     expect(decide('/d/x.ts', scoped, 'token_path=%2Fd%2F', '2001:db8::2').verdict).toBe(Verdict.forged);
     const bare = advanced('/f.mp4', '2001:db8::ab', '');
-    expect(decide('/f.mp4', bare, '', '2001:db8::ab').verdict).toBe(Verdict.allow);
+    expect(decide('/f.mp4', bare, '', '2001:db8::ab').verdict).toBe(Verdict.valid);
     const v4 = advanced('/f.mp4', '10.0.0.1', 'bc=1');
-    expect(decide('/f.mp4', v4, 'bc=1', '10.0.0.1').verdict).toBe(Verdict.allow);
+    expect(decide('/f.mp4', v4, 'bc=1', '10.0.0.1').verdict).toBe(Verdict.valid);
   });
 
   it('property: a token issued to one IPv6 address and parameters never opens for another split of the same bytes', () => {
@@ -365,7 +365,7 @@ describe('issue 26: advanced tokens with ipValidation, an IPv6 address and the p
           // The attacker's parameters as a query (the signed data of a sorted query is itself).
           const attack = decide('/f.mp4', token, query.replaceAll('/', '%2F'), other);
           resplit++;
-          expect([ip, other, query, attack.verdict]).not.toEqual([ip, other, query, Verdict.allow]);
+          expect([ip, other, query, attack.verdict]).not.toEqual([ip, other, query, Verdict.valid]);
         }
       }),
       { numRuns: 3000 },
@@ -390,7 +390,7 @@ describe('issue 26: the signer makes no token the validator refuses', () => {
           ...(scoped ? { scopeDepth: 2 } : {}),
         }) as { query: string };
         expect(query.split('&').length).toBeLessThanOrEqual(32);
-        expect(authorize(ipGate, `/d/e/f.ts?${query}`, ip, now).verdict).toBe(Verdict.allow);
+        expect(authorize(ipGate, `/d/e/f.ts?${query}`, ip, now).verdict).toBe(Verdict.valid);
       }),
       { numRuns: 300 },
     );
@@ -438,20 +438,20 @@ describe('a limit of the format that cannot be closed (docs/formats/bunny.md "Wh
     const E = '1764312345';
     const now = 1_764_312_000;
     const basic = createHash('md5').update(`${key}/seg/a${E}11.2.3.4`).digest('base64url');
-    expect(authorize(ipGate, `/seg/a?token=${basic}&expires=${E}`, '11.2.3.4', now).verdict).toBe(Verdict.allow);
-    expect(authorize(ipGate, `/seg/a1?token=${basic}&expires=7643123451`, '1.2.3.4', now).verdict).toBe(Verdict.allow);
+    expect(authorize(ipGate, `/seg/a?token=${basic}&expires=${E}`, '11.2.3.4', now).verdict).toBe(Verdict.valid);
+    expect(authorize(ipGate, `/seg/a1?token=${basic}&expires=7643123451`, '1.2.3.4', now).verdict).toBe(Verdict.valid);
     expect(authorize(ipGate, `/seg/a1?token=${basic}&expires=7643123451`, '1.2.3.5', now).verdict).toBe(Verdict.forged);
     // HS256: only IP bytes that are ASCII digits move, and only with parameters after them.
     const hs256 = createHmac('sha256', key)
       .update(Buffer.concat([Buffer.from(`/p${E}`), Buffer.from([49, 2, 3, 4]), Buffer.from('ab=1')]))
       .digest('base64url');
-    expect(authorize(ipGate, `/p?token=HS256-1-${hs256}&ab=1&expires=${E}`, '49.2.3.4', now).verdict).toBe(Verdict.allow);
-    expect(authorize(ipGate, `/p1?token=HS256-1-${hs256}&b=1&expires=7643123451`, '2.3.4.97', now).verdict).toBe(Verdict.allow);
+    expect(authorize(ipGate, `/p?token=HS256-1-${hs256}&ab=1&expires=${E}`, '49.2.3.4', now).verdict).toBe(Verdict.valid);
+    expect(authorize(ipGate, `/p1?token=HS256-1-${hs256}&b=1&expires=7643123451`, '2.3.4.97', now).verdict).toBe(Verdict.valid);
     expect(authorize(ipGate, `/p1?token=HS256-1-${hs256}&b=1&expires=7643123451`, '2.3.4.98', now).verdict).toBe(Verdict.forged);
     // A token_path token cannot move: its path is also among the signed parameters.
     const scoped = createHash('sha256').update(`${key}/d/${E}11.2.3.4token_path=/d/`).digest('base64url');
     expect(authorize(ipGate, `/d/x?token=${scoped}&token_path=%2Fd%2F&expires=${E}`, '11.2.3.4', now).verdict).toBe(
-      Verdict.allow,
+      Verdict.valid,
     );
     expect(authorize(ipGate, `/d/1x?token=${scoped}&token_path=%2Fd%2F1&expires=7643123451`, '1.2.3.4', now).verdict).toBe(
       Verdict.forged,

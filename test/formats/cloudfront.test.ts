@@ -98,8 +98,8 @@ describe('cloudfront: URLs the SDK signs', () => {
       kind === 'RSA' ? { keyPairId: 'KRSA', privateKey: keys.rsa!.private } : { keyPairId: 'KEC', privateKey: keys.ec!.private };
     const uri = target(getSignedUrl({ url: `${base}/videos/a.mp4`, dateLessThan: date(now + 600), algorithm, ...key }));
     expect(uri).toContain('Expires=');
-    expect(decide(uri)).toBe(Verdict.allow);
-    expect(decide(uri, now + 599)).toBe(Verdict.allow);
+    expect(decide(uri)).toBe(Verdict.valid);
+    expect(decide(uri, now + 599)).toBe(Verdict.valid);
     expect(decide(uri, now + 600)).toBe(Verdict.expired);
     expect(decide(uri.replace('/videos/a.mp4', '/videos/b.mp4'))).toBe(Verdict.forged);
     // Without the algorithm parameter a SHA256 signature is checked as SHA1, and the other way round.
@@ -109,26 +109,26 @@ describe('cloudfront: URLs the SDK signs', () => {
 
   it('the URL as received, with its query in order; the SDK encodes the path first', () => {
     const withQuery = sdkUrl({ url: `${base}/v/a.mp4?b=2&a=1`, dateLessThan: date(now + 600) });
-    expect(decide(withQuery)).toBe(Verdict.allow);
+    expect(decide(withQuery)).toBe(Verdict.valid);
     expect(decide(withQuery.replace('b=2&a=1', 'a=1&b=2'))).toBe(Verdict.forged);
     expect(decide(withQuery.replace('b=2&a=1&', ''))).toBe(Verdict.forged);
     const spaced = sdkUrl({ url: `${base}/v/a b.mp4`, dateLessThan: date(now + 600) });
     expect(spaced.startsWith('/v/a%20b.mp4?')).toBe(true);
-    expect(decide(spaced)).toBe(Verdict.allow);
+    expect(decide(spaced)).toBe(Verdict.valid);
   });
 
   it('custom policy: start time, IP range, the SDK writes it when either is given', () => {
     const started = sdkUrl({ url: `${base}/v/s.mp4`, dateLessThan: date(now + 600), dateGreaterThan: date(now + 100) });
     expect(started).toContain('Policy=');
-    expect(decide(started, now + 101)).toBe(Verdict.allow);
+    expect(decide(started, now + 101)).toBe(Verdict.valid);
     expect(decide(started, now + 100 - 31)).toBe(Verdict.premature);
     const ranged = sdkUrl({ url: `${base}/v/r.mp4`, dateLessThan: date(now + 600), ipAddress: '203.0.113.0/24' });
-    expect(decide(ranged, now, '203.0.113.200')).toBe(Verdict.allow);
+    expect(decide(ranged, now, '203.0.113.200')).toBe(Verdict.valid);
     expect(decide(ranged, now, '198.51.100.1')).toBe(Verdict.wrongIp);
     expect(decide(ranged, now, '2001:db8::1')).toBe(Verdict.wrongIp);
     expect(authorize(gate, ranged, undefined, now).verdict).toBe(Verdict.badSource);
     const single = sdkUrl({ url: `${base}/v/r.mp4`, dateLessThan: date(now + 600), ipAddress: '203.0.113.9' });
-    expect(decide(single, now, '203.0.113.9')).toBe(Verdict.allow);
+    expect(decide(single, now, '203.0.113.9')).toBe(Verdict.valid);
     expect(decide(single, now, '203.0.113.10')).toBe(Verdict.wrongIp);
   });
 
@@ -140,16 +140,16 @@ describe('cloudfront: URLs the SDK signs', () => {
       const url = sdkUrl({ policy: policy(resource) });
       return `${path}${path.includes('?') ? '&' : '?'}${url.slice(url.indexOf('Policy='))}`;
     };
-    expect(decide(signed(`${base}/videos/*`, '/videos/a.mp4'))).toBe(Verdict.allow);
-    expect(decide(signed(`${base}/videos/*`, '/videos/x/y.ts?q=1'))).toBe(Verdict.allow);
+    expect(decide(signed(`${base}/videos/*`, '/videos/a.mp4'))).toBe(Verdict.valid);
+    expect(decide(signed(`${base}/videos/*`, '/videos/x/y.ts?q=1'))).toBe(Verdict.valid);
     expect(decide(signed(`${base}/videos/*`, '/other/a.mp4'))).toBe(Verdict.forged);
     // "?" is literal unless the route says questionMarkWildcard (see "a canned signature resent").
     expect(decide(signed(`${base}/v/seg-?.ts`, '/v/seg-1.ts'))).toBe(Verdict.forged);
-    expect(decide(signed(`${base}/v/a.ts?x=*`, '/v/a.ts?x=1'))).toBe(Verdict.allow);
+    expect(decide(signed(`${base}/v/a.ts?x=*`, '/v/a.ts?x=1'))).toBe(Verdict.valid);
     const wildcards = cdnGate({ questionMarkWildcard: true });
-    expect(authorize(wildcards, signed(`${base}/v/seg-?.ts`, '/v/seg-1.ts'), undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(wildcards, signed(`${base}/v/seg-?.ts`, '/v/seg-1.ts'), undefined, now).verdict).toBe(Verdict.valid);
     expect(authorize(wildcards, signed(`${base}/v/seg-?.ts`, '/v/seg-10.ts'), undefined, now).verdict).toBe(Verdict.forged);
-    expect(decide(signed('*://cdn.example.com/*', '/any'))).toBe(Verdict.allow);
+    expect(decide(signed('*://cdn.example.com/*', '/any'))).toBe(Verdict.valid);
     expect(decide(signed('https://other.example.com/*', '/any'))).toBe(Verdict.forged);
   });
 
@@ -165,7 +165,7 @@ describe('cloudfront: URLs the SDK signs', () => {
         .map(([name, value]) => `${name}=${value}`)
         .join('; ');
     expect(canned['CloudFront-Expires']).toBeDefined();
-    expect(decide('/c/a.mp4', now, undefined, header(canned))).toBe(Verdict.allow);
+    expect(decide('/c/a.mp4', now, undefined, header(canned))).toBe(Verdict.valid);
     expect(decide('/c/b.mp4', now, undefined, header(canned))).toBe(Verdict.forged);
     const custom = getSignedCookies({
       policy: JSON.stringify({
@@ -175,7 +175,7 @@ describe('cloudfront: URLs the SDK signs', () => {
       privateKey: keys.rsa!.private,
       algorithm: 'SHA256',
     }) as unknown as Record<string, string>;
-    expect(decide('/c/any/file.ts', now, undefined, header(custom))).toBe(Verdict.allow);
+    expect(decide('/c/any/file.ts', now, undefined, header(custom))).toBe(Verdict.valid);
     expect(decide('/d/file.ts', now, undefined, header(custom))).toBe(Verdict.forged);
     expect(decide('/c/x.ts', now, undefined, `${header(custom)}; CloudFront-Signature=x`)).toBe(Verdict.malformed);
   });
@@ -221,7 +221,7 @@ describe('cloudfront: URLs the SDK signs', () => {
           if (uri[i] === char) continue;
           const changed = uri.slice(0, i) + char + uri.slice(i + 1);
           const verdict = decide(changed);
-          if (verdict === Verdict.allow || verdict === Verdict.expired) throw new Error(`${changed} gave ${verdict}`);
+          if (verdict === Verdict.valid || verdict === Verdict.expired) throw new Error(`${changed} gave ${verdict}`);
           checked++;
         }
       }
@@ -259,14 +259,14 @@ describe('cloudfront: signed links never open more than asked', () => {
     // A signer that loads the outer route's keys only makes the same link.
     const alone = configSigner(file, 'cdn').sign({ path: '/media/a.mp4', expiresSec: now + 600, scopeDepth: 1 });
     for (const query of [sign('/media/a.mp4', 1).query!, alone.query]) {
-      expect(authorize(loaded.gate, `/media/show/b.ts?${query}`, undefined, now).verdict).toBe(Verdict.allow);
+      expect(authorize(loaded.gate, `/media/show/b.ts?${query}`, undefined, now).verdict).toBe(Verdict.valid);
       const inner = authorize(loaded.gate, `/media/private/b.ts?${query}`, undefined, now);
       expect(inner.verdict).toBe(Verdict.forged);
       expect(inner.detail).toMatch(/inside another route/);
     }
     const deeper = sign('/media/show/a.mp4', 2);
     const query = deeper.query!;
-    expect(authorize(loaded.gate, `/media/show/b.ts?${query}`, undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(loaded.gate, `/media/show/b.ts?${query}`, undefined, now).verdict).toBe(Verdict.valid);
     expect(authorize(loaded.gate, `/media/private/b.ts?${query}`, undefined, now).verdict).toBe(Verdict.forged);
   });
   it('a start time is checked one second after it: CloudFront windows exclude DateGreaterThan itself', () => {
@@ -274,7 +274,7 @@ describe('cloudfront: signed links never open more than asked', () => {
     const link = signLink(loaded, { path: '/a.mp4', expiresSec: now + 600, notBeforeSec: now + 60 }, { nowSec: now });
     const target = `/a.mp4?${link.query}`;
     expect(authorize(loaded.gate, target, undefined, now + 60).verdict).toBe(Verdict.premature);
-    expect(authorize(loaded.gate, target, undefined, now + 61).verdict).toBe(Verdict.allow);
+    expect(authorize(loaded.gate, target, undefined, now + 61).verdict).toBe(Verdict.valid);
   });
 });
 
@@ -294,11 +294,11 @@ describe('cloudfront: a canned signature resent as a custom policy', () => {
   };
   it('the "?" of a canned URL\'s query is a literal "?" unless the route asks for the wildcard', () => {
     const link = sdkUrl({ url: `${base}/v?id=1`, dateLessThan: date(now + 600) });
-    expect(decide(link)).toBe(Verdict.allow);
+    expect(decide(link)).toBe(Verdict.valid);
     expect(decide(asPolicy(link, '/v'))).toBe(Verdict.forged); // the policy's URL has the query
     for (const path of ['/v/id=1', '/vXid=1', '/v.id=1']) expect(decide(asPolicy(link, path)), path).toBe(Verdict.forged);
     const wildcards = cdnGate({ questionMarkWildcard: true });
-    expect(authorize(wildcards, asPolicy(link, '/v/id=1'), undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(wildcards, asPolicy(link, '/v/id=1'), undefined, now).verdict).toBe(Verdict.valid);
   });
   it('tokengate never signs a path with "*", canned included (its canned bytes would be a wildcard policy)', () => {
     const rsa = findRoute(
@@ -313,7 +313,7 @@ describe('cloudfront: a canned signature resent as a custom policy', () => {
     expect(() => rsa.sign({ path: '/media/free/*', expiresSec: now + 600 })).toThrow(/wildcard/);
     expect(() => rsa.sign({ path: '/media/a*b.mp4', expiresSec: now + 600, cookies: true })).toThrow(/wildcard/);
     const encoded = rsa.sign({ path: '/media/a%2Ab.mp4', expiresSec: now + 600 });
-    expect(encoded.carrier === 'query' && decide(`/media/a%2Ab.mp4?${encoded.query}`)).toBe(Verdict.allow);
+    expect(encoded.carrier === 'query' && decide(`/media/a%2Ab.mp4?${encoded.query}`)).toBe(Verdict.valid);
   });
 });
 
@@ -502,13 +502,13 @@ describe("cloudfront: tokengate's signer", () => {
     const ours = signer('rsa', signHash).sign({ path: '/v/a%20b.mp4', expiresSec: now + 600, ...extra });
     const theirs = getSignedUrl(sdkInput(`${base}/v/a b.mp4`, signHash, extra));
     expect(ours.carrier === 'query' && `${base}/v/a%20b.mp4?${ours.query}`).toBe(theirs);
-    expect(decide(target(theirs))).toBe(Verdict.allow);
+    expect(decide(target(theirs))).toBe(Verdict.valid);
   });
   it('ECDSA signatures differ each time: the same parameters and both verify', () => {
     const ours = signer('ec').sign({ path: '/v/e.mp4', expiresSec: now + 600 });
     if (ours.carrier !== 'query') throw new Error('query expected');
     expect(ours.query).toMatch(new RegExp(`^Expires=${now + 600}&Key-Pair-Id=KEC&Signature=[A-Za-z0-9~-]+_{0,2}$`));
-    expect(decide(`/v/e.mp4?${ours.query}`)).toBe(Verdict.allow);
+    expect(decide(`/v/e.mp4?${ours.query}`)).toBe(Verdict.valid);
   });
   it.each([
     ['SHA1', {}],
@@ -525,7 +525,7 @@ describe("cloudfront: tokengate's signer", () => {
     const header = Object.entries(theirs)
       .map(([name, value]) => `${name}=${value}`)
       .join('; ');
-    expect(decide('/v/c.mp4', now, '203.0.113.9', header)).toBe(Verdict.allow);
+    expect(decide('/v/c.mp4', now, '203.0.113.9', header)).toBe(Verdict.valid);
     expect(decide('/v/d.mp4', now, '203.0.113.9', header)).toBe(Verdict.forged);
   });
   it('a scope signs a Resource ending in "*": the policy is the one the SDK signs for that Resource', () => {
@@ -540,13 +540,13 @@ describe("cloudfront: tokengate's signer", () => {
       .map(([name, value]) => `${name}=${value}`)
       .join('; ');
     for (const path of ['/v/show/index.m3u8', '/v/show/720p/seg-1.ts', '/v/show/a.ts?x=1'])
-      expect(decide(path, now, undefined, header), path).toBe(Verdict.allow);
+      expect(decide(path, now, undefined, header), path).toBe(Verdict.valid);
     for (const path of ['/v/other/index.m3u8', '/v/show', '/v/shows/a.ts'])
       expect(decide(path, now, undefined, header), path).toBe(Verdict.forged);
     // The same scope as a signed URL: the policy rides in the query.
     const url = signer('rsa').sign({ path: '/v/show/index.m3u8', expiresSec: now + 600, scopeDepth: 2 });
     if (url.carrier !== 'query') throw new Error('query expected');
-    expect(decide(`/v/show/720p/seg-1.ts?${url.query}`)).toBe(Verdict.allow);
+    expect(decide(`/v/show/720p/seg-1.ts?${url.query}`)).toBe(Verdict.valid);
     expect(decide(`/v/else/seg-1.ts?${url.query}`)).toBe(Verdict.forged);
   });
   it('refuses what would sign more than asked or what the route cannot read', () => {
@@ -592,7 +592,7 @@ describe('cloudfront: baseUrl and hostHeader, read as google-cdn reads them', ()
       ],
       { K: keys.rsa!.public },
     );
-    expect(authorize(upper, uri, undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(upper, uri, undefined, now).verdict).toBe(Verdict.valid);
   });
   it('on the uws engine, a route reading cookies or a host header is refused with the way out', () => {
     const refused = parseConfig({
@@ -636,7 +636,7 @@ describe('docs/formats/cloudfront.md', () => {
       /^https:\/\/d111111abcdef8\.cloudfront\.net\/videos\/a\.mp4\?Expires=\d{10}&Key-Pair-Id=K2JCJMDEHXQW5F&Signature=[A-Za-z0-9~-]+_{0,2}$/,
     );
     const target = link.slice('https://d111111abcdef8.cloudfront.net'.length);
-    expect(authorize(verifying, target, undefined, Math.floor(Date.now() / 1000)).verdict).toBe(Verdict.allow);
+    expect(authorize(verifying, target, undefined, Math.floor(Date.now() / 1000)).verdict).toBe(Verdict.valid);
     // The cookies command: the link, then a Cookie line whose cookies open the whole stream.
     const cookies = await runCli([
       ...docBlock('docs/formats/cloudfront.md', 'cloudfront-cookies').split(/\s+/).slice(1),
@@ -653,7 +653,7 @@ describe('docs/formats/cloudfront.md', () => {
     const at = Math.floor(Date.now() / 1000);
     const decideWith = (path: string) =>
       authorize(verifying, path, undefined, at, { get: (name: string) => (name === 'cookie' ? header : undefined) }).verdict;
-    expect(decideWith('/videos/show/1080p/seg-9.ts')).toBe(Verdict.allow);
+    expect(decideWith('/videos/show/1080p/seg-9.ts')).toBe(Verdict.valid);
     expect(decideWith('/videos/other/index.m3u8')).toBe(Verdict.forged);
   });
 });

@@ -48,12 +48,12 @@ for (const fixture of registeredFixtures()) {
     })();
 
     it('sign then verify allows', () => {
-      expect(decide(sign(gate, now + 600))).toBe(Verdict.allow);
+      expect(decide(sign(gate, now + 600))).toBe(Verdict.valid);
     });
 
     it('rotation: the first key signs, every listed key verifies, a removed key stops at once', () => {
       const signedWithTwo = sign(gateFor([route([1])], env), now + 600);
-      expect(decide(signedWithTwo)).toBe(Verdict.allow);
+      expect(decide(signedWithTwo)).toBe(Verdict.valid);
       expect(decide(signedWithTwo, now, gateFor([route([0])], env))).toBe(Verdict.forged);
     });
 
@@ -75,7 +75,7 @@ for (const fixture of registeredFixtures()) {
           if (asRead(variant, scheme.nginxUri === true) === asRead(url, scheme.nginxUri === true)) continue;
           for (const at of [now, now + 601]) {
             const verdict = decide(variant, at);
-            if (verdict === Verdict.allow || verdict === Verdict.expired) {
+            if (verdict === Verdict.valid || verdict === Verdict.expired) {
               throw new Error(`${JSON.stringify(variant)} at ${at} gave ${verdict}`);
             }
             checked++;
@@ -92,15 +92,15 @@ for (const fixture of registeredFixtures()) {
         const hashed = (scheme.ipBinding ?? (scheme.clientIp === 'required' ? 'hashed' : 'signed')) === 'hashed';
         expect(decide(url, now, gate, '198.51.100.8')).toBe(hashed ? Verdict.forged : Verdict.wrongIp);
         // An IPv4-mapped address is the IPv4 client (rule 6), except where the format signs nginx's text of it.
-        expect(decide(url, now, gate, '::ffff:198.51.100.7')).toBe(mappedIsOtherAddress ? Verdict.forged : Verdict.allow);
+        expect(decide(url, now, gate, '::ffff:198.51.100.7')).toBe(mappedIsOtherAddress ? Verdict.forged : Verdict.valid);
       } else {
-        expect(decide(url, now, gate, '203.0.113.200')).toBe(Verdict.allow);
+        expect(decide(url, now, gate, '203.0.113.200')).toBe(Verdict.valid);
       }
     });
 
     it('expiry boundary: allowed at the end second, expired one second later', () => {
       const url = sign(gate, now + 100);
-      expect(decide(url, now + 100 - edge)).toBe(Verdict.allow);
+      expect(decide(url, now + 100 - edge)).toBe(Verdict.valid);
       expect(decide(url, now + 101 - edge)).toBe(Verdict.expired);
     });
 
@@ -116,9 +116,9 @@ for (const fixture of registeredFixtures()) {
       if ('verdict' in parsed) throw new Error(parsed.detail);
       if (parsed.notBeforeSec === 0) {
         // The format has no start time: it is valid from the moment it is signed.
-        expect(decide(url, now)).toBe(Verdict.allow);
+        expect(decide(url, now)).toBe(Verdict.valid);
       } else {
-        expect(decide(url, start - skew + edge)).toBe(Verdict.allow);
+        expect(decide(url, start - skew + edge)).toBe(Verdict.valid);
         expect(decide(url, start - skew - 1 + edge)).toBe(Verdict.premature);
       }
     });
@@ -141,7 +141,7 @@ for (const fixture of registeredFixtures()) {
           decide(
             `${path}?${query.replace(`${param}=`, `${encodeURIComponent(param).replace(/./, (c) => `%${c.charCodeAt(0).toString(16)}`)}=`)}`,
           ),
-        ).not.toBe(Verdict.allow);
+        ).not.toBe(Verdict.valid);
       }
     });
 
@@ -183,7 +183,7 @@ for (const fixture of registeredFixtures()) {
       for (const input of [...fixed, ...randomInputs]) {
         for (const addr of [clientIp, '', 'not-an-ip', '::1']) {
           const verdict = authorize(gate, input, addr, now).verdict;
-          if (verdict === Verdict.allow) throw new Error(`${JSON.stringify(input)} was allowed`);
+          if (verdict === Verdict.valid) throw new Error(`${JSON.stringify(input)} was allowed`);
         }
       }
       expect(randomInputs.length).toBe(3000);

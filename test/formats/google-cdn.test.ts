@@ -41,7 +41,7 @@ describe("Google's published vectors", () => {
     const url = new URL(signed);
     const gate = gateWith(url.origin);
     const uri = `${url.pathname}${url.search}&Signature=${signature}`;
-    expect(authorize(gate, uri, undefined, before).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, uri, undefined, before).verdict).toBe(Verdict.valid);
     expect(authorize(gate, uri, undefined, expires + 1).verdict).toBe(Verdict.expired);
     // Another host, scheme, path or query: the URL is signed whole.
     expect(authorize(gateWith(url.origin.replace('http:', 'https:')), uri, undefined, before).verdict).toBe(Verdict.forged);
@@ -60,9 +60,9 @@ describe("Google's published vectors", () => {
     const under = new URL(prefix).pathname;
     const ask = (path: string, query = '') =>
       authorize(gate, `${path}?${query}${signed}&Signature=${signature}`, undefined, before).verdict;
-    expect(ask(`${under}index.m3u8`)).toBe(Verdict.allow);
-    expect(ask(`${under}a/b/c.ts`, 'quality=hd&')).toBe(Verdict.allow);
-    expect(ask(`${under}index.m3u8`.replace(/^\/[^/]*/, '/zzz'))).toBe(under === '/' ? Verdict.allow : Verdict.forged);
+    expect(ask(`${under}index.m3u8`)).toBe(Verdict.valid);
+    expect(ask(`${under}a/b/c.ts`, 'quality=hd&')).toBe(Verdict.valid);
+    expect(ask(`${under}index.m3u8`.replace(/^\/[^/]*/, '/zzz'))).toBe(under === '/' ? Verdict.valid : Verdict.forged);
     expect(
       authorize(gateWith('https://elsewhere.example'), `${under}x?${signed}&Signature=${signature}`, undefined, before).verdict,
     ).toBe(Verdict.forged);
@@ -76,7 +76,7 @@ describe("Google's published vectors", () => {
     const gate = gateWith(url.origin);
     const cookie = cookies(`theme=dark; Cloud-CDN-Cookie=${signed}:Signature=${signature}`);
     const path = url.pathname.endsWith('/') ? `${url.pathname}seg-1.ts` : url.pathname;
-    expect(authorize(gate, path, undefined, before, cookie).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, path, undefined, before, cookie).verdict).toBe(Verdict.valid);
     expect(authorize(gate, '/elsewhere/x', undefined, before, cookie).verdict).toBe(Verdict.forged);
     expect(authorize(gate, path, undefined, expires + 1, cookie).verdict).toBe(Verdict.expired);
     expect(authorize(gateWith(url.origin, { cookies: false }), path, undefined, before, cookie).verdict).toBe(Verdict.missing);
@@ -95,7 +95,7 @@ describe('grammar and keys', () => {
   it('sign then verify; the signature is padded base64url and strictly so', () => {
     const url = signed('/vod/a.mp4');
     expect(url).toMatch(/^\/vod\/a\.mp4\?Expires=1900000000&KeyName=my-key&Signature=[\w-]{27}=$/);
-    expect(authorize(gate, url, undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, url, undefined, now).verdict).toBe(Verdict.valid);
     const unpadded = url.slice(0, -1);
     expect(authorize(gate, unpadded, undefined, now).verdict).toBe(Verdict.malformed);
     // The last character before "=" carries two unused bits: another spelling of the same bytes.
@@ -130,7 +130,7 @@ describe('grammar and keys', () => {
     expect(url).toMatch(/^\/vod\/movie\/index\.m3u8\?URLPrefix=[\w-]+=*&Expires=1900000000&KeyName=my-key&Signature=[\w-]{27}=$/);
     const prefix = Buffer.from(/URLPrefix=([^&]+)/.exec(url)![1]!, 'base64url').toString('latin1');
     expect(prefix).toBe('https://cdn.example.com/vod/movie/');
-    expect(authorize(gate, url.replace('index.m3u8', '720p/seg.ts'), undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, url.replace('index.m3u8', '720p/seg.ts'), undefined, now).verdict).toBe(Verdict.valid);
     expect(authorize(gate, url.replace('/movie/', '/other/'), undefined, now).verdict).toBe(Verdict.forged);
   });
 
@@ -145,7 +145,7 @@ describe('grammar and keys', () => {
     const multi = gateWith('https://cdn.example.com', { hostHeader: 'X-Forwarded-Host' });
     const url = signed('/vod/a.mp4');
     const host = (value: string | undefined) => ({ get: (name: string) => (name === 'x-forwarded-host' ? value : undefined) });
-    expect(authorize(multi, url, undefined, now, host('cdn.example.com')).verdict).toBe(Verdict.allow);
+    expect(authorize(multi, url, undefined, now, host('cdn.example.com')).verdict).toBe(Verdict.valid);
     expect(authorize(multi, url, undefined, now, host('other.example.com')).verdict).toBe(Verdict.forged);
     expect(authorize(multi, url, undefined, now, host(undefined)).verdict).toBe(Verdict.badSource);
     expect(authorize(multi, url, undefined, now, host('evil.com/x')).verdict).toBe(Verdict.badSource);
@@ -174,7 +174,7 @@ describe('baseUrl and hostHeader: read as cloudfront reads them', () => {
     const url = new URL(vector('url1').string_to_sign);
     const uri = `${url.pathname}${url.search}&Signature=${vector('url1').signature}`;
     expect(authorize(gateWith(url.origin.replace(url.host, url.host.toUpperCase())), uri, undefined, before).verdict).toBe(
-      Verdict.allow,
+      Verdict.valid,
     );
   });
   it('on the uws engine, a route reading cookies or a host header is refused with the way out', () => {

@@ -61,8 +61,8 @@ describe('hmac: independent implementations agree (docs/formats/hmac.md)', () =>
 
   it('the service accepts the token built by Python, over its whole scope, and no further', () => {
     const token = `tg=v1~k=2026-11~e=1900000000~p=2~m=${pyMac}`;
-    expect(decide(`/vod/movie/index.m3u8?${token}`).verdict).toBe(Verdict.allow);
-    expect(decide(`/vod/movie/720p/seg-1.ts?${token}`).verdict).toBe(Verdict.allow);
+    expect(decide(`/vod/movie/index.m3u8?${token}`).verdict).toBe(Verdict.valid);
+    expect(decide(`/vod/movie/720p/seg-1.ts?${token}`).verdict).toBe(Verdict.valid);
     expect(decide(`/vod/other/index.m3u8?${token}`).verdict).toBe(Verdict.forged);
     expect(decide(`/vod/movie/index.m3u8?${token}`, '203.0.113.7', 1900000001).verdict).toBe(Verdict.expired);
   });
@@ -107,7 +107,7 @@ describe('hmac: grammar', () => {
   });
 
   it('a canonical token allows, and the CIDR parser accepts only canonical ranges', () => {
-    expect(decide(`/vod/a.mp4?tg=${good}`).verdict).toBe(Verdict.allow);
+    expect(decide(`/vod/a.mp4?tg=${good}`).verdict).toBe(Verdict.valid);
     const within = (range: string, ip: string) => parseIpRange(range)?.contains(parseClientIp(ip)!);
     expect(within('10.0.0.0/8', '10.200.1.1')).toBe(true);
     expect(within('10.0.0.0/8', '11.0.0.1')).toBe(false);
@@ -126,7 +126,7 @@ describe('hmac: grammar', () => {
 describe('hmac: keys, scope, client binding', () => {
   it('the token names its key: rotation works and a removed key stops at once', () => {
     const old = hmacSigner({ keyId: '2026-05', key: otherHex }).sign({ path: '/vod/a.mp4', expiresSec: now + 600 });
-    expect(decide(old).verdict).toBe(Verdict.allow);
+    expect(decide(old).verdict).toBe(Verdict.valid);
     const rotated = gateFor([route([{ id: '2026-11', env: 'K1' }])], { K1: keyHex });
     const decision = authorize(rotated, old, undefined, now);
     expect([decision.verdict, decision.detail]).toEqual([
@@ -140,13 +140,13 @@ describe('hmac: keys, scope, client binding', () => {
 
   it('binds to an address or a range; a wrong client is wrong-ip after the signature proved genuine', () => {
     const one = signer.sign({ path: '/vod/a.mp4', expiresSec: now + 600, clientIp: '203.0.113.7' });
-    expect(decide(one, '203.0.113.7').verdict).toBe(Verdict.allow);
-    expect(decide(one, '::ffff:203.0.113.7').verdict).toBe(Verdict.allow);
+    expect(decide(one, '203.0.113.7').verdict).toBe(Verdict.valid);
+    expect(decide(one, '::ffff:203.0.113.7').verdict).toBe(Verdict.valid);
     expect(decide(one, '203.0.113.8').verdict).toBe(Verdict.wrongIp);
     expect(decide(one.replace('a.mp4', 'b.mp4'), '203.0.113.8').verdict).toBe(Verdict.forged);
     expect(authorize(gate, one, undefined, now).verdict).toBe(Verdict.badSource);
     const range = signer.sign({ path: '/vod/a.mp4', expiresSec: now + 600, clientIp: '2001:db8:1::/48' });
-    expect(decide(range, '2001:db8:1:2::9').verdict).toBe(Verdict.allow);
+    expect(decide(range, '2001:db8:1:2::9').verdict).toBe(Verdict.valid);
     expect(decide(range, '2001:db8:2::9').verdict).toBe(Verdict.wrongIp);
     expect(() => signer.sign({ path: '/vod/a.mp4', expiresSec: expiresIn(60), clientIp: '2001:DB8::1' })).toThrow(
       'client IP "2001:DB8::1" is not written canonically (write 2001:db8::1)',
@@ -162,14 +162,14 @@ describe('hmac: keys, scope, client binding', () => {
 
   it('tokens without a client binding need no client IP at all', () => {
     expect(authorize(gate, signer.sign({ path: '/vod/a.mp4', expiresSec: now + 600 }), undefined, now).verdict).toBe(
-      Verdict.allow,
+      Verdict.valid,
     );
   });
 
   it('session id and start time are signed', () => {
     const url = signer.sign({ path: '/vod/a.mp4', expiresSec: now + 600, sessionId: 'user-42', notBeforeSec: now + 100 });
     expect(url).toMatch(/~n=1800000100~s=user-42~m=/);
-    expect(decide(url, '203.0.113.7', now + 100).verdict).toBe(Verdict.allow);
+    expect(decide(url, '203.0.113.7', now + 100).verdict).toBe(Verdict.valid);
     expect(decide(url, '203.0.113.7', now + 69).verdict).toBe(Verdict.premature);
     expect(decide(url.replace('user-42', 'user-43')).verdict).toBe(Verdict.forged);
   });
@@ -178,7 +178,7 @@ describe('hmac: keys, scope, client binding', () => {
     const base64 = Buffer.from(keyHex, 'hex').toString('base64');
     const fromBase64 = gateFor([route([{ id: '2026-11', env: 'K', encoding: 'base64' }])], { K: base64 });
     expect(authorize(fromBase64, signer.sign({ path: '/vod/a.mp4', expiresSec: now + 60 }), undefined, now).verdict).toBe(
-      Verdict.allow,
+      Verdict.valid,
     );
     expect(() => gateFor([route([{ id: 'k', env: 'K' }])], { K: 'ab'.repeat(31) })).toThrow(/at least 32 bytes/);
     expect(() => gateFor([route([{ id: 'k', env: 'K' }])], { K: `${'ab'.repeat(32)}g` })).toThrow(/not valid hex/);
@@ -232,18 +232,18 @@ describe('hmac: a token opens only the route it was signed for (docs/security.md
 
   it('a scope that covers a nested route does not open it', () => {
     const depth1 = scoped('/vod/free/x', 1); // prefix "/vod/": the whole /vod/ route
-    expect(on('/vod/free/x', depth1)).toBe(Verdict.allow);
-    expect(on('/vod/other/y', depth1)).toBe(Verdict.allow);
+    expect(on('/vod/free/x', depth1)).toBe(Verdict.valid);
+    expect(on('/vod/other/y', depth1)).toBe(Verdict.valid);
     expect(on('/vod/premium/y', depth1)).toBe(Verdict.forged);
     expect(on('/vod/premium/sub/y', depth1)).toBe(Verdict.forged);
   });
 
   it('a scope inside the route opens it, and only under its prefix', () => {
     const depth2 = scoped('/vod/premium/x', 2);
-    expect(on('/vod/premium/z', depth2)).toBe(Verdict.allow);
+    expect(on('/vod/premium/z', depth2)).toBe(Verdict.valid);
     expect(on('/vod/free/z', depth2)).toBe(Verdict.forged);
     const cookieScope = scoped('/ck/books/x', 2);
-    expect(authorize(routes, '/ck/books/y', undefined, now, cookie(cookieScope)).verdict).toBe(Verdict.allow);
+    expect(authorize(routes, '/ck/books/y', undefined, now, cookie(cookieScope)).verdict).toBe(Verdict.valid);
     expect(authorize(routes, '/ck/music/y', undefined, now, cookie(cookieScope)).verdict).toBe(Verdict.forged);
   });
 
@@ -252,7 +252,7 @@ describe('hmac: a token opens only the route it was signed for (docs/security.md
     expect(() => vod.sign({ path: '/vod/free/x', expiresSec: now + 60, scopeDepth: 0 })).toThrow(/outside the route/);
     expect(() => vod.sign({ path: '/ck/x', expiresSec: now + 60 })).toThrow(/not under the route/);
     const wide = vod.sign({ path: '/vod/free/x', expiresSec: now + 60, scopeDepth: 1 });
-    expect(authorize(routes, wide.replace('/free/x', '/other/y'), undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(routes, wide.replace('/free/x', '/other/y'), undefined, now).verdict).toBe(Verdict.valid);
     expect(() => signer.sign({ path: '/vod/free/x', expiresSec: now + 60, scopeDepth: 1 })).toThrow(/routePrefix/);
   });
 });
@@ -263,7 +263,7 @@ describe('signers refuse what the service refuses and sign text as UTF-8 (docs/s
     const signed = signer.token({ path: '/vod/ųecret.mp4', expiresSec: now + 600 });
     expect(signed.path).toBe('/vod/%C5%B3ecret.mp4');
     const token = (signed as { query: string }).query;
-    expect(decide(`/vod/%C5%B3ecret.mp4?${token}`).verdict).toBe(Verdict.allow);
+    expect(decide(`/vod/%C5%B3ecret.mp4?${token}`).verdict).toBe(Verdict.valid);
     expect(decide(`/vod/secret.mp4?${token}`).verdict).toBe(Verdict.forged);
     expect(signer.sign({ path: '/films/été.mp4', expiresSec: now + 600 })).toMatch(/^\/films\/%C3%A9t%C3%A9\.mp4\?tg=/);
   });
@@ -312,8 +312,8 @@ describe('hmac cookie and header carriers read HTTP whitespace only', () => {
   const withCookie = (cookie: string) =>
     authorize(ck, '/ck/a', undefined, now, { get: (name) => (name === 'cookie' ? cookie : undefined) }).verdict;
   it('space and tab around a cookie pair are stripped; no-break space, line separator and BOM are not', () => {
-    expect(withCookie(`a=1; tg=${value}`)).toBe(Verdict.allow);
-    expect(withCookie(`\ttg=${value}\t`)).toBe(Verdict.allow);
+    expect(withCookie(`a=1; tg=${value}`)).toBe(Verdict.valid);
+    expect(withCookie(`\ttg=${value}\t`)).toBe(Verdict.valid);
     // "\xa0tg" read as "tg" by String.prototype.trim: the node engine hands header bytes over as latin1.
     expect(withCookie(`\u00a0tg=${value}`)).toBe(Verdict.missing);
     expect(withCookie(`tg=${value}\u00a0`)).toBe(Verdict.malformed);

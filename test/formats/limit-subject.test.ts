@@ -39,13 +39,13 @@ describe.each(registeredFixtures())('the limit subject of $id links', (fixture) 
     const gate = gateFor([routeConfig], fixtureEnv([fixture]));
     const link = fixture.link(`${fixture.prefix}dir/a.ts`, { nowSec: now, clientIp: client });
     const original = authorize(gate, link, client, now);
-    expect(original.verdict).toBe(Verdict.allow);
+    expect(original.verdict).toBe(Verdict.valid);
     const subject = original.limit?.subject;
     expect(subject).toMatch(/^[A-Za-z0-9_-]{12}$/);
     const apart: string[] = [];
     for (const spelling of respellings(link)) {
       const decision = authorize(gate, spelling, client, now);
-      if (decision.verdict === Verdict.allow && decision.limit?.subject !== subject) apart.push(spelling);
+      if (decision.verdict === Verdict.valid && decision.limit?.subject !== subject) apart.push(spelling);
     }
     expect(apart).toEqual([]);
   });

@@ -46,8 +46,8 @@ describe('nginx-secure-link: the published example', () => {
   const example = vectors.cases.find((c) => c.expression !== undefined)!;
   const gate = gateWith({ md5: example.expression!.replace(' secret', ' $secret') }, 'secret');
   it('verifies the nginx documentation example and expires at its end', () => {
-    expect(authorize(gate, example.url, example.remote_addr, 2_000_000_000).verdict).toBe(Verdict.allow);
-    expect(authorize(gate, example.url, example.remote_addr, 2147483647).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, example.url, example.remote_addr, 2_000_000_000).verdict).toBe(Verdict.valid);
+    expect(authorize(gate, example.url, example.remote_addr, 2147483647).verdict).toBe(Verdict.valid);
     expect(authorize(gate, example.url, example.remote_addr, 2147483648).verdict).toBe(Verdict.expired);
     expect(authorize(gate, example.url, '127.0.0.2', 2_000_000_000).verdict).toBe(Verdict.forged);
     expect(authorize(gate, example.url.replace('/s/link', '/s/lin'), '127.0.0.1', 2_000_000_000).verdict).toBe(Verdict.forged);
@@ -138,7 +138,7 @@ describe('nginx-secure-link: warnings and config problems', () => {
     const gate = compile([route(documented, '/a/')]).gate;
     const live = 1_900_000_060;
     const uri = `/a/b1?md5=${token('/a/b1', live, '2.3.4.5')}&expires=${live}`;
-    expect(authorize(gate, uri.replace('/a/b1?', '/a/b?'), '12.3.4.5', 1_900_000_000).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, uri.replace('/a/b1?', '/a/b?'), '12.3.4.5', 1_900_000_000).verdict).toBe(Verdict.valid);
   });
   it('refuses two prefixes that nginx reads as one', () => {
     const other = { name: 'az', prefix: '/%C3%A9/', scheme: 'azion', keys: [{ id: 'k', env: 'K' }] };
@@ -152,8 +152,8 @@ describe('nginx-secure-link: warnings and config problems', () => {
     const live = 1_900_000_060;
     const md5 = createHash('md5').update(`${live}/t,v/c/index.m3u8 ${secret}`).digest('base64url');
     const q = `md5=${md5}&expires=${live}`;
-    expect(authorize(gate, `/t,v/c/seg-1.ts?${q}`, undefined, 1_900_000_000).verdict).toBe(Verdict.allow);
-    expect(authorize(gate, `/t%2Cv/c/x/../seg-1.ts?${q}`, undefined, 1_900_000_000).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, `/t,v/c/seg-1.ts?${q}`, undefined, 1_900_000_000).verdict).toBe(Verdict.valid);
+    expect(authorize(gate, `/t%2Cv/c/x/../seg-1.ts?${q}`, undefined, 1_900_000_000).verdict).toBe(Verdict.valid);
     expect(authorize(gate, `/t,v/d/seg-1.ts?${q}`, undefined, 1_900_000_000).verdict).toBe(Verdict.forged);
   });
 });
@@ -190,13 +190,13 @@ describe('nginx-secure-link: request values', () => {
     const m = md5('/f', 'al%20ice', 't1', 's9');
     expect(
       authorize(gate, `/f?user=al%20ice&md5=${m}&expires=${expires}`, undefined, now, headers('t1', 'a=1; SID=s9')).verdict,
-    ).toBe(Verdict.allow);
+    ).toBe(Verdict.valid);
     expect(authorize(gate, `/f?USER=al%20ice&md5=${m}&expires=${expires}`, undefined, now, headers('t1', 'sid=s9')).verdict).toBe(
-      Verdict.allow,
+      Verdict.valid,
     );
     const empty = md5('/f', '', '', '');
     expect(authorize(gate, `/f?md5=${empty}&expires=${expires}`, undefined, now, headers(undefined, undefined)).verdict).toBe(
-      Verdict.allow,
+      Verdict.valid,
     );
     expect(
       authorize(gate, `/f?user=x&md5=${empty}&expires=${expires}`, undefined, now, headers(undefined, undefined)).verdict,
@@ -207,7 +207,7 @@ describe('nginx-secure-link: request values', () => {
     const q = `md5=${m}&expires=${expires}`;
     const decide = (uri: string, tenant: string | null, cookie: string | null) =>
       authorize(gate, uri, undefined, now, headers(tenant, cookie)).verdict;
-    expect(decide(`/f?user=alice&${q}`, 't1', 'sid=s9')).toBe(Verdict.allow);
+    expect(decide(`/f?user=alice&${q}`, 't1', 'sid=s9')).toBe(Verdict.valid);
     expect(decide(`/f?user=alice&User=bob&${q}`, 't1', 'sid=s9')).toBe(Verdict.malformed);
     expect(decide(`/f?user=alice&%75ser=bob&${q}`, 't1', 'sid=s9')).toBe(Verdict.malformed);
     expect(decide(`/f?user=alice&${q}`, null, 'sid=s9')).toBe(Verdict.malformed);
@@ -218,7 +218,7 @@ describe('nginx-secure-link: request values', () => {
   it('refuses a header or cookie value outside ASCII (a door that decodes UTF-8 would hash other bytes)', () => {
     const m = md5('/f', 'alice', 'A', 's9');
     const q = `user=alice&md5=${m}&expires=${expires}`;
-    expect(authorize(gate, `/f?${q}`, undefined, now, headers('A', 'sid=s9')).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, `/f?${q}`, undefined, now, headers('A', 'sid=s9')).verdict).toBe(Verdict.valid);
     for (const [tenant, cookie] of [
       ['\u0141', 'sid=s9'],
       ['\u6c41', 'sid=s9'],
@@ -243,8 +243,8 @@ describe('nginx-secure-link: request values', () => {
   it('a route without an end time: tokens never expire, an added expires is ignored as nginx ignores it', () => {
     const forever = gateWith({ secureLink: '$arg_md5', md5: '$uri $secret' });
     const m = createHash('md5').update(`/f ${secret}`).digest('base64url');
-    expect(authorize(forever, `/f?md5=${m}`, undefined, 9_999_999_999).verdict).toBe(Verdict.allow);
-    expect(authorize(forever, `/f?md5=${m}&expires=1`, undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(forever, `/f?md5=${m}`, undefined, 9_999_999_999).verdict).toBe(Verdict.valid);
+    expect(authorize(forever, `/f?md5=${m}&expires=1`, undefined, now).verdict).toBe(Verdict.valid);
   });
 });
 
@@ -282,10 +282,10 @@ describe('nginx-secure-link: routes are chosen on $uri, raw-path routes keep the
   const sl = (path: string) => `md5=${token(path, expires, '192.0.2.1')}&expires=${expires}`;
   const decide = (uri: string) => authorize(gate, uri, '192.0.2.1', now);
   it('an nginx route gets nginx’s reading of the path, whatever the spelling', () => {
-    expect(decide(`/dl/a.bin?${sl('/dl/a.bin')}`).verdict).toBe(Verdict.allow);
-    expect(decide(`/my/../dl/./a.bin?${sl('/dl/a.bin')}`).verdict).toBe(Verdict.allow);
-    expect(decide(`/%64l//a.bin?${sl('/dl/a.bin')}`).verdict).toBe(Verdict.allow);
-    expect(decide(`/dl/..%2fmy/a.bin?${sl('/my/a.bin')}`).verdict).not.toBe(Verdict.allow);
+    expect(decide(`/dl/a.bin?${sl('/dl/a.bin')}`).verdict).toBe(Verdict.valid);
+    expect(decide(`/my/../dl/./a.bin?${sl('/dl/a.bin')}`).verdict).toBe(Verdict.valid);
+    expect(decide(`/%64l//a.bin?${sl('/dl/a.bin')}`).verdict).toBe(Verdict.valid);
+    expect(decide(`/dl/..%2fmy/a.bin?${sl('/my/a.bin')}`).verdict).not.toBe(Verdict.valid);
   });
   it('a spelling that nginx reads as a raw-path route is that route’s, with its strict rules', () => {
     // nginx serves /my/x for these: the azion route decides, and it refuses spellings it does not sign.

@@ -110,7 +110,7 @@ describe('property: arbitrary input', () => {
       fc.property(uri, ip, headers, (u, i, h) => {
         // A genuine token for /vodc/x, carried anywhere, must not open another path.
         fc.pre(!u.startsWith('/vodc/x') && !u.startsWith('/vodh/x'));
-        expect(decide(u, i, h)).not.toBe(Verdict.allow);
+        expect(decide(u, i, h)).not.toBe(Verdict.valid);
       }),
       { numRuns: 5000 },
     );
@@ -121,7 +121,7 @@ describe('property: signed URLs', () => {
   it('a genuine URL is allowed as issued', () => {
     fc.assert(
       fc.property(scheme, fc.array(segment, { minLength: 1, maxLength: 4 }), (kind, segments) => {
-        expect(decide(sign(kind, segments))).toBe(Verdict.allow);
+        expect(decide(sign(kind, segments))).toBe(Verdict.valid);
       }),
       { numRuns: 300 },
     );
@@ -135,7 +135,7 @@ describe('property: signed URLs', () => {
         // Only the path and the token parameters are signed: an edit elsewhere in the query
         // (an extra "&", another parameter) legitimately keeps the verdict.
         fc.pre(signedParts(mutated) !== signedParts(url));
-        expect({ mutated, verdict: decide(mutated) }).not.toEqual({ mutated, verdict: Verdict.allow });
+        expect({ mutated, verdict: decide(mutated) }).not.toEqual({ mutated, verdict: Verdict.valid });
       }),
       { numRuns: 6000 },
     );
@@ -154,7 +154,7 @@ describe('property: signed URLs', () => {
           `${url.slice(0, i)}%${ch.charCodeAt(0).toString(16).padStart(2, '0')}${url.slice(i + 1)}`,
           url.slice(0, i) + (ch === ch.toUpperCase() ? ch.toLowerCase() : ch.toUpperCase()) + url.slice(i + 1),
         ].filter((variant) => variant !== url);
-        for (const variant of variants) expect([variant, decide(variant)]).not.toEqual([variant, Verdict.allow]);
+        for (const variant of variants) expect([variant, decide(variant)]).not.toEqual([variant, Verdict.valid]);
       }),
       { numRuns: 1000 },
     );
@@ -164,7 +164,7 @@ describe('property: signed URLs', () => {
     fc.assert(
       fc.property(fc.array(segment, { minLength: 1, maxLength: 2 }), fc.ipV4(), (segments, other) => {
         fc.pre(other !== clientIp);
-        expect(decide(sign('alta', segments), other)).not.toBe(Verdict.allow);
+        expect(decide(sign('alta', segments), other)).not.toBe(Verdict.valid);
       }),
       { numRuns: 2000 },
     );
@@ -196,7 +196,7 @@ for (const fixture of registeredFixtures()) {
       fc.assert(
         fc.property(fc.array(segment, { minLength: 1, maxLength: 4 }), (segments) => {
           const url = link(segments);
-          expect([url, verdictOf(url)]).toEqual([url, Verdict.allow]);
+          expect([url, verdictOf(url)]).toEqual([url, Verdict.valid]);
         }),
         { numRuns: 150 },
       );
@@ -209,7 +209,7 @@ for (const fixture of registeredFixtures()) {
           const mutated = applyEdit(url, { op, at, char });
           // Only the path and the token parameters are signed: an edit elsewhere in the query keeps the verdict.
           fc.pre(signed(mutated) !== signed(url));
-          expect({ mutated, verdict: verdictOf(mutated) }).not.toEqual({ mutated, verdict: Verdict.allow });
+          expect({ mutated, verdict: verdictOf(mutated) }).not.toEqual({ mutated, verdict: Verdict.valid });
         }),
         { numRuns: 2500 },
       );
@@ -228,7 +228,7 @@ for (const fixture of registeredFixtures()) {
             url.slice(0, i) + (ch === ch.toUpperCase() ? ch.toLowerCase() : ch.toUpperCase()) + url.slice(i + 1),
             // A format that signs nginx's $uri reads "%30" as "0": the same request to nginx, rightly allowed.
           ].filter((variant) => asRead(variant, nginxUri) !== asRead(url, nginxUri));
-          for (const variant of variants) expect([variant, verdictOf(variant)]).not.toEqual([variant, Verdict.allow]);
+          for (const variant of variants) expect([variant, verdictOf(variant)]).not.toEqual([variant, Verdict.valid]);
         }),
         { numRuns: 400 },
       );
@@ -273,13 +273,13 @@ describe('property: tokens carried in a cookie or a header (hmac)', () => {
           const [prefix, carry] = carrier;
           const path = `${prefix}${segments.join('/')}`;
           const token = hmac.sign({ path: path, expiresSec: now + 600 }).split('tg=')[1]!;
-          expect(decide(path, clientIp, [carry(token)])).toBe(Verdict.allow);
+          expect(decide(path, clientIp, [carry(token)])).toBe(Verdict.valid);
           const i = at % token.length;
           const changed = token.slice(0, i) + char + token.slice(i + 1);
           if (changed !== token)
-            expect([changed, decide(path, clientIp, [carry(changed)])]).not.toEqual([changed, Verdict.allow]);
-          expect(decide(path, clientIp, [carry(token), carry(token)])).not.toBe(Verdict.allow);
-          expect(decide(`${path}x`, clientIp, [carry(token)])).not.toBe(Verdict.allow);
+            expect([changed, decide(path, clientIp, [carry(changed)])]).not.toEqual([changed, Verdict.valid]);
+          expect(decide(path, clientIp, [carry(token), carry(token)])).not.toBe(Verdict.valid);
+          expect(decide(`${path}x`, clientIp, [carry(token)])).not.toBe(Verdict.valid);
           expect(decide(path, clientIp, [])).toBe(Verdict.missing);
         },
       ),
@@ -314,9 +314,9 @@ describe('property: look-alike forms get the documented verdict', () => {
             clientIp: canonical,
           });
           const spelling = respell(groups, pad, upper, compressAt);
-          expect([spelling, decide(url, spelling)]).toEqual([spelling, Verdict.allow]);
+          expect([spelling, decide(url, spelling)]).toEqual([spelling, Verdict.valid]);
           const other = groups.map((g, i) => (i === changed ? (g + delta) & 0xffff : g));
-          expect(decide(url, respell(other, pad, upper, compressAt))).not.toBe(Verdict.allow);
+          expect(decide(url, respell(other, pad, upper, compressAt))).not.toBe(Verdict.valid);
         },
       ),
       { numRuns: 3000 },
@@ -337,7 +337,7 @@ describe('property: look-alike forms get the documented verdict', () => {
         const mapped = [`::ffff:${ip}`, `0:0:0:0:0:ffff:${ip}`, `::ffff:${hex.join(':')}`, `0000::FFFF:${hex.join(':')}`];
         for (const spelling of mapped) {
           const text = upper ? spelling.toUpperCase() : spelling;
-          expect([text, decide(url, text)]).toEqual([text, Verdict.allow]);
+          expect([text, decide(url, text)]).toEqual([text, Verdict.valid]);
         }
         // 010 is octal to some parsers: a proxy that writes it is misconfigured, never guessed at.
         const padded = octets.map((o, i) => (i === 1 ? String(o).padStart(3, '0') : String(o))).join('.');
@@ -394,7 +394,7 @@ describe('property: look-alike forms get the documented verdict', () => {
         const verdict = decide(`${path}${ip[0]}${query}`, shorterIp);
         // docs/formats/alta.md: a token for /tv/x issued to 12.3.4.5 also opens /tv/x1 from 2.3.4.5.
         // When what is left of the IP is no canonical address (".2.3.4", "05.6.7.8"), the proxy header is unusable: 503.
-        expect([shorterIp, verdict]).toEqual([shorterIp, limit ? Verdict.allow : Verdict.badSource]);
+        expect([shorterIp, verdict]).toEqual([shorterIp, limit ? Verdict.valid : Verdict.badSource]);
       }),
       { numRuns: 1000 },
     );
@@ -404,8 +404,8 @@ describe('property: look-alike forms get the documented verdict', () => {
     const url = signedUrl(gate, { path: '/tv/live/a', expiresSec: now + 600, notBeforeSec: now - 60, clientIp: 'bc::1' });
     const query = url.slice(url.indexOf('?'));
     // "/tv/live/a" + "bc::1" is the hashed text of "/tv/live/ab" + "c::1" (docs/security.md).
-    expect(decide(`/tv/live/ab${query}`, 'c::1')).toBe(Verdict.allow);
-    expect(decide(`/tv/live/abc${query}`, '::1')).toBe(Verdict.allow);
+    expect(decide(`/tv/live/ab${query}`, 'c::1')).toBe(Verdict.valid);
+    expect(decide(`/tv/live/abc${query}`, '::1')).toBe(Verdict.valid);
     // Only the address the proxy reports counts: the moved text must also leave a canonical address.
     expect(decide(`/tv/live/ab${query}`, 'bc::1')).toBe(Verdict.forged);
     expect(decide(`/tv/live/abc:${query}`, ':1')).toBe(Verdict.badSource);
@@ -428,7 +428,7 @@ describe('property: percent-encoded UTF-8 in the path, both directions (docs/sec
     fc.assert(
       fc.property(scheme, text, (kind, t) => {
         const url = sign(kind, [encodeURIComponent(t)]);
-        expect(authorize(gate, url, clientIp, now).verdict).toBe(Verdict.allow);
+        expect(authorize(gate, url, clientIp, now).verdict).toBe(Verdict.valid);
       }),
       { numRuns: 2000 },
     );
@@ -479,7 +479,7 @@ describe('property: percent-encoded UTF-8 in the path, both directions (docs/sec
         const encoded =
           /[^\x00-\x7f]/.test(t) && !t.includes('%') && wellFormed(t) ? path.replace(/[^\x00-\x7f]+/g, encodeURIComponent) : path;
         const verdict = authorize(gate, `${encoded}?tg=v1~k=k~e=1900000000~m=AAAAAAAAAAAAAAAAAAAAAA`, clientIp, now).verdict;
-        if (url !== undefined) expect(authorize(gate, url, clientIp, now).verdict).toBe(Verdict.allow);
+        if (url !== undefined) expect(authorize(gate, url, clientIp, now).verdict).toBe(Verdict.valid);
         // Refused by the signer only: a path the service takes but that spells a plain character as an escape (rule 12).
         else if (verdict === Verdict.forged) expect(unreservedEscape.test(encoded)).toBe(true);
         else if (!/[^\x00-\x7f]/.test(t) || (!t.includes('%') && wellFormed(t))) expect(verdict).not.toBe(Verdict.forged);

@@ -18,8 +18,8 @@ describe('azion published example (Azion Secure Token guide)', () => {
       expect(signedUrl(gate, { path: vector.uri, expiresSec: e })).toBe(vector.url);
     });
     it(`${vector.name}: allowed up to and including e, expired after`, () => {
-      expect(authorize(gate, vector.url, undefined, e - 3600).verdict).toBe(Verdict.allow);
-      expect(authorize(gate, vector.url, undefined, e).verdict).toBe(Verdict.allow);
+      expect(authorize(gate, vector.url, undefined, e - 3600).verdict).toBe(Verdict.valid);
+      expect(authorize(gate, vector.url, undefined, e).verdict).toBe(Verdict.valid);
       expect(authorize(gate, vector.url, undefined, e + 1).verdict).toBe(Verdict.expired);
     });
     it(`${vector.name}: another secret is forged, never expired`, () => {
@@ -32,7 +32,7 @@ describe('azion published example (Azion Secure Token guide)', () => {
     const gate = gateFor([{ prefix: '/', scheme: 'azion', keys: [{ id: 'k', env: 'S' }] }], { S: 'mysecret' });
     const url = signedUrl(gate, { path: '/files/10', expiresSec: 1470055000 });
     const st = /st=([^&]+)/.exec(url)![1];
-    expect(authorize(gate, url, undefined, 1470000000).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, url, undefined, 1470000000).verdict).toBe(Verdict.valid);
     const resplit = authorize(gate, `/files/1?st=${st}&e=01470055000`, undefined, 1470000000);
     expect(resplit.verdict).toBe(Verdict.malformed);
     expect(resplit.detail).toMatch(/ten digits/);
@@ -59,9 +59,9 @@ describe('alta published example (Cesbo Alta securetoken docs)', () => {
       expect(url).toBe(vector.url);
     });
     it(`${vector.name}: allow inside the window for the same IP`, () => {
-      expect(authorize(gate, vector.url, vector.client_ip, inside).verdict).toBe(Verdict.allow);
-      expect(authorize(gate, vector.url, vector.client_ip, start).verdict).toBe(Verdict.allow);
-      expect(authorize(gate, vector.url, vector.client_ip, end).verdict).toBe(Verdict.allow);
+      expect(authorize(gate, vector.url, vector.client_ip, inside).verdict).toBe(Verdict.valid);
+      expect(authorize(gate, vector.url, vector.client_ip, start).verdict).toBe(Verdict.valid);
+      expect(authorize(gate, vector.url, vector.client_ip, end).verdict).toBe(Verdict.valid);
     });
     it(`${vector.name}: expired (410) after end`, () => {
       expect(authorize(gate, vector.url, vector.client_ip, end + 1).verdict).toBe(Verdict.expired);
@@ -71,11 +71,11 @@ describe('alta published example (Cesbo Alta securetoken docs)', () => {
       expect(authorize(gate, vector.url, '2001:db8::1', inside).verdict).toBe(Verdict.forged);
     });
     it(`${vector.name}: IPv4-mapped IPv6 spelling of the same client is the same client`, () => {
-      expect(authorize(gate, vector.url, '::ffff:192.168.88.98', inside).verdict).toBe(Verdict.allow);
-      expect(authorize(gate, vector.url, '::FFFF:c0a8:5862', inside).verdict).toBe(Verdict.allow);
+      expect(authorize(gate, vector.url, '::ffff:192.168.88.98', inside).verdict).toBe(Verdict.valid);
+      expect(authorize(gate, vector.url, '::FFFF:c0a8:5862', inside).verdict).toBe(Verdict.valid);
     });
     it(`${vector.name}: start beyond the clock-skew allowance is not yet valid`, () => {
-      expect(authorize(gate, vector.url, vector.client_ip, start - 30).verdict).toBe(Verdict.allow);
+      expect(authorize(gate, vector.url, vector.client_ip, start - 30).verdict).toBe(Verdict.valid);
       expect(authorize(gate, vector.url, vector.client_ip, start - 31).verdict).toBe(Verdict.premature);
     });
   }
@@ -101,6 +101,6 @@ describe('alta published example (Cesbo Alta securetoken docs)', () => {
     expect(authorize(gate, `/tv/a?token=${hash}-${salt}-1669890000-669810000`, '1.2.3.41', 1669850000).verdict).toBe(
       Verdict.malformed,
     );
-    expect(authorize(gate, `/tv/a?${query}`, '1.2.3.4', 1669850000).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, `/tv/a?${query}`, '1.2.3.4', 1669850000).verdict).toBe(Verdict.valid);
   });
 });

@@ -42,11 +42,11 @@ describe('every registered format has a fixture, and every suite covers it', () 
     const gate = gateFor([fixtureRoute(fixture, { use: [0, 1] })], fixtureEnv([fixture]));
     const now = Math.floor(Date.now() / 1000);
     const url = fixture.link(`${fixture.prefix}dir/file.ts`, { nowSec: now, clientIp: '192.0.2.10' });
-    expect(authorize(gate, url, '192.0.2.10', now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, url, '192.0.2.10', now).verdict).toBe(Verdict.valid);
     expect(
       authorize(gate, fixture.link(`${fixture.prefix}dir/file.ts`, { nowSec: now, ttlSec: -10 }), '192.0.2.10', now).verdict,
-    ).not.toBe(Verdict.allow);
-    if (fixture.bindsClientIp) expect(authorize(gate, url, '192.0.2.11', now).verdict).not.toBe(Verdict.allow);
+    ).not.toBe(Verdict.valid);
+    if (fixture.bindsClientIp) expect(authorize(gate, url, '192.0.2.11', now).verdict).not.toBe(Verdict.valid);
   });
 
   it('the contract, property, signer, door and CLI help suites name every registered format in their tests', () => {

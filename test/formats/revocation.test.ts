@@ -29,18 +29,18 @@ describe.each(registeredFixtures())('revocation of $id links', (fixture) => {
 
   it(`by fingerprint: that link only ${covers(fixture.id)}`, () => {
     book.replace([]);
-    expect(decide(first)).toBe(Verdict.allow);
+    expect(decide(first)).toBe(Verdict.valid);
     const fp = explain(gate, first, client, now).details.fingerprint;
     expect(fp).toMatch(/^[A-Za-z0-9_-]{12}$/);
     expect(explain(gate, second, client, now).details.fingerprint).not.toBe(fp);
     book.put(entry({ kind: 'fp', value: fp!, route: fixture.id }, now));
     expect(decide(first)).toBe(Verdict.revoked);
-    expect(decide(second)).toBe(Verdict.allow);
+    expect(decide(second)).toBe(Verdict.valid);
   });
 
   it(`by key: the key that signed it, not the route's other key ${covers(fixture.id)}`, () => {
     book.replace([entry({ kind: 'key', value: fixture.keys[1].id, route: fixture.id }, now)]);
-    expect(decide(first)).toBe(Verdict.allow);
+    expect(decide(first)).toBe(Verdict.valid);
     book.replace([entry({ kind: 'key', value: fixture.keys[0].id, route: fixture.id }, now)]);
     expect(decide(first)).toBe(Verdict.revoked);
     expect(decide(second)).toBe(Verdict.revoked);
@@ -50,6 +50,6 @@ describe.each(registeredFixtures())('revocation of $id links', (fixture) => {
     const target = { kind: 'prefix', value: `${fixture.prefix}dir/`, issuedBeforeSec: now + 1 } as const;
     book.replace([{ ...target, id: revocationId(target), untilSec: now + 3600, createdSec: now }]);
     expect(decide(first)).toBe(Verdict.revoked);
-    expect(decide(fixture.link(`${fixture.prefix}other/a.ts`, { nowSec: now, clientIp: client }))).toBe(Verdict.allow);
+    expect(decide(fixture.link(`${fixture.prefix}other/a.ts`, { nowSec: now, clientIp: client }))).toBe(Verdict.valid);
   });
 });

@@ -124,7 +124,7 @@ describe('every link any signer makes is accepted by the service', () => {
           signed++;
           const at = name === 'my' ? now : Math.max(now, start);
           const client = name === 'my' ? '203.0.113.9' : name === 'tv' ? ip : range === undefined ? ip : range.split('/')[0]!;
-          expect(serviceVerdict(link, client, at), `${link.url} from ${client}`).toBe(Verdict.allow);
+          expect(serviceVerdict(link, client, at), `${link.url} from ${client}`).toBe(Verdict.valid);
           if (name === 'tv')
             expect(serviceVerdict(link, ip === '192.0.2.1' ? '192.0.2.2' : '192.0.2.1', at)).toBe(Verdict.forged);
         },
@@ -253,7 +253,7 @@ describe('every registered format: the links its config signer makes are accepte
             }
             signed++;
             const at = Math.max(now, start);
-            expect(serviceVerdict(link, ip, at, formatsGate), `${link.url} from ${ip}`).toBe(Verdict.allow);
+            expect(serviceVerdict(link, ip, at, formatsGate), `${link.url} from ${ip}`).toBe(Verdict.valid);
           },
         ),
         { numRuns: 60, seed: 0x5eed },
@@ -270,14 +270,14 @@ describe('routeSigner: one route written as in a config file, no config file', (
       { baseDir: dir },
     );
     const link = vod.sign({ path: '/vod/été.mp4', expiresSec: now + 60, clientIp: '192.0.2.0/24' });
-    expect(serviceVerdict(link, '192.0.2.77', now)).toBe(Verdict.allow);
+    expect(serviceVerdict(link, '192.0.2.77', now)).toBe(Verdict.valid);
     const tv = routeSigner(
       { prefix: '/tv/', scheme: 'alta', keys: [{ id: 't', env: 'ALTA' }], stream: { playlist: 'index.m3u8', depth: 1 } },
       { env },
     );
     const channel = tv.sign({ path: '/tv/news/seg-9.ts', expiresSec: now + 60, clientIp: '192.0.2.5' });
     expect(channel.path).toBe('/tv/news/seg-9.ts');
-    expect(serviceVerdict(channel, '192.0.2.5', now)).toBe(Verdict.allow);
+    expect(serviceVerdict(channel, '192.0.2.5', now)).toBe(Verdict.valid);
     expect(() => routeSigner({ prefix: '/x/', scheme: 'nope', keys: [] })).toThrow(
       /unknown scheme "nope"[\s\S]*keys: must be a non-empty array/,
     );

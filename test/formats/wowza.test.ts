@@ -37,7 +37,7 @@ describe('wowza: the documented procedure', () => {
     const digest = wowzaBase64(createHash('sha256').update(hashed).digest());
     const gate = gateWith({ contentPath: 'file' }, 'xyzSharedSecret');
     const uri = `/vod/myInstance/sample.mp4?wowzatokenendtime=1500000000&wowzatokenCustomParameter=abcdef&wowzatokenhash=${digest}`;
-    expect(authorize(gate, uri, undefined, 1_499_999_000).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, uri, undefined, 1_499_999_000).verdict).toBe(Verdict.valid);
     expect(authorize(gate, uri, undefined, 1_500_000_001).verdict).toBe(Verdict.expired);
     expect(authorize(gate, uri.replace('abcdef', 'abcdeg'), undefined, 1_499_999_000).verdict).toBe(Verdict.forged);
     // The hash the article prints does not come from its string (nor from the variants tried): not a vector.
@@ -65,10 +65,10 @@ describe('wowza: the documented procedure', () => {
     ]);
     const uri = url.slice('https://media.example'.length);
     const ip = clientIp ?? '198.51.100.1';
-    expect(authorize(gate, uri, ip, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, uri, ip, now).verdict).toBe(Verdict.valid);
     // One token covers the stream's chunklists and segments, never another stream.
-    expect(authorize(gate, uri.replace('playlist.m3u8', 'chunklist_w123.m3u8'), ip, now).verdict).toBe(Verdict.allow);
-    expect(authorize(gate, uri.replace('playlist.m3u8', 'media_w123_4.ts'), ip, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, uri.replace('playlist.m3u8', 'chunklist_w123.m3u8'), ip, now).verdict).toBe(Verdict.valid);
+    expect(authorize(gate, uri.replace('playlist.m3u8', 'media_w123_4.ts'), ip, now).verdict).toBe(Verdict.valid);
     expect(authorize(gate, uri.replace('sample.mp4', 'other.mp4'), ip, now).verdict).toBe(Verdict.forged);
     expect(authorize(gate, uri.replace('/playlist.m3u8', '/x/playlist.m3u8'), ip, now).verdict).toBe(Verdict.forged);
     expect(authorize(gate, uri, ip, now + 601).verdict).toBe(Verdict.expired);
@@ -93,7 +93,7 @@ describe('wowza: semantics', () => {
   const decide = (uri: string, at = now, g = gate) => authorize(g, uri, '198.51.100.1', at).verdict;
   it('other parameters are neither signed nor read; prefixed ones are signed', () => {
     const uri = php(now - 10, now + 60);
-    expect(decide(`${uri}&wowzasessionid=12345&192.0.2.1`)).toBe(Verdict.allow);
+    expect(decide(`${uri}&wowzasessionid=12345&192.0.2.1`)).toBe(Verdict.valid);
     expect(decide(`${uri}&wowzatokenCustom=1`)).toBe(Verdict.forged);
   });
   it('refuses repeats, other spellings of the prefix and bad grammar', () => {
@@ -111,7 +111,7 @@ describe('wowza: semantics', () => {
     expect(decide(`/playlist.m3u8?${uri.slice(uri.indexOf('?') + 1)}`)).toBe(Verdict.malformed);
   });
   it('start time with clock skew, end before start, end time required unless optional', () => {
-    expect(decide(php(now + 20, now + 60))).toBe(Verdict.allow);
+    expect(decide(php(now + 20, now + 60))).toBe(Verdict.valid);
     expect(decide(php(now + 100, now + 600))).toBe(Verdict.premature);
     expect(decide(php(now + 100, now + 50))).toBe(Verdict.malformed);
     const noEnd = php(now - 10, now + 60).replace(/wowzatokenendtime=\d+&/, '');
@@ -121,13 +121,13 @@ describe('wowza: semantics', () => {
     const digest = wowzaBase64(createHash('sha256').update(`live/_definst_/cam1?${items}`).digest());
     const open = `/live/_definst_/cam1/playlist.m3u8?wowzatokenstarttime=${now - 10}&wowzatokenhash=${digest}`;
     expect(decide(open)).toBe(Verdict.malformed);
-    expect(decide(open, 9_999_999_999, gateWith({ endTime: 'optional' }))).toBe(Verdict.allow);
+    expect(decide(open, 9_999_999_999, gateWith({ endTime: 'optional' }))).toBe(Verdict.valid);
   });
   it('a short custom prefix does not refuse unrelated parameters that start like it in another case', () => {
     const short = gateWith({ prefix: 'tok' });
     const url = phpUrl(['', '/live/_definst_/cam1', 'playlist.m3u8', secret, now - 10, now + 60, null, 'tok']);
-    expect(decide(url, now, short)).toBe(Verdict.allow);
-    expect(decide(`${url}&Tokyo=1&TOKEN=2`, now, short)).toBe(Verdict.allow);
+    expect(decide(url, now, short)).toBe(Verdict.valid);
+    expect(decide(`${url}&Tokyo=1&TOKEN=2`, now, short)).toBe(Verdict.valid);
     expect(decide(`${url}&TOKHASH=x`, now, short)).toBe(Verdict.malformed);
   });
   it('writes the client IP as Java does', () => {
@@ -138,7 +138,7 @@ describe('wowza: semantics', () => {
   it('an IP-including route needs the client IP', () => {
     const bound = gateWith({ includeClientIp: true });
     const uri = phpUrl(['', '/live/_definst_/cam1', 'playlist.m3u8', secret, now - 10, now + 60, '198.51.100.1']);
-    expect(authorize(bound, uri, '198.51.100.1', now).verdict).toBe(Verdict.allow);
+    expect(authorize(bound, uri, '198.51.100.1', now).verdict).toBe(Verdict.valid);
     expect(authorize(bound, uri, undefined, now).verdict).toBe(Verdict.badSource);
   });
 });
@@ -160,6 +160,6 @@ describe('docs/formats/wowza.md', () => {
     const link = result.stdout.trim();
     expect(link).toMatch(/^\/live\/_definst_\/stream1\/playlist\.m3u8\?/);
     const gate = gateFor([{ ...shown, keys: [{ id: 'w', env: 'WOWZA' }] }], { WOWZA: secret });
-    expect(authorize(gate, link, undefined, Math.floor(Date.now() / 1000)).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, link, undefined, Math.floor(Date.now() / 1000)).verdict).toBe(Verdict.valid);
   });
 });

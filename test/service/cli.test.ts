@@ -17,7 +17,7 @@ describe('tokengate CLI', () => {
     expect(expired.stdout).toMatch(/^route: +demo-azion \(\/my\/, azion\)$/m);
     const valid = await runCli(['verify', published, '--now', '1470055000']);
     expect(valid.code).toBe(0);
-    expect(valid.stdout).toMatch(/^verdict: allow$/m);
+    expect(valid.stdout).toMatch(/^verdict: valid$/m);
   });
 
   it('verify names the exact rule a malformed token breaks (exit 1)', async () => {
@@ -232,6 +232,16 @@ describe('sign refuses what the service refuses (docs/security.md rule 10)', () 
     const wrongRoute = await runCli(['sign', '--path', '/tv/x/index.m3u8', '--ttl', '60', '--route', 'demo-azion']);
     expect(wrongRoute.code).toBe(64);
     expect(wrongRoute.stderr).toMatch(/not under route prefix/);
+  });
+
+  it('names every problem of a sign request at once, each by its option', async () => {
+    const result = await runCli(['sign', '--path', '/tv/x/index.m3u8', '--ttl', '60', '--scope-depth', '1', '--session', 's1']);
+    expect(result.code).toBe(64);
+    expect(result.stderr.split('\n').filter((line) => line.startsWith('tokengate: '))).toEqual([
+      expect.stringMatching(/^tokengate: --ip: route "demo-alta" \(alta\) binds tokens to the client IP/),
+      expect.stringMatching(/^tokengate: --scope-depth: alta tokens cannot sign scopeDepth/),
+      expect.stringMatching(/^tokengate: --session: alta tokens cannot sign sessionId/),
+    ]);
   });
 });
 

@@ -229,7 +229,7 @@ describe('config validation', () => {
     const loaded = loadConfig(file, { NEW_KEY: 'another-long-secret' });
     expect(loaded.gate.routes[0]!.keyIds).toEqual(['new', 'old']);
     expect(authorize(loaded.gate, '/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000', undefined, 1470000000).verdict).toBe(
-      Verdict.allow,
+      Verdict.valid,
     );
     expect(loaded.warnings.join('\n')).toMatch(/"old" is shorter than 16 bytes/);
     // Keys from a file and the environment: no demo banner (it used to be found by matching a warning's text).

@@ -73,7 +73,7 @@ describe('decisionLogger', () => {
         log(decide(gate, uri, now), fields(uri), gate);
       const verdictsLogged = lines.map((line) => line.fields.verdict);
       expect(verdictsLogged).toEqual(
-        verdicts === 'all' ? ['allow', 'expired', 'forged', 'no-route', 'missing'] : ['expired', 'forged', 'no-route', 'missing'],
+        verdicts === 'all' ? ['valid', 'expired', 'forged', 'no-route', 'missing'] : ['expired', 'forged', 'no-route', 'missing'],
       );
       const expired = lines.find((line) => line.fields.verdict === 'expired')!;
       expect(expired).toEqual({

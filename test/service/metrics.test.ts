@@ -111,11 +111,11 @@ describe.each(uwsLoads || nodeSharesPorts ? [1, 2] : [1])('metrics with %i worke
       );
       expect(status).toBe(200);
       expect(type).toMatch(/^text\/plain; version=0\.0\.4/);
-      expect(sample(text, 'tokengate_requests_total', requests('vod', 'hmac', 'allow'))).toBe(7);
+      expect(sample(text, 'tokengate_requests_total', requests('vod', 'hmac', 'valid'))).toBe(7);
       expect(sample(text, 'tokengate_requests_total', requests('vod', 'hmac', 'forged'))).toBe(3);
       expect(sample(text, 'tokengate_requests_total', requests('vod', 'hmac', 'expired'))).toBe(1);
       expect(sample(text, 'tokengate_requests_total', requests('', '', 'no-route'))).toBe(1);
-      expect(sample(text, 'tokengate_requests_total', requests('live', 'hmac', 'allow'))).toBe(3);
+      expect(sample(text, 'tokengate_requests_total', requests('live', 'hmac', 'valid'))).toBe(3);
       // Declared routes show at 0 before any request of that verdict.
       expect(sample(text, 'tokengate_requests_total', requests('live', 'hmac', 'forged'))).toBe(0);
       const count = sample(text, 'tokengate_decision_duration_seconds_count', { listener: 'auth' });
@@ -139,7 +139,7 @@ describe.each(uwsLoads || nodeSharesPorts ? [1, 2] : [1])('metrics with %i worke
 
       // Scrapes add nothing: the counters only move with auth requests.
       const again = await scrape(service);
-      expect(sample(again.text, 'tokengate_requests_total', requests('vod', 'hmac', 'allow'))).toBe(7);
+      expect(sample(again.text, 'tokengate_requests_total', requests('vod', 'hmac', 'valid'))).toBe(7);
     } finally {
       await service.stop();
     }
@@ -200,9 +200,8 @@ describe('metric names and series', () => {
           .map((m) => m[1]!)
           .sort();
       expect(series('')).toEqual(['bad-source', 'bad-uri', 'error', 'no-route']);
-      expect(series('files')).toEqual(['allow', 'bad-method', 'expired', 'forged', 'malformed', 'missing']);
+      expect(series('files')).toEqual(['bad-method', 'expired', 'forged', 'malformed', 'missing', 'valid']);
       expect(series('tv')).toEqual([
-        'allow',
         'bad-method',
         'bad-source',
         'expired',
@@ -210,10 +209,10 @@ describe('metric names and series', () => {
         'malformed',
         'missing',
         'not-yet-valid',
+        'valid',
         'wrong-ip',
       ]);
       expect(series('vod')).toEqual([
-        'allow',
         'bad-method',
         'bad-source',
         'expired',
@@ -222,6 +221,7 @@ describe('metric names and series', () => {
         'missing',
         'no-route',
         'not-yet-valid',
+        'valid',
         'wrong-ip',
       ]);
     } finally {
@@ -284,7 +284,7 @@ describe('metrics across reloads', () => {
       expect(sample(after, 'tokengate_keys', { route: 'live', scheme: 'hmac', key_id: 'k2' })).toBe(1);
       expect(sample(after, 'tokengate_keys', { route: 'vod', scheme: 'hmac', key_id: 'k1' })).toBeUndefined();
       // Counted before the reload, still counted after it; the new cache starts empty.
-      expect(sample(after, 'tokengate_requests_total', requests('live', 'hmac', 'allow'))).toBe(2);
+      expect(sample(after, 'tokengate_requests_total', requests('live', 'hmac', 'valid'))).toBe(2);
       expect(sample(after, 'tokengate_verdict_cache_hits_total', { route: 'live', scheme: 'hmac' })).toBe(1);
       expect(sample(after, 'tokengate_verdict_cache_misses_total', { route: 'live', scheme: 'hmac' })).toBe(1);
       expect(sample(after, 'tokengate_verdict_cache_entries', { route: 'live', scheme: 'hmac' })).toBe(0);
@@ -306,7 +306,7 @@ describe('metrics across reloads', () => {
       expect([onAuth.status, onAuth.body]).toEqual([503, '']);
       expect(await send(port, [signer.sign({ path: '/vod/a.ts', expiresSec: expiresIn(60) })])).toEqual([200]);
       const { text } = await scrape(service);
-      expect(sample(text, 'tokengate_requests_total', requests('vod', 'hmac', 'allow'))).toBeUndefined();
+      expect(sample(text, 'tokengate_requests_total', requests('vod', 'hmac', 'valid'))).toBeUndefined();
       expect(sample(text, 'tokengate_engine_info', { engine: 'node' })).toBe(1);
     } finally {
       await service.stop();

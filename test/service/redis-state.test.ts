@@ -139,7 +139,7 @@ describe('revocations through Redis', { shuffle: false }, () => {
     expect(await statuses(b, engineB, second)).toEqual(new Set(['200 valid']));
     const refused = await revokeOn(a, { link: second });
     expect(refused.status).toBe(503);
-    expect(((await refused.json()) as { error: string }).error).toMatch(/nothing was revoked/);
+    expect(((await refused.json()) as { type: string; detail: string }).detail).toMatch(/nothing was revoked/);
     expect(await statuses(a, 'node', second)).toEqual(new Set(['200 valid']));
     await waitForLog(a, (line) => line.msg.startsWith('revocations: store unreachable'));
     expect(await metrics(a)).toMatch(/tokengate_state_store_outages_total [1-9]/);

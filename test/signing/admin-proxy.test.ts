@@ -152,7 +152,11 @@ describe('the admin listener with no proxy settings', () => {
     }
     const api = await routes(port, accessToken, { host: rebound });
     expect(api.status).toBe(421);
-    expect(JSON.parse(api.body)).toEqual({ error: expect.stringMatching(/^this admin listener does not answer for that Host/) });
+    expect(JSON.parse(api.body)).toMatchObject({
+      type: 'urn:tokengate:problem:misdirected-request',
+      status: 421,
+      detail: expect.stringMatching(/^this admin listener does not answer for that Host/),
+    });
     const posted = await login(port, accessToken, `http://${rebound}:${port}`, { host: `${rebound}:${port}` });
     expect([posted.status, posted.cookie]).toEqual([421, undefined]);
     // Its names: any IP literal (no rebinding through one), localhost, the publicBaseUrl hosts; case and a final dot aside.

@@ -14,6 +14,7 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Verdict } from '../../src/base/verdict.js';
 import { docBlock } from '../helpers/doc-blocks.js';
+import { fieldProblems, problemOf } from '../helpers/problem-details.js';
 import { logLines, type RunningService, startService, tempDir, waitForLog, writeConfig } from '../helpers/service-process.js';
 import { altaStream, configIn, route, testConfig } from '../helpers/test-config.js';
 
@@ -106,11 +107,11 @@ afterAll(async () => {
 describe('signing API', () => {
   it('refuses without a token (401, WWW-Authenticate) and with a wrong one (403)', async () => {
     const none = await api('/api/v1/routes', { token: null });
-    expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toBe('Bearer realm="tokengate"');
+    expect((await problemOf(none, 401)).type).toBe('urn:tokengate:problem:access-token-required');
     const wrong = await api('/api/v1/routes', { token: `${accessToken}x` });
-    expect(wrong.status).toBe(403);
-    expect(await wrong.text()).not.toContain(accessToken);
+    expect(await wrong.clone().text()).not.toContain(accessToken);
+    expect((await problemOf(wrong, 403)).type).toBe('urn:tokengate:problem:access-token-invalid');
     expect((await api('/api/v1/routes', { token: null, headers: { Authorization: `Basic ${accessToken}` } })).status).toBe(401);
   });
 
@@ -198,44 +199,68 @@ describe('signing API', () => {
     const url = (await (await post('/api/v1/sign', { path: '/cf/a.mp4', ttlSec: 600 })).json()) as { url: string };
     expect(url.url).toMatch(/^https:\/\/cdn\.example\.com\/cf\/a\.mp4\?Expires=\d{10}&Key-Pair-Id=KCF&Signature=/);
     expect(await authorizeLink(url, '192.0.2.1')).toBe(200);
-    const problems = (await (await post('/api/v1/sign', { path: '/vod/a', ttlSec: 60, cookies: true })).json()) as {
-      problems: string[];
-    };
-    expect(problems.problems).toEqual([expect.stringMatching(/^body\.cookies: hmac tokens cannot sign cookies/)]);
+    const problems = await fieldProblems(await post('/api/v1/sign', { path: '/vod/a', ttlSec: 60, cookies: true }));
+    expect(problems).toEqual([expect.stringMatching(/^\/cookies: hmac tokens cannot sign cookies/)]);
     // The host is signed: a link of this route starts with its baseUrl, never another.
-    const elsewhere = (await (
-      await post('/api/v1/sign', { path: '/cf/a', ttlSec: 60, baseUrl: 'https://media.example.com' })
-    ).json()) as { problems: string[] };
-    expect(elsewhere.problems).toEqual([expect.stringMatching(/^body\.baseUrl: .*start with https:\/\/cdn\.example\.com/)]);
-    const typed = (await (await post('/api/v1/sign', { path: '/cf/a', ttlSec: 60, cookies: 'yes' })).json()) as {
-      problems: string[];
-    };
-    expect(typed.problems).toEqual(['body.cookies: must be true or false']);
+    const elsewhere = await fieldProblems(
+      await post('/api/v1/sign', { path: '/cf/a', ttlSec: 60, baseUrl: 'https://media.example.com' }),
+    );
+    expect(elsewhere).toEqual([expect.stringMatching(/^\/baseUrl: .*start with https:\/\/cdn\.example\.com/)]);
+    const typed = await fieldProblems(await post('/api/v1/sign', { path: '/cf/a', ttlSec: 60, cookies: 'yes' }));
+    expect(typed).toEqual(['/cookies: must be true or false']);
+  });
+
+  it('lists every problem of a sign request at once, each at its field, not only the first the format finds', async () => {
+    const problems = await fieldProblems(
+      await post('/api/v1/sign', {
+        path: '/vod/a.mp4',
+        expiresSec: 1_000_000_000,
+        clientIp: '999.1.1.1',
+        scopeDepth: 9,
+        sessionId: 'not a session id',
+      }),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^\/expiresSec: the link would already be expired/),
+      expect.stringMatching(/^\/scopeDepth: scope depth 9 does not fit/),
+      expect.stringMatching(/^\/clientIp: client IP "999\.1\.1\.1" is not an IPv4 or IPv6 address/),
+      expect.stringMatching(/^\/sessionId: the session id must be/),
+    ]);
+    // A route that requires the IP, and a format that refuses a field it cannot sign: both named.
+    const alta = await fieldProblems(await post('/api/v1/sign', { path: '/tv/ch/index.m3u8', ttlSec: 60, scopeDepth: 1 }));
+    expect(alta).toEqual([
+      expect.stringMatching(/^\/clientIp: route "tv" \(alta\) binds tokens to the client IP/),
+      expect.stringMatching(/^\/scopeDepth: alta tokens cannot sign scopeDepth/),
+    ]);
+    // docs/signing.md's example is what the service answers.
+    const documented = await post('/api/v1/sign', { path: '/vod/a.mp4', ttlSec: 60, clientIp: '999.1.1.1', sessionId: 'a b' });
+    expect(await problemOf(documented, 400)).toEqual(JSON.parse(docBlock('docs/signing.md', 'problem')));
+    // The detail says it all in one line, for a human with curl.
+    const whole = await problemOf(await post('/api/v1/sign', { path: '/vod/a.mp4', expiresSec: 1000, clientIp: 'x' }), 400);
+    expect(whole.errors!.map((e) => e.pointer)).toEqual(['/expiresSec', '/clientIp']);
+    expect(whole.detail).toMatch(/^expiresSec: must be unix seconds of ten digits.*; clientIp: client IP "x" is not/);
   });
 
   it('answers 400 with every problem and its field', async () => {
-    const problems = async (body: unknown) => {
-      const response = await post('/api/v1/sign', body);
-      expect(response.status).toBe(400);
-      return ((await response.json()) as { problems: string[] }).problems.join('\n');
-    };
-    expect(await problems({})).toMatch(/body\.path: is required[\s\S]*exactly one of "expiresSec"/);
+    const problems = async (body: unknown) => (await fieldProblems(await post('/api/v1/sign', body))).join('\n');
+    expect(await problems({})).toMatch(/\/path: is required[\s\S]*exactly one of "expiresSec"/);
     expect(await problems({ path: '/vod/a', ttlSec: 60, expiresSec: 2000000000 })).toMatch(/exactly one of/);
-    expect(await problems({ path: '/vod/a', ttlSec: 60, colour: 'red' })).toMatch(/body\.colour: unknown field/);
-    expect(await problems({ path: '/vod/a', ttlSec: -5 })).toMatch(/body\.ttlSec: must be an integer/);
-    expect(await problems({ path: '/vod/a', ttlSec: 60, scopeDepth: 'x' })).toMatch(/body\.scopeDepth/);
-    expect(await problems({ path: '/vod/a', ttlSec: 60, baseUrl: 'https://x.example/path' })).toMatch(/body\.baseUrl/);
+    expect(await problems({ path: '/vod/a', ttlSec: 60, colour: 'red' })).toMatch(/\/colour: unknown field/);
+    expect(await problems({ path: '/vod/a', ttlSec: -5 })).toMatch(/\/ttlSec: must be an integer/);
+    expect(await problems({ path: '/vod/a', ttlSec: 60, scopeDepth: 'x' })).toMatch(/\/scopeDepth/);
+    expect(await problems({ path: '/vod/a', ttlSec: 60, baseUrl: 'https://x.example/path' })).toMatch(/\/baseUrl/);
     expect(await problems({ path: '/my/a', ttlSec: 60, clientIp: '192.0.2.1' })).toMatch(
-      /^body\.clientIp: azion tokens cannot sign clientIp/,
+      /^\/clientIp: azion tokens cannot sign clientIp/,
     );
     expect(await problems({ path: '/my/a', ttlSec: 60, scopeDepth: 1 })).toMatch(/cannot sign scopeDepth/);
-    expect(await problems({ path: '/tv/ch/index.m3u8', ttlSec: 60 })).toMatch(/^body\.clientIp: .*binds tokens to the client IP/);
-    expect(await problems({ path: '/my/../vod/a', ttlSec: 60 })).toMatch(/^body\.path: the service would refuse this path/);
+    expect(await problems({ path: '/tv/ch/index.m3u8', ttlSec: 60 })).toMatch(/^\/clientIp: .*binds tokens to the client IP/);
+    expect(await problems({ path: '/my/../vod/a', ttlSec: 60 })).toMatch(/^\/path: the service would refuse this path/);
     expect(await problems({ path: '/elsewhere/a', ttlSec: 60 })).toMatch(/no route covers/);
     expect(await problems({ route: 'my', path: '/vod/a', ttlSec: 60 })).toMatch(/not under route prefix/);
-    expect(await problems({ path: '/vod/a', expiresSec: 1000 })).toMatch(/already be expired/);
-    expect(await problems({ path: '/vod/a', ttlSec: 60, scopeDepth: 0 })).toMatch(/^body\.scopeDepth: .*outside the route/);
-    expect(await problems([1, 2])).toMatch(/body: must be an object/);
+    expect(await problems({ path: '/vod/a', expiresSec: 1000 })).toMatch(/^\/expiresSec: must be unix seconds of ten digits/);
+    expect(await problems({ path: '/vod/a', expiresSec: 1_000_000_000 })).toMatch(/^\/expiresSec: .*already be expired/);
+    expect(await problems({ path: '/vod/a', ttlSec: 60, scopeDepth: 0 })).toMatch(/^\/scopeDepth: .*outside the route/);
+    expect(await problems([1, 2])).toMatch(/\(body\): must be an object/);
   });
 
   it('refuses what is not a JSON POST from its own origin', async () => {
@@ -244,10 +269,13 @@ describe('signing API', () => {
       body: 'path=/vod/a',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
     });
-    expect(form.status).toBe(415);
-    expect((await api('/api/v1/sign', { method: 'POST', body: '{', headers: {} })).status).toBe(400);
-    expect((await post('/api/v1/sign', { path: `/vod/${'a'.repeat(20_000)}`, ttlSec: 60 })).status).toBe(413);
-    expect((await post('/api/v1/sign', { path: '/vod/a', ttlSec: 60 }, { Origin: 'https://evil.example' })).status).toBe(403);
+    expect((await problemOf(form, 415)).type).toBe('urn:tokengate:problem:unsupported-media-type');
+    const broken = await problemOf(await api('/api/v1/sign', { method: 'POST', body: '{', headers: {} }), 400);
+    expect([broken.type, broken.detail]).toEqual(['urn:tokengate:problem:invalid-request', 'the body is not valid JSON']);
+    const large = await problemOf(await post('/api/v1/sign', { path: `/vod/${'a'.repeat(20_000)}`, ttlSec: 60 }), 413);
+    expect(large.type).toBe('urn:tokengate:problem:body-too-large');
+    const foreign = await post('/api/v1/sign', { path: '/vod/a', ttlSec: 60 }, { Origin: 'https://evil.example' });
+    expect((await problemOf(foreign, 403)).type).toBe('urn:tokengate:problem:cross-origin');
     expect((await post('/api/v1/sign', { path: '/vod/a', ttlSec: 60 }, { Origin: `http://127.0.0.1:${admin}` })).status).toBe(
       200,
     );
@@ -289,7 +317,7 @@ describe('signing API', () => {
   it('verify says what the auth listener would answer, and why', async () => {
     const link = (await (await post('/api/v1/sign', { path: '/vod/v.mp4', ttlSec: 600 })).json()) as { url: string };
     const check = async (body: unknown) => (await (await post('/api/v1/verify', body)).json()) as Record<string, unknown>;
-    expect(await check({ url: link.url })).toMatchObject({ verdict: 'allow', status: 200, route: { name: 'vod' } });
+    expect(await check({ url: link.url })).toMatchObject({ verdict: 'valid', status: 200, route: { name: 'vod' } });
     expect(await check({ url: link.url.replace('v.mp4', 'w.mp4') })).toMatchObject({ verdict: 'forged', status: 403 });
     expect(await check({ url: 'https://media.example.com/my/uri?st=m6WCATfRgS_5lcyChCPgrw&e=1470055000' })).toMatchObject({
       route: { name: 'my' },
@@ -401,16 +429,15 @@ describe('signing API', () => {
   });
 
   it('refuses a revoke request with every problem named by its field', async () => {
-    const problems = async (body: unknown) =>
-      ((await (await post('/api/v1/revoke', body)).json()) as { problems: string[] }).problems.join('\n');
-    expect(await problems({})).toMatch(/^body: needs exactly one of "link"/);
-    expect(await problems({ key: 'k1' })).toMatch(/body\.route: is required to revoke a key/);
-    expect(await problems({ key: 'k9', route: 'vod' })).toMatch(/body\.key: route "vod" has no key "k9"/);
-    expect(await problems({ fp: 'AAAAAAAAAAAA', route: 'my' })).toMatch(/body\.route: no route named "my" checks revocations/);
-    expect(await problems({ prefix: '/vod/x/', issuedBeforeSec: 1, untilSec: 2 })).toMatch(/body\.untilSec: lies in the past/);
-    expect(await problems({ fp: 'AAAAAAAAAAAA', note: 'line\nbreak' })).toMatch(/body\.note: must be at most 200 printable/);
-    expect(await problems({ link: '/vod/a.mp4' })).toMatch(/body\.link: is not a link the service allows now/);
-    expect(await problems({ fp: 'AAAAAAAAAAAA', colour: 'red' })).toMatch(/body\.colour: unknown field/);
+    const problems = async (body: unknown) => (await fieldProblems(await post('/api/v1/revoke', body))).join('\n');
+    expect(await problems({})).toMatch(/^\(body\): needs exactly one of "link"/);
+    expect(await problems({ key: 'k1' })).toMatch(/\/route: is required to revoke a key/);
+    expect(await problems({ key: 'k9', route: 'vod' })).toMatch(/\/key: route "vod" has no key "k9"/);
+    expect(await problems({ fp: 'AAAAAAAAAAAA', route: 'my' })).toMatch(/\/route: no route named "my" checks revocations/);
+    expect(await problems({ prefix: '/vod/x/', issuedBeforeSec: 1, untilSec: 2 })).toMatch(/\/untilSec: lies in the past/);
+    expect(await problems({ fp: 'AAAAAAAAAAAA', note: 'line\nbreak' })).toMatch(/\/note: must be at most 200 printable/);
+    expect(await problems({ link: '/vod/a.mp4' })).toMatch(/\/link: is not a link the service allows now/);
+    expect(await problems({ fp: 'AAAAAAAAAAAA', colour: 'red' })).toMatch(/\/colour: unknown field/);
   });
 
   it('serves docs/openapi.json at /api/v1/openapi.json without a token, ready for generators: operationIds, servers, typed enums', async () => {
@@ -449,7 +476,11 @@ describe('signing API', () => {
       const pointer =
         entry!.$ref?.replace('#/', 'openapi#/') ??
         `openapi#/paths/${path.replaceAll('/', '~1')}/${method}/responses/${response.status}`;
-      const validate = ajv.getSchema(`${pointer}/content/application~1json/schema`)!;
+      // Answers are application/json, refusals application/problem+json (RFC 9457): each as the spec says.
+      const type = response.headers.get('content-type')!.split(';')[0]!;
+      expect(['application/json', 'application/problem+json']).toContain(type);
+      const validate = ajv.getSchema(`${pointer}/content/${type.replace('/', '~1')}/schema`)!;
+      expect(validate, `${method} ${path} ${response.status}: no schema for ${type}`).toBeDefined();
       const body = await response.json();
       expect(
         validate(body),
@@ -492,7 +523,9 @@ describe('signing API', () => {
         (res) => {
           let text = '';
           res.on('data', (chunk) => (text += chunk));
-          res.on('end', () => resolve(new Response(text, { status: res.statusCode! })));
+          res.on('end', () =>
+            resolve(new Response(text, { status: res.statusCode!, headers: { 'Content-Type': res.headers['content-type']! } })),
+          );
         },
       ).on('error', reject),
     );
@@ -513,7 +546,7 @@ describe('signing API', () => {
       ['/api/v1/revoke', 'RevokeRequest'],
       ['/api/v1/unrevoke', 'UnrevokeRequest'],
     ] as const) {
-      const refused = ((await (await post(path, { unknownField: 1 })).json()) as { problems: string[] }).problems.join('\n');
+      const refused = (await fieldProblems(await post(path, { unknownField: 1 }))).join('\n');
       const known = /unknown field \(known: ([^)]*)\)/.exec(refused)![1]!.split(', ');
       expect(known.sort()).toEqual(Object.keys(spec.components.schemas[schema]!.properties).sort());
     }

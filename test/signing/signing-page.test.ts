@@ -201,7 +201,7 @@ describe('signing page in Chromium', () => {
   it('the check panel explains a valid, a forged, an expired and an out-of-scope link', async () => {
     const page = await loggedIn();
     const vod = await generate(page, { route: 'vod', path: '/vod/movie/index.m3u8', scope: '2' });
-    expect(await check(page, vod.link)).toMatch(/Answer\s+200 \(allow\)/);
+    expect(await check(page, vod.link)).toMatch(/Answer\s+200 \(valid\)/);
     expect(await check(page, vod.link.replace('/movie/', '/other/'))).toMatch(
       /Answer\s+403 \(forged\)[\s\S]*Hint\s+the token covers one directory \(p=2/,
     );
@@ -240,7 +240,7 @@ describe('signing page in Chromium', () => {
     // Revoked links show no revoke button in the check panel; an allowed one does.
     expect(await page.locator('#revoke-checked').isHidden()).toBe(true);
     const other = await generate(page, { route: 'vod', path: '/vod/other/index.m3u8', scope: '' });
-    expect(await check(page, other.link)).toMatch(/Answer\s+200 \(allow\)/);
+    expect(await check(page, other.link)).toMatch(/Answer\s+200 \(valid\)/);
     await page.locator('#revoke-check').click();
     // The page checks the link again after revoking it: wait for that answer, then for its note.
     await expect.poll(() => page.locator('#verdict').innerText()).toMatch(/Answer\s+403 \(revoked\)/);

@@ -41,14 +41,14 @@ const decide = (hop: number | undefined, forwardedFor: string): string => decisi
 
 describe('client IP from an X-Forwarded-For list (clientIpHop)', () => {
   it.each([
-    [undefined, client, 'allow'],
+    [undefined, client, 'valid'],
     [undefined, `203.0.113.1, ${client}`, 'bad-source'],
-    [1, client, 'allow'],
-    [1, `203.0.113.1, ${client}`, 'allow'],
+    [1, client, 'valid'],
+    [1, `203.0.113.1, ${client}`, 'valid'],
     [1, `${client}, 203.0.113.1`, 'forged'],
-    [2, `${client}, 203.0.113.1`, 'allow'],
-    [2, `10.0.0.1,${client},203.0.113.1`, 'allow'],
-    [2, `  ${client} ,203.0.113.1`, 'allow'],
+    [2, `${client}, 203.0.113.1`, 'valid'],
+    [2, `10.0.0.1,${client},203.0.113.1`, 'valid'],
+    [2, `  ${client} ,203.0.113.1`, 'valid'],
     [2, client, 'bad-source'],
     [2, `, 203.0.113.1`, 'bad-source'],
     [1, `${client},`, 'bad-source'],
@@ -60,7 +60,7 @@ describe('client IP from an X-Forwarded-For list (clientIpHop)', () => {
     [1, `203.0.113.1, ${client}\u00a0`, 'bad-source'],
     [1, `203.0.113.1,\u2028${client}`, 'bad-source'],
     [1, `203.0.113.1,\ufeff${client}`, 'bad-source'],
-    [1, `203.0.113.1,\t${client}\t`, 'allow'],
+    [1, `203.0.113.1,\t${client}\t`, 'valid'],
   ] as const)('hop %s of "%s": %s', (hop, header, verdict) => {
     expect(decide(hop, header)).toBe(verdict);
   });
@@ -75,7 +75,7 @@ describe('client IP from an X-Forwarded-For list (clientIpHop)', () => {
 describe('Cache-Control of an allow', () => {
   const maxAgeFor = (secondsLeft: number, cacheMaxAgeSec = 3600) => {
     const { answer, decision } = answerAt(client, now + 600 - secondsLeft, { cacheMaxAgeSec });
-    expect(decision.verdict).toBe('allow');
+    expect(decision.verdict).toBe('valid');
     return answer.headers.find(([name]) => name === 'Cache-Control')![1];
   };
   it('is one second less than the token has left (caches keep an answer through its last whole second), capped', () => {
@@ -126,7 +126,7 @@ function answerTarget(target: string, headers: [string, string][] = [], extra: P
 
 describe('the target form: where the IP segment ends (issue 32, point 1)', () => {
   it('a genuine token of a route without IP binding is allowed after the IP segment', () => {
-    expect(answerTarget(`/tokengate/${client}${vodUrl}`)).toEqual({ status: 200, verdict: 'allow' });
+    expect(answerTarget(`/tokengate/${client}${vodUrl}`)).toEqual({ status: 200, verdict: 'valid' });
   });
 
   it.each([
@@ -149,7 +149,7 @@ describe('the target form: where the IP segment ends (issue 32, point 1)', () =>
 
   it('Envoy HTTP mode (no IP segment): a "?" right after the prefix starts the URI, which is 403 bad-uri, not a 5xx', () => {
     const envoy = { clientIpInPath: false };
-    expect(answerTarget(`/tokengate${vodUrl}`, [], envoy)).toEqual({ status: 200, verdict: 'allow' });
+    expect(answerTarget(`/tokengate${vodUrl}`, [], envoy)).toEqual({ status: 200, verdict: 'valid' });
     expect(answerTarget(`/tokengate?${vodUrl}`, [], envoy)).toEqual({ status: 403, verdict: 'bad-uri' });
     expect(answerTarget('/tokengate?x', [], envoy)).toEqual({ status: 403, verdict: 'bad-uri' });
     // Outside the prefix, or the prefix alone: the proxy is misconfigured.
@@ -164,8 +164,8 @@ describe('the request method (issue 32, point 4a)', () => {
     answerTarget(`/tokengate/${client}${url}`, [['x-original-method', method]], withHeader);
 
   it('GET and HEAD by default; any other method is 403 bad-method, whatever the token', () => {
-    expect(ask('GET')).toEqual({ status: 200, verdict: 'allow' });
-    expect(ask('HEAD')).toEqual({ status: 200, verdict: 'allow' });
+    expect(ask('GET')).toEqual({ status: 200, verdict: 'valid' });
+    expect(ask('HEAD')).toEqual({ status: 200, verdict: 'valid' });
     for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'get', 'FOO_BAR']) {
       expect([method, ask(method)]).toEqual([method, { status: 403, verdict: 'bad-method' }]);
     }
@@ -173,7 +173,7 @@ describe('the request method (issue 32, point 4a)', () => {
   });
 
   it('a route names more methods with "methods"', () => {
-    expect(ask('OPTIONS', dlUrl)).toEqual({ status: 200, verdict: 'allow' });
+    expect(ask('OPTIONS', dlUrl)).toEqual({ status: 200, verdict: 'valid' });
     expect(ask('POST', dlUrl)).toEqual({ status: 403, verdict: 'bad-method' });
   });
 

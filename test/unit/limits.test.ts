@@ -158,7 +158,7 @@ describe('the decision and the edge on a limited route', () => {
     const perLink = gateWith({ uses: 1 });
     const a = authorize(perLink, link('/d/a', 's1'), '192.0.2.1', nowSec);
     const b = authorize(perLink, link('/d/b', 's1'), '192.0.2.1', nowSec);
-    expect(a.verdict).toBe(Verdict.allow);
+    expect(a.verdict).toBe(Verdict.valid);
     expect(a.limit?.subject).toMatch(/^[A-Za-z0-9_-]{12}$/);
     expect(a.limit?.subject).not.toBe(b.limit?.subject);
     expect(a.limit?.clientIp).toBeUndefined();
@@ -249,6 +249,6 @@ describe('the decision and the edge on a limited route', () => {
     sources.add('x-real-ip', '192.0.2.1');
     const result = listenerEdge(listener).answer(sources, gate, nowSec);
     expect(result instanceof Promise).toBe(false);
-    expect((result as { decision: { verdict: string } }).decision.verdict).toBe(Verdict.allow);
+    expect((result as { decision: { verdict: string } }).decision.verdict).toBe(Verdict.valid);
   });
 });

@@ -76,10 +76,10 @@ describe('authorize(…, method)', () => {
   const decide = (uri: string, method?: string) => authorize(gate, uri, undefined, now, undefined, method).verdict;
 
   it('judges the method before the token, on the route the path reaches', () => {
-    expect(decide(vod, 'GET')).toBe(Verdict.allow);
-    expect(decide(vod, 'HEAD')).toBe(Verdict.allow);
+    expect(decide(vod, 'GET')).toBe(Verdict.valid);
+    expect(decide(vod, 'HEAD')).toBe(Verdict.valid);
     expect(decide(vod, 'OPTIONS')).toBe(Verdict.badMethod);
-    expect(decide(dl, 'OPTIONS')).toBe(Verdict.allow);
+    expect(decide(dl, 'OPTIONS')).toBe(Verdict.valid);
     // Before the token: no token, a forged one, the same verdict.
     expect(decide('/vod/a.mp4', 'DELETE')).toBe(Verdict.badMethod);
     expect(decide(vod.replace('~m=', '~m=A'), 'DELETE')).toBe(Verdict.badMethod);
@@ -88,7 +88,7 @@ describe('authorize(…, method)', () => {
   });
 
   it('without a method (tokengate verify, the signers) the method is not judged', () => {
-    expect(decide(vod)).toBe(Verdict.allow);
+    expect(decide(vod)).toBe(Verdict.valid);
   });
 
   it('bad-method is a verdict of every route in the metrics', () => {

@@ -77,8 +77,8 @@ describe('the book on the hot path', () => {
     book.put(entry({ kind: 'fp', value: fp, untilSec: now + 600 }));
     expect(authorize(gate, revoked, undefined, now).verdict).toBe(Verdict.revoked);
     // The same path with another end, another path: other tokens, other fingerprints.
-    expect(authorize(gate, link('/vod/a.mp4', { end: now + 601 }), undefined, now).verdict).toBe(Verdict.allow);
-    expect(authorize(gate, link('/vod/b.mp4'), undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, link('/vod/a.mp4', { end: now + 601 }), undefined, now).verdict).toBe(Verdict.valid);
+    expect(authorize(gate, link('/vod/b.mp4'), undefined, now).verdict).toBe(Verdict.valid);
     // After its end the entry matches nothing (and the link has expired anyway).
     expect(authorize(gate, revoked, undefined, now + 601).verdict).toBe(Verdict.expired);
   });
@@ -89,14 +89,14 @@ describe('the book on the hot path', () => {
     book.put(entry({ kind: 'fp', value: fpOf(gate, open) }));
     book.put(entry({ kind: 'prefix', value: '/', issuedBeforeSec: now + 1 }));
     book.put(entry({ kind: 'key', value: 'k1', route: 'open' }));
-    expect(authorize(gate, open, undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, open, undefined, now).verdict).toBe(Verdict.valid);
     expect(authorize(gate, link('/vod/a.mp4'), undefined, now).verdict).toBe(Verdict.revoked);
   });
 
   it('an entry for one route leaves the other routes alone', () => {
     const { gate, book } = setup();
     book.put(entry({ kind: 'session', value: 'viewer-7', route: 'live' }));
-    expect(authorize(gate, link('/vod/a.mp4', { session: 'viewer-7' }), undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, link('/vod/a.mp4', { session: 'viewer-7' }), undefined, now).verdict).toBe(Verdict.valid);
     expect(authorize(gate, link('/live/a.ts', { session: 'viewer-7' }), undefined, now).verdict).toBe(Verdict.revoked);
   });
 
@@ -104,18 +104,18 @@ describe('the book on the hot path', () => {
     const { gate, book } = setup([entry({ kind: 'session', value: 'abc' })]);
     expect(authorize(gate, link('/vod/a.mp4', { session: 'abc' }), undefined, now).verdict).toBe(Verdict.revoked);
     expect(authorize(gate, link('/live/x/y.ts', { session: 'abc' }), undefined, now).verdict).toBe(Verdict.revoked);
-    expect(authorize(gate, link('/vod/a.mp4', { session: 'abd' }), undefined, now).verdict).toBe(Verdict.allow);
-    expect(authorize(gate, link('/vod/a.mp4', { session: 'ab' }), undefined, now).verdict).toBe(Verdict.allow);
-    expect(authorize(gate, link('/vod/a.mp4'), undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, link('/vod/a.mp4', { session: 'abd' }), undefined, now).verdict).toBe(Verdict.valid);
+    expect(authorize(gate, link('/vod/a.mp4', { session: 'ab' }), undefined, now).verdict).toBe(Verdict.valid);
+    expect(authorize(gate, link('/vod/a.mp4'), undefined, now).verdict).toBe(Verdict.valid);
     book.remove(revocationId({ kind: 'session', value: 'abc' }));
-    expect(authorize(gate, link('/vod/a.mp4', { session: 'abc' }), undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, link('/vod/a.mp4', { session: 'abc' }), undefined, now).verdict).toBe(Verdict.valid);
   });
 
   it("a key revokes every link it signed on its route, while the route's other key still opens", () => {
     const { gate } = setup([entry({ kind: 'key', value: 'k1', route: 'vod' })]);
     expect(authorize(gate, link('/vod/a.mp4'), undefined, now).verdict).toBe(Verdict.revoked);
-    expect(authorize(gate, link('/vod/a.mp4', { signer: signer2 }), undefined, now).verdict).toBe(Verdict.allow);
-    expect(authorize(gate, link('/live/a.ts'), undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, link('/vod/a.mp4', { signer: signer2 }), undefined, now).verdict).toBe(Verdict.valid);
+    expect(authorize(gate, link('/live/a.ts'), undefined, now).verdict).toBe(Verdict.valid);
   });
 
   it('a prefix revokes links under it issued before its time: by their start time, else by their end', () => {
@@ -124,13 +124,13 @@ describe('the book on the hot path', () => {
     const decide = (url: string) => authorize(gate, url, undefined, now).verdict;
     // Started before T: issued before. Started after T: a link made since, allowed.
     expect(decide(link('/vod/film/a.mp4', { start: T - 1 }))).toBe(Verdict.revoked);
-    expect(decide(link('/vod/film/a.mp4', { start: T + 1 }))).toBe(Verdict.allow);
+    expect(decide(link('/vod/film/a.mp4', { start: T + 1 }))).toBe(Verdict.valid);
     // No start time on vod (maxLifetimeSec one day): ends by T + 1 day, so it may have been issued before T.
     expect(decide(link('/vod/film/a.mp4', { end: T + day }))).toBe(Verdict.revoked);
-    expect(decide(link('/vod/film/a.mp4', { end: T + day + 1 }))).toBe(Verdict.allow);
+    expect(decide(link('/vod/film/a.mp4', { end: T + day + 1 }))).toBe(Verdict.valid);
     // Beside the prefix, not under it.
-    expect(decide(link('/vod/films/a.mp4'))).toBe(Verdict.allow);
-    expect(decide(link('/vod/film'))).toBe(Verdict.allow);
+    expect(decide(link('/vod/films/a.mp4'))).toBe(Verdict.valid);
+    expect(decide(link('/vod/film'))).toBe(Verdict.valid);
   });
 
   it('a prefix matches every spelling an origin may read as under it (escapes, case, path parameters)', () => {
@@ -160,17 +160,17 @@ describe('the book on the hot path', () => {
   it('a route without maxLifetimeSec counts every link without a start time as issued before', () => {
     const { gate } = setup([entry({ kind: 'prefix', value: '/live/', issuedBeforeSec: now - 50 })]);
     expect(authorize(gate, link('/live/a.ts', { end: now + 30 * day }), undefined, now).verdict).toBe(Verdict.revoked);
-    expect(authorize(gate, link('/live/a.ts', { start: now - 10 }), undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, link('/live/a.ts', { start: now - 10 }), undefined, now).verdict).toBe(Verdict.valid);
   });
 
   it('a link that ends past maxLifetimeSec (and the clock skew) is refused: no revocation could outlast it', () => {
     const { gate } = setup();
-    expect(authorize(gate, link('/vod/a.mp4', { end: now + day + skew }), undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, link('/vod/a.mp4', { end: now + day + skew }), undefined, now).verdict).toBe(Verdict.valid);
     const far = authorize(gate, link('/vod/a.mp4', { end: now + day + skew + 1 }), undefined, now);
     expect(far.verdict).toBe(Verdict.revoked);
     expect(far.detail).toMatch(/maxLifetimeSec/);
     // live sets no maxLifetimeSec: any end.
-    expect(authorize(gate, link('/live/a.ts', { end: now + 365 * day }), undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, link('/live/a.ts', { end: now + 365 * day }), undefined, now).verdict).toBe(Verdict.valid);
   });
 
   it('only a genuine, current token reaches the book: forged, expired and premature keep their verdicts', () => {
@@ -187,11 +187,11 @@ describe('the book on the hot path', () => {
   it('a link the verdict cache has seen is refused once revoked (the cache holds signatures, not allows)', () => {
     const { gate, book } = setup([], true);
     const url = link('/vod/a.mp4');
-    for (let i = 0; i < 3; i++) expect(authorize(gate, url, undefined, now).verdict).toBe(Verdict.allow);
+    for (let i = 0; i < 3; i++) expect(authorize(gate, url, undefined, now).verdict).toBe(Verdict.valid);
     book.put(entry({ kind: 'fp', value: fpOf(gate, url) }));
     expect(authorize(gate, url, undefined, now).verdict).toBe(Verdict.revoked);
     book.replace([]);
-    expect(authorize(gate, url, undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, url, undefined, now).verdict).toBe(Verdict.valid);
   });
 
   it('ended entries are dropped; a full resync replaces the list and says whether it changed', () => {

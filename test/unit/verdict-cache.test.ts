@@ -26,8 +26,8 @@ describe('verdict cache (docs/security.md rule 7)', () => {
   it('a hit is still checked against the clock: nothing cached outlives its token', () => {
     const gate = gateFor(routes(true), env);
     const url = signedUrl(gate, { path: '/my/a.mp4', expiresSec: now + 10 });
-    expect(authorize(gate, url, undefined, now).verdict).toBe(Verdict.allow);
-    expect(authorize(gate, url, undefined, now + 10).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, url, undefined, now).verdict).toBe(Verdict.valid);
+    expect(authorize(gate, url, undefined, now + 10).verdict).toBe(Verdict.valid);
     expect(statsOf(gate)).toMatchObject({ hits: 1, misses: 1, entries: 1 });
     expect(authorize(gate, url, undefined, now + 11).verdict).toBe(Verdict.expired);
     expect(statsOf(gate).hits).toBe(2);
@@ -43,14 +43,14 @@ describe('verdict cache (docs/security.md rule 7)', () => {
       );
     }
     expect(statsOf(gate).entries).toBe(1);
-    expect(authorize(gate, url, undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(gate, url, undefined, now).verdict).toBe(Verdict.valid);
     expect(statsOf(gate).hits).toBe(1);
   });
 
   it('a new config builds new caches: a removed key stops at once, even for cached tokens', () => {
     const before = gateFor(routes(true, 'K'), env);
     const url = signedUrl(before, { path: '/my/a.mp4', expiresSec: now + 10 });
-    expect(authorize(before, url, undefined, now).verdict).toBe(Verdict.allow);
+    expect(authorize(before, url, undefined, now).verdict).toBe(Verdict.valid);
     const after = gateFor(routes(true, 'L'), env);
     expect(authorize(after, url, undefined, now).verdict).toBe(Verdict.forged);
   });

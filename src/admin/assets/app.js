@@ -58,15 +58,19 @@ function clearErrors(form) {
   for (const node of form.querySelectorAll('[aria-invalid]')) node.removeAttribute('aria-invalid');
 }
 
-/** Shows each problem next to its field ("body.<field>: ..."), the rest under the form; focuses the first. */
-function showProblems(problems, fieldIds, general) {
+/**
+ * Shows each field error of a refusal (RFC 9457 problem details: `errors[].pointer` names the
+ * field) next to its field, in words only; the rest, and a refusal without fields, under the
+ * form. Focuses the first field at fault.
+ */
+function showProblems(answer, fieldIds, general) {
+  const errors = answer.errors ?? [{ pointer: '', detail: answer.detail ?? answer.title ?? 'The request was refused.' }];
   let first;
-  for (const problem of problems) {
-    const match = /^body\.([A-Za-z]+)/.exec(problem);
-    const field = match === null ? undefined : match[1];
+  for (const { pointer, detail } of errors) {
+    const field = pointer.split('/')[1];
     const error = field === undefined ? undefined : $(`${field}-error`);
     const target = error ?? general;
-    target.textContent = target.textContent === '' ? problem : `${target.textContent} ${problem}`;
+    target.textContent = target.textContent === '' ? detail : `${target.textContent} ${detail}`;
     const input = field === undefined ? undefined : $(fieldIds[field] ?? field);
     if (input) input.setAttribute('aria-invalid', 'true');
     first ??= input ?? undefined;
@@ -86,7 +90,7 @@ async function revokeLink(link, clientIp, button, result) {
     return true;
   }
   button.disabled = false;
-  result.textContent = `Not revoked: ${(body.problems ?? [body.error]).join(' ')}`;
+  result.textContent = `Not revoked: ${(body.errors?.map((e) => e.detail) ?? [body.detail]).join(' ')}`;
   return false;
 }
 
@@ -174,7 +178,7 @@ async function appPage() {
     const { status, body: answer } = await api('/api/v1/sign', body);
     if (status !== 200) {
       $('result').hidden = true;
-      showProblems(answer.problems ?? [answer.error], { notBeforeSec: 'start', expiresSec: 'end' }, $('generate-error'));
+      showProblems(answer, { notBeforeSec: 'start', expiresSec: 'end' }, $('generate-error'));
       return;
     }
     $('result').hidden = false;
@@ -249,13 +253,13 @@ async function appPage() {
     const list = $('verdict');
     // An allowed link of a route that checks revocations can be revoked from here.
     const checked = routes.find((route) => route.name === answer.route?.name);
-    $('revoke-checked').hidden = !(status === 200 && answer.verdict === 'allow' && checked?.revocation);
+    $('revoke-checked').hidden = !(status === 200 && answer.verdict === 'valid' && checked?.revocation);
     $('revoke-check').disabled = false;
     $('revoke-check-result').textContent = '';
     lastChecked = { link: value('check-url'), clientIp: value('check-ip') };
     if (status !== 200) {
       list.hidden = true;
-      showProblems(answer.problems ?? [answer.error], { url: 'check-url', header: 'check-header' }, $('check-error'));
+      showProblems(answer, { url: 'check-url', header: 'check-header' }, $('check-error'));
       return;
     }
     list.replaceChildren();
