@@ -157,7 +157,7 @@ function limitsOf(spec: LimitSpec | undefined) {
   };
 }
 
-function sign(ctx: SigningContext, body: unknown, client: AdminClient, res: ServerResponse): void {
+function sign(ctx: SigningContext, body: unknown, client: AdminClient, res: ServerResponse) {
   const nowSec = Math.floor(Date.now() / 1000);
   const parsed = readSignBody(body, nowSec);
   if (Array.isArray(parsed)) return sendProblem(res, invalidRequest(parsed));
@@ -186,7 +186,7 @@ function sign(ctx: SigningContext, body: unknown, client: AdminClient, res: Serv
   sendJson(res, 200, linkJson(link));
 }
 
-function verify(ctx: SigningContext, body: unknown, res: ServerResponse): void {
+function verify(ctx: SigningContext, body: unknown, res: ServerResponse) {
   const p = new Problems();
   const fields = p.fields(body, 'body');
   const url = fields.string('url');
