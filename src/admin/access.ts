@@ -6,11 +6,13 @@ const windowMs = 60_000;
 /** Clients remembered at most (the oldest are forgotten first), so a flood cannot grow the map. */
 const maxTracked = 10_000;
 
-export type AccessResult = 'ok' | 'missing' | 'wrong' | 'limited';
+/** A check's outcome: the signer whose token it was, or why there is none. */
+export type AccessResult = { readonly signer: string } | 'missing' | 'wrong' | 'limited';
 
 /**
- * Bearer-token access to the signing API: the token is compared in constant time (both sides
- * hashed first, so neither length nor content shows in the timing), and a client that sends
+ * Bearer-token access to the signing API: the token is compared in constant time with every
+ * signer's (both sides hashed first, so neither length nor content shows in the timing, and every
+ * signer is compared whichever matches), and a client that sends
  * `maxFailures` different wrong tokens in a minute is refused (429) until its window ends, even
  * with the right token. Failures are counted per client (AdminClient.key: the forwarded client
  * behind a trusted proxy, loopback and each IPv6 /64 as one) and per presented token: the same
@@ -18,12 +20,13 @@ export type AccessResult = 'ok' | 'missing' | 'wrong' | 'limited';
  * sent twice), so it does not use up the tries of everyone behind the same address.
  */
 export class AccessGate {
-  private readonly expected: Buffer;
+  private readonly expected: readonly { readonly name: string; readonly digest: Buffer }[];
   /** Per client: the digests of the wrong tokens it sent in its window (at most maxFailures). */
   private readonly failures = new Map<string, { tried: Set<string>; since: number }>();
 
-  constructor(token: string) {
-    this.expected = hash('sha256', token, 'buffer');
+  /** `digests`: the SHA-256 of each signer's token, by signer name. */
+  constructor(digests: ReadonlyMap<string, Buffer>) {
+    this.expected = [...digests].map(([name, digest]) => ({ name, digest }));
   }
 
   /** Whether `given` (the token, or undefined when none was sent) opens the API for `client`. */
@@ -33,7 +36,12 @@ export class AccessGate {
     else if (seen !== undefined && seen.tried.size >= maxFailures) return 'limited';
     if (given === undefined) return 'missing';
     const digest = hash('sha256', given, 'buffer');
-    if (timingSafeEqual(digest, this.expected)) return 'ok';
+    let signer: string | undefined;
+    for (const { name, digest: expected } of this.expected) {
+      // No early exit: the time taken does not say which signer, if any, matched.
+      if (timingSafeEqual(digest, expected) && signer === undefined) signer = name;
+    }
+    if (signer !== undefined) return { signer };
     this.fail(client, digest.toString('base64', 0, 16), nowMs);
     return 'wrong';
   }

@@ -10,6 +10,7 @@ import { type Revocation, revocationNotePattern } from '../decision/revocations.
 import { makeRevocation, RevokeError, type RevokeRequest } from '../state/revoke.js';
 import type { AdminClient } from './admin-client.js';
 import { type FieldError, fieldErrors, invalidRequest, problem, sendJson, sendProblem } from './api-answers.js';
+import { type Caller, mayUseRoute } from './signers.js';
 import type { SigningContext } from './signing-api.js';
 
 const targets = ['link', 'fp', 'session', 'key', 'prefix'] as const;
@@ -54,9 +55,13 @@ export function revocationLogFields(entry: Revocation) {
   };
 }
 
-export async function revoke(ctx: SigningContext, raw: unknown, client: AdminClient, res: ServerResponse) {
+/** Whether `caller` may revoke (or remove) `entry`: a signer of some routes only, on those routes only. */
+const mayTouch = (caller: Caller, entry: Revocation) =>
+  caller.signer.routes === '*' || (entry.route !== undefined && mayUseRoute(caller.signer, entry.route));
+
+export async function revoke(ctx: SigningContext, raw: unknown, client: AdminClient, caller: Caller, res: ServerResponse) {
   const nowSec = Math.floor(Date.now() / 1000);
-  const request = readRevokeBody(raw, `api:${client.address}`);
+  const request = readRevokeBody(raw, `api:${caller.signer.name}`);
   if (Array.isArray(request)) return sendProblem(res, invalidRequest(request));
   const loaded = ctx.current();
   let entry: Revocation;
@@ -74,6 +79,10 @@ export async function revoke(ctx: SigningContext, raw: unknown, client: AdminCli
     });
     return sendProblem(res, invalidRequest(errors));
   }
+  if (!mayTouch(caller, entry)) {
+    const detail = `signer "${caller.signer.name}" may revoke only on its routes (${[caller.signer.routes].flat().join(', ')}): name one in "route"`;
+    return sendProblem(res, problem('not-permitted', 403, detail, [{ pointer: '/route', detail }]));
+  }
   try {
     await ctx.revocations.revoke(entry);
   } catch (error) {
@@ -84,16 +93,25 @@ export async function revoke(ctx: SigningContext, raw: unknown, client: AdminCli
     );
   }
   ctx.metrics.revocationMade(entry.kind);
-  ctx.logger.log('info', 'link revoked', { ...revocationLogFields(entry), caller: client.address, proxy: client.proxy });
+  ctx.logger.log('info', 'link revoked', {
+    ...revocationLogFields(entry),
+    signer: caller.signer.name,
+    user: caller.user,
+    caller: client.address,
+    proxy: client.proxy,
+  });
   sendJson(res, 201, { revocation: entry });
 }
 
-export function revocations(ctx: SigningContext, res: ServerResponse) {
-  const list = ctx.revocations.list().sort((a, b) => b.createdSec - a.createdSec || a.id.localeCompare(b.id));
+export function revocations(ctx: SigningContext, res: ServerResponse, caller: Caller) {
+  const list = ctx.revocations
+    .list()
+    .filter((entry) => mayTouch(caller, entry))
+    .sort((a, b) => b.createdSec - a.createdSec || a.id.localeCompare(b.id));
   sendJson(res, 200, { store: ctx.revocations.status(), revocations: list });
 }
 
-export async function unrevoke(ctx: SigningContext, raw: unknown, client: AdminClient, res: ServerResponse) {
+export async function unrevoke(ctx: SigningContext, raw: unknown, client: AdminClient, caller: Caller, res: ServerResponse) {
   const p = new Problems();
   const body = p.fields(raw, 'body');
   const ids = body.array('ids', `must be a non-empty array of at most ${maxIds} revocation ids`);
@@ -102,6 +120,14 @@ export async function unrevoke(ctx: SigningContext, raw: unknown, client: AdminC
   }
   body.done();
   if (!p.empty) return sendProblem(res, invalidRequest(fieldErrors(p.entries)));
+  const inForce = new Map(ctx.revocations.list().map((entry) => [entry.id, entry]));
+  const others = (ids as string[]).filter((id) => inForce.has(id) && !mayTouch(caller, inForce.get(id)!));
+  if (others.length > 0) {
+    return sendProblem(
+      res,
+      problem('not-permitted', 403, `signer "${caller.signer.name}" may not remove revocations of other routes: ${others.join(', ')}`),
+    );
+  }
   let removed: number;
   try {
     removed = await ctx.revocations.unrevoke(ids as string[]);
@@ -112,6 +138,13 @@ export async function unrevoke(ctx: SigningContext, raw: unknown, client: AdminC
       problem('store-unavailable', 503, 'the revocation store did not take it (unreachable?): nothing was removed; retry'),
     );
   }
-  ctx.logger.log('info', 'revocations removed', { ids, removed, caller: client.address, proxy: client.proxy });
+  ctx.logger.log('info', 'revocations removed', {
+    ids,
+    removed,
+    signer: caller.signer.name,
+    user: caller.user,
+    caller: client.address,
+    proxy: client.proxy,
+  });
   sendJson(res, 200, { removed });
 }

@@ -1,6 +1,15 @@
 import { hash, randomBytes } from 'node:crypto';
 import { cookieValue } from '../request/cookie-value.js';
 
+/**
+ * Who logged in: the signer, and what it proved itself with (`credential`: a digest of its token,
+ * so a session ends when the signer's token is rotated or the signer removed; checked by the caller).
+ */
+export interface SessionLogin {
+  readonly signer: string;
+  readonly credential: string;
+}
+
 /** How long a page login lasts. */
 const sessionMs = 12 * 3600 * 1000;
 const maxSessions = 1000;
@@ -14,26 +23,26 @@ const attributes = { http: '', https: '; Secure' } as const;
  * http (a loopback listener opened directly) it cannot be, or the browser would not keep it.
  */
 export class Sessions {
-  private readonly live = new Map<string, number>();
+  private readonly live = new Map<string, { readonly login: SessionLogin; readonly expires: number }>();
 
-  /** A new session for a page reached `over` http or https; returns the Set-Cookie value. */
-  open(over: 'http' | 'https', nowMs: number = Date.now()): string {
+  /** A new session of `login` for a page reached `over` http or https; returns the Set-Cookie value. */
+  open(over: 'http' | 'https', login: SessionLogin, nowMs: number = Date.now()): string {
     const id = randomBytes(32).toString('base64url');
     if (this.live.size >= maxSessions) this.live.delete(this.live.keys().next().value!);
-    this.live.set(hash('sha256', id, 'base64'), nowMs + sessionMs);
+    this.live.set(hash('sha256', id, 'base64'), { login, expires: nowMs + sessionMs });
     return `${sessionCookie}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${sessionMs / 1000}${attributes[over]}`;
   }
 
-  /** Whether the request's Cookie header holds a live session. */
-  valid(cookieHeader: string | undefined, nowMs: number = Date.now()): boolean {
+  /** The login of the request's session, or undefined when its Cookie header holds no live one. */
+  valid(cookieHeader: string | undefined, nowMs: number = Date.now()): SessionLogin | undefined {
     const id = sessionIdOf(cookieHeader);
-    if (id === undefined) return false;
+    if (id === undefined) return undefined;
     const key = hash('sha256', id, 'base64');
-    const expires = this.live.get(key);
-    if (expires === undefined) return false;
-    if (expires > nowMs) return true;
+    const session = this.live.get(key);
+    if (session === undefined) return undefined;
+    if (session.expires > nowMs) return session.login;
     this.live.delete(key);
-    return false;
+    return undefined;
   }
 
   /** Ends the request's session; returns the Set-Cookie value that clears the cookie. */

@@ -14,13 +14,14 @@ import type { Revocation } from '../decision/revocations.js';
 import { statusFor } from '../http/answers.js';
 import { CapturedHeaders } from '../http/request-sources.js';
 import { explain } from '../links/explain-link.js';
-import { LinkRequestError, linkBaseOf, signLink } from '../links/sign-link.js';
+import { LinkNotPermittedError, LinkRequestError, linkBaseOf, signLink } from '../links/sign-link.js';
 import { linkJson } from '../links/signed-link.js';
 import type { ServiceMetrics } from '../metrics/exposition.js';
 import type { IpRange } from '../request/client-ip.js';
 import type { SignRequest } from '../scheme-kit/sign-request.js';
 import type { RevocationStatus } from '../state/revocation-store.js';
 import { type AccessGate, bearerToken } from './access.js';
+import { type Caller, mayUseRoute, signerNamed, signerOfUser, signRefusal, ssoUser } from './signers.js';
 import { type AdminClient, adminClient } from './admin-client.js';
 import {
   type FieldError,
@@ -38,6 +39,11 @@ export interface SigningContext {
   /** The config now serving (reloads swap it). */
   current(): LoadedConfig;
   readonly access: AccessGate;
+  /**
+   * What a page session of `signer` is bound to: a digest of its current token (a rotated token
+   * ends its sessions); undefined for a signer without a token (single sign-on only).
+   */
+  credentialOf(signer: string): string | undefined;
   /** Logins of the signing page: a live session cookie opens the API like the token does. */
   readonly sessions: Sessions;
   /** Revoking links: the service's list and store. */
@@ -128,8 +134,9 @@ export function readSignBody(
   return p.empty ? { request, route, baseUrl } : fieldErrors(p.entries);
 }
 
-function routeList(loaded: LoadedConfig) {
-  return loaded.routes.map((route) => ({
+/** The routes `caller` may sign for, as the API lists them. */
+function routeList(loaded: LoadedConfig, caller: Caller) {
+  return loaded.routes.filter((route) => mayUseRoute(caller.signer, route.name)).map((route) => ({
     name: route.name,
     prefix: route.prefix,
     scheme: route.schemeId,
@@ -157,25 +164,38 @@ function limitsOf(spec: LimitSpec | undefined) {
   };
 }
 
-function sign(ctx: SigningContext, body: unknown, client: AdminClient, res: ServerResponse) {
+function sign(ctx: SigningContext, body: unknown, client: AdminClient, caller: Caller, res: ServerResponse) {
   const nowSec = Math.floor(Date.now() / 1000);
   const parsed = readSignBody(body, nowSec);
   if (Array.isArray(parsed)) return sendProblem(res, invalidRequest(parsed));
   let link: ReturnType<typeof signLink>;
   try {
-    link = signLink(ctx.current(), parsed.request, { route: parsed.route, baseUrl: parsed.baseUrl, nowSec });
+    link = signLink(ctx.current(), parsed.request, {
+      route: parsed.route,
+      baseUrl: parsed.baseUrl,
+      nowSec,
+      permit: (route, expiresSec) => signRefusal(caller.signer, route, expiresSec, nowSec),
+    });
   } catch (error) {
     if (!(error instanceof LinkRequestError)) throw error;
     const errors = error.problems.map(({ field, message }) => ({
       pointer: field === undefined ? '' : `/${field}`,
       detail: message,
     }));
+    if (error instanceof LinkNotPermittedError) {
+      ctx.logger.log('warn', 'link refused to signer', { signer: caller.signer.name, user: caller.user, reason: error.message, caller: client.address });
+      return sendProblem(res, problem('not-permitted', 403, undefined, errors));
+    }
     return sendProblem(res, invalidRequest(errors));
   }
-  ctx.metrics.linkSigned(link.route);
+  ctx.metrics.linkSigned(link.route, caller.signer.name);
   ctx.logger.log('info', 'link signed', {
+    signer: caller.signer.name,
+    user: caller.user,
     route: link.route,
     path: link.path,
+    scope: link.scope ?? 'exact',
+    fp: link.fp,
     clientIp: parsed.request.clientIp,
     notBeforeSec: link.notBeforeSec,
     expiresSec: link.expiresSec,
@@ -236,6 +256,65 @@ export function sameOrigin(req: IncomingMessage, required: boolean): boolean {
   return origin === `http://${req.headers.host}` || origin === `https://${req.headers.host}`;
 }
 
+/** Why a request has no caller: no credential, a wrong one, too many wrong ones, or a single-sign-on user no signer names. */
+type NoCaller = { readonly refused: 'missing' | 'wrong' | 'limited' } | { readonly refused: 'unmapped'; readonly user: string };
+
+/**
+ * The caller of a request: a Bearer token first (a program), then the page's session cookie, then
+ * the single-sign-on user a trusted proxy names. A session of a signer since removed, or whose
+ * token changed, is no session.
+ */
+export function authenticate(ctx: SigningContext, req: IncomingMessage, client: AdminClient): Caller | NoCaller {
+  const signing = ctx.current().config.signing!;
+  const bearer = bearerToken(req.headers.authorization);
+  if (bearer === undefined) {
+    const login = ctx.sessions.valid(req.headers.cookie);
+    const signer = login === undefined ? undefined : signerNamed(signing, login.signer);
+    if (signer !== undefined && login!.credential === (ctx.credentialOf(signer.name) ?? `sso:${signer.name}`)) {
+      return { signer, via: 'session', user: undefined };
+    }
+    const sso = ssoUser(req, signing.sso);
+    if (sso !== undefined) {
+      const mapped = signerOfUser(signing, sso.user, sso.groups);
+      return mapped === undefined ? { refused: 'unmapped', user: sso.user } : { signer: mapped, via: 'sso', user: sso.user };
+    }
+  }
+  const access = ctx.access.check(bearer, client.key);
+  if (typeof access === 'object') {
+    const signer = signerNamed(signing, access.signer);
+    if (signer !== undefined) return { signer, via: 'token', user: undefined };
+  }
+  return { refused: typeof access === 'object' ? 'wrong' : access };
+}
+
+function refuseCaller(ctx: SigningContext, res: ServerResponse, client: AdminClient, no: NoCaller) {
+  if (no.refused !== 'missing') {
+    ctx.logger.limited('signing-access', 'warn', 'signing API: access refused', {
+      caller: client.address,
+      proxy: client.proxy,
+      result: no.refused,
+      ...(no.refused === 'unmapped' ? { user: no.user } : {}),
+    });
+  }
+  if (no.refused === 'unmapped') {
+    return sendProblem(res, problem('not-permitted', 403, `single sign-on user "${no.user}" is no signer's (signing.signers[].users, groups)`));
+  }
+  if (no.refused === 'limited') {
+    const wait = ctx.access.retryAfterSec(client.key);
+    return sendProblem(
+      res,
+      problem('too-many-attempts', 429, `too many different wrong access tokens from this client: retry in ${wait} s`),
+      { 'Retry-After': String(wait) },
+    );
+  }
+  if (no.refused === 'missing') {
+    return sendProblem(res, problem('access-token-required', 401, 'send the access token: Authorization: Bearer <token>'), {
+      'WWW-Authenticate': 'Bearer realm="tokengate"',
+    });
+  }
+  return sendProblem(res, problem('access-token-invalid', 403, 'the access token is not valid'));
+}
+
 /**
  * Handles `/api/...`; the caller has already matched the prefix. `trusted`: the ranges of the
  * trusted proxies, whose X-Forwarded-For names the client that failed logins are counted for.
@@ -254,32 +333,8 @@ export async function serveSigningApi(
     return;
   }
   const client = adminClient(req, trusted);
-  const bearer = bearerToken(req.headers.authorization);
-  const bySession = bearer === undefined && ctx.sessions.valid(req.headers.cookie);
-  const access = bySession ? 'ok' : ctx.access.check(bearer, client.key);
-  if (access !== 'ok') {
-    if (access !== 'missing') {
-      ctx.logger.limited('signing-access', 'warn', 'signing API: access refused', {
-        caller: client.address,
-        proxy: client.proxy,
-        result: access,
-      });
-    }
-    if (access === 'limited') {
-      const wait = ctx.access.retryAfterSec(client.key);
-      return sendProblem(
-        res,
-        problem('too-many-attempts', 429, `too many different wrong access tokens from this client: retry in ${wait} s`),
-        { 'Retry-After': String(wait) },
-      );
-    }
-    if (access === 'missing') {
-      return sendProblem(res, problem('access-token-required', 401, 'send the access token: Authorization: Bearer <token>'), {
-        'WWW-Authenticate': 'Bearer realm="tokengate"',
-      });
-    }
-    return sendProblem(res, problem('access-token-invalid', 403, 'the access token is not valid'));
-  }
+  const caller = authenticate(ctx, req, client);
+  if (!('signer' in caller)) return refuseCaller(ctx, res, client, caller);
   const endpoints: Record<string, string> = {
     '/api/v1/routes': 'GET',
     '/api/v1/sign': 'POST',
@@ -295,14 +350,19 @@ export async function serveSigningApi(
       Allow: method === 'GET' ? 'GET, HEAD' : method,
     });
   }
-  if (path === '/api/v1/revocations') return revocations(ctx, res);
-  if (method === 'GET') return sendJson(res, 200, { routes: routeList(ctx.current()) });
-  if (!sameOrigin(req, bySession))
+  const mayRevoke = path === '/api/v1/revoke' || path === '/api/v1/unrevoke' || path === '/api/v1/revocations';
+  if (mayRevoke && !caller.signer.revoke) {
+    return sendProblem(res, problem('not-permitted', 403, `signer "${caller.signer.name}" may not revoke (its "revoke" is not true)`));
+  }
+  if (path === '/api/v1/revocations') return revocations(ctx, res, caller);
+  if (method === 'GET') return sendJson(res, 200, { signer: caller.signer.name, routes: routeList(ctx.current(), caller) });
+  // A browser's session or single-sign-on cookie rides along on any site's POST: those must say they come from here.
+  if (!sameOrigin(req, caller.via !== 'token'))
     return sendProblem(res, problem('cross-origin', 403, 'the request comes from another site (Origin): refused'));
   const body = await readJson(req);
   if (!('value' in body)) return refuse(req, res, body.refused);
-  if (path === '/api/v1/sign') return sign(ctx, body.value, client, res);
-  if (path === '/api/v1/revoke') return revoke(ctx, body.value, client, res);
-  if (path === '/api/v1/unrevoke') return unrevoke(ctx, body.value, client, res);
+  if (path === '/api/v1/sign') return sign(ctx, body.value, client, caller, res);
+  if (path === '/api/v1/revoke') return revoke(ctx, body.value, client, caller, res);
+  if (path === '/api/v1/unrevoke') return unrevoke(ctx, body.value, client, caller, res);
   return verify(ctx, body.value, res);
 }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IpRange } from '../request/client-ip.js';
 import { adminClient, reachedOverHttps } from './admin-client.js';
-import { type SigningContext, sameOrigin } from './signing-api.js';
+import { authenticate, type SigningContext, sameOrigin } from './signing-api.js';
 
 const assetsDir = new URL('./assets/', import.meta.url);
 const assets: Record<string, { file: string; type: string }> = {
@@ -88,7 +88,8 @@ export function serveSigningPage(
     return true;
   }
   if (path === '/' && get) {
-    if (ctx.sessions.valid(req.headers.cookie)) sendAsset(res, '/', 200, head);
+    // A page session, or a single-sign-on user a signer names (the proxy in front vouches for it).
+    if ('signer' in authenticate(ctx, req, adminClient(req, trusted))) sendAsset(res, '/', 200, head);
     else redirect(res, '/login');
     return true;
   }
@@ -111,7 +112,11 @@ export function serveSigningPage(
     void readToken(req).then((token) => {
       if (res.headersSent) return;
       const result = ctx.access.check(token === '' ? undefined : token, client.key);
-      if (result === 'ok') return redirect(res, '/', ctx.sessions.open(over));
+      if (typeof result === 'object') {
+        const credential = ctx.credentialOf(result.signer)!;
+        ctx.logger.log('info', 'signing page: login', { signer: result.signer, caller: client.address, proxy: client.proxy });
+        return redirect(res, '/', ctx.sessions.open(over, { signer: result.signer, credential }));
+      }
       if (result !== 'missing') {
         ctx.logger.limited('signing-access', 'warn', 'signing page: login refused', {
           caller: client.address,

@@ -40,11 +40,58 @@ export interface RouteConfig {
 }
 
 /** The secure-link generator page and the signing API on the admin listener (docs/signing.md). */
+/** Where a signer's access token comes from: a file, a variable, its SHA-256 (hex), or made at each start. */
+export type SignerCredential = { readonly file: string } | { readonly env: string } | { readonly sha256: string } | 'random';
+
+/**
+ * One who signs (`signing.signers[]`): a name for the audit trail, how it proves itself (an access
+ * token, or a user a trusted single-sign-on proxy names), and what it may do.
+ */
+export interface SignerConfig {
+  readonly name: string;
+  /** Its access token; undefined: it logs in only through single sign-on (`users`, `groups`). */
+  readonly credential: SignerCredential | undefined;
+  /** The routes it may sign for ("*": every route). */
+  readonly routes: readonly string[] | '*';
+  /** The longest a link it signs may stay valid, counted from the time of signing; undefined: no bound. */
+  readonly maxTtlSec: number | undefined;
+  /** Whether it may revoke links and remove revocations (on its routes). */
+  readonly revoke: boolean;
+  /** Single sign-on users who act as this signer: exact names, or `*@domain` for a whole domain (lowercase). */
+  readonly users: readonly string[];
+  /** Single sign-on groups whose members act as this signer. */
+  readonly groups: readonly string[];
+}
+
+/**
+ * Single sign-on behind a proxy (oauth2-proxy and the like): the user (and groups) from headers,
+ * believed only on connections from `trustedProxies`.
+ */
+export interface SsoConfig {
+  /** Lowercase header name the proxy writes the user into (`x-forwarded-email`, `x-forwarded-user`). */
+  readonly userHeader: string;
+  /** Lowercase header name of the user's groups, comma-separated; undefined: groups are not read. */
+  readonly groupsHeader: string | undefined;
+  /** Canonical addresses and ranges of the proxies (the connection's peer), never /0. */
+  readonly trustedProxies: readonly string[];
+}
+
+/** A listener of the signing page and API's own, apart from the admin listener's metrics and probes. */
+export interface SigningListenerConfig extends AdminListenerConfig {
+  /** Certificate and key files (PEM), read at start and by each reload; undefined: plain http. */
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+}
+
 export interface SigningConfig {
-  /** Where the access token comes from; "random": made at each start (loopback admin only). */
-  readonly token: { readonly file: string } | { readonly env: string } | 'random';
+  /** Who may sign; a config with one access token (`tokenFile`, `tokenEnv`, `randomToken`) has one signer, "admin". */
+  readonly signers: readonly SignerConfig[];
+  /** How the config wrote its signers: `signers`, or the one access token of older configs. */
+  readonly written: 'signers' | 'tokenFile' | 'tokenEnv' | 'randomToken';
   /** Where clients fetch files (`https://host[:port]`), for full links; undefined: links are paths. */
   readonly publicBaseUrl: string | undefined;
+  readonly sso: SsoConfig | undefined;
+  /** The page and API's own listener; undefined: they are on the admin listener. */
+  readonly listener: SigningListenerConfig | undefined;
 }
 
 export interface VerdictCacheConfig {

@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { dirname, resolve } from 'node:path';
 import type { Gate } from '../decision/authorize.js';
 import { type CompiledRoute, compileGate, type ThreadState } from './compile-gate.js';
@@ -25,8 +26,14 @@ export interface LoadedConfig {
   readonly baseDir: string;
   /** SHA-256 (hex) of the config text; keys live in files or the environment, never in it. */
   readonly digest: string;
-  /** The signing access token from `signing.tokenFile` or `tokenEnv`; undefined otherwise (random or off). */
-  readonly signingToken: string | undefined;
+  /**
+   * The SHA-256 of each signer's access token, by signer name, from its file, variable or
+   * `tokenSha256` (never the token itself); a signer with a random token or single sign-on only
+   * has none. Empty without `signing`.
+   */
+  readonly signerDigests: ReadonlyMap<string, Buffer>;
+  /** The signing listener's certificate and key (PEM), read with the config; undefined without TLS. */
+  readonly signingTls: { readonly cert: Buffer; readonly key: Buffer } | undefined;
 }
 
 /** Every file a load read (config and key files), as bytes: what worker threads compile from. */
@@ -58,16 +65,54 @@ export function snapshotReader(files: ConfigFiles): (path: string) => Buffer {
  * The signing access token: 16 to 256 printable ASCII characters (it is typed into a login form
  * and sent in an Authorization header). Never in a problem's text.
  */
-function loadSigningToken(config: Config, where: KeyEnvironment): string | undefined | { problems: string[] } {
-  const source = config.signing?.token;
-  if (source === undefined || source === 'random') return undefined;
-  const loaded = loadSecret({ id: 'signing', ...source }, where);
-  if (typeof loaded === 'string') return { problems: [`signing: ${loaded}`] };
-  const token = loaded.toString('latin1');
-  if (!/^[\x21-\x7e]{16,256}$/.test(token)) {
-    return { problems: ['signing: the access token must be 16 to 256 printable ASCII characters without spaces'] };
+/** Each signer's token digest, or every problem (a file unread, a token out of grammar, two signers with one token). */
+function loadSigners(config: Config, where: KeyEnvironment): { digests: Map<string, Buffer>; problems: string[] } {
+  const digests = new Map<string, Buffer>();
+  const problems: string[] = [];
+  const owner = new Map<string, string>();
+  const signers = config.signing?.signers ?? [];
+  signers.forEach((signer, i) => {
+    const { credential } = signer;
+    const at = config.signing?.written === 'signers' ? `signing.signers[${i}]` : 'signing';
+    if (credential === undefined || credential === 'random') return;
+    let digest: Buffer;
+    if ('sha256' in credential) digest = Buffer.from(credential.sha256, 'hex');
+    else {
+      const loaded = loadSecret({ id: signer.name, ...credential }, where);
+      if (typeof loaded === 'string') return void problems.push(`${at}: ${loaded}`);
+      const token = loaded.toString('latin1');
+      if (!/^[\x21-\x7e]{16,256}$/.test(token)) {
+        return void problems.push(`${at}: the access token must be 16 to 256 printable ASCII characters without spaces`);
+      }
+      digest = hash('sha256', token, 'buffer');
+    }
+    const other = owner.get(digest.toString('hex'));
+    if (other !== undefined) problems.push(`${at}: has the same access token as signer "${other}" (each signer needs its own)`);
+    owner.set(digest.toString('hex'), signer.name);
+    digests.set(signer.name, digest);
+  });
+  return { digests, problems };
+}
+
+/** The signing listener's certificate and key, checked to make a TLS context; or the problem. */
+function loadSigningTls(config: Config, where: KeyEnvironment): LoadedConfig['signingTls'] | string {
+  const tls = config.signing?.listener?.tls;
+  if (tls === undefined) return undefined;
+  let cert: Buffer;
+  let key: Buffer;
+  try {
+    const read = where.readFile ?? readFileSync;
+    cert = read(resolve(where.baseDir, tls.certFile));
+    key = read(resolve(where.baseDir, tls.keyFile));
+  } catch (error) {
+    return `signing.listener.tls: cannot read ${(error as NodeJS.ErrnoException).path ?? 'a file'} (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
   }
-  return token;
+  try {
+    createSecureContext({ cert, key });
+  } catch (error) {
+    return `signing.listener.tls: the certificate and key do not make a TLS context (${(error as Error).message})`;
+  }
+  return { cert, key };
 }
 
 /**
@@ -102,9 +147,11 @@ export function loadConfig(
   if (Array.isArray(config)) throw new ConfigError(source, config);
   const baseDir = file === undefined ? process.cwd() : dirname(source);
   const compiled = compileGate(config, { baseDir, env, readFile }, only, thread);
-  // A signer for some routes (`only`) reads none of the other secrets, the API's token included.
-  const signingToken = only === undefined ? loadSigningToken(config, { baseDir, env, readFile }) : undefined;
-  const problems = [...compiled.problems, ...(typeof signingToken === 'object' ? signingToken.problems : [])];
+  // A signer for some routes (`only`) reads none of the other secrets, the API's tokens included.
+  const main = only === undefined;
+  const signers = main ? loadSigners(config, { baseDir, env, readFile }) : { digests: new Map(), problems: [] };
+  const signingTls = main ? loadSigningTls(config, { baseDir, env, readFile }) : undefined;
+  const problems = [...compiled.problems, ...signers.problems, ...(typeof signingTls === 'string' ? [signingTls] : [])];
   if (problems.length > 0) throw new ConfigError(source, problems);
   return {
     config,
@@ -120,6 +167,7 @@ export function loadConfig(
     source,
     baseDir,
     digest: hash('sha256', text, 'hex'),
-    signingToken: typeof signingToken === 'string' ? signingToken : undefined,
+    signerDigests: signers.digests,
+    signingTls: typeof signingTls === 'string' ? undefined : signingTls,
   };
 }

@@ -6,7 +6,7 @@ import type { AdminListenerConfig } from './config.js';
 const hostName = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 /** The entries of an optional array of strings, each checked by `read` (undefined: refused). */
-function list(fields: Fields, name: string, read: (text: string) => string | undefined, why: string): string[] {
+export function list(fields: Fields, name: string, read: (text: string) => string | undefined, why: string): string[] {
   if (!fields.has(name)) return [];
   return fields.array(name, 'must be an array', true).flatMap((entry: unknown, i) => {
     const parsed = typeof entry === 'string' ? read(entry) : undefined;
@@ -22,9 +22,16 @@ function list(fields: Fields, name: string, read: (text: string) => string | und
  */
 export function parseAdmin(raw: unknown, p: Problems): AdminListenerConfig {
   const fields = p.fields(raw === undefined ? {} : raw, 'admin');
-  const admin = {
+  const admin = parseAdminFields(fields, 9090);
+  fields.done();
+  return admin;
+}
+
+/** The fields an admin-like listener shares (`admin`, `signing.listener`): host, port, trusted proxies, host names. */
+export function parseAdminFields(fields: Fields, defaultPort: number): AdminListenerConfig {
+  return {
     host: fields.string('host', '127.0.0.1'),
-    port: fields.int('port', 9090, 0, 65535),
+    port: fields.int('port', defaultPort, 0, 65535),
     // One spelling per range (parseIpRange), so the config logged is the config matched.
     trustedProxies: list(
       fields,
@@ -40,6 +47,4 @@ export function parseAdmin(raw: unknown, p: Problems): AdminListenerConfig {
       'must be a host name (letters, digits, "-" and "."), without scheme or port',
     ),
   };
-  fields.done();
-  return admin;
 }

@@ -39,7 +39,13 @@ export function parseConfig(raw: unknown): Config | string[] {
     engine,
     engineFallback: root.oneOf('engineFallback', ['node', 'none'], 'none'),
     routes,
-    signing: parseSigning(root.value('signing'), admin.host, p),
+    signing: parseSigning(
+      root.value('signing'),
+      admin.host,
+      // Names are checked once every route parsed (a refused route is a problem of its own already).
+      routes.every((route) => route !== undefined) ? routes.map((route) => route!.name) : undefined,
+      p,
+    ),
     decisionLog: readDecisionLog(root.value('decisionLog'), p),
     state: parseState(root.value('state'), p),
   };

@@ -2,6 +2,7 @@ import { Verdict } from '../base/verdict.js';
 import type { CompiledRoute } from '../config/compile-gate.js';
 import type { LoadedConfig } from '../config/load-config.js';
 import { authorize, findRoute } from '../decision/authorize.js';
+import { decisionDetails } from '../decision/decision-details.js';
 import { parseIpRange } from '../request/client-ip.js';
 import { decodedPath, readingsAgree, withoutParams } from '../request/path-readings.js';
 import { prefixOf } from '../request/signed-path.js';
@@ -21,7 +22,7 @@ export interface LinkProblem {
  * could be found (each with its field), the message joins them (never a secret).
  */
 export class LinkRequestError extends Error {
-  override readonly name = 'LinkRequestError';
+  override readonly name: string = 'LinkRequestError';
   readonly problems: readonly LinkProblem[];
   constructor(message: string, field?: string);
   constructor(problems: readonly LinkProblem[]);
@@ -39,6 +40,11 @@ export class LinkRequestError extends Error {
   get field(): string | undefined {
     return this.problems[0]?.field;
   }
+}
+
+/** A link its signer may not have (another route, a longer life than it may give): not a mistake in the request. */
+export class LinkNotPermittedError extends LinkRequestError {
+  override readonly name: string = 'LinkNotPermittedError';
 }
 
 /**
@@ -100,6 +106,11 @@ export interface LinkOptions {
   readonly baseUrl?: string | undefined;
   /** The clock (unix seconds). */
   readonly nowSec: number;
+  /**
+   * What the one asking may not have, checked once the route is known and before anything is
+   * signed: a problem (thrown as LinkNotPermittedError), or undefined.
+   */
+  readonly permit?: ((route: string, expiresSec: number) => LinkProblem | undefined) | undefined;
 }
 
 /** What the route's links start with: its signed base URL, else the one asked for, else the configured one. */
@@ -118,9 +129,9 @@ function linkStart(loaded: LinkRoutes, route: CompiledRoute, asked: string | und
 function linkOf(
   route: CompiledRoute,
   signed: SignedToken,
-  at: { readonly base: string; readonly path: string; readonly encoded: boolean },
+  at: { readonly base: string; readonly path: string; readonly encoded: boolean; readonly scope: string | undefined },
   request: SignRequest,
-): SignedLink {
+): Omit<SignedLink, 'fp'> {
   const query = signed.carrier === 'query' ? signed.query : undefined;
   const cookies =
     signed.carrier === 'cookies'
@@ -142,6 +153,7 @@ function linkOf(
     header: signed.carrier === 'header' ? { name: signed.name, value: signed.value } : undefined,
     notBeforeSec: request.notBeforeSec,
     expiresSec: request.expiresSec,
+    scope: at.scope,
   };
 }
 
@@ -175,6 +187,8 @@ export function signLink(loaded: LinkRoutes, request: SignRequest, options: Link
     return refuse();
   }
   const { path } = signable;
+  const denied = options.permit?.(route.name, request.expiresSec);
+  if (denied !== undefined) throw new LinkNotPermittedError([denied]);
   if (route.clientIp === 'required' && request.clientIp === undefined) {
     problems.push({
       field: 'clientIp',
@@ -195,10 +209,10 @@ export function signLink(loaded: LinkRoutes, request: SignRequest, options: Link
     problems.push(...(error as LinkRequestError).problems);
   }
   if (signed === undefined || problems.length > 0) return refuse();
-  const link = linkOf(route, signed, { ...signable, base }, request);
-  selfCheck(loaded, link, request.clientIp, nowSec);
-  if (request.scopeDepth !== undefined)
-    nestedCheck(loaded, route, link, prefixOf(signedPath, request.scopeDepth), request.clientIp, nowSec);
+  const scope = request.scopeDepth === undefined ? undefined : prefixOf(signedPath, request.scopeDepth);
+  const unchecked = linkOf(route, signed, { ...signable, base, scope }, request);
+  const link: SignedLink = { ...unchecked, fp: selfCheck(loaded, unchecked, request.clientIp, nowSec) };
+  nestedCheck(loaded, route, link, scope, request.clientIp, nowSec);
   return link;
 }
 
@@ -263,23 +277,24 @@ function nestedCheck(
 }
 
 /** The service's verdict on the link at its start (or now): anything but an allow is a bug, and nothing is handed out. */
-function selfCheck(loaded: LinkRoutes, link: SignedLink, clientIp: string | undefined, nowSec: number): void {
-  const decision = decisionAt(loaded, link, clientIp, nowSec);
-  if (decision.verdict !== Verdict.valid) {
+function selfCheck(loaded: LinkRoutes, link: Omit<SignedLink, 'fp'>, clientIp: string | undefined, nowSec: number): string {
+  const { decision, fp } = decisionAt(loaded, link, clientIp, nowSec);
+  if (decision.verdict !== Verdict.valid || fp === undefined) {
     throw new LinkRequestError(
       `the service would refuse this link (${decision.verdict}: ${decision.detail}); nothing was handed out`,
     );
   }
+  return fp;
 }
 
-const verdictAt = (...args: Parameters<typeof decisionAt>) => decisionAt(...args).verdict;
+const verdictAt = (...args: Parameters<typeof decisionAt>) => decisionAt(...args).decision.verdict;
 
 /**
  * The service's decision on the link just after its start (or now): one second after the start,
  * where the end allows it, since some formats' windows exclude the start itself (CloudFront's
- * DateGreaterThan).
+ * DateGreaterThan); and the fingerprint of its token.
  */
-function decisionAt(loaded: LinkRoutes, link: SignedLink, clientIp: string | undefined, nowSec: number) {
+function decisionAt(loaded: LinkRoutes, link: Omit<SignedLink, 'fp'>, clientIp: string | undefined, nowSec: number) {
   const start =
     link.notBeforeSec === undefined
       ? nowSec
@@ -298,5 +313,6 @@ function decisionAt(loaded: LinkRoutes, link: SignedLink, clientIp: string | und
           : undefined,
   };
   const uri = `${link.path}${link.query === undefined ? '' : `?${link.query}`}`;
-  return authorize(loaded.gate, uri, client ?? clientIp, at, headers);
+  const decision = authorize(loaded.gate, uri, client ?? clientIp, at, headers);
+  return { decision, fp: decisionDetails(loaded.gate, uri, client ?? clientIp, headers, decision).fingerprint };
 }

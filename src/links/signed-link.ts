@@ -23,6 +23,10 @@ export interface SignedLink {
   readonly header: NamedValue | undefined;
   readonly notBeforeSec: number | undefined;
   readonly expiresSec: number;
+  /** What the link opens beyond its own path: every path under this prefix (a scope); undefined: its path only. */
+  readonly scope: string | undefined;
+  /** The fingerprint of its token, as the decision log and revocation name it (never the token). */
+  readonly fp: string;
 }
 
 /** The Cookie header value that sends `cookies`. */
@@ -41,6 +45,7 @@ export function linkText(link: SignedLink): string {
 export function linkJson(link: SignedLink): Record<string, unknown> {
   return {
     ...link,
+    scope: link.scope ?? null,
     start: link.notBeforeSec === undefined ? null : new Date(link.notBeforeSec * 1000).toISOString(),
     end: new Date(link.expiresSec * 1000).toISOString(),
   };

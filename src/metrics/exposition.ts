@@ -18,7 +18,7 @@ export interface ServiceMetrics {
   configLoaded(loaded: LoadedConfig): void;
   reloadFailed(): void;
   /** A link signed by the signing API or page. */
-  linkSigned(route: string): void;
+  linkSigned(route: string, signer: string): void;
   /** A revocation made through the signing API or page. */
   revocationMade(kind: string): void;
 }
@@ -105,8 +105,8 @@ function buildFamilies(registry: Registry, sources: ExpositionSources): void {
 function signingFamilies(registry: Registry) {
   return new Counter({
     name: 'tokengate_links_signed_total',
-    help: 'Links signed by the signing API and page, by route.',
-    labelNames: ['route'],
+    help: 'Links signed by the signing API and page, by route and signer.',
+    labelNames: ['route', 'signer'],
     registers: [registry],
   });
 }
@@ -202,8 +202,8 @@ export function serviceMetrics(sources: ExpositionSources): ServiceMetrics {
     reloadFailed() {
       config.reloads.inc({ result: 'failure' });
     },
-    linkSigned(route) {
-      linksSigned.inc({ route });
+    linkSigned(route, signer) {
+      linksSigned.inc({ route, signer });
     },
     revocationMade(kind) {
       revocationsMade.inc({ kind });

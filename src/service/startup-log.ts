@@ -1,5 +1,5 @@
 import type { Logger } from '../base/log.js';
-import type { SigningConfig } from '../config/config.js';
+import type { SignerCredential, SigningConfig } from '../config/config.js';
 import type { LoadedConfig } from '../config/load-config.js';
 
 const demoBanner = [
@@ -19,13 +19,22 @@ export function sayWarnings(loaded: LoadedConfig, logger: Logger): void {
   if (loaded.demoSecrets) process.stderr.write(demoBanner);
 }
 
-/** `signing` as the config writes it (`tokenFile`, `tokenEnv` or `randomToken`), so the log uses the documented words. */
+/** `signing` as the config writes it (`signers`, or one `tokenFile`, `tokenEnv` or `randomToken`): the documented words, never a token. */
 function signingAsWritten(signing: SigningConfig | undefined): unknown {
   if (signing === undefined) return undefined;
-  const { token, ...rest } = signing;
-  const source =
-    token === 'random' ? { randomToken: true } : 'file' in token ? { tokenFile: token.file } : { tokenEnv: token.env };
-  return { ...source, ...rest };
+  const { signers, written, ...rest } = signing;
+  const source = (credential: SignerCredential | undefined) =>
+    credential === undefined
+      ? {}
+      : credential === 'random'
+        ? { randomToken: true }
+        : 'file' in credential
+          ? { tokenFile: credential.file }
+          : 'env' in credential
+            ? { tokenEnv: credential.env }
+            : { tokenSha256: `${credential.sha256.slice(0, 8)}…` };
+  if (written !== 'signers') return { ...source(signers[0]?.credential), ...rest };
+  return { signers: signers.map(({ credential, ...signer }) => ({ ...signer, ...source(credential) })), ...rest };
 }
 
 /** The effective config for the startup log: key sources (paths, variable names), never key material. */

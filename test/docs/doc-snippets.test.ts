@@ -217,4 +217,42 @@ describe('snippets run here', () => {
     });
     expect(config).toMatchObject({ signing: { publicBaseUrl: 'https://media.example.com' } });
   });
+
+  it('signing: the named signers and single sign-on blocks shown are valid, with what they say', () => {
+    const withRoutes = (shown: Record<string, unknown>) =>
+      parseConfig({
+        ...shown,
+        listeners: [{ port: 0, uriHeader: 'X-Original-URI' }],
+        routes: [
+          { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', env: 'K' }] },
+          { name: 'live', prefix: '/live/', scheme: 'hmac', keys: [{ id: 'k', env: 'K' }] },
+        ],
+      });
+    const signers = withRoutes(JSON.parse(docBlock('docs/signing.md', 'signers-config')));
+    expect(signers).toMatchObject({
+      signing: {
+        signers: [
+          {
+            name: 'alice',
+            credential: { file: '/etc/tokengate/signers/alice' },
+            routes: ['vod'],
+            maxTtlSec: 86_400,
+            revoke: true,
+          },
+          { name: 'encoder', credential: { env: 'TOKENGATE_ENCODER_TOKEN' }, routes: ['live'], revoke: false },
+          { name: 'ci', credential: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }, routes: '*' },
+        ],
+      },
+    });
+    const sso = withRoutes(JSON.parse(docBlock('docs/signing.md', 'sso-config')));
+    expect(sso).toMatchObject({
+      signing: {
+        signers: [
+          { name: 'video-team', users: ['alice@example.com', '*@video.example.com'], groups: ['editors'] },
+          { name: 'ci' },
+        ],
+        sso: { userHeader: 'x-forwarded-email', groupsHeader: 'x-forwarded-groups', trustedProxies: ['10.0.0.5'] },
+      },
+    });
+  });
 });

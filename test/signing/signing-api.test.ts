@@ -5,7 +5,7 @@
  * routes listing without key material, the log line and the metric.
  */
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, hash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { connect } from 'node:net';
@@ -344,7 +344,7 @@ describe('signing API', () => {
     expect(JSON.parse(line)).toMatchObject({ msg: 'link signed', route: 'vod', keyId: 'k1', caller: '127.0.0.1' });
     expect(service.stderr()).not.toContain(link.query.slice(3));
     const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
-    expect(metrics).toMatch(/tokengate_links_signed_total\{route="vod"\} [1-9]/);
+    expect(metrics).toMatch(/tokengate_links_signed_total\{route="vod",signer="admin"\} [1-9]/);
   });
 
   it('the curl, Python and PHP clients of docs/signing.md run as written and get links the auth listener allows', async () => {
@@ -375,7 +375,7 @@ describe('signing API', () => {
     const made = await post('/api/v1/revoke', { link: leaked.url, note: 'posted on a forum' });
     expect(made.status).toBe(201);
     const { revocation } = (await made.json()) as { revocation: Record<string, unknown> };
-    expect(revocation).toMatchObject({ kind: 'fp', route: 'vod', by: 'api:127.0.0.1', note: 'posted on a forum' });
+    expect(revocation).toMatchObject({ kind: 'fp', route: 'vod', by: 'api:admin', note: 'posted on a forum' });
     // The same fingerprint as `verify` gives, and an end no later than the link's own.
     const verified = (await (await post('/api/v1/verify', { url: leaked.url })).json()) as {
       verdict: string;
@@ -621,27 +621,27 @@ describe('signing API with a token made at start (randomToken)', () => {
 describe('AccessGate', () => {
   it('compares digests of the tokens: any length is a plain "wrong", never an error; a lockout ends with its window', async () => {
     const { AccessGate } = await import('../../src/admin/access.js');
-    const gate = new AccessGate('the-right-token-0123');
+    const gate = new AccessGate(new Map([['admin', hash('sha256', 'the-right-token-0123', 'buffer')]]));
     for (const given of ['', 'x', 'the-right-token-012', 'the-right-token-01234', 'é'.repeat(300)]) {
       expect(gate.check(given, '192.0.2.1', 0)).toBe('wrong');
     }
-    expect(gate.check('the-right-token-0123', '192.0.2.2', 0)).toBe('ok');
+    expect(gate.check('the-right-token-0123', '192.0.2.2', 0)).toEqual({ signer: 'admin' });
     for (let i = 0; i < 5; i++) gate.check(`wrong-${i}`, '192.0.2.1', 1);
     expect(gate.check('the-right-token-0123', '192.0.2.1', 2)).toBe('limited');
     expect(gate.retryAfterSec('192.0.2.1', 2)).toBe(60);
-    expect(gate.check('the-right-token-0123', '192.0.2.1', 60_000)).toBe('ok');
+    expect(gate.check('the-right-token-0123', '192.0.2.1', 60_000)).toEqual({ signer: 'admin' });
   });
 
   it('counts different wrong tokens per client: the same one sent again is no new guess', async () => {
     const { AccessGate } = await import('../../src/admin/access.js');
-    const gate = new AccessGate('the-right-token-0123');
+    const gate = new AccessGate(new Map([['admin', hash('sha256', 'the-right-token-0123', 'buffer')]]));
     for (let i = 0; i < 50; i++) expect(gate.check('a-stale-token', 'loopback', i)).toBe('wrong');
     for (let i = 0; i < 8; i++) expect(gate.check(`guess-${i}`, 'loopback', 100)).toBe('wrong');
-    expect(gate.check('the-right-token-0123', 'loopback', 101)).toBe('ok');
+    expect(gate.check('the-right-token-0123', 'loopback', 101)).toEqual({ signer: 'admin' });
     expect(gate.check('guess-8', 'loopback', 102)).toBe('wrong');
     expect(gate.check('the-right-token-0123', 'loopback', 103)).toBe('limited');
     // Another client is counted apart.
-    expect(gate.check('the-right-token-0123', '2001:db8::/64', 103)).toBe('ok');
+    expect(gate.check('the-right-token-0123', '2001:db8::/64', 103)).toEqual({ signer: 'admin' });
   });
 });
 
