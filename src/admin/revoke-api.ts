@@ -125,7 +125,11 @@ export async function unrevoke(ctx: SigningContext, raw: unknown, client: AdminC
   if (others.length > 0) {
     return sendProblem(
       res,
-      problem('not-permitted', 403, `signer "${caller.signer.name}" may not remove revocations of other routes: ${others.join(', ')}`),
+      problem(
+        'not-permitted',
+        403,
+        `signer "${caller.signer.name}" may not remove revocations of other routes: ${others.join(', ')}`,
+      ),
     );
   }
   let removed: number;

@@ -21,7 +21,6 @@ import type { IpRange } from '../request/client-ip.js';
 import type { SignRequest } from '../scheme-kit/sign-request.js';
 import type { RevocationStatus } from '../state/revocation-store.js';
 import { type AccessGate, bearerToken } from './access.js';
-import { type Caller, mayUseRoute, signerNamed, signerOfUser, signRefusal, ssoUser } from './signers.js';
 import { type AdminClient, adminClient } from './admin-client.js';
 import {
   type FieldError,
@@ -34,6 +33,7 @@ import {
 } from './api-answers.js';
 import { revocations, revoke, unrevoke } from './revoke-api.js';
 import type { Sessions } from './sessions.js';
+import { type Caller, mayUseRoute, signerNamed, signerOfUser, signRefusal, ssoUser } from './signers.js';
 
 export interface SigningContext {
   /** The config now serving (reloads swap it). */
@@ -136,19 +136,22 @@ export function readSignBody(
 
 /** The routes `caller` may sign for, as the API lists them. */
 function routeList(loaded: LoadedConfig, caller: Caller) {
-  return loaded.routes.filter((route) => mayUseRoute(caller.signer, route.name)).map((route) => ({
-    name: route.name,
-    prefix: route.prefix,
-    scheme: route.schemeId,
-    keyIds: route.config.keys.map((key) => key.id),
-    clientIp: route.clientIp,
-    signs: route.config.scheme.signOptions,
-    options: route.config.options.value,
-    stream: route.config.stream ?? null,
-    publicBaseUrl: linkBaseOf(loaded, route) ?? null,
-    revocation: route.config.revocation === undefined ? null : { maxLifetimeSec: route.config.revocation.maxLifetimeSec ?? null },
-    limits: limitsOf(route.config.limits),
-  }));
+  return loaded.routes
+    .filter((route) => mayUseRoute(caller.signer, route.name))
+    .map((route) => ({
+      name: route.name,
+      prefix: route.prefix,
+      scheme: route.schemeId,
+      keyIds: route.config.keys.map((key) => key.id),
+      clientIp: route.clientIp,
+      signs: route.config.scheme.signOptions,
+      options: route.config.options.value,
+      stream: route.config.stream ?? null,
+      publicBaseUrl: linkBaseOf(loaded, route) ?? null,
+      revocation:
+        route.config.revocation === undefined ? null : { maxLifetimeSec: route.config.revocation.maxLifetimeSec ?? null },
+      limits: limitsOf(route.config.limits),
+    }));
 }
 
 /** A route's limits as the API shows them: every field, null when unset. */
@@ -183,7 +186,12 @@ function sign(ctx: SigningContext, body: unknown, client: AdminClient, caller: C
       detail: message,
     }));
     if (error instanceof LinkNotPermittedError) {
-      ctx.logger.log('warn', 'link refused to signer', { signer: caller.signer.name, user: caller.user, reason: error.message, caller: client.address });
+      ctx.logger.log('warn', 'link refused to signer', {
+        signer: caller.signer.name,
+        user: caller.user,
+        reason: error.message,
+        caller: client.address,
+      });
       return sendProblem(res, problem('not-permitted', 403, undefined, errors));
     }
     return sendProblem(res, invalidRequest(errors));
@@ -297,7 +305,10 @@ function refuseCaller(ctx: SigningContext, res: ServerResponse, client: AdminCli
     });
   }
   if (no.refused === 'unmapped') {
-    return sendProblem(res, problem('not-permitted', 403, `single sign-on user "${no.user}" is no signer's (signing.signers[].users, groups)`));
+    return sendProblem(
+      res,
+      problem('not-permitted', 403, `single sign-on user "${no.user}" is no signer's (signing.signers[].users, groups)`),
+    );
   }
   if (no.refused === 'limited') {
     const wait = ctx.access.retryAfterSec(client.key);
@@ -352,7 +363,10 @@ export async function serveSigningApi(
   }
   const mayRevoke = path === '/api/v1/revoke' || path === '/api/v1/unrevoke' || path === '/api/v1/revocations';
   if (mayRevoke && !caller.signer.revoke) {
-    return sendProblem(res, problem('not-permitted', 403, `signer "${caller.signer.name}" may not revoke (its "revoke" is not true)`));
+    return sendProblem(
+      res,
+      problem('not-permitted', 403, `signer "${caller.signer.name}" may not revoke (its "revoke" is not true)`),
+    );
   }
   if (path === '/api/v1/revocations') return revocations(ctx, res, caller);
   if (method === 'GET') return sendJson(res, 200, { signer: caller.signer.name, routes: routeList(ctx.current(), caller) });

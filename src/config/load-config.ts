@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createSecureContext } from 'node:tls';
 import { dirname, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import type { Gate } from '../decision/authorize.js';
 import { type CompiledRoute, compileGate, type ThreadState } from './compile-gate.js';
 import type { Config, RouteConfig } from './config.js';

@@ -83,7 +83,12 @@ function parseSigner(
   p: Problems,
 ): SignerConfig {
   const fields = p.fields(raw, path);
-  const name = fields.matching('name', signerName, 'must be 1 to 64 characters from [A-Za-z0-9._@-], starting with a letter or digit', '');
+  const name = fields.matching(
+    'name',
+    signerName,
+    'must be 1 to 64 characters from [A-Za-z0-9._@-], starting with a letter or digit',
+    '',
+  );
   const source = fields.has('tokenFile')
     ? 'tokenFile'
     : fields.has('tokenEnv')
@@ -150,7 +155,8 @@ function parseSso(raw: unknown, p: Problems): SsoConfig | undefined {
   if (raw === undefined) return undefined;
   const fields = p.fields(raw, 'signing.sso');
   const userHeader = fields.headerName('userHeader')?.toLowerCase() ?? '';
-  if (!fields.has('userHeader')) fields.add('userHeader', 'is required: the header the proxy names the user in (X-Forwarded-Email)');
+  if (!fields.has('userHeader'))
+    fields.add('userHeader', 'is required: the header the proxy names the user in (X-Forwarded-Email)');
   const groupsHeader = fields.headerName('groupsHeader')?.toLowerCase();
   const trustedProxies = list(
     fields,

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../base/log.js';
@@ -55,21 +56,28 @@ export function hardenedServer(
   name: string,
   logger: Logger,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
+  /** Certificate and key (PEM): an https server (TLS 1.2 and up, the handshake bounded like a head). */
+  tls?: { readonly cert: Buffer; readonly key: Buffer },
 ): Server {
-  const server = createServer(
-    {
-      headersTimeout: nodeLimits.headersMs,
-      requestTimeout: nodeLimits.headersMs,
-      keepAliveTimeout: nodeLimits.idleMs,
-      connectionsCheckingInterval: nodeLimits.checkMs,
-      maxHeaderSize: nodeLimits.maxHeaderBytes,
-      // Proxies always send Host; a missing one changes nothing for a decision (uWS does not require it either).
-      requireHostHeader: false,
-      insecureHTTPParser: false,
-      noDelay: true,
-    },
-    handler,
-  );
+  const options = {
+    headersTimeout: nodeLimits.headersMs,
+    requestTimeout: nodeLimits.headersMs,
+    keepAliveTimeout: nodeLimits.idleMs,
+    connectionsCheckingInterval: nodeLimits.checkMs,
+    maxHeaderSize: nodeLimits.maxHeaderBytes,
+    // Proxies always send Host; a missing one changes nothing for a decision (uWS does not require it either).
+    requireHostHeader: false,
+    insecureHTTPParser: false,
+    noDelay: true,
+  };
+  // An https.Server answers requests exactly as an http.Server does (it is one over TLS sockets).
+  const server =
+    tls === undefined
+      ? createServer(options, handler)
+      : (createHttpsServer(
+          { ...options, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', handshakeTimeout: nodeLimits.headersMs },
+          handler,
+        ) as unknown as Server);
   // Every header line is read (Node would silently drop lines past maxHeadersCount, hiding a
   // repeated source header); the head is bounded by maxHeaderBytes instead.
   server.maxHeadersCount = 0;

@@ -1,4 +1,4 @@
-import { listenAdmin } from '../admin/admin-listener.js';
+import { listenAdmin, listenSigning, type SigningListener } from '../admin/admin-listener.js';
 import type { SigningContext } from '../admin/signing-api.js';
 import { ExitCode } from '../base/exit-codes.js';
 import type { Logger } from '../base/log.js';
@@ -57,7 +57,7 @@ class MainThread {
     private readonly service: Service,
     private readonly metrics: ServiceMetrics,
     private readonly admin: RunningListener,
-    private readonly pool: WorkerPool | undefined,
+    private readonly threads: Threads,
     private readonly revocations: RevocationSync,
     private readonly limits: LimitCounting,
     private readonly logger: Logger,
@@ -74,6 +74,10 @@ class MainThread {
   watchFiles(files: ConfigFiles): void {
     this.watch = configWatcher(() => void this.reload(), this.logger);
     this.watch(files.keys());
+  }
+
+  private get pool(): WorkerPool | undefined {
+    return this.threads.pool;
   }
 
   private async reloadNow(): Promise<void> {
@@ -102,6 +106,8 @@ class MainThread {
     }
     this.service.reload(next.loaded.gate);
     this.serving.loaded = next.loaded;
+    // New connections get the certificate the files hold now (renewed by certbot, cert-manager...).
+    this.threads.signing?.reloadTls(next.loaded.signingTls);
     metrics.configLoaded(next.loaded);
     this.watch?.(next.files.keys());
     logger.log('info', 'config reloaded', {
@@ -110,7 +116,15 @@ class MainThread {
       routes: next.loaded.gate.routes.length,
       workers: pool?.size() ?? 1,
     });
-    const listening = (config: LoadedConfig['config']) => JSON.stringify([config.listeners, config.grpcListeners, config.admin]);
+    const listening = (config: LoadedConfig['config']) => {
+      const own = config.signing?.listener;
+      return JSON.stringify([
+        config.listeners,
+        config.grpcListeners,
+        config.admin,
+        own && { ...own, tls: own.tls !== undefined },
+      ]);
+    };
     if (listening(next.loaded.config) !== listening(this.first.config)) {
       logger.log('warn', 'listener and admin changes take effect only after a restart');
     }
@@ -127,6 +141,7 @@ class MainThread {
       service.stop();
       await pool?.shutdown();
       admin.closeAll();
+      this.threads.signing?.closeAll();
       await this.revocations.close();
       this.limits.close();
       return;
@@ -146,6 +161,7 @@ class MainThread {
     service.stop();
     await pool?.shutdown();
     admin.closeAll();
+    this.threads.signing?.closeAll();
     await this.revocations.close();
     this.limits.close();
     logger.log('info', 'stopped', { signal });
@@ -233,6 +249,8 @@ function logStart(loaded: LoadedConfig, choice: EngineChoice, workers: number, l
 /** The auth worker pool once it runs (none while starting, or when this thread serves alone). */
 interface Threads {
   pool: WorkerPool | undefined;
+  /** The signing page and API's own listener (`signing.listener`), opened with the admin listener. */
+  signing?: SigningListener | undefined;
 }
 
 /** The exposition: the pool's counters (read through `threads`, as it starts later) and this thread's own. */
@@ -281,9 +299,15 @@ async function listenAll(plan: ListenPlan, threads: Threads): Promise<readonly [
   const { configFile, files, config, engine, workers, service, logger } = plan;
   let admin: RunningListener | undefined;
   try {
-    admin = await listenAdmin(config.admin, service.state, plan.metrics, logger, plan.signing);
+    const ownListener = config.signing?.listener;
+    admin = await listenAdmin(config.admin, service.state, plan.metrics, logger, ownListener ? undefined : plan.signing);
     // Said at once: /healthz and /readyz answer from now on, while the revocation list may still be loading.
     logger.log('info', 'listening', { listener: admin.name, host: admin.host, port: admin.port });
+    if (ownListener !== undefined && plan.signing !== undefined) {
+      threads.signing = await listenSigning(ownListener, plan.loaded.signingTls, plan.signing, logger);
+      const { host, port } = threads.signing;
+      logger.log('info', 'listening', { listener: 'signing', host, port, tls: ownListener.tls !== undefined });
+    }
     // The whole revocation list before any auth listener opens (/readyz says not ready meanwhile).
     await plan.revocations.open(plan.loaded);
     await plan.limits.open(plan.loaded);
@@ -312,6 +336,7 @@ async function listenAll(plan: ListenPlan, threads: Threads): Promise<readonly [
     return [admin, await service.start({ engine, auth, grpc: config.grpcListeners }, logger)];
   } catch (error) {
     admin?.closeAll();
+    threads.signing?.closeAll();
     // Worker threads must close their uWS sockets before the process exits (else Node aborts).
     await threads.pool?.shutdown();
     logger.log('fatal', (error as Error).message);
@@ -326,6 +351,7 @@ function announce(
   pool: WorkerPool | undefined,
   workers: number,
   signing: ReturnType<typeof signingContext>,
+  own: RunningListener | undefined,
   logger: Logger,
 ): void {
   const [admin, running] = listening;
@@ -337,9 +363,11 @@ function announce(
   }
   if (signing?.randomToken !== undefined) {
     // Like a notebook server: the one place this token appears is the terminal that started the service.
-    const host = admin.host.includes(':') ? `[${admin.host}]` : admin.host;
+    const page = own ?? admin;
+    const host = page.host.includes(':') ? `[${page.host}]` : page.host;
+    const scheme = config.signing?.listener?.tls === undefined ? 'http' : 'https';
     process.stderr.write(
-      `\n  Signing page: http://${host}:${admin.port}/ (API: /api/v1/)\n  Access token (made for this run, never logged): ${signing.randomToken}\n\n`,
+      `\n  Signing page: ${scheme}://${host}:${page.port}/ (API: /api/v1/)\n  Access token (made for this run, never logged): ${signing.randomToken}\n\n`,
     );
   }
 }
@@ -364,12 +392,12 @@ export async function runService(configFile: string | undefined, logger: Logger)
   const plan = { configFile, files, config, engine: choice.engine, workers, service, metrics, loaded, logger };
   const listening = await listenAll({ ...plan, signing: signing?.context, revocations, limits }, threads);
   const { pool } = threads;
-  const main = new MainThread(serving, configFile, loaded, service, metrics, listening[0], pool, revocations, limits, logger);
+  const main = new MainThread(serving, configFile, loaded, service, metrics, listening[0], threads, revocations, limits, logger);
   process.on('SIGHUP', () => void main.reload());
   if (config.reloadOnChange && configFile !== undefined) main.watchFiles(files);
   const stop = (signal: string) => main.stop(signal).then(() => process.exit(ExitCode.ok));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   service.state.ready = true;
-  announce(config, listening, pool, workers, signing, logger);
+  announce(config, listening, pool, workers, signing, threads.signing, logger);
 }

@@ -244,6 +244,17 @@ describe('snippets run here', () => {
         ],
       },
     });
+    const listener = withRoutes(JSON.parse(docBlock('docs/signing.md', 'listener-config')));
+    expect(listener).toMatchObject({
+      signing: {
+        listener: {
+          host: '0.0.0.0',
+          port: 8443,
+          tls: { certFile: '/etc/tokengate/tls/tls.crt', keyFile: '/etc/tokengate/tls/tls.key' },
+          allowedHosts: ['links.example.com'],
+        },
+      },
+    });
     const sso = withRoutes(JSON.parse(docBlock('docs/signing.md', 'sso-config')));
     expect(sso).toMatchObject({
       signing: {

@@ -22,7 +22,9 @@ it('a session opens, ends, expires, and its cookie is read strictly (HTTP whites
 
 it('the cookie is Secure exactly when the page was reached over https, when opened and when cleared', () => {
   const sessions = new Sessions();
-  expect(sessions.open('http', login, 0)).toMatch(/^tokengate_session=[\w-]{43}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=43200$/);
+  expect(sessions.open('http', login, 0)).toMatch(
+    /^tokengate_session=[\w-]{43}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=43200$/,
+  );
   const secure = sessions.open('https', login, 0);
   expect(secure).toMatch(/^tokengate_session=[\w-]{43}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=43200; Secure$/);
   expect(sessions.close(secure.split(';')[0], 'https')).toBe(
