@@ -71,18 +71,22 @@ function loadSigners(config: Config, where: KeyEnvironment): { digests: Map<stri
   const problems: string[] = [];
   const owner = new Map<string, string>();
   const signers = config.signing?.signers ?? [];
-  signers.forEach((signer, i) => {
+  for (const [i, signer] of signers.entries()) {
     const { credential } = signer;
     const at = config.signing?.written === 'signers' ? `signing.signers[${i}]` : 'signing';
-    if (credential === undefined || credential === 'random') return;
+    if (credential === undefined || credential === 'random') continue;
     let digest: Buffer;
     if ('sha256' in credential) digest = Buffer.from(credential.sha256, 'hex');
     else {
       const loaded = loadSecret({ id: signer.name, ...credential }, where);
-      if (typeof loaded === 'string') return void problems.push(`${at}: ${loaded}`);
+      if (typeof loaded === 'string') {
+        problems.push(`${at}: ${loaded}`);
+        continue;
+      }
       const token = loaded.toString('latin1');
       if (!/^[\x21-\x7e]{16,256}$/.test(token)) {
-        return void problems.push(`${at}: the access token must be 16 to 256 printable ASCII characters without spaces`);
+        problems.push(`${at}: the access token must be 16 to 256 printable ASCII characters without spaces`);
+        continue;
       }
       digest = hash('sha256', token, 'buffer');
     }
@@ -90,7 +94,7 @@ function loadSigners(config: Config, where: KeyEnvironment): { digests: Map<stri
     if (other !== undefined) problems.push(`${at}: has the same access token as signer "${other}" (each signer needs its own)`);
     owner.set(digest.toString('hex'), signer.name);
     digests.set(signer.name, digest);
-  });
+  }
   return { digests, problems };
 }
 
