@@ -144,3 +144,29 @@ export async function waitForLog(
     .toBe(true);
   return logLines(service.stderr()).find(predicate)!;
 }
+
+/**
+ * The service as `npm start` runs it: the embedded default config, but on ports the kernel picks
+ * (the documented 8080 and 9090 may be taken), with the access token it printed for this run.
+ */
+export async function startDefaultService(): Promise<{ service: RunningService; admin: number; auth: number; token: string }> {
+  const { defaultConfig } = await import('../../src/config/default-config.js');
+  const file = writeConfig(tempDir(), {
+    ...defaultConfig,
+    listeners: defaultConfig.listeners.map((listener) => ({ ...listener, port: 0 })),
+    admin: { ...defaultConfig.admin, port: 0 },
+  });
+  const service = await startService(['serve', '--config', file]);
+  const printed = /Access token \(made for this run, never logged\): (\S+)/;
+  // Printed right after the listening lines (a loop, not expect.poll: this also runs in beforeAll).
+  for (let waited = 0; !printed.test(service.stderr()); waited += 50) {
+    if (waited > 10_000) throw new Error(`the service printed no access token:\n${service.stderr()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    service,
+    admin: service.ports.get('admin')!,
+    auth: service.ports.get('auth')!,
+    token: printed.exec(service.stderr())![1]!,
+  };
+}

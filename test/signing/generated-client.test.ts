@@ -11,14 +11,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docBlock } from '../helpers/doc-blocks.js';
-import { type RunningService, startService, tempDir, writeConfig } from '../helpers/service-process.js';
-import { testConfig } from '../helpers/test-config.js';
+import { startDefaultService, tempDir } from '../helpers/service-process.js';
 
-const accessToken = 'generated-client-token-0123456789';
 const root = new URL('../../', import.meta.url).pathname;
-let service: RunningService;
-let admin: number;
-let auth: number;
+let running: Awaited<ReturnType<typeof startDefaultService>>;
 
 const run = (file: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env) =>
   new Promise<string>((resolve, reject) =>
@@ -27,24 +23,13 @@ const run = (file: string, args: string[], cwd: string, env: NodeJS.ProcessEnv =
     ),
   );
 
+// The service as `npm start` runs it (the embedded default config), which the docs' snippets sign for.
 beforeAll(async () => {
-  const dir = tempDir();
-  writeFileSync(join(dir, 'signing.token'), `${accessToken}\n`);
-  writeFileSync(join(dir, 'hmac.key'), 'ef'.repeat(32));
-  const file = writeConfig(
-    dir,
-    testConfig({
-      signing: { tokenFile: 'signing.token' },
-      routes: [{ name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k1', file: 'hmac.key' }] }],
-    }),
-  );
-  service = await startService(['serve', '--config', file]);
-  admin = service.ports.get('admin')!;
-  auth = service.ports.get('auth')!;
+  running = await startDefaultService();
 });
 
 afterAll(async () => {
-  await service?.stop();
+  await running?.service.stop();
 });
 
 /** The client a user would write against the generated types. */
@@ -57,13 +42,13 @@ type Problem = components['schemas']['Problem'];
 export async function useApi(baseUrl: string, token: string) {
   const api = createClient<paths>({ baseUrl, headers: { Authorization: \`Bearer \${token}\` } });
   const routes = await api.GET('/api/v1/routes');
-  const signed = await api.POST('/api/v1/sign', { body: { path: '/vod/generated.mp4', ttlSec: 600, clientIp: '192.0.2.9' } });
+  const signed = await api.POST('/api/v1/sign', { body: { path: '/tv/news/index.m3u8', ttlSec: 600, clientIp: '192.0.2.9' } });
   if (signed.data === undefined) throw new Error('not signed');
   const url: string = signed.data.url;
   const verdict = await api.POST('/api/v1/verify', { body: { url, clientIp: '192.0.2.9' } });
   const word: components['schemas']['Verdict']['verdict'] | undefined = verdict.data?.verdict;
   const refused = await api.POST('/api/v1/sign', {
-    body: { path: '/vod/generated.mp4', ttlSec: 600, clientIp: '999.1.1.1', sessionId: 'a b' },
+    body: { path: '/tv/news/index.m3u8', ttlSec: 600, clientIp: '999.1.1.1', scopeDepth: 1 },
   });
   const problem: Problem | undefined = refused.error;
   // @ts-expect-error the request schema requires a path: a generator that lost it would compile this
@@ -88,7 +73,8 @@ describe('a TypeScript client generated from the served OpenAPI document', () =>
     const dir = tempDir();
     symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
     // The generator reads the document from the running service, as a user's build would (docs/signing.md).
-    const env = { ...process.env, TOKENGATE_ADMIN: `http://127.0.0.1:${admin}`, TOKENGATE_TOKEN: accessToken };
+    const { admin, auth, token } = running;
+    const env = { ...process.env, TOKENGATE_ADMIN: `http://127.0.0.1:${admin}`, TOKENGATE_TOKEN: token };
     await new Promise<void>((resolve, reject) =>
       execFile(
         'sh',
@@ -123,23 +109,27 @@ describe('a TypeScript client generated from the served OpenAPI document', () =>
     const { useApi } = (await import(pathToFileURL(join(dir, 'out/client.js')).href)) as {
       useApi: (baseUrl: string, token: string) => Promise<Record<string, unknown>>;
     };
-    const result = await useApi(`http://127.0.0.1:${admin}`, accessToken);
+    const result = await useApi(`http://127.0.0.1:${admin}`, token);
     expect(result).toEqual({
-      routes: ['vod'],
-      url: expect.stringMatching(/^\/vod\/generated\.mp4\?tg=v1~/),
+      routes: ['demo-azion', 'demo-alta'],
+      url: expect.stringMatching(/^\/tv\/news\/index\.m3u8\?token=[0-9a-f]{40}-/),
       expiresSec: expect.any(Number),
       word: 'valid',
       refusedStatus: 400,
       problemType: 'urn:tokengate:problem:invalid-request',
-      pointers: ['/clientIp', '/sessionId'],
+      pointers: ['/scopeDepth', '/clientIp'],
       anonymous: { status: 401, type: 'urn:tokengate:problem:access-token-required' },
     });
     // The link the generated client was handed opens the file for its client, and no other.
     const ask = (ip: string) =>
-      fetch(`http://127.0.0.1:${auth}/`, { headers: { 'X-Original-URI': result.url as string, 'X-Real-IP': ip } });
+      fetch(`http://127.0.0.1:${auth}/`, {
+        headers: { 'X-Original-URI': result.url as string, 'X-Real-IP': ip, 'X-Original-Method': 'GET' },
+      });
     expect((await ask('192.0.2.9')).status).toBe(200);
     expect((await ask('192.0.2.10')).status).toBe(403);
     const documented = JSON.parse(await run(join(dir, 'out/doc-client.js'), [], dir, env)) as { data?: { url: string } };
-    expect(documented).toEqual({ data: expect.objectContaining({ url: expect.stringMatching(/^\/vod\/a\.mp4\?tg=v1~/) }) });
+    expect(documented).toEqual({
+      data: expect.objectContaining({ url: expect.stringMatching(/^\/my\/clip\.mp4\?st=[\w-]{22}&e=\d{10}$/) }),
+    });
   });
 });

@@ -15,7 +15,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Verdict } from '../../src/base/verdict.js';
 import { docBlock } from '../helpers/doc-blocks.js';
 import { fieldProblems, problemOf } from '../helpers/problem-details.js';
-import { logLines, type RunningService, startService, tempDir, waitForLog, writeConfig } from '../helpers/service-process.js';
+import {
+  logLines,
+  type RunningService,
+  startDefaultService,
+  startService,
+  tempDir,
+  waitForLog,
+  writeConfig,
+} from '../helpers/service-process.js';
 import { altaStream, configIn, route, testConfig } from '../helpers/test-config.js';
 
 const accessToken = 'signing-token-0123456789abcdef';
@@ -347,21 +355,33 @@ describe('signing API', () => {
     expect(metrics).toMatch(/tokengate_links_signed_total\{route="vod",signer="admin"\} [1-9]/);
   });
 
-  it('the curl, Python and PHP clients of docs/signing.md run as written and get links the auth listener allows', async () => {
-    const env = { ...process.env, TOKENGATE_ADMIN: `http://127.0.0.1:${admin}`, TOKENGATE_TOKEN: accessToken };
-    const run = (command: string, args: string[]) =>
-      new Promise<string>((resolve, reject) =>
-        execFile(command, args, { env, timeout: 10_000 }, (error, stdout, stderr) =>
-          error ? reject(new Error(`${command}: ${stderr || error.message}`)) : resolve(stdout),
-        ),
-      );
-    const curl = JSON.parse(await run('sh', ['-c', docBlock('docs/signing.md', 'curl')])) as { url: string };
-    const python = (await run('python3', ['-c', docBlock('docs/signing.md', 'python')])).trim();
-    const php = (await run('php', ['-r', docBlock('docs/signing.md', 'php')])).trim();
-    for (const url of [curl.url, python, php]) {
-      expect(url).toMatch(/^https:\/\/media\.example\.com\/vod\/movie\/index\.m3u8\?tg=v1~/);
-      expect(await authorizeLink({ url }, '203.0.113.7')).toBe(200);
-      expect(await authorizeLink({ url }, '203.0.113.8')).toBe(403);
+  it('the curl, Python and PHP clients of docs/signing.md run as written against the embedded default config, and get links it allows', async () => {
+    const running = await startDefaultService();
+    try {
+      const env = { ...process.env, TOKENGATE_ADMIN: `http://127.0.0.1:${running.admin}`, TOKENGATE_TOKEN: running.token };
+      const run = (command: string, args: string[]) =>
+        new Promise<string>((resolve, reject) =>
+          execFile(command, args, { env, timeout: 10_000 }, (error, stdout, stderr) =>
+            error ? reject(new Error(`${command}: ${stderr || error.message}`)) : resolve(stdout),
+          ),
+        );
+      const curl = JSON.parse(await run('sh', ['-c', docBlock('docs/signing.md', 'curl')])) as { url: string };
+      const python = (await run('python3', ['-c', docBlock('docs/signing.md', 'python')])).trim();
+      const php = (await run('php', ['-r', docBlock('docs/signing.md', 'php')])).trim();
+      const ask = async (url: string, ip: string) =>
+        (
+          await fetch(`http://127.0.0.1:${running.auth}/`, {
+            headers: { 'X-Original-URI': url, 'X-Real-IP': ip, 'X-Original-Method': 'GET' },
+          })
+        ).status;
+      for (const url of [curl.url, python, php]) {
+        expect(url).toMatch(/^\/tv\/news\/index\.m3u8\?token=[0-9a-f]{40}-/);
+        expect(await ask(url, '203.0.113.7')).toBe(200);
+        expect(await ask(url.replace('index.m3u8', 'seg-1.ts'), '203.0.113.7')).toBe(200);
+        expect(await ask(url, '203.0.113.8')).toBe(403);
+      }
+    } finally {
+      await running.service.stop();
     }
   });
 
