@@ -369,7 +369,13 @@ export async function serveSigningApi(
     );
   }
   if (path === '/api/v1/revocations') return revocations(ctx, res, caller);
-  if (method === 'GET') return sendJson(res, 200, { signer: caller.signer.name, routes: routeList(ctx.current(), caller) });
+  if (method === 'GET') {
+    const { name, maxTtlSec, revoke } = caller.signer;
+    return sendJson(res, 200, {
+      signer: { name, maxTtlSec: maxTtlSec ?? null, revoke, user: caller.user ?? null },
+      routes: routeList(ctx.current(), caller),
+    });
+  }
   // A browser's session or single-sign-on cookie rides along on any site's POST: those must say they come from here.
   if (!sameOrigin(req, caller.via !== 'token'))
     return sendProblem(res, problem('cross-origin', 403, 'the request comes from another site (Origin): refused'));

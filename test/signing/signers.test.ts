@@ -246,7 +246,10 @@ describe('single sign-on behind a trusted proxy', () => {
 
   it('maps the user, the domain or a group to a signer', async () => {
     const carol = await sso({ 'X-Forwarded-Email': 'Carol@Example.com' });
-    expect(await carol.json()).toMatchObject({ signer: 'video-team', routes: [{ name: 'vod' }, { name: 'live' }] });
+    expect(await carol.json()).toMatchObject({
+      signer: { name: 'video-team', user: 'carol@example.com', maxTtlSec: null, revoke: true },
+      routes: [{ name: 'vod' }, { name: 'live' }],
+    });
     expect((await sso({ 'X-Forwarded-Email': 'dave@video.example' })).status).toBe(200);
     expect((await sso({ 'X-Forwarded-Email': 'erin@else.example', 'X-Forwarded-Groups': 'viewers, editors' })).status).toBe(200);
     const stranger = await problemOf(

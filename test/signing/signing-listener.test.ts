@@ -112,7 +112,7 @@ describe('the signing listener', () => {
     expect(signing).not.toBe(admin);
     const routes = await https('/api/v1/routes', { Authorization: `Bearer ${token}` });
     expect(routes.status).toBe(200);
-    expect(JSON.parse(routes.text)).toMatchObject({ signer: 'ops', routes: [{ name: 'vod' }] });
+    expect(JSON.parse(routes.text)).toMatchObject({ signer: { name: 'ops' }, routes: [{ name: 'vod' }] });
     expect((await https('/login')).status).toBe(200);
     for (const path of ['/metrics', '/healthz', '/readyz']) expect([path, (await https(path)).status]).toEqual([path, 404]);
     // The admin listener: metrics and probes, no page and no API.

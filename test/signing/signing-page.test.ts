@@ -6,7 +6,7 @@
  * forged, an expired and an out-of-scope link; no console errors; the strict CSP holds.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +21,16 @@ let browser: Browser;
 let admin: number;
 let auth: number;
 const consoleErrors: string[] = [];
+
+/**
+ * The pictures of docs/signing.md, taken of the page as the tests leave it: written to the
+ * directory SCREENSHOTS names (SCREENSHOTS=docs to renew the ones in the docs), else to a temp dir.
+ */
+const screenshots = ['signing-page.png', 'signing-errors.png', 'signing-check.png'];
+async function shoot(page: Page, name: string) {
+  expect(screenshots).toContain(name);
+  await page.screenshot({ path: join(process.env.SCREENSHOTS ?? tempDir(), name), fullPage: true });
+}
 
 /** What the auth listener answers for `url` from `ip` (with the cookie line, for cookie routes). */
 async function authStatus(url: string, ip: string, cookie?: string): Promise<number> {
@@ -51,7 +61,10 @@ async function generate(page: Page, fields: { route: string; path: string; ip?: 
   await page.getByLabel('Route', { exact: true }).selectOption(fields.route);
   await page.getByLabel('Path', { exact: true }).fill(fields.path);
   if (fields.ip !== undefined) await page.getByLabel('Client IP', { exact: true }).fill(fields.ip);
-  if (await page.getByLabel(/^Scope/).isVisible()) await page.getByLabel(/^Scope/).fill(fields.scope ?? '');
+  // The scope is chosen among the path's folders (value: the depth), "" for the path only.
+  if (await page.getByLabel('Scope', { exact: true }).isVisible()) {
+    await page.getByLabel('Scope', { exact: true }).selectOption(fields.scope ?? '');
+  }
   await page.getByRole('button', { name: '1 day' }).click();
   // Hide the previous result, so the wait below sees this answer, not the last one.
   await page.evaluate("document.getElementById('result').setAttribute('hidden', '')");
@@ -67,9 +80,9 @@ async function check(page: Page, url: string, ip?: string) {
   await page.getByLabel('Link to check').fill(url);
   if (ip !== undefined) await page.getByLabel('Client IP (where the route binds one)').fill(ip);
   await page.getByRole('button', { name: 'Check' }).click();
-  await page.locator('#verdict:not([hidden])').waitFor();
+  await page.locator('#verdict-box:not([hidden])').waitFor();
   const text = await page.locator('#verdict').innerText();
-  await page.evaluate("document.getElementById('verdict').setAttribute('hidden', '')");
+  await page.evaluate("document.getElementById('verdict-box').setAttribute('hidden', '')");
   return text;
 }
 
@@ -136,7 +149,8 @@ describe('signing page in Chromium', () => {
     const page = await loggedIn();
     const azion = await generate(page, { route: 'demo-azion', path: '/my/films/été.mp4' });
     expect(azion.link).toMatch(/^\/my\/films\/%C3%A9t%C3%A9\.mp4\?st=/);
-    expect(azion.expiry).toMatch(/expires in (23 hours|1 day)/);
+    // The "1 day" preset reads "in 1 day", not "in 23 hours" a second later.
+    expect(azion.expiry).toMatch(/expires in 1 day\.$/);
     expect(await authStatus(azion.link, '192.0.2.1')).toBe(200);
 
     const alta = await generate(page, { route: 'demo-alta', path: '/tv/news/index.m3u8', ip: '192.0.2.7' });
@@ -156,8 +170,6 @@ describe('signing page in Chromium', () => {
     const link = await page.getByLabel('Link', { exact: true }).inputValue();
     expect(await authStatus(link, '192.0.2.44', cookieLine.slice('Cookie: '.length))).toBe(200);
     expect(await authStatus(link, '192.0.2.45', cookieLine.slice('Cookie: '.length))).toBe(403);
-    // The README's picture of the page (SCREENSHOT=docs/signing-page.png to write it there).
-    await page.screenshot({ path: process.env.SCREENSHOT ?? join(tempDir(), 'signing-page.png'), fullPage: true });
 
     // A problem shows next to its field, and focus moves there.
     await page.getByLabel('Route', { exact: true }).selectOption('demo-alta');
@@ -173,6 +185,107 @@ describe('signing page in Chromium', () => {
     await expect.poll(() => page.locator('#path-error').textContent()).toMatch(/the service would refuse this path/);
     expect(await page.evaluate('document.activeElement.id')).toBe('path');
     expect(await page.locator('#clientIp-error').textContent()).toBe('');
+    // Every problem at once, each in words next to its field (never an API field path).
+    await page.getByLabel('Route', { exact: true }).selectOption('vod');
+    await page.getByLabel('Path', { exact: true }).fill('/vod/a.mp4');
+    await page.getByLabel('Client IP', { exact: true }).fill('999.1.1.1');
+    await page.getByLabel('Session id (optional)').fill('not a session');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await expect
+      .poll(() => page.locator('#clientIp-error').textContent())
+      .toBe('client IP "999.1.1.1" is not an IPv4 or IPv6 address');
+    expect(await page.locator('#sessionId-error').textContent()).toBe(
+      'the session id must be 1 to 64 characters from [A-Za-z0-9_-]',
+    );
+    expect(await page.locator('main').innerText()).not.toMatch(/body\.|\/clientIp|\/sessionId/);
+    await shoot(page, 'signing-errors.png');
+    await page.close();
+  });
+
+  it('fields fit the chosen route, the preview says what the link opens, the whole link shows with copy and open, and the session lists it', async () => {
+    const page = await loggedIn();
+    const route = page.getByLabel('Route', { exact: true });
+    const scope = page.getByLabel('Scope', { exact: true });
+    await route.selectOption('vod');
+    await page.getByLabel('Path', { exact: true }).fill('/vod/movie/index.m3u8');
+    // The scope is chosen among the path's folders inside the route, never a bare number.
+    expect(await scope.locator('option').allTextContents()).toEqual(['This path only', 'Everything under /vod/movie/']);
+    await scope.selectOption('2');
+    await page.getByLabel('Client IP', { exact: true }).fill('198.51.100.0/24');
+    await page.getByLabel('Session id (optional)').fill('viewer-7');
+    // The session id's rules show before any error.
+    expect(await page.locator('#sessionId-note').textContent()).toMatch(/^1 to 64 characters: letters, digits, "-" and "_"/);
+    await page.getByRole('button', { name: '1 day' }).click();
+    await expect
+      .poll(() => page.locator('#preview-list').innerText())
+      .toMatch(
+        /^Opens every path under \/vod\/movie\/\.\nFrom addresses in 198\.51\.100\.0\/24 only\.\nValid from now until .* UTC \(in 1 day\)\.\nSigned with session viewer-7: revoking the session takes it back\.\nCan be revoked before it ends\.$/,
+      );
+    // Another route: what it does not sign is emptied and hidden, the path moves under its prefix.
+    await route.selectOption('demo-azion');
+    expect(await page.getByLabel('Path', { exact: true }).inputValue()).toBe('/my/');
+    for (const label of ['Scope', 'Client IP', 'Session id (optional)'])
+      expect(await page.getByLabel(label, { exact: true }).isVisible()).toBe(false);
+    expect(await page.locator('#preview-list').innerText()).toMatch(
+      /^Opens \/my\/ only\.\nFrom any address \(this format binds no client IP\)\./,
+    );
+    await route.selectOption('vod');
+    expect(await scope.inputValue()).toBe('');
+    expect(await page.getByLabel('Session id (optional)').inputValue()).toBe('');
+    // A link without a base URL is a path: no Open button, a note says why. With one, it opens.
+    const plain = await generate(page, { route: 'vod', path: '/vod/movie/index.m3u8', scope: '2' });
+    expect(plain.link).toMatch(/^\/vod\/movie\/index\.m3u8\?tg=v1~/);
+    expect(await page.locator('#open').isVisible()).toBe(false);
+    expect(await page.locator('#open-note').isVisible()).toBe(true);
+    await page.getByLabel('Links start with').fill('https://media.example.com');
+    const full = await generate(page, { route: 'vod', path: '/vod/movie/index.m3u8', scope: '2' });
+    expect(full.link).toMatch(/^https:\/\/media\.example\.com\/vod\/movie\/index\.m3u8\?tg=v1~/);
+    expect(await page.getByRole('link', { name: 'Open' }).getAttribute('href')).toBe(full.link);
+    // The whole link is visible: the box is as wide as it needs no scrolling.
+    const box = page.getByLabel('Link', { exact: true });
+    expect(await box.evaluate((node) => node.scrollWidth <= node.clientWidth && node.scrollHeight <= node.clientHeight)).toBe(
+      true,
+    );
+    expect(await page.locator('#covers').innerText()).toMatch(/^Opens every path under \/vod\/movie\/\.\nFrom any address\.$/);
+    // Copy puts exactly the link on the clipboard.
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: `http://127.0.0.1:${admin}` });
+    await page.getByRole('button', { name: 'Copy', exact: true }).click();
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(full.link);
+    // The links signed in this session, newest first.
+    const rows = await page.locator('#history tbody tr').allInnerTexts();
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatch(/vod\s+every path under \/vod\/movie\/\s+in 1 day/);
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await shoot(page, 'signing-page.png');
+    await page.close();
+  });
+
+  it('the check panel asks only for what the routes carry, and colours its verdict', async () => {
+    const page = await loggedIn();
+    // A cookie route exists (books), no route carries its token in a header.
+    expect(await page.getByLabel('Cookie header (cookie routes)').isVisible()).toBe(true);
+    expect(await page.locator('#check-header').isVisible()).toBe(false);
+    const vod = await generate(page, { route: 'vod', path: '/vod/colour.mp4' });
+    const tone = async (url: string) => {
+      await check(page, url);
+      // Runs in the page: the browser's getComputedStyle (this file is typed without the DOM library).
+      return page
+        .locator('#verdict-box')
+        .evaluate((node) => [
+          node.className,
+          (globalThis as unknown as { getComputedStyle(node: unknown): { borderLeftColor: string } }).getComputedStyle(node)
+            .borderLeftColor,
+        ]);
+    };
+    const [ok, okColour] = await tone(vod.link);
+    const [deny, denyColour] = await tone(vod.link.replace('colour', 'other'));
+    expect([ok, deny]).toEqual(['verdict ok', 'verdict deny']);
+    expect(okColour).not.toBe(denyColour);
+    await check(page, vod.link);
+    await page.evaluate("document.getElementById('verdict-box').removeAttribute('hidden')");
+    expect(await page.locator('#verdict-badge').textContent()).toBe('Allowed: 200 valid');
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await shoot(page, 'signing-check.png');
     await page.close();
   });
 
@@ -250,6 +363,14 @@ describe('signing page in Chromium', () => {
     await generate(page, { route: 'demo-azion', path: '/my/dir/a.mp4' });
     expect(await page.locator('#revoke-made').isHidden()).toBe(true);
     await page.close();
+  });
+
+  it('docs/signing.md shows exactly the pictures these tests take', () => {
+    const doc = readFileSync(new URL('../../docs/signing.md', import.meta.url), 'utf8');
+    const shown = [...doc.matchAll(/!\[[^\]]*\]\(([^)]+\.png)\)/g)].map((match) => match[1]).sort();
+    expect(shown).toEqual([...screenshots].sort());
+    const inDocs = readdirSync(new URL('../../docs/', import.meta.url)).filter((name) => name.endsWith('.png'));
+    expect(inDocs.sort()).toEqual([...screenshots].sort());
   });
 
   it('signing out ends the session; no console errors anywhere', async () => {
