@@ -14,6 +14,7 @@ import { type RunningService, startService, tempDir, writeConfig } from '../help
 import { altaStream, route, testConfig } from '../helpers/test-config.js';
 
 const accessToken = 'page-token-0123456789abcdef';
+const internToken = 'intern-token-0123456789abcdef';
 const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
 
 let service: RunningService;
@@ -41,16 +42,16 @@ async function authStatus(url: string, ip: string, cookie?: string): Promise<num
   return response.status;
 }
 
-async function loggedIn(): Promise<Page> {
+async function loggedIn(token = accessToken, refused = /status of 400 \(Bad Request\)$/): Promise<Page> {
   const page = await browser.newPage();
   page.on('console', (message) => {
-    // The browser reports the 400 answers to the deliberately invalid forms as failed loads: expected.
-    if (message.type() === 'error' && !/status of 400 \(Bad Request\)$/.test(message.text())) consoleErrors.push(message.text());
+    // The browser reports the answers to the deliberately refused forms as failed loads: expected.
+    if (message.type() === 'error' && !refused.test(message.text())) consoleErrors.push(message.text());
   });
   page.on('pageerror', (error) => consoleErrors.push(String(error)));
   await page.goto(`http://127.0.0.1:${admin}/`);
   expect(new URL(page.url()).pathname).toBe('/login');
-  await page.getByLabel('Access token').fill(accessToken);
+  await page.getByLabel('Access token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(`http://127.0.0.1:${admin}/`);
   await expect.poll(() => page.locator('#route option').count()).toBeGreaterThan(0);
@@ -98,7 +99,12 @@ beforeAll(async () => {
   const file = writeConfig(
     dir,
     testConfig({
-      signing: { tokenFile: 'signing.token' },
+      signing: {
+        signers: [
+          { name: 'ops', tokenFile: 'signing.token', routes: ['*'], revoke: true },
+          { name: 'intern', tokenEnv: 'INTERN_TOKEN', routes: ['demo-azion'], maxTtlSec: 3600 },
+        ],
+      },
       routes: [
         { name: 'demo-azion', prefix: '/my/', scheme: 'azion', keys: [{ id: 'published-example', env: 'AZION' }] },
         route('demo-alta', '/tv/', 'alta', [{ id: 'published-example', env: 'ALTA' }], altaStream),
@@ -120,7 +126,7 @@ beforeAll(async () => {
       ],
     }),
   );
-  service = await startService(['serve', '--config', file], { AZION: 'mysecret', ALTA: 'secret' });
+  service = await startService(['serve', '--config', file], { AZION: 'mysecret', ALTA: 'secret', INTERN_TOKEN: internToken });
   admin = service.ports.get('admin')!;
   auth = service.ports.get('auth')!;
   browser = await chromium.launch({ executablePath: chromiumPath!, args: ['--no-sandbox'] });
@@ -362,6 +368,43 @@ describe('signing page in Chromium', () => {
     // A route without `revocation`: neither button.
     await generate(page, { route: 'demo-azion', path: '/my/dir/a.mp4' });
     expect(await page.locator('#revoke-made').isHidden()).toBe(true);
+    await page.close();
+  });
+
+  it('a signer sees only its grant: its routes, presets within its longest lifetime, no revoke buttons', async () => {
+    // Its one refusal is the 403 (not-permitted) asked for below.
+    const page = await loggedIn(internToken, /status of 403 \(Forbidden\)$/);
+    expect(await page.locator('#signer').textContent()).toBe('Signed in as intern');
+    expect(await page.locator('#route option').allTextContents()).toEqual(['demo-azion · /my/ · azion']);
+    const presets = page.locator('.presets button');
+    expect(
+      await presets.evaluateAll((buttons) =>
+        buttons.map((b) => [b.textContent, (b as unknown as { disabled: boolean }).disabled]),
+      ),
+    ).toEqual([
+      ['1 hour', false],
+      ['1 day', true],
+      ['1 week', true],
+      ['30 days', true],
+    ]);
+    // A longer end typed by hand is refused by the service, next to the end field.
+    await page.getByLabel('Path', { exact: true }).fill('/my/intern.mp4');
+    await page.getByLabel('End (your local time)').fill(
+      await page.evaluate(() => {
+        const d = new Date(Date.now() + 7200_000);
+        const p = (n: number) => String(n).padStart(2, '0');
+        return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+      }),
+    );
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await expect
+      .poll(() => page.locator('#expiresSec-error').textContent())
+      .toMatch(/^signer "intern" may sign links that end at most 3600 s from now/);
+    await page.getByRole('button', { name: '1 hour' }).click();
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await page.locator('#result:not([hidden])').waitFor();
+    expect(await page.locator('#revoke-made').isHidden()).toBe(true);
+    expect(await authStatus(await page.getByLabel('Link', { exact: true }).inputValue(), '192.0.2.1')).toBe(200);
     await page.close();
   });
 
