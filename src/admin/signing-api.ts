@@ -235,7 +235,7 @@ function verify(ctx: SigningContext, body: unknown, res: ServerResponse) {
   const listener = loaded.config.listeners[0] ?? loaded.config.grpcListeners[0];
   sendJson(res, 200, {
     verdict: decision.verdict,
-    status: statusFor(decision.verdict, listener ?? { expiredStatus: 410 }),
+    status: statusFor(decision.verdict, listener ?? { expiredStatus: 410 }, decision.route),
     reason: decision.detail,
     hints,
     route:

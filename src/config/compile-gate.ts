@@ -157,6 +157,7 @@ function buildRoute(
     limits: limitsOf(route, context),
     pathToken: facts.pathToken,
     methods: new Set(route.methods),
+    expiredStatus: route.expiredStatus,
     nginxUri: facts.nginxUri === true,
     nginxPrefix: context.nginxMode ? nginxPrefixOf(route.prefix) : undefined,
   };

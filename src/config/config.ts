@@ -37,6 +37,8 @@ export interface RouteConfig {
   readonly revocation: RouteRevocationConfig | undefined;
   /** Limits on each link's use (config `limits`); undefined: the route counts nothing. */
   readonly limits: LimitSpec | undefined;
+  /** The status of an expired token on this route (410 or 403); undefined: the listener's `expiredStatus`. */
+  readonly expiredStatus: 410 | 403 | undefined;
 }
 
 /** The secure-link generator page and the signing API on the admin listener (docs/signing.md). */

@@ -106,7 +106,24 @@ export function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig
   const publicBaseUrl = fields.baseUrl('publicBaseUrl');
   const revocation = parseRouteRevocation(fields);
   const limits = parseRouteLimits(fields, scheme);
+  const expiredStatus = fields.value('expiredStatus');
+  if (expiredStatus !== undefined && expiredStatus !== 410 && expiredStatus !== 403) {
+    fields.add('expiredStatus', "must be 410 or 403 (leave it out for the listener's)");
+  }
   fields.done();
   if (scheme === undefined || options === undefined) return undefined;
-  return { name, prefix, scheme, keys, options, stream, verdictCache, publicBaseUrl, methods, revocation, limits };
+  return {
+    name,
+    prefix,
+    scheme,
+    keys,
+    options,
+    stream,
+    verdictCache,
+    publicBaseUrl,
+    methods,
+    revocation,
+    limits,
+    expiredStatus: expiredStatus === 403 || expiredStatus === 410 ? expiredStatus : undefined,
+  };
 }

@@ -37,6 +37,8 @@ export interface Route {
   readonly revocation?: RouteRevocation | undefined;
   /** Set when the route limits each link's use (config `limits`): its spec and the thread's limiter. */
   readonly limits?: RouteLimits | undefined;
+  /** The status of an expired token here (route `expiredStatus`); undefined: the listener's. */
+  readonly expiredStatus?: 410 | 403 | undefined;
 }
 
 /** What a request rejected before any route matched can get. */

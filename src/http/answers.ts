@@ -29,10 +29,17 @@ export function makeAnswer(status: number, headers: [string, string][]): Answer 
 
 const statusText: Record<number, string> = { 200: 'OK', 403: 'Forbidden', 410: 'Gone', 503: 'Service Unavailable' };
 
-/** The one place verdicts become statuses. */
-export function statusFor(verdict: Verdict, listener: Pick<ListenerBase, 'expiredStatus'>): number {
+/**
+ * The one place verdicts become statuses. An expired token gets its route's `expiredStatus`
+ * where the route sets one, else the listener's.
+ */
+export function statusFor(
+  verdict: Verdict,
+  listener: Pick<ListenerBase, 'expiredStatus'>,
+  route?: { readonly expiredStatus?: 410 | 403 | undefined },
+): number {
   if (verdict === Verdict.valid) return 200;
-  if (verdict === Verdict.expired) return listener.expiredStatus;
+  if (verdict === Verdict.expired) return route?.expiredStatus ?? listener.expiredStatus;
   if (verdict === Verdict.badSource || verdict === Verdict.error || verdict === Verdict.storeDown) return 503;
   return 403;
 }

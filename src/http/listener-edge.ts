@@ -50,6 +50,15 @@ export interface ListenerEdge {
 }
 
 /** Every denial's answer, one per verdict, built once per listener. */
+/** The expired answer with each status, for routes that set their own `expiredStatus`. */
+function expiredAnswers(): Record<410 | 403, Answer> {
+  const headers: [string, string][] = [
+    ['X-Token-Status', Verdict.expired],
+    ['Cache-Control', 'no-store'],
+  ];
+  return { 410: makeAnswer(410, headers), 403: makeAnswer(403, headers) };
+}
+
 function denialAnswers(listener: EdgeListener): Map<Verdict, Answer> {
   const denials = new Map<Verdict, Answer>();
   for (const verdict of Object.values(Verdict)) {
@@ -185,6 +194,7 @@ function clientIpReader(listener: EdgeListener): (fields: SourceFields) => strin
  */
 export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics): ListenerEdge {
   const denials = denialAnswers(listener);
+  const expired = expiredAnswers();
   const allowFor = allowAnswers(listener);
   const clientIpOf = clientIpReader(listener);
   const limited = limitedResult(denials);
@@ -198,7 +208,11 @@ export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics):
       // through its last second (nginx serves it while valid_sec >= now), and may stamp it a second
       // after this decision, so the full count let nginx's auth cache serve an allow past the token.
       const answer =
-        decision.verdict === Verdict.valid ? allowFor(decision.expiresSec - nowSec - 1) : denials.get(decision.verdict)!;
+        decision.verdict === Verdict.valid
+          ? allowFor(decision.expiresSec - nowSec - 1)
+          : decision.verdict === Verdict.expired && decision.route?.expiredStatus !== undefined
+            ? expired[decision.route.expiredStatus]
+            : denials.get(decision.verdict)!;
       const ipText =
         clientIp === undefined || isRejection(clientIp) ? undefined : typeof clientIp === 'string' ? clientIp : fields.clientIp;
       const result: EdgeResult = { answer, decision, clientIp: ipText };

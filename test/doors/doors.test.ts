@@ -49,6 +49,8 @@ const vodScope = (path: string) =>
     .sign({ path: '/vod/free/x.mp4', expiresSec: expiresIn(600), scopeDepth: 1 })
     .replace('/vod/free/x.mp4', path);
 const alta = altaSigner('/live/', altaKey);
+/** The same key on a route that answers an expired token 403 (route `expiredStatus`), as CDNs do. */
+const altaOld = altaSigner('/old/', altaKey);
 const akamaiFixture = formatFixtures.akamai!;
 /** An Akamai ACL token of Akamai's own Node SDK (akamai-edgeauth) for the whole akamai route, bound to `ip`. */
 const akamaiAcl = (path: string, ip: string) => {
@@ -124,6 +126,12 @@ const cases: readonly { name: string; uri: () => string; expected: Verdict }[] =
   { name: 'forged', uri: () => forge(alta('/live/ch/seg-1.ts', clientIp)), expected: { status: 403, tokenStatus: 'forged' } },
   { name: 'malformed', uri: () => '/live/ch/seg-1.ts?token=zz', expected: { status: 403, tokenStatus: 'malformed' } },
   { name: 'expired', uri: () => alta('/live/ch/seg-1.ts', clientIp, -60), expected: { status: 410, tokenStatus: 'expired' } },
+  {
+    name: 'expired on a route with expiredStatus 403',
+    uri: () => altaOld('/old/ch/seg-1.ts', clientIp, -60),
+    expected: { status: 403, tokenStatus: 'expired' },
+  },
+  { name: 'valid on that route', uri: () => altaOld('/old/ch/seg-1.ts', clientIp), expected: { status: 200, tokenStatus: 'valid' } },
   {
     name: 'wrong IP (alta: the IP is in the hash)',
     uri: () => alta('/live/ch/seg-1.ts', otherIp),
@@ -229,6 +237,7 @@ beforeAll(() => {
   root = join(dir, 'www');
   for (const [path, content] of [
     ['/live/ch/seg-1.ts', 'segment one\n'],
+    ['/old/ch/seg-1.ts', 'an old segment\n'],
     ['/vod/a.mp4', 'video a\n'],
     ['/vod/premium/secret.mp4', 'premium, for its own links only\n'],
     ['/dl/a.zip', 'a download, twice per link\n'],
@@ -285,6 +294,7 @@ describe.each(withEnginesHere(['uws', 'node'] as const, (engine) => engine))('ev
           { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.hex' }] },
           { name: 'premium', prefix: '/vod/premium/', scheme: 'hmac', keys: [{ id: 'p', env: 'TG_PREMIUM' }] },
           { name: 'live', prefix: '/live/', scheme: 'alta', keys: [{ id: 'a', env: 'TG_ALTA' }] },
+          { name: 'old', prefix: '/old/', scheme: 'alta', keys: [{ id: 'a', env: 'TG_ALTA' }], expiredStatus: 403 },
           { name: 'dl', prefix: '/dl/', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.hex' }], limits: { uses: 2 } },
           // Every registered format's route (nginx-secure-link signs nginx's $uri: every route is then chosen on it).
           ...registeredFixtures().map((fixture) =>

@@ -82,6 +82,7 @@ describe('config validation', () => {
         },
         { prefix: '/tv/', scheme: 'alta', keys: [{ file: 'k' }] },
         { prefix: '/tv/', scheme: 'alta', keys: [{ id: 'k', secret: 'inline' }] },
+        { prefix: '/cdn/', scheme: 'azion', keys: [{ id: 'k', env: 'K' }], expiredStatus: '403' },
       ],
       typo: true,
     });
@@ -104,6 +105,7 @@ describe('config validation', () => {
       'routes[2].keys[0].id: is required',
       'routes[3].keys[0].secret: unknown field',
       'routes[3].prefix: same prefix as routes[2]',
+      "routes[4].expiredStatus: must be 410 or 403 (leave it out for the listener's)",
       'listeners[0].clientIpHeader: is required: route "/tv/" binds tokens to the client IP',
     ];
     for (const line of expected)

@@ -5,7 +5,7 @@
  * routes listing without key material, the log line and the metric.
  */
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync, hash } from 'node:crypto';
+import { createHash, generateKeyPairSync, hash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { connect } from 'node:net';
@@ -76,7 +76,7 @@ beforeAll(async () => {
     testConfig({
       signing: { tokenFile: 'signing.token', publicBaseUrl: 'https://media.example.com' },
       routes: [
-        { name: 'my', prefix: '/my/', scheme: 'azion', keys: [{ id: 'a1', env: 'AZION_SECRET' }] },
+        { name: 'my', prefix: '/my/', scheme: 'azion', keys: [{ id: 'a1', env: 'AZION_SECRET' }], expiredStatus: 403 },
         route('tv', '/tv/', 'alta', [{ id: 't1', env: 'ALTA_SECRET' }], altaStream),
         {
           name: 'vod',
@@ -340,6 +340,14 @@ describe('signing API', () => {
     });
     expect(await check({ url: cookie.url })).toMatchObject({ verdict: 'missing', status: 403 });
     expect((await post('/api/v1/verify', { link: 'x' })).status).toBe(400);
+  });
+
+  it("verify answers an expired link with its route's expiredStatus", async () => {
+    const e = Math.floor(Date.now() / 1000) - 60;
+    const st = createHash('md5').update(`azion-secret-for-tests/my/old.mp4${e}`).digest('base64url');
+    const check = async (body: unknown) => (await (await post('/api/v1/verify', body)).json()) as Record<string, unknown>;
+    expect(await check({ url: `/my/old.mp4?st=${st}&e=${e}` })).toMatchObject({ verdict: 'expired', status: 403 });
+    expect(await check({ url: `/my/old.mp4?st=${st}&e=${e + 120}` })).toMatchObject({ verdict: 'forged', status: 403 });
   });
 
   it('logs each signature without the token and counts it per route', async () => {
