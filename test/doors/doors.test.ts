@@ -131,7 +131,11 @@ const cases: readonly { name: string; uri: () => string; expected: Verdict }[] =
     uri: () => altaOld('/old/ch/seg-1.ts', clientIp, -60),
     expected: { status: 403, tokenStatus: 'expired' },
   },
-  { name: 'valid on that route', uri: () => altaOld('/old/ch/seg-1.ts', clientIp), expected: { status: 200, tokenStatus: 'valid' } },
+  {
+    name: 'valid on that route',
+    uri: () => altaOld('/old/ch/seg-1.ts', clientIp),
+    expected: { status: 200, tokenStatus: 'valid' },
+  },
   {
     name: 'wrong IP (alta: the IP is in the hash)',
     uri: () => alta('/live/ch/seg-1.ts', otherIp),
