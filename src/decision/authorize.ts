@@ -146,17 +146,38 @@ const foreignPathToken = rejection(Verdict.noRoute, "a token in the path's first
 const pathTokenAlone = rejection(Verdict.badUri, "the path is only a token segment: the file's path must follow it");
 
 /**
- * Splits a path token off the path (`/bcdn_token=…/dir/file` → the segment and `/dir/file`)
- * when the gate has routes that read one; the route is then chosen on the rest.
+ * A path-token segment as clients send it (bunny: `bcdn_token=<token>&token_path=%2Fdir%2F&expires=<t>`):
+ * unreserved and sub-delim characters and escapes, never an escaped "&" or "%" (once decoded, the
+ * segment must split at the same "&" as sent: a proxy that strips it on the decoded path cuts
+ * where tokengate reads), nor a control byte, nor ";".
  */
-export function splitPathToken(gate: Gate, path: string): { path: string; pathToken: string | undefined } | Rejection {
+const tokenSegment = /^(?:[A-Za-z0-9._~!$'()*+,=:@&-]|%[0-9A-Fa-f]{2})*$/;
+const forbiddenEscape = /%(?:2[56]|[01][0-9A-Fa-f]|7[Ff])/;
+const badTokenSegment = rejection(
+  Verdict.badUri,
+  'the path token segment holds a character or escape it may not (";", "%26", "%25" or a control byte)',
+);
+
+/**
+ * Splits a path token off the raw request target (`/bcdn_token=…/dir/file?q` → the segment and
+ * `/dir/file?q`) when the gate has routes that read one, before the URI rules: the segment is the
+ * token (its escapes, `%2F` in a token_path, are its own grammar's), and the URI rules then hold
+ * for the path after it, on which the route is chosen. The segment ends at the first "/".
+ */
+export function splitPathToken(gate: Gate, uri: string): { uri: string; pathToken: string | undefined } | Rejection {
   const markers = gate.pathTokens;
-  if (markers === undefined || markers.length === 0) return { path, pathToken: undefined };
-  const slash = path.indexOf('/', 1);
-  const first = slash < 0 ? path.slice(1) : path.slice(1, slash);
-  if (!markers.some((marker) => first.startsWith(marker))) return { path, pathToken: undefined };
-  if (slash < 0) return pathTokenAlone;
-  return { path: path.slice(slash), pathToken: first };
+  if (markers === undefined || markers.length === 0) return { uri, pathToken: undefined };
+  if (uri.charCodeAt(0) !== 0x2f || !markers.some((marker) => uri.startsWith(marker, 1))) return { uri, pathToken: undefined };
+  let end = 1;
+  while (end < uri.length) {
+    const code = uri.charCodeAt(end);
+    if (code === 0x2f || code === 0x3f || code === 0x23) break;
+    end++;
+  }
+  if (uri.charCodeAt(end) !== 0x2f) return pathTokenAlone;
+  const segment = uri.slice(1, end);
+  if (!tokenSegment.test(segment) || forbiddenEscape.test(segment)) return badTokenSegment;
+  return { uri: uri.slice(end), pathToken: segment };
 }
 
 export function sortRoutes<R extends Route>(routes: readonly R[]): R[] {
@@ -193,19 +214,19 @@ function isDecision(selected: Selected | Decision): selected is Decision {
 
 /** The route on the raw path, with the strict URI rules of request-target.ts. */
 function selectOnRawPath(gate: Gate, uri: string): Selected | Decision {
-  const target = parseRequestTarget(uri);
-  if (isRejection(target)) return deny(target, undefined);
-  const split = splitPathToken(gate, target.path);
+  const split = splitPathToken(gate, uri);
   if (isRejection(split)) return deny(split, undefined);
-  const route = findRoute(gate, split.path);
+  const target = parseRequestTarget(split.uri);
+  if (isRejection(target)) return deny(target, undefined);
+  const route = findRoute(gate, target.path);
   if (route === undefined) return deny(noRoute, undefined);
   // Origins serve the decoded, parameter-free, case-folded path: each must reach this route too (rule 12).
-  if (gate.readings !== undefined && !readingsAgree(gate.readings, route, split.path)) return deny(otherReading, undefined);
+  if (gate.readings !== undefined && !readingsAgree(gate.readings, route, target.path)) return deny(otherReading, undefined);
   // A path token only for a route of a format that reads one: never a detour around another route's check.
   if (split.pathToken !== undefined && (route.pathToken === undefined || !split.pathToken.startsWith(route.pathToken))) {
     return deny(foreignPathToken, route);
   }
-  return { route, path: split.path, query: target.query, pathToken: split.pathToken };
+  return { route, path: target.path, query: target.query, pathToken: split.pathToken };
 }
 
 /**
@@ -217,20 +238,21 @@ function selectOnRawPath(gate: Gate, uri: string): Selected | Decision {
 export function selectRoute(gate: Gate, uri: string): Selected | Decision {
   const nginxRoutes = gate.nginxRoutes;
   if (nginxRoutes === undefined) return selectOnRawPath(gate, uri);
-  const target = nginxTarget(uri);
-  if (isRejection(target)) return deny(target, undefined);
-  const split = splitPathToken(gate, target.path);
+  // The token segment is cut off the raw target first (its escapes are its own); nginx reads the rest.
+  const split = splitPathToken(gate, uri);
   if (isRejection(split)) return deny(split, undefined);
+  const target = nginxTarget(split.uri);
+  if (isRejection(target)) return deny(target, undefined);
   let route: Route | undefined;
   for (const candidate of nginxRoutes) {
-    if (split.path.startsWith(candidate.nginxPrefix ?? candidate.prefix)) {
+    if (target.path.startsWith(candidate.nginxPrefix ?? candidate.prefix)) {
       route = candidate;
       break;
     }
   }
   if (route === undefined) return deny(noRoute, undefined);
   // `$uri` is already decoded; its parameter-free and case-folded readings must pick the same route.
-  if (gate.readings !== undefined && !readingsAgree(gate.readings, route, split.path, split.path)) {
+  if (gate.readings !== undefined && !readingsAgree(gate.readings, route, target.path, target.path)) {
     return deny(otherReading, undefined);
   }
   if (route.nginxUri === true) {

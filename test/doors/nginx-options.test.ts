@@ -12,6 +12,7 @@ import { getSignedCookies } from '@aws-sdk/cloudfront-signer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { expiresIn, hmacSigner } from '../../src/library/hmac-signer.js';
+import { bunnySampleUrl } from '../helpers/bunny-sample.js';
 import { docBlock } from '../helpers/doc-blocks.js';
 import { freePort, type RunningNginx, renderExampleConfig, startNginx, withTestPaths } from '../helpers/nginx.js';
 import { parseResponses } from '../helpers/raw-http.js';
@@ -465,7 +466,33 @@ describe('option bunny-path: bunny.net path tokens through real nginx', () => {
         scheme: 'bunny',
         keys: [{ id: 'k', file: 'azion.key' }],
       },
+      (dir) => {
+        mkdirSync(join(dir, 'root', 'my', 'show'), { recursive: true });
+        writeFileSync(join(dir, 'root', 'my', 'show', 'seg-1.ts'), 'segment of the show\n');
+        writeFileSync(join(dir, 'root', 'my', 'other.ts'), 'another file\n');
+      },
     );
+  });
+
+  it("token_path in the segment, as bunny's samples send it (%2F): the files under it are served, nothing else", async () => {
+    const expires = Math.floor(Date.now() / 1000) + 600;
+    const signed = new URL(
+      bunnySampleUrl('http://zone.example/my/show/seg-1.ts', 'mysecret', {
+        pathAllowed: '/my/show/',
+        expires,
+        isDirectory: true,
+      }),
+    );
+    const uri = `${signed.pathname}${signed.search}`;
+    expect(uri).toMatch(/^\/bcdn_token=HS256-[\w-]+&token_path=%2Fmy%2Fshow%2F&expires=\d{10}\/my\/show\/seg-1\.ts$/);
+    const served = await fetch(`${s.base}${uri}`);
+    expect([served.status, await served.text()]).toEqual([200, 'segment of the show\n']);
+    const segment = uri.slice(0, uri.indexOf('/my/show/seg-1.ts'));
+    expect((await fetch(`${s.base}${segment}/my/other.ts`)).status).toBe(403);
+    // An escaped "&" would move nginx's cut (it decodes the segment first): refused.
+    expect(await rawGet(s, uri.replace('%2Fmy%2Fshow%2F&', '%2Fmy%2Fshow%2F%26expires%3D1%2Fmy%2Fother.ts&'))).toBe(403);
+    // A token_path that nginx's normalisation would change: refused.
+    expect(await rawGet(s, uri.replace('token_path=%2Fmy%2Fshow%2F', 'token_path=%2Fmy%2F..%2Fmy%2Fshow%2F'))).toBe(403);
   });
   afterAll(async () => {
     await Promise.all([s?.nginx.stop(), s?.tokengate.stop()]);

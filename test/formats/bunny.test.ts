@@ -12,6 +12,7 @@ import { Verdict } from '../../src/base/verdict.js';
 import { parseConfig } from '../../src/config/parse-config.js';
 import { authorize, findRoute } from '../../src/decision/authorize.js';
 import { canonicalIp } from '../../src/request/client-ip.js';
+import { type BunnySampleOptions, bunnySampleUrl } from '../helpers/bunny-sample.js';
 import { gateFor } from '../helpers/gates.js';
 
 interface Case {
@@ -114,10 +115,97 @@ describe('the path form: /bcdn_token=…&expires=…/dir/file', () => {
     expect(authorize(gate, pathForm(query, '/abd/'), '1.2.3.4', now).verdict).toBe(Verdict.forged);
     expect(authorize(gate, pathForm(query, '/abc/'), '1.2.3.5', now).verdict).toBe(Verdict.forged);
     expect(authorize(gate, pathForm(query, ''), '1.2.3.4', now).verdict).toBe(Verdict.badUri);
-    // token_path would put "%2F" in the path, which the URI rules refuse: sign directories in the query form.
+    // token_path travels in the segment percent-encoded ("%2F"): the segment is the token's, not the path.
     const scoped = signer.sign({ path: '/abc/x.ts', expiresSec: now + 60, scopeDepth: 1 }) as { query: string };
-    expect(authorize(gate, pathForm(scoped.query, '/abc/x.ts'), undefined, now).verdict).toBe(Verdict.badUri);
+    expect(scoped.query).toMatch(/&token_path=%2Fabc%2F&/);
+    expect(authorize(gate, pathForm(scoped.query, '/abc/x.ts'), undefined, now).verdict).toBe(Verdict.valid);
+    expect(authorize(gate, pathForm(scoped.query, '/abc/deeper/y.ts'), undefined, now).verdict).toBe(Verdict.valid);
+    expect(authorize(gate, pathForm(scoped.query, '/abd/x.ts'), undefined, now).verdict).toBe(Verdict.forged);
     expect(authorize(gate, `/abc/x.ts?${scoped.query}`, undefined, now).verdict).toBe(Verdict.valid);
+  });
+
+  it("BunnyWay's own algorithm (written again in test/helpers/bunny-sample.ts) makes the published vectors", () => {
+    for (const input of data.inputs.cases) {
+      const vector = data.vectors.find((v) => v.name === input.name)!;
+      const url = bunnySampleUrl(`https://token-tester.b-cdn.net${input.path}`, key, { ...input, expires });
+      expect([input.name, url]).toEqual([input.name, vector.signedUrl]);
+    }
+  });
+
+  const samples: [string, BunnySampleOptions & { path: string; inside: string; outside: string }][] = [
+    ['token_path', { path: '/videos/x.ts', pathAllowed: '/videos/', expires, inside: '/videos/y/z.ts', outside: '/other/x.ts' }],
+    [
+      'token_path without "/"',
+      { path: '/abc/300kb.jpg', pathAllowed: '/abc', expires, inside: '/abcdef/1.jpg', outside: '/ab/1.jpg' },
+    ],
+    [
+      'token_path, IPv4 and countries',
+      {
+        path: '/live/ch1/i.m3u8',
+        pathAllowed: '/live/ch1/',
+        userIp: '1.2.3.4',
+        countriesAllowed: 'CA,US',
+        expires,
+        inside: '/live/ch1/seg-9.ts',
+        outside: '/live/ch2/i.m3u8',
+      },
+    ],
+    [
+      'token_path, IPv6, a speed limit',
+      {
+        path: '/v/a.mp4',
+        pathAllowed: '/v/',
+        userIp: '2001:db8:85a3::7334',
+        speedLimit: 500,
+        expires,
+        inside: '/v/b.mp4',
+        outside: '/w/a.mp4',
+      },
+    ],
+    [
+      'token_path and ignored parameters',
+      { path: '/d/f.bin', pathAllowed: '/d/', ignoreParams: true, expires, inside: '/d/g.bin', outside: '/e/f.bin' },
+    ],
+  ];
+  it.each(samples)("the path form with %s, as bunny's samples make it", (_name, sample) => {
+    const url = new URL(bunnySampleUrl(`https://zone.b-cdn.net${sample.path}`, key, { ...sample, isDirectory: true }));
+    const uri = `${url.pathname}${url.search}`;
+    expect(uri).toMatch(/^\/bcdn_token=HS256-[^/]*&token_path=%2F[^/]*&expires=\d{10}\//);
+    const ip = sample.userIp ?? '203.0.113.9';
+    const ask = (target: string, at = before, from = ip) => authorize(gate, target, from, at, country('CA')).verdict;
+    const segment = uri.slice(0, uri.indexOf(sample.path));
+    expect(ask(uri)).toBe(Verdict.valid);
+    expect(ask(`${segment}${sample.inside}`)).toBe(Verdict.valid);
+    expect(ask(`${segment}${sample.outside}`)).toBe(Verdict.forged);
+    expect(ask(uri, expires + 1)).toBe(Verdict.expired);
+    if (sample.userIp !== undefined)
+      expect(ask(uri, before, sample.userIp.includes(':') ? '2001:db8:1::1' : '1.2.3.5')).toBe(Verdict.forged);
+    // Another token_path in the segment: another message, a forgery.
+    expect(ask(uri.replace('token_path=%2F', 'token_path=%2Fx'))).toBe(Verdict.forged);
+  });
+
+  it('the segment keeps to its grammar: no escaped "&" or "%", no ";", no control byte; token_path one plain spelling; the path after it under the URI rules', () => {
+    const url = new URL(
+      bunnySampleUrl('https://zone.b-cdn.net/videos/x.ts', key, { pathAllowed: '/videos/', expires, isDirectory: true }),
+    );
+    const uri = `${url.pathname}${url.search}`;
+    const ask = (target: string) => authorize(gate, target, '203.0.113.9', before).verdict;
+    expect(ask(uri)).toBe(Verdict.valid);
+    for (const to of [
+      'token_path=%2Fvideos%2F%26expires%3D1',
+      'token_path=%2Fvideos%252F',
+      'token_path=%2Fvideos%2F%0A',
+      'token_path=%2Fvideos%2F;x',
+    ])
+      expect([to, ask(uri.replace('token_path=%2Fvideos%2F', to))]).toEqual([to, Verdict.badUri]);
+    for (const spelling of ['%2F..%2Fvideos%2F', '%2F%2Fvideos%2F', '%2F.%2Fvideos%2F', 'videos%2F', '%2Fvideos%5C'])
+      expect([spelling, ask(uri.replace('token_path=%2Fvideos%2F', `token_path=${spelling}`))]).toEqual([
+        spelling,
+        Verdict.malformed,
+      ]);
+    expect(ask(uri.replace('/videos/x.ts', '/videos/../videos/x.ts'))).toBe(Verdict.badUri);
+    expect(ask(uri.replace('/videos/x.ts', '/videos%2Fx.ts'))).toBe(Verdict.badUri);
+    expect(ask(uri.replace('/videos/x.ts', '?x=/videos/x.ts'))).toBe(Verdict.badUri);
   });
 
   it("a path token for a route of another format is no-route, never that route's check with another token", () => {

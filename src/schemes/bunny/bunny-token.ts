@@ -40,7 +40,16 @@ const refusedKind = Object.fromEntries(
 ) as Record<BunnyKind, Rejection>;
 const unboundToken = m('this route binds every token to the client IP (ipValidation): an HS256 token without "1-" is refused');
 const noTokenParam = m('the token parameter is missing (expires is there)');
-const badTokenPath = m('token_path must be a path starting with "/"');
+const badTokenPath = m(
+  'token_path must be a plain path starting with "/" (no "//", dot-segments, "\\", "%", ";", "?", "#" or control bytes)',
+);
+/**
+ * A token_path as it is compared with the decoded request path: one spelling of a path. In the
+ * path form it travels in the first segment, which a proxy decodes and normalises (dot-segments,
+ * merged slashes) before it strips it: a token_path that normalisation changes is refused.
+ */
+const plainTokenPath = (text: string) =>
+  text.startsWith('/') && !text.includes('//') && !/(?:^|\/)\.\.?(?:\/|$)/.test(text) && !/[\\%;?#\u0000-\u001f\u007f]/.test(text);
 const noClientIp = rejection(Verdict.badSource, 'the token is bound to a client IP but the request has no usable client IP');
 const ipv6Resplit = m(
   "an advanced token's IPv6 address and the parameters after it could be split elsewhere (another address, other parameters): use HS256 tokens for IPv6 clients",
@@ -162,7 +171,7 @@ export function parseBunnyToken(route: BunnyRoute, { path, query, clientIp, head
   signedParams.delete('token');
   signedParams.delete('expires');
   const tokenPath = signedParams.get('token_path');
-  if (tokenPath !== undefined && !tokenPath.startsWith('/')) return badTokenPath;
+  if (tokenPath !== undefined && !plainTokenPath(tokenPath)) return badTokenPath;
   const decodedPath = decodePath(path);
   if (decodedPath === undefined) return badEscape;
   // With IP validation the zone refuses tokens that bind no IP (and an IP-bound HS256 token
