@@ -49,7 +49,10 @@ const badTokenPath = m(
  * merged slashes) before it strips it: a token_path that normalisation changes is refused.
  */
 const plainTokenPath = (text: string) =>
-  text.startsWith('/') && !text.includes('//') && !/(?:^|\/)\.\.?(?:\/|$)/.test(text) && !/[\\%;?#\u0000-\u001f\u007f]/.test(text);
+  text.startsWith('/') &&
+  !text.includes('//') &&
+  !/(?:^|\/)\.\.?(?:\/|$)/.test(text) &&
+  !/[\\%;?#\u0000-\u001f\u007f]/.test(text);
 const noClientIp = rejection(Verdict.badSource, 'the token is bound to a client IP but the request has no usable client IP');
 const ipv6Resplit = m(
   "an advanced token's IPv6 address and the parameters after it could be split elsewhere (another address, other parameters): use HS256 tokens for IPv6 clients",
