@@ -148,6 +148,7 @@ function routeList(loaded: LoadedConfig, caller: Caller) {
       options: route.config.options.value,
       stream: route.config.stream ?? null,
       publicBaseUrl: linkBaseOf(loaded, route) ?? null,
+      expiredStatus: route.config.expiredStatus ?? null,
       revocation:
         route.config.revocation === undefined ? null : { maxLifetimeSec: route.config.revocation.maxLifetimeSec ?? null },
       limits: limitsOf(route.config.limits),

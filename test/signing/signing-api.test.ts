@@ -348,6 +348,16 @@ describe('signing API', () => {
     const check = async (body: unknown) => (await (await post('/api/v1/verify', body)).json()) as Record<string, unknown>;
     expect(await check({ url: `/my/old.mp4?st=${st}&e=${e}` })).toMatchObject({ verdict: 'expired', status: 403 });
     expect(await check({ url: `/my/old.mp4?st=${st}&e=${e + 120}` })).toMatchObject({ verdict: 'forged', status: 403 });
+    const { routes } = (await (await api('/api/v1/routes')).json()) as {
+      routes: { name: string; expiredStatus: number | null }[];
+    };
+    expect(routes.map((route) => [route.name, route.expiredStatus])).toEqual([
+      ['my', 403],
+      ['tv', null],
+      ['vod', null],
+      ['ck', null],
+      ['cf', null],
+    ]);
   });
 
   it('logs each signature without the token and counts it per route', async () => {
