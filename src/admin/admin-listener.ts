@@ -56,6 +56,8 @@ function signingHandler(
   return (req, res, path) => {
     const api = path.startsWith('/api/');
     if (!api && !isPagePath(path)) return false;
+    // A reload that removed `signing` took the page and the API away (a restart brings them back).
+    if (signing.current().config.signing === undefined) return false;
     if (!hosts.allows(req.headers.host, signing.current().config)) {
       refuseHost(req, res, path, trusted, logger, api);
       return true;

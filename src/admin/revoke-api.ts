@@ -121,14 +121,17 @@ export async function unrevoke(ctx: SigningContext, raw: unknown, client: AdminC
   body.done();
   if (!p.empty) return sendProblem(res, invalidRequest(fieldErrors(p.entries)));
   const inForce = new Map(ctx.revocations.list().map((entry) => [entry.id, entry]));
-  const others = (ids as string[]).filter((id) => inForce.has(id) && !mayTouch(caller, inForce.get(id)!));
+  // A signer of some routes removes only what this instance knows is on them.
+  const others = (ids as string[]).filter((id) =>
+    inForce.has(id) ? !mayTouch(caller, inForce.get(id)!) : caller.signer.routes !== '*',
+  );
   if (others.length > 0) {
     return sendProblem(
       res,
       problem(
         'not-permitted',
         403,
-        `signer "${caller.signer.name}" may not remove revocations of other routes: ${others.join(', ')}`,
+        `signer "${caller.signer.name}" may not remove revocations of other routes, or ones this instance does not hold: ${others.join(', ')}`,
       ),
     );
   }

@@ -46,13 +46,14 @@ export function ssoUser(req: IncomingMessage, sso: SsoConfig | undefined): { use
   if (lines.length !== 1) return undefined;
   const user = trimOws(lines[0]!).toLowerCase();
   if (!userValue.test(user)) return undefined;
-  const groups =
-    sso.groupsHeader === undefined
-      ? []
-      : headerLines(req, sso.groupsHeader)
-          .flatMap((line) => line.split(','))
-          .map((group) => trimOws(group))
-          .filter((group) => group !== '');
+  // The groups, like the user, in one line: a proxy that appended its line to a client's would
+  // otherwise pass the client's groups on.
+  const groupLines = sso.groupsHeader === undefined ? [] : headerLines(req, sso.groupsHeader);
+  if (groupLines.length > 1) return undefined;
+  const groups = (groupLines[0] ?? '')
+    .split(',')
+    .map((group) => trimOws(group))
+    .filter((group) => group !== '');
   return { user, groups };
 }
 
@@ -65,14 +66,17 @@ function headerLines(req: IncomingMessage, name: string): string[] {
   return lines;
 }
 
-/** The signer a single-sign-on user acts as: the first that names the user, its domain, or one of its groups. */
+/**
+ * The signer a single-sign-on user acts as: the one that names the user; else the one that names
+ * the user's domain; else the first (in config order) that names one of the user's groups. The
+ * most specific entry wins, so a domain or a group never grants a named user more than its own.
+ */
 export function signerOfUser(signing: SigningConfig, user: string, groups: readonly string[]): SignerConfig | undefined {
   const domain = user.includes('@') ? `*@${user.slice(user.lastIndexOf('@') + 1)}` : undefined;
-  return signing.signers.find(
-    (signer) =>
-      signer.users.includes(user) ||
-      (domain !== undefined && signer.users.includes(domain)) ||
-      signer.groups.some((group) => groups.includes(group)),
+  return (
+    signing.signers.find((signer) => signer.users.includes(user)) ??
+    (domain === undefined ? undefined : signing.signers.find((signer) => signer.users.includes(domain))) ??
+    signing.signers.find((signer) => signer.groups.some((group) => groups.includes(group)))
   );
 }
 

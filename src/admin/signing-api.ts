@@ -179,6 +179,7 @@ function sign(ctx: SigningContext, body: unknown, client: AdminClient, caller: C
       baseUrl: parsed.baseUrl,
       nowSec,
       permit: (route, expiresSec) => signRefusal(caller.signer, route, expiresSec, nowSec),
+      shown: (route) => mayUseRoute(caller.signer, route),
     });
   } catch (error) {
     if (!(error instanceof LinkRequestError)) throw error;
@@ -215,7 +216,7 @@ function sign(ctx: SigningContext, body: unknown, client: AdminClient, caller: C
   sendJson(res, 200, linkJson(link));
 }
 
-function verify(ctx: SigningContext, body: unknown, res: ServerResponse) {
+function verify(ctx: SigningContext, body: unknown, caller: Caller, res: ServerResponse) {
   const p = new Problems();
   const fields = p.fields(body, 'body');
   const url = fields.string('url');
@@ -233,6 +234,13 @@ function verify(ctx: SigningContext, body: unknown, res: ServerResponse) {
   const loaded = ctx.current();
   const nowSec = Math.floor(Date.now() / 1000);
   const { decision, hints } = explain(loaded.gate, url, clientIp, nowSec, headers, 'the client IP');
+  // A signer of some routes has links of those explained, no others.
+  if (decision.route !== undefined && !mayUseRoute(caller.signer, decision.route.name)) {
+    return sendProblem(
+      res,
+      problem('not-permitted', 403, `signer "${caller.signer.name}" may not check links of route "${decision.route.name}"`),
+    );
+  }
   const listener = loaded.config.listeners[0] ?? loaded.config.grpcListeners[0];
   sendJson(res, 200, {
     verdict: decision.verdict,
@@ -385,5 +393,5 @@ export async function serveSigningApi(
   if (path === '/api/v1/sign') return sign(ctx, body.value, client, caller, res);
   if (path === '/api/v1/revoke') return revoke(ctx, body.value, client, caller, res);
   if (path === '/api/v1/unrevoke') return unrevoke(ctx, body.value, client, caller, res);
-  return verify(ctx, body.value, res);
+  return verify(ctx, body.value, caller, res);
 }

@@ -43,6 +43,8 @@ export function parseSigning(
     signers = fields
       .array('signers', 'must be a non-empty array of signers')
       .map((entry, i) => parseSigner(entry, `signing.signers[${i}]`, reachedHost, routeNames, p));
+    const random = signers.flatMap((signer, i) => (signer.credential === 'random' ? [i] : []));
+    for (const i of random.slice(1)) p.add(`signing.signers[${i}].randomToken`, 'one signer at most may have a random token');
     const names = new Set<string>();
     signers.forEach((signer, i) => {
       if (names.has(signer.name)) p.add(`signing.signers[${i}].name`, `"${signer.name}" names another signer too`);

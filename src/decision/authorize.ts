@@ -153,9 +153,11 @@ const pathTokenAlone = rejection(Verdict.badUri, "the path is only a token segme
  */
 const tokenSegment = /^(?:[A-Za-z0-9._~!$'()*+,=:@&-]|%[0-9A-Fa-f]{2})*$/;
 const forbiddenEscape = /%(?:2[56]|[01][0-9A-Fa-f]|7[Ff])/;
+const escapedSlashes = /%2F%2F/i;
+const escapedDotSegment = /%2F(?:\.|%2E){1,2}(?:%2F|$)/i;
 const badTokenSegment = rejection(
   Verdict.badUri,
-  'the path token segment holds a character or escape it may not (";", "%26", "%25" or a control byte)',
+  'the path token segment holds a character or escape it may not (";", "%26", "%25", a control byte, or once decoded "//" or a dot-segment)',
 );
 
 /**
@@ -177,6 +179,10 @@ export function splitPathToken(gate: Gate, uri: string): { uri: string; pathToke
   if (uri.charCodeAt(end) !== 0x2f) return pathTokenAlone;
   const segment = uri.slice(1, end);
   if (!tokenSegment.test(segment) || forbiddenEscape.test(segment)) return badTokenSegment;
+  // A proxy decodes the segment and resolves dot-segments and merges slashes in it before it cuts
+  // it off: once decoded it must hold none, or the proxy reads another segment (or none at all).
+  // Its only "/" are escaped ones (a raw "/" ends it), so this is read on the escapes, undecoded.
+  if (escapedSlashes.test(segment) || escapedDotSegment.test(segment)) return badTokenSegment;
   return { uri: uri.slice(end), pathToken: segment };
 }
 

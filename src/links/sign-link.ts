@@ -53,9 +53,10 @@ export class LinkNotPermittedError extends LinkRequestError {
  */
 export type LinkRoutes = Pick<LoadedConfig, 'gate' | 'routes'> & { readonly config: Pick<LoadedConfig['config'], 'signing'> };
 
-/** `name (prefix, scheme)` of every route, in config order: what a refusal lists. */
-function knownRoutes(loaded: LinkRoutes): string {
-  return loaded.routes.map((r) => `${r.name} (${r.prefix}, ${r.schemeId})`).join(', ');
+/** `name (prefix, scheme)` of every route the asker may see, in config order: what a refusal lists. */
+function knownRoutes(loaded: LinkRoutes, shown: (route: string) => boolean = () => true): string {
+  const listed = loaded.routes.filter((r) => shown(r.name));
+  return listed.length === 0 ? 'none' : listed.map((r) => `${r.name} (${r.prefix}, ${r.schemeId})`).join(', ');
 }
 
 /**
@@ -63,7 +64,12 @@ function knownRoutes(loaded: LinkRoutes): string {
  * the path agreeing: path-readings.ts). A route named must be that one: a token signed for an
  * outer route would open a nested one.
  */
-function pickRoute(loaded: LinkRoutes, path: string, named: string | undefined): CompiledRoute {
+function pickRoute(
+  loaded: LinkRoutes,
+  path: string,
+  named: string | undefined,
+  shown?: (route: string) => boolean,
+): CompiledRoute {
   // The gate holds every configured route (a signer for one route matches the others without their keys).
   const { gate } = loaded;
   const serving = findRoute(gate, path);
@@ -76,7 +82,8 @@ function pickRoute(loaded: LinkRoutes, path: string, named: string | undefined):
   }
   if (named !== undefined) {
     const wanted = loaded.routes.find((r) => r.name === named || r.prefix === named);
-    if (wanted === undefined) throw new LinkRequestError(`no route named "${named}"; routes: ${knownRoutes(loaded)}`, 'route');
+    if (wanted === undefined)
+      throw new LinkRequestError(`no route named "${named}"; routes: ${knownRoutes(loaded, shown)}`, 'route');
     if (!path.startsWith(wanted.prefix))
       throw new LinkRequestError(`path ${path} is not under route prefix ${wanted.prefix}`, 'path');
     if (wanted !== serving)
@@ -85,7 +92,7 @@ function pickRoute(loaded: LinkRoutes, path: string, named: string | undefined):
         'path',
       );
   }
-  if (serving === undefined) throw new LinkRequestError(`no route covers ${path}; routes: ${knownRoutes(loaded)}`, 'path');
+  if (serving === undefined) throw new LinkRequestError(`no route covers ${path}; routes: ${knownRoutes(loaded, shown)}`, 'path');
   if (!serving.keysLoaded)
     throw new LinkRequestError(`path ${path} is served by route "${serving.name}", whose keys this signer has not loaded`);
   return serving;
@@ -111,6 +118,8 @@ export interface LinkOptions {
    * signed: a problem (thrown as LinkNotPermittedError), or undefined.
    */
   readonly permit?: ((route: string, expiresSec: number) => LinkProblem | undefined) | undefined;
+  /** The routes a refusal may name to the one asking (default: all). */
+  readonly shown?: ((route: string) => boolean) | undefined;
 }
 
 /** What the route's links start with: its signed base URL, else the one asked for, else the configured one. */
@@ -180,7 +189,7 @@ export function signLink(loaded: LinkRoutes, request: SignRequest, options: Link
   let route: CompiledRoute;
   try {
     signable = signablePath(request.path);
-    route = pickRoute(loaded, signable.path, options.route);
+    route = pickRoute(loaded, signable.path, options.route, options.shown);
   } catch (error) {
     if (error instanceof LinkRequestError) problems.push(...error.problems);
     else problems.push({ field: 'path', message: (error as Error).message });

@@ -128,6 +128,14 @@ class MainThread {
     if (listening(next.loaded.config) !== listening(this.first.config)) {
       logger.log('warn', 'listener and admin changes take effect only after a restart');
     }
+    if ((next.loaded.config.signing === undefined) !== (this.first.config.signing === undefined)) {
+      logger.log(
+        'warn',
+        next.loaded.config.signing === undefined
+          ? 'signing removed: the page and the API answer 404 until a restart'
+          : 'signing added: the page and the API open only after a restart',
+      );
+    }
     if (JSON.stringify(next.loaded.config.state) !== JSON.stringify(this.first.config.state)) {
       logger.log('warn', 'state (the revocation store and the counters of limits) changes take effect only after a restart');
     }

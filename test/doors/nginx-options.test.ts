@@ -491,6 +491,16 @@ describe('option bunny-path: bunny.net path tokens through real nginx', () => {
     expect((await fetch(`${s.base}${segment}/my/other.ts`)).status).toBe(403);
     // An escaped "&" would move nginx's cut (it decodes the segment first): refused.
     expect(await rawGet(s, uri.replace('%2Fmy%2Fshow%2F&', '%2Fmy%2Fshow%2F%26expires%3D1%2Fmy%2Fother.ts&'))).toBe(403);
+    // The review's attacks: expires moved before token_path, the file named after a second
+    // "&expires=<digits>/" in the path, or expires in the query: nginx would serve /my/other.ts.
+    const token = /bcdn_token=([^&]+)/.exec(segment)![1]!;
+    const e = /&expires=(\d+)/.exec(segment)![1]!;
+    expect(await rawGet(s, `/bcdn_token=${token}&expires=${e}&token_path=%2Fmy%2Fshow%2F/my/show/a&expires=1/my/other.ts`)).toBe(
+      403,
+    );
+    expect(await rawGet(s, `/bcdn_token=${token}&token_path=%2Fmy%2Fshow%2F/my/show/a&expires=1/my/other.ts?expires=${e}`)).toBe(
+      403,
+    );
     // A token_path that nginx's normalisation would change: refused.
     expect(await rawGet(s, uri.replace('token_path=%2Fmy%2Fshow%2F', 'token_path=%2Fmy%2F..%2Fmy%2Fshow%2F'))).toBe(403);
   });

@@ -198,14 +198,54 @@ describe('the path form: /bcdn_token=…&expires=…/dir/file', () => {
       'token_path=%2Fvideos%2F;x',
     ])
       expect([to, ask(uri.replace('token_path=%2Fvideos%2F', to))]).toEqual([to, Verdict.badUri]);
-    for (const spelling of ['%2F..%2Fvideos%2F', '%2F%2Fvideos%2F', '%2F.%2Fvideos%2F', 'videos%2F', '%2Fvideos%5C'])
-      expect([spelling, ask(uri.replace('token_path=%2Fvideos%2F', `token_path=${spelling}`))]).toEqual([
+    // A spelling a proxy would normalise is refused as a segment (bad-uri); any other unplain one by the format.
+    for (const [spelling, verdict] of [
+      ['%2F..%2Fvideos%2F', Verdict.badUri],
+      ['%2F%2Fvideos%2F', Verdict.badUri],
+      ['%2F.%2Fvideos%2F', Verdict.badUri],
+      ['videos%2F', Verdict.malformed],
+      ['%2Fvideos%5C', Verdict.malformed],
+    ] as const)
+      expect([spelling, ask(uri.replace('token_path=%2Fvideos%2F', `token_path=${spelling}`))]).toEqual([spelling, verdict]);
+    // In the query form the same token_paths are the format's to refuse.
+    const queryForm = new URL(bunnySampleUrl('https://zone.b-cdn.net/videos/x.ts', key, { pathAllowed: '/videos/', expires }));
+    const asQuery = `${queryForm.pathname}${queryForm.search}`;
+    expect(ask(asQuery)).toBe(Verdict.valid);
+    for (const spelling of ['%2F..%2Fvideos%2F', '%2F%2Fvideos%2F'])
+      expect([spelling, ask(asQuery.replace('token_path=%2Fvideos%2F', `token_path=${spelling}`))]).toEqual([
         spelling,
         Verdict.malformed,
       ]);
     expect(ask(uri.replace('/videos/x.ts', '/videos/../videos/x.ts'))).toBe(Verdict.badUri);
     expect(ask(uri.replace('/videos/x.ts', '/videos%2Fx.ts'))).toBe(Verdict.badUri);
     expect(ask(uri.replace('/videos/x.ts', '?x=/videos/x.ts'))).toBe(Verdict.badUri);
+    // The segment ends with its expires, and the query carries none of the token's parameters: a
+    // proxy cuts the decoded path at the first "&expires=<digits>/", which must be the segment's.
+    const segment = uri.slice(0, uri.indexOf('/videos/x.ts'));
+    const token = /bcdn_token=([^&]+)/.exec(segment)![1]!;
+    const e = /&expires=(\d+)/.exec(segment)![1]!;
+    expect(ask(`/bcdn_token=${token}&expires=${e}&token_path=%2Fvideos%2F/videos/a&expires=1/secret/passwd`)).toBe(
+      Verdict.malformed,
+    );
+    expect(ask(`/bcdn_token=${token}&token_path=%2Fvideos%2F/videos/a&expires=1/secret/passwd?expires=${e}`)).toBe(
+      Verdict.malformed,
+    );
+    expect(ask(`${segment}/videos/x.ts?token_path=%2F`)).toBe(Verdict.malformed);
+    expect(ask(`${segment}/videos/x.ts?expires=${e}`)).toBe(Verdict.malformed);
+    expect(ask(`${segment}/videos/x.ts?width=100`)).toBe(Verdict.forged);
+    // Once decoded, no dot-segment or "//" anywhere in the segment (an unsigned parameter included).
+    const ignoring = new URL(
+      bunnySampleUrl('https://zone.b-cdn.net/videos/x.ts', key, {
+        pathAllowed: '/videos/',
+        ignoreParams: true,
+        expires,
+        isDirectory: true,
+      }),
+    );
+    const ignored = `${ignoring.pathname}${ignoring.search}`;
+    expect(ask(ignored)).toBe(Verdict.valid);
+    for (const value of ['%2F..%2F..%2Fsecret%2Fpasswd', '%2F.%2F', 'a%2F%2Fb', '%2F%2e%2E%2Fx'])
+      expect([value, ask(ignored.replace('&expires=', `&j=${value}&expires=`))]).toEqual([value, Verdict.badUri]);
   });
 
   it("a path token for a route of another format is no-route, never that route's check with another token", () => {

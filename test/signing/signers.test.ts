@@ -49,6 +49,8 @@ const config = () =>
           routes: ['vod', 'live'],
           revoke: true,
         },
+        // Named on its own after the domain rule above: the named user is this signer, not the domain's.
+        { name: 'dave', users: ['dave@video.example'], routes: ['my'] },
       ],
       sso: { userHeader: 'X-Forwarded-Email', groupsHeader: 'X-Forwarded-Groups', trustedProxies: ['127.0.0.1'] },
     },
@@ -157,6 +159,15 @@ describe('named signers', () => {
     expect(metrics).toMatch(/^tokengate_links_signed_total\{route="live",signer="ci"\} 1$/m);
   });
 
+  it('name no route outside their grant, and explain no link of another route', async () => {
+    const nowhere = await problemOf(await sign(tokens.alice, { path: '/nowhere/a.mp4', ttlSec: 60 }), 400);
+    expect(nowhere.errors).toEqual([{ pointer: '/path', detail: 'no route covers /nowhere/a.mp4; routes: vod (/vod/, hmac)' }]);
+    const mine = (await (await sign(tokens.bob, { path: '/my/check.mp4', ttlSec: 60 })).json()) as { url: string };
+    const foreign = await call('/api/v1/verify', { token: tokens.alice, body: { url: mine.url } });
+    expect((await problemOf(foreign, 403)).detail).toBe('signer "alice" may not check links of route "my"');
+    expect((await call('/api/v1/verify', { token: tokens.bob, body: { url: mine.url } })).status).toBe(200);
+  });
+
   it('give links no longer than their maxTtlSec, counted from now', async () => {
     expect((await sign(tokens.alice, { path: '/vod/a.mp4', ttlSec: 3600 })).status).toBe(200);
     const long = await problemOf(await sign(tokens.alice, { path: '/vod/a.mp4', ttlSec: 3601 }), 403);
@@ -204,6 +215,10 @@ describe('named signers', () => {
     const { revocation: other } = (await sso.json()) as { revocation: { id: string } };
     const removal = await call('/api/v1/unrevoke', { token: tokens.alice, body: { ids: [other.id] } });
     expect((await problemOf(removal, 403)).detail).toMatch(/may not remove revocations of other routes/);
+    // An id this instance does not hold may be another route's: a narrow signer cannot remove it.
+    const unknown = await call('/api/v1/unrevoke', { token: tokens.alice, body: { ids: ['fp-AAAAAAAAAAAA'] } });
+    expect((await problemOf(unknown, 403)).detail).toMatch(/or ones this instance does not hold: fp-AAAAAAAAAAAA$/);
+    expect((await call('/api/v1/unrevoke', { token: tokens.alice, body: { ids: [revocation.id] } })).status).toBe(200);
   });
 
   it('log page logins with the signer; a session ends when its signer token is rotated (SIGHUP)', async () => {
@@ -250,7 +265,12 @@ describe('single sign-on behind a trusted proxy', () => {
       signer: { name: 'video-team', user: 'carol@example.com', maxTtlSec: null, revoke: true },
       routes: [{ name: 'vod' }, { name: 'live' }],
     });
-    expect((await sso({ 'X-Forwarded-Email': 'dave@video.example' })).status).toBe(200);
+    expect(await sso({ 'X-Forwarded-Email': 'dave@video.example' }).then((r) => r.json())).toMatchObject({
+      signer: { name: 'dave' },
+    });
+    expect(await sso({ 'X-Forwarded-Email': 'erin@video.example' }).then((r) => r.json())).toMatchObject({
+      signer: { name: 'video-team' },
+    });
     expect((await sso({ 'X-Forwarded-Email': 'erin@else.example', 'X-Forwarded-Groups': 'viewers, editors' })).status).toBe(200);
     const stranger = await problemOf(
       await sso({ 'X-Forwarded-Email': 'erin@else.example', 'X-Forwarded-Groups': 'viewers' }),
@@ -271,6 +291,10 @@ describe('single sign-on behind a trusted proxy', () => {
     expect((await sso({ 'X-Forwarded-Email': ['carol@example.com', 'carol@example.com'] })).status).toBe(401);
     expect((await sso({ 'X-Forwarded-Email': 'carol@example.com, mallory@evil.example' })).status).toBe(401);
     expect((await sso({ 'X-Forwarded-Email': '' })).status).toBe(401);
+    // The groups in one line too: a proxy appending its line would pass a client's own.
+    expect((await sso({ 'X-Forwarded-Email': 'erin@else.example', 'X-Forwarded-Groups': ['viewers', 'editors'] })).status).toBe(
+      401,
+    );
     // A token still opens the API from anywhere.
     expect((await call('/api/v1/routes', { token: tokens.ci, from: '127.0.0.2' })).status).toBe(200);
   });
@@ -327,6 +351,16 @@ describe('signers in the config', () => {
       'signing.signers[1].name: "a" names another signer too',
       'signing.sso: is required when a signer names users or groups: the header they come in and the proxies believed',
     ]);
+    expect(
+      parseConfig(
+        base({
+          signers: [
+            { name: 'a', randomToken: true, routes: ['*'] },
+            { name: 'b', randomToken: true, routes: ['*'] },
+          ],
+        }),
+      ),
+    ).toEqual(['signing.signers[1].randomToken: one signer at most may have a random token']);
     expect(parseConfig(base({ tokenEnv: 'T', signers: [] }))).toEqual([
       'signing: needs exactly one of "signers" (named signers), or one access token: "tokenFile", "tokenEnv" or "randomToken": true',
     ]);
@@ -365,6 +399,33 @@ describe('signers in the config', () => {
     );
     expect(checked.stderr).not.toContain('same-token');
     expect(logLines(checked.stderr)).toEqual([]);
+  });
+});
+
+describe('a reload that removes signing', () => {
+  it('takes the page and the API away (404) without stopping the service, and says a restart brings them back', async () => {
+    const at = tempDir();
+    writeFileSync(join(at, 'ops.token'), `${tokens.alice}\n`);
+    const withSigning = testConfig({
+      signing: { signers: [{ name: 'ops', tokenFile: 'ops.token', routes: ['*'] }] },
+      routes: [{ name: 'my', prefix: '/my/', scheme: 'azion', keys: [{ id: 'a1', env: 'AZION_SECRET' }] }],
+    });
+    const file = writeConfig(at, withSigning);
+    const running = await startService(['serve', '--config', file], { AZION_SECRET: 'azion-secret-for-tests' });
+    try {
+      const port = running.ports.get('admin')!;
+      expect((await fetch(`http://127.0.0.1:${port}/login`)).status).toBe(200);
+      const { signing: _removed, ...without } = withSigning;
+      writeConfig(at, without);
+      running.process.kill('SIGHUP');
+      await waitForLog(running, (line) => line.msg === 'signing removed: the page and the API answer 404 until a restart');
+      for (const path of ['/', '/login', '/api/v1/routes', '/assets/app.js'])
+        expect([path, (await fetch(`http://127.0.0.1:${port}${path}`, { redirect: 'manual' })).status]).toEqual([path, 404]);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      expect(running.process.exitCode).toBeNull();
+    } finally {
+      await running.stop();
+    }
   });
 });
 

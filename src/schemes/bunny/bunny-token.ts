@@ -53,6 +53,19 @@ const plainTokenPath = (text: string) =>
   !text.includes('//') &&
   !/(?:^|\/)\.\.?(?:\/|$)/.test(text) &&
   !/[\\%;?#\u0000-\u001f\u007f]/.test(text);
+/**
+ * The path form's segment ends with its `&expires=<digits>` (bunny's samples put it last), and
+ * none of the token's own parameters comes from the query: a proxy that strips the segment cuts
+ * the decoded path at the first "&expires=<digits>/", which must be this one, so the path it
+ * serves is the path checked here.
+ */
+const pathFormEnd = /&expires=[0-9]+$/;
+const badPathForm = m('the path token segment must end with its "&expires=<unix seconds>"');
+const tokenNameInQuery =
+  /&(?:token|expires|token_path|token_countries|token_countries_blocked|token_ignore_params|limit)(?:=|&|$)/;
+const tokenInQuery = m(
+  "a path token's parameters all travel in its segment: the query may not carry token, expires or token_path…",
+);
 const noClientIp = rejection(Verdict.badSource, 'the token is bound to a client IP but the request has no usable client IP');
 const ipv6Resplit = m(
   "an advanced token's IPv6 address and the parameters after it could be split elsewhere (another address, other parameters): use HS256 tokens for IPv6 clients",
@@ -164,6 +177,8 @@ function countryMismatch(
 export function parseBunnyToken(route: BunnyRoute, { path, query, clientIp, headers, pathToken }: TokenInput) {
   const { accept, ipValidation, countryHeader } = route.options;
   // The path form: /bcdn_token=<token>[&k=v…]&expires=<t>/dir/file, its parameters then the query's.
+  if (pathToken !== undefined && !pathFormEnd.test(pathToken)) return badPathForm;
+  if (pathToken !== undefined && tokenNameInQuery.test(`&${query}`)) return tokenInQuery;
   const fromPath = pathToken === undefined ? '' : `token=${pathToken.slice(pathMarker.length)}`;
   const params = bunnyParams(fromPath === '' ? query : query === '' ? fromPath : `${fromPath}&${query}`);
   if (isRejection(params)) return params;
