@@ -14,6 +14,13 @@ export interface SessionLogin {
 const sessionMs = 12 * 3600 * 1000;
 const maxSessions = 1000;
 export const sessionCookie = 'tokengate_session';
+/**
+ * On a listener that speaks TLS itself the cookie has the `__Host-` prefix: browsers keep it only
+ * from a secure origin, for this host alone, so a sibling subdomain cannot plant a session.
+ * (Behind a proxy that ends TLS the listener cannot know every request came over https, so its
+ * cookie keeps the plain name: one name per listener, never a login that loops.)
+ */
+const cookieName = (tls: boolean) => (tls ? `__Host-${sessionCookie}` : sessionCookie);
 const attributes = { http: '', https: '; Secure' } as const;
 
 /**
@@ -26,16 +33,16 @@ export class Sessions {
   private readonly live = new Map<string, { readonly login: SessionLogin; readonly expires: number }>();
 
   /** A new session of `login` for a page reached `over` http or https; returns the Set-Cookie value. */
-  open(over: 'http' | 'https', login: SessionLogin, nowMs: number = Date.now()): string {
+  open(over: 'http' | 'https', login: SessionLogin, tls = false, nowMs: number = Date.now()): string {
     const id = randomBytes(32).toString('base64url');
     if (this.live.size >= maxSessions) this.live.delete(this.live.keys().next().value!);
     this.live.set(hash('sha256', id, 'base64'), { login, expires: nowMs + sessionMs });
-    return `${sessionCookie}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${sessionMs / 1000}${attributes[over]}`;
+    return `${cookieName(tls)}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${sessionMs / 1000}${attributes[tls ? 'https' : over]}`;
   }
 
   /** The login of the request's session, or undefined when its Cookie header holds no live one. */
-  valid(cookieHeader: string | undefined, nowMs: number = Date.now()): SessionLogin | undefined {
-    const id = sessionIdOf(cookieHeader);
+  valid(cookieHeader: string | undefined, tls = false, nowMs: number = Date.now()): SessionLogin | undefined {
+    const id = sessionIdOf(cookieHeader, tls);
     if (id === undefined) return undefined;
     const key = hash('sha256', id, 'base64');
     const session = this.live.get(key);
@@ -46,14 +53,14 @@ export class Sessions {
   }
 
   /** Ends the request's session; returns the Set-Cookie value that clears the cookie. */
-  close(cookieHeader: string | undefined, over: 'http' | 'https'): string {
-    const id = sessionIdOf(cookieHeader);
+  close(cookieHeader: string | undefined, over: 'http' | 'https', tls = false): string {
+    const id = sessionIdOf(cookieHeader, tls);
     if (id !== undefined) this.live.delete(hash('sha256', id, 'base64'));
-    return `${sessionCookie}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0${attributes[over]}`;
+    return `${cookieName(tls)}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0${attributes[tls ? 'https' : over]}`;
   }
 }
 
-function sessionIdOf(cookieHeader: string | undefined): string | undefined {
-  const id = cookieHeader === undefined ? undefined : cookieValue(cookieHeader, sessionCookie);
+function sessionIdOf(cookieHeader: string | undefined, tls: boolean): string | undefined {
+  const id = cookieHeader === undefined ? undefined : cookieValue(cookieHeader, cookieName(tls));
   return typeof id === 'string' && /^[A-Za-z0-9_-]{43}$/.test(id) ? id : undefined;
 }

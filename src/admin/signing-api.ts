@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../base/log.js';
 import { Problems } from '../base/problems.js';
 import type { LoadedConfig } from '../config/load-config.js';
@@ -285,7 +286,7 @@ export function authenticate(ctx: SigningContext, req: IncomingMessage, client: 
   const signing = ctx.current().config.signing!;
   const bearer = bearerToken(req.headers.authorization);
   if (bearer === undefined) {
-    const login = ctx.sessions.valid(req.headers.cookie);
+    const login = ctx.sessions.valid(req.headers.cookie, (req.socket as Partial<TLSSocket>).encrypted === true);
     const signer = login === undefined ? undefined : signerNamed(signing, login.signer);
     if (signer !== undefined && login!.credential === (ctx.credentialOf(signer.name) ?? `sso:${signer.name}`)) {
       return { signer, via: 'session', user: undefined };

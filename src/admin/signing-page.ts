@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { IpRange } from '../request/client-ip.js';
 import { adminClient, reachedOverHttps } from './admin-client.js';
 import { authenticate, type SigningContext, sameOrigin } from './signing-api.js';
@@ -104,8 +105,10 @@ export function serveSigningPage(
       return true;
     }
     const over = reachedOverHttps(req, trusted) ? 'https' : 'http';
+    // The listener's own TLS: its session cookie is `__Host-` (sessions.ts).
+    const tls = (req.socket as Partial<TLSSocket>).encrypted === true;
     if (path === '/logout') {
-      redirect(res, '/login', ctx.sessions.close(req.headers.cookie, over));
+      redirect(res, '/login', ctx.sessions.close(req.headers.cookie, over, tls));
       return true;
     }
     const client = adminClient(req, trusted);
@@ -115,7 +118,7 @@ export function serveSigningPage(
       if (typeof result === 'object') {
         const credential = ctx.credentialOf(result.signer)!;
         ctx.logger.log('info', 'signing page: login', { signer: result.signer, caller: client.address, proxy: client.proxy });
-        return redirect(res, '/', ctx.sessions.open(over, { signer: result.signer, credential }));
+        return redirect(res, '/', ctx.sessions.open(over, { signer: result.signer, credential }, tls));
       }
       if (result !== 'missing') {
         ctx.logger.limited('signing-access', 'warn', 'signing page: login refused', {

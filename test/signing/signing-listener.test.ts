@@ -129,7 +129,12 @@ describe('the signing listener', () => {
       `token=${token}`,
     );
     expect(login.status).toBe(303);
-    expect(String(login.headers['set-cookie'])).toMatch(/; Secure$/);
+    const cookie = String(login.headers['set-cookie']);
+    expect(cookie).toMatch(/^__Host-tokengate_session=[\w-]{43}; .*; Secure$/);
+    const session = cookie.split(';')[0]!;
+    expect((await https('/api/v1/routes', { Cookie: session })).status).toBe(200);
+    // The plain name is not read here: a sibling subdomain cannot plant a session.
+    expect((await https('/api/v1/routes', { Cookie: session.replace('__Host-', '') })).status).toBe(401);
   });
 
   it('serves a renewed certificate after a reload; a broken one is refused and the old one keeps serving', async () => {
