@@ -288,7 +288,8 @@ export function authenticate(ctx: SigningContext, req: IncomingMessage, client: 
   if (bearer === undefined) {
     const login = ctx.sessions.valid(req.headers.cookie, (req.socket as Partial<TLSSocket>).encrypted === true);
     const signer = login === undefined ? undefined : signerNamed(signing, login.signer);
-    if (signer !== undefined && login!.credential === (ctx.credentialOf(signer.name) ?? `sso:${signer.name}`)) {
+    // Sessions are opened with a token: one whose signer has another token now, or none, has ended.
+    if (signer !== undefined && login!.credential === ctx.credentialOf(signer.name)) {
       return { signer, via: 'session', user: undefined };
     }
     const sso = ssoUser(req, signing.sso);
