@@ -435,7 +435,9 @@ for (const [scheme, list] of [
     entryOf('key', 'retired', { route: '/vod/' }),
   ];
   const prefixes = Array.from({ length: 100 }, (_, i) => entryOf('prefix', `/vod/gone-${i}/`, { issuedBeforeSec: now }));
-  const revokedAll = sessionUrls.map((url) => entryOf('fp', explain(plain, url, undefined, now).details.fingerprint!));
+  const revokedAll = await Promise.all(
+    sessionUrls.map(async (url) => entryOf('fp', (await explain(plain, url, undefined, now)).details.fingerprint!)),
+  );
   const cases = {
     'no revocation on the route': plain,
     'revocation on, empty list': gateWith([]),

@@ -66,7 +66,7 @@ export async function revoke(ctx: SigningContext, raw: unknown, client: AdminCli
   const loaded = ctx.current();
   let entry: Revocation;
   try {
-    entry = makeRevocation(
+    entry = await makeRevocation(
       request,
       { routes: loaded.routes, gate: loaded.gate, clockSkewSec: loaded.config.clockSkewSec },
       nowSec,

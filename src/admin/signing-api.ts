@@ -16,7 +16,7 @@ import { statusFor } from '../http/answers.js';
 import { CapturedHeaders } from '../http/request-sources.js';
 import { explain } from '../links/explain-link.js';
 import { LinkNotPermittedError, LinkRequestError, linkBaseOf, signLink } from '../links/sign-link.js';
-import { linkJson } from '../links/signed-link.js';
+import { linkJson, type SignedLink } from '../links/signed-link.js';
 import type { ServiceMetrics } from '../metrics/exposition.js';
 import type { IpRange } from '../request/client-ip.js';
 import type { SignRequest } from '../scheme-kit/sign-request.js';
@@ -169,13 +169,13 @@ function limitsOf(spec: LimitSpec | undefined) {
   };
 }
 
-function sign(ctx: SigningContext, body: unknown, client: AdminClient, caller: Caller, res: ServerResponse) {
+async function sign(ctx: SigningContext, body: unknown, client: AdminClient, caller: Caller, res: ServerResponse) {
   const nowSec = Math.floor(Date.now() / 1000);
   const parsed = readSignBody(body, nowSec);
   if (Array.isArray(parsed)) return sendProblem(res, invalidRequest(parsed));
-  let link: ReturnType<typeof signLink>;
+  let link: SignedLink;
   try {
-    link = signLink(ctx.current(), parsed.request, {
+    link = await signLink(ctx.current(), parsed.request, {
       route: parsed.route,
       baseUrl: parsed.baseUrl,
       nowSec,
@@ -217,7 +217,7 @@ function sign(ctx: SigningContext, body: unknown, client: AdminClient, caller: C
   sendJson(res, 200, linkJson(link));
 }
 
-function verify(ctx: SigningContext, body: unknown, caller: Caller, res: ServerResponse) {
+async function verify(ctx: SigningContext, body: unknown, caller: Caller, res: ServerResponse) {
   const p = new Problems();
   const fields = p.fields(body, 'body');
   const url = fields.string('url');
@@ -234,7 +234,7 @@ function verify(ctx: SigningContext, body: unknown, caller: Caller, res: ServerR
   if (headerName !== undefined && headerValue !== undefined) headers.add(headerName, headerValue);
   const loaded = ctx.current();
   const nowSec = Math.floor(Date.now() / 1000);
-  const { decision, hints } = explain(loaded.gate, url, clientIp, nowSec, headers, 'the client IP');
+  const { decision, hints } = await explain(loaded.gate, url, clientIp, nowSec, headers, 'the client IP');
   // A signer of some routes has links of those explained, no others.
   if (decision.route !== undefined && !mayUseRoute(caller.signer, decision.route.name)) {
     return sendProblem(

@@ -102,7 +102,7 @@ export async function revokeCommand(input: CommandInput): Promise<number> {
   return withStore(store, async () => {
     // The list in force, so a link already revoked reads as revoked, not as refused.
     applyChange(book, { full: (await store.load(input.nowSec)).entries });
-    const entry = revocationFor(request, loaded, input.nowSec);
+    const entry = await revocationFor(request, loaded, input.nowSec);
     await store.put(entry);
     process.stdout.write(json ? `${JSON.stringify({ revocation: entry }, null, 2)}\n` : `revoked: ${listLines([entry])[0]}\n`);
     return ExitCode.ok;
@@ -110,9 +110,9 @@ export async function revokeCommand(input: CommandInput): Promise<number> {
 }
 
 /** makeRevocation with its problems as a usage error that names the flags. */
-function revocationFor(request: RevokeRequest, loaded: LoadedConfig, nowSec: number): Revocation {
+async function revocationFor(request: RevokeRequest, loaded: LoadedConfig, nowSec: number): Promise<Revocation> {
   try {
-    return makeRevocation(
+    return await makeRevocation(
       request,
       { routes: loaded.routes, gate: loaded.gate, clockSkewSec: loaded.config.clockSkewSec },
       nowSec,

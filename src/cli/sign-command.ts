@@ -2,7 +2,7 @@ import { ExitCode, UsageError } from '../base/exit-codes.js';
 import { Problems, parseBaseUrl } from '../base/problems.js';
 import { loadConfig } from '../config/load-config.js';
 import { LinkRequestError, signLink } from '../links/sign-link.js';
-import { linkJson, linkText } from '../links/signed-link.js';
+import { linkJson, linkText, type SignedLink } from '../links/signed-link.js';
 import type { SignRequest } from '../scheme-kit/sign-request.js';
 import { type CommandInput, seconds, text, wholeNumber } from './command-input.js';
 
@@ -39,15 +39,15 @@ const optionOf: Readonly<Record<string, string>> = {
 };
 
 /** `tokengate sign`: prints a link the service would accept, signed with its route's first key. */
-export function signCommand(input: CommandInput): number {
+export async function signCommand(input: CommandInput): Promise<number> {
   const request = signRequestOf(input);
   const problems = new Problems();
   const baseUrl = parseBaseUrl(text(input.values, 'base-url'), '--base-url', problems);
   if (problems.list.length > 0) throw new UsageError(problems.list.join('; '));
   const loaded = loadConfig(input.configFile);
-  let signed: ReturnType<typeof signLink>;
+  let signed: SignedLink;
   try {
-    signed = signLink(loaded, request, { route: text(input.values, 'route'), baseUrl, nowSec: input.nowSec });
+    signed = await signLink(loaded, request, { route: text(input.values, 'route'), baseUrl, nowSec: input.nowSec });
   } catch (error) {
     if (!(error instanceof LinkRequestError)) throw error;
     // Every problem on its own line, named by the option that set the field.

@@ -4,7 +4,7 @@ import { loadConfig } from '../config/load-config.js';
 import type { LimitSpec } from '../decision/limits.js';
 import { RevocationBook } from '../decision/revocations.js';
 import { CapturedHeaders } from '../http/request-sources.js';
-import { explain } from '../links/explain-link.js';
+import { type Explanation, explain } from '../links/explain-link.js';
 import { readStoredRevocations } from '../state/open-store.js';
 import { type CommandInput, text } from './command-input.js';
 
@@ -23,7 +23,7 @@ function headersOf(input: CommandInput): CapturedHeaders {
 }
 
 /** What `verify` prints: the verdict, route, reason, key, fingerprint, hints and the time left or past. */
-function explanationLines({ decision, hints, details }: ReturnType<typeof explain>, nowSec: number): string[] {
+function explanationLines({ decision, hints, details }: Explanation, nowSec: number): string[] {
   const lines = [
     `verdict: ${decision.verdict}`,
     `route:   ${decision.route ? `${decision.route.name} (${decision.route.prefix}, ${decision.route.schemeId})` : '-'}`,
@@ -59,7 +59,7 @@ export async function verifyCommand(input: CommandInput): Promise<number> {
   const book = new RevocationBook();
   const loaded = loadConfig(input.configFile, process.env, undefined, undefined, { revocations: book });
   const stored = await readStoredRevocations(loaded, book, process.env, input.nowSec);
-  const explanation = explain(loaded.gate, input.rest[0]!, text(input.values, 'ip'), input.nowSec, headers);
+  const explanation = await explain(loaded.gate, input.rest[0]!, text(input.values, 'ip'), input.nowSec, headers);
   const lines = explanationLines(explanation, input.nowSec);
   if (stored !== undefined && 'unread' in stored) {
     lines.push(`hint:    the revocation store could not be read (${stored.unread}): revocations were not checked`);

@@ -175,6 +175,11 @@ function compileRoute(route: RouteConfig, path: string, context: RouteContext, n
     );
   }
   if (keys === undefined || secrets === undefined) return undefined;
+  const keysProblem = route.options.keysProblem(keys, secrets);
+  if (keysProblem !== undefined) {
+    notes.problems.push(`${path}.keys: ${keysProblem}`);
+    return undefined;
+  }
   // A route inside another accepts only scopes inside its own prefix (nested-scope.ts).
   const nested = context.nestedPrefixes.has(route.prefix);
   const scheme = route.options.create({ keys, prefix: route.prefix, nested, secrets });

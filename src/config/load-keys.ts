@@ -104,5 +104,23 @@ export function loadSecretOptions(
       loadedAll = false;
     } else secrets.set(name, loaded.toString('utf8'));
   }
+  for (const { option, url } of route.options.remoteDocuments) {
+    try {
+      // The service fetched it before loading (remote-documents.ts): the reader serves it by its URL.
+      const body = (where.readFile ?? readFileSync)(url);
+      const text = body.toString('utf8');
+      if (Buffer.from(text, 'utf8').equals(body)) secrets.set(option, text);
+      else {
+        notes.problems.push(`${path}.options.${option}: ${url} answered a document that is not UTF-8 text`);
+        loadedAll = false;
+      }
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      notes.problems.push(
+        `${path}.options.${option}: cannot fetch ${url} (${code === 'ENOENT' ? 'not fetched' : (code ?? 'error')})`,
+      );
+      loadedAll = false;
+    }
+  }
   return loadedAll ? secrets : undefined;
 }

@@ -77,8 +77,10 @@ function parsePrefix(fields: Fields): string {
 }
 
 /** `keys`: the first signs, every key verifies; ids are unique within the route. */
-function parseKeys(fields: Fields, scheme: Scheme | undefined): KeySource[] {
-  const raw = fields.array('keys', 'must be a non-empty array (the first key signs, every key verifies)');
+function parseKeys(fields: Fields, scheme: Scheme | undefined, fetched: boolean): KeySource[] {
+  // A route whose keys are all fetched (a JWKS URL) may list none of its own.
+  if (fetched && fields.value('keys') === undefined) return [];
+  const raw = fields.array('keys', 'must be a non-empty array (the first key signs, every key verifies)', fetched);
   const keys = raw.map((key, i) => parseKey(fields.problems.fields(key, `${fields.path}.keys[${i}]`), scheme));
   const ids = keys.map((key) => key.id);
   ids.forEach((id, i) => {
@@ -97,7 +99,7 @@ export function parseRoute(raw: unknown, path: string, p: Problems): RouteConfig
     fields.add('scheme', `unknown scheme "${schemeId}" (known: ${schemes.map((s) => s.id).join(', ')})`);
   }
   const options = scheme?.readOptions(fields.value('options'), `${path}.options`, p);
-  const keys = parseKeys(fields, scheme);
+  const keys = parseKeys(fields, scheme, (options?.remoteDocuments.length ?? 0) > 0);
   const streamFields = fields.object('stream');
   const stream = streamFields === undefined ? undefined : parseStream(streamFields, prefix);
   const verdictCache = fields.optionalBool('verdictCache');

@@ -5,7 +5,7 @@ import { otherReading, type RouteTable, readingsAgree } from '../request/path-re
 import { parseRequestTarget } from '../request/request-target.js';
 import type { SignedPathFor } from '../request/signed-path.js';
 import { noHeaders, type TokenHeaders } from '../request/token-headers.js';
-import type { ClientIpUse, TokenScheme } from '../scheme-kit/token-scheme.js';
+import type { ClientIpUse, ParsedToken, TokenScheme } from '../scheme-kit/token-scheme.js';
 import { type LimitCheck, limitNeedsClientIp, limitSubject, type RouteLimits } from './limits.js';
 import { checkRevocation, type RouteRevocation } from './revocations.js';
 import type { VerdictCache } from './verdict-cache.js';
@@ -132,6 +132,17 @@ export interface Decision {
    * limiter's outcome decides). Undefined on every other decision.
    */
   readonly limit?: LimitCheck | undefined;
+  /**
+   * A format that verifies asynchronously (jwt, on a verdict cache miss): the decision once the
+   * signature is checked (a promise that never rejects). Until then the verdict is `error`, so a
+   * caller that ignores it answers 503, never an allow; `settle` waits for it.
+   */
+  readonly pending?: Promise<Decision> | undefined;
+}
+
+/** The final decision: `decision` itself, or what its pending verification decides. */
+export function settle(decision: Decision): Promise<Decision> {
+  return decision.pending ?? Promise.resolve(decision);
 }
 
 const noRoute = rejection(Verdict.noRoute, 'no route covers this path');
@@ -306,22 +317,50 @@ export function authorize(
   const token = route.scheme.parse({ path, query: selected.query, clientIp: ip, headers, pathToken: selected.pathToken });
   if (isRejection(token)) return deny(token, route);
   const cache = route.cache;
-  let genuine: boolean;
-  if (cache === undefined) {
-    genuine = route.scheme.verify(token);
-  } else {
-    const key = cache.keyOf(route.scheme.cacheKey(token));
-    genuine = cache.has(key) || (route.scheme.verify(token) && cache.add(key));
+  const key = cache === undefined ? undefined : cache.keyOf(route.scheme.cacheKey(token));
+  const genuine = key !== undefined && cache!.has(key) ? true : route.scheme.verify(token);
+  const decide = (): Decision => {
+    // The start of the same decision, read after the signature: a pending one resumes here.
+    if (token.bindingMismatch !== undefined) return deny(token.bindingMismatch, route);
+    // The end of a genuine expired token is known: explanations say how long ago it ended.
+    if (nowSec > token.expiresSec) return { ...deny(expired, route), expiresSec: token.expiresSec };
+    if (token.notBeforeSec > nowSec + gate.clockSkewSec) return deny(premature, route);
+    return afterSignature(route, token, selected.path, clientIp, ip, nowSec, gate.clockSkewSec);
+  };
+  if (genuine === true) {
+    if (key !== undefined) cache!.add(key);
+    return decide();
   }
-  if (!genuine) return deny(forged, route);
-  if (token.bindingMismatch !== undefined) return deny(token.bindingMismatch, route);
-  // The end of a genuine expired token is known: explanations say how long ago it ended.
-  if (nowSec > token.expiresSec) return { ...deny(expired, route), expiresSec: token.expiresSec };
-  if (token.notBeforeSec > nowSec + gate.clockSkewSec) return deny(premature, route);
+  if (genuine === false) return deny(forged, route);
+  // Verified off this call (jwt): the rest of the decision waits for it; a failure to verify is a forgery.
+  const pending = genuine.then(
+    (ok) => {
+      if (!ok) return deny(forged, route);
+      if (key !== undefined) cache!.add(key);
+      return decide();
+    },
+    () => deny(forged, route),
+  );
+  return { verdict: Verdict.error, detail: verifying, route, expiresSec: 0, pending };
+}
+
+const verifying = 'the signature is being verified';
+
+/** What a genuine, current token still meets: the route's revocations and use limits. */
+function afterSignature(
+  route: Route,
+  token: ParsedToken,
+  path: string,
+  clientIp: string | ClientIp | undefined,
+  parsedIp: ClientIp | undefined,
+  nowSec: number,
+  clockSkewSec: number,
+): Decision {
+  let ip = parsedIp;
   // Only a genuine, current token of a route that checks revocations reaches the book.
   const revocation = route.revocation;
   if (revocation !== undefined) {
-    const revoked = checkRevocation(revocation, route, token, selected.path, nowSec, gate.clockSkewSec);
+    const revoked = checkRevocation(revocation, route, token, path, nowSec, clockSkewSec);
     // Its end is known: a revocation by this link lasts until then.
     if (revoked !== undefined) return { ...deny(revoked, route), expiresSec: token.expiresSec };
   }

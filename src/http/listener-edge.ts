@@ -37,8 +37,9 @@ export interface EdgeResult {
 }
 
 /**
- * A result now, or, for an allow on a route with `limits`, once its limiter has counted it (a
- * promise that never rejects). Every other route's answer is synchronous.
+ * A result now, or (a promise that never rejects) once an allow on a route with `limits` is
+ * counted by its limiter, or once a jwt route's signature is verified on a verdict cache miss.
+ * Every other answer is synchronous.
  */
 export type EdgeOutcome = EdgeResult | Promise<EdgeResult>;
 
@@ -204,22 +205,38 @@ export function listenerEdge(listener: EdgeListener, metrics?: ListenerMetrics):
       const decision: Decision = isRejection(clientIp)
         ? deny(clientIp, undefined)
         : authorize(gate, fields.uri, clientIp, nowSec, fields.headers, fields.method);
-      // One second less than the token has left: caches count in whole seconds and keep an answer
-      // through its last second (nginx serves it while valid_sec >= now), and may stamp it a second
-      // after this decision, so the full count let nginx's auth cache serve an allow past the token.
-      const answer =
-        decision.verdict === Verdict.valid
-          ? allowFor(decision.expiresSec - nowSec - 1)
-          : decision.verdict === Verdict.expired && decision.route?.expiredStatus !== undefined
-            ? expired[decision.route.expiredStatus]
-            : denials.get(decision.verdict)!;
       const ipText =
         clientIp === undefined || isRejection(clientIp) ? undefined : typeof clientIp === 'string' ? clientIp : fields.clientIp;
-      const result: EdgeResult = { answer, decision, clientIp: ipText };
-      return decision.limit === undefined ? result : count(result);
+      const pending = decision.pending;
+      if (pending === undefined) return settled(decision, ipText, nowSec);
+      // A format verified asynchronously (jwt, a verdict cache miss): answered once it is checked.
+      return pending.then(
+        (verified) => {
+          try {
+            return settled(verified, ipText, nowSec);
+          } catch (error) {
+            return failed(error);
+          }
+        },
+        (error) => failed(error),
+      );
     } catch (error) {
       return failed(error);
     }
+  };
+  /** The answer to a final decision (counted first on a route with limits). */
+  const settled = (decision: Decision, ipText: string | undefined, nowSec: number): EdgeOutcome => {
+    // One second less than the token has left: caches count in whole seconds and keep an answer
+    // through its last second (nginx serves it while valid_sec >= now), and may stamp it a second
+    // after this decision, so the full count let nginx's auth cache serve an allow past the token.
+    const answer =
+      decision.verdict === Verdict.valid
+        ? allowFor(decision.expiresSec - nowSec - 1)
+        : decision.verdict === Verdict.expired && decision.route?.expiredStatus !== undefined
+          ? expired[decision.route.expiredStatus]
+          : denials.get(decision.verdict)!;
+    const result: EdgeResult = { answer, decision, clientIp: ipText };
+    return decision.limit === undefined ? result : count(result);
   };
   const failed = (error: unknown): EdgeResult => ({ answer: denials.get(Verdict.error)!, decision: internalError, error });
   /** Counts an allow of a limited route: synchronously when its limiter answers so (memory on this thread). */

@@ -15,9 +15,9 @@ export interface RouteSigner {
   readonly route: string;
   /**
    * A link for `request.path` (text or percent-encoded), checked with the service's own decision
-   * first. Throws LinkRequestError for anything the service would refuse or the format cannot sign.
+   * first (asynchronous: a jwt route's signature is verified by jose). Rejects with LinkRequestError for anything the service would refuse or the format cannot sign.
    */
-  sign(request: SignRequest, options?: Partial<LinkOptions>): SignedLink;
+  sign(request: SignRequest, options?: Partial<LinkOptions>): Promise<SignedLink>;
 }
 
 export interface SignerEnvironment {

@@ -1,5 +1,5 @@
 import { Verdict } from '../base/verdict.js';
-import { authorize, type Decision, type Gate } from '../decision/authorize.js';
+import { authorize, type Decision, type Gate, settle } from '../decision/authorize.js';
 import { type DecisionDetails, decisionDetails } from '../decision/decision-details.js';
 import { limitNeedsClientIp } from '../decision/limits.js';
 import { noHeaders, type TokenHeaders } from '../request/token-headers.js';
@@ -43,16 +43,16 @@ function pathVariants(path: string): [string, string][] {
  * Never prints secrets: it only re-runs the same decision on variants of the request.
  * `ipInput` names where the caller takes the client IP (a CLI flag, a form field).
  */
-export function explain(
+export async function explain(
   gate: Gate,
   url: string,
   clientIp: string | undefined,
   nowSec: number,
   headers: TokenHeaders = noHeaders,
   ipInput = '--ip',
-): Explanation {
+): Promise<Explanation> {
   const uri = rawTarget(url);
-  const decided = authorize(gate, uri, clientIp, nowSec, headers);
+  const decided = await settle(authorize(gate, uri, clientIp, nowSec, headers));
   // The service's words for this ("no client IP is configured") name a proxy's deployment error;
   // here the missing client IP is an input the caller did not give. Two rules need one: the
   // route's format binds tokens to it, or the route's limits count client IPs.
@@ -66,7 +66,7 @@ export function explain(
     const path = uri.slice(0, queryAt);
     const query = uri.slice(queryAt);
     for (const [variant, how] of pathVariants(path)) {
-      const other = authorize(gate, variant + query, clientIp, nowSec, headers).verdict;
+      const other = (await settle(authorize(gate, variant + query, clientIp, nowSec, headers))).verdict;
       if (other === Verdict.valid || other === Verdict.expired || other === Verdict.premature) {
         hints.push(`the signature matches the path ${how} (${variant}), not the path as received: note the difference`);
       }

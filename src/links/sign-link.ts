@@ -1,7 +1,7 @@
 import { Verdict } from '../base/verdict.js';
 import type { CompiledRoute } from '../config/compile-gate.js';
 import type { LoadedConfig } from '../config/load-config.js';
-import { authorize, findRoute } from '../decision/authorize.js';
+import { authorize, findRoute, settle } from '../decision/authorize.js';
 import { decisionDetails } from '../decision/decision-details.js';
 import { parseIpRange } from '../request/client-ip.js';
 import { decodedPath, readingsAgree, withoutParams } from '../request/path-readings.js';
@@ -171,7 +171,7 @@ function linkOf(
  * key of the route that serves it, then checks the link with the service's own decision:
  * no signer hands out a link the service would refuse.
  */
-export function signLink(loaded: LinkRoutes, request: SignRequest, options: LinkOptions): SignedLink {
+export async function signLink(loaded: LinkRoutes, request: SignRequest, options: LinkOptions): Promise<SignedLink> {
   const problems: LinkProblem[] = [];
   const refuse = (): never => {
     throw new LinkRequestError(problems);
@@ -220,8 +220,8 @@ export function signLink(loaded: LinkRoutes, request: SignRequest, options: Link
   if (signed === undefined || problems.length > 0) return refuse();
   const scope = request.scopeDepth === undefined ? undefined : prefixOf(signedPath, request.scopeDepth);
   const unchecked = linkOf(route, signed, { ...signable, base, scope }, request);
-  const link: SignedLink = { ...unchecked, fp: selfCheck(loaded, unchecked, request.clientIp, nowSec) };
-  nestedCheck(loaded, route, link, scope, request.clientIp, nowSec);
+  const link: SignedLink = { ...unchecked, fp: await selfCheck(loaded, unchecked, request.clientIp, nowSec) };
+  await nestedCheck(loaded, route, link, scope, request.clientIp, nowSec);
   return link;
 }
 
@@ -262,21 +262,21 @@ function signEveryField(route: CompiledRoute, request: SignRequest, problems: Li
  * probes that with the service's own decision on a path in each such route whose keys are loaded,
  * so a regression there is never handed out as a link.
  */
-function nestedCheck(
+async function nestedCheck(
   loaded: LinkRoutes,
   route: CompiledRoute,
   link: SignedLink,
   scope: string | undefined,
   clientIp: string | undefined,
   nowSec: number,
-): void {
+): Promise<void> {
   if (scope === undefined) return;
   for (const nested of loaded.routes) {
     if (nested === route || !nested.keysLoaded) continue;
     if (!nested.prefix.startsWith(scope) || nested.prefix.length <= route.prefix.length) continue;
     // A few segments deep, so stream routes (a channel directory, then files) take it as a file of theirs.
     const probe = { ...link, path: `${nested.prefix}${'tokengate-probe/'.repeat(3)}probe.ts` };
-    if (verdictAt(loaded, probe, clientIp, nowSec) === Verdict.valid) {
+    if ((await decisionAt(loaded, probe, clientIp, nowSec)).decision.verdict === Verdict.valid) {
       throw new LinkRequestError(
         `the scope ${scope} also covers route "${nested.name}" (${nested.prefix}), which accepts this route's keys: choose a deeper scope`,
         'scopeDepth',
@@ -286,8 +286,13 @@ function nestedCheck(
 }
 
 /** The service's verdict on the link at its start (or now): anything but an allow is a bug, and nothing is handed out. */
-function selfCheck(loaded: LinkRoutes, link: Omit<SignedLink, 'fp'>, clientIp: string | undefined, nowSec: number): string {
-  const { decision, fp } = decisionAt(loaded, link, clientIp, nowSec);
+async function selfCheck(
+  loaded: LinkRoutes,
+  link: Omit<SignedLink, 'fp'>,
+  clientIp: string | undefined,
+  nowSec: number,
+): Promise<string> {
+  const { decision, fp } = await decisionAt(loaded, link, clientIp, nowSec);
   if (decision.verdict !== Verdict.valid || fp === undefined) {
     throw new LinkRequestError(
       `the service would refuse this link (${decision.verdict}: ${decision.detail}); nothing was handed out`,
@@ -296,14 +301,12 @@ function selfCheck(loaded: LinkRoutes, link: Omit<SignedLink, 'fp'>, clientIp: s
   return fp;
 }
 
-const verdictAt = (...args: Parameters<typeof decisionAt>) => decisionAt(...args).decision.verdict;
-
 /**
  * The service's decision on the link just after its start (or now): one second after the start,
  * where the end allows it, since some formats' windows exclude the start itself (CloudFront's
  * DateGreaterThan); and the fingerprint of its token.
  */
-function decisionAt(loaded: LinkRoutes, link: Omit<SignedLink, 'fp'>, clientIp: string | undefined, nowSec: number) {
+async function decisionAt(loaded: LinkRoutes, link: Omit<SignedLink, 'fp'>, clientIp: string | undefined, nowSec: number) {
   const start =
     link.notBeforeSec === undefined
       ? nowSec
@@ -322,6 +325,6 @@ function decisionAt(loaded: LinkRoutes, link: Omit<SignedLink, 'fp'>, clientIp: 
           : undefined,
   };
   const uri = `${link.path}${link.query === undefined ? '' : `?${link.query}`}`;
-  const decision = authorize(loaded.gate, uri, client ?? clientIp, at, headers);
+  const decision = await settle(authorize(loaded.gate, uri, client ?? clientIp, at, headers));
   return { decision, fp: decisionDetails(loaded.gate, uri, client ?? clientIp, headers, decision).fingerprint };
 }

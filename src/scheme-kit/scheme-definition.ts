@@ -70,8 +70,19 @@ export interface SchemeDefinition<O> extends SchemeFacts {
   secretOptions?(options: O): readonly (readonly [string, SecretSource])[];
   /** What to say loudly at startup about options that are valid but weak (never key material). */
   warnings?(options: O): readonly string[];
+  /** Why the route's loaded keys cannot serve these options together (a key of another algorithm, two equal key ids), or undefined. */
+  keysProblem?(options: O, keys: readonly RouteKey[], secrets: ReadonlyMap<string, string>): string | undefined;
+  /** Documents fetched before the config loads (a JWKS URL), by option name: handed to `create` in `SchemeRoute.secrets`. */
+  remoteDocuments?(options: O): readonly RemoteDocument[];
   /** Binds the format to a route: everything derivable is computed here, once. */
   create(route: SchemeRoute, options: O): TokenScheme;
+}
+
+/** A document a route's format fetches (never on the hot path): its option, its URL, how often it is fetched again. */
+export interface RemoteDocument {
+  readonly option: string;
+  readonly url: string;
+  readonly refreshSec: number;
 }
 
 /** A route's options, read: what config needs of them, and the format bound to them. */
@@ -81,6 +92,8 @@ export interface RouteOptions {
   readonly tokenHeaders: readonly string[];
   readonly secretOptions: readonly (readonly [string, SecretSource])[];
   readonly warnings: readonly string[];
+  keysProblem(keys: readonly RouteKey[], secrets: ReadonlyMap<string, string>): string | undefined;
+  readonly remoteDocuments: readonly RemoteDocument[];
   create(route: SchemeRoute): TokenScheme;
 }
 
@@ -92,7 +105,7 @@ export interface Scheme extends SchemeFacts {
 
 /** Closes a definition over its options type: the one place `O` meets the rest of the service. */
 export function defineScheme<O extends object>(definition: SchemeDefinition<O>): Scheme {
-  const { readOptions, tokenHeaders, secretOptions, warnings, create, ...facts } = definition;
+  const { readOptions, tokenHeaders, secretOptions, warnings, keysProblem, remoteDocuments, create, ...facts } = definition;
   return {
     ...facts,
     readOptions(raw, path, problems) {
@@ -104,6 +117,8 @@ export function defineScheme<O extends object>(definition: SchemeDefinition<O>):
         tokenHeaders: tokenHeaders(options),
         secretOptions: secretOptions?.(options) ?? [],
         warnings: warnings?.(options) ?? [],
+        keysProblem: (keys, secrets) => keysProblem?.(options, keys, secrets),
+        remoteDocuments: remoteDocuments?.(options) ?? [],
         create: (route) => create(route, options),
       };
     },

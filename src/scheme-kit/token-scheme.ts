@@ -61,8 +61,12 @@ export type SignedToken =
 export interface TokenScheme<T extends ParsedToken = ParsedToken> {
   /** Cheap grammar checks only (length, charset, decode); no hashing. */
   parse(input: TokenInput): T | Rejection;
-  /** True when one of the route's keys produced the signature (constant-time comparison). */
-  verify(token: T): boolean;
+  /**
+   * True when one of the route's keys produced the signature (constant-time comparison). A
+   * promise (never rejecting) for formats verified asynchronously (jwt, with jose): the core then
+   * hands back a pending decision.
+   */
+  verify(token: T): boolean | Promise<boolean>;
   /**
    * Everything the signature covers plus the signature itself, as one string: two tokens with
    * the same key are the same signed material. Used only when the route's verdict cache is on.

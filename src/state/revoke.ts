@@ -55,8 +55,8 @@ function concerned(request: RevokeRequest, routes: readonly CompiledRoute[]): Co
 }
 
 /** A link: its fingerprint and end, read by the same decision the service makes. */
-function linkTarget(request: RevokeRequest, context: RevokeContext, nowSec: number) {
-  const { decision, details } = explain(context.gate, request.value, request.clientIp, nowSec);
+async function linkTarget(request: RevokeRequest, context: RevokeContext, nowSec: number) {
+  const { decision, details } = await explain(context.gate, request.value, request.clientIp, nowSec);
   const route = decision.route;
   if (route !== undefined && request.route !== undefined && route.name !== request.route) {
     throw new RevokeError([{ field: 'route', message: `the link belongs to route "${route.name}"` }]);
@@ -80,10 +80,10 @@ function linkTarget(request: RevokeRequest, context: RevokeContext, nowSec: numb
  * (plus the clock skew); `untilSec` may only bring it sooner. Throws a RevokeError listing every
  * problem.
  */
-export function makeRevocation(request: RevokeRequest, context: RevokeContext, nowSec: number): Revocation {
+export async function makeRevocation(request: RevokeRequest, context: RevokeContext, nowSec: number): Promise<Revocation> {
   const problems: { field: string; message: string }[] = [];
   const fail = () => new RevokeError(problems);
-  const link = request.kind === 'link' ? linkTarget(request, context, nowSec) : undefined;
+  const link = request.kind === 'link' ? await linkTarget(request, context, nowSec) : undefined;
   const kind: RevocationKind = request.kind === 'link' ? 'fp' : request.kind;
   const value = link?.fp ?? request.value;
   const route = link?.route ?? request.route;

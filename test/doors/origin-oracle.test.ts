@@ -92,7 +92,8 @@ describe.each(doors)('$name', (spec) => {
   beforeAll(async () => {
     door = await startDoor(spec, dir, origin, keys);
     client = new KeepaliveClient(door.port);
-    links = recipesOf(door.routes).flatMap((recipe) => signRecipe(door.loaded, door.routes, recipe) ?? []);
+    const signed = await Promise.all(recipesOf(door.routes).map((recipe) => signRecipe(door.loaded, door.routes, recipe)));
+    links = signed.flatMap((link) => link ?? []);
   }, 30_000);
 
   afterAll(async () => {
@@ -140,7 +141,7 @@ describe.each(doors)('$name', (spec) => {
     const failures: string[] = [];
     let replayed = 0;
     for (const kept of readRegressions()) {
-      const link = signRecipe(door.loaded, door.routes, kept.link);
+      const link = await signRecipe(door.loaded, door.routes, kept.link);
       if (link === undefined) continue; // a route this door's config has not, or a link the signer no longer makes
       replayed++;
       const { failure } = await check(link, kept.ops);

@@ -249,7 +249,7 @@ describe('cloudfront: signed links never open more than asked', () => {
     });
     return { file, loaded: loadConfig(file, {}) };
   };
-  it('a scope that covers a nested route sharing the key is signed, and the nested route refuses it (rule 9)', () => {
+  it('a scope that covers a nested route sharing the key is signed, and the nested route refuses it (rule 9)', async () => {
     const { file, loaded } = configOf([
       ['cdn', '/media/'],
       ['inner', '/media/private/'],
@@ -257,21 +257,21 @@ describe('cloudfront: signed links never open more than asked', () => {
     const sign = (path: string, scopeDepth: number, cookies?: boolean) =>
       signLink(loaded, { path, expiresSec: now + 600, scopeDepth, cookies }, { nowSec: now });
     // A signer that loads the outer route's keys only makes the same link.
-    const alone = configSigner(file, 'cdn').sign({ path: '/media/a.mp4', expiresSec: now + 600, scopeDepth: 1 });
-    for (const query of [sign('/media/a.mp4', 1).query!, alone.query]) {
+    const alone = await configSigner(file, 'cdn').sign({ path: '/media/a.mp4', expiresSec: now + 600, scopeDepth: 1 });
+    for (const query of [(await sign('/media/a.mp4', 1)).query!, alone.query]) {
       expect(authorize(loaded.gate, `/media/show/b.ts?${query}`, undefined, now).verdict).toBe(Verdict.valid);
       const inner = authorize(loaded.gate, `/media/private/b.ts?${query}`, undefined, now);
       expect(inner.verdict).toBe(Verdict.forged);
       expect(inner.detail).toMatch(/inside another route/);
     }
-    const deeper = sign('/media/show/a.mp4', 2);
+    const deeper = await sign('/media/show/a.mp4', 2);
     const query = deeper.query!;
     expect(authorize(loaded.gate, `/media/show/b.ts?${query}`, undefined, now).verdict).toBe(Verdict.valid);
     expect(authorize(loaded.gate, `/media/private/b.ts?${query}`, undefined, now).verdict).toBe(Verdict.forged);
   });
-  it('a start time is checked one second after it: CloudFront windows exclude DateGreaterThan itself', () => {
+  it('a start time is checked one second after it: CloudFront windows exclude DateGreaterThan itself', async () => {
     const { loaded } = configOf([['cdn', '/']], { clockSkewSec: 0 });
-    const link = signLink(loaded, { path: '/a.mp4', expiresSec: now + 600, notBeforeSec: now + 60 }, { nowSec: now });
+    const link = await signLink(loaded, { path: '/a.mp4', expiresSec: now + 600, notBeforeSec: now + 60 }, { nowSec: now });
     const target = `/a.mp4?${link.query}`;
     expect(authorize(loaded.gate, target, undefined, now + 60).verdict).toBe(Verdict.premature);
     expect(authorize(loaded.gate, target, undefined, now + 61).verdict).toBe(Verdict.valid);

@@ -7,9 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Verdict } from '../../src/base/verdict.js';
-import { authorize } from '../../src/decision/authorize.js';
 import { covers, fixtureEnv, fixtureRoute, registeredFixtures, unixNow } from '../helpers/formats/index.js';
-import { gateFor } from '../helpers/gates.js';
+import { decide, gateFor } from '../helpers/gates.js';
 
 const client = '192.0.2.10';
 
@@ -33,18 +32,18 @@ function respellings(url: string): string[] {
 }
 
 describe.each(registeredFixtures())('the limit subject of $id links', (fixture) => {
-  it(`every allowed spelling of a link counts as that link ${covers(fixture.id)}`, () => {
+  it(`every allowed spelling of a link counts as that link ${covers(fixture.id)}`, async () => {
     const now = unixNow();
     const routeConfig = { ...fixtureRoute(fixture), limits: { uses: 1, per: 'link' } };
     const gate = gateFor([routeConfig], fixtureEnv([fixture]));
     const link = fixture.link(`${fixture.prefix}dir/a.ts`, { nowSec: now, clientIp: client });
-    const original = authorize(gate, link, client, now);
+    const original = await decide(gate, link, client, now);
     expect(original.verdict).toBe(Verdict.valid);
     const subject = original.limit?.subject;
     expect(subject).toMatch(/^[A-Za-z0-9_-]{12}$/);
     const apart: string[] = [];
     for (const spelling of respellings(link)) {
-      const decision = authorize(gate, spelling, client, now);
+      const decision = await decide(gate, spelling, client, now);
       if (decision.verdict === Verdict.valid && decision.limit?.subject !== subject) apart.push(spelling);
     }
     expect(apart).toEqual([]);

@@ -11,10 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { formatRoutes, formatSchemes } from '../../bench/scenarios.js';
 import { Verdict } from '../../src/base/verdict.js';
-import { authorize } from '../../src/decision/authorize.js';
 import { schemes } from '../../src/schemes/registry.js';
 import { covers, fixtureEnv, fixtureRoute, formatFixtures, registeredFixtures } from '../helpers/formats/index.js';
-import { gateFor } from '../helpers/gates.js';
+import { gateFor, verdictOf } from '../helpers/gates.js';
 import { tempDir } from '../helpers/service-process.js';
 
 const ids = schemes.map((scheme) => scheme.id);
@@ -37,16 +36,16 @@ describe('every registered format has a fixture, and every suite covers it', () 
     expect(registeredFixtures().map((fixture) => fixture.id)).toEqual(ids);
   });
 
-  it.each(ids)('the fixture of %s makes a link its route allows, and only from its client', (id) => {
+  it.each(ids)('the fixture of %s makes a link its route allows, and only from its client', async (id) => {
     const fixture = formatFixtures[id]!;
     const gate = gateFor([fixtureRoute(fixture, { use: [0, 1] })], fixtureEnv([fixture]));
     const now = Math.floor(Date.now() / 1000);
     const url = fixture.link(`${fixture.prefix}dir/file.ts`, { nowSec: now, clientIp: '192.0.2.10' });
-    expect(authorize(gate, url, '192.0.2.10', now).verdict).toBe(Verdict.valid);
+    expect(await verdictOf(gate, url, '192.0.2.10', now)).toBe(Verdict.valid);
     expect(
-      authorize(gate, fixture.link(`${fixture.prefix}dir/file.ts`, { nowSec: now, ttlSec: -10 }), '192.0.2.10', now).verdict,
+      await verdictOf(gate, fixture.link(`${fixture.prefix}dir/file.ts`, { nowSec: now, ttlSec: -10 }), '192.0.2.10', now),
     ).not.toBe(Verdict.valid);
-    if (fixture.bindsClientIp) expect(authorize(gate, url, '192.0.2.11', now).verdict).not.toBe(Verdict.valid);
+    if (fixture.bindsClientIp) expect(await verdictOf(gate, url, '192.0.2.11', now)).not.toBe(Verdict.valid);
   });
 
   it('the contract, property, signer, door and CLI help suites name every registered format in their tests', () => {

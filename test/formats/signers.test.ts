@@ -11,12 +11,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isRejection, Verdict } from '../../src/base/verdict.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { authorize } from '../../src/decision/authorize.js';
-import { configSigner, routeSigner } from '../../src/library/route-signer.js';
+import { configSigner, routeSigner, type SignedLink } from '../../src/library/route-signer.js';
 import { LinkRequestError, signLink } from '../../src/links/sign-link.js';
 import { parseRequestTarget } from '../../src/request/request-target.js';
 import { findScheme } from '../../src/schemes/registry.js';
 import { covers, fixtureEnv, fixtureRoute, registeredFixtures } from '../helpers/formats/index.js';
+import { verdictOf } from '../helpers/gates.js';
 import { tempDir, writeConfig } from '../helpers/service-process.js';
 import { altaStream, route, testConfig } from '../helpers/test-config.js';
 
@@ -51,12 +51,7 @@ const ipv6 = fc
   .map((g) => new URL(`http://[${g.map((x) => x.toString(16)).join(':')}]`).hostname.slice(1, -1));
 
 /** What the auth listener of `gate` (default: the service's) decides for the link, from `ip`, at `at`. */
-function serviceVerdict(
-  link: ReturnType<ReturnType<typeof configSigner>['sign']>,
-  ip: string | undefined,
-  at: number,
-  gate = service,
-) {
+function serviceVerdict(link: SignedLink, ip: string | undefined, at: number, gate = service) {
   const headers = {
     get: (name: string) =>
       name === 'cookie' && link.cookie
@@ -65,17 +60,17 @@ function serviceVerdict(
           ? link.header.value
           : undefined,
   };
-  return authorize(gate, `${link.path}${link.query === undefined ? '' : `?${link.query}`}`, ip, at, headers).verdict;
+  return verdictOf(gate, `${link.path}${link.query === undefined ? '' : `?${link.query}`}`, ip, at, headers);
 }
 
 describe('every link any signer makes is accepted by the service', () => {
   const signers = Object.fromEntries(['my', 'tv', 'vod', 'ck', 'hd'].map((name) => [name, configSigner(file, name, { env })]));
 
-  it('azion, alta (stream), hmac on query, cookie and header: random paths, times, IPs, ranges and scopes', () => {
+  it('azion, alta (stream), hmac on query, cookie and header: random paths, times, IPs, ranges and scopes', async () => {
     let signed = 0;
     let refused = 0;
-    fc.assert(
-      fc.property(
+    await fc.assert(
+      fc.asyncProperty(
         fc.constantFrom('my', 'tv', 'vod', 'ck', 'hd'),
         fc.array(segment, { minLength: 1, maxLength: 4 }),
         fc.integer({ min: 1, max: 10_000_000 }),
@@ -83,7 +78,7 @@ describe('every link any signer makes is accepted by the service', () => {
         fc.oneof(ipv4, ipv6),
         fc.integer({ min: 0, max: 3 }),
         fc.nat(4),
-        (name, segments, ttl, startOffset, ip, rangeKind, depth) => {
+        async (name, segments, ttl, startOffset, ip, rangeKind, depth) => {
           const prefix = name === 'my' ? '/my/' : name === 'tv' ? '/tv/' : `/${name}/`;
           // hmac under /vod/: keep clear of the nested /vod/free/ route.
           const path = `${prefix}${segments.map((s) => (s === 'free' ? 'fre' : s)).join('/')}`;
@@ -100,9 +95,9 @@ describe('every link any signer makes is accepted by the service', () => {
               : undefined;
           const segmentsInPath = encodedPath.split('/').length - 1;
           const scopeDepth = isHmac && depth > 0 && depth < segmentsInPath ? depth : undefined;
-          let link: ReturnType<(typeof signers)['my']['sign']>;
+          let link: SignedLink;
           try {
-            link = signers[name]!.sign({
+            link = await signers[name]!.sign({
               path: encodedPath,
               expiresSec: (name === 'my' ? now : start) + ttl,
               notBeforeSec: name === 'my' ? undefined : start,
@@ -124,9 +119,9 @@ describe('every link any signer makes is accepted by the service', () => {
           signed++;
           const at = name === 'my' ? now : Math.max(now, start);
           const client = name === 'my' ? '203.0.113.9' : name === 'tv' ? ip : range === undefined ? ip : range.split('/')[0]!;
-          expect(serviceVerdict(link, client, at), `${link.url} from ${client}`).toBe(Verdict.valid);
+          expect(await serviceVerdict(link, client, at), `${link.url} from ${client}`).toBe(Verdict.valid);
           if (name === 'tv')
-            expect(serviceVerdict(link, ip === '192.0.2.1' ? '192.0.2.2' : '192.0.2.1', at)).toBe(Verdict.forged);
+            expect(await serviceVerdict(link, ip === '192.0.2.1' ? '192.0.2.2' : '192.0.2.1', at)).toBe(Verdict.forged);
         },
       ),
       { numRuns: 400, seed: 0x5eed },
@@ -135,7 +130,7 @@ describe('every link any signer makes is accepted by the service', () => {
     expect(signed).toBeGreaterThan(refused);
   });
 
-  it('refuses a path the service refuses, another route serves, or a field the format cannot sign', () => {
+  it('refuses a path the service refuses, another route serves, or a field the format cannot sign', async () => {
     const expiresSec = now + 60;
     for (const path of [
       '/vod/../my/a',
@@ -147,22 +142,22 @@ describe('every link any signer makes is accepted by the service', () => {
       '/vod//a',
       '/vod/..;/a',
     ]) {
-      expect(() => signers.vod!.sign({ path, expiresSec }), path).toThrow(LinkRequestError);
+      await expect(signers.vod!.sign({ path, expiresSec }), path).rejects.toThrow(LinkRequestError);
     }
-    expect(() => signers.vod!.sign({ path: '/vod/free/a', expiresSec })).toThrow(/served by route "free"/);
-    expect(() => signers.my!.sign({ path: '/my/a', expiresSec, clientIp: '192.0.2.1' })).toThrow(/cannot sign clientIp/);
-    expect(() => signers.my!.sign({ path: '/my/a', expiresSec, notBeforeSec: now })).toThrow(/cannot sign notBeforeSec/);
-    expect(() => signers.tv!.sign({ path: '/tv/a/index.m3u8', expiresSec })).toThrow(/binds tokens to the client IP/);
-    expect(() => signers.tv!.sign({ path: '/tv/a/index.m3u8', expiresSec, clientIp: '192.0.2.01' })).toThrow(
+    await expect(signers.vod!.sign({ path: '/vod/free/a', expiresSec })).rejects.toThrow(/served by route "free"/);
+    await expect(signers.my!.sign({ path: '/my/a', expiresSec, clientIp: '192.0.2.1' })).rejects.toThrow(/cannot sign clientIp/);
+    await expect(signers.my!.sign({ path: '/my/a', expiresSec, notBeforeSec: now })).rejects.toThrow(/cannot sign notBeforeSec/);
+    await expect(signers.tv!.sign({ path: '/tv/a/index.m3u8', expiresSec })).rejects.toThrow(/binds tokens to the client IP/);
+    await expect(signers.tv!.sign({ path: '/tv/a/index.m3u8', expiresSec, clientIp: '192.0.2.01' })).rejects.toThrow(
       'client IP "192.0.2.01" is not an IPv4 or IPv6 address',
     );
-    expect(() => signers.tv!.sign({ path: '/tv/a/index.m3u8', expiresSec, clientIp: '999.1.1.1' })).toThrow(
+    await expect(signers.tv!.sign({ path: '/tv/a/index.m3u8', expiresSec, clientIp: '999.1.1.1' })).rejects.toThrow(
       'client IP "999.1.1.1" is not an IPv4 or IPv6 address',
     );
-    expect(() => signers.vod!.sign({ path: '/vod/a/b', expiresSec, scopeDepth: 0 })).toThrow(/outside the route/);
+    await expect(signers.vod!.sign({ path: '/vod/a/b', expiresSec, scopeDepth: 0 })).rejects.toThrow(/outside the route/);
   });
 
-  it('hands out nothing the service would refuse: a signing bug is caught by the self-check', () => {
+  it('hands out nothing the service would refuse: a signing bug is caught by the self-check', async () => {
     const loaded = loadConfig(file, env);
     const scheme = loaded.gate.routes.find((r) => r.name === 'vod')!.scheme;
     const real = scheme.sign.bind(scheme);
@@ -173,24 +168,24 @@ describe('every link any signer makes is accepted by the service', () => {
         ? { ...token, query: token.query.replace(/m=(.)/, (_, c) => `m=${c === 'A' ? 'B' : 'A'}`) }
         : token;
     };
-    expect(() => signLink(loaded, { path: '/vod/a', expiresSec: now + 60 }, { nowSec: now })).toThrow(
+    await expect(signLink(loaded, { path: '/vod/a', expiresSec: now + 60 }, { nowSec: now })).rejects.toThrow(
       /the service would refuse this link \(forged: .*\); nothing was handed out/,
     );
   });
 
-  it('loads only the keys of its route', () => {
+  it('loads only the keys of its route', async () => {
     // The alta secret is absent: a signer for another route still works, one for alta says which key is missing.
-    expect(configSigner(file, 'my', { env: { AZION: env.AZION } }).sign({ path: '/my/a', expiresSec: now + 60 }).url).toMatch(
-      /^\/my\/a\?st=/,
-    );
+    expect(
+      (await configSigner(file, 'my', { env: { AZION: env.AZION } }).sign({ path: '/my/a', expiresSec: now + 60 })).url,
+    ).toMatch(/^\/my\/a\?st=/);
     expect(() => configSigner(file, 'tv', { env: { AZION: env.AZION } })).toThrow(
       /routes\[1\]\.keys\[0\]: environment variable ALTA/,
     );
     expect(() => configSigner(file, 'nope', { env })).toThrow(/no route named "nope"/);
     // The other routes are matched without their keys: a path of the nested route is never signed for the outer one.
     const vod = configSigner(file, 'vod', { env: {} });
-    expect(vod.sign({ path: '/vod/a.mp4', expiresSec: now + 60 }).route).toBe('vod');
-    expect(() => vod.sign({ path: '/vod/free/a.mp4', expiresSec: now + 60 })).toThrow(
+    expect((await vod.sign({ path: '/vod/a.mp4', expiresSec: now + 60 })).route).toBe('vod');
+    await expect(vod.sign({ path: '/vod/free/a.mp4', expiresSec: now + 60 })).rejects.toThrow(
       /served by route "free" \(\/vod\/free\/\), not "vod"/,
     );
     // Nor the signing API's access token: another secret this signer does not need.
@@ -199,7 +194,7 @@ describe('every link any signer makes is accepted by the service', () => {
       { ...JSON.parse(readFileSync(file, 'utf8')), signing: { tokenFile: 'absent.token' } },
       'api.json',
     );
-    expect(configSigner(withApi, 'my', { env }).sign({ path: '/my/b', expiresSec: now + 60 }).route).toBe('my');
+    expect((await configSigner(withApi, 'my', { env }).sign({ path: '/my/b', expiresSec: now + 60 })).route).toBe('my');
     expect(() => loadConfig(withApi, env)).toThrow(/signing: cannot read key file/);
   });
 });
@@ -218,25 +213,25 @@ describe('every registered format: the links its config signer makes are accepte
 
   for (const fixture of fixtures) {
     const scheme = findScheme(fixture.id)!;
-    it(`${fixture.id}: random paths, times and client IPs ${covers(fixture.id)}`, () => {
+    it(`${fixture.id}: random paths, times and client IPs ${covers(fixture.id)}`, async () => {
       const signer = configSigner(formatsFile, fixture.id, { env: formatsEnv });
       let signed = 0;
-      fc.assert(
-        fc.property(
+      await fc.assert(
+        fc.asyncProperty(
           fc.array(segment, { minLength: 1, maxLength: 4 }),
           // At least two minutes: `now` was read when the file loaded.
           fc.integer({ min: 120, max: 10_000_000 }),
           fc.integer({ min: -100_000, max: 20 }),
           ipv4,
-          (segments, ttl, startOffset, ip) => {
+          async (segments, ttl, startOffset, ip) => {
             const joined = `${fixture.prefix}${segments.join('/')}`;
             // The signers take raw non-ASCII text or percent-encoded text, not both in one path.
             const path = /[^\x00-\x7f]/.test(joined) ? joined.replace(/%/g, 'pct') : joined;
             const hasStart = scheme.signOptions.includes('notBeforeSec');
             const start = hasStart ? now + startOffset : now;
-            let link: ReturnType<typeof signer.sign>;
+            let link: SignedLink;
             try {
-              link = signer.sign({
+              link = await signer.sign({
                 path,
                 expiresSec: Math.max(now, start) + ttl,
                 ...(hasStart ? { notBeforeSec: start } : {}),
@@ -253,7 +248,7 @@ describe('every registered format: the links its config signer makes are accepte
             }
             signed++;
             const at = Math.max(now, start);
-            expect(serviceVerdict(link, ip, at, formatsGate), `${link.url} from ${ip}`).toBe(Verdict.valid);
+            expect(await serviceVerdict(link, ip, at, formatsGate), `${link.url} from ${ip}`).toBe(Verdict.valid);
           },
         ),
         { numRuns: 60, seed: 0x5eed },
@@ -264,20 +259,20 @@ describe('every registered format: the links its config signer makes are accepte
 });
 
 describe('routeSigner: one route written as in a config file, no config file', () => {
-  it('signs links the service allows, and refuses an invalid route with every problem', () => {
+  it('signs links the service allows, and refuses an invalid route with every problem', async () => {
     const vod = routeSigner(
       { name: 'vod', prefix: '/vod/', scheme: 'hmac', keys: [{ id: 'k', file: 'vod.key' }] },
       { baseDir: dir },
     );
-    const link = vod.sign({ path: '/vod/été.mp4', expiresSec: now + 60, clientIp: '192.0.2.0/24' });
-    expect(serviceVerdict(link, '192.0.2.77', now)).toBe(Verdict.valid);
+    const link = await vod.sign({ path: '/vod/été.mp4', expiresSec: now + 60, clientIp: '192.0.2.0/24' });
+    expect(await serviceVerdict(link, '192.0.2.77', now)).toBe(Verdict.valid);
     const tv = routeSigner(
       { prefix: '/tv/', scheme: 'alta', keys: [{ id: 't', env: 'ALTA' }], stream: { playlist: 'index.m3u8', depth: 1 } },
       { env },
     );
-    const channel = tv.sign({ path: '/tv/news/seg-9.ts', expiresSec: now + 60, clientIp: '192.0.2.5' });
+    const channel = await tv.sign({ path: '/tv/news/seg-9.ts', expiresSec: now + 60, clientIp: '192.0.2.5' });
     expect(channel.path).toBe('/tv/news/seg-9.ts');
-    expect(serviceVerdict(channel, '192.0.2.5', now)).toBe(Verdict.valid);
+    expect(await serviceVerdict(channel, '192.0.2.5', now)).toBe(Verdict.valid);
     expect(() => routeSigner({ prefix: '/x/', scheme: 'nope', keys: [] })).toThrow(
       /unknown scheme "nope"[\s\S]*keys: must be a non-empty array/,
     );

@@ -1,9 +1,11 @@
 import { compileRoutes, defaultGateSettings } from '../../src/config/compile-gate.js';
 import { parseRoutes } from '../../src/config/parse-config.js';
-import type { Gate } from '../../src/decision/authorize.js';
+import { authorize, type Decision, type Gate, settle } from '../../src/decision/authorize.js';
 import type { Limiter } from '../../src/decision/limits.js';
 import type { RevocationBook } from '../../src/decision/revocations.js';
 import type { EdgeOutcome, EdgeResult } from '../../src/http/listener-edge.js';
+import type { ClientIp } from '../../src/request/client-ip.js';
+import type { TokenHeaders } from '../../src/request/token-headers.js';
 
 /** Builds a gate the way the service does (parse, validate, load keys), from a routes array. */
 export function gateFor(
@@ -34,4 +36,21 @@ export function gateFor(
 export function settled(outcome: EdgeOutcome): EdgeResult {
   if (outcome instanceof Promise) throw new Error('the route counts limits: its answer is asynchronous (await it)');
   return outcome;
+}
+
+/** `authorize`, settled: some formats (jwt) verify asynchronously, so their decisions are pending at first. */
+export async function decide(
+  gate: Gate,
+  uri: string,
+  clientIp: string | ClientIp | undefined,
+  nowSec: number,
+  headers?: TokenHeaders,
+  method?: string,
+): Promise<Decision> {
+  return settle(authorize(gate, uri, clientIp, nowSec, headers, method));
+}
+
+/** The verdict of `decide`. */
+export async function verdictOf(...args: Parameters<typeof decide>): Promise<Decision['verdict']> {
+  return (await decide(...args)).verdict;
 }

@@ -5,6 +5,7 @@
  */
 import type { LoadedConfig } from '../../src/config/load-config.js';
 import { LinkRequestError, signLink } from '../../src/links/sign-link.js';
+import type { SignedLink } from '../../src/links/signed-link.js';
 import { prefixOf } from '../../src/request/signed-path.js';
 import type { NamedValue } from '../../src/scheme-kit/token-scheme.js';
 import { findScheme } from '../../src/schemes/registry.js';
@@ -77,13 +78,17 @@ function longestValue(pairs: readonly string[]): string {
 }
 
 /** Signs `recipe` now, valid for an hour; undefined when the signer refuses it (a scope too wide, a path it cannot sign). */
-export function signRecipe(loaded: LoadedConfig, routes: readonly OracleRoute[], recipe: LinkRecipe): GenuineLink | undefined {
+export async function signRecipe(
+  loaded: LoadedConfig,
+  routes: readonly OracleRoute[],
+  recipe: LinkRecipe,
+): Promise<GenuineLink | undefined> {
   const route = routes.find((r) => r.name === recipe.route);
   if (route === undefined) return undefined;
   const nowSec = Math.floor(Date.now() / 1000);
-  let link: ReturnType<typeof signLink>;
+  let link: SignedLink;
   try {
-    link = signLink(
+    link = await signLink(
       loaded,
       {
         path: recipe.path,

@@ -292,6 +292,33 @@ const setups: Record<string, readonly FormatSetup[]> = {
       ],
     },
   ],
+  jwt: [
+    {
+      variant: 'ES256 in the query (each verification runs once per burst; the sync part is timed)',
+      options: { algorithms: ['ES256'] },
+      keys: [ecKey(), ecKey()],
+      // A prefix claim ("/c/"): a token that repeats an 8 KiB path is refused by its length alone.
+      sign: { scopeDepth: 1 },
+      extra: () => [
+        {
+          name: 'a 4 KiB payload of claims',
+          request: request(uriOf(path, `token=${jwtWith(JSON.stringify({ sub: path, exp: expiresSec, x: 'a'.repeat(4000) }))}`)),
+        },
+        {
+          name: 'a deeply nested payload',
+          request: request(uriOf(path, `token=${jwtWith(`{"exp":${expiresSec},"n":${'['.repeat(2500)}${']'.repeat(2500)}}`)}`)),
+        },
+        {
+          name: 'a payload of escapes',
+          request: request(uriOf(path, `token=${jwtWith(`{"exp":${expiresSec},"sub":"${'\\u0041'.repeat(700)}"}`)}`)),
+        },
+        {
+          name: 'a token of 4096 characters',
+          request: request(uriOf(path, `token=${'a'.repeat(2000)}.${'b'.repeat(2000)}.${'c'.repeat(94)}`)),
+        },
+      ],
+    },
+  ],
   cloudfront: [
     {
       variant: 'signed URL and cookies (ECDSA P-256)',
@@ -328,6 +355,12 @@ const setups: Record<string, readonly FormatSetup[]> = {
     },
   ],
 };
+
+/** A JWT with this payload, signed by no key (a 64-byte ES256 signature of zeros): it reaches the signature check. */
+function jwtWith(payload: string): string {
+  const part = (text: string) => Buffer.from(text).toString('base64url');
+  return `${part('{"alg":"ES256","kid":"k"}')}.${part(payload)}.${Buffer.alloc(64).toString('base64url')}`;
+}
 
 /** Every format's cost routes, built once per call (keys, gates, signatures). */
 export function costRoutes(): CostRoute[] {

@@ -66,13 +66,14 @@ function entry(fields: Omit<Revocation, 'id' | 'createdSec' | 'untilSec'> & { un
   return { ...target, id: revocationId(target) };
 }
 
-const fpOf = (gate: ReturnType<typeof setup>['gate'], url: string) => explain(gate, url, undefined, now).details.fingerprint!;
+const fpOf = async (gate: ReturnType<typeof setup>['gate'], url: string) =>
+  (await explain(gate, url, undefined, now)).details.fingerprint!;
 
 describe('the book on the hot path', () => {
-  it('a fingerprint revokes that one link, on the routes that check revocations, until its end', () => {
+  it('a fingerprint revokes that one link, on the routes that check revocations, until its end', async () => {
     const revoked = link('/vod/a.mp4');
     const { gate, book } = setup();
-    const fp = fpOf(gate, revoked);
+    const fp = await fpOf(gate, revoked);
     expect(fp).toMatch(/^[A-Za-z0-9_-]{12}$/);
     book.put(entry({ kind: 'fp', value: fp, untilSec: now + 600 }));
     expect(authorize(gate, revoked, undefined, now).verdict).toBe(Verdict.revoked);
@@ -83,10 +84,10 @@ describe('the book on the hot path', () => {
     expect(authorize(gate, revoked, undefined, now + 601).verdict).toBe(Verdict.expired);
   });
 
-  it('a route that does not check revocations never reads the book', () => {
+  it('a route that does not check revocations never reads the book', async () => {
     const open = link('/open/a.mp4');
     const { gate, book } = setup();
-    book.put(entry({ kind: 'fp', value: fpOf(gate, open) }));
+    book.put(entry({ kind: 'fp', value: await fpOf(gate, open) }));
     book.put(entry({ kind: 'prefix', value: '/', issuedBeforeSec: now + 1 }));
     book.put(entry({ kind: 'key', value: 'k1', route: 'open' }));
     expect(authorize(gate, open, undefined, now).verdict).toBe(Verdict.valid);
@@ -184,11 +185,11 @@ describe('the book on the hot path', () => {
     expect(authorize(gate, '/vod/a.mp4', undefined, now).verdict).toBe(Verdict.missing);
   });
 
-  it('a link the verdict cache has seen is refused once revoked (the cache holds signatures, not allows)', () => {
+  it('a link the verdict cache has seen is refused once revoked (the cache holds signatures, not allows)', async () => {
     const { gate, book } = setup([], true);
     const url = link('/vod/a.mp4');
     for (let i = 0; i < 3; i++) expect(authorize(gate, url, undefined, now).verdict).toBe(Verdict.valid);
-    book.put(entry({ kind: 'fp', value: fpOf(gate, url) }));
+    book.put(entry({ kind: 'fp', value: await fpOf(gate, url) }));
     expect(authorize(gate, url, undefined, now).verdict).toBe(Verdict.revoked);
     book.replace([]);
     expect(authorize(gate, url, undefined, now).verdict).toBe(Verdict.valid);
@@ -260,9 +261,9 @@ describe('makeRevocation', () => {
   const { gate, routes } = setup();
   const context = { gate, routes, clockSkewSec: skew };
   const make = (request: Omit<RevokeRequest, 'by'>) => makeRevocation({ ...request, by: 'test' }, context, now);
-  const problemsOf = (request: Omit<RevokeRequest, 'by'>) => {
+  const problemsOf = async (request: Omit<RevokeRequest, 'by'>) => {
     try {
-      make(request);
+      await make(request);
     } catch (error) {
       expect(error).toBeInstanceOf(RevokeError);
       return (error as RevokeError).problems.map((p) => `${p.field}: ${p.message}`);
@@ -270,12 +271,12 @@ describe('makeRevocation', () => {
     throw new Error('no problem reported');
   };
 
-  it('a link becomes its fingerprint on its route, until its own end', () => {
+  it('a link becomes its fingerprint on its route, until its own end', async () => {
     const url = link('/vod/a.mp4', { end: now + 300 });
-    const made = make({ kind: 'link', value: url });
+    const made = await make({ kind: 'link', value: url });
     expect(made).toMatchObject({
       kind: 'fp',
-      value: fpOf(gate, url),
+      value: await fpOf(gate, url),
       route: 'vod',
       untilSec: now + 300,
       createdSec: now,
@@ -284,15 +285,19 @@ describe('makeRevocation', () => {
     expect(made.id).toBe(revocationId(made));
   });
 
-  it('a fingerprint, session or prefix lasts until the latest end a matching link can have', () => {
+  it('a fingerprint, session or prefix lasts until the latest end a matching link can have', async () => {
     // vod: one day; live has no maxLifetimeSec, so a target that reaches live needs an explicit end.
-    expect(make({ kind: 'session', value: 's1', route: 'vod' }).untilSec).toBe(now + day + skew);
-    expect(make({ kind: 'prefix', value: '/vod/film/', issuedBeforeSec: now - 60 }).untilSec).toBe(now - 60 + day + skew);
-    expect(make({ kind: 'prefix', value: '/vod/film/' }).issuedBeforeSec).toBe(now);
-    expect(problemsOf({ kind: 'session', value: 's1' })).toEqual([expect.stringMatching(/^until: is required: route "live"/)]);
-    expect(make({ kind: 'session', value: 's1', untilSec: now + 60 }).untilSec).toBe(now + 60);
+    expect((await make({ kind: 'session', value: 's1', route: 'vod' })).untilSec).toBe(now + day + skew);
+    expect((await make({ kind: 'prefix', value: '/vod/film/', issuedBeforeSec: now - 60 })).untilSec).toBe(now - 60 + day + skew);
+    expect((await make({ kind: 'prefix', value: '/vod/film/' })).issuedBeforeSec).toBe(now);
+    expect(await problemsOf({ kind: 'session', value: 's1' })).toEqual([
+      expect.stringMatching(/^until: is required: route "live"/),
+    ]);
+    expect((await make({ kind: 'session', value: 's1', untilSec: now + 60 })).untilSec).toBe(now + 60);
     // An explicit end only brings it sooner.
-    expect(make({ kind: 'fp', value: 'AAAAAAAAAAAA', route: 'vod', untilSec: now + 10 * day }).untilSec).toBe(now + day + skew);
+    expect((await make({ kind: 'fp', value: 'AAAAAAAAAAAA', route: 'vod', untilSec: now + 10 * day })).untilSec).toBe(
+      now + day + skew,
+    );
   });
 
   it.each([
@@ -309,7 +314,7 @@ describe('makeRevocation', () => {
     [{ kind: 'link', value: link('/vod/a.mp4', { end: now - 5 }) }, /^link: the link has already expired/],
     [{ kind: 'link', value: link('/vod/a.mp4').replace('a.mp4', 'b.mp4') }, /^link: is not a link the service allows now/],
     [{ kind: 'link', value: link('/vod/a.mp4'), route: 'live' }, /^route: the link belongs to route "vod"/],
-  ] as const)('refuses %o', (request, problem) => {
-    expect(problemsOf(request as Omit<RevokeRequest, 'by'>)).toEqual([expect.stringMatching(problem)]);
+  ] as const)('refuses %o', async (request, problem) => {
+    expect(await problemsOf(request as Omit<RevokeRequest, 'by'>)).toEqual([expect.stringMatching(problem)]);
   });
 });

@@ -45,6 +45,8 @@ export interface FormatFixture {
   readonly signedOptional?: readonly string[];
   /** The validity window's ends are exclusive (CloudFront: now < DateLessThan). */
   readonly exclusiveWindow?: true;
+  /** With `exclusiveWindow`: the start is still inclusive (JWT: valid from nbf, until before exp). */
+  readonly inclusiveStart?: true;
 }
 
 /** The route of `fixture` as a config file writes it, with the keys at `use` (default: the first) named by env. */

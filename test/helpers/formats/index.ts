@@ -12,6 +12,7 @@ import { cloudfront } from './cloudfront.js';
 import type { FormatFixture } from './fixture.js';
 import { googleCdn } from './google-cdn.js';
 import { hmac } from './hmac.js';
+import { jwt } from './jwt.js';
 import { nginxSecureLink } from './nginx-secure-link.js';
 import { wowza } from './wowza.js';
 
@@ -19,7 +20,7 @@ export * from './fixture.js';
 
 /** The fixtures, keyed by scheme id. */
 export const formatFixtures: Readonly<Record<string, FormatFixture>> = Object.fromEntries(
-  [azion, alta, hmac, akamai, googleCdn, bunny, nginxSecureLink, wowza, cloudfront].map((f) => [f.id, f]),
+  [azion, alta, hmac, akamai, googleCdn, bunny, nginxSecureLink, wowza, cloudfront, jwt].map((f) => [f.id, f]),
 );
 
 /** The fixture of every registered format, in registry order; throws for a format without one. */

@@ -1,0 +1,452 @@
+/**
+ * JWT-signed links against tokens made by other libraries than the verifier (jose): Mux's own
+ * signer (@mux/mux-node, the Mux preset) and jsonwebtoken (RS256, ES256, HS256), plus EdDSA
+ * made with node:crypto; the attacks RFC 8725 lists (alg "none", algorithm confusion, unknown
+ * kid, non-canonical encodings, claims for other paths, audiences or clients), the verdict cache
+ * (a hit never verifies again) and the route options that refuse to load.
+ */
+import { createHmac, createPrivateKey, createPublicKey, sign as cryptoSign, generateKeyPairSync } from 'node:crypto';
+import Mux from '@mux/mux-node';
+import jsonwebtoken from 'jsonwebtoken';
+import { describe, expect, it } from 'vitest';
+import { Verdict } from '../../src/base/verdict.js';
+import { authorize, type Gate, settle } from '../../src/decision/authorize.js';
+import { CapturedHeaders } from '../../src/http/request-sources.js';
+import { gateFor } from '../helpers/gates.js';
+
+const now = Math.floor(Date.now() / 1000);
+const pem = (key: { export(o: object): string | Buffer }, type: 'pkcs8' | 'spki') =>
+  key.export({ type, format: 'pem' }) as string;
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const rsaOther = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+const ed = generateKeyPairSync('ed25519');
+const hsSecret = 'a-shared-secret-of-at-least-32-bytes!!';
+const env = {
+  RSA_PUB: pem(rsa.publicKey, 'spki'),
+  RSA_PRIV: pem(rsa.privateKey, 'pkcs8'),
+  RSA_OTHER_PUB: pem(rsaOther.publicKey, 'spki'),
+  EC_PRIV: pem(ec.privateKey, 'pkcs8'),
+  ED_PRIV: pem(ed.privateKey, 'pkcs8'),
+  HS: hsSecret,
+};
+
+async function decide(gate: Gate, uri: string, ip?: string, at = now, headers?: CapturedHeaders) {
+  return settle(authorize(gate, uri, ip, at, headers));
+}
+const verdict = async (gate: Gate, uri: string, ip?: string, at = now, headers?: CapturedHeaders) =>
+  (await decide(gate, uri, ip, at, headers)).verdict;
+
+const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+/** A JWT written by hand: for the tokens no library makes (alg none, crit, odd encodings). */
+function handMade(header: object, payload: object, sign: (input: string) => Buffer): string {
+  const input = `${b64(header)}.${b64(payload)}`;
+  return `${input}.${sign(input).toString('base64url')}`;
+}
+const rs256 = (input: string) => cryptoSign('sha256', Buffer.from(input), rsa.privateKey);
+
+describe('Mux signed playback ids, made by @mux/mux-node', () => {
+  const keyId = 'MuxSigningKey01';
+  const mux = new Mux({ tokenId: 'unused', tokenSecret: 'unused' });
+  const keySecret = Buffer.from(env.RSA_PRIV).toString('base64');
+  const gate = gateFor(
+    [{ name: 'mux', prefix: '/', scheme: 'jwt', keys: [{ id: keyId, env: 'RSA_PUB' }], options: { preset: 'mux' } }],
+    env,
+  );
+  const token = (id: string, extra: object = {}) => mux.jwt.signPlaybackId(id, { keyId, keySecret, expiration: '1h', ...extra });
+
+  it("opens the playback id's playlist and everything under it, nothing else", async () => {
+    const jwt = await token('abc123XYZ');
+    expect(await verdict(gate, `/abc123XYZ.m3u8?token=${jwt}`)).toBe(Verdict.valid);
+    expect(await verdict(gate, `/abc123XYZ/1080p/segment-1.ts?token=${jwt}`)).toBe(Verdict.valid);
+    expect(await verdict(gate, `/abc123XYZ.mp4?token=${jwt}`)).toBe(Verdict.forged);
+    expect(await verdict(gate, `/other.m3u8?token=${jwt}`)).toBe(Verdict.forged);
+    expect(await verdict(gate, `/abc123XYZother.m3u8?token=${jwt}`)).toBe(Verdict.forged);
+    expect(await verdict(gate, `/abc123XY/x.ts?token=${jwt}`)).toBe(Verdict.forged);
+  });
+
+  it('refuses a thumbnail token (aud "t") for video, an expired token, and another signing key', async () => {
+    expect(await verdict(gate, `/abc.m3u8?token=${await token('abc', { type: 'thumbnail' })}`)).toBe(Verdict.forged);
+    const jwt = await token('abc');
+    expect(await verdict(gate, `/abc.m3u8?token=${jwt}`, undefined, now + 3600)).toBe(Verdict.expired);
+    expect(await verdict(gate, `/abc.m3u8?token=${jwt}`, undefined, now + 3599)).toBe(Verdict.valid);
+    const other = await mux.jwt.signPlaybackId('abc', { keyId: 'AnotherKey', keySecret, expiration: '1h' });
+    expect((await decide(gate, `/abc.m3u8?token=${other}`)).detail).toMatch(/names a key/);
+    const wrongKey = await mux.jwt.signPlaybackId('abc', {
+      keyId,
+      keySecret: Buffer.from(pem(rsaOther.privateKey, 'pkcs8')).toString('base64'),
+      expiration: '1h',
+    });
+    expect(await verdict(gate, `/abc.m3u8?token=${wrongKey}`)).toBe(Verdict.forged);
+  });
+
+  it('signs links Mux-shaped tokens would be (tokengate sign on a route with the private key)', async () => {
+    const signing = gateFor(
+      [{ name: 'mux', prefix: '/', scheme: 'jwt', keys: [{ id: keyId, env: 'RSA_PRIV' }], options: { preset: 'mux' } }],
+      env,
+    );
+    const signed = signing.routes[0]!.scheme.sign({ path: '/abc.m3u8', expiresSec: now + 60 });
+    expect(signed.carrier).toBe('query');
+    const query = (signed as { query: string }).query;
+    // The verifying route (public key only) takes what the signing route made.
+    expect(await verdict(gate, `/abc.m3u8?${query}`)).toBe(Verdict.valid);
+    expect(await verdict(gate, `/abc/seg.ts?${query}`)).toBe(Verdict.valid);
+    const claims = jsonwebtoken.verify(query.slice('token='.length), env.RSA_PUB, { algorithms: ['RS256'] }) as Record<
+      string,
+      unknown
+    >;
+    expect(claims).toMatchObject({ sub: 'abc', aud: 'v', exp: now + 60, kid: keyId });
+    expect(() => signing.routes[0]!.scheme.sign({ path: '/abc/seg.ts', expiresSec: now + 60 })).toThrow(/by an id/);
+    expect(() => gate.routes[0]!.scheme.sign({ path: '/abc.m3u8', expiresSec: now + 60 })).toThrow(/only public keys/);
+  });
+});
+
+describe('generic JWTs made by jsonwebtoken', () => {
+  const routes = [
+    { name: 'rs', prefix: '/rs/', scheme: 'jwt', keys: [{ id: 'r1', env: 'RSA_PUB' }], options: { algorithms: ['RS256'] } },
+    {
+      name: 'es',
+      prefix: '/es/',
+      scheme: 'jwt',
+      keys: [{ id: 'e1', env: 'EC_PRIV' }],
+      options: { algorithms: ['ES256'], pathClaim: 'path' },
+    },
+    {
+      name: 'hs',
+      prefix: '/hs/',
+      scheme: 'jwt',
+      keys: [{ id: 'h1', env: 'HS' }],
+      options: {
+        algorithms: ['HS256'],
+        carrier: 'cookie',
+        name: 'session',
+        audience: ['files'],
+        issuer: ['https://app.example'],
+      },
+    },
+    {
+      name: 'ed',
+      prefix: '/ed/',
+      scheme: 'jwt',
+      keys: [{ id: 'd1', env: 'ED_PRIV' }],
+      options: { algorithms: ['EdDSA'], carrier: 'bearer', clientIpClaim: 'ip' },
+    },
+  ];
+  const gate = gateFor(routes, env);
+  const rsToken = (claims: object, keyid: string | undefined = 'r1') =>
+    jsonwebtoken.sign({ exp: now + 600, ...claims }, env.RSA_PRIV, {
+      algorithm: 'RS256',
+      ...(keyid === undefined ? {} : { keyid }),
+    });
+
+  it('RS256: an exact path, and a prefix that ends with "/"', async () => {
+    expect(await verdict(gate, `/rs/a/b.mp4?token=${rsToken({ sub: '/rs/a/b.mp4' })}`)).toBe(Verdict.valid);
+    expect(await verdict(gate, `/rs/a/c.mp4?token=${rsToken({ sub: '/rs/a/b.mp4' })}`)).toBe(Verdict.forged);
+    expect(await verdict(gate, `/rs/a/c.mp4?x=1&token=${rsToken({ sub: '/rs/a/' })}`)).toBe(Verdict.valid);
+    expect(await verdict(gate, `/rs/b/c.mp4?token=${rsToken({ sub: '/rs/a/' })}`)).toBe(Verdict.forged);
+    // Without a kid the route tries its keys of the token's algorithm.
+    expect(await verdict(gate, `/rs/a/b.mp4?token=${rsToken({ sub: '/rs/a/b.mp4' }, undefined)}`)).toBe(Verdict.valid);
+  });
+
+  it('a claim outside the route, or not a path the URI rules accept, opens nothing', async () => {
+    for (const sub of ['/', '/es/', '/rs', '/rs/a/../b/', '/rs/a//', '/rs/%2e%2e/', 'rs/a/', '/rs/a/?x', 42]) {
+      expect(await verdict(gate, `/rs/a/b.mp4?token=${rsToken({ sub })}`), String(sub)).toBe(Verdict.forged);
+    }
+  });
+
+  it('ES256 with its own path claim; nbf in the future is premature, past exp expired', async () => {
+    const token = (claims: object) =>
+      jsonwebtoken.sign({ exp: now + 600, ...claims }, env.EC_PRIV, { algorithm: 'ES256', keyid: 'e1' });
+    expect(await verdict(gate, `/es/x.ts?token=${token({ path: '/es/x.ts' })}`)).toBe(Verdict.valid);
+    expect(await verdict(gate, `/es/x.ts?token=${token({ sub: '/es/x.ts' })}`)).toBe(Verdict.forged);
+    expect(await verdict(gate, `/es/x.ts?token=${token({ path: '/es/x.ts', nbf: now + 120 })}`)).toBe(Verdict.premature);
+    expect(await verdict(gate, `/es/x.ts?token=${token({ path: '/es/x.ts', nbf: now + 20 })}`)).toBe(Verdict.valid);
+    expect(await verdict(gate, `/es/x.ts?token=${token({ path: '/es/x.ts', exp: now })}`)).toBe(Verdict.expired);
+    expect(await verdict(gate, `/es/x.ts?token=${token({ path: '/es/x.ts', exp: now + 1 })}`)).toBe(Verdict.valid);
+  });
+
+  it('HS256 in a cookie, with audience and issuer', async () => {
+    const token = (claims: object) =>
+      jsonwebtoken.sign({ sub: '/hs/', exp: now + 600, ...claims }, hsSecret, { algorithm: 'HS256' });
+    const cookie = (value: string) => {
+      const headers = new CapturedHeaders();
+      headers.add('cookie', `theme=dark; session=${value}`);
+      return headers;
+    };
+    const good = token({ aud: 'files', iss: 'https://app.example' });
+    expect(await verdict(gate, '/hs/doc.pdf', undefined, now, cookie(good))).toBe(Verdict.valid);
+    expect(
+      await verdict(gate, '/hs/doc.pdf', undefined, now, cookie(token({ aud: ['x', 'files'], iss: 'https://app.example' }))),
+    ).toBe(Verdict.valid);
+    expect(await verdict(gate, '/hs/doc.pdf', undefined, now, cookie(token({ aud: 'other', iss: 'https://app.example' })))).toBe(
+      Verdict.forged,
+    );
+    expect(await verdict(gate, '/hs/doc.pdf', undefined, now, cookie(token({ aud: 'files' })))).toBe(Verdict.forged);
+    expect(await verdict(gate, '/hs/doc.pdf', undefined, now, cookie(token({ iss: 'https://app.example' })))).toBe(
+      Verdict.forged,
+    );
+    expect(await verdict(gate, `/hs/doc.pdf?token=${good}`)).toBe(Verdict.missing);
+    const wrongSecret = jsonwebtoken.sign(
+      { sub: '/hs/', exp: now + 600, aud: 'files', iss: 'https://app.example' },
+      `${hsSecret}x`,
+    );
+    expect(await verdict(gate, '/hs/doc.pdf', undefined, now, cookie(wrongSecret))).toBe(Verdict.forged);
+  });
+
+  it('EdDSA as a bearer token, bound to a client IP by its claim', async () => {
+    const token = (claims: object) =>
+      handMade({ alg: 'EdDSA', kid: 'd1' }, { sub: '/ed/', exp: now + 600, ...claims }, (input) =>
+        cryptoSign(null, Buffer.from(input), ed.privateKey),
+      );
+    const bearer = (value: string) => {
+      const headers = new CapturedHeaders();
+      headers.add('authorization', value);
+      return headers;
+    };
+    expect(await verdict(gate, '/ed/f', undefined, now, bearer(`Bearer ${token({})}`))).toBe(Verdict.valid);
+    expect(await verdict(gate, '/ed/f', '2001:db8::1', now, bearer(`bearer ${token({ ip: '2001:DB8:0::1' })}`))).toBe(
+      Verdict.valid,
+    );
+    expect(await verdict(gate, '/ed/f', '2001:db8::2', now, bearer(`Bearer ${token({ ip: '2001:db8::1' })}`))).toBe(
+      Verdict.wrongIp,
+    );
+    expect(await verdict(gate, '/ed/f', undefined, now, bearer(`Bearer ${token({ ip: '2001:db8::1' })}`))).toBe(
+      Verdict.badSource,
+    );
+    expect(await verdict(gate, '/ed/f', '192.0.2.1', now, bearer(`Bearer ${token({ ip: 'not-an-ip' })}`))).toBe(Verdict.forged);
+    expect(await verdict(gate, '/ed/f', undefined, now, bearer(`Basic ${token({})}`))).toBe(Verdict.malformed);
+    expect(await verdict(gate, '/ed/f', undefined, now, bearer(`Bearer ${token({})} x`))).toBe(Verdict.malformed);
+  });
+
+  it('tokengate signs every algorithm: its tokens pass jsonwebtoken (or node:crypto for EdDSA) and the service', async () => {
+    for (const [path, extra] of [
+      ['/rs/a.ts', {}],
+      ['/es/a.ts', {}],
+      ['/hs/a.ts', {}],
+      ['/ed/a.ts', { clientIp: '192.0.2.7' }],
+    ] as const) {
+      const route = gate.routes.find((r) => path.startsWith(r.prefix))!;
+      if (route.name === 'rs') {
+        expect(() => route.scheme.sign({ path, expiresSec: now + 60 })).toThrow(/only public keys/);
+        continue;
+      }
+      const signed = route.scheme.sign({ path, expiresSec: now + 60, notBeforeSec: now - 5, ...extra });
+      const headers = new CapturedHeaders();
+      let uri: string = path;
+      if (signed.carrier === 'query') uri = `${path}?${signed.query}`;
+      else if (signed.carrier === 'cookie') headers.add('cookie', `${signed.name}=${signed.value}`);
+      else if (signed.carrier === 'header') headers.add(signed.name.toLowerCase(), signed.value);
+      expect(await verdict(gate, uri, '192.0.2.7', now, headers), path).toBe(Verdict.valid);
+      expect(await verdict(gate, uri, '192.0.2.7', now + 60, headers), path).toBe(Verdict.expired);
+      expect(await verdict(gate, uri, '192.0.2.7', now + 59, headers), path).toBe(Verdict.valid);
+    }
+    const es = gate.routes
+      .find((r) => r.name === 'es')!
+      .scheme.sign({ path: '/es/dir/a.ts', expiresSec: now + 60, scopeDepth: 2 });
+    const jwt = (es as { query: string }).query.slice('token='.length);
+    expect(jsonwebtoken.verify(jwt, pem(ec.publicKey, 'spki'), { algorithms: ['ES256'] })).toMatchObject({ path: '/es/dir/' });
+    expect(await verdict(gate, `/es/dir/b.ts?token=${jwt}`)).toBe(Verdict.valid);
+    expect(await verdict(gate, `/es/other/b.ts?token=${jwt}`)).toBe(Verdict.forged);
+  });
+});
+
+describe('attacks', () => {
+  const gate = gateFor(
+    [
+      { name: 'rs', prefix: '/rs/', scheme: 'jwt', keys: [{ id: 'r1', env: 'RSA_PUB' }], options: { algorithms: ['RS256'] } },
+      { name: 'hs', prefix: '/hs/', scheme: 'jwt', keys: [{ id: 'h1', env: 'HS' }], options: { algorithms: ['HS256'] } },
+    ],
+    env,
+  );
+  const claims = { sub: '/rs/', exp: now + 600 };
+  const good = handMade({ alg: 'RS256', kid: 'r1' }, claims, rs256);
+
+  it('alg "none", an unsigned token, and algorithms the route does not list', async () => {
+    const none = `${b64({ alg: 'none' })}.${b64(claims)}.`;
+    expect(await verdict(gate, `/rs/f?token=${none}`)).toBe(Verdict.malformed);
+    expect(await verdict(gate, `/rs/f?token=${b64({ alg: 'none' })}.${b64(claims)}.x`)).toBe(Verdict.malformed);
+    for (const alg of ['NONE', 'None', 'HS256', 'RS512', 'PS256', 'ES256', '']) {
+      expect(await verdict(gate, `/rs/f?token=${handMade({ alg, kid: 'r1' }, claims, rs256)}`), alg).toBe(Verdict.malformed);
+    }
+  });
+
+  it('algorithm confusion: the RSA public key as an HMAC secret never verifies', async () => {
+    const confused = handMade({ alg: 'HS256', kid: 'r1' }, claims, (input) =>
+      createHmac('sha256', env.RSA_PUB).update(input).digest(),
+    );
+    expect(await verdict(gate, `/rs/f?token=${confused}`)).toBe(Verdict.malformed);
+    // On the HS256 route the kid names no key, and its secret is not the public key.
+    expect(await verdict(gate, `/hs/f?token=${confused.replace(b64({ alg: 'HS256', kid: 'r1' }), b64({ alg: 'HS256' }))}`)).toBe(
+      Verdict.forged,
+    );
+  });
+
+  it('unknown kids, and a kid of another algorithm, are forged without any key fetched', async () => {
+    expect(await verdict(gate, `/rs/f?token=${handMade({ alg: 'RS256', kid: 'other' }, claims, rs256)}`)).toBe(Verdict.forged);
+    expect(await verdict(gate, `/rs/f?token=${handMade({ alg: 'RS256', kid: '' }, claims, rs256)}`)).toBe(Verdict.malformed);
+    expect(await verdict(gate, `/rs/f?token=${handMade({ alg: 'RS256', kid: 7 }, claims, rs256)}`)).toBe(Verdict.malformed);
+  });
+
+  it('extensions, encryption, padding and other spellings of the same token are refused', async () => {
+    expect(await verdict(gate, `/rs/f?token=${good}`)).toBe(Verdict.valid);
+    const crit = handMade({ alg: 'RS256', kid: 'r1', crit: ['exp'] }, claims, rs256);
+    expect(await verdict(gate, `/rs/f?token=${crit}`)).toBe(Verdict.malformed);
+    const unencoded = handMade({ alg: 'RS256', kid: 'r1', b64: false }, claims, rs256);
+    expect(await verdict(gate, `/rs/f?token=${unencoded}`)).toBe(Verdict.malformed);
+    expect(await verdict(gate, `/rs/f?token=${handMade({ alg: 'RS256', kid: 'r1', typ: 'JWE' }, claims, rs256)}`)).toBe(
+      Verdict.malformed,
+    );
+    expect(await verdict(gate, `/rs/f?token=${good}.x.y`)).toBe(Verdict.malformed);
+    expect(await verdict(gate, `/rs/f?token=${good}=`)).toBe(Verdict.malformed);
+    expect(await verdict(gate, `/rs/f?token=${good.replaceAll('.', '%2E')}`)).toBe(Verdict.malformed);
+    expect(await verdict(gate, `/rs/f?token=${good}&token=${good}`)).toBe(Verdict.malformed);
+    // The header's last character with other unused bits: the same bytes, another spelling.
+    const [h, p, s] = good.split('.') as [string, string, string];
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const respelled = (part: string) => {
+      const last = alphabet.indexOf(part.at(-1)!);
+      return `${part.slice(0, -1)}${alphabet[last ^ 1]}`;
+    };
+    for (const variant of [`${respelled(h)}.${p}.${s}`, `${h}.${respelled(p)}.${s}`, `${h}.${p}.${respelled(s)}`]) {
+      const got = await verdict(gate, `/rs/f?token=${variant}`);
+      expect([Verdict.malformed, Verdict.forged]).toContain(got);
+    }
+    expect(await verdict(gate, `/rs/f?token=${'a'.repeat(5000)}.b.c`)).toBe(Verdict.malformed);
+  });
+
+  it('claims that are not what they must be are malformed before any signature work', async () => {
+    for (const payload of [
+      { sub: '/rs/' },
+      { sub: '/rs/', exp: `${now + 600}` },
+      { sub: '/rs/', exp: now + 0.5 },
+      { sub: '/rs/', exp: now + 600, nbf: 'soon' },
+      { sub: '/rs/', exp: -1 },
+    ]) {
+      const decision = authorize(gate, `/rs/f?token=${handMade({ alg: 'RS256', kid: 'r1' }, payload, rs256)}`, undefined, now);
+      expect(decision.pending, JSON.stringify(payload)).toBeUndefined();
+      expect(decision.verdict).toBe(Verdict.malformed);
+    }
+    expect(await verdict(gate, `/rs/f?token=${`${b64('[1]')}.${b64(claims)}.${b64('x')}`}`)).toBe(Verdict.malformed);
+    expect(await verdict(gate, `/rs/f?token=${`${b64({ alg: 'RS256', kid: 'r1' })}.${b64('null')}.${b64('x')}`}`)).toBe(
+      Verdict.malformed,
+    );
+  });
+
+  it('an expired token with a forged signature is forged, never expired', async () => {
+    const forged = handMade({ alg: 'RS256', kid: 'r1' }, { sub: '/rs/', exp: now - 10 }, (input) =>
+      cryptoSign('sha256', Buffer.from(input), rsaOther.privateKey),
+    );
+    expect(await verdict(gate, `/rs/f?token=${forged}`)).toBe(Verdict.forged);
+  });
+});
+
+describe('the verdict cache', () => {
+  it('a hit decides without verifying again (no pending decision); a changed token misses', async () => {
+    const gate = gateFor(
+      [{ name: 'rs', prefix: '/rs/', scheme: 'jwt', keys: [{ id: 'r1', env: 'RSA_PUB' }], options: { algorithms: ['RS256'] } }],
+      env,
+    );
+    const token = handMade({ alg: 'RS256', kid: 'r1' }, { sub: '/rs/', exp: now + 600 }, rs256);
+    const first = authorize(gate, `/rs/f?token=${token}`, undefined, now);
+    expect(first.pending).toBeDefined();
+    expect((await settle(first)).verdict).toBe(Verdict.valid);
+    const hit = authorize(gate, `/rs/g?token=${token}`, undefined, now);
+    expect(hit.pending).toBeUndefined();
+    expect(hit.verdict).toBe(Verdict.valid);
+    // The claims are still read on a hit: another route's path, expiry.
+    expect(authorize(gate, `/rs/g?token=${token}`, undefined, now + 600).verdict).toBe(Verdict.expired);
+    const forged = `${token.slice(0, -2)}AA`;
+    expect(authorize(gate, `/rs/f?token=${forged}`, undefined, now).pending).toBeDefined();
+    // Failures are not cached: the forged token is verified (and refused) each time.
+    expect(await verdict(gate, `/rs/f?token=${forged}`)).toBe(Verdict.forged);
+    expect(authorize(gate, `/rs/f?token=${forged}`, undefined, now).pending).toBeDefined();
+  });
+
+  it('a burst of one token verifies it once', async () => {
+    const gate = gateFor(
+      [
+        {
+          name: 'rs',
+          prefix: '/rs/',
+          scheme: 'jwt',
+          keys: [{ id: 'r1', env: 'RSA_PUB' }],
+          options: { algorithms: ['RS256'] },
+          verdictCache: false,
+        },
+      ],
+      env,
+    );
+    const token = handMade({ alg: 'RS256', kid: 'r1' }, { sub: '/rs/', exp: now + 600 }, rs256);
+    const decisions = Array.from({ length: 20 }, () => authorize(gate, `/rs/f?token=${token}`, undefined, now));
+    expect(decisions.every((d) => d.pending !== undefined)).toBe(true);
+    const verdicts = await Promise.all(decisions.map(async (d) => (await settle(d)).verdict));
+    expect(new Set(verdicts)).toEqual(new Set([Verdict.valid]));
+  });
+});
+
+describe('route options that cannot serve', () => {
+  const problem = (route: object, extraEnv: Record<string, string> = {}) => {
+    try {
+      gateFor([{ name: 'j', prefix: '/j/', scheme: 'jwt', keys: [{ id: 'k', env: 'RSA_PUB' }], ...route }], {
+        ...env,
+        ...extraEnv,
+      });
+      return '';
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+  it('names each one', () => {
+    expect(problem({ options: {} })).toMatch(/algorithms: is required/);
+    expect(problem({ options: { algorithms: ['none'] } })).toMatch(/algorithms\[0\]/);
+    expect(problem({ options: { algorithms: ['RS256', 'HS256'] } })).toMatch(/HS256 \(a shared secret\) cannot share a route/);
+    expect(problem({ options: { algorithms: ['HS256'] } })).toMatch(/HS256 route reads its key file as the secret itself/);
+    expect(problem({ keys: [{ id: 'k', env: 'SHORT' }], options: { algorithms: ['HS256'] } }, { SHORT: 'short' })).toMatch(
+      /32 bytes/,
+    );
+    expect(problem({ options: { algorithms: ['ES256'] } })).toMatch(/serves RS256, which the route's "algorithms" do not list/);
+    expect(problem({ options: { algorithms: ['RS256'], paths: ['{sub}/'] } })).toMatch(/audience: is required with "paths"/);
+    for (const template of ['/{sub}/', 'x/{id}/', '{sub}/../', 'a//{sub}', '{sub}{sub}', '%2e/{sub}']) {
+      expect(problem({ options: { algorithms: ['RS256'], paths: [template], audience: ['v'] } }), template).toMatch(/paths\[0\]/);
+    }
+    expect(problem({ options: { algorithms: ['RS256'], carrier: 'bearer', name: 'x' } })).toMatch(/no name/);
+    expect(
+      problem(
+        {
+          keys: [
+            { id: 'k', env: 'RSA_PUB' },
+            { id: 'k2', env: 'JWKS' },
+          ],
+          options: { algorithms: ['RS256'] },
+        },
+        {
+          JWKS: JSON.stringify({ keys: [{ ...createPublicKey(env.RSA_OTHER_PUB).export({ format: 'jwk' }), kid: 'k' }] }),
+        },
+      ),
+    ).toMatch(/two keys have the kid "k"/);
+  });
+
+  it('reads a JWKS file: each key by its kid', async () => {
+    const jwks = JSON.stringify({
+      keys: [
+        { ...createPublicKey(env.RSA_PUB).export({ format: 'jwk' }), kid: 'one', use: 'sig', alg: 'RS256' },
+        { ...createPublicKey(env.RSA_OTHER_PUB).export({ format: 'jwk' }), kid: 'two' },
+      ],
+    });
+    const gate = gateFor(
+      [{ name: 'j', prefix: '/j/', scheme: 'jwt', keys: [{ id: 'set', env: 'JWKS' }], options: { algorithms: ['RS256'] } }],
+      { JWKS: jwks },
+    );
+    const two = handMade({ alg: 'RS256', kid: 'two' }, { sub: '/j/', exp: now + 60 }, (input) =>
+      cryptoSign('sha256', Buffer.from(input), rsaOther.privateKey),
+    );
+    expect(
+      await verdict(gate, `/j/f?token=${handMade({ alg: 'RS256', kid: 'one' }, { sub: '/j/', exp: now + 60 }, rs256)}`),
+    ).toBe(Verdict.valid);
+    expect(await verdict(gate, `/j/f?token=${two}`)).toBe(Verdict.valid);
+    expect(
+      await verdict(gate, `/j/f?token=${handMade({ alg: 'RS256', kid: 'two' }, { sub: '/j/', exp: now + 60 }, rs256)}`),
+    ).toBe(Verdict.forged);
+    expect(createPrivateKey(env.RSA_PRIV).asymmetricKeyType).toBe('rsa');
+  });
+});
