@@ -4,6 +4,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { ExitCode, UsageError } from '../base/exit-codes.js';
 import { ConfigError } from '../config/config-error.js';
 import { type LoadedConfig, loadConfig } from '../config/load-config.js';
+import { fetchingReader } from '../config/remote-documents.js';
 import { EngineError } from '../http/native-uws.js';
 import { selectEngine } from '../http/select-engine.js';
 import { limitsNeeded } from '../service/limit-counting.js';
@@ -51,11 +52,12 @@ async function stateProblems(loaded: LoadedConfig): Promise<string[]> {
 /**
  * `tokengate check`, like `nginx -t`: loads and compiles everything the service would (keys,
  * secrets, routes, listeners, the engine, the state store's credentials) without binding a port
- * or connecting anywhere; prints the problems (exit 78) or "ok" (exit 0), warnings either way.
+ * or connecting anywhere but to the routes' JWKS URLs (fetched as a start would); prints the problems (exit 78) or "ok" (exit 0), warnings either way.
  */
 export async function checkCommand({ rest, configFile }: CommandInput): Promise<number> {
   if (rest.length > 0) throw new UsageError('check takes no arguments');
-  const loaded = loadConfig(configFile, process.env);
+  // A route's JWKS URL is fetched, as a start would: keys that do not load are a problem now.
+  const loaded = loadConfig(configFile, process.env, await fetchingReader(configFile));
   const { engine, problems } = engineProblems(loaded);
   problems.push(...(await stateProblems(loaded)));
   for (const warning of loaded.warnings) process.stdout.write(`warning: ${warning}\n`);

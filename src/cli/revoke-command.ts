@@ -1,5 +1,6 @@
 import { ExitCode, UsageError } from '../base/exit-codes.js';
 import { type LoadedConfig, loadConfig } from '../config/load-config.js';
+import { fetchingReader } from '../config/remote-documents.js';
 import { applyChange, type Revocation, RevocationBook } from '../decision/revocations.js';
 import { openStore, revocationsNeeded } from '../state/open-store.js';
 import type { RevocationStore } from '../state/revocation-store.js';
@@ -73,7 +74,9 @@ function requestOf(input: CommandInput): RevokeRequest {
  */
 export async function revokeCommand(input: CommandInput): Promise<number> {
   const book = new RevocationBook();
-  const loaded = loadConfig(input.configFile, process.env, undefined, undefined, { revocations: book });
+  const loaded = loadConfig(input.configFile, process.env, await fetchingReader(input.configFile), undefined, {
+    revocations: book,
+  });
   if (!revocationsNeeded(loaded)) {
     throw new UsageError('no route of this config checks revocations (set "revocation" on a route; see docs/revocation.md)');
   }

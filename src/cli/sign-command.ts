@@ -1,6 +1,7 @@
 import { ExitCode, UsageError } from '../base/exit-codes.js';
 import { Problems, parseBaseUrl } from '../base/problems.js';
 import { loadConfig } from '../config/load-config.js';
+import { fetchingReader } from '../config/remote-documents.js';
 import { LinkRequestError, signLink } from '../links/sign-link.js';
 import { linkJson, linkText, type SignedLink } from '../links/signed-link.js';
 import type { SignRequest } from '../scheme-kit/sign-request.js';
@@ -44,7 +45,7 @@ export async function signCommand(input: CommandInput): Promise<number> {
   const problems = new Problems();
   const baseUrl = parseBaseUrl(text(input.values, 'base-url'), '--base-url', problems);
   if (problems.list.length > 0) throw new UsageError(problems.list.join('; '));
-  const loaded = loadConfig(input.configFile);
+  const loaded = loadConfig(input.configFile, process.env, await fetchingReader(input.configFile));
   let signed: SignedLink;
   try {
     signed = await signLink(loaded, request, { route: text(input.values, 'route'), baseUrl, nowSec: input.nowSec });

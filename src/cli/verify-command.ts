@@ -1,6 +1,7 @@
 import { ExitCode, UsageError } from '../base/exit-codes.js';
 import { Verdict } from '../base/verdict.js';
 import { loadConfig } from '../config/load-config.js';
+import { fetchingReader } from '../config/remote-documents.js';
 import type { LimitSpec } from '../decision/limits.js';
 import { RevocationBook } from '../decision/revocations.js';
 import { CapturedHeaders } from '../http/request-sources.js';
@@ -57,7 +58,9 @@ export async function verifyCommand(input: CommandInput): Promise<number> {
   const headers = headersOf(input);
   // The routes that check revocations read the stored list, as the service does.
   const book = new RevocationBook();
-  const loaded = loadConfig(input.configFile, process.env, undefined, undefined, { revocations: book });
+  const loaded = loadConfig(input.configFile, process.env, await fetchingReader(input.configFile), undefined, {
+    revocations: book,
+  });
   const stored = await readStoredRevocations(loaded, book, process.env, input.nowSec);
   const explanation = await explain(loaded.gate, input.rest[0]!, text(input.values, 'ip'), input.nowSec, headers);
   const lines = explanationLines(explanation, input.nowSec);

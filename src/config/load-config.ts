@@ -11,6 +11,7 @@ import { jsonErrorPlace } from './json-error-place.js';
 import { type KeyEnvironment, loadSecret } from './load-keys.js';
 import { parseConfig } from './parse-config.js';
 import { isLoopbackHost } from './parse-signing.js';
+import { readerWith } from './remote-documents.js';
 
 export interface LoadedConfig {
   readonly config: Config;
@@ -39,13 +40,20 @@ export interface LoadedConfig {
 /** Every file a load read (config and key files), as bytes: what worker threads compile from. */
 export type ConfigFiles = ReadonlyMap<string, Uint8Array>;
 
-/** A file reader that records what it read, for `snapshotReader` in the worker threads. */
-export function recordingReader(): { read(path: string): Buffer; readonly files: Map<string, Uint8Array> } {
+/**
+ * A file reader that records what it read, for `snapshotReader` in the worker threads; documents
+ * fetched for the config (remote-documents.ts) are read by their URL and recorded alike.
+ */
+export function recordingReader(documents: ReadonlyMap<string, Buffer | Error> = new Map()): {
+  read(path: string): Buffer;
+  readonly files: Map<string, Uint8Array>;
+} {
   const files = new Map<string, Uint8Array>();
+  const readFile = readerWith(documents);
   return {
     files,
     read(path) {
-      const bytes = readFileSync(path);
+      const bytes = readFile(path);
       files.set(path, bytes);
       return bytes;
     },

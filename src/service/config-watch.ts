@@ -12,7 +12,8 @@ export function configWatcher(onChange: () => void, logger: Logger): (paths: Ite
   const watched = new Set<string>();
   return (paths) => {
     for (const path of paths) {
-      if (watched.has(path)) continue;
+      // Fetched documents are recorded by their URL; their refresh is remote-refresh.ts's.
+      if (watched.has(path) || /^https?:\/\//.test(path)) continue;
       watched.add(path);
       watchFile(path, { interval: 2000, persistent: false }, (now, before) => {
         if (now.mtimeMs === before.mtimeMs && now.ino === before.ino && now.size === before.size) return;

@@ -15,6 +15,7 @@ import { configWatcher } from './config-watch.js';
 import { cpuBudget } from './cpu-budget.js';
 import { LimitCounting } from './limit-counting.js';
 import { answerBatch } from './limit-relay.js';
+import { RemoteDocuments } from './remote-refresh.js';
 import { RevocationSync } from './revocation-sync.js';
 import { Service } from './service.js';
 import { signingContext } from './signing-context.js';
@@ -28,8 +29,13 @@ interface Snapshot {
 }
 
 /** Every route with `revocation` reads `book`, every route with `limits` counts through `limiter`: the main thread's, kept across reloads. */
-function loadSnapshot(configFile: string | undefined, book: RevocationBook, limiter: Limiter): Snapshot {
-  const reader = recordingReader();
+function loadSnapshot(
+  configFile: string | undefined,
+  book: RevocationBook,
+  limiter: Limiter,
+  documents: ReadonlyMap<string, Buffer | Error>,
+): Snapshot {
+  const reader = recordingReader(documents);
   const loaded = loadConfig(configFile, process.env, reader.read, undefined, { revocations: book, limiter });
   return { loaded, files: reader.files };
 }
@@ -60,6 +66,7 @@ class MainThread {
     private readonly threads: Threads,
     private readonly revocations: RevocationSync,
     private readonly limits: LimitCounting,
+    private readonly remote: RemoteDocuments,
     private readonly logger: Logger,
   ) {}
 
@@ -84,7 +91,7 @@ class MainThread {
     const { logger, metrics, pool } = this;
     let next: Snapshot;
     try {
-      next = loadSnapshot(this.configFile, this.revocations.book, this.limits);
+      next = loadSnapshot(this.configFile, this.revocations.book, this.limits, await this.remote.current());
     } catch (error) {
       metrics.reloadFailed();
       logger.log('error', 'config reload rejected; the previous config keeps serving', {
@@ -110,6 +117,7 @@ class MainThread {
     this.threads.signing?.reloadTls(next.loaded.signingTls);
     metrics.configLoaded(next.loaded);
     this.watch?.(next.files.keys());
+    this.remote.schedule(() => void this.reload());
     logger.log('info', 'config reloaded', {
       source: next.loaded.source,
       digest: next.loaded.digest,
@@ -385,7 +393,8 @@ export async function runService(configFile: string | undefined, logger: Logger)
   const threads: Threads = { pool: undefined };
   const revocations = new RevocationSync(logger, (change) => threads.pool?.revocations(change));
   const limits = new LimitCounting(logger);
-  const { loaded, files } = loadSnapshot(configFile, revocations.book, limits);
+  const remote = new RemoteDocuments(configFile, logger);
+  const { loaded, files } = loadSnapshot(configFile, revocations.book, limits, await remote.current());
   const { config } = loaded;
   const choice = engineFor(loaded, logger);
   // Only an engine that shares ports between threads runs workers (uws; node from Node 22.12).
@@ -400,7 +409,20 @@ export async function runService(configFile: string | undefined, logger: Logger)
   const plan = { configFile, files, config, engine: choice.engine, workers, service, metrics, loaded, logger };
   const listening = await listenAll({ ...plan, signing: signing?.context, revocations, limits }, threads);
   const { pool } = threads;
-  const main = new MainThread(serving, configFile, loaded, service, metrics, listening[0], threads, revocations, limits, logger);
+  const main = new MainThread(
+    serving,
+    configFile,
+    loaded,
+    service,
+    metrics,
+    listening[0],
+    threads,
+    revocations,
+    limits,
+    remote,
+    logger,
+  );
+  remote.schedule(() => void main.reload());
   process.on('SIGHUP', () => void main.reload());
   if (config.reloadOnChange && configFile !== undefined) main.watchFiles(files);
   const stop = (signal: string) => main.stop(signal).then(() => process.exit(ExitCode.ok));
