@@ -35,6 +35,7 @@ import {
   formatLists,
   formatSchemes,
   formOf,
+  type PublicKeyFormat,
   productionConfig,
   productionLists,
   type SourceForm,
@@ -58,6 +59,7 @@ const groups = [
   'nginx',
   'formats',
   'cloudfront',
+  'jwt',
   'state',
 ] as const;
 const args = benchArgs('npm run bench --', 'HTTP benchmark; writes bench/results/latest.{json,md,svg}.', {
@@ -96,6 +98,7 @@ const plan: Record<(typeof groups)[number], { loads: number; probeSec: number; w
   nginx: { loads: 10 * runs, probeSec: 0, what: 'nginx.example.conf in front against nginx secure_link' },
   formats: { loads: 20 * runs, probeSec: 0, what: 'every token format, distinct tokens and one repeated token' },
   cloudfront: { loads: 7 * runs, probeSec: 0, what: 'CloudFront RSA and ECDSA: distinct, repeated, a 90% hit mix' },
+  jwt: { loads: 7 * runs, probeSec: 0, what: 'JWT RS256 and ES256 (jose): distinct, repeated, a 90% hit mix' },
   state: {
     loads: 11 * (quick ? 1 : 5),
     probeSec: 0,
@@ -1078,22 +1081,22 @@ async function formats(): Promise<void> {
  * tokens with the verdict cache off (a signature check per request), one repeated token with it
  * on, and a 90%-hit mix in a service whose cache holds 500 entries; against azion in the same service.
  */
-async function cloudfront(): Promise<void> {
-  const lists = cloudfrontLists();
-  const main = await startTokengate({ metrics: true, workers: 1, routes: 'cloudfront' });
-  const small = await startTokengate({ metrics: true, workers: 1, routes: 'cloudfront', cacheEntries: 500 });
+async function cloudfront(format: PublicKeyFormat = 'cloudfront'): Promise<void> {
+  const lists = cloudfrontLists(format);
+  const main = await startTokengate({ metrics: true, workers: 1, routes: format });
+  const small = await startTokengate({ metrics: true, workers: 1, routes: format, cacheEntries: 500 });
   try {
     process.stdout.write(
-      `\nwrk, cloudfront, one server core, ${connections} connections, pipelining 1, ${runs} run(s) of ${durationSec} s\n`,
+      `\nwrk, ${format}, one server core, ${connections} connections, pipelining 1, ${runs} run(s) of ${durationSec} s\n`,
     );
-    const baseline = 'tokengate azion valid, distinct tokens (cloudfront service)';
-    await measure('cloudfront', baseline, main, lists['azion valid, distinct tokens']!, 'wrk', { depth: 1, expected: 200 });
+    const baseline = `tokengate azion valid, distinct tokens (${format} service)`;
+    await measure(format, baseline, main, lists['azion valid, distinct tokens']!, 'wrk', { depth: 1, expected: 200 });
     for (const [name, uris] of Object.entries(lists)) {
-      if (!name.startsWith('cloudfront ')) continue;
+      if (!name.startsWith(`${format} `)) continue;
       const server = name.includes('(500 entries)') ? small : main;
       const label = `tokengate ${name}`;
       await expectStatus(server, uris[0]!, 200, label);
-      await measure('cloudfront', label, server, uris, 'wrk', { depth: 1, expected: 200 }, baseline);
+      await measure(format, label, server, uris, 'wrk', { depth: 1, expected: 200 }, baseline);
     }
   } finally {
     await Promise.all([main.stop(), small.stop()]);
@@ -1187,6 +1190,7 @@ async function main(): Promise<void> {
   if (runGroup('nginx')) await nginx(lists);
   if (runGroup('formats')) await formats();
   if (runGroup('cloudfront')) await cloudfront();
+  if (runGroup('jwt')) await cloudfront('jwt');
   if (runGroup('state')) await stateCost();
   const out = join(root, 'bench', 'results');
   mkdirSync(out, { recursive: true });

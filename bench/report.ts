@@ -11,6 +11,7 @@ export type Group =
   | 'nginx'
   | 'formats'
   | 'cloudfront'
+  | 'jwt'
   | 'state';
 
 export interface Row {
@@ -77,6 +78,11 @@ const groups: Record<Group, { title: string; baselines: readonly [string, string
   formats: {
     title:
       "Every token format (uws, one server core, load on CPU 1): distinct tokens with the verdict cache off, one token repeated with it on; nginx-secure-link in a service of its own (routes chosen on nginx's $uri), with azion beside it",
+    baselines: [['vs azion, same service', '=baseline']],
+  },
+  jwt: {
+    title:
+      'JWT, verified by jose (uws, one server core, load on CPU 1): distinct tokens with the verdict cache off (a verification per request), one token repeated with it on, a 90%-hit mix (500-entry cache); azion in the same service',
     baselines: [['vs azion, same service', '=baseline']],
   },
   cloudfront: {

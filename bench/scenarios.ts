@@ -130,20 +130,29 @@ function cloudfrontKeys(): Record<'rsa' | 'ec', { privatePem: string; publicPem:
   return cloudfrontPairs;
 }
 
+/** The public-key formats measured alike (the same RSA 2048 and ECDSA P-256 keys): their prefixes and options. */
+const publicKeyFormats = {
+  cloudfront: { off: 'cf', on: 'cfc', options: () => ({ baseUrl: 'https://cdn.example.com', cookies: false }) },
+  jwt: { off: 'jw', on: 'jwc', options: (kind: 'rsa' | 'ec') => ({ algorithms: [kind === 'rsa' ? 'RS256' : 'ES256'] }) },
+} as const;
+export type PublicKeyFormat = keyof typeof publicKeyFormats;
+
 /**
- * The routes of the CloudFront service: azion (the baseline) and, per key type, a route with the
- * verdict cache off (`/cf/<kind>/`) and one with it on (`/cfc/<kind>/`, the default for cloudfront).
+ * The routes of a public-key format's service: azion (the baseline) and, per key type, a route
+ * with the verdict cache off (`/cf/<kind>/`, jwt `/jw/`) and one with it on (`/cfc/<kind>/`,
+ * `/jwc/`: the default for both formats).
  */
-function cloudfrontRoutes(azion: object, key: (kind: 'rsa' | 'ec') => object): object[] {
+function cloudfrontRoutes(azion: object, key: (kind: 'rsa' | 'ec') => object, format: PublicKeyFormat = 'cloudfront'): object[] {
+  const { off, on, options } = publicKeyFormats[format];
   return [
     { name: 'azion', prefix: '/f/azion/', scheme: 'azion', keys: [{ id: 'k', ...azion }], verdictCache: false },
     ...(['rsa', 'ec'] as const).flatMap((kind) =>
       [false, true].map((verdictCache) => ({
-        name: `cloudfront-${kind}${verdictCache ? '-cached' : ''}`,
-        prefix: `/${verdictCache ? 'cfc' : 'cf'}/${kind}/`,
-        scheme: 'cloudfront',
+        name: `${format}-${kind}${verdictCache ? '-cached' : ''}`,
+        prefix: `/${verdictCache ? on : off}/${kind}/`,
+        scheme: format,
         keys: [{ id: `K${kind.toUpperCase()}`, ...key(kind) }],
-        options: { baseUrl: 'https://cdn.example.com', cookies: false },
+        options: options(kind),
         verdictCache,
       })),
     ),
@@ -157,10 +166,11 @@ function cloudfrontRoutes(azion: object, key: (kind: 'rsa' | 'ec') => object): o
  * 100 hot tokens (with a 500-entry cache the cold ones are evicted before they return: about
  * 10% misses, 90% hits). Also azion's distinct tokens, the baseline.
  */
-export function cloudfrontLists(): Record<string, string[]> {
+export function cloudfrontLists(format: PublicKeyFormat = 'cloudfront'): Record<string, string[]> {
   const keys = cloudfrontKeys();
+  const { off, on } = publicKeyFormats[format];
   const signing = gateFor(
-    cloudfrontRoutes({ env: 'AZION' }, (kind) => ({ env: kind.toUpperCase() })),
+    cloudfrontRoutes({ env: 'AZION' }, (kind) => ({ env: kind.toUpperCase() }), format),
     {
       AZION: secrets.azion,
       RSA: keys.rsa.privatePem,
@@ -175,15 +185,15 @@ export function cloudfrontLists(): Record<string, string[]> {
   for (const kind of ['rsa', 'ec'] as const) {
     const sign = (prefix: string, path: string) =>
       signedUrl(signing, { path: `/${prefix}/${kind}/${path}`, expiresSec: now + 3600 });
-    const name = kind === 'rsa' ? 'RSA 2048' : 'ECDSA P-256';
-    lists[`cloudfront ${name} valid, distinct tokens, verdict cache off`] = Array.from({ length: 10_000 }, (_, i) =>
-      sign('cf', `title-${i}/seg-${i % 7}.ts`),
+    const name = format === 'jwt' ? (kind === 'rsa' ? 'RS256' : 'ES256') : kind === 'rsa' ? 'RSA 2048' : 'ECDSA P-256';
+    lists[`${format} ${name} valid, distinct tokens, verdict cache off`] = Array.from({ length: 10_000 }, (_, i) =>
+      sign(off, `title-${i}/seg-${i % 7}.ts`),
     );
-    lists[`cloudfront ${name} valid, one token repeated, verdict cache on`] = [sign('cfc', 'title/seg.ts')];
-    const hot = Array.from({ length: 100 }, (_, i) => sign('cfc', `hot-${i}/seg.ts`));
-    lists[`cloudfront ${name} valid, 90% repeated and 10% new tokens, verdict cache on (500 entries)`] = Array.from(
+    lists[`${format} ${name} valid, one token repeated, verdict cache on`] = [sign(on, 'title/seg.ts')];
+    const hot = Array.from({ length: 100 }, (_, i) => sign(on, `hot-${i}/seg.ts`));
+    lists[`${format} ${name} valid, 90% repeated and 10% new tokens, verdict cache on (500 entries)`] = Array.from(
       { length: 10_000 },
-      (_, i) => (i % 10 === 0 ? sign('cfc', `cold-${i / 10}/seg.ts`) : hot[i % 100]!),
+      (_, i) => (i % 10 === 0 ? sign(on, `cold-${i / 10}/seg.ts`) : hot[i % 100]!),
     );
   }
   return lists;
@@ -195,12 +205,12 @@ function formatKeyFiles(work: string): (scheme: FormatScheme) => object {
   return (scheme) => ({ file: `format-${scheme}.key` });
 }
 
-/** The CloudFront service's routes, its public keys and azion's secret written into `work`. */
-function cloudfrontRouteFiles(work: string): object[] {
+/** A public-key format's service routes, its public keys and azion's secret written into `work`. */
+function cloudfrontRouteFiles(work: string, format: PublicKeyFormat): object[] {
   const keys = cloudfrontKeys();
   writeFileSync(join(work, 'azion.key'), secrets.azion);
   for (const kind of ['rsa', 'ec'] as const) writeFileSync(join(work, `cloudfront-${kind}.pem`), keys[kind].publicPem);
-  return cloudfrontRoutes({ file: 'azion.key' }, (kind) => ({ file: `cloudfront-${kind}.pem` }));
+  return cloudfrontRoutes({ file: 'azion.key' }, (kind) => ({ file: `cloudfront-${kind}.pem` }), format);
 }
 
 /** Where the auth listener reads the original request: headers, or the auth request's own target. */
@@ -218,7 +228,7 @@ export interface BenchServiceOptions {
    * Default: the azion, alta and hmac routes; "formats": every other format's; "formats-nginx":
    * nginx-secure-link and azion; "cloudfront": azion and cloudfront (RSA, ECDSA; cache off and on).
    */
-  readonly routes?: 'default' | 'formats' | 'formats-nginx' | 'cloudfront' | 'state';
+  readonly routes?: 'default' | 'formats' | 'formats-nginx' | 'cloudfront' | 'jwt' | 'state';
   /** `routes: "state"`: the config's `state` (default: the file store, with 10,000 revocations written beside the config). */
   readonly state?: object;
   /** The verdict cache's entries per route (default: the service's 100,000). */
@@ -263,8 +273,8 @@ export function tokengateConfig(work: string, port: number, adminPort: number, o
       routes:
         options.routes === 'state'
           ? stateRoutes(file)
-          : options.routes === 'cloudfront'
-            ? cloudfrontRouteFiles(work)
+          : options.routes === 'cloudfront' || options.routes === 'jwt'
+            ? cloudfrontRouteFiles(work, options.routes)
             : options.routes === 'formats' || options.routes === 'formats-nginx'
               ? formatRoutes(options.routes === 'formats' ? 'raw' : 'nginx', formatKeyFiles(work))
               : [

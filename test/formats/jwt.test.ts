@@ -5,14 +5,21 @@
  * kid, non-canonical encodings, claims for other paths, audiences or clients), the verdict cache
  * (a hit never verifies again) and the route options that refuse to load.
  */
+
 import { createHmac, createPrivateKey, createPublicKey, sign as cryptoSign, generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Mux from '@mux/mux-node';
 import jsonwebtoken from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
 import { Verdict } from '../../src/base/verdict.js';
+import { parseRoutes } from '../../src/config/parse-config.js';
 import { authorize, type Gate, settle } from '../../src/decision/authorize.js';
 import { CapturedHeaders } from '../../src/http/request-sources.js';
+import { docBlock } from '../helpers/doc-blocks.js';
 import { gateFor } from '../helpers/gates.js';
+import { runCli, tempDir, writeConfig } from '../helpers/service-process.js';
+import { testConfig } from '../helpers/test-config.js';
 
 const now = Math.floor(Date.now() / 1000);
 const pem = (key: { export(o: object): string | Buffer }, type: 'pkcs8' | 'spki') =>
@@ -68,8 +75,11 @@ describe('Mux signed playback ids, made by @mux/mux-node', () => {
   it('refuses a thumbnail token (aud "t") for video, an expired token, and another signing key', async () => {
     expect(await verdict(gate, `/abc.m3u8?token=${await token('abc', { type: 'thumbnail' })}`)).toBe(Verdict.forged);
     const jwt = await token('abc');
-    expect(await verdict(gate, `/abc.m3u8?token=${jwt}`, undefined, now + 3600)).toBe(Verdict.expired);
-    expect(await verdict(gate, `/abc.m3u8?token=${jwt}`, undefined, now + 3599)).toBe(Verdict.valid);
+    // Mux's SDK reads its own clock: its exp is an hour from when it signed.
+    const { exp } = jsonwebtoken.decode(jwt) as { exp: number };
+    expect(exp - now).toBeGreaterThanOrEqual(3600);
+    expect(await verdict(gate, `/abc.m3u8?token=${jwt}`, undefined, exp)).toBe(Verdict.expired);
+    expect(await verdict(gate, `/abc.m3u8?token=${jwt}`, undefined, exp - 1)).toBe(Verdict.valid);
     const other = await mux.jwt.signPlaybackId('abc', { keyId: 'AnotherKey', keySecret, expiration: '1h' });
     expect((await decide(gate, `/abc.m3u8?token=${other}`)).detail).toMatch(/names a key/);
     const wrongKey = await mux.jwt.signPlaybackId('abc', {
@@ -448,5 +458,54 @@ describe('route options that cannot serve', () => {
       await verdict(gate, `/j/f?token=${handMade({ alg: 'RS256', kid: 'two' }, { sub: '/j/', exp: now + 60 }, rs256)}`),
     ).toBe(Verdict.forged);
     expect(createPrivateKey(env.RSA_PRIV).asymmetricKeyType).toBe('rsa');
+  });
+});
+
+describe('docs/formats/jwt.md', () => {
+  const withEnvKeys = (route: Record<string, unknown>, envName: string) => ({
+    ...route,
+    keys: (route.keys as { id: string }[]).map((key) => ({ id: key.id, env: envName })),
+  });
+
+  it('the Mux route takes what @mux/mux-node signs for its key id', async () => {
+    const route = JSON.parse(docBlock('docs/formats/jwt.md', 'jwt-mux-route'));
+    const keyId = (route.keys as { id: string }[])[0]!.id;
+    const gate = gateFor([withEnvKeys(route, 'RSA_PUB')], env);
+    const mux = new Mux({ tokenId: 'unused', tokenSecret: 'unused' });
+    const token = await mux.jwt.signPlaybackId('Lzf3a5ZyB7XsQd1u01gM', {
+      keyId,
+      keySecret: Buffer.from(env.RSA_PRIV).toString('base64'),
+      expiration: '1h',
+    });
+    expect(await verdict(gate, `/Lzf3a5ZyB7XsQd1u01gM.m3u8?token=${token}`)).toBe(Verdict.valid);
+  });
+
+  it('the application route reads its cookie, audience and issuer', async () => {
+    const gate = gateFor([JSON.parse(docBlock('docs/formats/jwt.md', 'jwt-app-route'))], { DOWNLOADS_JWT_SECRET: hsSecret });
+    const token = jsonwebtoken.sign(
+      { path: '/downloads/report.pdf', aud: 'downloads', iss: 'https://app.example.com', exp: now + 60 },
+      hsSecret,
+    );
+    const headers = new CapturedHeaders();
+    headers.add('cookie', `session=${token}`);
+    expect(await verdict(gate, '/downloads/report.pdf', undefined, now, headers)).toBe(Verdict.valid);
+  });
+
+  it('the JWKS route is a valid route; the sign command signs the Mux route with its private key', async () => {
+    expect(parseRoutes([JSON.parse(docBlock('docs/formats/jwt.md', 'jwt-jwks-route'))])).not.toHaveProperty('problems');
+    const mux = JSON.parse(docBlock('docs/formats/jwt.md', 'jwt-mux-route'));
+    const dir = tempDir();
+    writeFileSync(join(dir, 'mux.pem'), env.RSA_PRIV);
+    const signingRoute = { ...mux, keys: (mux.keys as { id: string }[]).map((key) => ({ id: key.id, file: 'mux.pem' })) };
+    const config = writeConfig(dir, testConfig({ routes: [signingRoute] }));
+    const args = docBlock('docs/formats/jwt.md', 'jwt-sign').trim().split(/\s+/).slice(1);
+    const signed = await runCli([...args, '--config', config]);
+    expect(signed.code, signed.stderr).toBe(0);
+    const link = signed.stdout.trim();
+    expect(link).toMatch(/^\/Lzf3a5ZyB7XsQd1u01gM\.m3u8\?token=/);
+    const gate = gateFor([withEnvKeys(mux, 'RSA_PUB')], env);
+    expect(await verdict(gate, link)).toBe(Verdict.valid);
+    const claims = jsonwebtoken.verify(link.slice(link.indexOf('=') + 1), env.RSA_PUB, { algorithms: ['RS256'] });
+    expect(claims).toMatchObject({ sub: 'Lzf3a5ZyB7XsQd1u01gM', aud: 'v' });
   });
 });

@@ -34,10 +34,15 @@ async function shoot(page: Page, name: string) {
 }
 
 /** What the auth listener answers for `url` from `ip` (with the cookie line, for cookie routes). */
-async function authStatus(url: string, ip: string, cookie?: string): Promise<number> {
+async function authStatus(url: string, ip: string, cookie?: string, extra: Record<string, string> = {}): Promise<number> {
   const target = new URL(url, 'http://origin.invalid');
   const response = await fetch(`http://127.0.0.1:${auth}/`, {
-    headers: { 'X-Original-URI': `${target.pathname}${target.search}`, 'X-Real-IP': ip, ...(cookie ? { Cookie: cookie } : {}) },
+    headers: {
+      'X-Original-URI': `${target.pathname}${target.search}`,
+      'X-Real-IP': ip,
+      ...(cookie ? { Cookie: cookie } : {}),
+      ...extra,
+    },
   });
   return response.status;
 }
@@ -92,6 +97,11 @@ beforeAll(async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'signing.token'), accessToken);
   writeFileSync(join(dir, 'hmac.key'), 'ef'.repeat(32));
+  writeFileSync(join(dir, 'jwt-hs.key'), 'a-shared-secret-for-the-page-test-0123456789');
+  writeFileSync(
+    join(dir, 'mux.pem'),
+    generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  );
   writeFileSync(
     join(dir, 'cloudfront.pem'),
     generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
@@ -122,6 +132,14 @@ beforeAll(async () => {
           scheme: 'cloudfront',
           keys: [{ id: 'KCF', file: 'cloudfront.pem' }],
           options: { baseUrl: 'https://cdn.example.com' },
+        },
+        { name: 'mux', prefix: '/mux/', scheme: 'jwt', keys: [{ id: 'MuxKey1', file: 'mux.pem' }], options: { preset: 'mux' } },
+        {
+          name: 'app-jwt',
+          prefix: '/api-files/',
+          scheme: 'jwt',
+          keys: [{ id: 'app', file: 'jwt-hs.key' }],
+          options: { algorithms: ['HS256'], carrier: 'bearer', clientIpClaim: 'ip' },
         },
       ],
     }),
@@ -208,6 +226,32 @@ describe('signing page in Chromium', () => {
     await page.close();
   });
 
+  it('signs JWT links: a Mux playback id, and a bearer token bound to a client IP', async () => {
+    const page = await loggedIn();
+    const mux = await generate(page, { route: 'mux', path: '/mux/Lzf3a5ZyB7XsQd1u01gM.m3u8' });
+    expect(mux.link).toMatch(/^\/mux\/Lzf3a5ZyB7XsQd1u01gM\.m3u8\?token=ey/);
+    expect(await authStatus(mux.link, '192.0.2.1')).toBe(200);
+    expect(await authStatus(mux.link.replace('.m3u8?', '/720p/seg-1.ts?'), '192.0.2.1')).toBe(200);
+    expect(await authStatus(mux.link.replace('Lzf3a5', 'Other1'), '192.0.2.1')).toBe(403);
+    // Only the playlist's shape names an id: another path is refused next to its field.
+    await page.getByLabel('Path', { exact: true }).fill('/mux/Lzf3a5ZyB7XsQd1u01gM/seg.ts');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await expect.poll(() => page.locator('#path-error').textContent()).toMatch(/by an id/);
+
+    const bearer = await generate(page, { route: 'app-jwt', path: '/api-files/report.pdf', ip: '192.0.2.60' });
+    const line = await page.getByLabel('Send with this request header').inputValue();
+    expect(line).toMatch(/^Authorization: Bearer ey/);
+    expect(await page.locator('#covers').innerText()).toMatch(/From 192\.0\.2\.60 only\./);
+    const authorization = { Authorization: line.slice('Authorization: '.length) };
+    expect(await authStatus(bearer.link, '192.0.2.60', undefined, authorization)).toBe(200);
+    expect(await authStatus(bearer.link, '192.0.2.61', undefined, authorization)).toBe(403);
+    expect(await authStatus(bearer.link, '192.0.2.60')).toBe(403);
+    // The check panel takes the header, and says why another client is refused.
+    await page.getByLabel('Token header, as "Name: value" (header routes)').fill(line);
+    expect(await check(page, bearer.link, '192.0.2.61')).toMatch(/wrong-ip/);
+    await page.close();
+  });
+
   it('fields fit the chosen route, the preview says what the link opens, the whole link shows with copy and open, and the session lists it', async () => {
     const page = await loggedIn();
     const route = page.getByLabel('Route', { exact: true });
@@ -267,10 +311,15 @@ describe('signing page in Chromium', () => {
   });
 
   it('the check panel asks only for what the routes carry, and colours its verdict', async () => {
+    // A signer of one query route (intern: demo-azion) is asked for neither a cookie nor a header.
+    const narrow = await loggedIn(internToken);
+    expect(await narrow.getByLabel('Cookie header (cookie routes)').isVisible()).toBe(false);
+    expect(await narrow.locator('#check-header').isVisible()).toBe(false);
+    await narrow.close();
+    // Among ops's routes, books carries a cookie and app-jwt an Authorization: Bearer header.
     const page = await loggedIn();
-    // A cookie route exists (books), no route carries its token in a header.
     expect(await page.getByLabel('Cookie header (cookie routes)').isVisible()).toBe(true);
-    expect(await page.locator('#check-header').isVisible()).toBe(false);
+    expect(await page.locator('#check-header').isVisible()).toBe(true);
     const vod = await generate(page, { route: 'vod', path: '/vod/colour.mp4' });
     const tone = async (url: string) => {
       await check(page, url);

@@ -138,7 +138,9 @@ function describeLink(route, link) {
     ? 'signed cookies'
     : (route.options?.carrier ?? 'query') === 'query'
       ? undefined
-      : `a ${route.options.carrier}`;
+      : route.options.carrier === 'bearer'
+        ? 'an Authorization: Bearer header'
+        : `a ${route.options.carrier}`;
   if (carrier) lines.push(`The token travels in ${carrier}: the client sends it with every request.`);
   if (link.sessionId) lines.push(`Signed with session ${link.sessionId}: revoking the session takes it back.`);
   lines.push(route.revocation ? 'Can be revoked before it ends.' : 'Cannot be revoked: this route does not check revocations.');
@@ -235,7 +237,12 @@ async function appPage() {
   if (routes.length === 0) $('generate-error').textContent = `Signer ${signer.name} may sign for no route of this config.`;
   // The check panel asks for a cookie or a header only where some route carries its token so.
   const carries = (carrier) =>
-    routes.some((r) => r.options?.carrier === carrier || (carrier === 'cookie' && r.signs.includes('cookies')));
+    routes.some(
+      (r) =>
+        r.options?.carrier === carrier ||
+        (carrier === 'cookie' && r.signs.includes('cookies')) ||
+        (carrier === 'header' && r.options?.carrier === 'bearer'),
+    );
   for (const carrier of ['cookie', 'header']) document.querySelector(`[data-carrier="${carrier}"]`).hidden = !carries(carrier);
 
   const current = () => routes.find((route) => route.name === select.value);

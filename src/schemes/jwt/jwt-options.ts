@@ -21,10 +21,10 @@ export interface PathTemplate {
   readonly covers: 'exact' | 'under';
 }
 
-export interface JwtOptions {
+/** A route's options; `carrier` and `name` at the top, as every format lists them (the signing page reads them). */
+export interface JwtOptions extends JwtPlace {
   readonly preset: 'mux' | undefined;
   readonly algorithms: readonly JwtAlgorithm[];
-  readonly place: JwtPlace;
   /** The claim that says what the token opens. */
   readonly pathClaim: string;
   /** Undefined: the claim holds a path (exact, or with a final "/" a prefix). Else it holds an id these place. */
@@ -190,7 +190,7 @@ export function readJwtOptions(fields: Fields): JwtOptions {
   return {
     preset,
     algorithms,
-    place,
+    ...place,
     pathClaim,
     paths,
     audience,

@@ -83,7 +83,7 @@ export function jwtSigner(
           ? sign('sha256', data, { key: key.signKey, dsaEncoding: 'ieee-p1363' })
           : sign(key.algorithm === 'EdDSA' ? null : 'sha256', data, key.signKey);
     const token = `${input}.${signature.toString('base64url')}`;
-    const { carrier, name } = options.place;
+    const { carrier, name } = options;
     if (carrier === 'query') return { carrier: 'query', query: `${name}=${token}` };
     if (carrier === 'cookie') return { carrier: 'cookie', name, value: token };
     return { carrier: 'header', name: 'Authorization', value: `Bearer ${token}` };

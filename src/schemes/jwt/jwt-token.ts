@@ -109,7 +109,7 @@ function claimMismatch(
 
 /** The token's text from where the route carries it. */
 function placeReader(options: JwtOptions): (query: string, headers: TokenHeaders) => string | Rejection {
-  const { carrier, name } = options.place;
+  const { carrier, name } = options;
   if (carrier !== 'bearer') return tokenReader({ carrier, name });
   const read = tokenReader({ carrier: 'header', name: 'authorization' });
   const notBearer = m('the Authorization header is not "Bearer <token>"');

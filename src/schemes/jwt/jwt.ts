@@ -29,8 +29,7 @@ export const jwt = defineScheme<JwtOptions>({
   uwsHint: '"carrier": "query"',
   keyProblem: () => undefined,
   readOptions: readJwtOptions,
-  tokenHeaders: (options) =>
-    options.place.carrier === 'query' ? [] : [options.place.carrier === 'cookie' ? 'cookie' : 'authorization'],
+  tokenHeaders: (options) => (options.carrier === 'query' ? [] : [options.carrier === 'cookie' ? 'cookie' : 'authorization']),
   remoteDocuments: (options) =>
     options.jwksUrl === undefined ? [] : [{ option: 'jwksUrl', url: options.jwksUrl, refreshSec: options.jwksRefreshSec }],
   keysProblem(options, keys, secrets) {
