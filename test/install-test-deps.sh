@@ -3,8 +3,9 @@
 # proxies in front of the service), PHP, Python and curl for the documented signing snippets (run
 # against the service), Chromium for the signing page's browser tests (driven by playwright-core,
 # no browser download), libfaketime for the clock tests, redis-server for the shared state
-# (revocations and limits; the tests start their own on free ports) and openssl for its TLS
-# test's certificates. Checks for kubectl (kustomize).
+# (revocations and limits; the tests start their own on free ports), openssl for its TLS
+# test's certificates and ffmpeg, the player that reads HLS and DASH streams through nginx (and
+# makes them). Checks for kubectl (kustomize).
 # Idempotent; `npm test` runs it first and CI runs it through `npm test`.
 set -eu
 missing=""
@@ -18,6 +19,7 @@ command -v curl >/dev/null 2>&1 || missing="$missing curl"
   missing="$missing faketime"
 [ -x /usr/bin/redis-server ] || missing="$missing redis-server"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+command -v ffmpeg >/dev/null 2>&1 || missing="$missing ffmpeg"
 # kubectl renders the Kubernetes kit with its built-in kustomize (v5: components, labels). Debian's
 # kubernetes-client (1.20) embeds kustomize 2, too old; the kubectl of Kubernetes' own packages is.
 if ! kubectl version --client 2>/dev/null | grep -q '^Kustomize Version: v5'; then
