@@ -191,6 +191,28 @@ function compileRoute(route: RouteConfig, path: string, context: RouteContext, n
   );
 }
 
+/**
+ * Routes whose tokens name an id, not a path (jwt `paths`), that share a key and an audience: a
+ * token of one would open the same id under the other (a token opens only the route it was
+ * signed for, docs/security.md rule 9).
+ */
+function sharedIdKeyProblems(routes: readonly CompiledRoute[]): string[] {
+  const problems: string[] = [];
+  const withIds = routes.filter((route) => route.scheme.idTokens !== undefined);
+  for (const [i, a] of withIds.entries()) {
+    for (const b of withIds.slice(i + 1)) {
+      const one = a.scheme.idTokens!;
+      const other = b.scheme.idTokens!;
+      const audience = one.audiences.find((aud) => other.audiences.includes(aud));
+      if (audience === undefined || !one.keyDigests.some((digest) => other.keyDigests.includes(digest))) continue;
+      problems.push(
+        `routes "${a.name}" and "${b.name}" share a key and the audience "${audience}", and their tokens name only an id ("paths"): a token for one would open the other; give each route its own audience (or key)`,
+      );
+    }
+  }
+  return problems;
+}
+
 /** The gate over compiled routes: the decision's route order, and the tables only some gates need. */
 function gateOf(routes: readonly CompiledRoute[], context: RouteContext, settings: GateSettings): Gate<CompiledRoute> {
   const table = routeTable(routes);
@@ -232,7 +254,7 @@ export function compileRoutes(
   }
   // Two prefixes that read the same (escapes decoded as nginx does, case folded) leave one route
   // unreachable, or reachable only through a spelling that another reading sends elsewhere.
-  notes.problems.push(...samePrefixProblems(compiled.map((route) => route.prefix)));
+  notes.problems.push(...samePrefixProblems(compiled.map((route) => route.prefix)), ...sharedIdKeyProblems(compiled));
   return {
     gate: gateOf(compiled, context, settings),
     routes: Object.freeze(compiled),

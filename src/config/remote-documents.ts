@@ -27,16 +27,40 @@ export function remoteUrls(configFile: string | undefined): { url: string; refre
 
 /** The body of a 200 answer from `url`, or an Error whose message says why not (never the body). */
 export async function fetchDocument(url: string): Promise<Buffer | Error> {
+  const controller = new AbortController();
+  // One deadline for the whole answer, body included: a slow body is cut, not waited for.
+  const deadline = setTimeout(() => controller.abort(new Error('TimeoutError')), fetchTimeoutMs);
   try {
-    const response = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(fetchTimeoutMs) });
-    if (response.status !== 200) return new Error(`HTTP status ${response.status}`);
-    const declared = Number(response.headers.get('content-length') ?? 0);
-    if (declared > maxDocumentBytes) return new Error(`larger than ${maxDocumentBytes} bytes`);
-    const body = Buffer.from(await response.arrayBuffer());
-    return body.length > maxDocumentBytes ? new Error(`larger than ${maxDocumentBytes} bytes`) : body;
+    const response = await fetch(url, { redirect: 'error', signal: controller.signal });
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      return new Error(`HTTP status ${response.status}`);
+    }
+    const tooLarge = new Error(`larger than ${maxDocumentBytes} bytes`);
+    if (Number(response.headers.get('content-length') ?? 0) > maxDocumentBytes) {
+      await response.body?.cancel();
+      return tooLarge;
+    }
+    // Read chunk by chunk and stop past the cap: an endless body must not fill the memory.
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const reader = response.body?.getReader();
+    while (reader !== undefined) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxDocumentBytes) {
+        await reader.cancel();
+        return tooLarge;
+      }
+      chunks.push(value);
+    }
+    return Buffer.concat(chunks);
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code;
-    return new Error(cause ?? (error as Error).name ?? 'fetch failed');
+    return new Error(controller.signal.aborted ? 'TimeoutError' : (cause ?? (error as Error).name ?? 'fetch failed'));
+  } finally {
+    clearTimeout(deadline);
   }
 }
 

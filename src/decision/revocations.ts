@@ -39,13 +39,14 @@ export interface Revocation {
 export const revocationValuePatterns: Readonly<Record<Exclude<RevocationKind, 'prefix'>, RegExp>> = Object.freeze({
   fp: /^[A-Za-z0-9_-]{12}$/,
   session: /^[A-Za-z0-9_-]{1,64}$/,
-  key: /^[A-Za-z0-9_-]{1,32}$/,
+  // Route key ids (1 to 32 of [A-Za-z0-9_-]) and the kids of JWKS keys (jwt).
+  key: /^[A-Za-z0-9._~-]{1,256}$/,
 });
 
 const valueRules: Readonly<Record<RevocationKind, string>> = Object.freeze({
   fp: 'must be a fingerprint: 12 characters from [A-Za-z0-9_-], as the decision log and `verify` print it',
   session: 'must be a session id: 1 to 64 characters from [A-Za-z0-9_-]',
-  key: 'must be a key id: 1 to 32 characters from [A-Za-z0-9_-]',
+  key: "must be a key id: 1 to 256 characters from [A-Za-z0-9._~-] (a route key id, or a JWKS key's kid)",
   prefix: 'must be a path starting with "/", as a route prefix is written (no query, no dot-segments)',
 });
 

@@ -98,4 +98,10 @@ export interface TokenScheme<T extends ParsedToken = ParsedToken> {
    * the `https://host[:port]` every link of the route starts with, whatever else is configured.
    */
   readonly linkBase?: string | undefined;
+  /**
+   * Set for routes whose tokens name an id rather than a path (jwt with `paths`): such a token
+   * carries nothing of the route, so two such routes that share a key must accept different
+   * audiences (config refuses them otherwise; docs/security.md rule 9).
+   */
+  readonly idTokens?: { readonly keyDigests: readonly string[]; readonly audiences: readonly string[] } | undefined;
 }

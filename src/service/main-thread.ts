@@ -93,6 +93,7 @@ class MainThread {
     try {
       next = loadSnapshot(this.configFile, this.revocations.book, this.limits, await this.remote.current());
     } catch (error) {
+      this.remote.settled(false);
       metrics.reloadFailed();
       logger.log('error', 'config reload rejected; the previous config keeps serving', {
         problems: (error as { problems?: readonly string[] }).problems ?? [String(error)],
@@ -107,10 +108,12 @@ class MainThread {
     // thread's listeners (gRPC, or all with one worker) swap only once every worker has.
     const problems = (await pool?.reload(next.files)) ?? [];
     if (problems.length > 0) {
+      this.remote.settled(false);
       metrics.reloadFailed();
       logger.log('error', 'a worker rejected the reload', { problems });
       return;
     }
+    this.remote.settled(true);
     this.service.reload(next.loaded.gate);
     this.serving.loaded = next.loaded;
     // New connections get the certificate the files hold now (renewed by certbot, cert-manager...).

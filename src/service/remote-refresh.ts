@@ -8,8 +8,10 @@ import type { Logger } from '../base/log.js';
 import { fetchDocument, fetchDocuments, remoteUrls } from '../config/remote-documents.js';
 
 export class RemoteDocuments {
-  /** The last good body of each URL: what loads and reloads read. */
+  /** The body of each URL the serving config was loaded with (or, before any load, the first fetched). */
   private readonly good = new Map<string, Buffer>();
+  /** A changed body a reload is trying now: good only once that reload succeeds. */
+  private readonly trying = new Map<string, Buffer>();
   private timers: NodeJS.Timeout[] = [];
   private scheduled = '';
 
@@ -24,9 +26,15 @@ export class RemoteDocuments {
    */
   async current(): Promise<Map<string, Buffer | Error>> {
     const urls = remoteUrls(this.configFile).map(({ url }) => url);
-    const documents = await fetchDocuments(urls, this.good);
-    for (const [url, body] of documents) if (body instanceof Buffer) this.good.set(url, body);
+    const documents = await fetchDocuments(urls, new Map([...this.good, ...this.trying]));
+    for (const [url, body] of documents) if (body instanceof Buffer && !this.good.has(url)) this.good.set(url, body);
     return documents;
+  }
+
+  /** After a reload: the bodies it loaded are good (it succeeded), or the ones it tried are dropped (it failed: tried again at the next refresh). */
+  settled(loaded: boolean): void {
+    if (loaded) for (const [url, body] of this.trying) this.good.set(url, body);
+    this.trying.clear();
   }
 
   /** Fetches each URL the config names again every `refreshSec` (the least any route asks); `changed` runs when one changed. */
@@ -61,7 +69,7 @@ export class RemoteDocuments {
       return;
     }
     if (this.good.get(url)?.equals(body) === true) return;
-    this.good.set(url, body);
+    this.trying.set(url, body);
     this.logger.log('info', 'a route document changed; reloading the config', { url });
     changed();
   }

@@ -15,7 +15,9 @@ import { describe, expect, it } from 'vitest';
 import { Verdict } from '../../src/base/verdict.js';
 import { parseRoutes } from '../../src/config/parse-config.js';
 import { authorize, type Gate, settle } from '../../src/decision/authorize.js';
+import { RevocationBook, revocationValueProblem } from '../../src/decision/revocations.js';
 import { CapturedHeaders } from '../../src/http/request-sources.js';
+import { explain } from '../../src/links/explain-link.js';
 import { docBlock } from '../helpers/doc-blocks.js';
 import { gateFor } from '../helpers/gates.js';
 import { runCli, tempDir, writeConfig } from '../helpers/service-process.js';
@@ -433,7 +435,7 @@ describe('route options that cannot serve', () => {
           JWKS: JSON.stringify({ keys: [{ ...createPublicKey(env.RSA_OTHER_PUB).export({ format: 'jwk' }), kid: 'k' }] }),
         },
       ),
-    ).toMatch(/two keys have the kid "k"/);
+    ).toMatch(/two RS256 keys have the kid "k"/);
   });
 
   it('reads a JWKS file: each key by its kid', async () => {
@@ -507,5 +509,150 @@ describe('docs/formats/jwt.md', () => {
     expect(await verdict(gate, link)).toBe(Verdict.valid);
     const claims = jsonwebtoken.verify(link.slice(link.indexOf('=') + 1), env.RSA_PUB, { algorithms: ['RS256'] });
     expect(claims).toMatchObject({ sub: 'Lzf3a5ZyB7XsQd1u01gM', aud: 'v' });
+  });
+});
+
+describe('review: links, keys and routes an attacker could stretch', () => {
+  const ecOther = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const es256 = (key: typeof ec.privateKey) => (input: string) =>
+    cryptoSign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+  /** The other valid form of an ES256 signature: s replaced by n - s (no key needed). */
+  function twin(token: string): string {
+    const n = BigInt('0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551');
+    const [h, p, s] = token.split('.') as [string, string, string];
+    const signature = Buffer.from(s, 'base64url');
+    const low = BigInt(`0x${signature.subarray(32).toString('hex')}`);
+    const flipped = Buffer.from((n - low).toString(16).padStart(64, '0'), 'hex');
+    return `${h}.${p}.${Buffer.concat([signature.subarray(0, 32), flipped]).toString('base64url')}`;
+  }
+
+  it('an ES256 signature and its twin (s, n - s) are one link: one fingerprint, revoked together', async () => {
+    const book = new RevocationBook();
+    const gate = gateFor(
+      [
+        {
+          name: 'es',
+          prefix: '/es/',
+          scheme: 'jwt',
+          keys: [{ id: 'e1', env: 'EC_PRIV' }],
+          options: { algorithms: ['ES256'] },
+          revocation: { maxLifetimeSec: 86_400 },
+        },
+      ],
+      env,
+      undefined,
+      undefined,
+      book,
+    );
+    const token = handMade({ alg: 'ES256', kid: 'e1' }, { sub: '/es/', exp: now + 600 }, es256(ec.privateKey));
+    const other = twin(token);
+    expect(other).not.toBe(token);
+    expect(await verdict(gate, `/es/f?token=${token}`)).toBe(Verdict.valid);
+    expect(await verdict(gate, `/es/f?token=${other}`)).toBe(Verdict.valid);
+    const fp = (await explain(gate, `/es/f?token=${token}`, undefined, now)).details.fingerprint!;
+    expect((await explain(gate, `/es/f?token=${other}`, undefined, now)).details.fingerprint).toBe(fp);
+    book.put({ kind: 'fp', value: fp, route: 'es', id: 'x', untilSec: now + 3600, createdSec: now });
+    expect(await verdict(gate, `/es/f?token=${token}`)).toBe(Verdict.revoked);
+    expect(await verdict(gate, `/es/f?token=${other}`)).toBe(Verdict.revoked);
+  });
+
+  it('a route with several keys of one algorithm needs the kid; revocation by key then holds for every token of that key', async () => {
+    const book = new RevocationBook();
+    const gate = gateFor(
+      [
+        {
+          name: 'rs',
+          prefix: '/rs/',
+          scheme: 'jwt',
+          keys: [
+            { id: 'r1', env: 'RSA_PUB' },
+            { id: 'r2', env: 'RSA_OTHER_PUB' },
+          ],
+          options: { algorithms: ['RS256'] },
+          revocation: { maxLifetimeSec: 86_400 },
+        },
+      ],
+      env,
+      undefined,
+      undefined,
+      book,
+    );
+    const claims = { sub: '/rs/', exp: now + 600 };
+    expect((await decide(gate, `/rs/f?token=${handMade({ alg: 'RS256' }, claims, rs256)}`)).detail).toMatch(/must name its key/);
+    expect(await verdict(gate, `/rs/f?token=${handMade({ alg: 'RS256', kid: 'r1' }, claims, rs256)}`)).toBe(Verdict.valid);
+    book.put({ kind: 'key', value: 'r1', route: 'rs', id: 'y', untilSec: now + 3600, createdSec: now });
+    expect(await verdict(gate, `/rs/f?token=${handMade({ alg: 'RS256', kid: 'r1' }, claims, rs256)}`)).toBe(Verdict.revoked);
+    // One key of the algorithm: no kid needed, and revoking it still holds.
+    const single = gateFor(
+      [
+        {
+          name: 'one',
+          prefix: '/one/',
+          scheme: 'jwt',
+          keys: [{ id: 'k1', env: 'RSA_PUB' }],
+          options: { algorithms: ['RS256'] },
+          revocation: { maxLifetimeSec: 86_400 },
+        },
+      ],
+      env,
+      undefined,
+      undefined,
+      book,
+    );
+    book.put({ kind: 'key', value: 'k1', route: 'one', id: 'z', untilSec: now + 3600, createdSec: now });
+    expect(await verdict(single, `/one/f?token=${handMade({ alg: 'RS256' }, { sub: '/one/', exp: now + 600 }, rs256)}`)).toBe(
+      Verdict.revoked,
+    );
+    // A JWKS kid is a key id revocations take.
+    expect(revocationValueProblem('key', 'jwks.0')).toBeUndefined();
+    expect(revocationValueProblem('key', 'a'.repeat(40))).toBeUndefined();
+  });
+
+  it('two id routes that share a key and an audience are refused; their own audiences, or keys, load', () => {
+    const routes = (second: object) => [
+      { name: 'free', prefix: '/free/', scheme: 'jwt', keys: [{ id: 'k', env: 'RSA_PUB' }], options: { preset: 'mux' } },
+      { name: 'paid', prefix: '/paid/', scheme: 'jwt', ...second },
+    ];
+    expect(() => gateFor(routes({ keys: [{ id: 'k2', env: 'RSA_PUB' }], options: { preset: 'mux' } }), env)).toThrow(
+      /routes "free" and "paid" share a key and the audience "v"/,
+    );
+    // The same key as a private key file: the same public key.
+    expect(() => gateFor(routes({ keys: [{ id: 'k2', env: 'RSA_PRIV' }], options: { preset: 'mux' } }), env)).toThrow(
+      /share a key/,
+    );
+    expect(() =>
+      gateFor(routes({ keys: [{ id: 'k2', env: 'RSA_PUB' }], options: { preset: 'mux', audience: ['paid'] } }), env),
+    ).not.toThrow();
+    expect(() => gateFor(routes({ keys: [{ id: 'k2', env: 'RSA_OTHER_PUB' }], options: { preset: 'mux' } }), env)).not.toThrow();
+  });
+
+  it('times past ten digits are malformed (they would break stores that expire by them)', async () => {
+    const gate = gateFor(
+      [{ name: 'rs', prefix: '/rs/', scheme: 'jwt', keys: [{ id: 'r1', env: 'RSA_PUB' }], options: { algorithms: ['RS256'] } }],
+      env,
+    );
+    for (const payload of [
+      { sub: '/rs/', exp: 9_007_199_254_740_991 },
+      { sub: '/rs/', exp: 10_000_000_000 },
+      { sub: '/rs/', exp: now + 60, nbf: 10_000_000_000 },
+    ]) {
+      expect(
+        await verdict(gate, `/rs/f?token=${handMade({ alg: 'RS256', kid: 'r1' }, payload, rs256)}`),
+        JSON.stringify(payload),
+      ).toBe(Verdict.malformed);
+    }
+  });
+
+  it('a JWK whose key_ops do not allow verify is refused', () => {
+    const jwk = { ...createPublicKey(env.RSA_PUB).export({ format: 'jwk' }), kid: 'enc', key_ops: ['encrypt'] };
+    expect(() =>
+      gateFor(
+        [{ name: 'j', prefix: '/j/', scheme: 'jwt', keys: [{ id: 'set', env: 'JWKS' }], options: { algorithms: ['RS256'] } }],
+        {
+          JWKS: JSON.stringify({ keys: [jwk] }),
+        },
+      ),
+    ).toThrow(/"key_ops" does not allow "verify"/);
+    expect(ecOther.privateKey.asymmetricKeyType).toBe('ec');
   });
 });

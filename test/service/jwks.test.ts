@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uwsLoads } from '../helpers/runtime.js';
-import { type RunningService, runCli, startService, waitForLog } from '../helpers/service-process.js';
+import { logLines, type RunningService, runCli, startService, waitForLog } from '../helpers/service-process.js';
 import { configIn, route, uwsPool } from '../helpers/test-config.js';
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -23,13 +23,25 @@ function token(kid: string, privateKey: KeyObject, path = '/media/'): string {
 }
 
 /** The JWKS endpoint: what it serves now, and how many times it was asked. */
-const endpoint = { body: JSON.stringify({ keys: [jwk(keyA.publicKey, 'a')] }), status: 200, fetches: 0 };
+const endpoint = { body: JSON.stringify({ keys: [jwk(keyA.publicKey, 'a')] }), status: 200, fetches: 0, endless: false };
 let server: Server;
 let url: string;
 
 beforeAll(async () => {
   server = createServer((_req, res) => {
     endpoint.fetches++;
+    if (endpoint.endless) {
+      // A body without a length that never ends (64 KiB chunks), until the client goes away.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(65_536, 0x20);
+      const more = () => {
+        while (!res.destroyed && res.write(chunk)) {}
+        if (!res.destroyed) res.once('drain', more);
+      };
+      res.on('close', () => res.removeAllListeners('drain'));
+      more();
+      return;
+    }
     res.writeHead(endpoint.status, { 'content-type': 'application/json' }).end(endpoint.body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -118,6 +130,40 @@ describe('fetching', () => {
     expect(unusable.stdout + unusable.stderr).toContain("the JWKS at jwksUrl: no key of the set serves the route's algorithms");
     endpoint.body = JSON.stringify({ keys: [jwk(keyA.publicKey, 'a'), { kty: 'oct', k: 'c2VjcmV0', kid: 'x' }] });
     expect((await runCli(['check', '--config', file])).code).toBe(0);
+  });
+
+  it('an endless answer is cut at 1 MiB, not read into memory', async () => {
+    endpoint.endless = true;
+    try {
+      const started = Date.now();
+      const checked = await runCli(['check', '--config', configWith(60).file]);
+      expect(checked.stdout + checked.stderr).toContain(`cannot fetch ${url} (larger than 1048576 bytes)`);
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      endpoint.endless = false;
+    }
+  });
+
+  it('a changed set that does not load is refused, and tried again at each refresh', async () => {
+    endpoint.body = JSON.stringify({ keys: [jwk(keyA.publicKey, 'a')] });
+    endpoint.status = 200;
+    const service = await startService(['serve', '--config', configWith(1).file]);
+    try {
+      endpoint.body = JSON.stringify({ keys: [] });
+      const rejected = () =>
+        logLines(service.stderr()).filter((line) => line.msg === 'config reload rejected; the previous config keeps serving');
+      await expect.poll(() => rejected().length, { timeout: 15_000, interval: 250 }).toBeGreaterThanOrEqual(2);
+      expect(JSON.stringify(rejected()[0]!.problems)).toContain('a JWKS needs \\"keys\\"');
+      expect(await statusOf(service, `/media/v.mp4?token=${token('a', keyA.privateKey)}`)).toBe(200);
+      endpoint.body = JSON.stringify({ keys: [jwk(keyB.publicKey, 'b')] });
+      await expect
+        .poll(() => statusOf(service, `/media/v.mp4?token=${token('b', keyB.privateKey)}`), { timeout: 15_000, interval: 250 })
+        .toBe(200);
+      expect(await statusOf(service, `/media/v.mp4?token=${token('a', keyA.privateKey)}`)).toBe(403);
+    } finally {
+      await service.stop();
+      endpoint.body = JSON.stringify({ keys: [jwk(keyA.publicKey, 'a')] });
+    }
   });
 
   it('only https, or http to loopback', async () => {

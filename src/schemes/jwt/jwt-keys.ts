@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, createSecretKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createSecretKey, hash, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { RouteKey } from '../../scheme-kit/scheme-definition.js';
 import type { JwtAlgorithm } from './jwt-options.js';
 
@@ -56,6 +56,9 @@ function fromJwk(jwk: Jwk, fallbackKid: string): JwtKey | string {
   if (typeof kid !== 'string' || kid.length === 0 || kid.length > 256)
     return 'a JWK "kid" must be a string of 1 to 256 characters';
   if (jwk.use !== undefined && jwk.use !== 'sig') return `JWK "${kid}": "use" is not "sig"`;
+  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify'))) {
+    return `JWK "${kid}": "key_ops" does not allow "verify"`;
+  }
   if (jwk.kty === 'oct') return `JWK "${kid}": symmetric JWKs are not read (give an HS256 secret as a key file)`;
   let verifyKey: KeyObject;
   let signKey: KeyObject | undefined;
@@ -139,9 +142,19 @@ export function jwtKeyRing(keys: readonly RouteKey[], algorithms: readonly strin
     const read = readJwtKeys(key, algorithms, fetched);
     if (typeof read === 'string') return `${from}: ${read}`;
     for (const k of read) {
-      if (ring.some((other) => other.kid === k.kid)) return `two keys have the kid "${k.kid}"`;
+      // A token names its key by kid and algorithm: one key per pair.
+      if (ring.some((other) => other.kid === k.kid && other.algorithm === k.algorithm)) {
+        return `two ${k.algorithm} keys have the kid "${k.kid}"`;
+      }
       ring.push(k);
     }
   }
   return ring;
+}
+
+/** A digest of what verifies with a key (its public key, or the secret): the same key in two routes, whatever its file. */
+export function keyDigest(key: JwtKey): string {
+  const material =
+    key.verifyKey.type === 'secret' ? key.verifyKey.export() : key.verifyKey.export({ type: 'spki', format: 'der' });
+  return hash('sha256', material, 'hex');
 }

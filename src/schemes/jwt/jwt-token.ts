@@ -36,8 +36,9 @@ const badKid = m('the "kid" must be a string of 1 to 256 characters');
 const twoKids = m('the header and the payload name different keys ("kid")');
 const badSignature = m('the signature is not canonical base64url');
 const noKid = m('the JWS header has no "kid", which this route requires');
-const noExp = m('the JWT has no "exp" (a positive whole number of seconds): links must expire');
-const badNbf = m('the JWT "nbf" must be a positive whole number of seconds');
+const noExp = m('the JWT has no "exp" (whole unix seconds, at most ten digits): links must expire');
+const badNbf = m('the JWT "nbf" must be whole unix seconds, at most ten digits');
+const kidNeeded = m('the route has several keys for the token\'s algorithm: the token must name its key ("kid")');
 const unknownKid = f('the token names a key ("kid") this route does not have');
 const noKey = f("no key of this route serves the token's algorithm");
 const outsidePath = f("the token's path claim does not cover this path (a genuine token for other files)");
@@ -61,7 +62,9 @@ function decodePart(part: string): Record<string, unknown> | undefined {
   }
 }
 
-const isTime = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) > 0;
+/** A time claim: whole unix seconds, at most ten digits (as every format's times; Redis expiries take them). */
+const isTime = (value: unknown): value is number =>
+  Number.isSafeInteger(value) && (value as number) > 0 && (value as number) <= 9_999_999_999;
 
 /** A resource id placed by a template: one path segment of unreserved characters, never "." or "..". */
 const idPattern = /^[A-Za-z0-9._~-]{1,128}$/;
@@ -145,13 +148,20 @@ function joseVerifier(): (token: JwtToken) => Promise<boolean> {
   };
 }
 
+/**
+ * What a link's fingerprint and use counter are read from: the signed part (header and payload),
+ * not the signature. An ECDSA signature has a second valid form (s and n - s) anyone can write:
+ * by the signature, a revoked or used-up link would live on as its twin.
+ */
+const signedPart = (token: JwtToken) => token.text.slice(0, token.text.lastIndexOf('.'));
+
 /** How a route reads and checks JWTs: everything of its TokenScheme but `sign`. */
 export function jwtTokens(keys: readonly JwtKey[], route: SchemeRoute, options: JwtOptions): Omit<TokenScheme<JwtToken>, 'sign'> {
   const readToken = placeReader(options);
   const verify = joseVerifier();
-  const byKid = new Map(keys.map((key) => [key.kid, key]));
+  const byKid = new Map(keys.map((key) => [`${key.algorithm} ${key.kid}`, key]));
+  const kids = new Set(keys.map((key) => key.kid));
   const byAlgorithm = new Map(options.algorithms.map((alg) => [alg, keys.filter((key) => key.algorithm === alg)]));
-  const namedKey = (token: JwtToken) => (token.kid !== undefined || token.keys.length === 1 ? token.keys[0]?.kid : undefined);
   return {
     parse({ path, query, clientIp, headers }) {
       const text = readToken(query, headers);
@@ -180,12 +190,15 @@ export function jwtTokens(keys: readonly JwtKey[], route: SchemeRoute, options: 
       if (payload.nbf !== undefined && !isTime(payload.nbf)) return badNbf;
       let candidates: readonly JwtKey[];
       if (kid !== undefined) {
-        const named = byKid.get(kid);
+        const named = byKid.get(`${algorithm} ${kid}`);
         // An unknown kid is answered from the keys in memory: it never makes tokengate fetch anything.
-        if (named === undefined) return unknownKid;
-        if (named.algorithm !== algorithm) return noKey;
+        if (named === undefined) return kids.has(kid) ? noKey : unknownKid;
         candidates = [named];
-      } else candidates = byAlgorithm.get(algorithm) ?? [];
+      } else {
+        candidates = byAlgorithm.get(algorithm) ?? [];
+        // One key tried at most: a token without a kid costs one verification, and its key is known (revocation by key).
+        if (candidates.length > 1) return kidNeeded;
+      }
       if (candidates.length === 0) return noKey;
       return {
         text,
@@ -202,8 +215,10 @@ export function jwtTokens(keys: readonly JwtKey[], route: SchemeRoute, options: 
       };
     },
     verify,
-    signature: (token) => token.text.slice(token.text.lastIndexOf('.') + 1),
-    identify: (token) => ({ keyId: namedKey(token), signature: token.text.slice(token.text.lastIndexOf('.') + 1) }),
+    signature: signedPart,
+    // Verified: the token's one candidate key (the one its kid names, or the route's only key of its algorithm) made it.
+    keyId: (token) => token.keys[0]!.kid,
+    identify: (token) => ({ keyId: token.keys[0]?.kid, signature: signedPart(token) }),
     cacheKey: (token) => token.text,
   };
 }

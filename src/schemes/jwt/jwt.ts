@@ -13,7 +13,7 @@
  */
 
 import { defineScheme } from '../../scheme-kit/scheme-definition.js';
-import { jwtKeyRing } from './jwt-keys.js';
+import { jwtKeyRing, keyDigest } from './jwt-keys.js';
 import { type JwtOptions, readJwtOptions } from './jwt-options.js';
 import { jwtSigner } from './jwt-sign.js';
 import { jwtTokens } from './jwt-token.js';
@@ -29,6 +29,12 @@ export const jwt = defineScheme<JwtOptions>({
   uwsHint: '"carrier": "query"',
   keyProblem: () => undefined,
   readOptions: readJwtOptions,
+  warnings: (options) =>
+    options.jwksUrl !== undefined && options.audience === undefined && options.issuer === undefined
+      ? [
+          'the route takes keys from a JWKS URL and names no "issuer" or "audience": every token those keys sign whose path claim covers a path opens it (tokens made for other applications too)',
+        ]
+      : [],
   tokenHeaders: (options) => (options.carrier === 'query' ? [] : [options.carrier === 'cookie' ? 'cookie' : 'authorization']),
   remoteDocuments: (options) =>
     options.jwksUrl === undefined ? [] : [{ option: 'jwksUrl', url: options.jwksUrl, refreshSec: options.jwksRefreshSec }],
@@ -40,6 +46,8 @@ export const jwt = defineScheme<JwtOptions>({
     const ring = jwtKeyRing(route.keys, options.algorithms, route.secrets.get('jwksUrl'));
     // keysProblem refused every key ring that does not read: this cannot fail for a loaded route.
     const keys = typeof ring === 'string' ? [] : ring;
-    return { ...jwtTokens(keys, route, options), sign: jwtSigner(keys, options, route.prefix) };
+    const idTokens =
+      options.paths === undefined ? undefined : { keyDigests: keys.map(keyDigest), audiences: options.audience ?? [] };
+    return { ...jwtTokens(keys, route, options), sign: jwtSigner(keys, options, route.prefix), idTokens };
   },
 });
