@@ -656,3 +656,45 @@ describe('review: links, keys and routes an attacker could stretch', () => {
     expect(ecOther.privateKey.asymmetricKeyType).toBe('ec');
   });
 });
+
+describe('tokengate sign on jwt routes', () => {
+  it('signs ES256, RS256 and HS256 links from key files, and the service takes them', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'es.pem'), env.EC_PRIV);
+    writeFileSync(join(dir, 'rs.pem'), env.RSA_PRIV);
+    writeFileSync(join(dir, 'hs.key'), hsSecret);
+    const routes = [
+      { name: 'es', prefix: '/es/', scheme: 'jwt', keys: [{ id: 'e1', file: 'es.pem' }], options: { algorithms: ['ES256'] } },
+      { name: 'rs', prefix: '/rs/', scheme: 'jwt', keys: [{ id: 'r1', file: 'rs.pem' }], options: { algorithms: ['RS256'] } },
+      {
+        name: 'hs',
+        prefix: '/hs/',
+        scheme: 'jwt',
+        keys: [{ id: 'h1', file: 'hs.key' }],
+        options: { algorithms: ['HS256'], pathClaim: 'path' },
+      },
+    ];
+    const config = writeConfig(dir, testConfig({ routes }));
+    const gate = gateFor(
+      routes.map((route) => ({
+        ...route,
+        keys: [{ id: route.keys[0]!.id, env: { es: 'EC_PRIV', rs: 'RSA_PRIV', hs: 'HS' }[route.name]! }],
+      })),
+      env,
+    );
+    for (const [path, algorithm] of [
+      ['/es/show/index.m3u8', 'ES256'],
+      ['/rs/reports/2026.pdf', 'RS256'],
+      ['/hs/a/b.txt', 'HS256'],
+    ] as const) {
+      const signed = await runCli(['sign', '--config', config, '--path', path, '--ttl', '600', '--scope-depth', '2']);
+      expect(signed.code, signed.stderr).toBe(0);
+      const link = signed.stdout.trim();
+      const jwt = link.slice(link.indexOf('token=') + 'token='.length);
+      expect(JSON.parse(Buffer.from(jwt.split('.')[0]!, 'base64url').toString())).toMatchObject({ alg: algorithm, typ: 'JWT' });
+      expect(await verdict(gate, link), path).toBe(Verdict.valid);
+      const sibling = link.replace(/\/[^/?]+\?/, '/other-file?');
+      expect(await verdict(gate, sibling), sibling).toBe(Verdict.valid);
+    }
+  });
+});
