@@ -60,7 +60,7 @@ describe('bench arguments', () => {
   it('says which groups it will run and for about how long before it starts (--dry-run stops there)', () => {
     const full = run('http.js', ['--dry-run']);
     expect(full.status).toBe(0);
-    expect(full.stdout).toMatch(/^npm run bench: 11 group\(s\), about \d+ min \(3 runs of 6 s per row\):$/m);
+    expect(full.stdout).toMatch(/^npm run bench: 12 group\(s\), about \d+ min \(3 runs of 6 s per row\):$/m);
     for (const group of [
       'production',
       'one-core',
@@ -72,6 +72,7 @@ describe('bench arguments', () => {
       'nginx',
       'formats',
       'cloudfront',
+      'jwt',
       'state',
     ])
       expect(full.stdout).toMatch(new RegExp(`^  ${group} +~\\d+ min: `, 'm'));
