@@ -73,8 +73,10 @@ export interface TokenScheme<T extends ParsedToken = ParsedToken> {
    */
   cacheKey(token: T): string;
   /**
-   * The signature as the token carries it (what `identify` returns), read without verifying:
-   * revocations by fingerprint (`fp`) match its digest. Called only after `verify`.
+   * What identifies the link (what `identify` returns), read without verifying: revocations by
+   * fingerprint (`fp`) and per-link use limits match its digest. The signature as the token
+   * carries it, or, for formats whose signatures have a second valid form anyone can write
+   * (ECDSA: s and n - s), what was signed. Called only after `verify`.
    */
   signature(token: T): string;
   /** The session id the token carries (hmac `s=`), for revocations by session; absent: the format has none. */

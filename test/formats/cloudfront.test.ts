@@ -13,13 +13,15 @@ import { Verdict } from '../../src/base/verdict.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { parseConfig } from '../../src/config/parse-config.js';
 import { authorize, findRoute, type Gate } from '../../src/decision/authorize.js';
+import { RevocationBook } from '../../src/decision/revocations.js';
 import { configSigner } from '../../src/library/route-signer.js';
+import { explain } from '../../src/links/explain-link.js';
 import { signLink } from '../../src/links/sign-link.js';
 import { cloudfront } from '../../src/schemes/cloudfront/cloudfront.js';
 import { decodeCloudFrontBase64, encodeCloudFrontBase64 } from '../../src/schemes/cloudfront/cloudfront-base64.js';
 import { parsePolicy, resourceMatches } from '../../src/schemes/cloudfront/cloudfront-policy.js';
 import { googleCdn } from '../../src/schemes/google-cdn/google-cdn.js';
-import { gateFor } from '../helpers/gates.js';
+import { gateFor, verdictOf } from '../helpers/gates.js';
 import { tempDir, writeConfig } from '../helpers/service-process.js';
 import { readSignedOrigin, signedOriginCases } from '../helpers/signed-origin-cases.js';
 import { route } from '../helpers/test-config.js';
@@ -701,5 +703,61 @@ describe('cloudfront: the service answers as CloudFront when asked, and says why
     } finally {
       await service.stop();
     }
+  });
+});
+
+describe('cloudfront: an ECDSA signature and its twin are one link', () => {
+  /** The DER ECDSA signature with s replaced by n - s (P-256): valid too, and written without the key. */
+  function twinSignature(signature: string): string {
+    const der = decodeCloudFrontBase64(signature, 1024)!;
+    const n = BigInt('0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551');
+    const rLength = der[3]!;
+    const r = der.subarray(4, 4 + rLength);
+    const s = BigInt(`0x${der.subarray(6 + rLength).toString('hex')}`);
+    const integer = (bytes: Buffer) => {
+      let body = bytes;
+      while (body.length > 1 && body[0] === 0 && body[1]! < 0x80) body = body.subarray(1);
+      if (body[0]! >= 0x80) body = Buffer.concat([Buffer.from([0]), body]);
+      return Buffer.concat([Buffer.from([0x02, body.length]), body]);
+    };
+    const twinS = Buffer.from((n - s).toString(16).padStart(64, '0'), 'hex');
+    const content = Buffer.concat([integer(r), integer(twinS)]);
+    return encodeCloudFrontBase64(Buffer.concat([Buffer.from([0x30, content.length]), content]));
+  }
+
+  it('both verify, and a revocation by fingerprint takes both', async () => {
+    const book = new RevocationBook();
+    const revocable = gateFor(
+      [
+        {
+          name: 'cdn',
+          prefix: '/',
+          scheme: 'cloudfront',
+          keys: [{ id: 'KEC', env: 'EC' }],
+          options: { baseUrl: base },
+          revocation: { maxLifetimeSec: 86_400 },
+        },
+      ],
+      { EC: keys.ec!.public },
+      undefined,
+      undefined,
+      book,
+    );
+    const url = getSignedUrl({
+      url: `${base}/films/a.mp4`,
+      keyPairId: 'KEC',
+      privateKey: keys.ec!.private,
+      dateLessThan: date(now + 600),
+    }).slice(base.length);
+    const signature = /Signature=([^&]+)/.exec(url)![1]!;
+    const twin = url.replace(signature, twinSignature(signature));
+    expect(twin).not.toBe(url);
+    expect(await verdictOf(revocable, url, undefined, now)).toBe(Verdict.valid);
+    expect(await verdictOf(revocable, twin, undefined, now)).toBe(Verdict.valid);
+    const fp = (await explain(revocable, url, undefined, now)).details.fingerprint!;
+    expect((await explain(revocable, twin, undefined, now)).details.fingerprint).toBe(fp);
+    book.put({ kind: 'fp', value: fp, route: 'cdn', id: 'x', untilSec: now + 3600, createdSec: now });
+    expect(await verdictOf(revocable, url, undefined, now)).toBe(Verdict.revoked);
+    expect(await verdictOf(revocable, twin, undefined, now)).toBe(Verdict.revoked);
   });
 });

@@ -187,6 +187,9 @@ function verifyCloudFrontToken(token: CloudFrontToken): boolean {
   }
 }
 
+/** A link's identity: its key and the policy it signs (canned: rebuilt from the URL; custom: as sent), never the signature. */
+const linkOf = (token: CloudFrontToken) => `${token.key.id}\n${token.signedText}`;
+
 /** How a route reads and checks CloudFront tokens: everything of its TokenScheme but `sign`. */
 export function cloudFrontTokens(
   keys: ReadonlyMap<string, CloudFrontKey>,
@@ -231,11 +234,12 @@ export function cloudFrontTokens(
       };
     },
     verify: verifyCloudFrontToken,
-    signature: (token) => token.signatureText,
+    // What was signed, by which key: an ECDSA signature's twin (s, n - s) is the same link.
+    signature: linkOf,
     // Verified: the key the token's Key-Pair-Id named is the one that verified it.
     keyId: (token) => token.key.id,
     identify(token) {
-      return { keyId: verifyCloudFrontToken(token) ? token.key.id : undefined, signature: token.signatureText };
+      return { keyId: verifyCloudFrontToken(token) ? token.key.id : undefined, signature: linkOf(token) };
     },
     cacheKey(token) {
       // A canned policy starts with "{", which CloudFront's base64 never holds: the two kinds never meet.
