@@ -18,6 +18,7 @@ import { authorize, type Gate, settle } from '../../src/decision/authorize.js';
 import { RevocationBook, revocationValueProblem } from '../../src/decision/revocations.js';
 import { CapturedHeaders } from '../../src/http/request-sources.js';
 import { explain } from '../../src/links/explain-link.js';
+import { noHeaders } from '../../src/request/token-headers.js';
 import { docBlock } from '../helpers/doc-blocks.js';
 import { gateFor } from '../helpers/gates.js';
 import { runCli, tempDir, writeConfig } from '../helpers/service-process.js';
@@ -393,6 +394,16 @@ describe('the verdict cache', () => {
     expect(decisions.every((d) => d.pending !== undefined)).toBe(true);
     const verdicts = await Promise.all(decisions.map(async (d) => (await settle(d)).verdict));
     expect(new Set(verdicts)).toEqual(new Set([Verdict.valid]));
+    // While one verification of a token is in flight, asking again joins it (one jose call).
+    const { scheme } = gate.routes[0]!;
+    const parsed = scheme.parse({ path: '/rs/f', query: `token=${token}`, clientIp: undefined, headers: noHeaders });
+    if ('verdict' in parsed) throw new Error(parsed.detail);
+    const first = scheme.verify(parsed);
+    expect(first).toBeInstanceOf(Promise);
+    expect(scheme.verify(parsed)).toBe(first);
+    expect(await first).toBe(true);
+    // Settled, it is forgotten: the next verification is a new one (failures are never kept).
+    expect(scheme.verify(parsed)).not.toBe(first);
   });
 });
 
