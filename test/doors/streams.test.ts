@@ -31,6 +31,7 @@ let dir: string;
 let tokengate: RunningService;
 let nginx: RunningNginx;
 let gate: Gate;
+const root = () => join(dir, 'root');
 
 const routeOf = (id: string) => {
   const fixture = formatFixtures[id]!;
@@ -239,6 +240,24 @@ describe.each(streamFormats)('streams through nginx.example.conf: %s', (id) => {
       headers: { Cookie: `tokengate=${query}` },
     });
     expect(own.status).toBe(200);
+  });
+});
+
+describe('the stream cookie takes nothing from the request but the token and a plain directory', () => {
+  it(`a genuine link whose directory holds ";", "," or a space (nginx decodes them) is served without a cookie ${covers('hmac')}`, async () => {
+    const query = tokenQuery('hmac', 'news/ts', 'index.m3u8');
+    for (const dir of ['x%3BDomain=evil.example', 'x%2C%20Max-Age=99999', 'x%3B%20SameSite=None']) {
+      // The playlist exists under the decoded name (a site with uploaded folder names).
+      const folder = join(root(), 's', 'hmac', 'news', decodeURIComponent(dir));
+      mkdirSync(folder, { recursive: true });
+      cpSync(join(root(), 's', 'hmac', 'news', 'ts', 'index.m3u8'), join(folder, 'index.m3u8'));
+      execFileSync('chmod', ['-R', 'a+rX', folder]);
+      const response = await fetch(`http://127.0.0.1:${nginx.port}/s/hmac/news/${dir}/index.m3u8?${query}`);
+      // Before the directory's grammar, the first answered "Set-Cookie: tokengate=...; Path=/s/hmac/news/x;Domain=evil.example/; ...".
+      expect([response.status, response.headers.get('set-cookie')], dir).toEqual([200, null]);
+    }
+    const plain = await fetch(`http://127.0.0.1:${nginx.port}/s/hmac/news/ts/index.m3u8?${query}`);
+    expect(plain.headers.get('set-cookie')).toBe(`tokengate=${query}; Path=/s/hmac/news/ts/; HttpOnly; Secure; SameSite=Lax`);
   });
 });
 
