@@ -9,6 +9,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { getSignedCookies } from '@aws-sdk/cloudfront-signer';
+import jsonwebtoken from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { expiresIn, hmacSigner } from '../../src/library/hmac-signer.js';
@@ -191,30 +192,47 @@ describe('limits through real nginx: every use counted even with the auth cache 
 
 describe('option auth-cache on a route whose token travels in a cookie or header', () => {
   let s: Setup;
-  const carriers = ['cookie', 'header'] as const;
+  const carriers = ['cookie', 'header', 'bearer'] as const;
   afterAll(async () => {
     await Promise.all([s?.nginx.stop(), s?.tokengate.stop()]);
   });
 
   it.each(carriers)('%s: a cached allow is never served to a request without the token', async (carrier) => {
     await Promise.all([s?.nginx.stop(), s?.tokengate.stop()]);
-    // What README tells a cookie or header route to add to the auth location.
+    // What README tells a cookie or header route to add to the auth location; bearer: the example's #[bearer] line.
     const forward =
       carrier === 'cookie' ? 'proxy_set_header Cookie $http_cookie;' : 'proxy_set_header X-Tokengate $http_x_tokengate;';
     s = await setup(
       { uriHeader: 'X-Original-URI', clientIpHeader: 'X-Real-IP' },
       (paths) =>
-        renderExampleConfig(paths, ['auth-cache']).replace(
-          'proxy_set_header X-Real-IP $remote_addr;',
-          `proxy_set_header X-Real-IP $remote_addr;\n            ${forward}`,
-        ),
-      { name: 'files', prefix: '/my/', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.key' }], options: { carrier } },
+        carrier === 'bearer'
+          ? renderExampleConfig(paths, ['auth-cache', 'bearer'])
+          : renderExampleConfig(paths, ['auth-cache']).replace(
+              'proxy_set_header X-Real-IP $remote_addr;',
+              `proxy_set_header X-Real-IP $remote_addr;\n            ${forward}`,
+            ),
+      carrier === 'bearer'
+        ? {
+            name: 'files',
+            prefix: '/my/',
+            scheme: 'jwt',
+            keys: [{ id: 'k', file: 'hmac.key', encoding: 'hex' }],
+            options: { algorithms: ['HS256'], carrier: 'bearer' },
+          }
+        : { name: 'files', prefix: '/my/', scheme: 'hmac', keys: [{ id: 'k', file: 'hmac.key' }], options: { carrier } },
     );
-    const signed = hmacSigner({ keyId: 'k', key: hmacKey, carrier }).token({ path: '/my/uri', expiresSec: expiresIn(600) });
-    if (signed.carrier === 'query') throw new Error('expected a cookie or header token');
-    const withToken = {
-      [carrier === 'cookie' ? 'Cookie' : 'X-Tokengate']: carrier === 'cookie' ? `tg=${signed.value}` : signed.value,
-    };
+    let withToken: Record<string, string>;
+    if (carrier === 'bearer') {
+      withToken = {
+        Authorization: `Bearer ${jsonwebtoken.sign({ sub: '/my/uri', exp: expiresIn(600) }, Buffer.from(hmacKey, 'hex'), { algorithm: 'HS256' })}`,
+      };
+    } else {
+      const signed = hmacSigner({ keyId: 'k', key: hmacKey, carrier }).token({ path: '/my/uri', expiresSec: expiresIn(600) });
+      if (signed.carrier === 'query') throw new Error('expected a cookie or header token');
+      withToken = {
+        [carrier === 'cookie' ? 'Cookie' : 'X-Tokengate']: carrier === 'cookie' ? `tg=${signed.value}` : signed.value,
+      };
+    }
     const get = (headers: Record<string, string> = {}) => fetch(`${s.base}/my/uri`, { headers });
     expect((await get(withToken)).status).toBe(200);
     expect((await get(withToken)).status).toBe(200); // from the cache by now
