@@ -6,8 +6,9 @@
  * (a hit never verifies again) and the route options that refuse to load.
  */
 
+import { execFileSync } from 'node:child_process';
 import { createHmac, createPrivateKey, createPublicKey, sign as cryptoSign, generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Mux from '@mux/mux-node';
 import jsonwebtoken from 'jsonwebtoken';
@@ -491,6 +492,25 @@ describe('docs/formats/jwt.md', () => {
       expiration: '1h',
     });
     expect(await verdict(gate, `/Lzf3a5ZyB7XsQd1u01gM.m3u8?token=${token}`)).toBe(Verdict.valid);
+  });
+
+  it("the commands that turn Mux's base64 private key into the route's public key file", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'mux-signing-key.b64'), Buffer.from(env.RSA_PRIV).toString('base64'));
+    for (const line of docBlock('docs/formats/jwt.md', 'jwt-mux-public-key').trim().split('\n')) {
+      execFileSync('sh', ['-c', line], { cwd: dir, stdio: 'pipe' });
+    }
+    const route = JSON.parse(docBlock('docs/formats/jwt.md', 'jwt-mux-route'));
+    const keyId = (route.keys as { id: string }[])[0]!.id;
+    const gate = gateFor([withEnvKeys(route, 'MUX_PUBLIC')], {
+      MUX_PUBLIC: readFileSync(join(dir, 'mux-signing-public.pem'), 'utf8'),
+    });
+    const mux = new Mux({ tokenId: 'unused', tokenSecret: 'unused' });
+    const token = await mux.jwt.signPlaybackId('abc', {
+      keyId,
+      keySecret: readFileSync(join(dir, 'mux-signing-key.b64'), 'utf8'),
+    });
+    expect(await verdict(gate, `/abc.m3u8?token=${token}`)).toBe(Verdict.valid);
   });
 
   it('the application route reads its cookie, audience and issuer', async () => {
